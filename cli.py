@@ -1,0 +1,190 @@
+"""`gw`: serve, inspect and check the gateway from the command line.
+
+Errors are one readable line (file: place: reason) and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gateway.app import build_app, load_services
+from gateway.config import MODES, SPEC_SUFFIXES, ConfigError, GatewayConfig
+from gateway.logs import setup_logging
+from gateway.server import ServeArgs, serve as run_server
+
+app = typer.Typer(
+    help="gw: a mock-first developer gateway driven by OpenAPI specs.\n\n"
+    "Example: gw serve                 (serves every service in ./gateway.yaml)\n\n"
+    "Example: gw serve specs/users.yaml (mocks one spec at /, like `prism mock`)",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+SourcesArg = Annotated[Optional[list[Path]], typer.Argument(
+    help="Spec files, or one gateway.yaml. Default: ./gateway.yaml", show_default=False)]
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _args(sources: list[Path] | None, **flags: object) -> ServeArgs:
+    sources = sources or []
+    configs = [s for s in sources if s.suffix in (".yaml", ".yml") and _is_gateway_config(s)]
+    specs = [s for s in sources if s not in configs]
+    if configs and (specs or len(configs) > 1):
+        fail("give either one gateway.yaml or spec files, not both")
+    for spec in specs:
+        if not spec.exists():
+            fail(f"{spec}: no such file")
+        if spec.suffix not in SPEC_SUFFIXES:
+            fail(f"{spec}: expected a .yaml, .yml or .json OpenAPI document")
+    config = str(configs[0]) if configs else None
+    if not sources:
+        default = Path("gateway.yaml")
+        if not default.exists():
+            fail("no gateway.yaml here; give spec files (gw serve specs/api.yaml) or a config file")
+        config = str(default)
+    return ServeArgs(config=config, specs=[str(s) for s in specs], **flags)  # type: ignore[arg-type]
+
+
+def _is_gateway_config(path: Path) -> bool:
+    """A gateway.yaml has `services:`; an OpenAPI document has `openapi:` or `swagger:`."""
+    if path.name in ("gateway.yaml", "gateway.yml"):
+        return True
+    try:
+        head = path.read_text(encoding="utf-8", errors="replace")[:4096]
+    except OSError:
+        return False
+    return "services:" in head and "openapi:" not in head and "swagger:" not in head
+
+
+def _config(args: ServeArgs) -> GatewayConfig:
+    try:
+        return args.config_obj()
+    except ConfigError as exc:
+        fail(str(exc))
+        raise  # unreachable
+
+
+@app.command()
+def serve(
+    sources: SourcesArg = None,
+    host: Annotated[Optional[str], typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", "-p", help="Port to listen on.")] = None,
+    mode: Annotated[Optional[str], typer.Option(help=f"Mode for every service: {', '.join(MODES)}.")] = None,
+    upstream: Annotated[Optional[list[str]], typer.Option(help="Upstream URL for every service (repeatable).")] = None,
+    timeout: Annotated[Optional[float], typer.Option(help="Upstream timeout in seconds.")] = None,
+    retries: Annotated[Optional[int], typer.Option(help="Retries for idempotent requests.")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Worker processes sharing the port.")] = None,
+    keep_going: Annotated[bool, typer.Option("--keep-going", help="Start the services that load; report the rest.")] = False,
+) -> None:
+    """Serve every service: stubs with no backend, or proxied live.
+
+    Example: gw serve --port 8000
+
+    Example: gw serve specs/orders.yaml --mode live --upstream http://localhost:9000
+    """
+    args = _args(sources, mode=mode, upstream=upstream or [], timeout=timeout, retries=retries,
+                 keep_going=keep_going, host=host, port=port, workers=workers)
+    config = _config(args)
+    setup_logging(config.log_format, config.log_level)
+    loaded = load_services(config)
+    for error in loaded.errors:
+        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    if loaded.errors and not config.keep_going:
+        err.print("no service started; fix the error above, or pass --keep-going to start the others")
+        raise typer.Exit(1)
+    if not loaded.services:
+        fail("no service could be started", 1)
+    gateway = build_app(config, keep_going=True) if config.workers == 1 else None
+    _banner(config, loaded.services)
+    run_server(args, config, gateway)
+
+
+def _banner(config: GatewayConfig, services: dict) -> None:
+    table = Table(title=f"gw on http://{config.host}:{config.port}", title_justify="left", box=None)
+    for column in ("service", "base path", "mode", "operations", "upstream"):
+        table.add_column(column)
+    for name, service in services.items():
+        settings = config.services[name]
+        table.add_row(name, service.base_path, settings.mode, str(len(service.operations)),
+                      ", ".join(settings.upstream) or "-")
+    err.print(table)
+    err.print(f"health: http://{config.host}:{config.port}/_gw/health   ready: /_gw/ready")
+
+
+@app.command()
+def routes(
+    sources: SourcesArg = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List every route the gateway serves: service, method, path, operation, mode.
+
+    Example: gw routes --json | jq '.[] | select(.mode == "live")'
+    """
+    config = _config(_args(sources))
+    loaded = load_services(config)
+    for error in loaded.errors:
+        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    rows = []
+    for name, service in loaded.services.items():
+        base = "" if service.base_path == "/" else service.base_path
+        for op in service.operations.values():
+            rows.append({"service": name, "method": op.method, "path": base + op.path,
+                         "operation": op.key, "mode": config.services[name].mode_for(op.key)})
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    else:
+        table = Table(box=None)
+        for column in ("service", "method", "path", "operation", "mode"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*row.values())
+        out.print(table)
+    if loaded.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def lint(sources: SourcesArg = None) -> None:
+    """Check the config and every spec; print each problem with its file and place.
+
+    Example: gw lint && echo "specs and config are fine"
+    """
+    args = _args(sources)
+    try:
+        config = args.config_obj()
+    except ConfigError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    loaded = load_services(config)
+    for error in loaded.errors:
+        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    for name, service in loaded.services.items():
+        out.print(f"[green]ok[/] {name}: {service.spec_file} ({len(service.operations)} operations)", highlight=False)
+    if loaded.errors:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

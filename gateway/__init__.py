@@ -1,0 +1,8 @@
+"""gw: a mock-first developer gateway driven by OpenAPI specs."""
+
+import warnings
+
+# connexion imports starlette's test client, which warns about httpx on every start.
+warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette.testclient`")
+
+__version__ = "0.1.0"

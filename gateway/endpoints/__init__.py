@@ -1,0 +1,1 @@
+"""The gateway's own URLs, all under /_gw/."""

@@ -1,0 +1,81 @@
+"""`/_gw/health` (the process is alive) and `/_gw/ready` (specs loaded, live upstreams reachable)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from ..config import GatewayConfig
+from ..exchange import Exchange, Response
+from ..pipeline import Next
+from ..problems import Problem
+from ..specs import Service
+
+LIVE_MODES = frozenset({"live", "record", "fallback", "spy"})
+
+
+class GatewayEndpoints:
+    """Answers /_gw/ paths itself; everything else walks on to the router."""
+
+    def __init__(self, config: GatewayConfig, services: dict[str, Service], load_errors: list[str]) -> None:
+        self.config = config
+        self.services = services
+        self.load_errors = load_errors
+        self.started = time.time()
+        self.routes = {"/_gw/health": self.health, "/_gw/ready": self.ready}
+
+    async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
+        path = exchange.path
+        if not path.startswith("/_gw/") and path != "/_gw":
+            return await call_next(exchange)
+        handler = self.routes.get(path.rstrip("/"))
+        if handler is None:
+            raise Problem(404, detail=f"the gateway has no endpoint {path}")
+        if exchange.method not in ("GET", "HEAD"):
+            raise Problem(405, detail=f"{exchange.method} is not allowed on {path}; allowed: GET, HEAD",
+                          headers={"Allow": "GET, HEAD"})
+        exchange.source = "gateway"
+        return await handler(exchange)
+
+    async def health(self, _exchange: Exchange) -> Response:
+        return _json(200, {"status": "alive", "uptime_s": round(time.time() - self.started, 1)})
+
+    async def ready(self, _exchange: Exchange) -> Response:
+        checks = await asyncio.gather(*(self._service_ready(s) for s in self.services.values()))
+        report: dict[str, Any] = {"services": dict(checks)}
+        reasons = [f"{name}: {state['reason']}" for name, state in checks if not state["ready"]]
+        reasons += self.load_errors
+        if reasons:
+            report.update(status="not ready", reasons=reasons)
+            return _json(503, report)
+        report["status"] = "ready"
+        return _json(200, report)
+
+    async def _service_ready(self, service: Service) -> tuple[str, dict[str, Any]]:
+        settings = self.config.services[service.name]
+        state: dict[str, Any] = {"mode": settings.mode, "operations": len(service.operations), "ready": True}
+        if settings.mode in LIVE_MODES:
+            reachable = await asyncio.gather(*(_reachable(url) for url in settings.upstream))
+            state["upstreams"] = dict(zip(settings.upstream, reachable, strict=True))
+            if not any(reachable):
+                state.update(ready=False, reason="no upstream instance is reachable" if settings.upstream
+                             else "no upstream configured")
+        return service.name, state
+
+
+async def _reachable(url: str, timeout: float = 1.0) -> bool:
+    from yarl import URL
+
+    parsed = URL(url)
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(parsed.host, parsed.port), timeout)
+    except (OSError, asyncio.TimeoutError):
+        return False
+    writer.close()
+    return True
+
+
+def _json(status: int, body: dict[str, Any]) -> Response:
+    return Response.json_bytes(status, json.dumps(body, separators=(",", ":")).encode())

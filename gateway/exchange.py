@@ -1,0 +1,136 @@
+"""One request's walk through the gateway: what came in, what we learnt, what goes out."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from starlette.datastructures import Headers, QueryParams
+
+from .problems import PROBLEM_JSON, Problem
+
+if TYPE_CHECKING:
+    from .specs import Operation, Service
+
+Body = bytes | AsyncIterator[bytes]
+ASGISend = Callable[[dict[str, Any]], Awaitable[None]]
+ASGIReceive = Callable[[], Awaitable[dict[str, Any]]]
+
+
+@dataclass
+class Response:
+    """What the gateway answers. Steps read and amend it before the edge sends it.
+
+    The body is bytes, or an async iterator for streamed upstream bodies (never buffered whole).
+    """
+
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: Body = b""
+    on_close: Callable[[], Any] | None = None
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        for key, value in self.headers:
+            if key.lower() == name:
+                return value
+        return None
+
+    def set_header(self, name: str, value: str) -> None:
+        lowered = name.lower()
+        self.headers = [(k, v) for k, v in self.headers if k.lower() != lowered]
+        self.headers.append((name, value))
+
+    @classmethod
+    def json_bytes(cls, status: int, body: bytes, content_type: str = "application/json") -> Response:
+        return cls(status, [("content-type", content_type)], body)
+
+    @classmethod
+    def from_problem(cls, problem: Problem, instance: str | None = None) -> Response:
+        headers = [("content-type", PROBLEM_JSON), *problem.headers.items()]
+        return cls(problem.status, headers, problem.body(instance))
+
+    async def send(self, send: ASGISend, head_only: bool = False) -> None:
+        """Write the response to the ASGI server, streaming iterator bodies chunk by chunk."""
+        body = self.body
+        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers]
+        if isinstance(body, bytes) and not any(k == b"content-length" for k, _ in headers):
+            if self.status not in (204, 304) and not (100 <= self.status < 200):
+                headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        try:
+            if isinstance(body, bytes):
+                await send({"type": "http.response.body", "body": b"" if head_only else body})
+                return
+            async for chunk in body:
+                if chunk and not head_only:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            if self.on_close is not None:
+                await _maybe_await(self.on_close())
+
+
+async def _maybe_await(value: Any) -> None:
+    if hasattr(value, "__await__"):
+        await value
+
+
+@dataclass
+class Exchange:
+    """The request as the pipeline sees it, plus what each step has learnt about it."""
+
+    scope: dict[str, Any]
+    receive: ASGIReceive
+    request_id: str = ""
+    started: float = field(default_factory=time.perf_counter)
+    service: Service | None = None
+    operation: Operation | None = None
+    mode: str = ""
+    source: str = ""  # where the answer came from: example, generated, live, ...
+    notes: dict[str, Any] = field(default_factory=dict)
+    _body: bytes | None = None
+    _headers: Headers | None = None
+
+    @property
+    def method(self) -> str:
+        return self.scope["method"]
+
+    @property
+    def path(self) -> str:
+        return self.scope["path"]
+
+    @property
+    def headers(self) -> Headers:
+        if self._headers is None:
+            self._headers = Headers(scope=self.scope)
+        return self._headers
+
+    @property
+    def query(self) -> QueryParams:
+        return QueryParams(self.scope.get("query_string", b""))
+
+    @property
+    def path_params(self) -> dict[str, Any]:
+        return self.scope.get("path_params", {})
+
+    @property
+    def client_ip(self) -> str:
+        client = self.scope.get("client")
+        return client[0] if client else ""
+
+    async def body(self) -> bytes:
+        """The whole request body, read once (the size limit step has already bounded it)."""
+        if self._body is None:
+            chunks = []
+            while True:
+                message = await self.receive()
+                if message["type"] == "http.disconnect":
+                    break
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+            self._body = b"".join(chunks)
+        return self._body

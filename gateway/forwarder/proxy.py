@@ -1,0 +1,177 @@
+"""Forward one exchange to an upstream and hand back its answer, streamed.
+
+Only configured upstreams are ever contacted: the target is always `instance URL + the path
+below the service's base path`, the client's Host header and absolute-form URLs are never used,
+and dot segments are refused, so the gateway cannot be turned into an open proxy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from urllib.parse import unquote
+
+import aiohttp
+from yarl import URL
+
+from ..config import ServiceConfig
+from ..exchange import Exchange, Response
+from ..problems import Problem
+from .retry import RETRYABLE_STATUSES, RetryPolicy, may_retry
+from .upstreams import Upstream, UpstreamPool, new_session
+
+HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
+    "transfer-encoding", "upgrade", "proxy-connection",
+})
+CHUNK = 64 * 1024
+
+
+class Forwarder:
+    """Sends exchanges to upstreams with timeouts, retries and streaming; one client for all."""
+
+    def __init__(self, services: dict[str, ServiceConfig]) -> None:
+        self.settings = services
+        self.pools = {name: UpstreamPool.from_urls(name, s.upstream) for name, s in services.items()}
+        self.policies = {name: RetryPolicy(s.retries, s.backoff, s.backoff_max) for name, s in services.items()}
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        if self._session is None:
+            self._session = new_session()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = new_session()
+        return self._session
+
+    async def forward(self, exchange: Exchange) -> Response:
+        service, operation = exchange.service, exchange.operation
+        assert service is not None and operation is not None
+        settings = self.settings[service.name]
+        pool = self.pools[service.name]
+        if not pool.instances:
+            raise Problem(502, detail=f"service {service.name} is in {exchange.mode} mode but has no upstream configured",
+                          title="No upstream configured", slug="no-upstream")
+        suffix = request_target(exchange, service.base_path)
+        body = await exchange.body()
+        headers = forward_headers(exchange)
+        policy = self.policies[service.name]
+        retryable = may_retry(exchange.method, operation.idempotent or operation.key in settings.idempotent)
+        attempts = 1 + (policy.retries if retryable else 0)
+        failure: Problem | None = None
+        for attempt in range(attempts):
+            if attempt:
+                await asyncio.sleep(policy.delay(attempt))
+                exchange.notes["retries"] = attempt
+            upstream = pool.pick()
+            assert upstream is not None
+            url = target_url(upstream, suffix)
+            try:
+                response = await self._send(exchange.method, url, headers, body, settings)
+            except asyncio.TimeoutError:
+                failure = Problem(504, detail=f"{service.name} upstream did not answer within {settings.timeout:g}s",
+                                  title="Upstream timed out", slug="upstream-timeout")
+                continue
+            except aiohttp.ClientError as exc:
+                failure = Problem(502, detail=f"{service.name} upstream could not be reached: {_reason(exc)}",
+                                  title="Upstream unreachable", slug="upstream-unreachable")
+                continue
+            if response.status in RETRYABLE_STATUSES and attempt + 1 < attempts:
+                response.release()
+                continue
+            exchange.notes["upstream"] = str(upstream.url)
+            return _streamed(response, exchange.method == "HEAD")
+        assert failure is not None
+        raise failure
+
+    async def _send(self, method: str, url: URL, headers: list[tuple[str, str]], body: bytes,
+                    settings: ServiceConfig) -> aiohttp.ClientResponse:
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=settings.connect_timeout, sock_read=settings.timeout)
+        async with asyncio.timeout(settings.timeout):
+            return await self.session.request(method, url, headers=headers, data=body or None,
+                                              allow_redirects=False, timeout=timeout)
+
+
+def request_target(exchange: Exchange, base_path: str) -> str:
+    """The path and query below the service's base path, exactly as the client encoded them."""
+    raw = exchange.scope.get("raw_path") or exchange.path.encode()
+    path = raw.decode("latin-1").split("?", 1)[0]
+    base = "" if base_path == "/" else base_path
+    if base and not path.startswith(base):
+        path = exchange.path  # the server decoded something odd; fall back to the routed path
+    path = path[len(base):] or "/"
+    for segment in unquote(path).split("/"):
+        if segment in (".", "..") or "\\" in segment or "\x00" in segment:
+            raise Problem(400, detail="paths with dot segments, backslashes or NUL are not forwarded",
+                          title="Unsafe path", slug="unsafe-path")
+    query = exchange.scope.get("query_string", b"").decode("latin-1")
+    return f"{path}?{query}" if query else path
+
+
+def target_url(upstream: Upstream, suffix: str) -> URL:
+    """The upstream URL for `suffix`; refuses anything that would leave the upstream's origin."""
+    base = str(upstream.url).rstrip("/")
+    url = URL(base + suffix, encoded=True)
+    if url.origin() != upstream.origin:
+        raise Problem(400, detail="the request would leave the configured upstream", title="Unsafe path",
+                      slug="unsafe-path")
+    return url
+
+
+def forward_headers(exchange: Exchange) -> list[tuple[str, str]]:
+    """Client headers minus hop-by-hop ones, plus X-Forwarded-* and the request id."""
+    raw = exchange.scope["headers"]
+    listed = set()
+    for name, value in raw:
+        if name == b"connection":
+            listed |= {token.strip().lower() for token in value.decode("latin-1").split(",")}
+    drop = HOP_BY_HOP | listed | {"host", "content-length", "x-forwarded-for", "x-forwarded-proto",
+                                  "x-forwarded-host", "x-request-id"}
+    headers = []
+    forwarded_for = ""
+    for name_bytes, value_bytes in raw:
+        name = name_bytes.decode("latin-1")
+        if name == "x-forwarded-for":
+            forwarded_for = value_bytes.decode("latin-1")
+        if name not in drop:
+            headers.append((name, value_bytes.decode("latin-1")))
+    client = exchange.client_ip
+    chain = f"{forwarded_for}, {client}" if forwarded_for and client else (forwarded_for or client)
+    if chain:
+        headers.append(("x-forwarded-for", chain))
+    headers.append(("x-forwarded-proto", exchange.scope.get("scheme", "http")))
+    host = exchange.headers.get("host")
+    if host:
+        headers.append(("x-forwarded-host", host))
+    if exchange.request_id:
+        headers.append(("x-request-id", exchange.request_id))
+    return headers
+
+
+def _streamed(upstream: aiohttp.ClientResponse, head_only: bool) -> Response:
+    listed = {t.strip().lower() for t in upstream.headers.get("Connection", "").split(",")}
+    headers = [(k, v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP and k.lower() not in listed]
+    if head_only:
+        upstream.release()
+        return Response(upstream.status, headers, b"")
+    return Response(upstream.status, headers, _chunks(upstream), on_close=upstream.release)
+
+
+async def _chunks(upstream: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    async for chunk in upstream.content.iter_chunked(CHUNK):
+        yield chunk
+
+
+def _reason(exc: aiohttp.ClientError) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return "connection refused" if isinstance(exc.os_error, ConnectionRefusedError) else "cannot connect"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "connection closed before an answer"
+    return type(exc).__name__

@@ -1,0 +1,41 @@
+"""The gateway pipeline: an ordered list of small steps that every request walks.
+
+A step is an object with ``async def __call__(exchange, call_next) -> Response``. It may answer
+by itself (a health check, a CORS preflight, a rejected request), or call ``call_next`` and amend
+what comes back (add a header, log it). The pipeline knows none of them, as mitmproxy's core
+knows none of its addons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+from .exchange import Exchange, Response
+
+Next = Callable[[Exchange], Awaitable[Response]]
+
+
+class Step(Protocol):
+    async def __call__(self, exchange: Exchange, call_next: Next) -> Response: ...
+
+
+class Pipeline:
+    """Chains steps once at start-up, so a request pays one call per step and nothing more."""
+
+    def __init__(self, steps: Sequence[Step], terminal: Next) -> None:
+        self.steps = list(steps)
+        handler = terminal
+        for step in reversed(self.steps):
+            handler = _link(step, handler)
+        self._handler = handler
+
+    async def __call__(self, exchange: Exchange) -> Response:
+        return await self._handler(exchange)
+
+
+def _link(step: Step, call_next: Next) -> Next:
+    async def run(exchange: Exchange) -> Response:
+        return await step(exchange, call_next)
+
+    return run

@@ -1,0 +1,155 @@
+"""Route a request to its service and operation, and validate it, with connexion.
+
+connexion reads the specs and does the routing and request validation; we give it one resolver
+for every operation (no view per route) and replace the stock routing and validation pieces of
+its middleware stack where the gateway needs more than connexion gives:
+
+* path parameters route as plain strings, literal segments first, so `/users/abc` reaches the
+  operation and fails validation with a 400 naming `user_id` (connexion's typed converters gave
+  a bare 404), while `/users/me` still beats `/users/{id}`;
+* validators are compiled once per operation and report every failure with its place, not the
+  first one.
+
+What comes out of connexion is the exchange's `service` and `operation`; the pipeline goes on
+from there.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from connexion.exceptions import ProblemException
+from connexion.middleware.main import API, ConnexionMiddleware
+from connexion.middleware.request_validation import (
+    RequestValidationAPI,
+    RequestValidationMiddleware,
+)
+from connexion.middleware.routing import RoutingAPI, RoutingMiddleware
+from connexion.operations import AbstractOperation
+from connexion.resolver import Resolution, Resolver
+from starlette.exceptions import HTTPException
+from starlette.routing import Route
+
+from .exchange import Exchange, Response
+from .pipeline import Next
+from .problems import Problem
+from .specs import Service
+from .validation import OperationValidator
+
+
+def _unreachable_handler(*_args: Any, **_kwargs: Any) -> None:
+    raise RuntimeError("gw answers every operation in its pipeline; connexion never calls a view")
+
+
+class OperationResolver(Resolver):
+    """Resolves every operation of a service to the same id scheme: `service:operation-key`."""
+
+    def __init__(self, service: Service) -> None:
+        super().__init__()
+        self.service = service
+        self._keys = {(op.method.lower(), op.path): op.key for op in service.operations.values()}
+
+    def resolve(self, operation: AbstractOperation) -> Resolution:
+        key = self._keys[(operation.method.lower(), operation.path)]
+        return Resolution(_unreachable_handler, f"{self.service.name}:{key}")
+
+
+class _StringPathRoutingAPI(RoutingAPI):
+    @staticmethod
+    def _framework_path_and_name(operation: AbstractOperation, path: str) -> tuple[str, str]:
+        starlette_path = re.sub(r"{([^}]+)}", lambda m: "{" + re.sub(r"\W", "_", m.group(1)) + "}", path)
+        return starlette_path, starlette_path
+
+    def add_paths(self, paths: dict | None = None) -> None:
+        super().add_paths(paths)
+        self.router.routes.sort(key=_specificity)
+
+
+def _specificity(route: Any) -> tuple[int, ...]:
+    path = route.path if isinstance(route, Route) else ""
+    return tuple(1 if "{" in segment else 0 for segment in path.split("/"))
+
+
+class GatewayRouting(RoutingMiddleware):
+    """connexion's router, with string path parameters and literal-first ordering."""
+
+    def add_api(self, specification: Any, base_path: str | None = None, arguments: dict | None = None,
+                **kwargs: Any) -> None:
+        api = _StringPathRoutingAPI(specification, base_path=base_path, arguments=arguments,
+                                    next_app=self.app, **kwargs)
+        self.router.mount(api.base_path, app=api.router)
+        self.router.routes.sort(key=lambda r: -len(getattr(r, "path", "")))
+
+
+class _ValidationAPI(RequestValidationAPI):
+    def make_operation(self, operation: AbstractOperation) -> OperationValidator:
+        return OperationValidator(self.next_app, operation=operation, openapi31=self.specification.version >= (3, 1, 0))
+
+
+class GatewayValidation(RequestValidationMiddleware):
+    """connexion's request validation with our per-operation compiled validators."""
+
+    api_cls = _ValidationAPI
+
+
+class _Gateway(ConnexionMiddleware):
+    def add_service(self, service: Service) -> None:
+        options = self.options.replace(resolver=OperationResolver(service))
+        self.apis.append(API(service.specification, base_path=service.base_path, name=service.name,
+                             **options.__dict__))
+
+
+class Router:
+    """Pipeline step: connexion routes and validates, then the rest of the pipeline runs."""
+
+    def __init__(self, services: dict[str, Service]) -> None:
+        self.services = services
+        self.operations = {f"{s.name}:{op.key}": (s, op) for s in services.values() for op in s.operations.values()}
+        self.connexion = _Gateway(self._resume, middlewares=[GatewayRouting, GatewayValidation])
+        for service in services.values():
+            self.connexion.add_service(service)
+
+    async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
+        exchange.notes["resume"] = call_next
+        scope = dict(exchange.scope)
+        scope["gw.exchange"] = exchange
+        try:
+            await self.connexion(scope, exchange.receive, _never_send)
+        except Problem:
+            raise
+        except ProblemException as exc:
+            raise _from_connexion(exc) from None
+        except HTTPException as exc:
+            raise Problem(exc.status_code, detail=_http_detail(exc, exchange), headers=dict(exc.headers or {})) from None
+        return exchange.notes.pop("response")
+
+    async def _resume(self, scope: dict[str, Any], receive: Any, _send: Any) -> None:
+        exchange: Exchange = scope["gw.exchange"]
+        routing = scope.get("extensions", {}).get("connexion_routing", {})
+        found = self.operations.get(routing.get("operation_id") or "")
+        if found is None:
+            raise Problem(404, detail=f"No operation of any service matches {exchange.path}")
+        exchange.service, exchange.operation = found
+        exchange.scope = scope
+        exchange.receive = receive
+        exchange.notes["response"] = await exchange.notes.pop("resume")(exchange)
+
+
+async def _never_send(_message: dict[str, Any]) -> None:
+    raise RuntimeError("connexion tried to answer by itself; gw answers in its pipeline")
+
+
+def _http_detail(exc: HTTPException, exchange: Exchange) -> str:
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        return f"{exchange.method} is not allowed on {exchange.path}; allowed: {allowed}"
+    if exc.status_code == 404:
+        return f"No operation of any service matches {exchange.path}"
+    return str(exc.detail)
+
+
+def _from_connexion(exc: ProblemException) -> Problem:
+    """connexion's own problems (415, bad form data) in our shape."""
+    detail = str(exc.detail or exc.title or "").strip()
+    return Problem(exc.status_code, detail=detail, headers=dict(exc.headers or {}))

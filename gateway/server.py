@@ -1,0 +1,63 @@
+"""Run the gateway on uvicorn, in this process or as `workers` processes sharing the port."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+
+import uvicorn
+
+from .app import GatewayApp, build_app
+from .config import GatewayConfig, apply_overrides, config_for_specs, load_config
+from .logs import setup_logging
+
+SERVE_ARGS = "GW_SERVE_ARGS"
+
+
+@dataclass
+class ServeArgs:
+    """What `gw serve` was given, so each worker process can build the same gateway."""
+
+    config: str | None = None
+    specs: list[str] = field(default_factory=list)
+    mode: str | None = None
+    upstream: list[str] = field(default_factory=list)
+    timeout: float | None = None
+    retries: int | None = None
+    keep_going: bool = False
+    host: str | None = None
+    port: int | None = None
+    workers: int | None = None
+
+    def config_obj(self) -> GatewayConfig:
+        config = config_for_specs(self.specs) if self.specs else load_config(self.config)
+        apply_overrides(config, self.mode, self.upstream or None, self.timeout, self.retries)
+        if self.host:
+            config.host = self.host
+        if self.port:
+            config.port = self.port
+        if self.workers:
+            config.workers = self.workers
+        if self.keep_going:
+            config.keep_going = True
+        return config
+
+
+def worker_app() -> GatewayApp:
+    """uvicorn's factory in each worker process: rebuilds the gateway from GW_SERVE_ARGS."""
+    args = ServeArgs(**json.loads(os.environ[SERVE_ARGS]))
+    config = args.config_obj()
+    setup_logging(config.log_format, config.log_level)
+    return build_app(config)
+
+
+def serve(args: ServeArgs, config: GatewayConfig, app: GatewayApp | None = None) -> None:
+    """Block serving until interrupted. With one worker the already built `app` is served."""
+    options = dict(host=config.host, port=config.port, log_level="warning", access_log=False,
+                   server_header=False, proxy_headers=False, lifespan="on")
+    if config.workers > 1:
+        os.environ[SERVE_ARGS] = json.dumps(asdict(args))
+        uvicorn.run("gateway.server:worker_app", factory=True, workers=config.workers, **options)
+    else:
+        uvicorn.run(app or build_app(config), **options)

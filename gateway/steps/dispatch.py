@@ -1,0 +1,69 @@
+"""Mode dispatch: answer from stubs, or from the upstream, as the operation's mode says."""
+
+from __future__ import annotations
+
+from ..config import ServiceConfig
+from ..exchange import Exchange, Response
+from ..forwarder import Forwarder
+from ..mocker import Mocker
+from ..pipeline import Next
+from ..problems import Problem
+
+FALLBACK_STATUSES = frozenset({500, 502, 503, 504})
+
+
+class ModeDispatch:
+    """The last step: picks the answer's source for the routed operation."""
+
+    def __init__(self, settings: dict[str, ServiceConfig], mocker: Mocker, forwarder: Forwarder) -> None:
+        self.settings = settings
+        self.mocker = mocker
+        self.forwarder = forwarder
+
+    async def __call__(self, exchange: Exchange, _call_next: Next) -> Response:
+        operation = exchange.operation
+        assert operation is not None
+        mode = exchange.mode = self.settings[operation.service].mode_for(operation.key)
+        if mode == "stub":
+            response = await self.mocker.answer(exchange)
+        elif mode == "fallback":
+            response = await self._fallback(exchange)
+        else:
+            response = await self.forwarder.forward(exchange)
+            exchange.source = "live"
+        response.headers.append(("x-gw-source", exchange.source))
+        return response
+
+    def as_terminal(self) -> Next:
+        """The dispatch is where the pipeline ends: nothing comes after it."""
+
+        async def terminal(exchange: Exchange) -> Response:
+            return await self(exchange, terminal)
+
+        return terminal
+
+    async def _fallback(self, exchange: Exchange) -> Response:
+        """Live first; when the upstream fails, the stub answer, saying so."""
+        try:
+            response = await self.forwarder.forward(exchange)
+        except Problem as problem:
+            if problem.status not in FALLBACK_STATUSES:
+                raise
+            exchange.notes["fallback_reason"] = problem.slug
+        else:
+            if response.status not in FALLBACK_STATUSES:
+                exchange.source = "live"
+                return response
+            if response.on_close is not None:
+                await _close(response)
+            exchange.notes["fallback_reason"] = f"upstream-{response.status}"
+        stubbed = await self.mocker.answer(exchange)
+        exchange.notes["stub_source"] = exchange.source
+        exchange.source = "stub-fallback"
+        return stubbed
+
+
+async def _close(response: Response) -> None:
+    result = response.on_close() if response.on_close else None
+    if hasattr(result, "__await__"):
+        await result

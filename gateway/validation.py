@@ -1,0 +1,170 @@
+"""Request validation against the spec: every failure, each with its place.
+
+Plugged into connexion's validation middleware (see routing.py). Validators are compiled once
+per operation at start-up; a request pays only for running them. OpenAPI 3.0 schemas are read
+with `nullable` and readOnly/writeOnly rules, 3.1 schemas as JSON Schema 2020-12.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from connexion.lifecycle import ConnexionRequest
+from connexion.middleware.request_validation import RequestValidationOperation
+from connexion.operations import AbstractOperation
+from connexion.utils import is_null
+from jsonschema.exceptions import ValidationError
+from openapi_schema_validator import (
+    OAS30WriteValidator,
+    OAS31Validator,
+    oas30_format_checker,
+    oas31_format_checker,
+)
+
+from .problems import validation_problem
+
+Error = dict[str, Any]
+
+
+def compile_schema(schema: dict[str, Any], openapi31: bool) -> Any:
+    if openapi31:
+        return OAS31Validator(schema, format_checker=oas31_format_checker)
+    return OAS30WriteValidator(schema, format_checker=oas30_format_checker)
+
+
+def schema_errors(validator: Any, value: Any, where: str, name: str) -> list[Error]:
+    """All of jsonschema's errors for `value`, each as {in, name, path, message}."""
+    errors = []
+    for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path))):
+        errors.append({"in": where, "name": name, "pointer": _pointer(error), "message": _message(error)})
+    return errors
+
+
+def _pointer(error: ValidationError) -> str:
+    return "".join(f"/{str(p).replace('~', '~0').replace('/', '~1')}" for p in error.absolute_path)
+
+
+def _message(error: ValidationError) -> str:
+    message = error.message
+    if len(message) > 240:
+        message = message[:237] + "..."
+    return message
+
+
+class _Parameter:
+    __slots__ = ("name", "where", "required", "nullable", "validator")
+
+    def __init__(self, definition: dict[str, Any], openapi31: bool) -> None:
+        self.name: str = definition["name"]
+        self.where: str = definition["in"]
+        self.required: bool = bool(definition.get("required")) or self.where == "path"
+        schema = definition.get("schema", definition)
+        self.nullable = bool(schema.get("nullable") or definition.get("x-nullable"))
+        clean = {k: v for k, v in schema.items() if k not in ("name", "in", "required", "description")}
+        self.validator = compile_schema(clean, openapi31)
+
+
+class OperationValidator(RequestValidationOperation):
+    """Checks one operation's parameters and body; raises one problem listing every failure."""
+
+    def __init__(self, next_app: Any, *, operation: AbstractOperation, openapi31: bool) -> None:
+        super().__init__(next_app, operation=operation)
+        self.openapi31 = openapi31
+        self.parameters = [_Parameter(p, openapi31) for p in operation.parameters if p.get("in") != "body"]
+        self.uri_parser = operation.uri_parser_class(operation.parameters, operation.body_definition())
+        self.body_required = bool(operation.request_body.get("required", False)) if operation.request_body else False
+        self._json_validators: dict[str, Any] = {}
+        if operation.request_body or any(p.get("in") == "body" for p in operation.parameters):
+            for media in operation.consumes:
+                schema = operation.body_schema(media)
+                if schema and _is_json(media):
+                    self._json_validators[media.lower()] = compile_schema(schema, openapi31)
+            if not operation.request_body:  # Swagger 2.0 body parameter
+                self.body_required = any(p.get("in") == "body" and p.get("required") for p in operation.parameters)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        errors = self.parameter_errors(scope)
+        mime_type, encoding = self.extract_content_type(scope["headers"])
+        if self._operation.consumes and (self._json_validators or self.body_required):
+            self.validate_mime_type(mime_type)
+        validator = self._json_validators.get(mime_type.lower()) if mime_type else None
+        if validator is not None or (self.body_required and _is_json(mime_type or "")):
+            body, receive = await _read_and_replay(receive)
+            errors += self.body_errors(body, encoding, validator)
+        if errors:
+            raise validation_problem(errors, self.failure_status(errors))
+        await self.next_app(scope, receive, send)
+
+    def failure_status(self, errors: list[Error]) -> int:
+        """400, or 422 for a well-formed body the spec answers with 422 (and not 400)."""
+        declared = {str(code) for code in (self._operation.responses or {})}
+        body_only = all(e["in"] == "body" and not e["message"].startswith("not valid JSON") for e in errors)
+        return 422 if body_only and "422" in declared and "400" not in declared else 400
+
+    def parameter_errors(self, scope: Any) -> list[Error]:
+        if not self.parameters:
+            return []
+        request = ConnexionRequest(scope, uri_parser=self.uri_parser)
+        sources = {
+            "query": request.query_params,
+            "path": request.path_params,
+            "header": request.headers,
+            "cookie": request.cookies,
+        }
+        errors: list[Error] = []
+        for param in self.parameters:
+            values = sources.get(param.where)
+            if values is None:
+                continue
+            key = param.name.replace("-", "_") if param.where == "path" else param.name
+            value = values.get(key)
+            if value is None:
+                if param.required:
+                    errors.append({"in": param.where, "name": param.name, "pointer": "",
+                                   "message": f"required {param.where} parameter is missing"})
+                continue
+            if param.nullable and is_null(value):
+                continue
+            errors += schema_errors(param.validator, value, param.where, param.name)
+        return errors
+
+    def body_errors(self, body: bytes, encoding: str, validator: Any) -> list[Error]:
+        if not body.strip():
+            if self.body_required:
+                return [{"in": "body", "name": "", "pointer": "", "message": "a request body is required"}]
+            return []
+        try:
+            document = json.loads(body.decode(encoding or "utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return [{"in": "body", "name": "", "pointer": "", "message": f"not valid JSON: {exc}"}]
+        if validator is None:
+            return []
+        return schema_errors(validator, document, "body", "")
+
+
+def _is_json(media: str) -> bool:
+    media = media.lower()
+    return media == "application/json" or media.endswith("+json") or media == "*/*"
+
+
+async def _read_and_replay(receive: Any) -> tuple[bytes, Any]:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    sent = False
+
+    async def replay() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay
