@@ -17,7 +17,8 @@ from rich.table import Table
 from gateway.app import build_app, load_services
 from gateway.config import MODES, SPEC_SUFFIXES, ConfigError, GatewayConfig
 from gateway.logs import setup_logging
-from gateway.server import ServeArgs, serve as run_server
+from gateway.server import ServeArgs
+from gateway.server import serve as run_server
 
 app = typer.Typer(
     help="gw: a mock-first developer gateway driven by OpenAPI specs.\n\n"

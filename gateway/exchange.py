@@ -56,9 +56,9 @@ class Response:
         """Write the response to the ASGI server, streaming iterator bodies chunk by chunk."""
         body = self.body
         headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers]
-        if isinstance(body, bytes) and not any(k == b"content-length" for k, _ in headers):
-            if self.status not in (204, 304) and not (100 <= self.status < 200):
-                headers.append((b"content-length", str(len(body)).encode()))
+        if (isinstance(body, bytes) and self.status not in (204, 304) and self.status >= 200
+                and not any(k == b"content-length" for k, _ in headers)):
+            headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
         try:
             if isinstance(body, bytes):

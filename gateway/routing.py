@@ -61,9 +61,27 @@ class _StringPathRoutingAPI(RoutingAPI):
         starlette_path = re.sub(r"{([^}]+)}", lambda m: "{" + re.sub(r"\W", "_", m.group(1)) + "}", path)
         return starlette_path, starlette_path
 
+    def _add_operation_internal(self, method: str, path: str, operation: Any, name: str | None = None) -> None:
+        """One route per path serving all its methods, so a 405 carries the full `Allow` list."""
+        by_method = self._methods_by_path.setdefault(path, {})
+        by_method[method.upper()] = operation
+        self.router.routes = [r for r in self.router.routes if getattr(r, "path", None) != path]
+        self.router.add_route(path, _MethodDispatch(by_method), methods=list(by_method))
+
     def add_paths(self, paths: dict | None = None) -> None:
+        self._methods_by_path: dict[str, dict[str, Any]] = {}
         super().add_paths(paths)
         self.router.routes.sort(key=_specificity)
+
+
+class _MethodDispatch:
+    def __init__(self, by_method: dict[str, Any]) -> None:
+        self.by_method = by_method
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        method = scope["method"]
+        operation = self.by_method.get(method) or self.by_method.get("GET" if method == "HEAD" else "")
+        await operation(scope, receive, send)
 
 
 def _specificity(route: Any) -> tuple[int, ...]:

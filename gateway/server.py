@@ -52,10 +52,16 @@ def worker_app() -> GatewayApp:
     return build_app(config)
 
 
+def uvicorn_options(config: GatewayConfig) -> dict:
+    """How uvicorn runs the gateway; tests use the same. Our own access log replaces uvicorn's, and
+    X-Forwarded-* from clients is not trusted (the forwarder appends the peer it really saw)."""
+    return dict(host=config.host, port=config.port, log_level="warning", access_log=False,
+                server_header=False, proxy_headers=False, lifespan="on")
+
+
 def serve(args: ServeArgs, config: GatewayConfig, app: GatewayApp | None = None) -> None:
     """Block serving until interrupted. With one worker the already built `app` is served."""
-    options = dict(host=config.host, port=config.port, log_level="warning", access_log=False,
-                   server_header=False, proxy_headers=False, lifespan="on")
+    options = uvicorn_options(config)
     if config.workers > 1:
         os.environ[SERVE_ARGS] = json.dumps(asdict(args))
         uvicorn.run("gateway.server:worker_app", factory=True, workers=config.workers, **options)

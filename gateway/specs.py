@@ -113,10 +113,7 @@ def read_document(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise SpecError(str(path), "", "not UTF-8 text") from None
     try:
-        if path.suffix == ".json":
-            data = json.loads(text)
-        else:
-            data = yaml.load(text, Loader=_Loader)
+        data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_Loader)
     except json.JSONDecodeError as exc:
         raise SpecError(str(path), f"line {exc.lineno}, column {exc.colno}", f"not valid JSON: {exc.msg}") from None
     except yaml.YAMLError as exc:

@@ -53,7 +53,7 @@ def _message(error: ValidationError) -> str:
 
 
 class _Parameter:
-    __slots__ = ("name", "where", "required", "nullable", "validator")
+    __slots__ = ("name", "nullable", "required", "validator", "where")
 
     def __init__(self, definition: dict[str, Any], openapi31: bool) -> None:
         self.name: str = definition["name"]

@@ -71,7 +71,7 @@ async def _reachable(url: str, timeout: float = 1.0) -> bool:
     parsed = URL(url)
     try:
         _, writer = await asyncio.wait_for(asyncio.open_connection(parsed.host, parsed.port), timeout)
-    except (OSError, asyncio.TimeoutError):
+    except (TimeoutError, OSError):
         return False
     writer.close()
     return True

@@ -75,7 +75,7 @@ class Forwarder:
             url = target_url(upstream, suffix)
             try:
                 response = await self._send(exchange.method, url, headers, body, settings)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 failure = Problem(504, detail=f"{service.name} upstream did not answer within {settings.timeout:g}s",
                                   title="Upstream timed out", slug="upstream-timeout")
                 continue

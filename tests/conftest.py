@@ -1,0 +1,178 @@
+"""Real servers on loopback: upstreams (aiohttp), the gateway in a thread, the gateway as `gw serve`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from gateway.app import build_app
+from gateway.config import GatewayConfig, build_config
+from gateway.server import uvicorn_options
+from tests.upstream import UpstreamServer
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+TEST_SPECS = Path(__file__).resolve().parent / "specs"
+CORPUS = ROOT.parent / "shared" / "corpus"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class GatewayThread:
+    """The gateway served by uvicorn in a background thread: real HTTP, fast to start."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.app = build_app(config)
+        config.host, config.port = "127.0.0.1", self.port
+        self.server = uvicorn.Server(uvicorn.Config(self.app, **uvicorn_options(config)))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> GatewayThread:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("gateway did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30, **kwargs)
+
+
+def gateway_config(services: dict[str, dict[str, Any]], **top: Any) -> GatewayConfig:
+    config = build_config({"services": services, **top}, "test")
+    config.root = str(ROOT)
+    return config
+
+
+@pytest.fixture
+def start_gateway() -> Iterator[Callable[..., GatewayThread]]:
+    started: list[GatewayThread] = []
+
+    def start(services: dict[str, dict[str, Any]], **top: Any) -> GatewayThread:
+        gateway = GatewayThread(gateway_config(services, **top)).__enter__()
+        started.append(gateway)
+        return gateway
+
+    yield start
+    for gateway in started:
+        gateway.__exit__()
+
+
+@pytest.fixture(scope="session")
+def samples() -> Iterator[GatewayThread]:
+    """The bundled sample services from gateway.yaml, in stub mode."""
+    from gateway.config import load_config
+
+    with GatewayThread(load_config(ROOT / "gateway.yaml", env={})) as gateway:
+        yield gateway
+
+
+@pytest.fixture
+def sample_client(samples: GatewayThread) -> Iterator[httpx.Client]:
+    with samples.client() as client:
+        yield client
+
+
+@pytest.fixture
+def upstream() -> Iterator[UpstreamServer]:
+    server = UpstreamServer(free_port()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_upstream() -> Iterator[Callable[[str], UpstreamServer]]:
+    servers: list[UpstreamServer] = []
+
+    def make(name: str = "up") -> UpstreamServer:
+        server = UpstreamServer(free_port(), name).start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+def gw_command() -> list[str]:
+    found = shutil.which("gw", path=str(Path(sys.executable).parent))
+    return [found] if found else [sys.executable, str(ROOT / "cli.py")]
+
+
+class GatewayProcess:
+    """`gw serve ...` as a real process, as a user starts it."""
+
+    def __init__(self, args: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        full_env = {**os.environ, "GW_LOG_FORMAT": "json", **(env or {})}
+        self.proc = subprocess.Popen([*gw_command(), "serve", *args, "--port", str(self.port)], cwd=cwd,
+                                     env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     start_new_session=True)
+
+    def wait_ready(self, timeout: float = 20) -> GatewayProcess:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gw serve exited {self.proc.returncode}: {self.proc.stderr.read()}")
+            try:
+                if httpx.get(f"{self.url}/_gw/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("gw serve did not become healthy")
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        return self.proc.stderr.read() if self.proc.stderr else ""
+
+
+@pytest.fixture
+def gw_process() -> Iterator[Callable[..., GatewayProcess]]:
+    started: list[GatewayProcess] = []
+
+    def start(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> GatewayProcess:
+        process = GatewayProcess(list(args), cwd, env)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+def run_gw(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run a gw command to completion, as a user types it."""
+    return subprocess.run([*gw_command(), *args], cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True,
+                          text=True, timeout=timeout)
