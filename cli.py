@@ -110,6 +110,11 @@ def serve(
         raise typer.Exit(1)
     if not loaded.services:
         fail("no service could be started", 1)
+    for service in loaded.services.values():
+        for warning in service.warnings[:5]:
+            err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        if len(service.warnings) > 5:
+            err.print(f"[yellow]warning:[/] {len(service.warnings) - 5} more in {service.spec_file}: see `gw lint`")
     gateway = build_app(config, keep_going=True) if config.workers == 1 else None
     _banner(config, loaded.services)
     run_server(args, config, gateway)
@@ -175,7 +180,11 @@ def lint(sources: SourcesArg = None) -> None:
     for error in loaded.errors:
         err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
     for name, service in loaded.services.items():
-        out.print(f"[green]ok[/] {name}: {service.spec_file} ({len(service.operations)} operations)", highlight=False)
+        for warning in service.warnings:
+            err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        note = f", {len(service.warnings)} warnings" if service.warnings else ""
+        out.print(f"[green]ok[/] {name}: {service.spec_file} ({len(service.operations)} operations{note})",
+                  highlight=False, soft_wrap=True)
     if loaded.errors:
         raise typer.Exit(1)
 

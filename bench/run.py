@@ -32,12 +32,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 BENCH = Path(__file__).resolve().parent
@@ -50,6 +51,7 @@ GROUPS = ("stub", "prism", "live")
 HOP_TARGET_MS = 2.0
 
 REGISTER_BODY = {"username": "alice_1", "email": "alice@example.com", "password": "s3cretpass"}
+INVALID_REGISTER_BODY = {"username": "A"}  # bad pattern, missing email and password
 # The upstream's fixed answer: the spec's own example, so it is valid in every validation mode.
 UPSTREAM_USER = {"id": 1, "username": "alice", "email": "alice@example.com", "full_name": "Alice Liddell",
                  "role": "admin", "active": True, "created_at": "2023-11-14T08:30:00Z",
@@ -72,7 +74,9 @@ wrk.body = '{json.dumps(REGISTER_BODY)}'
 wrk.headers["Content-Type"] = "application/json"
 """
 
-console = Console()
+# Wide enough for the table when piped to a file; a terminal keeps its own width.
+console = Console(width=None if sys.stdout.isatty() else 150)
+SCENARIO_ORDER = ("example", "generated", "register", "live")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,22 +85,29 @@ console = Console()
 
 @dataclass(frozen=True)
 class Route:
-    """One request shape wrk repeats; `source` is the x-gw-source gw must answer with."""
+    """One request shape wrk repeats; `source` is the x-gw-source gw must answer with.
+
+    `invalid` is a request to the same operation that the spec forbids (for POST: the same path
+    with an invalid body). A server that answers it 2xx is not validating requests, so its
+    figures leave out the cost of validation, which Prism pays: the table says so.
+    """
 
     scenario: str
     method: str
     path: str
     source: str | None = None
+    invalid: str | None = None
 
-    @property
-    def body(self) -> bytes | None:
-        return json.dumps(REGISTER_BODY).encode() if self.method == "POST" else None
+    def body(self, valid: bool = True) -> bytes | None:
+        if self.method != "POST":
+            return None
+        return json.dumps(REGISTER_BODY if valid else INVALID_REGISTER_BODY).encode()
 
 
-EXAMPLE = Route("example", "GET", "/users/1", "example")
-GENERATED = Route("generated", "GET", "/users?limit=5", "generated")
-REGISTER = Route("register", "POST", "/register", "example")
-LIVE = Route("live", "GET", "/users/1", "live")
+EXAMPLE = Route("example", "GET", "/users/1", "example", invalid="/users/abc")
+GENERATED = Route("generated", "GET", "/users?limit=5", "generated", invalid="/users?limit=abc")
+REGISTER = Route("register", "POST", "/register", "example", invalid="/register")
+LIVE = Route("live", "GET", "/users/1", "live", invalid="/users/abc")
 DIRECT = Route("live", "GET", "/users/1")
 
 
@@ -118,6 +129,7 @@ class Result:
     non_2xx: int = 0
     socket_errors: int = 0
     preflight: str = ""
+    validates: bool | None = None
     problem: str = ""
 
     @property
@@ -154,11 +166,17 @@ class Run:
 
     results: list[Result] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def fail(self, message: str) -> None:
         self.failures.append(message)
-        console.print(f"[bold red]!! {message}[/]", highlight=False)
+        console.print(f"[bold red]!! {escape(message)}[/]", highlight=False)
+
+    def warn(self, message: str) -> None:
+        if message in self.warnings:
+            return
+        self.warnings.append(message)
+        console.print(f"[bold yellow]!! {escape(message)}[/]", highlight=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -273,7 +291,8 @@ def running(server: Server, run: Run, timeout: float = 60) -> Iterator[Server | 
             yield server
         else:
             code = server.proc.poll() if server.proc else None
-            run.fail(f"{server.name} did not become ready in {timeout:.0f}s (exit code {code}); log tail:")
+            why = f"exited with code {code}" if code is not None else f"was not ready after {timeout:.0f}s"
+            run.fail(f"{server.name} {why}; tail of its log:")
             console.print(server.log_tail(), markup=False, highlight=False)
             yield None
     finally:
@@ -319,7 +338,7 @@ def wrk_cmd(wrk: str, url: str, connections: int, duration: int, lua: Path | Non
 def preflight(route: Route, url: str) -> tuple[bool, str]:
     """One request first: a benchmark of error responses (or of the wrong code path) is worthless."""
     try:
-        status, headers = http(route.method, url, route.body)
+        status, headers = http(route.method, url, route.body())
     except OSError as exc:
         return False, f"request failed: {exc}"
     source = headers.get("x-gw-source")
@@ -329,6 +348,24 @@ def preflight(route: Route, url: str) -> tuple[bool, str]:
     if route.source and source != route.source:
         return False, f"{summary} (expected x-gw-source={route.source})"
     return True, summary
+
+
+def validates(route: Route, base: str) -> tuple[bool | None, str]:
+    """Does the server itself refuse the route's invalid twin with a 4xx? (None: nothing to check.)
+
+    A 4xx carrying x-gw-source came from the mocker or the upstream (which 404s /users/abc),
+    not from gw's validator, so it does not count.
+    """
+    if route.invalid is None:
+        return None, ""
+    try:
+        status, headers = http(route.method, base + route.invalid, route.body(valid=False))
+    except OSError as exc:
+        return None, f"invalid-request check failed: {exc}"
+    if 400 <= status < 500 and "x-gw-source" not in headers:
+        return True, ""
+    what = "an invalid body" if route.method == "POST" else f"GET {route.invalid}"
+    return False, f"answered {what} with {status}: requests are NOT validated, figures skip validation"
 
 
 @dataclass(frozen=True)
@@ -351,6 +388,9 @@ def measure(load: Load, run: Run, group: str, server: Server, route: Route, conn
         result.problem = f"preflight {route.method} {route.path}: {result.preflight}"
         run.fail(f"{server.name} {route.scenario}: {result.problem}; NOT benchmarked")
         return result
+    result.validates, warning = validates(route, server.base)
+    if warning:
+        run.warn(f"{server.name} {route.scenario}: {warning}")
     if load.warmup:
         subprocess.run(wrk_cmd(load.wrk, url, connections, load.warmup, lua), capture_output=True)
     console.print(f"  wrk -c{connections} {route.method} {url} ...", highlight=False)
@@ -388,7 +428,7 @@ def stub_servers(logs: Path, prism: Path | None, groups: set[str]) -> list[tuple
             servers.append(("stub", Server(f"gw {workers}w", gw_cmd(port, "--workers", str(workers)), port,
                                            "/_gw/health", logs / f"gw-{workers}w.log"), stub_routes))
     if "prism" in groups and prism is not None:
-        plain = [Route(r.scenario, r.method, r.path) for r in stub_routes]
+        plain = [replace(r, source=None) for r in stub_routes]
         for name, flags, routes in (("prism static", [], plain), ("prism dynamic", ["-d"], plain[1:2])):
             port = free_port()
             cmd = [str(prism), "mock", SPEC, "-p", str(port), "-h", "127.0.0.1", *flags]
@@ -471,25 +511,35 @@ def compare_text(comp: dict[str, object] | None) -> str:
         return ""
     if "added_p50_ms" in comp:
         verdict = "[green]ok[/]" if comp["target_met"] else "[red]over[/]"
-        return (f"+{comp['added_p50_ms']:.2f} ms p50 ({verdict} <{HOP_TARGET_MS:g} ms), "
+        return (f"hop +{comp['added_p50_ms']:.2f} ms p50 ({verdict}, target <{HOP_TARGET_MS:g}), "
                 f"{comp['rps_ratio']}x direct req/s")
-    return f"{comp['rps_ratio']}x {comp['vs']} req/s"
+    return f"{comp['rps_ratio']:.2f}x {comp['vs']} req/s"
+
+
+def row_order(r: Result) -> tuple[int, int, int]:
+    """Stub rows grouped by scenario (gw next to Prism), then the live hop by concurrency."""
+    return (r.group == "live", SCENARIO_ORDER.index(r.scenario), -r.connections)
 
 
 def print_table(run: Run, comps: dict[tuple[str, str, int], dict[str, object]]) -> None:
     table = Table(title="gw benchmark (wrk --latency)", title_justify="left")
     for column in ("scenario", "server", "conns", "req/s", "p50 ms", "p99 ms", "non-2xx", "sock err", "compare"):
         table.add_column(column, justify="right" if column not in ("scenario", "server", "compare") else "left")
-    for r in run.results:
+    for r in sorted(run.results, key=row_order):
         bad = not r.ok
         non_2xx = f"[bold red]{r.non_2xx}[/]" if r.non_2xx else "0"
-        compare = f"[bold red]{r.problem or 'NON-2xx'}[/]" if bad else compare_text(
+        compare = f"[bold red]{escape(r.problem or 'NON-2xx')}[/]" if bad else compare_text(
             comps.get((r.server, r.scenario, r.connections)))
-        table.add_row(f"{r.group}/{r.scenario}", r.server, str(r.connections), fmt(r.rps, 0), fmt(r.p50_ms),
+        if r.validates is False:
+            compare = f"{compare} [bold yellow]NOT VALIDATING[/]".strip()
+        label = f"{'live' if r.group == 'live' else 'stub'}/{r.scenario}"
+        table.add_row(label, r.server, str(r.connections), fmt(r.rps, 0), fmt(r.p50_ms),
                       fmt(r.p99_ms), non_2xx, str(r.socket_errors), compare, style="red" if bad else None)
     console.print(table)
+    for message in run.warnings:
+        console.print(f"[bold yellow]!! {escape(message)}[/]", highlight=False)
     for message in run.failures:
-        console.print(f"[bold red]!! {message}[/]", highlight=False)
+        console.print(f"[bold red]!! {escape(message)}[/]", highlight=False)
 
 
 def write_json(run: Run, comps: dict[tuple[str, str, int], dict[str, object]], meta: dict[str, object]) -> None:
@@ -498,6 +548,7 @@ def write_json(run: Run, comps: dict[tuple[str, str, int], dict[str, object]], m
         "meta": meta,
         "results": [{**asdict(r), "ok": r.ok} for r in run.results],
         "comparisons": [{"server": k[0], "scenario": k[1], "connections": k[2], **v} for k, v in comps.items()],
+        "warnings": run.warnings,
         "failures": run.failures,
     }
     RESULTS.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

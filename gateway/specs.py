@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import copy
 import json
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 import yaml
-from connexion.exceptions import InvalidSpecification
 from connexion.spec import OpenAPISpecification, Specification, Swagger2Specification
-from jsonschema.exceptions import ValidationError
-from openapi_spec_validator import validate as validate_openapi
+from jsonschema.exceptions import best_match
+from openapi_spec_validator import OpenAPIV2SpecValidator, OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 
 from .config import ConfigError
+from .spec_refs import RefError, bundle, resolve_in_place
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -59,6 +60,7 @@ class Service:
     specification: Specification
     version: tuple[int, ...]
     operations: dict[str, Operation] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def openapi3(self) -> bool:
@@ -70,16 +72,21 @@ class Service:
 
 
 def load_service(name: str, spec_file: Path, base_path: str) -> Service:
-    """Read, bundle, validate and index one spec; raise SpecError on anything unusable."""
-    raw = bundle(spec_file)
-    _check_version(raw, spec_file)
+    """Read, bundle, check and index one spec; raise SpecError on anything unusable.
+
+    A document that breaks the OpenAPI structure is refused; one whose examples or defaults
+    disagree with their schemas (common in published specs) loads, with a warning for each.
+    """
     try:
+        raw = bundle(spec_file, read_document)
+        _check_version(raw, spec_file)
+        warnings = check_document(raw, spec_file)
         specification = _specification(raw, spec_file)
-    except (InvalidSpecification, ValidationError) as exc:
-        raise SpecError(str(spec_file), _place(exc), _reason(exc)) from None
-    except (RecursionError, KeyError, TypeError, ValueError) as exc:
-        raise SpecError(str(spec_file), "", f"cannot resolve the document: {exc}") from None
-    service = Service(name, spec_file, base_path, specification, specification.version)
+    except RefError as exc:
+        raise SpecError(exc.source or str(spec_file), exc.key, exc.reason) from None
+    except RecursionError:
+        raise SpecError(str(spec_file), "", "the document nests too deeply to read") from None
+    service = Service(name, spec_file, base_path, specification, specification.version, warnings=warnings)
     for operation in _operations(service):
         if operation.key in service.operations:
             raise SpecError(str(spec_file), f"paths.{operation.path}.{operation.method.lower()}",
@@ -88,19 +95,77 @@ def load_service(name: str, spec_file: Path, base_path: str) -> Service:
     return service
 
 
-class _OpenAPI3(OpenAPISpecification):
-    """connexion's OpenAPI 3 spec, checked by openapi-spec-validator (which knows 3.0 and 3.1;
-    connexion's own check knows only 3.0)."""
+def check_document(raw: dict[str, Any], spec_file: Path) -> list[str]:
+    """Refuse structural errors (with their place); return the semantic ones as warnings."""
+    version = str(raw.get("openapi") or raw.get("swagger"))
+    checker = (OpenAPIV2SpecValidator if version == "2.0" else
+               OpenAPIV31SpecValidator if version.startswith("3.1") else OpenAPIV30SpecValidator)
+    structural = best_match(checker.schema_validator.iter_errors(raw))
+    if structural is not None:
+        place = ".".join(str(p) for p in structural.absolute_path)
+        raise SpecError(str(spec_file), place, _short(structural.message))
+    warnings: list[str] = []
+    places: dict[str, Iterator[str]] = {}
+    validator = checker(raw, base_uri=spec_file.resolve().as_uri())
+    for error in validator.root_validator(validator.schema_path):
+        key = repr(error.instance)
+        place = next(places.setdefault(key, locate(raw, error.instance)), "")
+        warning = f"{spec_file}: {place or 'somewhere'}: {_short(error.message)}"
+        if warning in warnings:
+            continue
+        warnings.append(warning)
+        if len(warnings) >= 50:
+            warnings.append(f"{spec_file}: more problems not listed")
+            break
+    return warnings
 
-    @classmethod
-    def _validate_spec(cls, spec: dict[str, Any]) -> None:
-        validate_openapi(spec)
+
+def locate(document: Any, instance: Any, limit: int = 200_000) -> Iterator[str]:
+    """Where a value that failed a check may sit in the document (as `a.b.c`), in document order."""
+    keys = ("default", "example", "examples", "enum", "const", "x-example")
+    queue: deque[tuple[Any, str]] = deque([(document, "")])
+    visited = 0
+    while queue and visited < limit:
+        node, place = queue.popleft()
+        visited += 1
+        if isinstance(node, dict):
+            for key, value in node.items():
+                child = f"{place}.{key}" if place else str(key)
+                if (key in keys or isinstance(value, (dict, list))) and value == instance:
+                    yield child
+                if isinstance(value, (dict, list)):
+                    queue.append((value, child))
+        elif isinstance(node, list):
+            queue.extend((value, f"{place}[{i}]") for i, value in enumerate(node) if isinstance(value, (dict, list)))
+
+
+def _short(message: str) -> str:
+    line = message.splitlines()[0] if message else "invalid"
+    return line if len(line) <= 240 else line[:237] + "..."
+
+
+class _ResolvedInPlace:
+    """connexion's Specification, with our reference resolver and the checks already done."""
+
+    def __init__(self, raw_spec: dict[str, Any], *, base_uri: str = "") -> None:
+        self._raw_spec = copy.deepcopy(raw_spec)
+        self._set_defaults(raw_spec)  # type: ignore[attr-defined]
+        self._spec = resolve_in_place(raw_spec)
+        self._base_uri = base_uri
+
+
+class _OpenAPI3(_ResolvedInPlace, OpenAPISpecification):
+    pass
+
+
+class _Swagger2(_ResolvedInPlace, Swagger2Specification):
+    pass
 
 
 def _specification(raw: dict[str, Any], spec_file: Path) -> Specification:
     base_uri = spec_file.resolve().as_uri()
     if str(raw.get("swagger", "")) == "2.0":
-        return Swagger2Specification(raw, base_uri=base_uri)
+        return _Swagger2(raw, base_uri=base_uri)
     return _OpenAPI3(raw, base_uri=base_uri)
 
 
@@ -142,102 +207,6 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
-def bundle(spec_file: Path) -> dict[str, Any]:
-    """The document with every reference to another file brought inside it.
-
-    A reference to another file's component (`common.yaml#/components/schemas/Address`) is
-    copied into this document's components (renamed on a clash) and pointed at locally, so
-    circular references across files stay references instead of recursing forever.
-    """
-    root = read_document(spec_file)
-    return _Bundler(spec_file.resolve(), root).run()
-
-
-class _Bundler:
-    def __init__(self, root_file: Path, root: dict[str, Any]) -> None:
-        self.root_file = root_file
-        self.root = root
-        self.documents: dict[Path, dict[str, Any]] = {root_file: root}
-        self.hoisted: dict[tuple[Path, str], str] = {}
-
-    def run(self) -> dict[str, Any]:
-        self._walk(self.root, self.root_file, "")
-        return self.root
-
-    def _walk(self, node: Any, base: Path, place: str) -> None:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str):
-                self._rewrite(node, ref, base, place)
-            for key, value in list(node.items()):
-                if key != "$ref":
-                    self._walk(value, base, f"{place}.{key}" if place else key)
-        elif isinstance(node, list):
-            for index, value in enumerate(node):
-                self._walk(value, base, f"{place}[{index}]")
-
-    def _rewrite(self, node: dict[str, Any], ref: str, base: Path, place: str) -> None:
-        file_part, _, pointer = ref.partition("#")
-        if not file_part:
-            if base != self.root_file:  # a local ref inside another file: it points into that file
-                node["$ref"] = self._hoist(base, pointer, place)
-            return
-        if file_part.startswith(("http://", "https://")):
-            raise SpecError(str(self.root_file), place, f"remote $ref {ref!r} is not supported: save the file beside the spec")
-        target = (base.parent / unquote(file_part)).resolve()
-        if target == self.root_file:
-            node["$ref"] = f"#{pointer}"
-            return
-        node["$ref"] = self._hoist(target, pointer, place)
-
-    def _hoist(self, file: Path, pointer: str, place: str) -> str:
-        """Copy `file#pointer` into the root document once; return the local ref to it."""
-        if (file, pointer) in self.hoisted:
-            return self.hoisted[(file, pointer)]
-        document = self._document(file, place)
-        value = _follow(document, pointer, file, place)
-        parts = [unquote(p).replace("~1", "/").replace("~0", "~") for p in pointer.strip("/").split("/") if p]
-        section = parts[-2] if len(parts) >= 3 and parts[0] == "components" else "schemas"
-        name = _safe_name(parts[-1] if parts else file.stem)
-        components = self.root.setdefault("components", {}) if "openapi" in self.root else self.root
-        bucket_name = section if "openapi" in self.root else {"schemas": "definitions", "parameters": "parameters",
-                                                            "responses": "responses"}.get(section, "definitions")
-        bucket = components.setdefault(bucket_name, {})
-        unique, n = name, 2
-        while unique in bucket:
-            unique, n = f"{name}_{n}", n + 1
-        local = (f"#/components/{bucket_name}/{unique}" if "openapi" in self.root else f"#/{bucket_name}/{unique}")
-        self.hoisted[(file, pointer)] = local
-        copied = copy.deepcopy(value)
-        bucket[unique] = copied
-        self._walk(copied, file, f"{file.name}#{pointer}")
-        return local
-
-    def _document(self, file: Path, place: str) -> dict[str, Any]:
-        if file not in self.documents:
-            if not file.exists():
-                raise SpecError(str(self.root_file), place, f"$ref to {file.name}: no such file")
-            self.documents[file] = read_document(file)
-        return self.documents[file]
-
-
-def _follow(document: Any, pointer: str, file: Path, place: str) -> Any:
-    node = document
-    for raw in [p for p in pointer.split("/") if p]:
-        part = unquote(raw).replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            raise SpecError(str(file), place, f"$ref target #{pointer} does not exist")
-    return node
-
-
-def _safe_name(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name) or "ref"
-
-
 def _check_version(raw: dict[str, Any], spec_file: Path) -> None:
     version = raw.get("openapi") or raw.get("swagger")
     if version is None:
@@ -247,16 +216,6 @@ def _check_version(raw: dict[str, Any], spec_file: Path) -> None:
         raise SpecError(str(spec_file), "openapi", f"version {text} is not supported (3.0, 3.1 and Swagger 2.0 are)")
     if not isinstance(raw.get("paths", {}), dict):
         raise SpecError(str(spec_file), "paths", "must be a mapping of paths to operations")
-
-
-def _place(exc: InvalidSpecification) -> str:
-    path = list(getattr(exc, "absolute_path", []) or getattr(exc, "path", []) or [])
-    return ".".join(str(p) for p in path)
-
-
-def _reason(exc: InvalidSpecification) -> str:
-    message = str(getattr(exc, "message", "") or exc).splitlines()[0]
-    return message[:300]
 
 
 def _operations(service: Service) -> list[Operation]:

@@ -1,0 +1,157 @@
+"""`$ref` handling: bring other files into one document, then resolve references in place.
+
+Both steps are ours rather than connexion's: connexion's resolver copies every target (memory on
+large specs), does not unescape JSON pointers, and trips over a property literally named `$ref`
+(Kubernetes' JSONSchemaProps has one).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from .config import ConfigError
+
+
+class RefError(ConfigError):
+    """A reference that cannot be followed: `file: place: reason`."""
+
+
+def bundle(spec_file: Path, read: Any) -> dict[str, Any]:
+    """The document with every reference to another file brought inside it.
+
+    A reference to another file's component (`common.yaml#/components/schemas/Address`) is
+    copied into this document's components (renamed on a clash) and pointed at locally, so
+    circular references across files stay references instead of recursing forever.
+    """
+    root = read(spec_file)
+    return _Bundler(spec_file.resolve(), root, read).run()
+
+
+class _Bundler:
+    def __init__(self, root_file: Path, root: dict[str, Any], read: Any) -> None:
+        self.read = read
+        self.root_file = root_file
+        self.root = root
+        self.documents: dict[Path, dict[str, Any]] = {root_file: root}
+        self.hoisted: dict[tuple[Path, str], str] = {}
+
+    def run(self) -> dict[str, Any]:
+        self._walk(self.root, self.root_file, "")
+        return self.root
+
+    def _walk(self, node: Any, base: Path, place: str) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                self._rewrite(node, ref, base, place)
+            for key, value in list(node.items()):
+                if key != "$ref":
+                    self._walk(value, base, f"{place}.{key}" if place else key)
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                self._walk(value, base, f"{place}[{index}]")
+
+    def _rewrite(self, node: dict[str, Any], ref: str, base: Path, place: str) -> None:
+        file_part, _, pointer = ref.partition("#")
+        if not file_part:
+            if base != self.root_file:  # a local ref inside another file: it points into that file
+                node["$ref"] = self._hoist(base, pointer, place)
+            return
+        if file_part.startswith(("http://", "https://")):
+            raise RefError(str(self.root_file), place, f"remote $ref {ref!r} is not supported: save the file beside the spec")
+        target = (base.parent / unquote(file_part)).resolve()
+        if target == self.root_file:
+            node["$ref"] = f"#{pointer}"
+            return
+        node["$ref"] = self._hoist(target, pointer, place)
+
+    def _hoist(self, file: Path, pointer: str, place: str) -> str:
+        """Copy `file#pointer` into the root document once; return the local ref to it."""
+        if (file, pointer) in self.hoisted:
+            return self.hoisted[(file, pointer)]
+        document = self._document(file, place)
+        value = _follow(document, pointer, file, place)
+        parts = [unquote(p).replace("~1", "/").replace("~0", "~") for p in pointer.strip("/").split("/") if p]
+        section = parts[-2] if len(parts) >= 3 and parts[0] == "components" else "schemas"
+        name = _safe_name(parts[-1] if parts else file.stem)
+        components = self.root.setdefault("components", {}) if "openapi" in self.root else self.root
+        bucket_name = section if "openapi" in self.root else {"schemas": "definitions", "parameters": "parameters",
+                                                            "responses": "responses"}.get(section, "definitions")
+        bucket = components.setdefault(bucket_name, {})
+        unique, n = name, 2
+        while unique in bucket:
+            unique, n = f"{name}_{n}", n + 1
+        local = (f"#/components/{bucket_name}/{unique}" if "openapi" in self.root else f"#/{bucket_name}/{unique}")
+        self.hoisted[(file, pointer)] = local
+        copied = copy.deepcopy(value)
+        bucket[unique] = copied
+        self._walk(copied, file, f"{file.name}#{pointer}")
+        return local
+
+    def _document(self, file: Path, place: str) -> dict[str, Any]:
+        if file not in self.documents:
+            if not file.exists():
+                raise RefError(str(self.root_file), place, f"$ref to {file.name}: no such file")
+            self.documents[file] = self.read(file)
+        return self.documents[file]
+
+
+def _follow(document: Any, pointer: str, file: Path, place: str) -> Any:
+    try:
+        return pointer_target(document, pointer)
+    except RefError as exc:
+        raise RefError(str(file), place, exc.reason) from None
+
+
+def _safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name) or "ref"
+
+
+def resolve_in_place(document: dict[str, Any]) -> dict[str, Any]:
+    """Replace every local `{"$ref": "#/..."}` by the object it points at (shared, so cycles stay
+    cycles). Siblings of a `$ref` (allowed in 3.1) are kept on a merged copy."""
+    seen: set[int] = set()
+    stack: list[Any] = [document]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in list(items):
+            if isinstance(value, dict) and isinstance(value.get("$ref"), str) and value["$ref"].startswith("#"):
+                value = _deref(document, value)
+                node[key] = value
+            if isinstance(value, (dict, list)) and id(value) not in seen:
+                stack.append(value)
+    return document
+
+
+def _deref(document: dict[str, Any], node: dict[str, Any]) -> Any:
+    hops = 0
+    siblings: dict[str, Any] = {}
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#"):
+        siblings.update({k: v for k, v in node.items() if k != "$ref" and k not in siblings})
+        node = pointer_target(document, node["$ref"][1:])
+        hops += 1
+        if hops > 64:
+            raise RefError("", "", "a $ref chain loops on itself")
+    if siblings and isinstance(node, dict):
+        return {**node, **siblings}
+    return node
+
+
+def pointer_target(document: Any, pointer: str) -> Any:
+    node = document
+    for raw in [p for p in pointer.split("/") if p]:
+        part = unquote(raw).replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            raise RefError("", "", f"$ref target #{pointer} does not exist")
+    return node
