@@ -8,6 +8,7 @@ reason, on one line.
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 from collections import deque
@@ -108,8 +109,9 @@ def check_document(raw: dict[str, Any], spec_file: Path) -> list[str]:
     places: dict[str, Iterator[str]] = {}
     validator = checker(raw, base_uri=spec_file.resolve().as_uri())
     for error in validator.root_validator(validator.schema_path):
-        key = repr(error.instance)
-        place = next(places.setdefault(key, locate(raw, error.instance)), "")
+        instance = _instance(error)
+        key = repr(instance)
+        place = next(places.setdefault(key, locate(raw, instance)), "")
         warning = f"{spec_file}: {place or 'somewhere'}: {_short(error.message)}"
         if warning in warnings:
             continue
@@ -118,6 +120,18 @@ def check_document(raw: dict[str, Any], spec_file: Path) -> list[str]:
             warnings.append(f"{spec_file}: more problems not listed")
             break
     return warnings
+
+
+def _instance(error: Any) -> Any:
+    """The offending value; openapi-spec-validator leaves it unset on some errors, but puts its
+    repr at the start of the message."""
+    if type(error.instance).__name__ != "Unset":
+        return error.instance
+    head = error.message.split(" is not ", 1)[0]
+    try:
+        return ast.literal_eval(head)
+    except (ValueError, SyntaxError):
+        return None
 
 
 def locate(document: Any, instance: Any, limit: int = 200_000) -> Iterator[str]:
