@@ -19,11 +19,10 @@ from typing import Any
 
 import yaml
 from connexion.spec import OpenAPISpecification, Specification, Swagger2Specification
-from jsonschema.exceptions import best_match
 from openapi_spec_validator import OpenAPIV2SpecValidator, OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 
 from .config import ConfigError
-from .spec_refs import RefError, bundle, resolve_in_place
+from .spec_refs import RefError, bundle, pointer_target, resolve_in_place
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -101,10 +100,45 @@ def check_document(raw: dict[str, Any], spec_file: Path) -> list[str]:
     version = str(raw.get("openapi") or raw.get("swagger"))
     checker = (OpenAPIV2SpecValidator if version == "2.0" else
                OpenAPIV31SpecValidator if version.startswith("3.1") else OpenAPIV30SpecValidator)
-    structural = best_match(checker.schema_validator.iter_errors(raw))
+    structural = _most_specific(list(checker.schema_validator.iter_errors(raw)))
     if structural is not None:
         place = ".".join(str(p) for p in structural.absolute_path)
         raise SpecError(str(spec_file), place, _short(structural.message))
+    check_local_refs(raw, spec_file)
+    try:
+        return _semantic_warnings(raw, spec_file, checker)
+    except Exception as exc:  # the checker's own failure must not stop a servable spec
+        return [f"{spec_file}: could not finish checking the document ({type(exc).__name__}: {_short(str(exc))})"]
+
+
+def _most_specific(errors: list[Any]) -> Any:
+    """The error deepest in the document; inside oneOf/anyOf, the deepest of the alternatives."""
+    if not errors:
+        return None
+    best = max(errors, key=lambda e: len(e.absolute_path))
+    while best.context:
+        best = max(best.context, key=lambda e: len(e.absolute_path))
+    return best
+
+
+def check_local_refs(raw: dict[str, Any], spec_file: Path) -> None:
+    """Every `#/...` reference must point somewhere; name the first that does not."""
+    stack: list[tuple[Any, str]] = [(raw, "")]
+    while stack:
+        node, place = stack.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#"):
+                try:
+                    pointer_target(raw, ref[1:])
+                except RefError as exc:
+                    raise SpecError(str(spec_file), place, exc.reason) from None
+            stack.extend((v, f"{place}.{k}" if place else str(k)) for k, v in node.items() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend((v, f"{place}[{i}]") for i, v in enumerate(node) if isinstance(v, (dict, list)))
+
+
+def _semantic_warnings(raw: dict[str, Any], spec_file: Path, checker: Any) -> list[str]:
     warnings: list[str] = []
     places: dict[str, Iterator[str]] = {}
     validator = checker(raw, base_uri=spec_file.resolve().as_uri())
