@@ -1,0 +1,122 @@
+"""The `gw` command as a user types it: real processes, real ports, readable one-line errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import ROOT, SPECS, GatewayProcess, free_port, run_gw
+from tests.upstream import UpstreamServer
+
+
+def copy_samples(tmp_path: Path) -> Path:
+    shutil.copytree(SPECS, tmp_path / "specs")
+    shutil.copy(ROOT / "gateway.yaml", tmp_path / "gateway.yaml")
+    return tmp_path
+
+
+def test_help_carries_examples() -> None:
+    for args in (["--help"], ["serve", "--help"], ["routes", "--help"], ["lint", "--help"]):
+        result = run_gw(*args)
+        assert result.returncode == 0
+        assert "Example" in result.stdout
+
+
+def test_serve_with_no_argument_reads_gateway_yaml_and_answers_every_sample_route(gw_process) -> None:
+    gateway: GatewayProcess = gw_process().wait_ready()
+    routes = json.loads(run_gw("routes", "--json").stdout)
+    assert len(routes) == 15
+    with httpx.Client(base_url=gateway.url, timeout=10) as client:
+        for route in routes:
+            if route["method"] != "GET":
+                continue
+            path = route["path"].replace("{user_id}", "1").replace("{camera_id}", "cam-001").replace(
+                "{order_id}", "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d")
+            params = {"store_id": "store-001"} if "alerts" in path else None
+            response = client.get(path, params=params)
+            assert response.status_code == 200, (path, response.text)
+    log = gateway.stop()
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    access = [line for line in lines if line.get("logger") == "gw.access"]
+    assert access and all(line["request_id"] and "status" in line and "duration_ms" in line for line in access)
+
+
+def test_serve_a_bare_spec_at_root_like_prism_mock(gw_process) -> None:
+    gateway = gw_process(str(SPECS / "users.yaml")).wait_ready()
+    response = httpx.get(f"{gateway.url}/users/1", timeout=5)
+    assert response.status_code == 200
+    assert response.json()["id"] == 1
+
+
+def test_serve_live_mode_with_upstream_flag(gw_process, upstream: UpstreamServer) -> None:
+    gateway = gw_process(str(ROOT / "tests" / "specs" / "echo.yaml"), "--mode", "live", "--upstream", upstream.url,
+                         "--timeout", "2").wait_ready()
+    response = httpx.get(f"{gateway.url}/items/3?q=x", timeout=5)
+    assert response.json()["path"] == "/items/3"
+    assert response.headers["x-gw-source"] == "live"
+
+
+def test_serve_with_two_workers(gw_process) -> None:
+    gateway = gw_process("--workers", "2").wait_ready(timeout=30)
+    statuses = {httpx.get(f"{gateway.url}/users/users/1", timeout=5).status_code for _ in range(20)}
+    assert statuses == {200}
+
+
+def test_broken_spec_stops_serve_with_one_line(tmp_path: Path) -> None:
+    copy_samples(tmp_path)
+    (tmp_path / "specs" / "orders.yaml").write_text("openapi: 3.0.3\ninfo: {title: t}\npaths: {}\n")
+    result = run_gw("serve", "--port", str(free_port()), cwd=tmp_path, env={"GW_LOG_FORMAT": "text"})
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert "specs/orders.yaml: info:" in errors[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_keep_going_starts_the_services_that_load(tmp_path: Path, gw_process: Callable[..., GatewayProcess]) -> None:
+    copy_samples(tmp_path)
+    (tmp_path / "specs" / "orders.yaml").write_text("not: [valid")
+    gateway = gw_process("--keep-going", cwd=tmp_path).wait_ready()
+    assert httpx.get(f"{gateway.url}/users/users/1", timeout=5).status_code == 200
+    assert httpx.get(f"{gateway.url}/orders/orders", timeout=5).status_code == 404
+    ready = httpx.get(f"{gateway.url}/_gw/ready", timeout=5)
+    assert ready.status_code == 503
+    assert any("orders.yaml" in reason for reason in ready.json()["reasons"])
+
+
+def test_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    copy_samples(tmp_path)
+    (tmp_path / "gateway.yaml").write_text("services:\n  users:\n    spec: specs/users.yaml\n    moed: live\n")
+    for command in (["serve"], ["routes"]):
+        result = run_gw(*command, cwd=tmp_path)
+        assert result.returncode == 2
+        assert result.stderr.strip() == "error: gateway.yaml: services.users.moed: unknown setting (did you mean `mode`?)"
+
+
+def test_missing_gateway_yaml_says_what_to_do(tmp_path: Path) -> None:
+    result = run_gw("serve", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "no gateway.yaml here" in result.stderr
+
+
+def test_routes_table_lists_service_method_path_operation_mode() -> None:
+    result = run_gw("routes", env={"COLUMNS": "200"})
+    assert result.returncode == 0
+    line = next(line for line in result.stdout.splitlines() if "getUser" in line)
+    assert line.split() == ["users", "GET", "/users/users/{user_id}", "getUser", "stub"]
+    assert "GET /me" in result.stdout
+
+
+def test_lint_passes_on_samples_and_fails_with_place_on_a_broken_spec(tmp_path: Path) -> None:
+    assert run_gw("lint").returncode == 0
+    copy_samples(tmp_path)
+    text = (tmp_path / "specs" / "users.yaml").read_text().replace("openapi: 3.0.3", "openapi: 3.0.3\nbogus_root: 1", 1)
+    (tmp_path / "specs" / "users.yaml").write_text(text)
+    result = run_gw("lint", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "specs/users.yaml" in result.stderr and "bogus_root" in result.stderr
+    assert "ok orders" in result.stdout
