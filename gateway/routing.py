@@ -114,8 +114,10 @@ class GatewayValidation(RequestValidationMiddleware):
 class _Gateway(ConnexionMiddleware):
     def add_service(self, service: Service) -> None:
         options = self.options.replace(resolver=OperationResolver(service))
-        self.apis.append(API(service.specification, base_path=service.base_path, name=service.name,
-                             **options.__dict__))
+        # connexion keys APIs by the mount's root path, which is "" (not "/") for the root mount;
+        # with "/" the validation middleware would not find the API and validate nothing.
+        base_path = "" if service.base_path == "/" else service.base_path
+        self.apis.append(API(service.specification, base_path=base_path, name=service.name, **options.__dict__))
 
 
 class Router:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import httpx
 
-from tests.conftest import TEST_SPECS, GatewayThread
+from tests.conftest import SPECS, TEST_SPECS, GatewayThread
 
 PROBLEM = "application/problem+json"
 
@@ -120,3 +120,12 @@ def test_request_id_is_kept_from_the_client(sample_client: httpx.Client) -> None
     assert response.headers["x-request-id"] == "trace-42"
     generated = sample_client.get("/users/users/1").headers["x-request-id"]
     assert len(generated) == 32
+
+
+def test_a_spec_served_at_root_is_validated_too(start_gateway: Callable[..., GatewayThread]) -> None:
+    gateway = start_gateway({"users": {"spec": str(SPECS / "users.yaml"), "base_path": "/"}})
+    with gateway.client() as client:
+        assert_problem(client.get("/users/abc"), 400)
+        assert_problem(client.get("/users?limit=abc"), 400)
+        assert_problem(client.post("/register", json={"username": "A"}), 400)
+        assert client.get("/users/1").status_code == 200
