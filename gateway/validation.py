@@ -8,7 +8,9 @@ with `nullable` and readOnly/writeOnly rules, 3.1 schemas as JSON Schema 2020-12
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+from urllib.parse import parse_qs
 
 from connexion.lifecycle import ConnexionRequest
 from connexion.middleware.request_validation import RequestValidationOperation
@@ -21,6 +23,7 @@ from openapi_schema_validator import (
     oas30_format_checker,
     oas31_format_checker,
 )
+from starlette.requests import cookie_parser
 
 from .problems import validation_problem
 
@@ -53,16 +56,53 @@ def _message(error: ValidationError) -> str:
 
 
 class _Parameter:
-    __slots__ = ("name", "nullable", "required", "validator", "where")
+    """One declared parameter: where it lives, how to turn its text into a typed value, its validator."""
+
+    __slots__ = ("explode", "item_types", "kind", "name", "nullable", "required", "types", "validator", "where")
 
     def __init__(self, definition: dict[str, Any], openapi31: bool) -> None:
         self.name: str = definition["name"]
         self.where: str = definition["in"]
         self.required: bool = bool(definition.get("required")) or self.where == "path"
         schema = definition.get("schema", definition)
-        self.nullable = bool(schema.get("nullable") or definition.get("x-nullable"))
+        declared = schema.get("type")
+        self.types: list[str] = declared if isinstance(declared, list) else [declared] if declared else []
+        self.nullable = bool(schema.get("nullable") or definition.get("x-nullable")) or "null" in self.types
+        self.kind = "array" if "array" in self.types else "object" if "object" in self.types else "scalar"
+        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+        item_type = items.get("type")
+        self.item_types: list[str] = item_type if isinstance(item_type, list) else [item_type] if item_type else []
+        style = definition.get("style") or definition.get("collectionFormat")
+        self.explode = definition.get("explode", style in (None, "form", "multi") and self.where in ("query", "cookie"))
         clean = {k: v for k, v in schema.items() if k not in ("name", "in", "required", "description")}
         self.validator = compile_schema(clean, openapi31)
+
+    def typed(self, raw: list[str]) -> Any:
+        """The request's text for this parameter, typed as the schema says (left as text when it is not)."""
+        if self.kind == "array":
+            values = raw if self.explode else [part for value in raw for part in value.split(",")]
+            return [_coerce(value, self.item_types) for value in values]
+        return _coerce(raw[-1], self.types)
+
+
+_BOOLEANS = {"true": True, "false": False}
+
+
+def _coerce(text: str, types: list[str]) -> Any:
+    for kind in types:
+        try:
+            if kind == "integer":
+                return int(text)
+            if kind == "number":
+                number = float(text)
+                return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
+        except ValueError:
+            continue
+        if kind == "boolean" and text.lower() in _BOOLEANS:
+            return _BOOLEANS[text.lower()]
+        if kind == "null" and text in ("", "null"):
+            return None
+    return text
 
 
 class OperationValidator(RequestValidationOperation):
@@ -82,9 +122,16 @@ class OperationValidator(RequestValidationOperation):
                     self._json_validators[media.lower()] = compile_schema(schema, openapi31)
             if not operation.request_body:  # Swagger 2.0 body parameter
                 self.body_required = any(p.get("in") == "body" and p.get("required") for p in operation.parameters)
+        self.expects_body = bool(operation.request_body) or any(p.get("in") in ("body", "formData")
+                                                                 for p in operation.parameters)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         errors = self.parameter_errors(scope)
+        if not self.expects_body:
+            if errors:
+                raise validation_problem(errors, self.failure_status(errors))
+            await self.next_app(scope, receive, send)
+            return
         mime_type, encoding = self.extract_content_type(scope["headers"])
         if self._operation.consumes and (self._json_validators or self.body_required):
             self.validate_mime_type(mime_type)
@@ -105,20 +152,14 @@ class OperationValidator(RequestValidationOperation):
     def parameter_errors(self, scope: Any) -> list[Error]:
         if not self.parameters:
             return []
-        request = ConnexionRequest(scope, uri_parser=self.uri_parser)
-        sources = {
-            "query": request.query_params,
-            "path": request.path_params,
-            "header": request.headers,
-            "cookie": request.cookies,
-        }
+        sources = _Sources(scope)
         errors: list[Error] = []
         for param in self.parameters:
-            values = sources.get(param.where)
-            if values is None:
-                continue
-            key = param.name.replace("-", "_") if param.where == "path" else param.name
-            value = values.get(key)
+            if param.kind == "object":
+                value = self._object_parameter(scope, param)
+            else:
+                raw = sources.get(param.where, param.name)
+                value = param.typed(raw) if raw else None
             if value is None:
                 if param.required:
                     errors.append({"in": param.where, "name": param.name, "pointer": "",
@@ -128,6 +169,13 @@ class OperationValidator(RequestValidationOperation):
                 continue
             errors += schema_errors(param.validator, value, param.where, param.name)
         return errors
+
+    def _object_parameter(self, scope: Any, param: _Parameter) -> Any:
+        """Object parameters (deepObject, form-exploded objects) are parsed by connexion's URI parser."""
+        request = ConnexionRequest(scope, uri_parser=self.uri_parser)
+        values = {"query": request.query_params, "path": request.path_params, "header": request.headers,
+                  "cookie": request.cookies}.get(param.where, {})
+        return values.get(param.name)
 
     def body_errors(self, body: bytes, encoding: str, validator: Any) -> list[Error]:
         if not body.strip():
@@ -141,6 +189,36 @@ class OperationValidator(RequestValidationOperation):
         if validator is None:
             return []
         return schema_errors(validator, document, "body", "")
+
+
+class _Sources:
+    """The request's parameter text by location, each parsed only when first asked for."""
+
+    def __init__(self, scope: Any) -> None:
+        self.scope = scope
+        self._query: dict[str, list[str]] | None = None
+        self._headers: dict[str, list[str]] | None = None
+        self._cookies: dict[str, str] | None = None
+
+    def get(self, where: str, name: str) -> list[str]:
+        if where == "path":
+            value = self.scope.get("path_params", {}).get(re.sub(r"\W", "_", name))
+            return [value] if value is not None else []
+        if where == "query":
+            if self._query is None:
+                self._query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+            return self._query.get(name, [])
+        if where == "header":
+            if self._headers is None:
+                self._headers = {}
+                for key, value in self.scope["headers"]:
+                    self._headers.setdefault(key.decode("latin-1"), []).append(value.decode("latin-1"))
+            return self._headers.get(name.lower(), [])
+        if where == "cookie":
+            if self._cookies is None:
+                self._cookies = cookie_parser(dict(self.scope["headers"]).get(b"cookie", b"").decode("latin-1"))
+            return [self._cookies[name]] if name in self._cookies else []
+        return []
 
 
 def _is_json(media: str) -> bool:

@@ -43,14 +43,17 @@ class Mocker:
         accept = exchange.headers.get("accept")
         cache_key = (prefs.code, prefs.example, accept)
         cached = operation.cache.get(cache_key)
+        if cached is None and not prefs.dynamic:
+            request_key = (*cache_key, exchange.path, exchange.scope.get("query_string", b""))
+            cached = operation.cache.get(request_key)
         if cached is not None and not prefs.dynamic:
             exchange.source = cached[0]
             return _response(*cached[1:])
-        source, status, headers, body = self._build(operation, prefs, accept, exchange)
-        exchange.source = source
-        if source == "example" and len(operation.cache) < 64:
-            operation.cache[cache_key] = (source, status, headers, body)
-        return _response(status, headers, body)
+        answer = self._build(operation, prefs, accept, exchange)
+        exchange.source = answer[0]
+        if not prefs.dynamic:
+            _remember(operation.cache, cache_key if answer[0] == "example" else request_key, answer)
+        return _response(*answer[1:])
 
     def _build(self, operation: Operation, prefs: Preferences, accept: str | None,
                exchange: Exchange) -> tuple[str, int, list[tuple[str, str]], bytes]:
@@ -78,6 +81,17 @@ class Mocker:
             source = "generated"
         headers.append(("content-type", media))
         return source, status, headers, _encode(value, media)
+
+
+CACHE_LIMIT = 256
+
+
+def _remember(cache: dict[Any, Any], key: Any, answer: tuple[Any, ...]) -> None:
+    """Example answers depend on the operation only; generated ones on the request too. Both are
+    kept (a bounded number per operation, oldest out first) so repeats cost no schema work."""
+    if len(cache) >= CACHE_LIMIT:
+        del cache[next(iter(cache))]
+    cache[key] = answer
 
 
 def _response(status: int, headers: list[tuple[str, str]], body: bytes) -> Response:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 import time
 
 from ..exchange import Exchange, Response
+from ..logs import access_log
 from ..pipeline import Next
-
-log = logging.getLogger("gw.access")
 
 
 class AccessLog:
     async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
         response = await call_next(exchange)
-        if log.isEnabledFor(logging.INFO):
+        writer = access_log()
+        if writer is not None:
             fields = {
                 "request_id": exchange.request_id,
                 "method": exchange.method,
@@ -29,5 +28,5 @@ class AccessLog:
             for key in ("upstream", "retries", "problem"):
                 if key in exchange.notes:
                     fields[key] = exchange.notes[key]
-            log.info("%s %s %s", exchange.method, exchange.path, response.status, extra={"fields": fields})
+            writer.write(fields)
         return response
