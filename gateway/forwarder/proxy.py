@@ -34,6 +34,8 @@ class Forwarder:
         self.settings = services
         self.pools = {name: UpstreamPool.from_urls(name, s.upstream) for name, s in services.items()}
         self.policies = {name: RetryPolicy(s.retries, s.backoff, s.backoff_max) for name, s in services.items()}
+        self._timeouts = {name: aiohttp.ClientTimeout(total=None, sock_connect=s.connect_timeout, sock_read=s.timeout)
+                          for name, s in services.items()}
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -87,16 +89,21 @@ class Forwarder:
                 response.release()
                 continue
             exchange.notes["upstream"] = str(upstream.url)
-            return _streamed(response, exchange.method == "HEAD")
+            try:
+                return await _answer(response, exchange.method == "HEAD")
+            except (aiohttp.ClientError, TimeoutError):
+                raise Problem(502, detail=f"{service.name} upstream broke off its answer",
+                              title="Upstream answer incomplete", slug="upstream-incomplete") from None
         assert failure is not None
         raise failure
 
     async def _send(self, method: str, url: URL, headers: list[tuple[str, str]], body: bytes,
                     settings: ServiceConfig) -> aiohttp.ClientResponse:
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=settings.connect_timeout, sock_read=settings.timeout)
-        async with asyncio.timeout(settings.timeout):
-            return await self.session.request(method, url, headers=headers, data=body or None,
-                                              allow_redirects=False, timeout=timeout)
+        # `timeout` bounds every wait on the upstream (for its answer, and between two reads of a
+        # streamed body), as nginx's proxy_read_timeout does; one timer per request, not two.
+        timeout = self._timeouts[settings.name]
+        return await self.session.request(method, url, headers=headers, data=body or None,
+                                          allow_redirects=False, timeout=timeout)
 
 
 def request_target(exchange: Exchange, base_path: str) -> str:
@@ -155,12 +162,20 @@ def forward_headers(exchange: Exchange) -> list[tuple[str, str]]:
     return headers
 
 
-def _streamed(upstream: aiohttp.ClientResponse, head_only: bool) -> Response:
+async def _answer(upstream: aiohttp.ClientResponse, head_only: bool) -> Response:
+    """The upstream's answer: small bodies read whole (one write), large or unsized ones streamed."""
     listed = {t.strip().lower() for t in upstream.headers.get("Connection", "").split(",")}
     headers = [(k, v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP and k.lower() not in listed]
     if head_only:
         upstream.release()
         return Response(upstream.status, headers, b"")
+    length = upstream.content_length
+    if length is not None and length <= CHUNK:
+        try:
+            body = await upstream.read()
+        finally:
+            upstream.release()
+        return Response(upstream.status, headers, body)
     return Response(upstream.status, headers, _chunks(upstream), on_close=upstream.release)
 
 
