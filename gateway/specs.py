@@ -61,6 +61,7 @@ class Service:
     version: tuple[int, ...]
     operations: dict[str, Operation] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    schema_names: dict[int, str] = field(default_factory=dict)  # id(resolved schema) -> component name
 
     @property
     def openapi3(self) -> bool:
@@ -86,7 +87,8 @@ def load_service(name: str, spec_file: Path, base_path: str) -> Service:
         raise SpecError(exc.source or str(spec_file), exc.key, exc.reason) from None
     except RecursionError:
         raise SpecError(str(spec_file), "", "the document nests too deeply to read") from None
-    service = Service(name, spec_file, base_path, specification, specification.version, warnings=warnings)
+    service = Service(name, spec_file, base_path, specification, specification.version, warnings=warnings,
+                      schema_names=_schema_names(specification.spec))
     for operation in _operations(service):
         if operation.key in service.operations:
             raise SpecError(str(spec_file), f"paths.{operation.path}.{operation.method.lower()}",
@@ -264,6 +266,12 @@ def _check_version(raw: dict[str, Any], spec_file: Path) -> None:
         raise SpecError(str(spec_file), "openapi", f"version {text} is not supported (3.0, 3.1 and Swagger 2.0 are)")
     if not isinstance(raw.get("paths", {}), dict):
         raise SpecError(str(spec_file), "paths", "must be a mapping of paths to operations")
+
+
+def _schema_names(spec: dict[str, Any]) -> dict[int, str]:
+    """Named schemas by identity: a discriminator without a mapping refers to schemas by name."""
+    schemas = (spec.get("components") or {}).get("schemas") or spec.get("definitions") or {}
+    return {id(schema): name for name, schema in schemas.items() if isinstance(schema, dict)}
 
 
 def _operations(service: Service) -> list[Operation]:

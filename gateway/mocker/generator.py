@@ -1,290 +1,380 @@
-"""Make a value that satisfies a JSON schema: realistic where the schema says what a value is
-(formats, enums, bounds), deterministic for a given seed, bounded on circular schemas."""
+"""Make a value that satisfies a JSON schema (OpenAPI 3.0 or 3.1 flavour).
+
+Realistic where the schema says what a value is (examples, formats, enums, bounds, patterns,
+property names), deterministic for a given seed, bounded on circular schemas without dropping
+required fields. `attempt` varies the choices (oneOf/anyOf branch, whether to reuse examples),
+so a caller that validates the result can ask again for a different candidate.
+
+Why our own and not hypothesis-jsonschema: it needs `$ref`-shaped (acyclic) schemas, its data
+looks random rather than realistic, and drawing from it per request costs milliseconds.
+"""
 
 from __future__ import annotations
 
 import base64
+import copy
+import math
 import random
-import re
 import string
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-MAX_DEPTH = 6
+from .regex import matching_string
+
+OPTIONAL_DEPTH = 3  # below this depth only required properties and minimum array lengths are filled
+HARD_DEPTH = 12  # a schema that requires itself forever stops here
 
 _WORDS = ("alpha", "bravo", "delta", "echo", "harbor", "lumen", "nova", "orbit", "pixel", "quartz", "river", "sierra")
-_FORMATS = {
+_PEOPLE = ("Ada Lovelace", "Grace Hopper", "Alan Turing", "Edsger Dijkstra", "Barbara Liskov", "Donald Knuth")
+_CITIES = ("Lisbon", "Utrecht", "Kyoto", "Montreal", "Nairobi", "Valparaiso")
+
+
+def _date_time(r: random.Random) -> str:
+    moment = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=r.randint(0, 6 * 10**7))
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+FORMATS = {
     "email": lambda r: f"{r.choice(_WORDS)}.{r.choice(_WORDS)}@example.com",
+    "idn-email": lambda r: f"{r.choice(_WORDS)}@example.com",
     "uuid": lambda r: str(uuid.UUID(int=r.getrandbits(128), version=4)),
     "uri": lambda r: f"https://example.com/{r.choice(_WORDS)}",
     "url": lambda r: f"https://example.com/{r.choice(_WORDS)}",
+    "iri": lambda r: f"https://example.com/{r.choice(_WORDS)}",
     "uri-reference": lambda r: f"/{r.choice(_WORDS)}",
+    "iri-reference": lambda r: f"/{r.choice(_WORDS)}",
+    "uri-template": lambda r: "https://example.com/{id}",
     "hostname": lambda r: f"{r.choice(_WORDS)}.example.com",
+    "idn-hostname": lambda r: f"{r.choice(_WORDS)}.example.com",
     "ipv4": lambda r: f"192.0.2.{r.randint(1, 254)}",
-    "ipv6": lambda r: f"2001:db8::{r.randint(1, 0xffff):x}",
+    "ipv6": lambda r: f"2001:db8::{r.randint(1, 0xFFFF):x}",
     "date": lambda r: (datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=r.randint(0, 700))).date().isoformat(),
-    "date-time": lambda r: (datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=r.randint(0, 6 * 10**7)))
-    .isoformat().replace("+00:00", "Z"),
+    "date-time": _date_time,
     "time": lambda r: f"{r.randint(0, 23):02d}:{r.randint(0, 59):02d}:{r.randint(0, 59):02d}Z",
+    "duration": lambda r: f"PT{r.randint(1, 59)}M",
     "byte": lambda r: base64.b64encode(bytes(r.getrandbits(8) for _ in range(6))).decode(),
     "binary": lambda r: "".join(r.choice(string.ascii_letters) for _ in range(8)),
-    "password": lambda r: "********",
+    "password": lambda r: "".join(r.choice(string.ascii_letters + string.digits) for _ in range(12)),
+    "json-pointer": lambda r: f"/{r.choice(_WORDS)}",
+    "relative-json-pointer": lambda r: "0",
+    "regex": lambda r: "^[a-z]+$",
+    "int32": lambda r: str(r.randint(1, 1000)),
+    "int64": lambda r: str(r.randint(1, 1000)),
 }
 
 
-def generate(schema: Any, seed: str | int = 0, *, response: bool = True) -> Any:
-    """A value valid against `schema` (resolved, possibly cyclic). `response` drops writeOnly."""
-    return _Generator(random.Random(str(seed)), response).value(schema, 0, "")
+@dataclass
+class Options:
+    response: bool = True  # leave out writeOnly (responses) or readOnly (requests) properties
+    names: dict[int, str] = field(default_factory=dict)  # id(schema) -> component name, for discriminators
+    attempt: int = 0
+    use_examples: bool = True
+
+
+def generate(schema: Any, seed: str | int = 0, options: Options | None = None) -> Any:
+    """A value meant to be valid against `schema` (resolved, possibly cyclic)."""
+    options = options or Options()
+    return _Generator(random.Random(f"{seed}:{options.attempt}"), options).value(schema, 0, "")
 
 
 class _Generator:
-    def __init__(self, rng: random.Random, response: bool) -> None:
+    def __init__(self, rng: random.Random, options: Options) -> None:
         self.rng = rng
-        self.response = response
+        self.options = options
 
     def value(self, schema: Any, depth: int, name: str) -> Any:
+        if schema is True or schema is None:
+            return self.rng.choice(_WORDS)
         if not isinstance(schema, dict):
-            return None if schema is False else {}
-        schema = _merge_all_of(schema)
+            return None
+        schema = merge_all_of(schema)
+        if self.options.use_examples:
+            found, example = schema_example(schema)
+            if found:
+                return copy.deepcopy(example)
         if "const" in schema:
-            return schema["const"]
-        if isinstance(schema.get("enum"), list) and schema["enum"]:
-            return schema["enum"][0]
-        for key in ("oneOf", "anyOf"):
-            options = schema.get(key)
-            if isinstance(options, list) and options:
-                merged = {**{k: v for k, v in schema.items() if k != key}, **_merge_all_of(options[0])}
-                return self.value(merged, depth, name)
-        kind = _type_of(schema)
+            return copy.deepcopy(schema["const"])
+        enum = schema.get("enum")
+        if isinstance(enum, list) and enum:
+            concrete = [v for v in enum if v is not None] or enum
+            return copy.deepcopy(self.rng.choice(concrete))
+        if isinstance(schema.get("oneOf"), list) and schema["oneOf"]:
+            return self._choice(schema, "oneOf", depth, name)
+        if isinstance(schema.get("anyOf"), list) and schema["anyOf"]:
+            return self._choice(schema, "anyOf", depth, name)
+        kind = type_of(schema)
         if kind == "null":
             return None
-        if depth > MAX_DEPTH and kind in ("object", "array") and _nullable(schema):
-            return None
+        if depth >= HARD_DEPTH and kind in ("object", "array"):
+            return None if nullable(schema) else ({} if kind == "object" else [])
         return getattr(self, f"_{kind}")(schema, depth, name)
 
+    def _choice(self, schema: dict[str, Any], key: str, depth: int, name: str) -> Any:
+        options = [merge_all_of(o) if isinstance(o, dict) else o for o in schema[key]]
+        rest = {k: v for k, v in schema.items() if k not in (key, "discriminator", "example", "examples")}
+        mapped = self._discriminated(schema)
+        if mapped is not None:
+            tag, index = mapped
+        else:  # the first branch first; a caller that found it invalid asks again with the next
+            tag, index = None, self.options.attempt % len(options)
+        branch = options[index]
+        combined = merge_all_of({"allOf": [rest, branch]}) if rest and isinstance(branch, dict) else branch
+        value = self.value(combined, depth, name)
+        if tag is not None and isinstance(value, dict):
+            value[tag[0]] = tag[1]
+        return value
+
+    def _discriminated(self, schema: dict[str, Any]) -> tuple[tuple[str, str], int] | None:
+        """The branch a discriminator names, and the tag value to put in the property."""
+        discriminator = schema.get("discriminator")
+        if not isinstance(discriminator, dict) or "propertyName" not in discriminator:
+            return None
+        prop = discriminator["propertyName"]
+        by_name = {}
+        for index, option in enumerate(schema.get("oneOf") or schema.get("anyOf") or []):
+            name = self.options.names.get(id(option))
+            if name:
+                by_name[name] = index
+        mapping = discriminator.get("mapping") or {}
+        choices: list[tuple[str, int]] = []
+        for value, ref in mapping.items():
+            target = str(ref).rsplit("/", 1)[-1]
+            if target in by_name:
+                choices.append((value, by_name[target]))
+        choices += [(name, index) for name, index in by_name.items() if name not in {v for v, _ in choices}
+                    and not any(i == index for _, i in choices)]
+        if not choices:
+            return None
+        value, index = choices[self.options.attempt % len(choices)]
+        return (prop, value), index
+
     def _object(self, schema: dict[str, Any], depth: int, _name: str) -> dict[str, Any]:
-        properties = schema.get("properties") or {}
-        required = set(schema.get("required") or [])
+        properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+        required = [r for r in (schema.get("required") or []) if isinstance(r, str)]
         result: dict[str, Any] = {}
         for key, sub in properties.items():
-            if not isinstance(sub, dict):
+            if not isinstance(sub, (dict, bool)) or sub is False:
                 continue
-            if self.response and sub.get("writeOnly") and key not in required:
+            hidden = isinstance(sub, dict) and sub.get("writeOnly" if self.options.response else "readOnly")
+            if hidden:
                 continue
-            if not self.response and sub.get("readOnly") and key not in required:
-                continue
-            if key not in required and depth >= MAX_DEPTH:
+            if key not in required and depth >= OPTIONAL_DEPTH:
                 continue
             result[key] = self.value(sub, depth + 1, key)
-        minimum = schema.get("minProperties", 0)
-        extra = schema.get("additionalProperties")
-        index = 0
-        while len(result) < minimum:
-            result[f"key{index}"] = self.value(extra if isinstance(extra, dict) else {"type": "string"}, depth + 1, "")
-            index += 1
+        for key in required:  # required but not described: any value the rest of the schema allows
+            if key not in result and key not in properties:
+                extra = schema.get("additionalProperties")
+                result[key] = self.value(extra if isinstance(extra, dict) else {"type": "string"}, depth + 1, key)
+        self._fill_to_minimum(schema, result, depth)
+        maximum = schema.get("maxProperties")
+        if isinstance(maximum, int):
+            for key in [k for k in result if k not in required][::-1]:
+                if len(result) <= maximum:
+                    break
+                del result[key]
         return result
 
+    def _fill_to_minimum(self, schema: dict[str, Any], result: dict[str, Any], depth: int) -> None:
+        extra = schema.get("additionalProperties")
+        patterns = schema.get("patternProperties") if isinstance(schema.get("patternProperties"), dict) else {}
+        minimum = schema.get("minProperties", 0) or 0
+        wants_one = not result and depth < OPTIONAL_DEPTH and (isinstance(extra, dict) or patterns)
+        index = 0
+        while len(result) < minimum or wants_one:
+            wants_one = False
+            if patterns:
+                pattern, sub = next(iter(patterns.items()))
+                key = matching_string(pattern, self.rng) or f"key{index}"
+            else:
+                key, sub = f"key{index}", extra if isinstance(extra, dict) else {"type": "string"}
+            if extra is False and not patterns:
+                break
+            result[key] = self.value(sub, depth + 1, key)
+            index += 1
+            if index > 50:
+                break
+
     def _array(self, schema: dict[str, Any], depth: int, name: str) -> list[Any]:
-        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
-        low = int(schema.get("minItems", 0))
+        prefix = schema.get("prefixItems") if isinstance(schema.get("prefixItems"), list) else []
+        items = schema.get("items")
+        if isinstance(items, list):  # draft-4 tuple form
+            prefix, items = items, schema.get("additionalItems", {})
+        low = int(schema.get("minItems", 0) or 0)
         high = schema.get("maxItems")
-        count = max(low, 0 if depth >= MAX_DEPTH else 1)
-        if high is not None:
-            count = min(count, int(high))
-        values = [self.value(items, depth + 1, name) for _ in range(count)]
-        if schema.get("uniqueItems") and len({repr(v) for v in values}) < len(values):
-            values = values[:1]
+        count = max(low, len(prefix), 1 if depth < OPTIONAL_DEPTH else 0)
+        if isinstance(high, int):
+            count = min(count, high)
+        values = [self.value(prefix[i] if i < len(prefix) else items, depth + 1, name) for i in range(count)]
+        if schema.get("uniqueItems"):
+            values = self._unique(values, prefix, items, depth, name, low)
         return values
 
+    def _unique(self, values: list[Any], prefix: list[Any], items: Any, depth: int, name: str, low: int) -> list[Any]:
+        seen: list[Any] = []
+        for index, value in enumerate(values):
+            tries = 0
+            while value in seen and tries < 20:
+                value = self.value(prefix[index] if index < len(prefix) else items, depth + 1, f"{name}{tries}")
+                tries += 1
+            if value not in seen:
+                seen.append(value)
+        return seen if len(seen) >= low else values
+
     def _string(self, schema: dict[str, Any], _depth: int, name: str) -> str:
-        fmt = schema.get("format")
-        if fmt in _FORMATS:
-            text = _FORMATS[fmt](self.rng)
-        elif "pattern" in schema:
-            text = _from_pattern(schema["pattern"], self.rng)
-        else:
-            text = self._word_for(name)
-        low = int(schema.get("minLength", 0))
+        low = int(schema.get("minLength", 0) or 0)
         high = schema.get("maxLength")
+        high = int(high) if isinstance(high, (int, float)) else None
+        fmt = schema.get("format")
+        pattern = schema.get("pattern")
+        text = None
+        if isinstance(pattern, str):
+            text = matching_string(pattern, self.rng, low, high)
+        if text is None and fmt in FORMATS:
+            text = FORMATS[fmt](self.rng)
+        if text is None:
+            text = self._word_for(name)
         if len(text) < low:
-            text = text + "x" * (low - len(text))
-        if high is not None and len(text) > int(high):
-            text = text[: int(high)]
+            text += "".join(self.rng.choice(string.ascii_lowercase) for _ in range(low - len(text)))
+        if high is not None and len(text) > high:
+            text = text[:high]
         return text
 
     def _word_for(self, name: str) -> str:
         lowered = name.lower()
+        if lowered in ("email", "mail") or lowered.endswith("_email"):
+            return FORMATS["email"](self.rng)
         if "name" in lowered:
-            return self.rng.choice(("Ada Lovelace", "Grace Hopper", "Alan Turing", "Edsger Dijkstra"))
-        if lowered in ("id",) or lowered.endswith("_id") or lowered.endswith("id"):
-            return f"{lowered.rstrip('_id') or 'id'}-{self.rng.randint(100, 999)}"
+            return self.rng.choice(_PEOPLE)
+        if lowered in ("city", "town"):
+            return self.rng.choice(_CITIES)
+        if lowered in ("url", "href", "link", "website") or lowered.endswith("_url"):
+            return FORMATS["uri"](self.rng)
+        if lowered == "id" or lowered.endswith("_id") or lowered.endswith("id"):
+            stem = lowered[:-3] if lowered.endswith("_id") else "id"
+            return f"{stem or 'id'}-{self.rng.randint(100, 999)}"
+        if "description" in lowered or lowered in ("text", "message", "comment", "note", "summary"):
+            return f"{self.rng.choice(_WORDS).capitalize()} {self.rng.choice(_WORDS)} {self.rng.choice(_WORDS)}."
         return self.rng.choice(_WORDS)
 
     def _integer(self, schema: dict[str, Any], _depth: int, _name: str) -> int:
-        low, high = _bounds(schema, integer=True)
-        value = self.rng.randint(low, high)
+        low, high = bounds(schema, integer=True)
         step = schema.get("multipleOf")
-        if isinstance(step, int) and step > 0:
-            value = (value // step) * step
-            if value < low:
-                value += step
-        return value
+        if isinstance(step, (int, float)) and step > 0:
+            first = math.ceil(low / step)
+            last = math.floor(high / step)
+            multiple = self.rng.randint(first, max(first, last))
+            value = multiple * step
+            return int(value) if float(value).is_integer() else low
+        return self.rng.randint(low, max(low, high))
 
     def _number(self, schema: dict[str, Any], _depth: int, _name: str) -> float | int:
+        low, high = bounds(schema, integer=False)
         step = schema.get("multipleOf")
-        if step:
-            low, high = _bounds(schema, integer=False)
-            multiple = int(-(-low // step))
-            return multiple * step
-        low, high = _bounds(schema, integer=False)
-        return round(self.rng.uniform(low, high), 2) if high - low > 0.02 else low
+        if isinstance(step, (int, float)) and step > 0:
+            first = math.ceil(low / step)
+            last = math.floor(high / step)
+            multiple = self.rng.randint(first, max(first, last))
+            value = round(multiple * step, 10)
+            return int(value) if float(value).is_integer() else value
+        if high - low <= 0.02:
+            return low
+        value = round(self.rng.uniform(low, high), 2)
+        return min(max(value, low), high)
 
     def _boolean(self, _schema: dict[str, Any], _depth: int, _name: str) -> bool:
         return self.rng.random() < 0.5
 
 
-def _type_of(schema: dict[str, Any]) -> str:
+def schema_example(schema: dict[str, Any]) -> tuple[bool, Any]:
+    """The schema's own example: `example` (3.0) or the first of `examples` (3.1)."""
+    if "example" in schema:
+        return True, schema["example"]
+    listed = schema.get("examples")
+    if isinstance(listed, list) and listed:
+        return True, listed[0]
+    return False, None
+
+
+def type_of(schema: dict[str, Any]) -> str:
     kind = schema.get("type")
     if isinstance(kind, list):
         concrete = [k for k in kind if k != "null"]
         kind = concrete[0] if concrete else "null"
     if kind in ("object", "array", "string", "integer", "number", "boolean", "null"):
         return kind
-    if "properties" in schema or "additionalProperties" in schema:
+    if "properties" in schema or "additionalProperties" in schema or "required" in schema:
         return "object"
-    if "items" in schema:
+    if "items" in schema or "prefixItems" in schema:
         return "array"
+    if any(k in schema for k in ("minimum", "maximum", "multipleOf", "exclusiveMinimum", "exclusiveMaximum")):
+        return "number"
     return "string"
 
 
-def _nullable(schema: dict[str, Any]) -> bool:
+def nullable(schema: dict[str, Any]) -> bool:
     kind = schema.get("type")
     return bool(schema.get("nullable")) or (isinstance(kind, list) and "null" in kind)
 
 
-def _merge_all_of(schema: dict[str, Any]) -> dict[str, Any]:
+def merge_all_of(schema: dict[str, Any]) -> dict[str, Any]:
+    """allOf folded into one schema: properties and required united, the tightest bounds kept."""
     parts = schema.get("allOf")
     if not isinstance(parts, list):
         return schema
     merged = {k: v for k, v in schema.items() if k != "allOf"}
     for part in parts:
-        part = _merge_all_of(part) if isinstance(part, dict) else {}
+        part = merge_all_of(part) if isinstance(part, dict) else {}
         for key, value in part.items():
-            if key == "properties":
+            if key == "properties" and isinstance(value, dict):
                 merged["properties"] = {**merged.get("properties", {}), **value}
-            elif key == "required":
-                merged["required"] = sorted(set(merged.get("required", [])) | set(value))
+            elif key == "required" and isinstance(value, list):
+                merged["required"] = list(dict.fromkeys([*merged.get("required", []), *value]))
+            elif key in ("minimum", "minLength", "minItems", "minProperties") and key in merged:
+                merged[key] = max(merged[key], value)
+            elif key in ("maximum", "maxLength", "maxItems", "maxProperties") and key in merged:
+                merged[key] = min(merged[key], value)
+            elif key == "type" and "type" in merged and merged["type"] != value:
+                merged["type"] = _common_type(merged["type"], value)
+            elif key in ("oneOf", "anyOf") and key in merged:
+                merged.setdefault("allOf", []).append({key: value})
             else:
                 merged.setdefault(key, value)
+    if "allOf" in merged:
+        return merge_all_of(merged)
     return merged
 
 
-def _bounds(schema: dict[str, Any], integer: bool) -> tuple[Any, Any]:
-    low = schema.get("minimum")
-    high = schema.get("maximum")
-    exclusive_low = schema.get("exclusiveMinimum")
-    exclusive_high = schema.get("exclusiveMaximum")
+def _common_type(a: Any, b: Any) -> Any:
+    left = set(a if isinstance(a, list) else [a])
+    right = set(b if isinstance(b, list) else [b])
+    if {"number", "integer"} <= left | right:  # every integer is a number
+        left |= {"integer"} if "number" in left else set()
+        right |= {"integer"} if "number" in right else set()
+    common = sorted(left & right)
+    return common[0] if len(common) == 1 else common or a
+
+
+def bounds(schema: dict[str, Any], integer: bool) -> tuple[Any, Any]:
+    """The inclusive range a number may take, with OpenAPI 3.0's boolean and 3.1's numeric exclusives."""
+    low, high = schema.get("minimum"), schema.get("maximum")
+    exclusive_low, exclusive_high = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
     nudge = 1 if integer else 0.01
     if isinstance(exclusive_low, (int, float)) and not isinstance(exclusive_low, bool):
-        low = exclusive_low + nudge
+        low = exclusive_low + nudge if low is None else max(low, exclusive_low + nudge)
     elif exclusive_low is True and low is not None:
         low = low + nudge
     if isinstance(exclusive_high, (int, float)) and not isinstance(exclusive_high, bool):
-        high = exclusive_high - nudge
+        high = exclusive_high - nudge if high is None else min(high, exclusive_high - nudge)
     elif exclusive_high is True and high is not None:
         high = high - nudge
     if low is None and high is None:
-        low, high = 1, 100
+        low, high = 1, 100 if integer else 100.0
     elif low is None:
         low = min(1, high) if high >= 1 else high - 100
     elif high is None:
         high = low + 100
     if integer:
-        import math
         low, high = math.ceil(low), math.floor(high)
     return low, high
-
-
-_CLASS = {"d": string.digits, "w": string.ascii_letters + string.digits + "_", "s": " "}
-
-
-def _from_pattern(pattern: str, rng: random.Random) -> str:
-    """A string matching simple regexes (literals, classes, quantifiers); checked, else a plain word."""
-    try:
-        text = _PatternWalker(pattern, rng).run()
-        if re.search(pattern, text):
-            return text
-    except (IndexError, ValueError, re.error):
-        pass
-    return rng.choice(_WORDS)
-
-
-class _PatternWalker:
-    def __init__(self, pattern: str, rng: random.Random) -> None:
-        self.p = pattern
-        self.i = 0
-        self.rng = rng
-
-    def run(self) -> str:
-        out = []
-        if self.p.startswith("^"):
-            self.i = 1
-        while self.i < len(self.p):
-            char = self.p[self.i]
-            if char == "$" and self.i == len(self.p) - 1:
-                break
-            choices = self._atom()
-            low, high = self._quantifier()
-            count = low if high == low else min(high, low + 2) if low > 0 else max(1, min(high, 3))
-            out.extend(self.rng.choice(choices) for _ in range(count))
-        return "".join(out)
-
-    def _atom(self) -> str:
-        char = self.p[self.i]
-        if char == "[":
-            end = self.p.index("]", self.i + 1)
-            body = self.p[self.i + 1 : end]
-            self.i = end + 1
-            if body.startswith("^"):
-                return "".join(c for c in string.ascii_letters if c not in body)
-            return _expand_class(body)
-        if char == "\\":
-            code = self.p[self.i + 1]
-            self.i += 2
-            return _CLASS.get(code, code)
-        if char == "(" or char == "|" or char == ")":
-            raise ValueError("groups are left to the fallback")
-        self.i += 1
-        return string.ascii_lowercase if char == "." else char
-
-    def _quantifier(self) -> tuple[int, int]:
-        if self.i >= len(self.p):
-            return 1, 1
-        char = self.p[self.i]
-        if char == "{":
-            end = self.p.index("}", self.i)
-            low, _, high = self.p[self.i + 1 : end].partition(",")
-            self.i = end + 1
-            lo = int(low)
-            return lo, (int(high) if high else lo) if _ or high else lo
-        if char in "*+?":
-            self.i += 1
-            return {"*": (0, 3), "+": (1, 3), "?": (0, 1)}[char]
-        return 1, 1
-
-
-def _expand_class(body: str) -> str:
-    chars = []
-    index = 0
-    while index < len(body):
-        if body[index] == "\\" and index + 1 < len(body):
-            chars.append(_CLASS.get(body[index + 1], body[index + 1]))
-            index += 2
-        elif index + 2 < len(body) and body[index + 1] == "-":
-            chars.append("".join(chr(c) for c in range(ord(body[index]), ord(body[index + 2]) + 1)))
-            index += 3
-        else:
-            chars.append(body[index])
-            index += 1
-    return "".join(chars)

@@ -1,22 +1,34 @@
 """The stub answer, in DESIGN.md's order: recorded stub, then `Prefer`, then the spec's example,
 then a body generated from the schema.
 
-Whatever can be worked out once per operation (chosen response, example bytes) is cached on the
-operation, so the hot path of an example answer does no schema work.
+Every answer built here is checked against the response schema before it is sent; a generated
+candidate that fails is replaced by another (a different oneOf branch, no reused examples).
+Answers are cached per operation (examples) or per request (generated), so repeats cost no
+schema work.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 from typing import Any, Protocol
+
+from openapi_schema_validator import OAS30ReadValidator, OAS31Validator, oas30_format_checker, oas31_format_checker
 
 from ..exchange import Exchange, Response
 from ..problems import Problem
-from ..specs import Operation
-from .generator import generate
+from ..specs import Operation, Service
+from .generator import Options, generate
+from .media import encode, is_binary, is_json
 from .negotiator import Preferences, choose_media, choose_status, find_example, parse_prefer, status_number
 
-NO_BODY = {204, 304}
+log = logging.getLogger("gw.mocker")
+NO_BODY = {204, 205, 304}
+CACHE_LIMIT = 256
+ATTEMPTS = 8
+
+Answer = tuple[str, int, list[tuple[str, str]], bytes]
 
 
 class StubSource(Protocol):
@@ -37,126 +49,166 @@ class Mocker:
             if recorded is not None:
                 exchange.source = "recorded"
                 return recorded
-        operation = exchange.operation
-        assert operation is not None
+        operation, service = exchange.operation, exchange.service
+        assert operation is not None and service is not None
         prefs = parse_prefer(exchange.headers.get("prefer"))
         accept = exchange.headers.get("accept")
         cache_key = (prefs.code, prefs.example, accept)
-        cached = operation.cache.get(cache_key)
-        if cached is None and not prefs.dynamic:
-            request_key = (*cache_key, exchange.path, exchange.scope.get("query_string", b""))
-            cached = operation.cache.get(request_key)
-        if cached is not None and not prefs.dynamic:
-            exchange.source = cached[0]
-            return _response(*cached[1:])
-        answer = self._build(operation, prefs, accept, exchange)
+        request_key = (*cache_key, exchange.path, exchange.scope.get("query_string", b""))
+        if not prefs.dynamic:
+            cached = operation.cache.get(cache_key) or operation.cache.get(request_key)
+            if cached is not None:
+                exchange.source = cached[0]
+                return Response(cached[1], list(cached[2]), cached[3])
+        answer = build_answer(service, operation, prefs, accept, exchange)
         exchange.source = answer[0]
         if not prefs.dynamic:
             _remember(operation.cache, cache_key if answer[0] == "example" else request_key, answer)
-        return _response(*answer[1:])
-
-    def _build(self, operation: Operation, prefs: Preferences, accept: str | None,
-               exchange: Exchange) -> tuple[str, int, list[tuple[str, str]], bytes]:
-        status_key = choose_status(operation, prefs)
-        status = status_number(status_key)
-        definition = operation.responses.get(status_key) or {}
-        content = definition.get("content") or {}
-        headers = _generated_headers(definition, operation.key)
-        if status in NO_BODY or not content:
-            return "example", status, headers, b""
-        media = choose_media(content, accept, operation)
-        assert media is not None
-        entry = content.get(media) or {}
-        found, value = find_example(entry, prefs.example)
-        if prefs.example is not None and not found:
-            names = ", ".join(sorted((entry.get("examples") or {}).keys())) or "none"
-            raise Problem(422, detail=f"Prefer: example={prefs.example}, but {operation.label} {status_key} "
-                                      f"{media} has examples: {names}",
-                          title="Preferred example is not in the contract", slug="prefer-not-declared")
-        source = "example"
-        if not found or prefs.dynamic:
-            seed = _seed(operation, status_key, exchange, prefs.dynamic)
-            value = generate(entry.get("schema") or {}, seed)
-            value = _echo(value, entry.get("schema") or {}, exchange)
-            source = "generated"
-        headers.append(("content-type", media))
-        return source, status, headers, _encode(value, media)
+        return Response(answer[1], list(answer[2]), answer[3])
 
 
-CACHE_LIMIT = 256
+def build_answer(service: Service, operation: Operation, prefs: Preferences, accept: str | None,
+                 exchange: Exchange) -> Answer:
+    status_key = choose_status(operation, prefs)
+    status = status_number(status_key)
+    definition = operation.responses.get(status_key) or {}
+    content = definition.get("content") or {}
+    headers = response_headers(service, operation, definition)
+    if status in NO_BODY or not content:
+        return "example", status, headers, b""
+    media = choose_media(content, accept, operation)
+    assert media is not None
+    entry = content.get(media) or {}
+    schema = entry.get("schema")
+    found, value = find_example(entry, prefs.example)
+    if prefs.example is not None and not found:
+        names = ", ".join(sorted((entry.get("examples") or {}).keys())) or "none"
+        raise Problem(422, detail=f"Prefer: example={prefs.example}, but {operation.label} {status_key} "
+                                  f"{media} has examples: {names}",
+                      title="Preferred example is not in the contract", slug="prefer-not-declared")
+    headers.append(("content-type", media))
+    checker = body_validator(service, operation, status_key, media)
+    if found and not prefs.dynamic and (checker is None or prefs.example is not None or _valid(checker, value)):
+        return "example", status, headers, encode(value, media, schema)
+    if is_binary(media, schema):
+        return "generated", status, headers, encode(None, media, schema)
+    seed = os.urandom(8).hex() if prefs.dynamic else f"{operation.service}:{operation.key}:{status_key}:{exchange.path}"
+    seed += f"?{exchange.scope.get('query_string', b'').decode('latin-1')}"
+    value = generate_valid(service, operation, schema or {}, seed, checker, exchange)
+    return "generated", status, headers, encode(value, media, schema)
 
 
-def _remember(cache: dict[Any, Any], key: Any, answer: tuple[Any, ...]) -> None:
-    """Example answers depend on the operation only; generated ones on the request too. Both are
-    kept (a bounded number per operation, oldest out first) so repeats cost no schema work."""
+def generate_valid(service: Service, operation: Operation, schema: Any, seed: str, checker: Any,
+                   exchange: Exchange) -> Any:
+    """A generated body that passes the response schema (first with echoed request values)."""
+    candidate = None
+    for attempt in range(ATTEMPTS):
+        options = Options(response=True, names=service.schema_names, attempt=attempt, use_examples=attempt < 2)
+        candidate = generate(schema, seed, options)
+        echoed = echo(candidate, schema, exchange)
+        if checker is None or _valid(checker, echoed):
+            return echoed
+        if echoed is not candidate and _valid(checker, candidate):
+            return candidate
+    key = ("warned", "generation")
+    if key not in operation.cache:
+        operation.cache[key] = True
+        errors = [e.message for e in checker.iter_errors(candidate)][:3] if checker else []
+        log.warning("could not generate a valid body for %s %s: %s", operation.service, operation.label, errors)
+    return candidate
+
+
+def body_validator(service: Service, operation: Operation, status: str, media: str) -> Any:
+    """The response schema's validator, compiled once per operation, status and media type."""
+    key = ("validator", status, media)
+    if key not in operation.cache:
+        entry = (operation.responses.get(status) or {}).get("content", {}).get(media) or {}
+        schema = entry.get("schema")
+        operation.cache[key] = None if not isinstance(schema, dict) or not is_json(media) else _compile(service, schema)
+    return operation.cache[key]
+
+
+def _compile(service: Service, schema: dict[str, Any]) -> Any:
+    if service.openapi31:
+        return OAS31Validator(schema, format_checker=oas31_format_checker)
+    return OAS30ReadValidator(schema, format_checker=oas30_format_checker)
+
+
+def _valid(checker: Any, value: Any) -> bool:
+    try:
+        return checker.is_valid(value)
+    except Exception:  # a schema the validator itself cannot handle (bad regex, ...) decides nothing
+        return True
+
+
+def _remember(cache: dict[Any, Any], key: Any, answer: Answer) -> None:
+    """Bounded per operation, oldest out first."""
     if len(cache) >= CACHE_LIMIT:
-        del cache[next(iter(cache))]
+        oldest = next((k for k in cache if k[0] not in ("validator", "warned")), None)
+        if oldest is not None:
+            del cache[oldest]
     cache[key] = answer
 
 
-def _response(status: int, headers: list[tuple[str, str]], body: bytes) -> Response:
-    return Response(status, list(headers), body)
-
-
-def _seed(operation: Operation, status: str, exchange: Exchange, dynamic: bool) -> str:
-    if dynamic:
-        import os
-        return os.urandom(8).hex()
-    return f"{operation.service}:{operation.key}:{status}:{exchange.path}?{exchange.scope.get('query_string', b'').decode()}"
-
-
-def _echo(value: Any, schema: dict[str, Any], exchange: Exchange) -> Any:
-    """Request path and query values reappear in the body where a property has their name."""
-    if not isinstance(value, dict):
+def echo(value: Any, schema: Any, exchange: Exchange) -> Any:
+    """Request path and query values reappear in the body where a property has their name; the
+    path parameter of the last segment (`/cameras/{camera_id}`) also becomes the body's `id`."""
+    if not isinstance(value, dict) or not isinstance(schema, dict):
         return value
-    params = {**dict(exchange.query), **exchange.path_params}
+    params: dict[str, Any] = dict(exchange.query)
+    path_params = exchange.path_params
+    params.update(path_params)
+    operation = exchange.operation
+    if operation is not None and path_params and operation.path.rstrip("/").endswith("}"):
+        last = operation.path.rstrip("/").rsplit("{", 1)[-1].rstrip("}")
+        if last in path_params and "id" not in params:
+            params["id"] = path_params[last]
     properties = schema.get("properties") or {}
+    echoed = None
     for name, raw in params.items():
         if name in value and isinstance(properties.get(name), dict):
             typed = _typed(raw, properties[name])
-            if typed is not None:
-                value[name] = typed
-    return value
+            if typed is not None and typed != value[name]:
+                echoed = echoed or dict(value)
+                echoed[name] = typed
+    return echoed if echoed is not None else value
 
 
 def _typed(raw: Any, schema: dict[str, Any]) -> Any:
     kind = schema.get("type")
     kinds = kind if isinstance(kind, list) else [kind]
-    if "enum" in schema and raw not in schema["enum"]:
-        return None
     try:
         if "integer" in kinds:
-            number = int(raw)
-            low, high = schema.get("minimum"), schema.get("maximum")
-            if (low is not None and number < low) or (high is not None and number > high):
-                return None
-            return number
-        if "string" in kinds and "pattern" not in schema and "format" not in schema:
+            return int(raw)
+        if "number" in kinds:
+            return float(raw)
+        if "string" in kinds:
             return str(raw)
     except (TypeError, ValueError):
         return None
     return None
 
 
-def _encode(value: Any, media: str) -> bytes:
-    base = media.split(";")[0].strip().lower()
-    if base == "application/json" or base.endswith("+json") or base == "*/*":
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, str):
-        return value.encode()
-    return json.dumps(value, ensure_ascii=False).encode()
-
-
-def _generated_headers(definition: dict[str, Any], seed: str) -> list[tuple[str, str]]:
+def response_headers(service: Service, operation: Operation, definition: dict[str, Any]) -> list[tuple[str, str]]:
+    """The response's declared headers, from their examples or generated from their schemas."""
     headers = []
     for name, header in (definition.get("headers") or {}).items():
-        if name.lower() == "content-type" or not isinstance(header, dict):
+        if name.lower() in ("content-type", "content-length", "transfer-encoding") or not isinstance(header, dict):
             continue
-        if "example" in header:
-            value = header["example"]
-        else:
-            value = generate(header.get("schema") or {"type": "string"}, seed + name)
-        headers.append((name, value if isinstance(value, str) else json.dumps(value)))
+        schema = header.get("schema") or {"type": "string"}
+        found, value = find_example(header, None)
+        if not found:
+            value = generate(schema, f"{operation.key}:{name}", Options(names=service.schema_names))
+        headers.append((name, _header_text(value)))
     return headers
+
+
+def _header_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(_header_text(v) for v in value)
+    if isinstance(value, dict):
+        return ",".join(f"{k},{_header_text(v)}" for k, v in value.items())
+    text = value if isinstance(value, str) else json.dumps(value)
+    return "".join(ch for ch in text if 32 <= ord(ch) < 127)
