@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from openapi_schema_validator import OAS31Validator
+
 from .regex import matching_string
 
 OPTIONAL_DEPTH = 3  # below this depth only required properties and minimum array lengths are filled
@@ -71,6 +73,25 @@ class Options:
     names: dict[int, str] = field(default_factory=dict)  # id(schema) -> component name, for discriminators
     attempt: int = 0
     use_examples: bool = True
+    validator: Any = OAS31Validator  # the dialect oneOf branches are checked in
+
+
+_CHECKERS: dict[tuple[int, Any], tuple[Any, Any]] = {}
+
+
+def _checker(schema: dict[str, Any], validator: Any) -> Any:
+    """A compiled validator per schema, kept with the schema so its id stays its own."""
+    key = (id(schema), validator)
+    if key not in _CHECKERS:
+        _CHECKERS[key] = (schema, validator(schema))
+    return _CHECKERS[key][1]
+
+
+def _accepts(checker: Any, value: Any) -> bool:
+    try:
+        return checker.is_valid(value)
+    except Exception:
+        return False
 
 
 def generate(schema: Any, seed: str | int = 0, options: Options | None = None) -> Any:
@@ -124,6 +145,17 @@ class _Generator:
         value = self.value(combined, depth, name)
         if tag is not None and isinstance(value, dict):
             value[tag[0]] = tag[1]
+        elif key == "oneOf" and len(options) > 1:
+            value = self._only_one(schema[key], index, combined, value, depth, name)
+        return value
+
+    def _only_one(self, branches: list[Any], index: int, combined: Any, value: Any, depth: int, name: str) -> Any:
+        """oneOf means exactly one: draw again from the same branch until no other branch accepts it."""
+        others = [_checker(b, self.options.validator) for i, b in enumerate(branches) if i != index and isinstance(b, dict)]
+        for _ in range(8):
+            if not any(_accepts(other, value) for other in others):
+                return value
+            value = self.value(combined, depth, name)
         return value
 
     def _discriminated(self, schema: dict[str, Any]) -> tuple[tuple[str, str], int] | None:

@@ -103,7 +103,8 @@ def generate_valid(service: Service, operation: Operation, schema: Any, seed: st
     """A generated body that passes the response schema (first with echoed request values)."""
     candidate = None
     for attempt in range(ATTEMPTS):
-        options = Options(response=True, names=service.schema_names, attempt=attempt, use_examples=attempt < 2)
+        options = Options(response=True, names=service.schema_names, attempt=attempt, use_examples=attempt < 2,
+                          validator=OAS31Validator if service.openapi31 else OAS30ReadValidator)
         candidate = generate(schema, seed, options)
         echoed = echo(candidate, schema, exchange)
         if checker is None or _valid(checker, echoed):

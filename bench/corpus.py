@@ -1,0 +1,873 @@
+"""Serve every spec of the real-world corpus with `gw serve` and let schemathesis judge the answers.
+
+Why this exists: gw's promise is that a stub answer honours the contract. The corpus
+(../shared/corpus, 20 published OpenAPI documents) is where that promise meets real specs, so
+per spec this script measures whether `gw serve SPEC` starts (and how fast, and how much memory
+it holds), then runs schemathesis with the five response checks and reports every failure the
+mock causes, with a curl line that reproduces it.
+
+Run by hand (tests/test_corpus_conformance.py runs a bounded sample of the same in CI):
+
+    python bench/corpus.py [--max-examples 5] [--only NAME ...] [--workers N] [--timeout 120]
+
+Per spec: `gw serve SPEC --port P` in its own process group (output to a temporary log), time
+until /_gw/health answers 200 (or the process exits: its one-line error is the refusal reason; a
+traceback is a failure of its own), count its `warning:` lines, run `schemathesis run` (its CLI,
+as a subprocess with an NDJSON report, bounded by --timeout), read the gw process's peak RSS
+(VmHWM), stop it. Prints a table and 2-3 examples per failure class; writes
+bench/results/corpus.json.
+
+What counts as a failure: a check failure on a case, except when schemathesis sent invalid data on
+purpose (a negative case) and gw's own validator refused it with a 4xx (no `x-gw-source`): those
+are the expected answers to negative testing, counted in the `neg 4xx` column only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+# The curl lines name this address: start `gw serve SPEC --port 8000` to replay them.
+REPRO_URL = "http://127.0.0.1:8000"
+CORPUS = REPO.parent / "shared" / "corpus"
+RESULTS = BENCH / "results" / "corpus.json"
+
+# The checks the issue names, in the order of the table's columns.
+CHECKS = (
+    "response_schema_conformance",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "not_a_server_error",
+)
+SHORT = {
+    "response_schema_conformance": "schema",
+    "status_code_conformance": "status",
+    "content_type_conformance": "ctype",
+    "response_headers_conformance": "headers",
+    "not_a_server_error": "5xx",
+}
+# Explicit examples, boundary values (coverage) and random data (fuzzing); no stateful phase: it
+# chains operations through links, which says nothing more about a stateless mock's answers.
+PHASES = "examples,coverage,fuzzing"
+TRACEBACK = "Traceback (most recent call last)"
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass
+class Failure:
+    """One distinct failure: a check that failed on an operation, with one case that shows it."""
+
+    spec: str
+    operation: str
+    check: str
+    code: str  # schemathesis' failure code, e.g. ST101
+    title: str
+    message: str
+    cause: str  # probable cause in the gateway (a guess from the message, see `probable_cause`)
+    phase: str
+    mode: str  # positive | negative (how schemathesis generated the request)
+    scenario: str  # what the coverage phase meant the case to be, when it says
+    status: int | None
+    content_type: str
+    gw_source: str  # x-gw-source of the answer; empty when gw itself (validator, router) answered
+    request_id: str
+    gw_error: str  # for 5xx: the exception gw logged for this request id
+    response_body: str
+    curl: str
+    cases: int = 1  # failing cases with the same operation, check and message
+
+
+@dataclass
+class Scan:
+    """What schemathesis made of one running gateway."""
+
+    operations: int = 0  # in the spec, as schemathesis counts them
+    tested: int = 0  # operations that got at least one request
+    cases: int = 0  # requests answered
+    failures: list[Failure] = field(default_factory=list)
+    negative_rejected: int = 0  # failing negative cases that gw's validator refused with 4xx (expected)
+    positive_rejected: int = 0  # positive cases gw's validator refused with 4xx (informational)
+    positive_rejected_examples: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # schemathesis errors (loading, network, generation)
+    stop_reason: str = ""
+    timed_out: bool = False
+    seconds: float = 0.0
+    command: str = ""
+
+
+@dataclass
+class SpecResult:
+    spec: str
+    manifest_operations: int | None = None
+    validator: str = ""
+    started: bool = False
+    refusal: str = ""  # why gw did not start: its error line(s), or what went wrong
+    clean_refusal: bool = True  # one error line, no traceback, no hang
+    start_s: float | None = None
+    peak_rss_mb: float | None = None
+    warnings: int = 0
+    warning_lines: list[str] = field(default_factory=list)
+    traceback: str = ""  # a raw traceback in gw's output (startup or later): always a failure
+    logged_exceptions: int = 0  # unhandled errors gw logged (each one became a 500)
+    died: str = ""  # gw exited while schemathesis was running
+    scan: Scan | None = None
+    log: str = ""  # kept when something went wrong
+
+    @property
+    def failures(self) -> list[Failure]:
+        return self.scan.failures if self.scan else []
+
+    def problems(self) -> list[str]:
+        """Everything that makes this spec fail the issue's bar, one line each (failures listed apart)."""
+        found = []
+        if not self.started and not self.clean_refusal:
+            found.append(f"refusal is not one clear line: {self.refusal}")
+        if self.traceback:
+            found.append(f"traceback in gw's output: {self.traceback.splitlines()[-1]}")
+        if self.died:
+            found.append(self.died)
+        if self.scan and self.scan.timed_out:
+            found.append(f"schemathesis stopped by the {self.scan.seconds:.0f} s time limit")
+        return found
+
+
+# ---------------------------------------------------------------------------------------------
+# gw serve
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def gw_command() -> list[str]:
+    found = shutil.which("gw", path=str(Path(sys.executable).parent))
+    return [found] if found else [sys.executable, str(REPO / "cli.py")]
+
+
+def _peak_rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = defaultdict(list)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children[int(fields[1])].append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+class Gateway:
+    """`gw serve SPEC --port P`, as a user starts it, with its output in a log file."""
+
+    def __init__(self, spec: Path, log_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.spec = spec
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_dir / f"gw-{spec.name}.log"
+        # JSON log lines, errors only: no access log (it is large under schemathesis and says nothing
+        # here), while an unhandled error is still logged with its traceback and request id.
+        self.env = {**os.environ, "GW_LOG_FORMAT": "json", "GW_LOG_LEVEL": "error", **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float) -> tuple[bool, float]:
+        """Start and wait until /_gw/health answers 200, the process exits, or `timeout` passes."""
+        with open(self.log_path, "wb") as log:
+            began = time.monotonic()
+            self.proc = subprocess.Popen([*gw_command(), "serve", str(self.spec), "--port", str(self.port)],
+                                         cwd=REPO, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        while time.monotonic() - began < timeout:
+            if self.proc.poll() is not None:
+                return False, time.monotonic() - began
+            try:
+                with urllib.request.urlopen(f"{self.url}/_gw/health", timeout=1) as answer:
+                    if answer.status == 200:
+                        return True, time.monotonic() - began
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.05)
+        return False, time.monotonic() - began
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def peak_rss_mb(self) -> float | None:
+        if not self.alive():
+            return None
+        assert self.proc is not None
+        pids = [self.proc.pid, *_descendants(self.proc.pid)]
+        return round(sum(_peak_rss_kb(pid) for pid in pids) / 1024, 1)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(grace)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    def output(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+@dataclass
+class GwOutput:
+    """gw's own lines (not JSON log lines), sorted by kind."""
+
+    errors: list[str]
+    warnings: list[str]
+    warning_count: int
+    other: list[str]
+    traceback: str
+    exceptions: dict[str, str]  # request id -> last line of the traceback gw logged for it
+    logged_exceptions: int
+
+
+def read_gw_output(text: str) -> GwOutput:
+    errors, warnings, other, exceptions = [], [], [], {}
+    warning_count = logged = 0
+    traceback_lines: list[str] = []
+    in_traceback = False
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                entry = json.loads(line)
+                if entry.get("exc"):
+                    logged += 1
+                    last = entry["exc"].strip().splitlines()[-1]
+                    exceptions[entry.get("request_id") or f"#{logged}"] = last
+                continue
+        if in_traceback or line.startswith(TRACEBACK):
+            in_traceback = True
+            traceback_lines.append(line)
+            if line and not line.startswith((" ", TRACEBACK)):
+                in_traceback = False  # the exception line ends it
+            continue
+        if not line.strip():
+            continue
+        if line.startswith("warning:"):
+            more = re.match(r"warning: (\d+) more in ", line)
+            warning_count += int(more.group(1)) if more else 1
+            if not more:
+                warnings.append(line)
+        elif line.startswith("error:"):
+            errors.append(line)
+        else:
+            other.append(line)
+    return GwOutput(errors, warnings, warning_count, other, "\n".join(traceback_lines), exceptions, logged)
+
+
+def refusal_reason(out: GwOutput, returncode: int | None, waited: float) -> tuple[str, bool]:
+    """Why gw did not start, and whether it said so the way the issue asks (one clear line)."""
+    if returncode is None:
+        return f"did not answer /_gw/health within {waited:.0f} s (hang)", False
+    if out.traceback:
+        return f"traceback: {out.traceback.splitlines()[-1]}", False
+    if out.errors:
+        return " | ".join(line.removeprefix("error:").strip() for line in out.errors), len(out.errors) == 1
+    # An error without the `error:` prefix: the last line it printed.
+    tail = [line for line in out.other if not line.startswith("no service started")]
+    return (tail[-1] if tail else f"exited {returncode} without a message"), bool(tail) and returncode != 0
+
+
+# ---------------------------------------------------------------------------------------------
+# schemathesis
+
+
+def schemathesis_command(spec: Path, url: str, report: Path, *, max_examples: int, seed: int, workers: int = 1,
+                         mode: str = "all", phases: str = PHASES, shrink: bool = True) -> list[str]:
+    command = [
+        sys.executable, "-m", "schemathesis.cli", "run", str(spec),
+        "--url", url,  # gw serves the spec at /: the spec's servers / basePath are not prepended
+        "--checks", ",".join(CHECKS),
+        "--phases", phases,
+        "--mode", mode,
+        "--max-examples", str(max_examples),
+        "--seed", str(seed),
+        "--workers", str(workers),
+        "--generation-database", "none",  # no replay of earlier runs' failures: same seed, same run
+        "--suppress-health-check", "all",  # slow or heavily filtered generation is not gw's fault
+        "--request-timeout", "10",
+        "--warnings", "off",
+        "--no-color",
+        "--report", "ndjson", "--report-ndjson-path", str(report),
+    ]
+    if not shrink:
+        command.append("--no-shrink")
+    return command
+
+
+def run_schemathesis(spec: Path, url: str, workdir: Path, *, max_examples: int, seed: int = 1, timeout: float = 120,
+                     workers: int = 1, mode: str = "all", shrink: bool = True,
+                     gw_exceptions: dict[str, str] | None = None) -> Scan:
+    """Run schemathesis' CLI against `url`, bounded by `timeout` seconds, and read its NDJSON report."""
+    report = workdir / f"st-{spec.name}.ndjson"
+    log_path = workdir / f"st-{spec.name}.log"
+    command = schemathesis_command(spec, url, report, max_examples=max_examples, seed=seed, workers=workers,
+                                   mode=mode, shrink=shrink)
+    began = time.monotonic()
+    timed_out = False
+    # Its own directory as cwd: no stray schemathesis.toml is picked up, nothing is written in the repo.
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(command, cwd=workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, env={**os.environ, "NO_COLOR": "1"})
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            # SIGINT: schemathesis stops like on Ctrl-C and closes its report; the NDJSON is streamed,
+            # so what ran before the limit is kept either way.
+            for sig, grace in ((signal.SIGINT, 20), (signal.SIGKILL, 5)):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, sig)
+                try:
+                    proc.wait(grace)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+    scan = read_report(spec.name, report, gw_exceptions or {}, base_url=url)
+    scan.seconds = time.monotonic() - began
+    scan.timed_out = timed_out
+    scan.command = shlex.join(["schemathesis", *command[3:]])
+    if not report.exists() or scan.stop_reason == "":
+        tail = log_path.read_text(errors="replace").strip().splitlines()[-15:] if log_path.exists() else []
+        scan.errors.append(f"schemathesis exited {proc.returncode}: " + " / ".join(line.strip() for line in tail if line.strip()))
+    return scan
+
+
+def _events(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8") as stream:
+        for line in stream:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # a line cut short when the run was killed
+            name = next(iter(event))
+            yield name, event[name]
+
+
+def _payload(value: Any) -> bytes:
+    if isinstance(value, dict) and "$base64" in value:
+        return base64.b64decode(value["$base64"])
+    if value is None:
+        return b""
+    return value.encode() if isinstance(value, str) else json.dumps(value).encode()
+
+
+def curl_command(request: dict[str, Any]) -> str:
+    """A curl line that sends the request schemathesis sent."""
+    parts = ["curl", "-sS", "-i", "-X", request.get("method", "GET")]
+    for name, values in (request.get("headers") or {}).items():
+        for value in values if isinstance(values, list) else [values]:
+            parts += ["-H", f"{name}: {value}"]
+    body = _payload(request.get("body"))
+    prefix = ""
+    if body:
+        try:
+            text = body.decode("utf-8")
+            binary = any(ord(char) < 32 and char not in "\t\r\n" for char in text)
+        except UnicodeDecodeError:
+            text, binary = "", True
+        if binary:
+            prefix = "printf '%b' " + shlex.quote("".join(f"\\x{byte:02x}" for byte in body)) + " | "
+            parts += ["--data-binary", "@-"]
+        else:
+            parts += ["--data-binary", text]
+    parts.append(request.get("uri", ""))
+    return prefix + shlex.join(parts)
+
+
+def _header(headers: dict[str, Any], name: str) -> str:
+    for key, values in (headers or {}).items():
+        if key.lower() == name:
+            return values[0] if isinstance(values, list) and values else str(values)
+    return ""
+
+
+def _normalise(message: str) -> str:
+    """The message without the values that differ from case to case, to group failures."""
+    message = re.sub(r"`[^`]*`|'[^']*'|\"[^\"]*\"", "…", message)
+    return re.sub(r"\d+", "N", message)[:300]
+
+
+def read_report(spec: str, path: Path, gw_exceptions: dict[str, str], base_url: str = "") -> Scan:
+    scan = Scan()
+
+    def curl(request: dict[str, Any]) -> str:
+        command = curl_command(request)
+        return command.replace(base_url, REPRO_URL) if base_url else command
+
+    tested: set[str] = set()
+    answered: set[str] = set()
+    found: dict[tuple[str, str, str, str], Failure] = {}
+    for name, event in _events(path):
+        if name == "LoadingFinished":
+            scan.operations = ((event.get("statistic") or {}).get("operations") or {}).get("total", 0)
+        elif name in ("ScenarioFinished", "FuzzScenarioFinished"):
+            recorder = event.get("recorder") or {}
+            cases = recorder.get("cases") or {}
+            interactions = recorder.get("interactions") or {}
+            for case_id, interaction in interactions.items():
+                response = interaction.get("response")
+                if response is None:
+                    continue
+                answered.add(case_id)
+                tested.add(recorder.get("label", ""))
+                case = (cases.get(case_id) or {}).get("value") or {}
+                meta = case.get("meta") or {}
+                mode = (meta.get("generation") or {}).get("mode", "")
+                status = response.get("status_code", 0)
+                from_validator = 400 <= status < 500 and not _header(response.get("headers"), "x-gw-source")
+                if mode == "positive" and from_validator and status not in (401, 403):
+                    scan.positive_rejected += 1
+                    if len(scan.positive_rejected_examples) < 3:
+                        body = _payload(response.get("content")).decode("utf-8", "replace")[:300]
+                        scan.positive_rejected_examples.append(
+                            f"{recorder.get('label')} → {status} {body} | {curl(interaction['request'])}")
+            for case_id, checks in (recorder.get("checks") or {}).items():
+                interaction = interactions.get(case_id) or {}
+                response = interaction.get("response") or {}
+                case = (cases.get(case_id) or {}).get("value") or {}
+                meta = case.get("meta") or {}
+                mode = (meta.get("generation") or {}).get("mode", "")
+                status = response.get("status_code")
+                headers = response.get("headers") or {}
+                gw_source = _header(headers, "x-gw-source")
+                for check in checks:
+                    if check.get("status") != "failure":
+                        continue
+                    failure = (check.get("failure_info") or {}).get("failure") or {}
+                    if (mode == "negative" and status is not None and 400 <= status < 500 and not gw_source
+                            and check.get("name") != "not_a_server_error"):
+                        scan.negative_rejected += 1  # invalid input refused by gw: what negative testing expects
+                        continue
+                    operation = failure.get("operation") or recorder.get("label", "")
+                    message = failure.get("message", "")
+                    key = (operation, check.get("name", ""), failure.get("code", ""), _normalise(message))
+                    if key in found:
+                        found[key].cases += 1
+                        continue
+                    request_id = _header(headers, "x-request-id")
+                    body = _payload(response.get("content")).decode("utf-8", "replace")
+                    phase_data = ((meta.get("phase") or {}).get("data") or {})
+                    found[key] = Failure(
+                        spec=spec, operation=operation, check=check.get("name", ""), code=failure.get("code", ""),
+                        title=failure.get("title", ""), message=message, cause="",
+                        phase=(meta.get("phase") or {}).get("name", event.get("phase", "")), mode=mode,
+                        scenario=phase_data.get("description", ""), status=status,
+                        content_type=_header(headers, "content-type"), gw_source=gw_source, request_id=request_id,
+                        gw_error=gw_exceptions.get(request_id, ""), response_body=body[:2000],
+                        curl=curl(interaction.get("request") or {}))
+                    found[key].cause = probable_cause(found[key])
+        elif name == "NonFatalError":
+            value = event.get("value") or {}
+            scan.errors.append(f"{event.get('label', '')}: {value.get('type', '')}: {value.get('message', '')}"[:400])
+        elif name == "FatalError":
+            value = event.get("exception") or {}
+            scan.errors.append(f"fatal: {value.get('type', '')}: {value.get('message', '')}"[:400])
+        elif name == "EngineFinished":
+            scan.stop_reason = event.get("stop_reason", "")
+        elif name == "Interrupted":
+            scan.stop_reason = scan.stop_reason or "interrupted"
+    scan.tested = len(tested)
+    scan.cases = len(answered)
+    scan.failures = sorted(found.values(), key=lambda f: (CHECKS.index(f.check) if f.check in CHECKS else 9, f.operation))
+    return scan
+
+
+# ---------------------------------------------------------------------------------------------
+# Probable causes: a first sort of the failures for whoever fixes the mock. A guess from the
+# message; the examples printed for each class are what to trust.
+
+_SCHEMA_CAUSES = (
+    (r"does not match '", "generated string ignores `pattern`"),
+    (r"is not a '[^']+'|is not a valid|format", "generated string ignores `format`"),
+    (r"is valid under each of|is valid under more than one", "`oneOf`: value matches more than one branch"),
+    (r"is not valid under any of the given schemas", "`oneOf`/`anyOf`: value matches no branch"),
+    (r"is not one of|was expected", "value outside `enum` / `const`"),
+    (r"is a required property", "required property missing"),
+    (r"Additional properties are not allowed|additionalProperties|unevaluated", "property not allowed (additionalProperties / unevaluated)"),
+    (r"is too short|is too long|expected at most|expected at least|non-empty", "string/array length bounds (minLength/maxLength/minItems/maxItems)"),
+    (r"is less than|is greater than|multiple of", "number bounds (minimum/maximum/multipleOf)"),
+    (r"has non-unique elements", "`uniqueItems` ignored"),
+    (r"does not have enough properties|has too many properties", "object size bounds (minProperties/maxProperties)"),
+    (r"None is not of type|null is not of type", "null where the schema does not allow it"),
+    (r"is not of type", "value of the wrong type"),
+    (r"JSON deserialization error|not valid JSON|Expecting value", "body is not JSON although the media type says so"),
+)
+
+
+def probable_cause(failure: Failure) -> str:
+    check, message, status = failure.check, failure.message, failure.status or 0
+    from_gw = not failure.gw_source  # gw itself answered: validator, router, error handler
+    if check == "not_a_server_error":
+        if failure.gw_source:
+            return f"mock answered a documented {status} (a 5xx picked as the stub answer)"
+        if failure.gw_error:
+            return f"500 from an unhandled error in gw: {failure.gw_error.split(':')[0]}"
+        return f"{status} from gw itself"
+    if from_gw and 400 <= status < 500:
+        return f"gw answered {status} to a request schemathesis considers {failure.mode or 'valid'} (validator/router disagrees)"
+    if check == "status_code_conformance":
+        return f"mock answered an undocumented status {status}"
+    if check == "content_type_conformance":
+        if failure.code == "ST104" or not failure.content_type:
+            return "no Content-Type on a response whose spec documents media types" + (" (empty body)" if not failure.response_body else "")
+        return f"Content-Type {failure.content_type.split(';')[0]} not among the documented ones"
+    if check == "response_headers_conformance":
+        if "missing" in message:
+            return "required response header missing"
+        return "response header value does not match its schema"
+    for pattern, cause in _SCHEMA_CAUSES:
+        if re.search(pattern, message):
+            return cause
+    return failure.title or check
+
+
+# ---------------------------------------------------------------------------------------------
+# One spec
+
+
+def run_spec(spec: Path, workdir: Path, *, max_examples: int = 5, seed: int = 1, timeout: float = 120,
+             start_timeout: float = 60, st_workers: int = 1, mode: str = "all", shrink: bool = True) -> SpecResult:
+    """Start gw on `spec`, run schemathesis against it (at most `timeout` s), stop gw; never raises for gw's sake."""
+    result = SpecResult(spec=spec.name)
+    gateway = Gateway(spec, workdir)
+    try:
+        started, waited = gateway.start(start_timeout)
+        result.start_s = round(waited, 2)
+        out = read_gw_output(gateway.output())
+        result.warnings, result.warning_lines = out.warning_count, out.warnings[:5]
+        if not started:
+            assert gateway.proc is not None
+            result.refusal, result.clean_refusal = refusal_reason(out, gateway.proc.poll(), waited)
+            result.traceback = out.traceback
+            result.log = gateway.output()[-4000:]
+            return result
+        result.started = True
+        result.scan = run_schemathesis(spec, gateway.url, workdir, max_examples=max_examples, seed=seed,
+                                       timeout=timeout, workers=st_workers, mode=mode, shrink=shrink)
+        if not gateway.alive():
+            assert gateway.proc is not None
+            result.died = f"gw exited ({gateway.proc.returncode}) while schemathesis ran"
+        result.peak_rss_mb = gateway.peak_rss_mb()
+    finally:
+        gateway.stop()
+    out = read_gw_output(gateway.output())
+    result.traceback = out.traceback
+    result.logged_exceptions = out.logged_exceptions
+    if result.scan:
+        # Now that gw's log is complete: the exception behind each 500.
+        for failure in result.scan.failures:
+            if failure.request_id in out.exceptions and not failure.gw_error:
+                failure.gw_error = out.exceptions[failure.request_id]
+                failure.cause = probable_cause(failure)
+    if result.problems():
+        result.log = gateway.output()[-4000:]
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# The corpus
+
+
+@dataclass
+class Entry:
+    path: Path
+    operations: int | None
+    validator: str
+
+
+def corpus_entries(corpus: Path = CORPUS) -> list[Entry]:
+    """The corpus specs, in manifest order (every spec file when there is no manifest)."""
+    manifest = corpus / "manifest.tsv"
+    if manifest.exists():
+        entries = []
+        lines = manifest.read_text().splitlines()
+        header = lines[0].split("\t")
+        for line in lines[1:]:
+            row = dict(zip(header, line.split("\t"), strict=False))
+            if row.get("file") and (corpus / row["file"]).exists():
+                ops = row.get("operations", "")
+                entries.append(Entry(corpus / row["file"], int(ops) if ops.isdigit() else None, row.get("validator", "")))
+        return entries
+    return [Entry(path, None, "") for path in sorted(corpus.iterdir()) if path.suffix in (".json", ".yaml", ".yml")]
+
+
+def select(entries: Iterable[Entry], only: list[str]) -> list[Entry]:
+    if not only:
+        return list(entries)
+    return [entry for entry in entries
+            if any(entry.path.name == name or entry.path.stem == name or entry.path.name.startswith(name) for name in only)]
+
+
+def failure_lines(failures: list[Failure], limit: int = 50) -> str:
+    """The failures as the test's assertion message: operation, check, message; then how to reproduce."""
+    lines = []
+    for failure in failures[:limit]:
+        message = " / ".join(line.strip() for line in failure.message.splitlines() if line.strip())[:400]
+        extra = f" [gw: {failure.gw_error}]" if failure.gw_error else ""
+        lines.append(f"- {failure.operation} | {failure.check} | {failure.title}: {message}{extra} "
+                     f"(status {failure.status}, x-gw-source={failure.gw_source or '-'}, {failure.cases} case(s))\n"
+                     f"    {failure.curl[:600]}")
+    if len(failures) > limit:
+        lines.append(f"... and {len(failures) - limit} more")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+
+
+def _by_check(result: SpecResult) -> dict[str, set[str]]:
+    failing: dict[str, set[str]] = {check: set() for check in CHECKS}
+    for failure in result.failures:
+        failing.setdefault(failure.check, set()).add(failure.operation)
+    return failing
+
+
+def top_operations(result: SpecResult, count: int = 3) -> list[str]:
+    per_op: dict[str, set[str]] = defaultdict(set)
+    for failure in result.failures:
+        per_op[failure.operation].add(SHORT.get(failure.check, failure.check))
+    ranked = sorted(per_op.items(), key=lambda item: (-len(item[1]), item[0]))
+    return [f"{op} ({','.join(sorted(checks))})" for op, checks in ranked[:count]]
+
+
+def print_report(results: list[SpecResult], console: Any, examples: int = 3) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title="gw serve × schemathesis, per corpus spec (failing operations per check)", title_justify="left")
+    for column in ("spec", "started", "start s", "RSS MB", "warn", "ops", "tested", "cases"):
+        table.add_column(column, justify="left" if column in ("spec", "started") else "right", no_wrap=column != "started")
+    for check in CHECKS:
+        table.add_column(SHORT[check], justify="right")
+    table.add_column("neg 4xx", justify="right")
+    table.add_column("st s", justify="right")
+    table.add_column("top failing operations")
+    for result in results:
+        scan = result.scan
+        if result.started:
+            started = "yes"
+        else:
+            started = f"refused: {result.refusal}" if result.clean_refusal else f"[red]NO: {result.refusal}[/]"
+        failing = _by_check(result)
+        row = [
+            escape(result.spec), started if not result.started else "yes",
+            f"{result.start_s:.2f}" if result.start_s is not None else "-",
+            f"{result.peak_rss_mb:.0f}" if result.peak_rss_mb else "-",
+            str(result.warnings or ""),
+            str(scan.operations if scan else result.manifest_operations or "-"),
+            str(scan.tested) if scan else "-", str(scan.cases) if scan else "-",
+        ]
+        row += [(f"[red]{len(failing[check])}[/]" if failing[check] else "0") if scan else "-" for check in CHECKS]
+        row += [str(scan.negative_rejected) if scan else "-",
+                (f"[red]{scan.seconds:.0f} TIMEOUT[/]" if scan.timed_out else f"{scan.seconds:.0f}") if scan else "-",
+                escape("; ".join(top_operations(result)))]
+        if not result.started and result.clean_refusal:
+            row[1] = escape(row[1])
+        table.add_row(*row)
+    console.print(table)
+
+    problems = [(result.spec, problem) for result in results for problem in result.problems()]
+    errors = [(result.spec, error) for result in results if result.scan for error in result.scan.errors]
+    if problems:
+        console.print("\n[bold red]Problems beyond check failures[/]")
+        for spec, problem in problems:
+            console.print(f"  {escape(spec)}: {escape(problem)}", soft_wrap=True)
+    if errors:
+        console.print("\n[bold yellow]schemathesis errors (requests it could not make or checks it could not run)[/]")
+        for spec, error in errors[:30]:
+            console.print(f"  {escape(spec)}: {escape(error)}", soft_wrap=True)
+        if len(errors) > 30:
+            console.print(f"  ... {len(errors) - 30} more in {RESULTS}")
+    rejected = [(r.spec, r.scan) for r in results if r.scan and r.scan.positive_rejected]
+    if rejected:
+        console.print("\n[bold]Positive (schema-valid) requests that gw's validator refused with 4xx[/] (not a check "
+                      "failure unless a check failed too; gw and schemathesis disagree on what is valid)")
+        for spec, scan in rejected:
+            console.print(f"  {escape(spec)}: {scan.positive_rejected} cases, e.g.", soft_wrap=True)
+            for example in scan.positive_rejected_examples[:2]:
+                console.print(f"    {escape(example[:700])}", soft_wrap=True)
+
+    classes: dict[tuple[str, str], list[Failure]] = defaultdict(list)
+    for result in results:
+        for failure in result.failures:
+            classes[(failure.check, failure.cause)].append(failure)
+    if not classes:
+        console.print("\n[green]No failures.[/]")
+        return
+    console.print(f"\n[bold]Failure classes[/] (check · probable cause: distinct failures / specs), {examples} examples each. "
+                  f"To replay one: gw serve <corpus>/SPEC --port {REPRO_URL.rsplit(':', 1)[1]}, then its curl line.", soft_wrap=True)
+    for (check, cause), failures in sorted(classes.items(), key=lambda item: (-len(item[1]), item[0])):
+        specs = sorted({f.spec for f in failures})
+        console.print(f"\n[bold magenta]{escape(check)} · {escape(cause)}[/]: {len(failures)} / "
+                      f"{len(specs)} ({escape(', '.join(specs))})", soft_wrap=True)
+        # Examples from different specs first.
+        shown, seen_specs = [], set()
+        for failure in failures:
+            if failure.spec not in seen_specs:
+                shown.append(failure)
+                seen_specs.add(failure.spec)
+        shown += [f for f in failures if f not in shown]
+        for failure in shown[:examples]:
+            message = " / ".join(line.strip() for line in failure.message.splitlines() if line.strip())
+            curl = failure.curl if len(failure.curl) <= 1200 else failure.curl[:1200] + f" …(full command in {RESULTS.name})"
+            body = failure.response_body.replace("\n", " ")
+            console.print(f"  • {escape(failure.spec)}  {escape(failure.operation)}  {escape(f'[{failure.phase}/{failure.mode}]')} "
+                          f"→ {failure.status} {escape(failure.content_type or '(no content-type)')} "
+                          f"x-gw-source={escape(failure.gw_source or '-')}", soft_wrap=True)
+            console.print(f"    {escape(failure.title)}: {escape(message[:600])}", soft_wrap=True)
+            if failure.gw_error:
+                console.print(f"    gw logged: {escape(failure.gw_error)}", soft_wrap=True)
+            if body:
+                console.print(f"    body: {escape(body[:300])}", soft_wrap=True)
+            console.print(f"    {escape(curl)}", soft_wrap=True, highlight=False)
+
+
+def write_json(results: list[SpecResult], args: argparse.Namespace, elapsed: float, path: Path = RESULTS) -> None:
+    def version(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return ""
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    specs = []
+    for result in results:
+        data = asdict(result)
+        data["problems"] = result.problems()
+        data["failing_operations_by_check"] = {check: sorted(ops) for check, ops in _by_check(result).items()}
+        specs.append(data)
+    classes: dict[str, Counter[str]] = defaultdict(Counter)
+    for result in results:
+        for failure in result.failures:
+            classes[f"{failure.check} · {failure.cause}"][result.spec] += 1
+    document = {
+        "meta": {"when": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit, "cpus": os.cpu_count(),
+                 "gw": version("gw"), "schemathesis": version("schemathesis"), "max_examples": args.max_examples,
+                 "seed": args.seed, "timeout_s": args.timeout, "mode": args.mode, "phases": PHASES,
+                 "checks": list(CHECKS), "elapsed_s": round(elapsed, 1)},
+        "specs": specs,
+        "classes": {name: dict(per_spec) for name, per_spec in sorted(classes.items(), key=lambda kv: -sum(kv[1].values()))},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help="the corpus directory (default: %(default)s)")
+    parser.add_argument("--only", action="append", default=[], metavar="NAME",
+                        help="a spec file name, stem or prefix (repeatable), e.g. --only xkcd --only readme31")
+    parser.add_argument("--max-examples", type=int, default=5, help="schemathesis test cases per operation (default: 5)")
+    parser.add_argument("--timeout", type=float, default=120, help="seconds schemathesis may run per spec (default: 120)")
+    parser.add_argument("--start-timeout", type=float, default=60, help="seconds gw may take to answer /_gw/health")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="specs run at the same time (default 1; more skews start times and durations)")
+    parser.add_argument("--st-workers", type=int, default=1, help="schemathesis' own --workers per spec (default 1)")
+    parser.add_argument("--seed", type=int, default=1, help="schemathesis --seed: same seed, same requests (default 1)")
+    parser.add_argument("--mode", choices=("all", "positive", "negative"), default="all",
+                        help="schemathesis --mode (default all: negative cases catch 5xx; their 4xx are expected)")
+    parser.add_argument("--no-shrink", action="store_true", help="faster, less minimal examples")
+    parser.add_argument("--examples", type=int, default=3, help="examples printed per failure class (default 3)")
+    parser.add_argument("--keep", action="store_true", help="keep the logs and NDJSON reports (path printed)")
+    args = parser.parse_args(argv)
+
+    from rich.console import Console
+
+    console = Console(width=None if sys.stdout.isatty() else 220)
+    entries = select(corpus_entries(args.corpus), args.only)
+    if not entries:
+        console.print(f"no corpus specs found in {args.corpus}" + (f" matching {args.only}" if args.only else ""))
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix="gw-corpus-"))
+    began = time.monotonic()
+
+    def one(entry: Entry) -> SpecResult:
+        specdir = workdir / entry.path.stem
+        specdir.mkdir()
+        result = run_spec(entry.path, specdir, max_examples=args.max_examples, seed=args.seed, timeout=args.timeout,
+                          start_timeout=args.start_timeout, st_workers=args.st_workers, mode=args.mode,
+                          shrink=not args.no_shrink)
+        result.manifest_operations, result.validator = entry.operations, entry.validator
+        scan = result.scan
+        status = "started" if result.started else f"refused ({result.refusal})"
+        console.print(f"[dim]{entry.path.name}: {status}"
+                      + (f", {scan.cases} cases, {len(scan.failures)} failures in {scan.seconds:.0f} s" if scan else "") + "[/]",
+                      soft_wrap=True)
+        return result
+
+    results: list[SpecResult] = []
+    try:
+        with ThreadPoolExecutor(max(1, args.workers)) as pool:
+            results = list(pool.map(one, entries))
+    finally:
+        elapsed = time.monotonic() - began
+        if results:
+            print_report(results, console, args.examples)
+            write_json(results, args, elapsed)
+            console.print(f"\n{len(results)} specs in {elapsed:.0f} s; results in {RESULTS}")
+        if args.keep:
+            console.print(f"logs and NDJSON reports kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    bad = [r for r in results if r.failures or r.problems() or (not r.started and not r.clean_refusal)]
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
