@@ -115,7 +115,7 @@ def serve(
             err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
         if len(service.warnings) > 5:
             err.print(f"[yellow]warning:[/] {len(service.warnings) - 5} more in {service.spec_file}: see `gw lint`")
-    gateway = build_app(config, keep_going=True) if config.workers == 1 else None
+    gateway = build_app(config, keep_going=True, loaded=loaded) if config.workers == 1 else None
     _banner(config, loaded.services)
     run_server(args, config, gateway)
 
@@ -142,7 +142,7 @@ def routes(
     Example: gw routes --json | jq '.[] | select(.mode == "live")'
     """
     config = _config(_args(sources))
-    loaded = load_services(config)
+    loaded = load_services(config, deep_check="cached")
     for error in loaded.errors:
         err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
     rows = []
@@ -176,7 +176,7 @@ def lint(sources: SourcesArg = None) -> None:
     except ConfigError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
-    loaded = load_services(config)
+    loaded = load_services(config, deep_check="now")
     for error in loaded.errors:
         err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
     for name, service in loaded.services.items():

@@ -34,7 +34,7 @@ class LoadResult:
     errors: list[SpecError] = field(default_factory=list)
 
 
-def load_services(config: GatewayConfig) -> LoadResult:
+def load_services(config: GatewayConfig, deep_check: str = "later") -> LoadResult:
     """Every configured spec, loaded; failures collected, one SpecError each."""
     result = LoadResult()
     for settings in config.services.values():
@@ -42,7 +42,7 @@ def load_services(config: GatewayConfig) -> LoadResult:
             if settings.mode in NOT_YET:
                 raise ConfigError(config.source, f"services.{settings.name}.mode",
                                   f"{settings.mode} mode needs {NOT_YET[settings.mode]}, not built yet")
-            service = load_service(settings.name, config.spec_path(settings), settings.base_path)
+            service = load_service(settings.name, config.spec_path(settings), settings.base_path, deep_check)
             _check_operation_overrides(config, settings.name, service)
             result.services[settings.name] = service
         except SpecError as exc:
@@ -104,9 +104,9 @@ class GatewayApp:
                 return
 
 
-def build_app(config: GatewayConfig, keep_going: bool | None = None) -> GatewayApp:
-    """The gateway for `config`; raises the first SpecError unless keep_going."""
-    loaded = load_services(config)
+def build_app(config: GatewayConfig, keep_going: bool | None = None, loaded: LoadResult | None = None) -> GatewayApp:
+    """The gateway for `config` (or for services already loaded); raises the first SpecError unless keep_going."""
+    loaded = loaded or load_services(config)
     keep = config.keep_going if keep_going is None else keep_going
     if loaded.errors and not keep:
         raise loaded.errors[0]

@@ -129,6 +129,9 @@ class Router:
         self.connexion = _Gateway(self._resume, middlewares=[GatewayRouting, GatewayValidation])
         for service in services.values():
             self.connexion.add_service(service)
+        # connexion builds its stack on the first request; build it now, so start-up pays for
+        # routes and validators and the first client does not.
+        self.connexion.app, self.connexion.middleware_stack = self.connexion._build_middleware_stack()
 
     async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
         exchange.notes["resume"] = call_next

@@ -8,27 +8,21 @@ reason, on one line.
 
 from __future__ import annotations
 
-import ast
 import copy
 import json
-from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 from connexion.spec import OpenAPISpecification, Specification, Swagger2Specification
-from openapi_spec_validator import OpenAPIV2SpecValidator, OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 
-from .config import ConfigError
-from .spec_refs import RefError, bundle, pointer_target, resolve_in_place
+from .spec_checks import SpecError, cached_warnings, check_in_background, check_structure, semantic_warnings
+from .spec_refs import RefError, bundle, resolve_in_place
+
+__all__ = ["Operation", "Service", "SpecError", "load_service", "read_document"]
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-
-
-class SpecError(ConfigError):
-    """A spec that cannot be served: `file: place: reason`."""
 
 
 @dataclass
@@ -72,126 +66,35 @@ class Service:
         return self.version >= (3, 1, 0)
 
 
-def load_service(name: str, spec_file: Path, base_path: str) -> Service:
+def load_service(name: str, spec_file: Path, base_path: str, deep_check: str = "now") -> Service:
     """Read, bundle, check and index one spec; raise SpecError on anything unusable.
 
     A document that breaks the OpenAPI structure is refused; one whose examples or defaults
     disagree with their schemas (common in published specs) loads, with a warning for each.
+    `deep_check` says when those warnings are worked out: "now", "later" (in the background, so a
+    large spec starts at once) or "cached" (only what an earlier check of this content found).
     """
     try:
         raw = bundle(spec_file, read_document)
         _check_version(raw, spec_file)
-        warnings = check_document(raw, spec_file)
+        check_structure(raw, spec_file)
+        warnings = semantic_warnings(raw, spec_file) if deep_check == "now" else cached_warnings(raw, spec_file)
+        unchecked = copy.deepcopy(raw) if deep_check == "later" and warnings is None else None
         specification = _specification(raw, spec_file)
     except RefError as exc:
         raise SpecError(exc.source or str(spec_file), exc.key, exc.reason) from None
     except RecursionError:
         raise SpecError(str(spec_file), "", "the document nests too deeply to read") from None
-    service = Service(name, spec_file, base_path, specification, specification.version, warnings=warnings,
+    service = Service(name, spec_file, base_path, specification, specification.version, warnings=warnings or [],
                       schema_names=_schema_names(specification.spec))
+    if unchecked is not None:
+        check_in_background(unchecked, spec_file, service.warnings)
     for operation in _operations(service):
         if operation.key in service.operations:
             raise SpecError(str(spec_file), f"paths.{operation.path}.{operation.method.lower()}",
                             f"operationId {operation.key!r} is used twice")
         service.operations[operation.key] = operation
     return service
-
-
-def check_document(raw: dict[str, Any], spec_file: Path) -> list[str]:
-    """Refuse structural errors (with their place); return the semantic ones as warnings."""
-    version = str(raw.get("openapi") or raw.get("swagger"))
-    checker = (OpenAPIV2SpecValidator if version == "2.0" else
-               OpenAPIV31SpecValidator if version.startswith("3.1") else OpenAPIV30SpecValidator)
-    structural = _most_specific(list(checker.schema_validator.iter_errors(raw)))
-    if structural is not None:
-        place = ".".join(str(p) for p in structural.absolute_path)
-        raise SpecError(str(spec_file), place, _short(structural.message))
-    check_local_refs(raw, spec_file)
-    try:
-        return _semantic_warnings(raw, spec_file, checker)
-    except Exception as exc:  # the checker's own failure must not stop a servable spec
-        return [f"{spec_file}: could not finish checking the document ({type(exc).__name__}: {_short(str(exc))})"]
-
-
-def _most_specific(errors: list[Any]) -> Any:
-    """The error deepest in the document; inside oneOf/anyOf, the deepest of the alternatives."""
-    if not errors:
-        return None
-    best = max(errors, key=lambda e: len(e.absolute_path))
-    while best.context:
-        best = max(best.context, key=lambda e: len(e.absolute_path))
-    return best
-
-
-def check_local_refs(raw: dict[str, Any], spec_file: Path) -> None:
-    """Every `#/...` reference must point somewhere; name the first that does not."""
-    stack: list[tuple[Any, str]] = [(raw, "")]
-    while stack:
-        node, place = stack.pop()
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#"):
-                try:
-                    pointer_target(raw, ref[1:])
-                except RefError as exc:
-                    raise SpecError(str(spec_file), place, exc.reason) from None
-            stack.extend((v, f"{place}.{k}" if place else str(k)) for k, v in node.items() if isinstance(v, (dict, list)))
-        elif isinstance(node, list):
-            stack.extend((v, f"{place}[{i}]") for i, v in enumerate(node) if isinstance(v, (dict, list)))
-
-
-def _semantic_warnings(raw: dict[str, Any], spec_file: Path, checker: Any) -> list[str]:
-    warnings: list[str] = []
-    places: dict[str, Iterator[str]] = {}
-    validator = checker(raw, base_uri=spec_file.resolve().as_uri())
-    for error in validator.root_validator(validator.schema_path):
-        instance = _instance(error)
-        key = repr(instance)
-        place = next(places.setdefault(key, locate(raw, instance)), "")
-        warning = f"{spec_file}: {place or 'somewhere'}: {_short(error.message)}"
-        if warning in warnings:
-            continue
-        warnings.append(warning)
-        if len(warnings) >= 50:
-            warnings.append(f"{spec_file}: more problems not listed")
-            break
-    return warnings
-
-
-def _instance(error: Any) -> Any:
-    """The offending value; openapi-spec-validator leaves it unset on some errors, but puts its
-    repr at the start of the message."""
-    if type(error.instance).__name__ != "Unset":
-        return error.instance
-    head = error.message.split(" is not ", 1)[0]
-    try:
-        return ast.literal_eval(head)
-    except (ValueError, SyntaxError):
-        return None
-
-
-def locate(document: Any, instance: Any, limit: int = 200_000) -> Iterator[str]:
-    """Where a value that failed a check may sit in the document (as `a.b.c`), in document order."""
-    keys = ("default", "example", "examples", "enum", "const", "x-example")
-    queue: deque[tuple[Any, str]] = deque([(document, "")])
-    visited = 0
-    while queue and visited < limit:
-        node, place = queue.popleft()
-        visited += 1
-        if isinstance(node, dict):
-            for key, value in node.items():
-                child = f"{place}.{key}" if place else str(key)
-                if (key in keys or isinstance(value, (dict, list))) and value == instance:
-                    yield child
-                if isinstance(value, (dict, list)):
-                    queue.append((value, child))
-        elif isinstance(node, list):
-            queue.extend((value, f"{place}[{i}]") for i, value in enumerate(node) if isinstance(value, (dict, list)))
-
-
-def _short(message: str) -> str:
-    line = message.splitlines()[0] if message else "invalid"
-    return line if len(line) <= 240 else line[:237] + "..."
 
 
 class _ResolvedInPlace:

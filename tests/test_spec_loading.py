@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -91,9 +92,7 @@ def test_broken_specs_are_one_line_with_file_place_and_reason(tmp_path: Path, te
     assert reason in message
 
 
-def test_examples_that_break_their_schema_load_with_a_located_warning(tmp_path: Path) -> None:
-    spec = tmp_path / "sloppy.yaml"
-    spec.write_text("""
+SLOPPY = """
 openapi: 3.0.3
 info: {title: t, version: "1"}
 paths:
@@ -102,10 +101,31 @@ paths:
       parameters:
         - {name: n, in: query, schema: {type: integer, default: many}}
       responses: {"200": {description: ok}}
-""")
+"""
+
+
+def test_examples_that_break_their_schema_load_with_a_located_warning(tmp_path: Path) -> None:
+    spec = tmp_path / "sloppy.yaml"
+    spec.write_text(SLOPPY)
     service = load_service("sloppy", spec, "/")
     assert len(service.operations) == 1
     assert service.warnings == [f"{spec}: paths./x.get.parameters[0].schema.default: 'many' is not of type 'integer'"]
+
+
+def test_deep_check_can_run_later_and_is_cached_by_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    spec = tmp_path / "sloppy.yaml"
+    spec.write_text(SLOPPY.replace("many", "lots"))
+    expected = [f"{spec}: paths./x.get.parameters[0].schema.default: 'lots' is not of type 'integer'"]
+    assert load_service("s", spec, "/", deep_check="cached").warnings == []
+    later = load_service("s", spec, "/", deep_check="later")
+    deadline = time.monotonic() + 10
+    while not later.warnings and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert later.warnings == expected
+    moved = tmp_path / "moved.yaml"
+    moved.write_text(spec.read_text())
+    assert load_service("s", moved, "/", deep_check="cached").warnings == [expected[0].replace(str(spec), str(moved))]
 
 
 @needs_corpus
