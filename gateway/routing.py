@@ -29,7 +29,6 @@ from connexion.middleware.routing import RoutingAPI, RoutingMiddleware
 from connexion.operations import AbstractOperation
 from connexion.resolver import Resolution, Resolver
 from starlette.exceptions import HTTPException
-from starlette.routing import Route
 
 from .exchange import Exchange, Response
 from .pipeline import Next
@@ -62,16 +61,15 @@ class _StringPathRoutingAPI(RoutingAPI):
         return starlette_path, starlette_path
 
     def _add_operation_internal(self, method: str, path: str, operation: Any, name: str | None = None) -> None:
-        """One route per path serving all its methods, so a 405 carries the full `Allow` list."""
-        by_method = self._methods_by_path.setdefault(path, {})
-        by_method[method.upper()] = operation
-        self.router.routes = [r for r in self.router.routes if getattr(r, "path", None) != path]
-        self.router.add_route(path, _MethodDispatch(by_method), methods=list(by_method))
+        self._methods_by_path.setdefault(path, {})[method.upper()] = operation
 
     def add_paths(self, paths: dict | None = None) -> None:
+        """One route per path serving all its methods (so a 405 carries the full `Allow` list),
+        literal segments before parameters."""
         self._methods_by_path: dict[str, dict[str, Any]] = {}
         super().add_paths(paths)
-        self.router.routes.sort(key=_specificity)
+        for path, by_method in sorted(self._methods_by_path.items(), key=lambda item: _specificity(item[0])):
+            self.router.add_route(path, _MethodDispatch(by_method), methods=list(by_method))
 
 
 class _MethodDispatch:
@@ -84,8 +82,7 @@ class _MethodDispatch:
         await operation(scope, receive, send)
 
 
-def _specificity(route: Any) -> tuple[int, ...]:
-    path = route.path if isinstance(route, Route) else ""
+def _specificity(path: str) -> tuple[int, ...]:
     return tuple(1 if "{" in segment else 0 for segment in path.split("/"))
 
 
