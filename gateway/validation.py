@@ -39,10 +39,13 @@ def compile_schema(schema: dict[str, Any], openapi31: bool) -> Any:
 
 def schema_errors(validator: Any, value: Any, where: str, name: str) -> list[Error]:
     """All of jsonschema's errors for `value`, each as {in, name, path, message}."""
-    errors = []
-    for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path))):
-        errors.append({"in": where, "name": name, "pointer": _pointer(error), "message": _message(error)})
-    return errors
+    try:
+        found = sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path)))
+    except (TypeError, KeyError, AttributeError) as exc:
+        # openapi-schema-validator's discriminator handling crashes on some invalid values (a list
+        # where the discriminator wants a string); the value is invalid either way.
+        return [{"in": where, "name": name, "pointer": "", "message": f"does not match the schema ({exc})"}]
+    return [{"in": where, "name": name, "pointer": _pointer(e), "message": _message(e)} for e in found]
 
 
 def _pointer(error: ValidationError) -> str:
