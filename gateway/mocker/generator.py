@@ -290,26 +290,26 @@ class _Generator:
             return f"{self.rng.choice(_WORDS).capitalize()} {self.rng.choice(_WORDS)} {self.rng.choice(_WORDS)}."
         return self.rng.choice(_WORDS)
 
+    def _multiple(self, low: float, high: float, step: float) -> float | int:
+        """A multiple of `step` inside [low, high] (the lowest one when the range holds none)."""
+        first = math.ceil(low / step)
+        multiple = self.rng.randint(first, max(first, math.floor(high / step)))
+        value = round(multiple * step, 10)
+        return int(value) if float(value).is_integer() else value
+
     def _integer(self, schema: dict[str, Any], _depth: int, _name: str) -> int:
         low, high = bounds(schema, integer=True)
         step = schema.get("multipleOf")
         if isinstance(step, (int, float)) and step > 0:
-            first = math.ceil(low / step)
-            last = math.floor(high / step)
-            multiple = self.rng.randint(first, max(first, last))
-            value = multiple * step
-            return int(value) if float(value).is_integer() else low
+            value = self._multiple(low, high, step)
+            return value if isinstance(value, int) else low
         return self.rng.randint(low, max(low, high))
 
     def _number(self, schema: dict[str, Any], _depth: int, _name: str) -> float | int:
         low, high = bounds(schema, integer=False)
         step = schema.get("multipleOf")
         if isinstance(step, (int, float)) and step > 0:
-            first = math.ceil(low / step)
-            last = math.floor(high / step)
-            multiple = self.rng.randint(first, max(first, last))
-            value = round(multiple * step, 10)
-            return int(value) if float(value).is_integer() else value
+            return self._multiple(low, high, step)
         if high - low <= 0.02:
             return low
         value = round(self.rng.uniform(low, high), 2)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..problems import Problem
+from .generator import schema_example
 from ..specs import Operation
 
 
@@ -145,10 +146,4 @@ def find_example(media_entry: dict[str, Any], name: str | None) -> tuple[bool, A
     if "example" in media_entry:
         return True, media_entry["example"]
     schema = media_entry.get("schema")
-    if isinstance(schema, dict):
-        if "example" in schema:
-            return True, schema["example"]
-        listed = schema.get("examples")
-        if isinstance(listed, list) and listed:
-            return True, listed[0]
-    return False, None
+    return schema_example(schema) if isinstance(schema, dict) else (False, None)
