@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..problems import Problem
-from .generator import schema_example
 from ..specs import Operation
+from .generator import schema_example
 
 
 @dataclass(frozen=True)
