@@ -213,13 +213,12 @@ def _responses(definition: dict[str, Any], spec: dict[str, Any], openapi3: bool)
     converted = {}
     for status, response in responses.items():
         examples = response.get("examples") or {}
-        content = {}
-        if "schema" in response:
-            for media in produces:
-                entry: dict[str, Any] = {"schema": response["schema"]}
-                if media in examples:
-                    entry["example"] = examples[media]
-                content[media] = entry
+        content: dict[str, Any] = {}
+        for media in produces:
+            entry: dict[str, Any] = {"schema": response["schema"]} if "schema" in response else {}
+            if media in examples:
+                entry["example"] = examples[media]
+            content[media] = entry
         headers = {name: {"schema": h} for name, h in (response.get("headers") or {}).items() if isinstance(h, dict)}
         converted[status] = {"description": response.get("description", ""), "content": content, "headers": headers}
     return converted

@@ -86,7 +86,9 @@ def build_answer(service: Service, operation: Operation, prefs: Preferences, acc
         raise Problem(422, detail=f"Prefer: example={prefs.example}, but {operation.label} {status_key} "
                                   f"{media} has examples: {names}",
                       title="Preferred example is not in the contract", slug="prefer-not-declared")
-    headers.append(("content-type", media))
+    headers.append(("content-type", concrete_media(media, value if found else schema)))
+    if not found and not isinstance(schema, dict):  # a media type without schema or example: no body
+        return "example", status, headers, b""
     checker = body_validator(service, operation, status_key, media)
     if found and not prefs.dynamic and (checker is None or prefs.example is not None or _valid(checker, value)):
         return "example", status, headers, encode(value, media, schema)
@@ -96,6 +98,15 @@ def build_answer(service: Service, operation: Operation, prefs: Preferences, acc
     seed += f"?{exchange.scope.get('query_string', b'').decode('latin-1')}"
     value = generate_valid(service, operation, schema or {}, seed, checker, exchange)
     return "generated", status, headers, encode(value, media, schema)
+
+
+def concrete_media(media: str, hint: Any) -> str:
+    """A media range such as `*/*` is not a Content-Type; answer JSON or bytes in its place."""
+    if "*" not in media:
+        return media
+    if media.startswith(("application/", "*/")) and (is_json(media) or isinstance(hint, (dict, list))):
+        return "application/json"
+    return "text/plain" if media.startswith("text/") else "application/octet-stream"
 
 
 def generate_valid(service: Service, operation: Operation, schema: Any, seed: str, checker: Any,
