@@ -17,8 +17,10 @@ from connexion.middleware.request_validation import RequestValidationOperation
 from connexion.operations import AbstractOperation
 from connexion.utils import is_null
 from connexion.validators.form_data import FormDataValidator, MultiPartFormDataValidator
-from jsonschema.exceptions import ValidationError
+from jsonschema import Draft4Validator
+from jsonschema.exceptions import UnknownType, ValidationError
 from openapi_schema_validator import (
+    OAS30ReadValidator,
     OAS30WriteValidator,
     OAS31Validator,
     oas30_format_checker,
@@ -31,17 +33,49 @@ from .problems import validation_problem
 Error = dict[str, Any]
 
 
-def compile_schema(schema: dict[str, Any], openapi31: bool) -> Any:
+def compile_schema(schema: dict[str, Any], openapi31: bool, response: bool = False) -> Any:
+    """A validator for a request (writeOnly allowed) or response (readOnly allowed) schema."""
     if openapi31:
         return OAS31Validator(schema, format_checker=oas31_format_checker)
-    return OAS30WriteValidator(schema, format_checker=oas30_format_checker)
+    return Lenient30(schema, OAS30ReadValidator if response else OAS30WriteValidator)
+
+
+class Lenient30:
+    """An OpenAPI 3.0 validator that steps down to plainer rules where a published schema uses
+    words its dialect does not know (`type: null`, Swagger's list-form `items`): the strict
+    validator raises on those instead of judging the value."""
+
+    CRASHES = (UnknownType, TypeError, KeyError, AttributeError)
+
+    def __init__(self, schema: dict[str, Any], strict: Any) -> None:
+        self.schema = schema
+        self.chain = [lambda: strict(schema, format_checker=oas30_format_checker),
+                      lambda: OAS31Validator(schema, format_checker=oas31_format_checker),
+                      lambda: Draft4Validator(schema, format_checker=Draft4Validator.FORMAT_CHECKER)]
+        self.active = self.chain.pop(0)()
+
+    def _run(self, method: str, value: Any) -> Any:
+        while True:
+            try:
+                result = getattr(self.active, method)(value)
+                return list(result) if method == "iter_errors" else result
+            except self.CRASHES:
+                if not self.chain:
+                    raise
+                self.active = self.chain.pop(0)()
+
+    def iter_errors(self, value: Any) -> list[Any]:
+        return self._run("iter_errors", value)
+
+    def is_valid(self, value: Any) -> bool:
+        return self._run("is_valid", value)
 
 
 def schema_errors(validator: Any, value: Any, where: str, name: str) -> list[Error]:
     """All of jsonschema's errors for `value`, each as {in, name, path, message}."""
     try:
         found = sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path)))
-    except (TypeError, KeyError, AttributeError) as exc:
+    except (TypeError, KeyError, AttributeError, UnknownType) as exc:
         # openapi-schema-validator's discriminator handling crashes on some invalid values (a list
         # where the discriminator wants a string); the value is invalid either way.
         return [{"in": where, "name": name, "pointer": "", "message": f"does not match the schema ({exc})"}]
@@ -69,24 +103,58 @@ class _Parameter:
         self.where: str = definition["in"]
         self.required: bool = bool(definition.get("required")) or self.where == "path"
         schema = definition.get("schema", definition)
-        declared = schema.get("type")
-        self.types: list[str] = declared if isinstance(declared, list) else [declared] if declared else []
+        self.types: list[str] = declared_types(schema)
         self.nullable = bool(schema.get("nullable") or definition.get("x-nullable")) or "null" in self.types
-        self.kind = "array" if "array" in self.types else "object" if "object" in self.types else "scalar"
-        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
-        item_type = items.get("type")
-        self.item_types: list[str] = item_type if isinstance(item_type, list) else [item_type] if item_type else []
+        self.kind = "object" if self.types == ["object"] else "array" if self.types == ["array"] else "scalar"
+        self.item_types: list[str] = declared_types(_items(schema))
         style = definition.get("style") or definition.get("collectionFormat")
         self.explode = definition.get("explode", style in (None, "form", "multi") and self.where in ("query", "cookie"))
         clean = {k: v for k, v in schema.items() if k not in ("name", "in", "required", "description")}
         self.validator = compile_schema(clean, openapi31)
 
     def typed(self, raw: list[str]) -> Any:
-        """The request's text for this parameter, typed as the schema says (left as text when it is not)."""
+        """The request's text for this parameter, typed as the schema says (left as text when it is not).
+        Where the schema allows both a single value and a list (oneOf), the reading it accepts wins."""
+        as_list = [_coerce(value, self.item_types) for value in
+                   (raw if self.explode else [part for value in raw for part in value.split(",")])]
         if self.kind == "array":
-            values = raw if self.explode else [part for value in raw for part in value.split(",")]
-            return [_coerce(value, self.item_types) for value in values]
-        return _coerce(raw[-1], self.types)
+            return as_list
+        single = _coerce(raw[-1], self.types)
+        if "array" in self.types and not _accepts(self.validator, single) and _accepts(self.validator, as_list):
+            return as_list
+        return single
+
+
+def declared_types(schema: Any) -> list[str]:
+    """Every JSON type a schema (or its allOf/oneOf/anyOf branches) names, in order."""
+    if not isinstance(schema, dict):
+        return []
+    declared = schema.get("type")
+    found = list(declared) if isinstance(declared, list) else [declared] if isinstance(declared, str) else []
+    for key in ("allOf", "oneOf", "anyOf"):
+        for branch in schema.get(key) or []:
+            found += [t for t in declared_types(branch) if t not in found]
+    return found
+
+
+def _items(schema: Any) -> Any:
+    if not isinstance(schema, dict):
+        return {}
+    if isinstance(schema.get("items"), dict):
+        return schema["items"]
+    for key in ("allOf", "oneOf", "anyOf"):
+        for branch in schema.get(key) or []:
+            found = _items(branch)
+            if found:
+                return found
+    return {}
+
+
+def _accepts(validator: Any, value: Any) -> bool:
+    try:
+        return validator.is_valid(value)
+    except (TypeError, KeyError, AttributeError, UnknownType):
+        return False
 
 
 _BOOLEANS = {"true": True, "false": False}
@@ -115,7 +183,8 @@ class OperationValidator(RequestValidationOperation):
     def __init__(self, next_app: Any, *, operation: AbstractOperation, openapi31: bool) -> None:
         super().__init__(next_app, operation=operation)
         self.openapi31 = openapi31
-        self.parameters = [_Parameter(p, openapi31) for p in operation.parameters if p.get("in") != "body"]
+        # Swagger 2.0 body and formData parameters are part of the body schema connexion builds
+        self.parameters = [_Parameter(p, openapi31) for p in operation.parameters if p.get("in") not in ("body", "formData")]
         self.uri_parser = operation.uri_parser_class(operation.parameters, operation.body_definition())
         self.body_required = bool(operation.request_body.get("required", False)) if operation.request_body else False
         self._json_validators: dict[str, Any] = {}

@@ -14,11 +14,12 @@ import logging
 import os
 from typing import Any, Protocol
 
-from openapi_schema_validator import OAS30ReadValidator, OAS31Validator, oas30_format_checker, oas31_format_checker
+from openapi_schema_validator import OAS30ReadValidator, OAS31Validator
 
 from ..exchange import Exchange, Response
 from ..problems import Problem
 from ..specs import Operation, Service
+from ..validation import compile_schema
 from .generator import Options, generate
 from .media import encode, is_binary, is_json
 from .negotiator import Preferences, choose_media, choose_status, find_example, parse_prefer, status_number
@@ -74,9 +75,11 @@ def build_answer(service: Service, operation: Operation, prefs: Preferences, acc
     definition = operation.responses.get(status_key) or {}
     content = definition.get("content") or {}
     headers = response_headers(service, operation, definition)
-    if status in NO_BODY or not content:
+    if not content:
         return "example", status, headers, b""
     media = choose_media(content, accept, operation)
+    if status in NO_BODY:  # no body, but say the type the spec documents for it
+        return "example", status, [*headers, ("content-type", concrete_media(media, None))], b""
     assert media is not None
     entry = content.get(media) or {}
     schema = entry.get("schema")
@@ -125,7 +128,7 @@ def generate_valid(service: Service, operation: Operation, schema: Any, seed: st
     key = ("warned", "generation")
     if key not in operation.cache:
         operation.cache[key] = True
-        errors = [e.message for e in checker.iter_errors(candidate)][:3] if checker else []
+        errors = _errors(checker, candidate) if checker else []
         log.warning("could not generate a valid body for %s %s: %s", operation.service, operation.label, errors)
     return candidate
 
@@ -141,16 +144,21 @@ def body_validator(service: Service, operation: Operation, status: str, media: s
 
 
 def _compile(service: Service, schema: dict[str, Any]) -> Any:
-    if service.openapi31:
-        return OAS31Validator(schema, format_checker=oas31_format_checker)
-    return OAS30ReadValidator(schema, format_checker=oas30_format_checker)
+    return compile_schema(schema, service.openapi31, response=True)
 
 
 def _valid(checker: Any, value: Any) -> bool:
     try:
         return checker.is_valid(value)
-    except Exception:  # a schema the validator itself cannot handle (bad regex, ...) decides nothing
+    except Exception:  # a schema the validator itself cannot apply (a bad regex, ...) decides nothing
         return True
+
+
+def _errors(checker: Any, value: Any) -> list[str]:
+    try:
+        return [e.message for e in checker.iter_errors(value)][:3]
+    except Exception as exc:
+        return [f"the schema cannot be checked: {exc}"]
 
 
 def _remember(cache: dict[Any, Any], key: Any, answer: Answer) -> None:
