@@ -23,9 +23,11 @@ from .steps.body_limit import BodyLimit
 from .steps.dispatch import ModeDispatch
 from .steps.errors import ProblemResponses
 from .steps.request_id import RequestId
+from .stubs import StubStore
+from .stubs.replay import Replay
 
 log = logging.getLogger("gw")
-NOT_YET = {"record": "the stub store (issue #4)", "spy": "the stub store (issue #4)"}
+NOT_YET = {"record": "recording (issue #4, next step)"}
 
 
 @dataclass
@@ -66,7 +68,8 @@ class GatewayApp:
         self.config = config
         self.services = loaded.services
         self.forwarder = Forwarder({name: config.services[name] for name in self.services})
-        self.mocker = Mocker()
+        self.stubs = StubStore(config.stubs_path(), list(self.services))
+        self.mocker = Mocker(Replay(self.stubs))
         per_service_limits = {s.base_path: s.max_body for s in config.services.values() if s.max_body}
         steps = [
             RequestId(),

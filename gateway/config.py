@@ -65,8 +65,13 @@ class GatewayConfig:
     log_format: str = "auto"  # auto: JSON lines unless stderr is a terminal
     log_level: str = "info"
     keep_going: bool = False
+    stubs: str = "stubs"  # the stub store's folder, relative to gateway.yaml
     source: str = field(default="<defaults>", metadata={"internal": True})
     root: str = field(default=".", metadata={"internal": True})
+
+    def stubs_path(self) -> Path:
+        path = Path(self.stubs)
+        return path if path.is_absolute() else Path(self.root) / path
 
     def spec_path(self, service: ServiceConfig) -> Path:
         path = Path(service.spec)

@@ -35,7 +35,7 @@ Answer = tuple[str, int, list[tuple[str, str]], bytes]
 class StubSource(Protocol):
     """Recorded stubs (the stub store) answer first when one matches the request."""
 
-    def match(self, exchange: Exchange) -> Response | None: ...
+    async def answer(self, exchange: Exchange) -> Response | None: ...
 
 
 class Mocker:
@@ -46,7 +46,7 @@ class Mocker:
 
     async def answer(self, exchange: Exchange) -> Response:
         if self.stubs is not None:
-            recorded = self.stubs.match(exchange)
+            recorded = await self.stubs.answer(exchange)
             if recorded is not None:
                 exchange.source = "recorded"
                 return recorded

@@ -8,6 +8,7 @@ from ..forwarder import Forwarder
 from ..mocker import Mocker
 from ..pipeline import Next
 from ..problems import Problem
+from ..stubs.replay import near_miss_header
 
 FALLBACK_STATUSES = frozenset({500, 502, 503, 504})
 
@@ -28,10 +29,26 @@ class ModeDispatch:
             response = await self.mocker.answer(exchange)
         elif mode == "fallback":
             response = await self._fallback(exchange)
+        elif mode == "spy":
+            response = await self._spy(exchange)
         else:
             response = await self.forwarder.forward(exchange)
             exchange.source = "live"
         response.headers.append(("x-gw-source", exchange.source))
+        if "stub" in exchange.notes:
+            response.headers.append(("x-gw-stub", exchange.notes["stub"]))
+        elif "near_misses" in exchange.notes:
+            response.headers.append(("x-gw-near-miss", near_miss_header(exchange.notes["near_misses"])))
+        return response
+
+    async def _spy(self, exchange: Exchange) -> Response:
+        """A recorded stub where one matches, the upstream otherwise (Hoverfly's spy)."""
+        recorded = await self.mocker.stubs.answer(exchange) if self.mocker.stubs is not None else None
+        if recorded is not None:
+            exchange.source = "recorded"
+            return recorded
+        response = await self.forwarder.forward(exchange)
+        exchange.source = "live"
         return response
 
     def as_terminal(self) -> Next:

@@ -1,0 +1,167 @@
+"""What a stub file holds: a request matcher, a response, and where it came from.
+
+```yaml
+request:                      # every field but method is optional
+  method: GET
+  path: /users/1              # below the service's base path; or {regex: "^/users/[0-9]+$"}
+  query: {verbose: "true"}    # each value exact, or {regex: ...}
+  headers: {X-Tenant: acme}
+  body:                       # JSON body fields, by JSONPath ($.a.b[0], $.items[*].sku)
+    $.customer_id: {regex: "^cus_"}
+response:
+  status: 200
+  headers: {Content-Type: application/json}
+  body: {id: 1, username: alice}   # JSON, or text; or body_file: a file beside this one
+meta: {operation: getUser, recorded_at: ..., source: ..., redactions: [...]}
+```
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..config import ConfigError
+
+METHODS = {"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"}
+
+
+class StubError(ConfigError):
+    """A stub file that cannot be used: `file: place: reason`."""
+
+
+@dataclass
+class Stub:
+    """One saved exchange."""
+
+    id: str  # the file's name without suffix: stable, says what it holds
+    service: str
+    file: Path
+    method: str
+    path: Any = None  # exact string, {"regex": ...}, or None for any path
+    query: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, Any] = field(default_factory=dict)
+    body: dict[str, Any] = field(default_factory=dict)  # JSONPath -> expected
+    status: int = 200
+    response_headers: dict[str, str] = field(default_factory=dict)
+    response_body: bytes = b""
+    meta: dict[str, Any] = field(default_factory=dict)
+    order: int = 0  # position in the store, for a stable tie-break
+
+    @property
+    def operation(self) -> str | None:
+        return self.meta.get("operation")
+
+
+def read_stub(file: Path, service: str) -> Stub:
+    """Parse one stub file; a StubError names the file, the place and the reason."""
+    try:
+        text = file.read_text(encoding="utf-8")
+        data = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
+    except OSError as exc:
+        raise StubError(str(file), "", exc.strerror or str(exc)) from None
+    except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        place = f"line {mark.line + 1}" if mark else ""
+        raise StubError(str(file), place, f"not valid {'JSON' if file.suffix == '.json' else 'YAML'}: "
+                                          f"{getattr(exc, 'problem', None) or exc}") from None
+    if not isinstance(data, dict):
+        raise StubError(str(file), "", "a stub is a mapping with `request` and `response`")
+    request = _section(data, "request", file)
+    response = _section(data, "response", file)
+    unknown = set(data) - {"request", "response", "meta"}
+    if unknown:
+        raise StubError(str(file), sorted(unknown)[0], "unknown section (a stub has request, response, meta)")
+    method = str(request.get("method", "")).upper()
+    if method not in METHODS:
+        raise StubError(str(file), "request.method", f"expected an HTTP method, got {request.get('method')!r}")
+    _check_keys(request, {"method", "path", "query", "headers", "body"}, "request", file)
+    _check_keys(response, {"status", "headers", "body", "body_file"}, "response", file)
+    status = response.get("status", 200)
+    if not isinstance(status, int) or not 100 <= status <= 599:
+        raise StubError(str(file), "response.status", f"expected an HTTP status code, got {status!r}")
+    headers = {str(k): str(v) for k, v in (_mapping(response, "headers", file, "response") or {}).items()}
+    return Stub(
+        id=file.stem,
+        service=service,
+        file=file,
+        method=method,
+        path=_matcher(request.get("path"), file, "request.path"),
+        query={str(k): _matcher(v, file, f"request.query.{k}") for k, v in _mapping(request, "query", file).items()},
+        headers={str(k).lower(): _matcher(v, file, f"request.headers.{k}")
+                 for k, v in _mapping(request, "headers", file).items()},
+        body={str(k): _body_matcher(k, v, file) for k, v in _mapping(request, "body", file).items()},
+        status=status,
+        response_headers=headers,
+        response_body=_response_body(response, headers, file),
+        meta=data.get("meta") or {},
+    )
+
+
+def _section(data: dict[str, Any], name: str, file: Path) -> dict[str, Any]:
+    value = data.get(name)
+    if not isinstance(value, dict):
+        raise StubError(str(file), name, "missing, or not a mapping")
+    return value
+
+
+def _mapping(data: dict[str, Any], key: str, file: Path, prefix: str = "request") -> dict[str, Any]:
+    value = data.get(key) or {}
+    if not isinstance(value, dict):
+        raise StubError(str(file), f"{prefix}.{key}", "expected a mapping")
+    return value
+
+
+def _check_keys(data: dict[str, Any], allowed: set[str], prefix: str, file: Path) -> None:
+    unknown = set(data) - allowed
+    if unknown:
+        key = sorted(unknown)[0]
+        raise StubError(str(file), f"{prefix}.{key}", f"unknown field (expected one of {', '.join(sorted(allowed))})")
+
+
+def _matcher(value: Any, file: Path, place: str) -> Any:
+    """Exact values become strings (query and header values arrive as text); {regex} is compiled."""
+    if isinstance(value, dict):
+        if set(value) != {"regex"} or not isinstance(value["regex"], str):
+            raise StubError(str(file), place, "a matcher is a value, or {regex: PATTERN}")
+        import re
+
+        try:
+            return {"regex": re.compile(value["regex"])}
+        except re.error as exc:
+            raise StubError(str(file), place, f"bad regex: {exc}") from None
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _body_matcher(path: Any, value: Any, file: Path) -> Any:
+    if not isinstance(path, str) or not path.startswith("$"):
+        raise StubError(str(file), f"request.body.{path}", "body fields are JSONPaths such as $.items[0].sku")
+    if isinstance(value, dict) and set(value) == {"regex"}:
+        return _matcher(value, file, f"request.body.{path}")
+    return {"equals": value}
+
+
+def _response_body(response: dict[str, Any], headers: dict[str, str], file: Path) -> bytes:
+    if "body_file" in response:
+        side = file.parent / str(response["body_file"])
+        try:
+            return side.read_bytes()
+        except OSError as exc:
+            raise StubError(str(file), "response.body_file", f"{side.name}: {exc.strerror or exc}") from None
+    body = response.get("body")
+    if body is None:
+        return b""
+    if isinstance(body, str):
+        return body.encode()
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "application/json")
+    if "json" not in content_type and "*" not in content_type:
+        raise StubError(str(file), "response.body", f"structured body for {content_type}: write it as text")
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()

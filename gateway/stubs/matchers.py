@@ -1,0 +1,138 @@
+"""Does this request match that stub? And when it does not, why not (the near-miss report).
+
+A matched stub scores its specificity (an exact constraint counts more than a regex), so the
+most specific stub wins; a stub that did not match says which constraints failed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .format import Stub
+
+
+@dataclass
+class RequestView:
+    """The parts of a request a stub can constrain, in the shapes matchers compare."""
+
+    method: str
+    path: str  # below the service's base path
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # lower-case names
+    body: bytes = b""
+    _json: Any = field(default=None, repr=False)
+    _parsed: bool = field(default=False, repr=False)
+
+    def json(self) -> Any:
+        if not self._parsed:
+            self._parsed = True
+            try:
+                self._json = json.loads(self.body) if self.body else None
+            except (ValueError, UnicodeDecodeError):
+                self._json = None
+        return self._json
+
+
+@dataclass
+class Verdict:
+    matched: bool
+    score: int  # specificity of a match; for a miss, how many constraints held
+    total: int  # how many constraints the stub has
+    reasons: list[str]  # the constraints that failed
+
+
+def judge(stub: Stub, request: RequestView) -> Verdict:
+    score, total, reasons = 0, 0, []
+
+    def check(ok: bool, weight: int, reason: str) -> None:
+        nonlocal score, total
+        total += 1
+        if ok:
+            score += weight
+        else:
+            reasons.append(reason)
+
+    check(stub.method == request.method, 1, f"method: expected {stub.method}, got {request.method}")
+    if stub.path is not None:
+        check(_text_matches(stub.path, request.path), _weight(stub.path),
+              f"path: expected {_show(stub.path)}, got {request.path}")
+    for name, expected in stub.query.items():
+        values = request.query.get(name, [])
+        check(any(_text_matches(expected, v) for v in values), _weight(expected),
+              f"query {name}: expected {_show(expected)}, got {_show_values(values)}")
+    for name, expected in stub.headers.items():
+        value = request.headers.get(name)
+        check(value is not None and _text_matches(expected, value), _weight(expected),
+              f"header {name}: expected {_show(expected)}, got {_show_values([value] if value is not None else [])}")
+    if stub.body:
+        document = request.json()
+        for path, expected in stub.body.items():
+            found = json_path(document, path)
+            check(any(_value_matches(expected, v) for v in found), _weight(expected),
+                  f"body {path}: expected {_show(expected)}, got {_show_values(found)}")
+    return Verdict(not reasons, score, total, reasons)
+
+
+def _weight(matcher: Any) -> int:
+    return 1 if isinstance(matcher, dict) and "regex" in matcher else 2
+
+
+def _text_matches(matcher: Any, value: str) -> bool:
+    if isinstance(matcher, dict):
+        return bool(matcher["regex"].search(value))
+    return matcher == value
+
+
+def _value_matches(matcher: dict[str, Any], value: Any) -> bool:
+    if "regex" in matcher:
+        return isinstance(value, (str, int, float)) and bool(matcher["regex"].search(str(value)))
+    return matcher["equals"] == value
+
+
+def _show(matcher: Any) -> str:
+    if isinstance(matcher, dict):
+        if "regex" in matcher:
+            return f"/{matcher['regex'].pattern}/"
+        return json.dumps(matcher["equals"])
+    return json.dumps(matcher)
+
+
+def _show_values(values: list[Any]) -> str:
+    if not values:
+        return "nothing"
+    return " or ".join(json.dumps(v) for v in values[:3])
+
+
+_STEP = re.compile(r"\.([A-Za-z_$][\w$-]*)|\[(\d+)\]|\[\*\]|\.\*|\['([^']*)'\]|\[\"([^\"]*)\"\]")
+
+
+def json_path(document: Any, path: str) -> list[Any]:
+    """The values at a JSONPath of the simple kind stubs use: $.a.b, [0], [*], ['a b']."""
+    if not path.startswith("$"):
+        return []
+    nodes = [document]
+    position = 1
+    while position < len(path):
+        step = _STEP.match(path, position)
+        if step is None:
+            return []
+        position = step.end()
+        name, index, quoted, double = step.group(1), step.group(2), step.group(3), step.group(4)
+        key = name or quoted or double
+        following: list[Any] = []
+        for node in nodes:
+            if key is not None:
+                if isinstance(node, dict) and key in node:
+                    following.append(node[key])
+            elif index is not None:
+                if isinstance(node, list) and int(index) < len(node):
+                    following.append(node[int(index)])
+            elif isinstance(node, list):
+                following.extend(node)
+            elif isinstance(node, dict):
+                following.extend(node.values())
+        nodes = following
+    return nodes

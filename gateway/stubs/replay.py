@@ -1,0 +1,51 @@
+"""Answer a request from the stub store: the first source in stub mode's answer order."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qs
+
+from ..exchange import Exchange, Response
+from .matchers import RequestView
+from .store import StubStore
+
+log = logging.getLogger("gw.stubs")
+HEADER_LIMIT = 600  # keep the near-miss header well inside what proxies accept
+
+
+class Replay:
+    """The stub store as the mocker's first source; reports near misses when nothing matched."""
+
+    def __init__(self, store: StubStore) -> None:
+        self.store = store
+
+    async def answer(self, exchange: Exchange) -> Response | None:
+        service, operation = exchange.service, exchange.operation
+        assert service is not None and operation is not None
+        if not self.store.stubs.get(service.name):
+            return None
+        request = await request_view(exchange, service.base_path)
+        match = self.store.lookup(service.name, request, operation.key)
+        if match.stub is not None:
+            exchange.notes["stub"] = f"{match.stub.service}/{match.stub.id}"
+            stub = match.stub
+            return Response(stub.status, list(stub.response_headers.items()), stub.response_body)
+        if match.near_misses:
+            lines = [miss.line() for miss in match.near_misses]
+            exchange.notes["near_misses"] = lines
+            log.info("no stub matched %s %s; nearest: %s", exchange.method, exchange.path, " | ".join(lines))
+        return None
+
+
+async def request_view(exchange: Exchange, base_path: str) -> RequestView:
+    base = "" if base_path == "/" else base_path
+    path = exchange.path[len(base):] if exchange.path.startswith(base) else exchange.path
+    query = parse_qs(exchange.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in exchange.scope["headers"]}
+    return RequestView(exchange.method, path or "/", query, headers, await exchange.body())
+
+
+def near_miss_header(lines: list[str]) -> str:
+    text = " | ".join(lines)
+    text = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)
+    return text if len(text) <= HEADER_LIMIT else text[: HEADER_LIMIT - 3] + "..."

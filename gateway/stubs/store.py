@@ -1,0 +1,87 @@
+"""Every service's stub files, loaded and indexed; the best match for a request, or the near misses."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .format import Stub, StubError, read_stub
+from .matchers import RequestView, Verdict, judge
+
+log = logging.getLogger("gw.stubs")
+SUFFIXES = (".yaml", ".yml", ".json")
+NEAR_MISSES = 3
+
+
+@dataclass
+class NearMiss:
+    stub: Stub
+    reasons: list[str]
+
+    def line(self) -> str:
+        return f"{self.stub.id}: {'; '.join(self.reasons)}"
+
+
+@dataclass
+class Match:
+    """The outcome of looking a request up: the stub that answers, or the nearest that did not."""
+
+    stub: Stub | None = None
+    near_misses: list[NearMiss] = field(default_factory=list)
+
+
+class StubStore:
+    """Stub files under `root/<service>/`; a broken file is reported and skipped, never fatal."""
+
+    def __init__(self, root: Path, services: list[str]) -> None:
+        self.root = root
+        self.services = services
+        self.stubs: dict[str, list[Stub]] = {}
+        self.errors: list[StubError] = []
+        self.load()
+
+    def load(self) -> None:
+        stubs: dict[str, list[Stub]] = {name: [] for name in self.services}
+        errors: list[StubError] = []
+        for service in self.services:
+            folder = self.root / service
+            if not folder.is_dir():
+                continue
+            files = sorted(p for p in folder.iterdir() if p.suffix in SUFFIXES and not p.name.startswith("."))
+            for file in files:
+                try:
+                    stub = read_stub(file, service)
+                except StubError as exc:
+                    errors.append(exc)
+                    log.warning("stub skipped: %s", exc)
+                    continue
+                stub.order = len(stubs[service])
+                stubs[service].append(stub)
+        self.stubs, self.errors = stubs, errors
+
+    def all(self, service: str | None = None) -> list[Stub]:
+        names = [service] if service else self.services
+        return [stub for name in names for stub in self.stubs.get(name, [])]
+
+    def find(self, stub_id: str) -> Stub | None:
+        return next((s for s in self.all() if s.id == stub_id or f"{s.service}/{s.id}" == stub_id), None)
+
+    def lookup(self, service: str, request: RequestView, operation: str | None = None) -> Match:
+        """The most specific matching stub (ties: file order), else the nearest misses with reasons."""
+        best: tuple[int, int, Stub] | None = None
+        misses: list[tuple[float, Stub, Verdict]] = []
+        for stub in self.stubs.get(service, []):
+            if operation and stub.operation and stub.operation != operation:
+                continue
+            verdict = judge(stub, request)
+            if verdict.matched:
+                rank = (verdict.score, -stub.order)
+                if best is None or rank > (best[0], best[1]):
+                    best = (rank[0], rank[1], stub)
+            elif stub.method == request.method or verdict.total > 1:
+                misses.append((verdict.score / max(verdict.total, 1), stub, verdict))
+        if best is not None:
+            return Match(best[2])
+        misses.sort(key=lambda item: (-item[0], item[1].order))
+        return Match(None, [NearMiss(stub, verdict.reasons) for _, stub, verdict in misses[:NEAR_MISSES]])
