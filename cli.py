@@ -19,6 +19,7 @@ from gateway.config import MODES, SPEC_SUFFIXES, ConfigError, GatewayConfig
 from gateway.logs import setup_logging
 from gateway.server import ServeArgs
 from gateway.server import serve as run_server
+from gateway.stubs import StubStore
 
 app = typer.Typer(
     help="gw: a mock-first developer gateway driven by OpenAPI specs.\n\n"
@@ -187,6 +188,71 @@ def lint(sources: SourcesArg = None) -> None:
                   highlight=False, soft_wrap=True)
     if loaded.errors:
         raise typer.Exit(1)
+
+
+stubs_app = typer.Typer(help="The stub store: saved exchanges in stubs/<service>/.\n\nExample: gw stubs list users",
+                        no_args_is_help=True)
+app.add_typer(stubs_app, name="stubs")
+
+
+def _store(sources: list[Path] | None) -> tuple[GatewayConfig, StubStore]:
+    config = _config(_args(sources))
+    store = StubStore(config.stubs_path(), list(config.services))
+    for error in store.errors:
+        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    return config, store
+
+
+@stubs_app.command("list")
+def stubs_list(
+    service: Annotated[Optional[str], typer.Argument(help="Only this service's stubs.")] = None,
+    config_file: Annotated[Optional[Path], typer.Option("--config", help="gateway.yaml to read.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List stubs: id, service, request, status, operation.
+
+    Example: gw stubs list orders --json
+    """
+    config, store = _store([config_file] if config_file else None)
+    if service and service not in config.services:
+        fail(f"no service {service!r}; services: {', '.join(config.services)}")
+    rows = [{"id": f"{s.service}/{s.id}", "service": s.service, "method": s.method, "path": _show_path(s.path),
+             "status": s.status, "operation": s.operation or "", "file": str(s.file)} for s in store.all(service)]
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    else:
+        table = Table(box=None)
+        for column in ("id", "method", "path", "status", "operation"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(row["id"], row["method"], row["path"], str(row["status"]), row["operation"])
+        out.print(table if rows else "no stubs")
+    if store.errors:
+        raise typer.Exit(1)
+
+
+@stubs_app.command("show")
+def stubs_show(
+    stub_id: Annotated[str, typer.Argument(help="SERVICE/ID or ID, as `gw stubs list` prints it.")],
+    config_file: Annotated[Optional[Path], typer.Option("--config", help="gateway.yaml to read.")] = None,
+) -> None:
+    """Print one stub file.
+
+    Example: gw stubs show users/getUser-alice
+    """
+    _, store = _store([config_file] if config_file else None)
+    stub = store.find(stub_id)
+    if stub is None:
+        fail(f"no stub {stub_id!r}; see `gw stubs list`")
+        return
+    out.print(f"[bold]{stub.file}[/]", highlight=False)
+    sys.stdout.write(stub.file.read_text(encoding="utf-8"))
+
+
+def _show_path(path: object) -> str:
+    if isinstance(path, dict):
+        return f"/{path['regex'].pattern}/"
+    return str(path) if path is not None else "(any)"
 
 
 def main() -> None:

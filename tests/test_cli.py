@@ -120,3 +120,22 @@ def test_lint_passes_on_samples_and_fails_with_place_on_a_broken_spec(tmp_path: 
     assert result.returncode == 1
     assert "specs/users.yaml" in result.stderr and "bogus_root" in result.stderr
     assert "ok orders" in result.stdout
+
+
+def test_stubs_list_and_show(tmp_path: Path) -> None:
+    copy_samples(tmp_path)
+    stub = tmp_path / "stubs" / "users" / "getUser-alice.yaml"
+    stub.parent.mkdir(parents=True)
+    stub.write_text("request: {method: GET, path: /users/1}\nresponse: {status: 200, body: {id: 1}}\n"
+                    "meta: {operation: getUser}\n")
+    listed = json.loads(run_gw("stubs", "list", "--json", cwd=tmp_path).stdout)
+    assert [(row["id"], row["method"], row["path"], row["status"]) for row in listed] == [
+        ("users/getUser-alice", "GET", "/users/1", 200)]
+    shown = run_gw("stubs", "show", "users/getUser-alice", cwd=tmp_path)
+    assert "path: /users/1" in shown.stdout
+    missing = run_gw("stubs", "show", "nope", cwd=tmp_path)
+    assert missing.returncode == 2 and missing.stderr.strip() == "error: no stub 'nope'; see `gw stubs list`"
+    (tmp_path / "stubs" / "users" / "broken.yaml").write_text("request: {method: GET}\nresponse: {status: 7}\n")
+    broken = run_gw("stubs", "list", cwd=tmp_path)
+    assert broken.returncode == 1
+    assert "broken.yaml: response.status: expected an HTTP status code, got 7" in broken.stderr
