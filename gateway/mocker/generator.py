@@ -74,6 +74,8 @@ class Options:
     attempt: int = 0
     use_examples: bool = True
     validator: Any = OAS31Validator  # the dialect oneOf branches are checked in
+    null_when_allowed: bool = False  # a last resort: null wherever the schema allows it
+    minimal: bool = False  # a last resort: required properties only
 
 
 _CHECKERS: dict[tuple[int, Any], tuple[Any, Any]] = {}
@@ -111,6 +113,8 @@ class _Generator:
         if not isinstance(schema, dict):
             return None
         schema = merge_all_of(schema)
+        if self.options.null_when_allowed and depth > 0 and nullable(schema):
+            return None
         if self.options.use_examples:
             found, example = schema_example(schema)
             if found:
@@ -144,7 +148,7 @@ class _Generator:
         combined = merge_all_of({"allOf": [rest, branch]}) if rest and isinstance(branch, dict) else branch
         value = self.value(combined, depth, name)
         if tag is not None and isinstance(value, dict):
-            value[tag[0]] = tag[1]
+            value[tag[0]] = _tag_value(combined, tag)
         elif key == "oneOf" and len(options) > 1:
             value = self._only_one(schema[key], index, combined, value, depth, name)
         return value
@@ -192,7 +196,7 @@ class _Generator:
             hidden = isinstance(sub, dict) and sub.get("writeOnly" if self.options.response else "readOnly")
             if hidden:
                 continue
-            if key not in required and depth >= OPTIONAL_DEPTH:
+            if key not in required and (depth >= OPTIONAL_DEPTH or self.options.minimal):
                 continue
             result[key] = self.value(sub, depth + 1, key)
         for key in required:  # required but not described: any value the rest of the schema allows
@@ -317,6 +321,20 @@ class _Generator:
 
     def _boolean(self, _schema: dict[str, Any], _depth: int, _name: str) -> bool:
         return self.rng.random() < 0.5
+
+
+def _tag_value(branch: Any, tag: tuple[str, str]) -> Any:
+    """The discriminator's value, unless the branch pins the property to other values (an enum or
+    const, as published specs often do instead of naming the schema): then the branch wins."""
+    prop = (branch.get("properties") or {}).get(tag[0]) if isinstance(branch, dict) else None
+    if isinstance(prop, dict):
+        prop = merge_all_of(prop)
+        if "const" in prop:
+            return prop["const"]
+        enum = prop.get("enum")
+        if isinstance(enum, list) and enum and tag[1] not in enum:
+            return enum[0]
+    return tag[1]
 
 
 def schema_example(schema: dict[str, Any]) -> tuple[bool, Any]:

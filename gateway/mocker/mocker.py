@@ -93,6 +93,8 @@ def build_answer(service: Service, operation: Operation, prefs: Preferences, acc
     if not found and not isinstance(schema, dict):  # a media type without schema or example: no body
         return "example", status, headers, b""
     checker = body_validator(service, operation, status_key, media)
+    if found:
+        value = without_write_only(value, schema)
     if found and not prefs.dynamic and (checker is None or prefs.example is not None or _valid(checker, value)):
         return "example", status, headers, encode(value, media, schema)
     if is_binary(media, schema):
@@ -118,7 +120,8 @@ def generate_valid(service: Service, operation: Operation, schema: Any, seed: st
     candidate = None
     for attempt in range(ATTEMPTS):
         options = Options(response=True, names=service.schema_names, attempt=attempt, use_examples=attempt < 2,
-                          validator=OAS31Validator if service.openapi31 else OAS30ReadValidator)
+                          validator=OAS31Validator if service.openapi31 else OAS30ReadValidator,
+                          null_when_allowed=attempt >= ATTEMPTS - 2, minimal=attempt == ATTEMPTS - 1)
         candidate = generate(schema, seed, options)
         echoed = echo(candidate, schema, exchange)
         if checker is None or _valid(checker, echoed):
@@ -131,6 +134,38 @@ def generate_valid(service: Service, operation: Operation, schema: Any, seed: st
         errors = _errors(checker, candidate) if checker else []
         log.warning("could not generate a valid body for %s %s: %s", operation.service, operation.label, errors)
     return candidate
+
+
+def without_write_only(value: Any, schema: Any, depth: int = 0) -> Any:
+    """An example with the properties its schema marks writeOnly taken out: those never belong in
+    a response, though published examples often show them."""
+    if depth > 32 or not isinstance(schema, dict):
+        return value
+    if isinstance(value, list):
+        items = schema.get("items")
+        return [without_write_only(v, items, depth + 1) for v in value] if isinstance(items, dict) else value
+    if not isinstance(value, dict):
+        return value
+    properties: dict[str, Any] = {}
+    for part in _branches(schema):
+        properties.update(part.get("properties") or {})
+    cleaned = {}
+    for key, item in value.items():
+        sub = properties.get(key)
+        if isinstance(sub, dict) and sub.get("writeOnly"):
+            continue
+        cleaned[key] = without_write_only(item, sub, depth + 1)
+    return cleaned
+
+
+def _branches(schema: dict[str, Any], depth: int = 0) -> list[dict[str, Any]]:
+    found = [schema]
+    if depth < 8:
+        for key in ("allOf", "anyOf", "oneOf"):
+            for part in schema.get(key) or []:
+                if isinstance(part, dict):
+                    found += _branches(part, depth + 1)
+    return found
 
 
 def body_validator(service: Service, operation: Operation, status: str, media: str) -> Any:
@@ -150,8 +185,8 @@ def _compile(service: Service, schema: dict[str, Any]) -> Any:
 def _valid(checker: Any, value: Any) -> bool:
     try:
         return checker.is_valid(value)
-    except Exception:  # a schema the validator itself cannot apply (a bad regex, ...) decides nothing
-        return True
+    except Exception:  # the validator could not judge it (a discriminator naming no schema...): try another
+        return False
 
 
 def _errors(checker: Any, value: Any) -> list[str]:
