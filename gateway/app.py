@@ -24,10 +24,11 @@ from .steps.dispatch import ModeDispatch
 from .steps.errors import ProblemResponses
 from .steps.request_id import RequestId
 from .stubs import StubStore
+from .stubs.recorder import Recorder
+from .stubs.redaction import Redactor
 from .stubs.replay import Replay
 
 log = logging.getLogger("gw")
-NOT_YET = {"record": "recording (issue #4, next step)"}
 
 
 @dataclass
@@ -41,9 +42,6 @@ def load_services(config: GatewayConfig, deep_check: str = "later") -> LoadResul
     result = LoadResult()
     for settings in config.services.values():
         try:
-            if settings.mode in NOT_YET:
-                raise ConfigError(config.source, f"services.{settings.name}.mode",
-                                  f"{settings.mode} mode needs {NOT_YET[settings.mode]}, not built yet")
             service = load_service(settings.name, config.spec_path(settings), settings.base_path, deep_check)
             _check_operation_overrides(config, settings.name, service)
             result.services[settings.name] = service
@@ -70,6 +68,8 @@ class GatewayApp:
         self.forwarder = Forwarder({name: config.services[name] for name in self.services})
         self.stubs = StubStore(config.stubs_path(), list(self.services))
         self.mocker = Mocker(Replay(self.stubs))
+        redactors = {name: Redactor.for_spec(s.specification.security_schemes or {}) for name, s in self.services.items()}
+        self.recorder = Recorder(self.stubs, redactors, {n: ", ".join(config.services[n].upstream) for n in self.services})
         per_service_limits = {s.base_path: s.max_body for s in config.services.values() if s.max_body}
         steps = [
             RequestId(),
@@ -79,7 +79,7 @@ class GatewayApp:
             GatewayEndpoints(config, self.services, [str(e) for e in loaded.errors]),
             Router(self.services),
         ]
-        self.pipeline = Pipeline(steps, ModeDispatch(config.services, self.mocker, self.forwarder).as_terminal())
+        self.pipeline = Pipeline(steps, ModeDispatch(config.services, self.mocker, self.forwarder, self.recorder).as_terminal())
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         kind = scope["type"]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from ..config import ServiceConfig
+from ..contract import response_violations
 from ..exchange import Exchange, Response
 from ..forwarder import Forwarder
 from ..mocker import Mocker
 from ..pipeline import Next
 from ..problems import Problem
+from ..stubs.recorder import Recorder
 from ..stubs.replay import near_miss_header
 
 FALLBACK_STATUSES = frozenset({500, 502, 503, 504})
@@ -16,10 +20,12 @@ FALLBACK_STATUSES = frozenset({500, 502, 503, 504})
 class ModeDispatch:
     """The last step: picks the answer's source for the routed operation."""
 
-    def __init__(self, settings: dict[str, ServiceConfig], mocker: Mocker, forwarder: Forwarder) -> None:
+    def __init__(self, settings: dict[str, ServiceConfig], mocker: Mocker, forwarder: Forwarder,
+                 recorder: Recorder | None = None) -> None:
         self.settings = settings
         self.mocker = mocker
         self.forwarder = forwarder
+        self.recorder = recorder
 
     async def __call__(self, exchange: Exchange, _call_next: Next) -> Response:
         operation = exchange.operation
@@ -31,6 +37,8 @@ class ModeDispatch:
             response = await self._fallback(exchange)
         elif mode == "spy":
             response = await self._spy(exchange)
+        elif mode == "record":
+            response = await self._record(exchange)
         else:
             response = await self.forwarder.forward(exchange)
             exchange.source = "live"
@@ -40,6 +48,23 @@ class ModeDispatch:
         elif "near_misses" in exchange.notes:
             response.headers.append(("x-gw-near-miss", near_miss_header(exchange.notes["near_misses"])))
         return response
+
+    async def _record(self, exchange: Exchange) -> Response:
+        """Live, and the exchange saved as a stub (redacted) before the client gets the answer."""
+        response = await self.forwarder.forward(exchange)
+        exchange.source = "live"
+        if self.recorder is None:
+            return response
+        body = await _read_all(response)
+        service, operation = exchange.service, exchange.operation
+        assert service is not None and operation is not None
+        violations = response_violations(service, operation, response.status, response.header("content-type") or "", body)
+        recorded = await asyncio.to_thread(self.recorder.save, exchange, await exchange.body(), response.status,
+                                           response.headers, body, violations)
+        exchange.notes["stub"] = recorded.stub_id
+        exchange.source = "live-recorded"
+        headers = [(k, v) for k, v in response.headers if k.lower() != "transfer-encoding"]
+        return Response(response.status, headers, body)
 
     async def _spy(self, exchange: Exchange) -> Response:
         """A recorded stub where one matches, the upstream otherwise (Hoverfly's spy)."""
@@ -78,6 +103,15 @@ class ModeDispatch:
         exchange.notes["stub_source"] = exchange.source
         exchange.source = "stub-fallback"
         return stubbed
+
+
+async def _read_all(response: Response) -> bytes:
+    if isinstance(response.body, bytes):
+        return response.body
+    try:
+        return b"".join([chunk async for chunk in response.body])
+    finally:
+        await _close(response)
 
 
 async def _close(response: Response) -> None:

@@ -60,6 +60,17 @@ class StubStore:
                 stubs[service].append(stub)
         self.stubs, self.errors = stubs, errors
 
+    def add(self, stub: Stub) -> None:
+        """A stub just written: replaces the one from the same file, or joins the end."""
+        stubs = self.stubs.setdefault(stub.service, [])
+        for index, existing in enumerate(stubs):
+            if existing.file == stub.file:
+                stub.order = existing.order
+                stubs[index] = stub
+                return
+        stub.order = len(stubs)
+        stubs.append(stub)
+
     def all(self, service: str | None = None) -> list[Stub]:
         names = [service] if service else self.services
         return [stub for name in names for stub in self.stubs.get(name, [])]

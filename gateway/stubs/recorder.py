@@ -1,0 +1,191 @@
+"""Record mode: turn a live exchange into a stub file (redacted first), one file per request.
+
+The file name says what it holds: the operation and a digest of the request matcher, so the same
+request always lands in the same file (recording it again updates it) and different requests
+for one operation sit side by side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from ..exchange import Exchange
+from .format import read_stub
+from .persister import dump_yaml, write_atomic
+from .redaction import Redactor
+from .store import StubStore
+
+log = logging.getLogger("gw.record")
+INLINE_LIMIT = 64 * 1024
+KEPT_RESPONSE_HEADERS = ("content-type", "location", "etag", "cache-control", "content-language", "content-disposition",
+                         "link", "retry-after", "vary", "last-modified", "expires")
+
+
+@dataclass
+class Recorded:
+    """What one recording did, for the live line of `gw record` and its summary."""
+
+    stub_id: str
+    file: Path
+    outcome: str  # created | updated | unchanged
+    violations: list[str] = field(default_factory=list)
+
+
+class Recorder:
+    def __init__(self, store: StubStore, redactors: dict[str, Redactor], upstream_of: dict[str, str]) -> None:
+        self.store = store
+        self.redactors = redactors
+        self.upstream_of = upstream_of
+        self.recorded: list[Recorded] = []
+
+    def save(self, exchange: Exchange, request_body: bytes, status: int, headers: list[tuple[str, str]],
+             body: bytes, violations: list[str]) -> Recorded:
+        service, operation = exchange.service, exchange.operation
+        assert service is not None and operation is not None
+        query_pairs = parse_qsl(exchange.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        redactor = self.redactors[service.name].secrets_in(
+            list(exchange.headers.items()), query_pairs, _json(request_body, exchange.headers.get("content-type", "")))
+        applied: list[str] = []
+        request = self._request(exchange, service.base_path, request_body, redactor, applied)
+        name = f"{_slug(operation.key)}-{_digest(request)}"
+        folder = self.store.root / service.name
+        response = self._response(status, headers, body, redactor, applied, folder, name)
+        meta = {
+            "operation": operation.key,
+            "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "source": exchange.notes.get("upstream", self.upstream_of.get(service.name, "")),
+            "redactions": sorted(set(applied)),
+        }
+        if violations:
+            meta["contract"] = {"ok": False, "violations": violations}
+        target = folder / f"{name}.yaml"
+        outcome = "created"
+        if target.exists():
+            outcome = "unchanged" if _same_response(target, response) else "updated"
+        if outcome != "unchanged":
+            write_atomic(target, dump_yaml({"request": request, "response": response, "meta": meta}))
+            self.store.add(read_stub(target, service.name))
+        result = Recorded(f"{service.name}/{name}", target, outcome, violations)
+        self.recorded.append(result)
+        log.info("%s %s/%s (%s %s -> %s)", outcome, service.name, name, exchange.method, exchange.path, status)
+        return result
+
+    def _request(self, exchange: Exchange, base_path: str, body: bytes, redactor: Redactor,
+                 applied: list[str]) -> dict[str, Any]:
+        base = "" if base_path == "/" else base_path
+        path = exchange.path[len(base):] if exchange.path.startswith(base) else exchange.path
+        request: dict[str, Any] = {"method": exchange.method, "path": redactor.text(path or "/", applied, "path")}
+        query: dict[str, str] = {}
+        for key, value in parse_qsl(exchange.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True):
+            if redactor.secret_query(key):
+                applied.append(f"query {key}")
+                continue
+            query[key] = redactor.text(value, applied, f"query {key}")
+        if query:
+            request["query"] = query
+        matcher = _body_matcher(body, exchange.headers.get("content-type", ""), redactor, applied)
+        if matcher:
+            request["body"] = matcher
+        for name in exchange.headers:
+            if redactor.secret_header(name):
+                applied.append(f"request header {name.lower()}")
+        return request
+
+    def _response(self, status: int, headers: list[tuple[str, str]], body: bytes, redactor: Redactor,
+                  applied: list[str], folder: Path, name: str) -> dict[str, Any]:
+        kept: dict[str, str] = {}
+        for key, value in headers:
+            key, value = str(key), str(value)  # aiohttp's header names are `istr`, which YAML cannot write
+            lowered = key.lower()
+            if redactor.secret_header(lowered):
+                applied.append(f"response header {lowered}")
+            elif lowered in KEPT_RESPONSE_HEADERS or (lowered.startswith("x-") and not lowered.startswith("x-gw-")):
+                kept[key] = redactor.text(value, applied, f"response header {lowered}")
+        response: dict[str, Any] = {"status": status}
+        if kept:
+            response["headers"] = kept
+        content_type = next((v for k, v in kept.items() if k.lower() == "content-type"), "")
+        if not body:
+            return response
+        document = _json(body, content_type)
+        if document is not None and len(body) <= INLINE_LIMIT:
+            response["body"] = redactor.document(document, applied, "response body")
+        elif _is_text(content_type, body) and len(body) <= INLINE_LIMIT:
+            response["body"] = redactor.text(body.decode("utf-8"), applied, "response body")
+        else:
+            side = folder / f"{name}.body"
+            if document is not None:
+                body = json.dumps(redactor.document(document, applied, "response body")).encode()
+            elif _is_text(content_type, body):
+                body = redactor.text(body.decode("utf-8"), applied, "response body").encode()
+            write_atomic(side, body)
+            response["body_file"] = side.name
+        return response
+
+
+def _body_matcher(body: bytes, content_type: str, redactor: Redactor, applied: list[str]) -> dict[str, Any]:
+    """Top-level JSON fields as JSONPath matchers; secret fields are left out (they differ per
+    caller, and must not be saved), which the redactions list says."""
+    document = _json(body, content_type)
+    if not isinstance(document, dict):
+        return {}
+    matcher = {}
+    for key, value in document.items():
+        if redactor.secret_field(str(key)):
+            applied.append(f"request body.{key}")
+            continue
+        scrubbed_list: list[str] = []
+        cleaned = redactor.document(value, scrubbed_list, f"request body.{key}")
+        if scrubbed_list:  # a secret inside: match the field's presence only, never its value
+            applied += scrubbed_list
+            continue
+        path = f"$.{key}" if re.fullmatch(r"[A-Za-z_][\w-]*", str(key)) else f"$['{key}']"
+        matcher[path] = cleaned
+    return matcher
+
+
+def _json(body: bytes, content_type: str) -> Any:
+    if "json" not in content_type.lower():
+        return None
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _is_text(content_type: str, body: bytes) -> bool:
+    lowered = content_type.lower()
+    if not (lowered.startswith("text/") or "xml" in lowered or "json" in lowered or "javascript" in lowered):
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _same_response(target: Path, response: dict[str, Any]) -> bool:
+    import yaml
+
+    try:
+        existing = yaml.safe_load(target.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(existing, dict) and existing.get("response") == response
+
+
+def _digest(request: dict[str, Any]) -> str:
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:8]
+
+
+def _slug(key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", key).strip("-")[:60] or "operation"
