@@ -15,11 +15,12 @@ from rich.console import Console
 from rich.table import Table
 
 from gateway.app import build_app, load_services
-from gateway.config import MODES, SPEC_SUFFIXES, ConfigError, GatewayConfig
+from gateway.config import MODES, SPEC_SUFFIXES, ConfigError, GatewayConfig, parse_upstreams
 from gateway.logs import setup_logging
 from gateway.server import ServeArgs
 from gateway.server import serve as run_server
 from gateway.stubs import StubStore
+from gateway.stubs.recorder import Recorded
 
 app = typer.Typer(
     help="gw: a mock-first developer gateway driven by OpenAPI specs.\n\n"
@@ -188,6 +189,66 @@ def lint(sources: SourcesArg = None) -> None:
                   highlight=False, soft_wrap=True)
     if loaded.errors:
         raise typer.Exit(1)
+
+
+@app.command()
+def record(
+    service: Annotated[str, typer.Argument(help="The service to record (the others serve as configured).")],
+    upstream: Annotated[Optional[list[str]], typer.Option(help="Upstream URL for the service (repeatable).")] = None,
+    config_file: Annotated[Optional[Path], typer.Option("--config", help="gateway.yaml to read.")] = None,
+    host: Annotated[Optional[str], typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", "-p", help="Port to listen on.")] = None,
+) -> None:
+    """Proxy a service live and save each exchange as a stub in stubs/<service>/, secrets scrubbed.
+
+    Example: gw record users --upstream http://localhost:9001   (then use your app; Ctrl-C to stop)
+    """
+    args = _args([config_file] if config_file else None, host=host, port=port)
+    config = _config(args)
+    if service not in config.services:
+        fail(f"no service {service!r}; services: {', '.join(config.services)}")
+    settings = config.services[service]
+    settings.mode = "record"
+    if upstream:
+        try:
+            settings.upstream = parse_upstreams(upstream, "--upstream")
+        except ConfigError as exc:
+            fail(str(exc))
+    if not settings.upstream:
+        fail(f"service {service} has no upstream: give --upstream URL or set services.{service}.upstream")
+    config.workers = 1
+    setup_logging(config.log_format, "warning")
+    loaded = load_services(config)
+    for error in loaded.errors:
+        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    if service not in loaded.services:
+        raise typer.Exit(1)
+    gateway = build_app(config, keep_going=True, loaded=loaded)
+    marks = {"created": "[green]+[/]", "updated": "[yellow]~[/]", "unchanged": "[dim]=[/]"}
+
+    def show(recorded: Recorded, summary: str) -> None:
+        flag = "  [red]breaks the contract[/]" if recorded.violations else ""
+        err.print(f"{marks[recorded.outcome]} {recorded.stub_id}  [dim]{summary}[/]{flag}", highlight=False)
+
+    gateway.recorder.listeners.append(show)
+    err.print(f"recording {service} from {', '.join(settings.upstream)} on http://{config.host}:{config.port}"
+              f"{settings.base_path}  (Ctrl-C to stop)", highlight=False)
+    run_server(args, config, gateway)
+    _record_summary(gateway.recorder.recorded)
+
+
+def _record_summary(recorded: list[Recorded]) -> None:
+    counts = {outcome: sum(1 for r in recorded if r.outcome == outcome) for outcome in ("created", "updated", "unchanged")}
+    err.print(f"recorded {len(recorded)} exchanges: {counts['created']} new stubs, {counts['updated']} updated, "
+              f"{counts['unchanged']} unchanged", highlight=False)
+    broken = {r.stub_id: r for r in recorded if r.violations}
+    if broken:
+        table = Table(title="responses that break the contract (saved, flagged in meta.contract)", box=None)
+        table.add_column("stub")
+        table.add_column("violation")
+        for stub_id, r in broken.items():
+            table.add_row(stub_id, r.violations[0])
+        err.print(table)
 
 
 stubs_app = typer.Typer(help="The stub store: saved exchanges in stubs/<service>/.\n\nExample: gw stubs list users",

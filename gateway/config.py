@@ -217,7 +217,7 @@ def _coerce(key: str, value: Any, hint: Any, source: str, dotted: str) -> Any:
     if key in _SIZE_KEYS:
         return _size(value, source, dotted)
     if key == "upstream":
-        return _upstreams(value, source, dotted)
+        return parse_upstreams(value, source, dotted)
     text = str(hint)
     if hint is bool:
         if isinstance(value, bool):
@@ -263,7 +263,8 @@ def _size(value: Any, source: str, dotted: str) -> int:
     return int(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()]
 
 
-def _upstreams(value: Any, source: str, dotted: str) -> list[str]:
+def parse_upstreams(value: Any, source: str, dotted: str = "") -> list[str]:
+    """One URL, a list, or a list of {url, weight}: the http(s) URLs, without trailing slashes."""
     items = value if isinstance(value, list) else [value]
     urls = []
     for item in items:
@@ -323,7 +324,7 @@ def apply_overrides(config: GatewayConfig, mode: str | None = None, upstream: li
                 raise ConfigError("--mode", "", f"must be one of {', '.join(MODES)}, got {mode!r}")
             service.mode = mode
         if upstream:
-            service.upstream = _upstreams(upstream, "--upstream", "")
+            service.upstream = parse_upstreams(upstream, "--upstream")
         if timeout is not None:
             service.timeout = timeout
         if retries is not None:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import ROOT, SPECS, GatewayProcess, free_port, run_gw
+from tests.conftest import ROOT, SPECS, GatewayProcess, free_port, gw_command, run_gw
 from tests.upstream import UpstreamServer
 
 
@@ -139,3 +143,31 @@ def test_stubs_list_and_show(tmp_path: Path) -> None:
     broken = run_gw("stubs", "list", cwd=tmp_path)
     assert broken.returncode == 1
     assert "broken.yaml: response.status: expected an HTTP status code, got 7" in broken.stderr
+
+
+def test_gw_record_shows_each_capture_and_a_summary(tmp_path: Path, upstream: UpstreamServer) -> None:
+    shutil.copy(ROOT / "tests" / "specs" / "echo.yaml", tmp_path / "echo.yaml")
+    (tmp_path / "gateway.yaml").write_text("services:\n  echo: {spec: echo.yaml, retries: 0}\n")
+    port = free_port()
+    process = subprocess.Popen([*gw_command(), "record", "echo", "--upstream", upstream.url, "--port", str(port)],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "COLUMNS": "200"})
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/_gw/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert httpx.get(f"http://127.0.0.1:{port}/echo/items/3", timeout=5).status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/echo/flaky/x?fail=1", timeout=5).status_code == 503
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 0
+    assert "+ echo/getItem-" in stderr and "GET /echo/items/3 -> 200" in stderr
+    assert "breaks the contract" in stderr
+    assert "recorded 2 exchanges: 2 new stubs, 0 updated, 0 unchanged" in stderr
+    assert "status 503 is not declared" in stderr
+    assert len(list((tmp_path / "stubs" / "echo").glob("*.yaml"))) == 2

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ class Recorder:
         self.redactors = redactors
         self.upstream_of = upstream_of
         self.recorded: list[Recorded] = []
+        self.listeners: list[Callable[[Recorded, str], None]] = []  # e.g. `gw record`'s live line
 
     def save(self, exchange: Exchange, request_body: bytes, status: int, headers: list[tuple[str, str]],
              body: bytes, violations: list[str]) -> Recorded:
@@ -75,7 +77,10 @@ class Recorder:
             self.store.add(read_stub(target, service.name))
         result = Recorded(f"{service.name}/{name}", target, outcome, violations)
         self.recorded.append(result)
-        log.info("%s %s/%s (%s %s -> %s)", outcome, service.name, name, exchange.method, exchange.path, status)
+        summary = f"{exchange.method} {exchange.path} -> {status}"
+        log.info("%s %s (%s)", outcome, result.stub_id, summary)
+        for listener in self.listeners:
+            listener(result, summary)
         return result
 
     def _request(self, exchange: Exchange, base_path: str, body: bytes, redactor: Redactor,
