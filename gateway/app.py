@@ -16,6 +16,7 @@ from .exchange import Exchange
 from .forwarder import Forwarder
 from .mocker import Mocker
 from .pipeline import Pipeline
+from .reload import Reloader
 from .routing import Router
 from .specs import Service, SpecError, load_service
 from .steps.access_log import AccessLog
@@ -64,22 +65,29 @@ class GatewayApp:
 
     def __init__(self, config: GatewayConfig, loaded: LoadResult) -> None:
         self.config = config
-        self.services = loaded.services
-        self.forwarder = Forwarder({name: config.services[name] for name in self.services})
-        self.stubs = StubStore(config.stubs_path(), list(self.services))
-        self.mocker = Mocker(Replay(self.stubs))
-        redactors = {name: Redactor.for_spec(s.specification.security_schemes or {}) for name, s in self.services.items()}
-        self.recorder = Recorder(self.stubs, redactors, {n: ", ".join(config.services[n].upstream) for n in self.services})
-        per_service_limits = {s.base_path: s.max_body for s in config.services.values() if s.max_body}
+        self.forwarder = Forwarder(config.services)
+        self.stubs = StubStore(config.stubs_path(), list(config.services))
+        self.recorder = Recorder(self.stubs, {}, {n: ", ".join(s.upstream) for n, s in config.services.items()})
+        self.reloader = Reloader(self)
+        self.assemble(loaded)
+
+    def assemble(self, loaded: LoadResult) -> None:
+        """Chain the pipeline for these services; a reload calls it again and swaps in the result."""
+        services = loaded.services
+        self.recorder.redactors = {n: Redactor.for_spec(s.specification.security_schemes or {}) for n, s in services.items()}
+        mocker = Mocker(Replay(self.stubs))
+        per_service_limits = {s.base_path: s.max_body for s in self.config.services.values() if s.max_body}
         steps = [
             RequestId(),
             AccessLog(),
             ProblemResponses(),
-            BodyLimit(config.max_body, per_service_limits),
-            GatewayEndpoints(config, self.services, [str(e) for e in loaded.errors]),
-            Router(self.services),
+            BodyLimit(self.config.max_body, per_service_limits),
+            GatewayEndpoints(self.config, services, [str(e) for e in loaded.errors]),
+            Router(services),
         ]
-        self.pipeline = Pipeline(steps, ModeDispatch(config.services, self.mocker, self.forwarder, self.recorder).as_terminal())
+        dispatch = ModeDispatch(self.config.services, mocker, self.forwarder, self.recorder)
+        self.services, self.loaded, self.mocker = services, loaded, mocker
+        self.pipeline = Pipeline(steps, dispatch.as_terminal())
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -100,8 +108,11 @@ class GatewayApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 await self.forwarder.start()
+                if self.config.reload:
+                    self.reloader.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await self.reloader.stop()
                 await self.forwarder.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

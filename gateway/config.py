@@ -66,6 +66,8 @@ class GatewayConfig:
     log_level: str = "info"
     keep_going: bool = False
     stubs: str = "stubs"  # the stub store's folder, relative to gateway.yaml
+    reload: bool = True  # pick up edited or added stub files and specs while running
+    reload_interval: float = 1.0
     source: str = field(default="<defaults>", metadata={"internal": True})
     root: str = field(default=".", metadata={"internal": True})
 
@@ -81,7 +83,7 @@ class GatewayConfig:
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.I)
 _SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3}
-_DURATION_KEYS = {"timeout", "connect_timeout", "backoff", "backoff_max"}
+_DURATION_KEYS = {"timeout", "connect_timeout", "backoff", "backoff_max", "reload_interval"}
 _SIZE_KEYS = {"max_body"}
 
 

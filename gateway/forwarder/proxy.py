@@ -57,7 +57,9 @@ class Forwarder:
         service, operation = exchange.service, exchange.operation
         assert service is not None and operation is not None
         settings = self.settings[service.name]
-        pool = self.pools[service.name]
+        pool = self.pools.get(service.name)
+        if pool is None:
+            raise Problem(502, detail=f"service {service.name} has no upstream settings", slug="no-upstream")
         if not pool.instances:
             raise Problem(502, detail=f"service {service.name} is in {exchange.mode} mode but has no upstream configured",
                           title="No upstream configured", slug="no-upstream")

@@ -1,0 +1,97 @@
+"""Hot reload: a running gateway picks up edited or added stub files and specs.
+
+Polling, once a second by default: a stat per file is cheap for stores of thousands of stubs,
+needs no watcher service, and behaves the same on every filesystem. A broken stub file is
+reported and skipped; a broken spec is reported and the service keeps its last good version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .config import SPEC_SUFFIXES
+
+if TYPE_CHECKING:
+    from .app import GatewayApp
+
+log = logging.getLogger("gw.reload")
+Snapshot = dict[Path, tuple[int, int]]
+
+
+class Reloader:
+    def __init__(self, app: GatewayApp) -> None:
+        self.app = app
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._stubs, self._specs = self.stub_files(), self.spec_files()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.app.config.reload_interval)
+            try:
+                await self.check()
+            except Exception:  # a reload must never take the gateway down
+                log.exception("reload failed")
+
+    async def check(self) -> None:
+        stubs, specs = await asyncio.to_thread(lambda: (self.stub_files(), self.spec_files()))
+        if specs != self._specs:
+            self._specs = specs
+            await asyncio.to_thread(self.reload_specs)
+        if stubs != self._stubs:
+            self._stubs = stubs
+            await asyncio.to_thread(self.app.stubs.load)
+            count = len(self.app.stubs.all())
+            log.warning("stubs reloaded: %d stubs, %d broken files", count, len(self.app.stubs.errors))
+
+    def reload_specs(self) -> None:
+        from .app import LoadResult, load_services
+
+        fresh = load_services(self.app.config, deep_check="cached")
+        previous = self.app.services
+        services = dict(previous)
+        for error in fresh.errors:
+            log.warning("spec not reloaded, keeping the last good one: %s", error)
+        services.update(fresh.services)
+        # a service still served from its last good spec is not an error for readiness
+        errors = [] if set(services) == set(self.app.config.services) else fresh.errors
+        self.app.assemble(LoadResult(services, errors))
+        log.warning("specs reloaded: %s", ", ".join(sorted(fresh.services)) or "none")
+
+    def stub_files(self) -> Snapshot:
+        root = self.app.stubs.root
+        found: Snapshot = {}
+        if root.is_dir():
+            for folder in root.iterdir():
+                if folder.is_dir():
+                    found.update(_stat_all(p for p in folder.iterdir() if p.is_file()))
+        return found
+
+    def spec_files(self) -> Snapshot:
+        folders = {self.app.config.spec_path(s).resolve().parent for s in self.app.config.services.values()}
+        return _stat_all(p for folder in folders if folder.is_dir() for p in folder.iterdir()
+                         if p.suffix in SPEC_SUFFIXES)
+
+
+def _stat_all(paths: object) -> Snapshot:
+    found: Snapshot = {}
+    for path in paths:  # type: ignore[attr-defined]
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        found[path] = (stat.st_mtime_ns, stat.st_size)
+    return found
