@@ -19,7 +19,8 @@ from gateway.config import MODES, SPEC_SUFFIXES, ConfigError, GatewayConfig, par
 from gateway.logs import setup_logging
 from gateway.server import ServeArgs
 from gateway.server import serve as run_server
-from gateway.stubs import StubStore
+from gateway.specs import Service
+from gateway.stubs import Stub, StubStore
 from gateway.stubs.recorder import Recorded
 
 app = typer.Typer(
@@ -308,6 +309,39 @@ def stubs_show(
         return
     out.print(f"[bold]{stub.file}[/]", highlight=False)
     sys.stdout.write(stub.file.read_text(encoding="utf-8"))
+
+
+@stubs_app.command("prune")
+def stubs_prune(
+    config_file: Annotated[Optional[Path], typer.Option("--config", help="gateway.yaml to read.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be removed.")] = False,
+) -> None:
+    """Remove stubs whose operation no longer exists in the service's spec (and their side files).
+
+    Example: gw stubs prune --dry-run
+    """
+    config, store = _store([config_file] if config_file else None)
+    loaded = load_services(config, deep_check="cached")
+    for error in loaded.errors:
+        fail(f"{error} (prune needs every spec to load)", 1)
+    stale = [s for s in store.all() if s.service in loaded.services and not _still_served(s, loaded.services[s.service])]
+    for stub in stale:
+        out.print(f"{'would remove' if dry_run else 'removed'} {stub.service}/{stub.id}  "
+                  f"[dim]({stub.operation or stub.method + ' ' + _show_path(stub.path)} is not in the spec)[/]",
+                  highlight=False)
+        if not dry_run:
+            side = stub.file.parent / f"{stub.id}.body"
+            stub.file.unlink(missing_ok=True)
+            side.unlink(missing_ok=True)
+    if not stale:
+        out.print("nothing to prune")
+
+
+def _still_served(stub: Stub, service: Service) -> bool:
+    """The stub's operation (or, for a stub without one, some operation with its method) exists."""
+    if stub.operation:
+        return stub.operation in service.operations
+    return any(op.method == stub.method for op in service.operations.values())
 
 
 def _show_path(path: object) -> str:

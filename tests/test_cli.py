@@ -171,3 +171,20 @@ def test_gw_record_shows_each_capture_and_a_summary(tmp_path: Path, upstream: Up
     assert "recorded 2 exchanges: 2 new stubs, 0 updated, 0 unchanged" in stderr
     assert "status 503 is not declared" in stderr
     assert len(list((tmp_path / "stubs" / "echo").glob("*.yaml"))) == 2
+
+
+def test_stubs_prune_removes_stubs_of_operations_gone_from_the_spec(tmp_path: Path) -> None:
+    copy_samples(tmp_path)
+    folder = tmp_path / "stubs" / "users"
+    folder.mkdir(parents=True)
+    (folder / "getUser-1.yaml").write_text("request: {method: GET, path: /users/1}\nresponse: {status: 200}\n"
+                                           "meta: {operation: getUser}\n")
+    (folder / "deleteUser-1.yaml").write_text("request: {method: DELETE, path: /users/1}\nresponse: {status: 204}\n"
+                                              "meta: {operation: deleteUser}\n")
+    (folder / "deleteUser-1.body").write_bytes(b"x")
+    dry = run_gw("stubs", "prune", "--dry-run", cwd=tmp_path, env={"COLUMNS": "200"})
+    assert "would remove users/deleteUser-1" in dry.stdout
+    assert (folder / "deleteUser-1.yaml").exists()
+    run_gw("stubs", "prune", cwd=tmp_path)
+    assert sorted(p.name for p in folder.iterdir()) == ["getUser-1.yaml"]
+    assert "nothing to prune" in run_gw("stubs", "prune", cwd=tmp_path).stdout
