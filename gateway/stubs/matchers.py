@@ -71,7 +71,7 @@ def judge(stub: Stub, request: RequestView) -> Verdict:
         document = request.json()
         for path, expected in stub.body.items():
             found = json_path(document, path)
-            check(any(_value_matches(expected, v) for v in found), _weight(expected),
+            check(any(value_matches(expected, v) for v in found), _weight(expected),
                   f"body {path}: expected {_show(expected)}, got {_show_values(found)}")
     return Verdict(not reasons, score, total, reasons)
 
@@ -86,7 +86,7 @@ def _text_matches(matcher: Any, value: str) -> bool:
     return matcher == value
 
 
-def _value_matches(matcher: dict[str, Any], value: Any) -> bool:
+def value_matches(matcher: dict[str, Any], value: Any) -> bool:
     if "regex" in matcher:
         return isinstance(value, (str, int, float)) and bool(matcher["regex"].search(str(value)))
     return matcher["equals"] == value
