@@ -17,9 +17,11 @@ as a subprocess with an NDJSON report, bounded by --timeout), read the gw proces
 (VmHWM), stop it. Prints a table and 2-3 examples per failure class; writes
 bench/results/corpus.json.
 
-What counts as a failure: a check failure on a case, except when schemathesis sent invalid data on
-purpose (a negative case) and gw's own validator refused it with a 4xx (no `x-gw-source`): those
-are the expected answers to negative testing, counted in the `neg 4xx` column only.
+What counts as a failure: a check failure on a case, except (both counted in the `expected` column)
+- when schemathesis sent invalid data on purpose (a negative case) and gw's own validator refused it
+  with a 4xx (no `x-gw-source`): the expected answer to negative testing;
+- when the spec forces the failure on any server (`unavoidable`): an operation that documents only
+  5xx answers, or no response at all, a 204 documented with content, a malformed media type.
 """
 
 from __future__ import annotations
@@ -114,6 +116,8 @@ class Scan:
     cases: int = 0  # requests answered
     failures: list[Failure] = field(default_factory=list)
     negative_rejected: int = 0  # failing negative cases that gw's validator refused with 4xx (expected)
+    # Check failures no mock can avoid, because of what the spec says (see `unavoidable`); expected, listed apart.
+    unavoidable: list[Failure] = field(default_factory=list)
     positive_rejected: int = 0  # positive cases gw's validator refused with 4xx (informational)
     positive_rejected_examples: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # schemathesis errors (loading, network, generation)
@@ -163,6 +167,17 @@ class SpecResult:
 # gw serve
 
 
+def _local_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment, with loopback excluded from any HTTP proxy it configures."""
+    env = {**os.environ, **(extra or {})}
+    for name in ("NO_PROXY", "no_proxy"):
+        env[name] = ",".join(part for part in (env.get(name, ""), "127.0.0.1,localhost") if part)
+    return env
+
+
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -208,7 +223,7 @@ class Gateway:
         self.log_path = log_dir / f"gw-{spec.name}.log"
         # JSON log lines, errors only: no access log (it is large under schemathesis and says nothing
         # here), while an unhandled error is still logged with its traceback and request id.
-        self.env = {**os.environ, "GW_LOG_FORMAT": "json", "GW_LOG_LEVEL": "error", **(env or {})}
+        self.env = _local_env({"GW_LOG_FORMAT": "json", "GW_LOG_LEVEL": "error", **(env or {})})
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float) -> tuple[bool, float]:
@@ -222,7 +237,7 @@ class Gateway:
             if self.proc.poll() is not None:
                 return False, time.monotonic() - began
             try:
-                with urllib.request.urlopen(f"{self.url}/_gw/health", timeout=1) as answer:
+                with _DIRECT.open(f"{self.url}/_gw/health", timeout=1) as answer:
                     if answer.status == 200:
                         return True, time.monotonic() - began
             except (urllib.error.URLError, OSError):
@@ -268,7 +283,7 @@ class GwOutput:
     warning_count: int
     other: list[str]
     traceback: str
-    exceptions: dict[str, str]  # request id -> last line of the traceback gw logged for it
+    exceptions: dict[str, str]  # request id -> the exception gw logged for it, and where
     logged_exceptions: int
 
 
@@ -284,8 +299,7 @@ def read_gw_output(text: str) -> GwOutput:
                 entry = json.loads(line)
                 if entry.get("exc"):
                     logged += 1
-                    last = entry["exc"].strip().splitlines()[-1]
-                    exceptions[entry.get("request_id") or f"#{logged}"] = last
+                    exceptions[entry.get("request_id") or f"#{logged}"] = exception_summary(entry["exc"])
                 continue
         if in_traceback or line.startswith(TRACEBACK):
             in_traceback = True
@@ -325,12 +339,12 @@ def refusal_reason(out: GwOutput, returncode: int | None, waited: float) -> tupl
 
 
 def schemathesis_command(spec: Path, url: str, report: Path, *, max_examples: int, seed: int, workers: int = 1,
-                         mode: str = "all", phases: str = PHASES, shrink: bool = True) -> list[str]:
+                         mode: str = "all", phases: str | None = None, shrink: bool = True) -> list[str]:
     command = [
         sys.executable, "-m", "schemathesis.cli", "run", str(spec),
         "--url", url,  # gw serves the spec at /: the spec's servers / basePath are not prepended
         "--checks", ",".join(CHECKS),
-        "--phases", phases,
+        "--phases", phases or PHASES,
         "--mode", mode,
         "--max-examples", str(max_examples),
         "--seed", str(seed),
@@ -339,6 +353,7 @@ def schemathesis_command(spec: Path, url: str, report: Path, *, max_examples: in
         "--suppress-health-check", "all",  # slow or heavily filtered generation is not gw's fault
         "--request-timeout", "10",
         "--warnings", "off",
+        "--output-sanitize", "false",  # the curl lines must carry the headers that were sent
         "--no-color",
         "--report", "ndjson", "--report-ndjson-path", str(report),
     ]
@@ -348,19 +363,19 @@ def schemathesis_command(spec: Path, url: str, report: Path, *, max_examples: in
 
 
 def run_schemathesis(spec: Path, url: str, workdir: Path, *, max_examples: int, seed: int = 1, timeout: float = 120,
-                     workers: int = 1, mode: str = "all", shrink: bool = True,
+                     workers: int = 1, mode: str = "all", phases: str | None = None, shrink: bool = True,
                      gw_exceptions: dict[str, str] | None = None) -> Scan:
     """Run schemathesis' CLI against `url`, bounded by `timeout` seconds, and read its NDJSON report."""
     report = workdir / f"st-{spec.name}.ndjson"
     log_path = workdir / f"st-{spec.name}.log"
     command = schemathesis_command(spec, url, report, max_examples=max_examples, seed=seed, workers=workers,
-                                   mode=mode, shrink=shrink)
+                                   mode=mode, phases=phases, shrink=shrink)
     began = time.monotonic()
     timed_out = False
     # Its own directory as cwd: no stray schemathesis.toml is picked up, nothing is written in the repo.
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(command, cwd=workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, env={**os.environ, "NO_COLOR": "1"})
+                                start_new_session=True, env=_local_env({"NO_COLOR": "1"}))
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -406,10 +421,19 @@ def _payload(value: Any) -> bytes:
     return value.encode() if isinstance(value, str) else json.dumps(value).encode()
 
 
-def curl_command(request: dict[str, Any]) -> str:
-    """A curl line that sends the request schemathesis sent."""
+def curl_command(request: dict[str, Any], case_headers: dict[str, Any] | None = None) -> str:
+    """A curl line that sends the request schemathesis sent.
+
+    The report leaves out a few standard request headers (Content-Length, Accept, ...); the ones the
+    case itself set (a spec can declare a `Content-Length` parameter) are put back from the case.
+    """
     parts = ["curl", "-sS", "-i", "-X", request.get("method", "GET")]
-    for name, values in (request.get("headers") or {}).items():
+    headers = dict(request.get("headers") or {})
+    sent = {name.lower() for name in headers}
+    for name, value in (case_headers or {}).items():
+        if name.lower() not in sent:
+            headers[name] = [value]
+    for name, values in headers.items():
         for value in values if isinstance(values, list) else [values]:
             parts += ["-H", f"{name}: {value}"]
     body = _payload(request.get("body"))
@@ -421,7 +445,8 @@ def curl_command(request: dict[str, Any]) -> str:
         except UnicodeDecodeError:
             text, binary = "", True
         if binary:
-            prefix = "printf '%b' " + shlex.quote("".join(f"\\x{byte:02x}" for byte in body)) + " | "
+            escaped = "".join(chr(byte) if 32 <= byte < 127 and byte != 0x5C else f"\\x{byte:02x}" for byte in body)
+            prefix = "printf '%b' " + shlex.quote(escaped) + " | "
             parts += ["--data-binary", "@-"]
         else:
             parts += ["--data-binary", text]
@@ -436,17 +461,32 @@ def _header(headers: dict[str, Any], name: str) -> str:
     return ""
 
 
-def _normalise(message: str) -> str:
-    """The message without the values that differ from case to case, to group failures."""
-    message = re.sub(r"`[^`]*`|'[^']*'|\"[^\"]*\"", "…", message)
-    return re.sub(r"\d+", "N", message)[:300]
+_VERDICT = re.compile(
+    r" (is not valid under|is valid under|does not match|is not a |is not an? |is not of type|is not one of|is too |"
+    r"is less than|is greater than|has non-unique|was expected|is a required property|does not have enough|"
+    r"has too many|should be non-empty|is expected to be empty|is not allowed for)"
+)
+
+
+def _without_value(line: str) -> str:
+    """A validator's verdict without the offending value in front (schemathesis prints the value first)."""
+    match = _VERDICT.search(line)
+    return "…" + line[match.start():] if match else line
+
+
+def failure_key(message: str) -> str:
+    """What makes two failures of one operation and check the same: the verdict and where in the schema."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    where = next((line for line in lines if line.startswith(("Schema at", "Validated against"))), "")
+    verdict = _without_value(lines[0]) if lines else ""
+    return re.sub(r"\d+", "N", f"{verdict} | {where}")[:300]
 
 
 def read_report(spec: str, path: Path, gw_exceptions: dict[str, str], base_url: str = "") -> Scan:
     scan = Scan()
 
-    def curl(request: dict[str, Any]) -> str:
-        command = curl_command(request)
+    def curl(request: dict[str, Any], case_headers: dict[str, Any] | None = None) -> str:
+        command = curl_command(request, case_headers)
         return command.replace(base_url, REPRO_URL) if base_url else command
 
     tested: set[str] = set()
@@ -475,7 +515,7 @@ def read_report(spec: str, path: Path, gw_exceptions: dict[str, str], base_url: 
                     if len(scan.positive_rejected_examples) < 3:
                         body = _payload(response.get("content")).decode("utf-8", "replace")[:300]
                         scan.positive_rejected_examples.append(
-                            f"{recorder.get('label')} → {status} {body} | {curl(interaction['request'])}")
+                            f"{recorder.get('label')} → {status} {body} | {curl(interaction['request'], case.get('headers'))}")
             for case_id, checks in (recorder.get("checks") or {}).items():
                 interaction = interactions.get(case_id) or {}
                 response = interaction.get("response") or {}
@@ -495,7 +535,7 @@ def read_report(spec: str, path: Path, gw_exceptions: dict[str, str], base_url: 
                         continue
                     operation = failure.get("operation") or recorder.get("label", "")
                     message = failure.get("message", "")
-                    key = (operation, check.get("name", ""), failure.get("code", ""), _normalise(message))
+                    key = (operation, check.get("name", ""), failure.get("code", ""), failure_key(message))
                     if key in found:
                         found[key].cases += 1
                         continue
@@ -509,7 +549,7 @@ def read_report(spec: str, path: Path, gw_exceptions: dict[str, str], base_url: 
                         scenario=phase_data.get("description", ""), status=status,
                         content_type=_header(headers, "content-type"), gw_source=gw_source, request_id=request_id,
                         gw_error=gw_exceptions.get(request_id, ""), response_body=body[:2000],
-                        curl=curl(interaction.get("request") or {}))
+                        curl=curl(interaction.get("request") or {}, case.get("headers")))
                     found[key].cause = probable_cause(found[key])
         elif name == "NonFatalError":
             value = event.get("value") or {}
@@ -523,56 +563,132 @@ def read_report(spec: str, path: Path, gw_exceptions: dict[str, str], base_url: 
             scan.stop_reason = scan.stop_reason or "interrupted"
     scan.tested = len(tested)
     scan.cases = len(answered)
-    scan.failures = sorted(found.values(), key=lambda f: (CHECKS.index(f.check) if f.check in CHECKS else 9, f.operation))
+    order = sorted(found.values(), key=lambda f: (CHECKS.index(f.check) if f.check in CHECKS else 9, f.operation))
+    scan.failures = [failure for failure in order if not unavoidable(failure)]
+    scan.unavoidable = [failure for failure in order if unavoidable(failure)]
     return scan
 
 
 # ---------------------------------------------------------------------------------------------
 # Probable causes: a first sort of the failures for whoever fixes the mock. A guess from the
-# message; the examples printed for each class are what to trust.
+# answer and schemathesis' message; the examples printed for each class are what to trust.
 
 _SCHEMA_CAUSES = (
-    (r"does not match '", "generated string ignores `pattern`"),
-    (r"is not a '[^']+'|is not a valid|format", "generated string ignores `format`"),
-    (r"is valid under each of|is valid under more than one", "`oneOf`: value matches more than one branch"),
-    (r"is not valid under any of the given schemas", "`oneOf`/`anyOf`: value matches no branch"),
+    (r"does not match ", "generated string ignores `pattern`"),
+    (r"is not a '[^']+'|is not a \"[^\"]+\"", "generated string ignores `format`"),
+    (r"valid under more than one|is valid under each of", "`oneOf`: value matches more than one branch"),
+    (r"not valid under any of the schemas listed in the 'oneOf'", "`oneOf`: value matches no branch"),
+    (r"not valid under any of the schemas listed in the 'anyOf'|not valid under any of the given",
+     "`anyOf`: value matches no branch"),
     (r"is not one of|was expected", "value outside `enum` / `const`"),
     (r"is a required property", "required property missing"),
-    (r"Additional properties are not allowed|additionalProperties|unevaluated", "property not allowed (additionalProperties / unevaluated)"),
-    (r"is too short|is too long|expected at most|expected at least|non-empty", "string/array length bounds (minLength/maxLength/minItems/maxItems)"),
-    (r"is less than|is greater than|multiple of", "number bounds (minimum/maximum/multipleOf)"),
+    (r"Additional properties are not allowed|nevaluated properties", "property not allowed (additionalProperties: false)"),
+    (r"is too short|is too long|should be non-empty|expected at most|expected at least",
+     "length bounds ignored (minLength/maxLength/minItems/maxItems)"),
+    (r"is less than|is greater than|multiple of", "number bounds ignored (minimum/maximum/multipleOf)"),
     (r"has non-unique elements", "`uniqueItems` ignored"),
-    (r"does not have enough properties|has too many properties", "object size bounds (minProperties/maxProperties)"),
+    (r"does not have enough properties|has too many properties", "minProperties/maxProperties ignored"),
     (r"None is not of type|null is not of type", "null where the schema does not allow it"),
     (r"is not of type", "value of the wrong type"),
-    (r"JSON deserialization error|not valid JSON|Expecting value", "body is not JSON although the media type says so"),
+    (r"deserializ|JSON|Expecting value", "body does not parse as its media type"),
 )
 
 
+def _value_free(message: str) -> str:
+    """A validator message without the offending value in front and without schema dumps."""
+    if "could not be resolved" in message:
+        return "… a $ref could not be resolved (e.g. a discriminator `mapping` to a file or component not in the spec)"
+    message = _without_value(message)
+    message = re.sub(r"^(?:'[^']*'|\"[^\"]*\"|\S+) (?=is |does |was )", "… ", message, count=1)
+    return message.split(" {", 1)[0][:100]
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def _problem(body: str) -> dict[str, Any]:
+    try:
+        problem = json.loads(body)
+    except ValueError:
+        return {}
+    return problem if isinstance(problem, dict) else {}
+
+
+def exception_summary(traceback_text: str) -> str:
+    """`Type: message (in gateway/file.py:function)` from a logged traceback."""
+    lines = traceback_text.rstrip().splitlines()
+    frames = [i for i, line in enumerate(lines) if line.startswith("  File ")]
+    if not frames:
+        return _first_line(traceback_text)
+    tail = lines[frames[-1] + 1:]
+    exception = next((line for line in tail if line and not line.startswith(" ")), tail[-1] if tail else "")
+    where = ""
+    for index in reversed(frames):
+        match = re.search(r'File ".*/(gateway/[^"]+)", line \d+, in (\S+)', lines[index])
+        if match:
+            where = f" (in {match.group(1)}:{match.group(2)})"
+            break
+    return exception.strip() + where
+
+
+UNAVOIDABLE = (
+    "operation documents only",
+    "operation documents no response at all",
+    "204 documented with content",
+    "spec documents a malformed media type",
+)
+
+
+def unavoidable(failure: Failure) -> bool:
+    """A failure the spec itself forces on any server: counted as expected, listed apart, never a test failure."""
+    return failure.cause.startswith(UNAVOIDABLE)
+
+
 def probable_cause(failure: Failure) -> str:
-    check, message, status = failure.check, failure.message, failure.status or 0
-    from_gw = not failure.gw_source  # gw itself answered: validator, router, error handler
-    if check == "not_a_server_error":
-        if failure.gw_source:
-            return f"mock answered a documented {status} (a 5xx picked as the stub answer)"
+    check, status, body = failure.check, failure.status or 0, failure.response_body
+    first = _without_value(_first_line(failure.message))
+    if check == "not_a_server_error" and failure.gw_source and status >= 500:
+        return "operation documents only 5xx answers (e.g. GET /status/500): the mock gives one"
+    if status and status < 200:
+        return "mock answers a 1xx informational status as the final response (invalid HTTP; 100 breaks the client)"
+    if not failure.gw_source and status >= 500:
         if failure.gw_error:
-            return f"500 from an unhandled error in gw: {failure.gw_error.split(':')[0]}"
+            return f"500: unhandled {failure.gw_error}"
+        if "no-response-declared" in body:
+            return "operation declares no response (allowed in 3.1): gw answers 501 instead of an empty 2xx"
         return f"{status} from gw itself"
-    if from_gw and 400 <= status < 500:
-        return f"gw answered {status} to a request schemathesis considers {failure.mode or 'valid'} (validator/router disagrees)"
+    if not failure.gw_source and 400 <= status < 500:
+        if body.startswith("Invalid HTTP request"):
+            return f"HTTP server refused the request before gw saw it ({status} {body.strip()})"
+        problem = _problem(body)
+        if str(problem.get("type", "")).endswith("not-found"):
+            return "router: 404 for a path built from the spec (path parameter with unusual characters)"
+        errors = problem.get("errors") or [{}]
+        where, message = errors[0].get("in", ""), errors[0].get("message") or problem.get("detail", body[:100])
+        return f"gw's validator refused schema-valid input ({status}): {where}: {_value_free(message)}"
+    if status == 204 and check in ("content_type_conformance", "response_schema_conformance"):
+        return "204 documented with content (a contradiction): the empty answer fails the Content-Type or schema check"
     if check == "status_code_conformance":
+        if re.search(r"Documented:\s*$", failure.message):
+            return "operation documents no response at all (3.1 allows it): every status is undocumented"
         return f"mock answered an undocumented status {status}"
     if check == "content_type_conformance":
+        if failure.title.startswith("Malformed media type"):
+            return "spec documents a malformed media type (e.g. `*`): no answer can match it"
         if failure.code == "ST104" or not failure.content_type:
-            return "no Content-Type on a response whose spec documents media types" + (" (empty body)" if not failure.response_body else "")
+            empty = " (empty body)" if not body else ""
+            return f"no Content-Type on a response whose spec documents media types{empty}"
         return f"Content-Type {failure.content_type.split(';')[0]} not among the documented ones"
     if check == "response_headers_conformance":
-        if "missing" in message:
+        if "missing" in failure.message:
             return "required response header missing"
         return "response header value does not match its schema"
-    for pattern, cause in _SCHEMA_CAUSES:
-        if re.search(pattern, message):
-            return cause
+    if check == "response_schema_conformance":
+        cause = next((cause for pattern, cause in _SCHEMA_CAUSES if re.search(pattern, first)), first[:80])
+        if failure.gw_source == "example":
+            return f"spec example served as-is does not match its schema: {cause}"
+        return cause
     return failure.title or check
 
 
@@ -581,7 +697,8 @@ def probable_cause(failure: Failure) -> str:
 
 
 def run_spec(spec: Path, workdir: Path, *, max_examples: int = 5, seed: int = 1, timeout: float = 120,
-             start_timeout: float = 60, st_workers: int = 1, mode: str = "all", shrink: bool = True) -> SpecResult:
+             start_timeout: float = 60, st_workers: int = 1, mode: str = "all", phases: str | None = None,
+             shrink: bool = True) -> SpecResult:
     """Start gw on `spec`, run schemathesis against it (at most `timeout` s), stop gw; never raises for gw's sake."""
     result = SpecResult(spec=spec.name)
     gateway = Gateway(spec, workdir)
@@ -598,7 +715,7 @@ def run_spec(spec: Path, workdir: Path, *, max_examples: int = 5, seed: int = 1,
             return result
         result.started = True
         result.scan = run_schemathesis(spec, gateway.url, workdir, max_examples=max_examples, seed=seed,
-                                       timeout=timeout, workers=st_workers, mode=mode, shrink=shrink)
+                                       timeout=timeout, workers=st_workers, mode=mode, phases=phases, shrink=shrink)
         if not gateway.alive():
             assert gateway.proc is not None
             result.died = f"gw exited ({gateway.proc.returncode}) while schemathesis ran"
@@ -653,14 +770,17 @@ def select(entries: Iterable[Entry], only: list[str]) -> list[Entry]:
             if any(entry.path.name == name or entry.path.stem == name or entry.path.name.startswith(name) for name in only)]
 
 
-def failure_lines(failures: list[Failure], limit: int = 50) -> str:
+def failure_lines(failures: list[Failure], limit: int = 40) -> str:
     """The failures as the test's assertion message: operation, check, message; then how to reproduce."""
     lines = []
     for failure in failures[:limit]:
-        message = " / ".join(line.strip() for line in failure.message.splitlines() if line.strip())[:400]
+        parts = [line.strip() for line in failure.message.splitlines() if line.strip()]
+        where = next((line for line in parts if line.startswith(("Schema at", "Validated against"))), "")
+        message = " / ".join(part for part in (parts[0][:300] if parts else "", where) if part)
         extra = f" [gw: {failure.gw_error}]" if failure.gw_error else ""
         lines.append(f"- {failure.operation} | {failure.check} | {failure.title}: {message}{extra} "
-                     f"(status {failure.status}, x-gw-source={failure.gw_source or '-'}, {failure.cases} case(s))\n"
+                     f"(status {failure.status}, x-gw-source={failure.gw_source or '-'}, {failure.cases} case(s); "
+            f"probable cause: {failure.cause})\n"
                      f"    {failure.curl[:600]}")
     if len(failures) > limit:
         lines.append(f"... and {len(failures) - limit} more")
@@ -695,7 +815,7 @@ def print_report(results: list[SpecResult], console: Any, examples: int = 3) -> 
         table.add_column(column, justify="left" if column in ("spec", "started") else "right", no_wrap=column != "started")
     for check in CHECKS:
         table.add_column(SHORT[check], justify="right")
-    table.add_column("neg 4xx", justify="right")
+    table.add_column("expected", justify="right")
     table.add_column("st s", justify="right")
     table.add_column("top failing operations")
     for result in results:
@@ -714,7 +834,7 @@ def print_report(results: list[SpecResult], console: Any, examples: int = 3) -> 
             str(scan.tested) if scan else "-", str(scan.cases) if scan else "-",
         ]
         row += [(f"[red]{len(failing[check])}[/]" if failing[check] else "0") if scan else "-" for check in CHECKS]
-        row += [str(scan.negative_rejected) if scan else "-",
+        row += [str(scan.negative_rejected + sum(f.cases for f in scan.unavoidable)) if scan else "-",
                 (f"[red]{scan.seconds:.0f} TIMEOUT[/]" if scan.timed_out else f"{scan.seconds:.0f}") if scan else "-",
                 escape("; ".join(top_operations(result)))]
         if not result.started and result.clean_refusal:
@@ -743,6 +863,18 @@ def print_report(results: list[SpecResult], console: Any, examples: int = 3) -> 
             for example in scan.positive_rejected_examples[:2]:
                 console.print(f"    {escape(example[:700])}", soft_wrap=True)
 
+    forced: dict[tuple[str, str], list[Failure]] = defaultdict(list)
+    for result in results:
+        for failure in result.scan.unavoidable if result.scan else []:
+            forced[(failure.check, failure.cause)].append(failure)
+    if forced:
+        console.print("\n[bold]Failures the spec forces on any server[/] (in the `expected` column, not counted as failures)")
+        for (check, cause), failures in sorted(forced.items(), key=lambda item: (-len(item[1]), item[0])):
+            example = failures[0]
+            console.print(f"  {escape(check)} · {escape(cause)}: {len(failures)} operation(s) in "
+                          f"{escape(', '.join(sorted({f.spec for f in failures})))}; e.g. {escape(example.operation)} → "
+                          f"{example.status}: {escape(_first_line(example.message)[:200])}", soft_wrap=True)
+
     classes: dict[tuple[str, str], list[Failure]] = defaultdict(list)
     for result in results:
         for failure in result.failures:
@@ -750,8 +882,9 @@ def print_report(results: list[SpecResult], console: Any, examples: int = 3) -> 
     if not classes:
         console.print("\n[green]No failures.[/]")
         return
+    port = REPRO_URL.rsplit(":", 1)[1]
     console.print(f"\n[bold]Failure classes[/] (check · probable cause: distinct failures / specs), {examples} examples each. "
-                  f"To replay one: gw serve <corpus>/SPEC --port {REPRO_URL.rsplit(':', 1)[1]}, then its curl line.", soft_wrap=True)
+                  f"To replay one: gw serve <corpus>/SPEC --port {port}, then its curl line.", soft_wrap=True)
     for (check, cause), failures in sorted(classes.items(), key=lambda item: (-len(item[1]), item[0])):
         specs = sorted({f.spec for f in failures})
         console.print(f"\n[bold magenta]{escape(check)} · {escape(cause)}[/]: {len(failures)} / "
@@ -767,7 +900,8 @@ def print_report(results: list[SpecResult], console: Any, examples: int = 3) -> 
             message = " / ".join(line.strip() for line in failure.message.splitlines() if line.strip())
             curl = failure.curl if len(failure.curl) <= 1200 else failure.curl[:1200] + f" …(full command in {RESULTS.name})"
             body = failure.response_body.replace("\n", " ")
-            console.print(f"  • {escape(failure.spec)}  {escape(failure.operation)}  {escape(f'[{failure.phase}/{failure.mode}]')} "
+            where = escape(f"[{failure.phase}/{failure.mode}]")
+            console.print(f"  • {escape(failure.spec)}  {escape(failure.operation)}  {where} "
                           f"→ {failure.status} {escape(failure.content_type or '(no content-type)')} "
                           f"x-gw-source={escape(failure.gw_source or '-')}", soft_wrap=True)
             console.print(f"    {escape(failure.title)}: {escape(message[:600])}", soft_wrap=True)
@@ -786,6 +920,9 @@ def write_json(results: list[SpecResult], args: argparse.Namespace, elapsed: flo
             return ""
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "gateway", "cli.py"], cwd=REPO, capture_output=True,
+                           text=True).stdout.strip()
+    commit += "+dirty" if dirty else ""
     specs = []
     for result in results:
         data = asdict(result)
@@ -799,7 +936,8 @@ def write_json(results: list[SpecResult], args: argparse.Namespace, elapsed: flo
     document = {
         "meta": {"when": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit, "cpus": os.cpu_count(),
                  "gw": version("gw"), "schemathesis": version("schemathesis"), "max_examples": args.max_examples,
-                 "seed": args.seed, "timeout_s": args.timeout, "mode": args.mode, "phases": PHASES,
+                 "seed": args.seed, "timeout_s": args.timeout, "mode": args.mode, "phases": args.phases,
+                 "st_workers": args.st_workers,
                  "checks": list(CHECKS), "elapsed_s": round(elapsed, 1)},
         "specs": specs,
         "classes": {name: dict(per_spec) for name, per_spec in sorted(classes.items(), key=lambda kv: -sum(kv[1].values()))},
@@ -822,6 +960,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="schemathesis --seed: same seed, same requests (default 1)")
     parser.add_argument("--mode", choices=("all", "positive", "negative"), default="all",
                         help="schemathesis --mode (default all: negative cases catch 5xx; their 4xx are expected)")
+    parser.add_argument("--phases", default=PHASES, help="schemathesis --phases (default: %(default)s)")
     parser.add_argument("--no-shrink", action="store_true", help="faster, less minimal examples")
     parser.add_argument("--examples", type=int, default=3, help="examples printed per failure class (default 3)")
     parser.add_argument("--keep", action="store_true", help="keep the logs and NDJSON reports (path printed)")
@@ -842,7 +981,7 @@ def main(argv: list[str] | None = None) -> int:
         specdir.mkdir()
         result = run_spec(entry.path, specdir, max_examples=args.max_examples, seed=args.seed, timeout=args.timeout,
                           start_timeout=args.start_timeout, st_workers=args.st_workers, mode=args.mode,
-                          shrink=not args.no_shrink)
+                          phases=args.phases, shrink=not args.no_shrink)
         result.manifest_operations, result.validator = entry.operations, entry.validator
         scan = result.scan
         status = "started" if result.started else f"refused ({result.refusal})"

@@ -16,16 +16,18 @@ from connexion.lifecycle import ConnexionRequest
 from connexion.middleware.request_validation import RequestValidationOperation
 from connexion.operations import AbstractOperation
 from connexion.utils import is_null
-from connexion.validators.form_data import FormDataValidator, MultiPartFormDataValidator
-from jsonschema import Draft4Validator
-from jsonschema.exceptions import UnknownType, ValidationError
+from jsonschema import Draft4Validator, Draft202012Validator
+from jsonschema.exceptions import ValidationError
 from openapi_schema_validator import (
     OAS30ReadValidator,
+    OAS30Validator,
     OAS30WriteValidator,
     OAS31Validator,
     oas30_format_checker,
     oas31_format_checker,
 )
+from starlette.datastructures import Headers, UploadFile
+from starlette.formparsers import FormParser, MultiPartParser
 from starlette.requests import cookie_parser
 
 from .problems import validation_problem
@@ -33,25 +35,26 @@ from .problems import validation_problem
 Error = dict[str, Any]
 
 
-def compile_schema(schema: dict[str, Any], openapi31: bool, response: bool = False) -> Any:
-    """A validator for a request (writeOnly allowed) or response (readOnly allowed) schema."""
+def compile_schema(schema: dict[str, Any], openapi31: bool, direction: str = "request") -> Any:
+    """A validator for a request body (readOnly properties refused), a response body (writeOnly
+    refused) or a parameter (neither applies)."""
     if openapi31:
-        return OAS31Validator(schema, format_checker=oas31_format_checker)
-    return Lenient30(schema, OAS30ReadValidator if response else OAS30WriteValidator)
+        return Lenient(schema, [lambda: OAS31Validator(schema, format_checker=oas31_format_checker),
+                                lambda: Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)])
+    strict = {"request": OAS30WriteValidator, "response": OAS30ReadValidator}.get(direction, OAS30Validator)
+    return Lenient(schema, [lambda: strict(schema, format_checker=oas30_format_checker),
+                            lambda: OAS31Validator(schema, format_checker=oas31_format_checker),
+                            lambda: Draft4Validator(schema, format_checker=Draft4Validator.FORMAT_CHECKER)])
 
 
-class Lenient30:
-    """An OpenAPI 3.0 validator that steps down to plainer rules where a published schema uses
-    words its dialect does not know (`type: null`, Swagger's list-form `items`): the strict
-    validator raises on those instead of judging the value."""
+class Lenient:
+    """A validator that steps down to plainer rules where a published schema uses words its
+    dialect cannot apply (`type: null` in 3.0, Swagger's list-form `items`, a discriminator mapping
+    to a schema that does not exist): the strict validator raises on those instead of judging."""
 
-    CRASHES = (UnknownType, TypeError, KeyError, AttributeError)
-
-    def __init__(self, schema: dict[str, Any], strict: Any) -> None:
+    def __init__(self, schema: dict[str, Any], chain: list[Any]) -> None:
         self.schema = schema
-        self.chain = [lambda: strict(schema, format_checker=oas30_format_checker),
-                      lambda: OAS31Validator(schema, format_checker=oas31_format_checker),
-                      lambda: Draft4Validator(schema, format_checker=Draft4Validator.FORMAT_CHECKER)]
+        self.chain = list(chain)
         self.active = self.chain.pop(0)()
 
     def _run(self, method: str, value: Any) -> Any:
@@ -59,7 +62,7 @@ class Lenient30:
             try:
                 result = getattr(self.active, method)(value)
                 return list(result) if method == "iter_errors" else result
-            except self.CRASHES:
+            except Exception:
                 if not self.chain:
                     raise
                 self.active = self.chain.pop(0)()
@@ -75,11 +78,14 @@ def schema_errors(validator: Any, value: Any, where: str, name: str) -> list[Err
     """All of jsonschema's errors for `value`, each as {in, name, path, message}."""
     try:
         found = sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path)))
-    except (TypeError, KeyError, AttributeError, UnknownType) as exc:
+    except Exception as exc:
         # openapi-schema-validator's discriminator handling crashes on some invalid values (a list
         # where the discriminator wants a string); the value is invalid either way.
         return [{"in": where, "name": name, "pointer": "", "message": f"does not match the schema ({exc})"}]
-    return [{"in": where, "name": name, "pointer": _pointer(e), "message": _message(e)} for e in found]
+    # A value that fits several branches of a `oneOf` is not refused: published specs often
+    # overlap their branches (a uuid is also "any string"), and the request is not wrong for it.
+    return [{"in": where, "name": name, "pointer": _pointer(e), "message": _message(e)} for e in found
+            if not (e.validator == "oneOf" and "is valid under each of" in e.message)]
 
 
 def _pointer(error: ValidationError) -> str:
@@ -110,7 +116,7 @@ class _Parameter:
         style = definition.get("style") or definition.get("collectionFormat")
         self.explode = definition.get("explode", style in (None, "form", "multi") and self.where in ("query", "cookie"))
         clean = {k: v for k, v in schema.items() if k not in ("name", "in", "required", "description")}
-        self.validator = compile_schema(clean, openapi31)
+        self.validator = compile_schema(clean, openapi31, direction="parameter")
 
     def typed(self, raw: list[str]) -> Any:
         """The request's text for this parameter, typed as the schema says (left as text when it is not).
@@ -153,7 +159,7 @@ def _items(schema: Any) -> Any:
 def _accepts(validator: Any, value: Any) -> bool:
     try:
         return validator.is_valid(value)
-    except (TypeError, KeyError, AttributeError, UnknownType):
+    except Exception:
         return False
 
 
@@ -183,8 +189,11 @@ class OperationValidator(RequestValidationOperation):
     def __init__(self, next_app: Any, *, operation: AbstractOperation, openapi31: bool) -> None:
         super().__init__(next_app, operation=operation)
         self.openapi31 = openapi31
-        # Swagger 2.0 body and formData parameters are part of the body schema connexion builds
-        self.parameters = [_Parameter(p, openapi31) for p in operation.parameters if p.get("in") not in ("body", "formData")]
+        # Swagger 2.0 body and formData parameters are part of the body schema; OpenAPI says header
+        # parameters named Accept, Content-Type and Authorization are ignored.
+        self.parameters = [_Parameter(p, openapi31) for p in operation.parameters
+                           if p.get("in") not in ("body", "formData")
+                           and not (p.get("in") == "header" and str(p.get("name", "")).lower() in _IGNORED_HEADERS)]
         self.uri_parser = operation.uri_parser_class(operation.parameters, operation.body_definition())
         self.body_required = bool(operation.request_body.get("required", False)) if operation.request_body else False
         self._json_validators: dict[str, Any] = {}
@@ -195,9 +204,7 @@ class OperationValidator(RequestValidationOperation):
                 if schema and _is_json(media):
                     self._json_validators[media.lower()] = compile_schema(schema, openapi31)
                 elif schema and media.lower() in _FORM_PARSERS:
-                    parser = _FORM_PARSERS[media.lower()](schema=schema, encoding="utf-8", strict_validation=False,
-                                                         uri_parser=self.uri_parser)
-                    self._form_validators[media.lower()] = (parser, compile_schema(schema, openapi31))
+                    self._form_validators[media.lower()] = (schema, compile_schema(schema, openapi31))
             if not operation.request_body:  # Swagger 2.0 body parameter
                 self.body_required = any(p.get("in") == "body" and p.get("required") for p in operation.parameters)
         self.expects_body = bool(operation.request_body) or any(p.get("in") in ("body", "formData")
@@ -259,17 +266,13 @@ class OperationValidator(RequestValidationOperation):
                   "cookie": request.cookies}.get(param.where, {})
         return values.get(param.name)
 
-    async def form_errors(self, body: bytes, scope: Any, parser: Any, validator: Any) -> list[Error]:
-        """Form and multipart bodies, parsed by connexion (files stand in as empty strings)."""
+    async def form_errors(self, body: bytes, scope: Any, schema: Any, validator: Any) -> list[Error]:
+        """Form and multipart bodies: fields typed as the schema says, files standing in as ""."""
         if not body.strip():
             return [{"in": "body", "name": "", "pointer": "", "message": "a request body is required"}] \
                 if self.body_required else []
-
-        async def stream() -> Any:
-            yield body
-
         try:
-            fields = await parser._parse(stream(), scope)
+            fields = await parse_form(body, scope, schema)
         except Exception as exc:  # starlette's parsers raise several kinds on malformed bodies
             return [{"in": "body", "name": "", "pointer": "", "message": f"malformed form body: {exc}"}]
         return schema_errors(validator, fields, "body", "")
@@ -288,7 +291,42 @@ class OperationValidator(RequestValidationOperation):
         return schema_errors(validator, document, "body", "")
 
 
-_FORM_PARSERS = {"application/x-www-form-urlencoded": FormDataValidator, "multipart/form-data": MultiPartFormDataValidator}
+_IGNORED_HEADERS = {"accept", "content-type", "authorization"}
+_FORM_PARSERS = {"application/x-www-form-urlencoded": FormParser, "multipart/form-data": MultiPartParser}
+
+
+async def parse_form(body: bytes, scope: Any, schema: Any) -> dict[str, Any]:
+    """A form body as the object its schema describes: one value per field unless the schema says
+    array, text typed as the property says, uploaded files as "" (their bytes are not text)."""
+    headers = Headers(scope=scope)
+
+    async def stream() -> Any:
+        yield body
+
+    media = headers.get("content-type", "").split(";")[0].strip().lower()
+    form = await _FORM_PARSERS[media](headers, stream()).parse()
+    properties: dict[str, Any] = {}
+    for part in _all_of(schema):
+        properties.update(part.get("properties") or {})
+    fields: dict[str, Any] = {}
+    try:
+        for key in form:
+            values = ["" if isinstance(v, UploadFile) else v for v in form.getlist(key)]
+            prop = properties.get(key, {})
+            types = declared_types(prop)
+            if "array" in types:
+                fields[key] = [_coerce(v, declared_types(_items(prop))) for v in values]
+            else:
+                fields[key] = _coerce(values[-1], types)
+    finally:
+        await form.close()
+    return fields
+
+
+def _all_of(schema: Any) -> list[dict[str, Any]]:
+    if not isinstance(schema, dict):
+        return []
+    return [schema, *[p for part in schema.get("allOf") or [] for p in _all_of(part)]]
 
 
 class _Sources:

@@ -179,7 +179,7 @@ def body_validator(service: Service, operation: Operation, status: str, media: s
 
 
 def _compile(service: Service, schema: dict[str, Any]) -> Any:
-    return compile_schema(schema, service.openapi31, response=True)
+    return compile_schema(schema, service.openapi31, direction="response")
 
 
 def _valid(checker: Any, value: Any) -> bool:

@@ -35,6 +35,9 @@ def parse_prefer(header: str | None) -> Preferences:
 def choose_status(operation: Operation, prefs: Preferences) -> str:
     responses = operation.responses
     if prefs.code:
+        if prefs.code.startswith("1"):
+            raise Problem(422, detail=f"Prefer: code={prefs.code}: a 1xx status is never a final answer",
+                          title="Preferred response cannot be sent", slug="prefer-not-declared")
         if prefs.code in responses:
             return prefs.code
         pattern = f"{prefs.code[0]}XX"
@@ -45,6 +48,8 @@ def choose_status(operation: Operation, prefs: Preferences) -> str:
         raise Problem(422, detail=f"Prefer: code={prefs.code}, but {operation.label} declares only "
                                   f"{', '.join(sorted(responses)) or 'no responses'}",
                       title="Preferred response is not in the contract", slug="prefer-not-declared")
+    # a 1xx is never a final answer, so it is never the mock's
+    responses = {code: value for code, value in responses.items() if not code.startswith("1")}
     codes = sorted(c for c in responses if c.isdigit() and c.startswith("2"))
     if codes:
         return codes[0]
