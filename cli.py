@@ -64,6 +64,22 @@ def _args(sources: list[Path] | None, **flags: object) -> ServeArgs:
     return ServeArgs(config=config, specs=[str(s) for s in specs], **flags)  # type: ignore[arg-type]
 
 
+def print_rows(rows: list[dict], columns: list[str], as_json: bool, empty: str = "nothing to show") -> None:
+    """A table for people, or every field as JSON for scripts (`--json`)."""
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    if not rows:
+        out.print(empty)
+        return
+    table = Table(box=None)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(row[c]) for c in columns))
+    out.print(table)
+
+
 def _is_gateway_config(path: Path) -> bool:
     """A gateway.yaml has `services:`; an OpenAPI document has `openapi:` or `swagger:`."""
     if path.name in ("gateway.yaml", "gateway.yml"):
@@ -154,15 +170,7 @@ def routes(
         for op in service.operations.values():
             rows.append({"service": name, "method": op.method, "path": base + op.path,
                          "operation": op.key, "mode": config.services[name].mode_for(op.key)})
-    if as_json:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-    else:
-        table = Table(box=None)
-        for column in ("service", "method", "path", "operation", "mode"):
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*row.values())
-        out.print(table)
+    print_rows(rows, ["service", "method", "path", "operation", "mode"], as_json)
     if loaded.errors:
         raise typer.Exit(1)
 
@@ -280,15 +288,7 @@ def stubs_list(
         fail(f"no service {service!r}; services: {', '.join(config.services)}")
     rows = [{"id": f"{s.service}/{s.id}", "service": s.service, "method": s.method, "path": _show_path(s.path),
              "status": s.status, "operation": s.operation or "", "file": str(s.file)} for s in store.all(service)]
-    if as_json:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-    else:
-        table = Table(box=None)
-        for column in ("id", "method", "path", "status", "operation"):
-            table.add_column(column)
-        for row in rows:
-            table.add_row(row["id"], row["method"], row["path"], str(row["status"]), row["operation"])
-        out.print(table if rows else "no stubs")
+    print_rows(rows, ["id", "method", "path", "status", "operation"], as_json, empty="no stubs")
     if store.errors:
         raise typer.Exit(1)
 
