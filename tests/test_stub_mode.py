@@ -114,3 +114,11 @@ def test_accept_wildcards_still_get_json(sample_client: httpx.Client) -> None:
     response = sample_client.get("/users/users/1", headers={"Accept": "text/html, application/*;q=0.5"})
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
+
+
+def test_the_bundled_sample_stub_answers_ahead_of_the_examples(sample_client: httpx.Client) -> None:
+    response = sample_client.get("/users/users/42")
+    assert response.headers["x-gw-source"] == "recorded"
+    assert response.headers["x-gw-stub"] == "users/getUser-42"
+    schema, v31 = response_schema("users", "getUser", "200")
+    assert_conforms(response.json(), schema, v31)
