@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from urllib.parse import parse_qs
 
 from ..exchange import Exchange, Response
 from .matchers import RequestView
 from .store import StubStore
 
-log = logging.getLogger("gw.stubs")
 HEADER_LIMIT = 600  # keep the near-miss header well inside what proxies accept
 
 
@@ -30,10 +28,8 @@ class Replay:
             exchange.notes["stub"] = f"{match.stub.service}/{match.stub.id}"
             stub = match.stub
             return Response(stub.status, list(stub.response_headers.items()), stub.response_body)
-        if match.near_misses:
-            lines = [miss.line() for miss in match.near_misses]
-            exchange.notes["near_misses"] = lines
-            log.info("no stub matched %s %s; nearest: %s", exchange.method, exchange.path, " | ".join(lines))
+        if match.near_misses:  # the access log line and the x-gw-near-miss header carry them
+            exchange.notes["near_misses"] = [miss.line() for miss in match.near_misses]
         return None
 
 
@@ -46,6 +42,5 @@ async def request_view(exchange: Exchange, base_path: str) -> RequestView:
 
 
 def near_miss_header(lines: list[str]) -> str:
-    text = " | ".join(lines)
-    text = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)
+    text = " | ".join(lines).encode("ascii", "replace").decode().replace("\r", " ").replace("\n", " ")
     return text if len(text) <= HEADER_LIMIT else text[: HEADER_LIMIT - 3] + "..."
