@@ -672,6 +672,10 @@ def probable_cause(failure: Failure) -> str:
     if check == "status_code_conformance":
         if re.search(r"Documented:\s*$", failure.message):
             return "operation documents no response at all (3.1 allows it): every status is undocumented"
+        documented = re.search(r"Documented:\s*([^\n]*)", failure.message)
+        codes = [c.strip() for c in documented.group(1).split(",")] if documented else []
+        if codes and all(c.startswith("1") for c in codes):
+            return "operation documents only 1xx answers: no final answer can honour it"
         return f"mock answered an undocumented status {status}"
     if check == "content_type_conformance":
         if failure.title.startswith("Malformed media type"):
