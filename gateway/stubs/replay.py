@@ -20,10 +20,11 @@ class Replay:
     async def answer(self, exchange: Exchange) -> Response | None:
         service, operation = exchange.service, exchange.operation
         assert service is not None and operation is not None
-        if not self.store.stubs.get(service.name):
+        candidates = self.store.candidates(service.name, operation.key)
+        if not candidates:
             return None
         request = await request_view(exchange, service.base_path)
-        match = self.store.lookup(service.name, request, operation.key)
+        match = self.store.lookup(service.name, request, operation.key, candidates)
         if match.stub is not None:
             exchange.notes["stub"] = f"{match.stub.service}/{match.stub.id}"
             stub = match.stub

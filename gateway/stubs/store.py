@@ -78,13 +78,16 @@ class StubStore:
     def find(self, stub_id: str) -> Stub | None:
         return next((s for s in self.all() if s.id == stub_id or f"{s.service}/{s.id}" == stub_id), None)
 
-    def lookup(self, service: str, request: RequestView, operation: str | None = None) -> Match:
+    def candidates(self, service: str, operation: str | None) -> list[Stub]:
+        """The stubs that could answer this operation: its own, and those bound to none."""
+        return [s for s in self.stubs.get(service, []) if not (operation and s.operation and s.operation != operation)]
+
+    def lookup(self, service: str, request: RequestView, operation: str | None = None,
+               candidates: list[Stub] | None = None) -> Match:
         """The most specific matching stub (ties: file order), else the nearest misses with reasons."""
         best: tuple[int, int, Stub] | None = None
         misses: list[tuple[float, Stub, Verdict]] = []
-        for stub in self.stubs.get(service, []):
-            if operation and stub.operation and stub.operation != operation:
-                continue
+        for stub in self.candidates(service, operation) if candidates is None else candidates:
             verdict = judge(stub, request)
             if verdict.matched:
                 rank = (verdict.score, -stub.order)
