@@ -94,6 +94,10 @@ class GatewayRouting(RoutingMiddleware):
         api = _StringPathRoutingAPI(specification, base_path=base_path, arguments=arguments,
                                     next_app=self.app, **kwargs)
         self.router.mount(api.base_path, app=api.router)
+        mount = self.router.routes[-1]
+        # Starlette's mount pattern (`.*`) stops at a newline; a path parameter may hold an encoded
+        # one (%0A), and must then reach its operation (and its validation), not a 404.
+        mount.path_regex = re.compile(mount.path_regex.pattern, re.DOTALL)
         self.router.routes.sort(key=lambda r: -len(getattr(r, "path", "")))
 
 

@@ -129,3 +129,9 @@ def test_a_spec_served_at_root_is_validated_too(start_gateway: Callable[..., Gat
         assert_problem(client.get("/users?limit=abc"), 400)
         assert_problem(client.post("/register", json={"username": "A"}), 400)
         assert client.get("/users/1").status_code == 200
+
+
+def test_an_encoded_newline_in_a_path_parameter_reaches_its_operation(sample_client: httpx.Client) -> None:
+    response = sample_client.get("/cameras/cameras/cam%0A001")
+    assert_problem(response, 400)
+    assert response.json()["errors"][0]["name"] == "camera_id"
