@@ -74,7 +74,8 @@ class GatewayApp:
     def assemble(self, loaded: LoadResult) -> None:
         """Chain the pipeline for these services; a reload calls it again and swaps in the result."""
         services = loaded.services
-        self.recorder.redactors = {n: Redactor.for_spec(s.specification.security_schemes or {}) for n, s in services.items()}
+        self.recorder.redactors = {n: Redactor.for_spec(s.specification.security_schemes or {}, self.config.redact)
+                                  for n, s in services.items()}
         mocker = Mocker(Replay(self.stubs))
         per_service_limits = {s.base_path: s.max_body for s in self.config.services.values() if s.max_body}
         steps = [

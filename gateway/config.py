@@ -66,6 +66,7 @@ class GatewayConfig:
     log_level: str = "info"
     keep_going: bool = False
     stubs: str = "stubs"  # the stub store's folder, relative to gateway.yaml
+    redact: dict[str, list[str]] = field(default_factory=dict)  # more to scrub when recording: headers, query, fields, patterns
     reload: bool = True  # pick up edited or added stub files and specs while running
     reload_interval: float = 1.0
     source: str = field(default="<defaults>", metadata={"internal": True})
@@ -302,7 +303,24 @@ def _check_service(service: ServiceConfig, source: str, key: str) -> None:
         raise ConfigError(source, f"{key}.base_path", "/_gw is reserved for the gateway's own endpoints")
 
 
+def _check_redact(config: GatewayConfig, source: str) -> None:
+    for key, values in config.redact.items():
+        if key not in ("headers", "query", "fields", "patterns"):
+            raise ConfigError(source, f"redact.{key}", _unknown(str(key), {"headers", "query", "fields", "patterns"}))
+        if isinstance(values, str):
+            values = config.redact[key] = [v.strip() for v in values.split(",") if v.strip()]
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise ConfigError(source, f"redact.{key}", "expected a list of strings")
+        if key == "patterns":
+            for index, pattern in enumerate(values):
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ConfigError(source, f"redact.patterns[{index}]", f"bad regex: {exc}") from None
+
+
 def _check_gateway(config: GatewayConfig, source: str) -> None:
+    _check_redact(config, source)
     if not 0 < config.port < 65536:
         raise ConfigError(source, "port", f"must be between 1 and 65535, got {config.port}")
     if config.workers < 1:

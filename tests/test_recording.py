@@ -149,3 +149,27 @@ def test_concurrent_writers_of_one_stub_leave_a_whole_file(tmp_path: Path) -> No
     assert [p.name for p in tmp_path.iterdir()] == ["same.yaml"]
     write_atomic(target, b"ok")
     assert os.path.getsize(target) == 2
+
+
+def test_configured_redactions_add_to_the_defaults(start_gateway, tmp_path: Path, upstream: UpstreamServer) -> None:
+    stubs = tmp_path / "stubs"
+    gateway = start_gateway({"echo": {"spec": ECHO, "mode": "record", "upstream": upstream.url}}, stubs=str(stubs),
+                            redact={"headers": ["X-Internal-Token"], "query": ["q"], "fields": ["name"],
+                                    "patterns": [r"EMP-\d{6}"]})
+    with gateway.client() as client:
+        client.put("/echo/items/1?q=hidden-query", json={"name": "hidden-name", "note": "badge EMP-123456"},
+                   headers={"X-Internal-Token": "hidden-token"})
+    content = next((stubs / "echo").glob("*.yaml")).read_text()
+    for secret in ("hidden-query", "hidden-name", "EMP-123456", "hidden-token"):
+        assert secret not in content
+
+
+def test_a_bad_redaction_setting_is_one_line(tmp_path: Path) -> None:
+    import pytest
+
+    from gateway.config import ConfigError, build_config
+
+    with pytest.raises(ConfigError, match=r"redact.patterns\[0\]: bad regex"):
+        build_config({"redact": {"patterns": ["(["]}}, "gateway.yaml")
+    with pytest.raises(ConfigError, match=r"redact.header: unknown setting \(did you mean `headers`\?\)"):
+        build_config({"redact": {"header": ["x"]}}, "gateway.yaml")

@@ -38,10 +38,13 @@ class Redactor:
     known: list[str] = field(default_factory=list)  # secret values of the exchange being recorded
 
     @classmethod
-    def for_spec(cls, security_schemes: dict[str, Any], extra_fields: list[str] = (),  # type: ignore[assignment]
-                 extra_patterns: list[str] = ()) -> Redactor:  # type: ignore[assignment]
-        """Defaults, plus the API-key headers, query params and cookies the spec's securitySchemes name."""
+    def for_spec(cls, security_schemes: dict[str, Any], extra: dict[str, list[str]] | None = None) -> Redactor:
+        """Defaults, plus the API-key headers and query params the spec's securitySchemes name, plus
+        the `redact` setting's own (`headers`, `query`, `fields`, `patterns`)."""
         redactor = cls()
+        extra = extra or {}
+        redactor.headers |= {h.lower() for h in extra.get("headers", [])}
+        redactor.query |= set(extra.get("query", []))
         for scheme in (security_schemes or {}).values():
             if isinstance(scheme, dict) and scheme.get("type") == "apiKey" and scheme.get("name"):
                 where = scheme.get("in")
@@ -49,8 +52,8 @@ class Redactor:
                     redactor.headers.add(str(scheme["name"]).lower())
                 elif where == "query":
                     redactor.query.add(str(scheme["name"]))
-        redactor.fields |= {f.lower() for f in extra_fields}
-        redactor.patterns += [re.compile(p) for p in extra_patterns]
+        redactor.fields |= {f.lower() for f in extra.get("fields", [])}
+        redactor.patterns += [re.compile(p) for p in extra.get("patterns", [])]
         return redactor
 
     def secret_header(self, name: str) -> bool:
