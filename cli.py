@@ -21,6 +21,7 @@ from gateway.server import ServeArgs
 from gateway.server import serve as run_server
 from gateway.specs import Service
 from gateway.stubs import Stub, StubStore
+from gateway.stubs.har import HarError, import_har
 from gateway.stubs.recorder import Recorded
 
 app = typer.Typer(
@@ -309,6 +310,34 @@ def stubs_show(
         return
     out.print(f"[bold]{stub.file}[/]", highlight=False)
     sys.stdout.write(stub.file.read_text(encoding="utf-8"))
+
+
+@stubs_app.command("import")
+def stubs_import(
+    har: Annotated[Path, typer.Argument(help="A HAR file exported from the browser's network panel.")],
+    config_file: Annotated[Optional[Path], typer.Option("--config", help="gateway.yaml to read.")] = None,
+) -> None:
+    """Turn a browser HAR export into stubs for the services whose base paths match, secrets scrubbed.
+
+    Example: gw stubs import ~/Downloads/localhost.har
+    """
+    config = _config(_args([config_file] if config_file else None))
+    loaded = load_services(config, deep_check="cached")
+    for error in loaded.errors:
+        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    gateway = build_app(config, keep_going=True, loaded=loaded)
+    try:
+        report = import_har(har, loaded.services, gateway.recorder)
+    except HarError as exc:
+        fail(str(exc), 1)
+        return
+    for recorded in report.recorded:
+        flag = "  [red]breaks the contract[/]" if recorded.violations else ""
+        out.print(f"{recorded.outcome:9} {recorded.stub_id}{flag}", highlight=False)
+    _record_summary(report.recorded)
+    if report.skipped:
+        err.print(f"skipped {len(report.skipped)} entries (no service operation matches): "
+                  + "; ".join(report.skipped[:5]) + (" ..." if len(report.skipped) > 5 else ""), highlight=False)
 
 
 @stubs_app.command("prune")

@@ -11,7 +11,7 @@ from ..forwarder import Forwarder
 from ..mocker import Mocker
 from ..pipeline import Next
 from ..problems import Problem
-from ..stubs.recorder import Recorder
+from ..stubs.recorder import Captured, Recorder
 from ..stubs.replay import near_miss_header
 
 FALLBACK_STATUSES = frozenset({500, 502, 503, 504})
@@ -59,8 +59,8 @@ class ModeDispatch:
         service, operation = exchange.service, exchange.operation
         assert service is not None and operation is not None
         violations = response_violations(service, operation, response.status, response.header("content-type") or "", body)
-        recorded = await asyncio.to_thread(self.recorder.save, exchange, await exchange.body(), response.status,
-                                           response.headers, body, violations)
+        captured = await Captured.from_exchange(exchange, response.status, response.headers, body)
+        recorded = await asyncio.to_thread(self.recorder.save, service, operation, captured, violations)
         exchange.notes["stub"] = recorded.stub_id
         exchange.source = "live-recorded"
         headers = [(k, v) for k, v in response.headers if k.lower() != "transfer-encoding"]

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from ..exchange import Exchange
+from ..specs import Operation, Service
 from .format import read_stub
 from .persister import dump_yaml, write_atomic
 from .redaction import Redactor
@@ -28,6 +29,32 @@ log = logging.getLogger("gw.record")
 INLINE_LIMIT = 64 * 1024
 KEPT_RESPONSE_HEADERS = ("content-type", "location", "etag", "cache-control", "content-language", "content-disposition",
                          "link", "retry-after", "vary", "last-modified", "expires")
+
+
+@dataclass
+class Captured:
+    """One exchange as recording sees it, wherever it came from (live traffic, a HAR file)."""
+
+    method: str
+    path: str  # as requested, base path included
+    query_string: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    status: int
+    response_headers: list[tuple[str, str]]
+    response_body: bytes
+    source: str = ""  # where it was recorded from
+
+    def header(self, name: str) -> str:
+        lowered = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lowered), "")
+
+    @classmethod
+    async def from_exchange(cls, exchange: Exchange, status: int, headers: list[tuple[str, str]],
+                            body: bytes) -> Captured:
+        return cls(exchange.method, exchange.path, exchange.scope.get("query_string", b"").decode("latin-1"),
+                   list(exchange.headers.items()), await exchange.body(), status, headers, body,
+                   exchange.notes.get("upstream", ""))
 
 
 @dataclass
@@ -48,22 +75,21 @@ class Recorder:
         self.recorded: list[Recorded] = []
         self.listeners: list[Callable[[Recorded, str], None]] = []  # e.g. `gw record`'s live line
 
-    def save(self, exchange: Exchange, request_body: bytes, status: int, headers: list[tuple[str, str]],
-             body: bytes, violations: list[str]) -> Recorded:
-        service, operation = exchange.service, exchange.operation
-        assert service is not None and operation is not None
-        query_pairs = parse_qsl(exchange.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    def save(self, service: Service, operation: Operation, captured: Captured, violations: list[str]) -> Recorded:
+        """Write `captured` as a stub of `operation` (redacted first); the same request updates its file."""
+        query_pairs = parse_qsl(captured.query_string, keep_blank_values=True)
         redactor = self.redactors[service.name].secrets_in(
-            list(exchange.headers.items()), query_pairs, _json(request_body, exchange.headers.get("content-type", "")))
+            captured.headers, query_pairs, _json(captured.body, captured.header("content-type")))
         applied: list[str] = []
-        request = self._request(exchange, service.base_path, request_body, redactor, applied)
+        request = self._request(captured, service.base_path, query_pairs, redactor, applied)
         name = f"{_slug(operation.key)}-{_digest(request)}"
         folder = self.store.root / service.name
-        response = self._response(status, headers, body, redactor, applied, folder, name)
+        response = self._response(captured.status, captured.response_headers, captured.response_body, redactor,
+                                  applied, folder, name)
         meta = {
             "operation": operation.key,
             "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "source": exchange.notes.get("upstream", self.upstream_of.get(service.name, "")),
+            "source": redactor.text(captured.source or self.upstream_of.get(service.name, ""), applied, "source"),
             "redactions": sorted(set(applied)),
         }
         if violations:
@@ -77,29 +103,29 @@ class Recorder:
             self.store.add(read_stub(target, service.name))
         result = Recorded(f"{service.name}/{name}", target, outcome, violations)
         self.recorded.append(result)
-        summary = f"{exchange.method} {exchange.path} -> {status}"
+        summary = f"{captured.method} {captured.path} -> {captured.status}"
         log.info("%s %s (%s)", outcome, result.stub_id, summary)
         for listener in self.listeners:
             listener(result, summary)
         return result
 
-    def _request(self, exchange: Exchange, base_path: str, body: bytes, redactor: Redactor,
+    def _request(self, captured: Captured, base_path: str, query_pairs: list[tuple[str, str]], redactor: Redactor,
                  applied: list[str]) -> dict[str, Any]:
         base = "" if base_path == "/" else base_path
-        path = exchange.path[len(base):] if exchange.path.startswith(base) else exchange.path
-        request: dict[str, Any] = {"method": exchange.method, "path": redactor.text(path or "/", applied, "path")}
+        path = captured.path[len(base):] if captured.path.startswith(base) else captured.path
+        request: dict[str, Any] = {"method": captured.method, "path": redactor.text(path or "/", applied, "path")}
         query: dict[str, str] = {}
-        for key, value in parse_qsl(exchange.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True):
+        for key, value in query_pairs:
             if redactor.secret_query(key):
                 applied.append(f"query {key}")
                 continue
             query[key] = redactor.text(value, applied, f"query {key}")
         if query:
             request["query"] = query
-        matcher = _body_matcher(body, exchange.headers.get("content-type", ""), redactor, applied)
+        matcher = _body_matcher(captured.body, captured.header("content-type"), redactor, applied)
         if matcher:
             request["body"] = matcher
-        for name in exchange.headers:
+        for name, _ in captured.headers:
             if redactor.secret_header(name):
                 applied.append(f"request header {name.lower()}")
         return request
