@@ -67,7 +67,8 @@ class GatewayApp:
         self.config = config
         self.forwarder = Forwarder(config.services)
         self.stubs = StubStore(config.stubs_path(), list(config.services))
-        self.recorder = Recorder(self.stubs, {}, {n: ", ".join(s.upstream) for n, s in config.services.items()})
+        self.recorder = Recorder(self.stubs, {}, {n: ", ".join(s.upstream) for n, s in config.services.items()},
+                                 keep_versions=config.record_versions)
         self.reloader = Reloader(self)
         self.assemble(loaded)
 

@@ -67,6 +67,7 @@ class GatewayConfig:
     keep_going: bool = False
     stubs: str = "stubs"  # the stub store's folder, relative to gateway.yaml
     redact: dict[str, list[str]] = field(default_factory=dict)  # more to scrub when recording: headers, query, fields, patterns
+    record_versions: bool = False  # keep an updated stub's previous content in stubs/<service>/.versions/
     reload: bool = True  # pick up edited or added stub files and specs while running
     reload_interval: float = 1.0
     source: str = field(default="<defaults>", metadata={"internal": True})

@@ -173,3 +173,18 @@ def test_a_bad_redaction_setting_is_one_line(tmp_path: Path) -> None:
         build_config({"redact": {"patterns": ["(["]}}, "gateway.yaml")
     with pytest.raises(ConfigError, match=r"redact.header: unknown setting \(did you mean `headers`\?\)"):
         build_config({"redact": {"header": ["x"]}}, "gateway.yaml")
+
+
+def test_record_versions_keeps_the_previous_answer_beside_the_stub(start_gateway, tmp_path: Path,
+                                                                  upstream: UpstreamServer) -> None:
+    stubs = tmp_path / "stubs"
+    gateway = start_gateway({"echo": {"spec": ECHO, "mode": "record", "upstream": upstream.url}}, stubs=str(stubs),
+                            record_versions=True)
+    with gateway.client() as client:
+        client.get("/echo/flaky/v")
+        client.get("/echo/flaky/v")
+    current = next((stubs / "echo").glob("*.yaml"))
+    versions = list((stubs / "echo" / ".versions").glob("*.yaml"))
+    assert yaml.safe_load(current.read_text())["response"]["body"]["hits"] == 2
+    assert len(versions) == 1 and yaml.safe_load(versions[0].read_text())["response"]["body"]["hits"] == 1
+    assert [s.id for s in StubStore(stubs, ["echo"]).all()] == [current.stem]

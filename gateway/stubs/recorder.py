@@ -68,8 +68,10 @@ class Recorded:
 
 
 class Recorder:
-    def __init__(self, store: StubStore, redactors: dict[str, Redactor], upstream_of: dict[str, str]) -> None:
+    def __init__(self, store: StubStore, redactors: dict[str, Redactor], upstream_of: dict[str, str],
+                 keep_versions: bool = False) -> None:
         self.store = store
+        self.keep_versions = keep_versions  # an updated stub's previous content goes to .versions/
         self.redactors = redactors
         self.upstream_of = upstream_of
         self.recorded: list[Recorded] = []
@@ -98,6 +100,10 @@ class Recorder:
         outcome = "created"
         if target.exists():
             outcome = "unchanged" if _same_response(target, response) else "updated"
+        if outcome == "updated" and self.keep_versions:
+            modified = target.stat().st_mtime_ns
+            stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(modified / 1e9)) + f".{modified % 10**9:09d}"
+            write_atomic(folder / ".versions" / f"{name}.{stamp}.yaml", target.read_bytes())
         if outcome != "unchanged":
             write_atomic(target, dump_yaml({"request": request, "response": response, "meta": meta}))
             self.store.add(read_stub(target, service.name))
