@@ -119,6 +119,43 @@ def make_upstream() -> Iterator[Callable[[str], UpstreamServer]]:
         server.stop()
 
 
+class UpstreamProcess:
+    """tests/upstream.py as a process of its own, for end-to-end runs that stop and start it."""
+
+    def __init__(self, name: str = "up") -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.upstream", str(self.port), name], cwd=ROOT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                httpx.get(f"{self.url}/items/0", timeout=1)
+                return
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("upstream process did not start") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def upstream_process() -> Iterator[Callable[[str], UpstreamProcess]]:
+    started: list[UpstreamProcess] = []
+
+    def start(name: str = "up") -> UpstreamProcess:
+        started.append(UpstreamProcess(name))
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.stop()
+
+
 def gw_command() -> list[str]:
     found = shutil.which("gw", path=str(Path(sys.executable).parent))
     return [found] if found else [sys.executable, str(ROOT / "cli.py")]

@@ -9,6 +9,8 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
+import pytest
 import yaml
 
 from gateway.stubs import StubStore
@@ -61,13 +63,15 @@ def test_recorded_stubs_never_contain_secrets(start_gateway, tmp_path: Path, ups
     assert "$.password" not in saved["request"]["body"]
 
 
-def test_replay_after_the_upstream_is_gone(start_gateway, tmp_path: Path, make_upstream) -> None:
+def test_replay_after_the_upstream_is_gone(start_gateway, tmp_path: Path, upstream_process) -> None:
     stubs = tmp_path / "stubs"
-    upstream = make_upstream("recorded-upstream")
+    upstream = upstream_process("recorded-upstream")
     with recording(start_gateway, stubs, upstream.url).client() as client:
         live_get = client.get("/echo/items/7?q=plain")
         live_put = client.put("/echo/items/9", json={"name": "chair"})
     upstream.stop()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{upstream.url}/items/7")
     with recording(start_gateway, stubs, upstream.url, mode="stub").client() as client:
         replay_get = client.get("/echo/items/7?q=plain")
         replay_put = client.put("/echo/items/9", json={"name": "chair"})
@@ -165,8 +169,6 @@ def test_configured_redactions_add_to_the_defaults(start_gateway, tmp_path: Path
 
 
 def test_a_bad_redaction_setting_is_one_line(tmp_path: Path) -> None:
-    import pytest
-
     from gateway.config import ConfigError, build_config
 
     with pytest.raises(ConfigError, match=r"redact.patterns\[0\]: bad regex"):

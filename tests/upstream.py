@@ -87,3 +87,16 @@ class UpstreamServer:
             self._runner = None
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+
+
+def main() -> None:
+    """`python -m tests.upstream PORT [NAME]`: the same upstream as a process of its own."""
+    import sys
+
+    port = int(sys.argv[1])
+    name = sys.argv[2] if len(sys.argv) > 2 else "up"
+    web.run_app(make_app(name), host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+if __name__ == "__main__":
+    main()
