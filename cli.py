@@ -16,12 +16,13 @@ from rich.table import Table
 
 from gateway.app import build_app, load_services
 from gateway.config import MODES, SPEC_SUFFIXES, ConfigError, GatewayConfig, parse_upstreams
+from gateway.contract import response_violations
 from gateway.logs import setup_logging
 from gateway.server import ServeArgs
 from gateway.server import serve as run_server
 from gateway.specs import Service
 from gateway.stubs import Stub, StubStore
-from gateway.stubs.har import HarError, import_har
+from gateway.stubs.har import HarError, find_operation, import_har
 from gateway.stubs.recorder import Recorded
 
 app = typer.Typer(
@@ -338,6 +339,49 @@ def stubs_import(
     if report.skipped:
         err.print(f"skipped {len(report.skipped)} entries (no service operation matches): "
                   + "; ".join(report.skipped[:5]) + (" ..." if len(report.skipped) > 5 else ""), highlight=False)
+
+
+@stubs_app.command("verify")
+def stubs_verify(
+    service: Annotated[Optional[str], typer.Argument(help="Only this service's stubs.")] = None,
+    config_file: Annotated[Optional[Path], typer.Option("--config", help="gateway.yaml to read.")] = None,
+) -> None:
+    """Check every stub against the current spec: declared status, media type, body schema.
+
+    Example: gw stubs verify users || echo "stubs have drifted from the spec"
+    """
+    config, store = _store([config_file] if config_file else None)
+    if service and service not in config.services:
+        fail(f"no service {service!r}; services: {', '.join(config.services)}")
+    loaded = load_services(config, deep_check="cached")
+    for error in loaded.errors:
+        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    bad = len(store.errors) + len(loaded.errors)
+    checked = 0
+    for stub in store.all(service):
+        spec = loaded.services.get(stub.service)
+        if spec is None:
+            continue
+        checked += 1
+        for problem in stub_problems(stub, spec):
+            bad += 1
+            err.print(f"{stub.file}: {stub.operation or stub.method}: {problem}", highlight=False, soft_wrap=True)
+    out.print(f"checked {checked} stubs: {'all honour the spec' if not bad else f'{bad} problems'}", highlight=False)
+    if bad:
+        raise typer.Exit(1)
+
+
+def stub_problems(stub: Stub, service: Service) -> list[str]:
+    """What is wrong with a stub under the service's current spec, as short sentences."""
+    operation = service.operations.get(stub.operation) if stub.operation else None
+    if operation is None and isinstance(stub.path, str):
+        base = "" if service.base_path == "/" else service.base_path
+        found = find_operation({service.name: service}, stub.method, base + stub.path)
+        operation = found[1] if found else None
+    if operation is None:
+        return [f"no operation {stub.operation or stub.method + ' ' + _show_path(stub.path)} in {service.spec_file.name}"]
+    content_type = next((v for k, v in stub.response_headers.items() if k.lower() == "content-type"), "")
+    return response_violations(service, operation, stub.status, content_type, stub.response_body)
 
 
 @stubs_app.command("prune")

@@ -188,3 +188,23 @@ def test_stubs_prune_removes_stubs_of_operations_gone_from_the_spec(tmp_path: Pa
     run_gw("stubs", "prune", cwd=tmp_path)
     assert sorted(p.name for p in folder.iterdir()) == ["getUser-1.yaml"]
     assert "nothing to prune" in run_gw("stubs", "prune", cwd=tmp_path).stdout
+
+
+def test_stubs_verify_names_each_stub_that_breaks_the_spec(tmp_path: Path) -> None:
+    copy_samples(tmp_path)
+    shutil.copytree(ROOT / "stubs", tmp_path / "stubs")
+    assert run_gw("stubs", "verify", cwd=tmp_path).returncode == 0
+    folder = tmp_path / "stubs" / "users"
+    (folder / "getUser-broken.yaml").write_text(
+        "request: {method: GET, path: /users/7}\n"
+        "response: {status: 200, headers: {Content-Type: application/json}, body: {id: seven, username: x}}\n"
+        "meta: {operation: getUser}\n")
+    (folder / "getUser-teapot.yaml").write_text(
+        "request: {method: GET, path: /users/8}\nresponse: {status: 418}\nmeta: {operation: getUser}\n")
+    (folder / "gone.yaml").write_text("request: {method: DELETE, path: /users/1}\nresponse: {status: 204}\n")
+    result = run_gw("stubs", "verify", "users", cwd=tmp_path, env={"COLUMNS": "300"})
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert any(line.endswith("getUser-broken.yaml: getUser: body/id: 'seven' is not of type 'integer'") for line in lines)
+    assert any("getUser-teapot.yaml: getUser: status 418 is not declared" in line for line in lines)
+    assert any("gone.yaml: DELETE: no operation DELETE /users/1 in users.yaml" in line for line in lines)
