@@ -22,8 +22,9 @@ from gateway.server import ServeArgs
 from gateway.server import serve as run_server
 from gateway.specs import Service
 from gateway.stubs import Stub, StubStore
-from gateway.stubs.har import HarError, find_operation, import_har
+from gateway.stubs.har import HarError, import_har
 from gateway.stubs.recorder import Recorded
+from gateway.stubs.store import stub_operation
 
 app = typer.Typer(
     help="gw: a mock-first developer gateway driven by OpenAPI specs.\n\n"
@@ -373,11 +374,7 @@ def stubs_verify(
 
 def stub_problems(stub: Stub, service: Service) -> list[str]:
     """What is wrong with a stub under the service's current spec, as short sentences."""
-    operation = service.operations.get(stub.operation) if stub.operation else None
-    if operation is None and isinstance(stub.path, str):
-        base = "" if service.base_path == "/" else service.base_path
-        found = find_operation({service.name: service}, stub.method, base + stub.path)
-        operation = found[1] if found else None
+    operation = stub_operation(stub, service)
     if operation is None:
         return [f"no operation {stub.operation or stub.method + ' ' + _show_path(stub.path)} in {service.spec_file.name}"]
     content_type = next((v for k, v in stub.response_headers.items() if k.lower() == "content-type"), "")
@@ -397,7 +394,8 @@ def stubs_prune(
     loaded = load_services(config, deep_check="cached")
     for error in loaded.errors:
         fail(f"{error} (prune needs every spec to load)", 1)
-    stale = [s for s in store.all() if s.service in loaded.services and not _still_served(s, loaded.services[s.service])]
+    stale = [s for s in store.all() if s.service in loaded.services
+             and stub_operation(s, loaded.services[s.service]) is None]
     for stub in stale:
         out.print(f"{'would remove' if dry_run else 'removed'} {stub.service}/{stub.id}  "
                   f"[dim]({stub.operation or stub.method + ' ' + _show_path(stub.path)} is not in the spec)[/]",
@@ -408,13 +406,6 @@ def stubs_prune(
             side.unlink(missing_ok=True)
     if not stale:
         out.print("nothing to prune")
-
-
-def _still_served(stub: Stub, service: Service) -> bool:
-    """The stub's operation (or, for a stub without one, some operation with its method) exists."""
-    if stub.operation:
-        return stub.operation in service.operations
-    return any(op.method == stub.method for op in service.operations.values())
 
 
 def _show_path(path: object) -> str:

@@ -21,7 +21,7 @@ import responses
 from responses import matchers
 
 from .stubs import Stub, StubStore
-from .stubs.matchers import json_path, value_matches
+from .stubs.matchers import json_path, specificity, value_matches
 
 
 def stub_response(stub: Stub, base_url: str) -> responses.BaseResponse:
@@ -87,7 +87,7 @@ def gw_stubs(request: pytest.FixtureRequest) -> Iterator[Callable[..., responses
             raise pytest.UsageError("; ".join(str(e) for e in store.errors))
         if not store.all(service):
             raise pytest.UsageError(f"no stubs for {service} in {root / service}")
-        ranked = sorted(store.all(service), key=lambda s: (-_specificity(s), s.order))
+        ranked = sorted(store.all(service), key=lambda s: (-specificity(s), s.order))
         for stub in ranked:
             mock.add(stub_response(stub, base_url))
         return mock
@@ -96,6 +96,3 @@ def gw_stubs(request: pytest.FixtureRequest) -> Iterator[Callable[..., responses
     mock.stop()
     mock.reset()
 
-
-def _specificity(stub: Stub) -> int:
-    return (stub.path is not None) + len(stub.query) + len(stub.headers) + len(stub.body)

@@ -33,7 +33,7 @@ from starlette.exceptions import HTTPException
 from .exchange import Exchange, Response
 from .pipeline import Next
 from .problems import Problem
-from .specs import Service
+from .specs import Service, path_specificity
 from .validation import OperationValidator
 
 
@@ -68,7 +68,7 @@ class _StringPathRoutingAPI(RoutingAPI):
         literal segments before parameters."""
         self._methods_by_path: dict[str, dict[str, Any]] = {}
         super().add_paths(paths)
-        for path, by_method in sorted(self._methods_by_path.items(), key=lambda item: _specificity(item[0])):
+        for path, by_method in sorted(self._methods_by_path.items(), key=lambda item: path_specificity(item[0])):
             self.router.add_route(path, _MethodDispatch(by_method), methods=list(by_method))
 
 
@@ -80,10 +80,6 @@ class _MethodDispatch:
         method = scope["method"]
         operation = self.by_method.get(method) or self.by_method.get("GET" if method == "HEAD" else "")
         await operation(scope, receive, send)
-
-
-def _specificity(path: str) -> tuple[int, ...]:
-    return tuple(1 if "{" in segment else 0 for segment in path.split("/"))
 
 
 class GatewayRouting(RoutingMiddleware):

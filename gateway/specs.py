@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from connexion.spec import OpenAPISpecification, Specification, Swagger2Specific
 from .spec_checks import SpecError, cached_warnings, check_in_background, check_structure, semantic_warnings
 from .spec_refs import RefError, bundle, resolve_in_place
 
-__all__ = ["Operation", "Service", "SpecError", "load_service", "read_document"]
+__all__ = ["Operation", "Service", "SpecError", "find_operation", "load_service", "path_specificity", "read_document"]
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -120,6 +121,30 @@ def _specification(raw: dict[str, Any], spec_file: Path) -> Specification:
     if str(raw.get("swagger", "")) == "2.0":
         return _Swagger2(raw, base_uri=base_uri)
     return _OpenAPI3(raw, base_uri=base_uri)
+
+
+def path_specificity(path: str) -> tuple[int, ...]:
+    """Sort key for path templates: literal segments before parameters (`/users/me` before `/users/{id}`)."""
+    return tuple(1 if "{" in segment else 0 for segment in path.split("/"))
+
+
+def find_operation(services: dict[str, Service], method: str, path: str) -> tuple[Service, Operation] | None:
+    """The service whose base path holds `path` (longest first), and its operation for method + path."""
+    for service in sorted(services.values(), key=lambda s: -len(s.base_path)):
+        base = "" if service.base_path == "/" else service.base_path
+        if base and not (path == base or path.startswith(base + "/")):
+            continue
+        relative = path[len(base):] or "/"
+        candidates = [op for op in service.operations.values() if op.method == method]
+        for operation in sorted(candidates, key=lambda op: path_specificity(op.path)):
+            if _template(operation.path).fullmatch(relative):
+                return service, operation
+    return None
+
+
+def _template(path: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}]+\})", path)
+    return re.compile("".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts))
 
 
 def read_document(path: Path) -> dict[str, Any]:

@@ -132,11 +132,11 @@ class _Parameter:
     def typed(self, raw: list[str]) -> Any:
         """The request's text for this parameter, typed as the schema says (left as text when it is not).
         Where the schema allows both a single value and a list (oneOf), the reading it accepts wins."""
-        as_list = [_coerce(value, self.item_types) for value in
+        as_list = [coerce_text(value, self.item_types) for value in
                    (raw if self.explode else [part for value in raw for part in value.split(",")])]
         if self.kind == "array":
             return as_list
-        single = _coerce(raw[-1], self.types)
+        single = coerce_text(raw[-1], self.types)
         if "array" in self.types and not _accepts(self.validator, single) and _accepts(self.validator, as_list):
             return as_list
         return single
@@ -177,7 +177,8 @@ def _accepts(validator: Any, value: Any) -> bool:
 _BOOLEANS = {"true": True, "false": False}
 
 
-def _coerce(text: str, types: list[str]) -> Any:
+def coerce_text(text: str, types: list[str]) -> Any:
+    """Request text as the first of `types` it reads as (left as text when none fits)."""
     for kind in types:
         try:
             if kind == "integer":
@@ -326,9 +327,9 @@ async def parse_form(body: bytes, scope: Any, schema: Any) -> dict[str, Any]:
             prop = properties.get(key, {})
             types = declared_types(prop)
             if "array" in types:
-                fields[key] = [_coerce(v, declared_types(_items(prop))) for v in values]
+                fields[key] = [coerce_text(v, declared_types(_items(prop))) for v in values]
             else:
-                fields[key] = _coerce(values[-1], types)
+                fields[key] = coerce_text(values[-1], types)
     finally:
         await form.close()
     return fields

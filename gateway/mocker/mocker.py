@@ -19,7 +19,7 @@ from openapi_schema_validator import OAS30ReadValidator, OAS31Validator
 from ..exchange import Exchange, Response
 from ..problems import Problem
 from ..specs import Operation, Service
-from ..validation import compile_schema
+from ..validation import coerce_text, compile_schema, declared_types
 from .generator import Options, generate
 from .media import encode, is_binary, is_json
 from .negotiator import Preferences, choose_media, choose_status, find_example, parse_prefer, status_number
@@ -222,26 +222,11 @@ def echo(value: Any, schema: Any, exchange: Exchange) -> Any:
     echoed = None
     for name, raw in params.items():
         if name in value and isinstance(properties.get(name), dict):
-            typed = _typed(raw, properties[name])
-            if typed is not None and typed != value[name]:
+            typed = coerce_text(str(raw), declared_types(properties[name]))
+            if typed != value[name]:
                 echoed = echoed or dict(value)
                 echoed[name] = typed
     return echoed if echoed is not None else value
-
-
-def _typed(raw: Any, schema: dict[str, Any]) -> Any:
-    kind = schema.get("type")
-    kinds = kind if isinstance(kind, list) else [kind]
-    try:
-        if "integer" in kinds:
-            return int(raw)
-        if "number" in kinds:
-            return float(raw)
-        if "string" in kinds:
-            return str(raw)
-    except (TypeError, ValueError):
-        return None
-    return None
 
 
 def response_headers(service: Service, operation: Operation, definition: dict[str, Any]) -> list[tuple[str, str]]:

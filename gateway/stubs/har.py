@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..config import ConfigError
 from ..contract import response_violations
-from ..specs import Operation, Service
+from ..specs import Service, find_operation
 from .recorder import Captured, Recorded, Recorder
 
 
@@ -71,25 +70,6 @@ def read_entries(file: Path) -> list[dict[str, Any]]:
     if not isinstance(entries, list):
         raise HarError(str(file), "log.entries", "missing: not a HAR file")
     return [e for e in entries if isinstance(e, dict)]
-
-
-def find_operation(services: dict[str, Service], method: str, path: str) -> tuple[Service, Operation] | None:
-    """The service whose base path holds `path` (longest first), and its operation for method + path."""
-    for service in sorted(services.values(), key=lambda s: -len(s.base_path)):
-        base = "" if service.base_path == "/" else service.base_path
-        if base and not (path == base or path.startswith(base + "/")):
-            continue
-        relative = path[len(base):] or "/"
-        candidates = [op for op in service.operations.values() if op.method == method]
-        for operation in sorted(candidates, key=lambda op: [("{" in s) for s in op.path.split("/")]):
-            if _template(operation.path).fullmatch(relative):
-                return service, operation
-    return None
-
-
-def _template(path: str) -> re.Pattern[str]:
-    parts = re.split(r"(\{[^}]+\})", path)
-    return re.compile("".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts))
 
 
 def _headers(message: dict[str, Any]) -> list[tuple[str, str]]:

@@ -76,6 +76,12 @@ def judge(stub: Stub, request: RequestView) -> Verdict:
     return Verdict(not reasons, score, total, reasons)
 
 
+def specificity(stub: Stub) -> int:
+    """The score a stub earns when it matches: exact constraints count 2, regexes 1, the method 1."""
+    weights = [_weight(m) for m in (*stub.query.values(), *stub.headers.values(), *stub.body.values())]
+    return 1 + (_weight(stub.path) if stub.path is not None else 0) + sum(weights)
+
+
 def _weight(matcher: Any) -> int:
     return 1 if isinstance(matcher, dict) and "regex" in matcher else 2
 

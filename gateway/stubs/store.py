@@ -6,10 +6,23 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..specs import Operation, Service, find_operation
 from .format import Stub, StubError, read_stub
 from .matchers import RequestView, Verdict, judge
 
 log = logging.getLogger("gw.stubs")
+
+
+def stub_operation(stub: Stub, service: Service) -> Operation | None:
+    """The operation a stub answers: the one its meta names, else the one its method and exact path
+    route to. None when the spec no longer has it."""
+    if stub.operation:
+        return service.operations.get(stub.operation)
+    if isinstance(stub.path, str):
+        base = "" if service.base_path == "/" else service.base_path
+        found = find_operation({service.name: service}, stub.method, base + stub.path)
+        return found[1] if found else None
+    return next((op for op in service.operations.values() if op.method == stub.method), None)
 SUFFIXES = (".yaml", ".yml", ".json")
 NEAR_MISSES = 3
 
