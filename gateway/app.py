@@ -18,6 +18,7 @@ from .mocker import Mocker
 from .pipeline import Pipeline
 from .reload import Reloader
 from .routing import Router
+from .shared_state import open_state
 from .specs import Service, SpecError, load_service
 from .steps.access_log import AccessLog
 from .steps.body_limit import BodyLimit
@@ -65,6 +66,7 @@ class GatewayApp:
 
     def __init__(self, config: GatewayConfig, loaded: LoadResult) -> None:
         self.config = config
+        self.state = open_state(config.redis_url)  # memory, or Redis shared by every gateway process
         self.forwarder = Forwarder(config.services)
         self.stubs = StubStore(config.stubs_path(), list(config.services))
         self.recorder = Recorder(self.stubs, {}, {n: ", ".join(s.upstream) for n, s in config.services.items()},
@@ -85,11 +87,15 @@ class GatewayApp:
             ProblemResponses(),
             BodyLimit(self.config.max_body, per_service_limits),
             GatewayEndpoints(self.config, services, [str(e) for e in loaded.errors]),
-            Router(services),
+            Router(services, policies=self._policies()),
         ]
         dispatch = ModeDispatch(self.config.services, mocker, self.forwarder, self.recorder)
         self.services, self.loaded, self.mocker = services, loaded, mocker
         self.pipeline = Pipeline(steps, dispatch.as_terminal())
+
+    def _policies(self) -> list[Any]:
+        """Steps that run once the operation is known and before its request is validated."""
+        return []
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -116,6 +122,7 @@ class GatewayApp:
             elif message["type"] == "lifespan.shutdown":
                 await self.reloader.stop()
                 await self.forwarder.close()
+                await self.state.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -13,9 +13,22 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
+
+from .policy_settings import (
+    LOAD_BALANCING,
+    AuthSettings,
+    CircuitBreakerSettings,
+    ContractSettings,
+    CorsSettings,
+    HealthCheckSettings,
+    RateLimitSettings,
+    SettingsError,
+    check_roles,
+    check_upstream_auth,
+)
 
 MODES = ("stub", "live", "record", "fallback", "spy")
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
@@ -46,11 +59,27 @@ class ServiceConfig:
     backoff_max: float = 2.0
     idempotent: list[str] = field(default_factory=list)
     max_body: int = 0  # 0: the gateway-wide limit
-    operations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    operations: dict[str, dict[str, Any]] = field(default_factory=dict)  # {opKey: {mode, rate_limit, roles}}
+    load_balancing: str = "round_robin"
+    circuit_breaker: CircuitBreakerSettings = field(default_factory=CircuitBreakerSettings)
+    health_check: HealthCheckSettings = field(default_factory=HealthCheckSettings)
+    rate_limit: RateLimitSettings | None = None  # None: the gateway-wide limit
+    upstream_auth: Any = "forward"  # forward | strip | mint | {bearer: TOKEN}
+    roles: dict[str, list[str]] = field(default_factory=dict)  # {"*" or opKey: [roles]}
+    websockets: list[str] = field(default_factory=list)  # paths (below base_path) passed through as WebSockets
+    contract: ContractSettings | None = None  # None: the gateway-wide setting
+    weights: dict[str, int] = field(default_factory=dict, metadata={"internal": True})  # upstream URL -> weight
 
     def mode_for(self, operation_key: str) -> str:
         override = self.operations.get(operation_key, {})
         return override.get("mode", self.mode)
+
+    def roles_for(self, operation_key: str) -> list[str]:
+        """Roles a caller needs for the operation (config's `roles`; the spec's scopes come on top)."""
+        override = self.operations.get(operation_key, {})
+        if "roles" in override:
+            return override["roles"]
+        return self.roles.get(operation_key, self.roles.get("*", []))
 
 
 @dataclass
@@ -70,8 +99,26 @@ class GatewayConfig:
     record_versions: bool = False  # keep an updated stub's previous content in stubs/<service>/.versions/
     reload: bool = True  # pick up edited or added stub files and specs while running
     reload_interval: float = 1.0
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    cors: CorsSettings = field(default_factory=CorsSettings)
+    rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
+    contract: ContractSettings = field(default_factory=ContractSettings)
+    redis_url: str = ""  # shared state (modes, limits, revocations, circuits) for several gateway processes
+    allowed_hosts: list[str] = field(default_factory=list)  # empty: any Host; else exact names or *.suffix
+    security_headers: bool = True  # nosniff, no-referrer, frame deny on the gateway's own answers
     source: str = field(default="<defaults>", metadata={"internal": True})
     root: str = field(default=".", metadata={"internal": True})
+
+    def rate_limit_for(self, service: str, operation_key: str) -> RateLimitSettings:
+        """The most specific limit configured: operation, then service, then gateway-wide."""
+        settings = self.services[service]
+        override = settings.operations.get(operation_key, {})
+        if "rate_limit" in override:
+            return override["rate_limit"]
+        return settings.rate_limit or self.rate_limit
+
+    def contract_for(self, service: str) -> ContractSettings:
+        return self.services[service].contract or self.contract
 
     def stubs_path(self) -> Path:
         path = Path(self.stubs)
@@ -85,7 +132,8 @@ class GatewayConfig:
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.I)
 _SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3}
-_DURATION_KEYS = {"timeout", "connect_timeout", "backoff", "backoff_max", "reload_interval"}
+_DURATION_KEYS = {"timeout", "connect_timeout", "backoff", "backoff_max", "reload_interval", "window", "open_seconds",
+                  "interval", "leeway", "access_ttl", "refresh_ttl", "max_age"}
 _SIZE_KEYS = {"max_body"}
 
 
@@ -190,6 +238,7 @@ def build_config(data: dict[str, Any], source: str) -> GatewayConfig:
             raise ConfigError(source, key, "must be a mapping with at least `spec`")
         service = _fill(ServiceConfig, raw, source, key)
         service.name = str(name)
+        service.weights = parse_weighted_upstreams(raw["upstream"], source, f"{key}.upstream") if raw.get("upstream") else {}
         _check_service(service, source, key)
         config.services[service.name] = service
     _check_gateway(config, source)
@@ -206,7 +255,14 @@ def _fill(cls: type, raw: dict[str, Any], source: str, prefix: str) -> Any:
         if key not in settable:
             raise ConfigError(source, dotted, _unknown(str(key), settable))
         values[key] = _coerce(key, value, hints[key], source, dotted)
-    return cls(**values)
+    instance = cls(**values)
+    check = getattr(instance, "check", None)
+    if callable(check):
+        try:
+            check()
+        except SettingsError as exc:
+            raise ConfigError(source, f"{prefix}.{exc.key}".strip(".") if exc.key else prefix, exc.reason) from None
+    return instance
 
 
 def _unknown(key: str, known: set[str]) -> str:
@@ -222,6 +278,25 @@ def _coerce(key: str, value: Any, hint: Any, source: str, dotted: str) -> Any:
         return _size(value, source, dotted)
     if key == "upstream":
         return parse_upstreams(value, source, dotted)
+    if key in _CHECKED:
+        try:
+            return _CHECKED[key](value)
+        except SettingsError as exc:
+            raise ConfigError(source, f"{dotted}.{exc.key}" if exc.key else dotted, exc.reason) from None
+    nested = _settings_class(hint)
+    if nested is not None:
+        if value is None and _optional(hint):
+            return None
+        if isinstance(value, nested):
+            return value
+        if not isinstance(value, dict):
+            raise ConfigError(source, dotted, "expected a mapping of settings")
+        return _fill(nested, value, source, dotted)
+    item = _list_of_settings(hint)
+    if item is not None:
+        if not isinstance(value, list):
+            raise ConfigError(source, dotted, "expected a list")
+        return [_coerce_item(item, entry, source, f"{dotted}[{i}]") for i, entry in enumerate(value)]
     text = str(hint)
     if hint is bool:
         if isinstance(value, bool):
@@ -248,6 +323,38 @@ def _coerce(key: str, value: Any, hint: Any, source: str, dotted: str) -> Any:
     return value
 
 
+_CHECKED = {"upstream_auth": check_upstream_auth, "roles": check_roles}
+
+
+def _settings_class(hint: Any) -> type | None:
+    """The settings dataclass a field holds (also `X | None`), else None."""
+    if dataclasses.is_dataclass(hint):
+        return hint  # type: ignore[return-value]
+    if get_origin(hint) in (Union, type(int | None)):
+        inner = [a for a in get_args(hint) if a is not type(None)]
+        if len(inner) == 1 and dataclasses.is_dataclass(inner[0]):
+            return inner[0]
+    return None
+
+
+def _optional(hint: Any) -> bool:
+    return type(None) in get_args(hint)
+
+
+def _list_of_settings(hint: Any) -> type | None:
+    if get_origin(hint) is list:
+        (item,) = get_args(hint) or (None,)
+        if dataclasses.is_dataclass(item):
+            return item  # type: ignore[return-value]
+    return None
+
+
+def _coerce_item(cls: type, entry: Any, source: str, dotted: str) -> Any:
+    if not isinstance(entry, dict):
+        raise ConfigError(source, dotted, "expected a mapping of settings")
+    return _fill(cls, entry, source, dotted)
+
+
 def _duration(value: Any, source: str, dotted: str) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
         return float(value)
@@ -269,14 +376,25 @@ def _size(value: Any, source: str, dotted: str) -> int:
 
 def parse_upstreams(value: Any, source: str, dotted: str = "") -> list[str]:
     """One URL, a list, or a list of {url, weight}: the http(s) URLs, without trailing slashes."""
+    return list(parse_weighted_upstreams(value, source, dotted))
+
+
+def parse_weighted_upstreams(value: Any, source: str, dotted: str = "") -> dict[str, int]:
+    """Each upstream URL with its weight (1 unless given as {url, weight})."""
     items = value if isinstance(value, list) else [value]
-    urls = []
-    for item in items:
+    weighted: dict[str, int] = {}
+    for index, item in enumerate(items):
         url = item.get("url") if isinstance(item, dict) else item
         if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+", url):
             raise ConfigError(source, dotted, f"expected an http(s) URL, got {url!r}")
-        urls.append(url.rstrip("/"))
-    return urls
+        weight = item.get("weight", 1) if isinstance(item, dict) else 1
+        extra = set(item) - {"url", "weight"} if isinstance(item, dict) else set()
+        if extra:
+            raise ConfigError(source, f"{dotted}[{index}].{sorted(extra)[0]}", _unknown(sorted(extra)[0], {"url", "weight"}))
+        if not isinstance(weight, int) or isinstance(weight, bool) or weight < 1:
+            raise ConfigError(source, f"{dotted}[{index}].weight", f"expected a whole number of 1 or more, got {weight!r}")
+        weighted[url.rstrip("/")] = weight
+    return weighted
 
 
 def _check_service(service: ServiceConfig, source: str, key: str) -> None:
@@ -286,14 +404,11 @@ def _check_service(service: ServiceConfig, source: str, key: str) -> None:
         raise ConfigError(source, f"{key}.mode", f"must be one of {', '.join(MODES)}, got {service.mode!r}")
     if service.retries < 0:
         raise ConfigError(source, f"{key}.retries", "must be 0 or more")
+    if service.load_balancing not in LOAD_BALANCING:
+        raise ConfigError(source, f"{key}.load_balancing",
+                          f"must be one of {', '.join(LOAD_BALANCING)}, got {service.load_balancing!r}")
     for op, override in service.operations.items():
-        if not isinstance(override, dict):
-            raise ConfigError(source, f"{key}.operations.{op}", "expected a mapping such as {mode: live}")
-        unknown = set(override) - {"mode"}
-        if unknown:
-            raise ConfigError(source, f"{key}.operations.{op}.{sorted(unknown)[0]}", _unknown(sorted(unknown)[0], {"mode"}))
-        if override.get("mode", "stub") not in MODES:
-            raise ConfigError(source, f"{key}.operations.{op}.mode", f"must be one of {', '.join(MODES)}")
+        service.operations[op] = _operation_override(override, source, f"{key}.operations.{op}")
     if not service.base_path:
         service.base_path = f"/{service.name}"
     if not service.base_path.startswith("/"):
@@ -302,6 +417,27 @@ def _check_service(service: ServiceConfig, source: str, key: str) -> None:
         service.base_path = service.base_path.rstrip("/")
     if service.base_path.startswith("/_gw"):
         raise ConfigError(source, f"{key}.base_path", "/_gw is reserved for the gateway's own endpoints")
+
+
+_OPERATION_KEYS = {"mode", "rate_limit", "roles"}
+
+
+def _operation_override(override: Any, source: str, key: str) -> dict[str, Any]:
+    """{mode, rate_limit, roles} for one operation, each checked as at service level."""
+    if not isinstance(override, dict):
+        raise ConfigError(source, key, "expected a mapping such as {mode: live}")
+    checked: dict[str, Any] = {}
+    for name, value in override.items():
+        if name not in _OPERATION_KEYS:
+            raise ConfigError(source, f"{key}.{name}", _unknown(str(name), _OPERATION_KEYS))
+        if name == "mode" and value not in MODES:
+            raise ConfigError(source, f"{key}.mode", f"must be one of {', '.join(MODES)}")
+        if name == "rate_limit":
+            value = _coerce(name, value, RateLimitSettings, source, f"{key}.rate_limit")
+        if name == "roles":
+            value = _coerce(name, value, None, source, f"{key}.roles").get("*", [])
+        checked[name] = value
+    return checked
 
 
 def _check_redact(config: GatewayConfig, source: str) -> None:
@@ -345,7 +481,8 @@ def apply_overrides(config: GatewayConfig, mode: str | None = None, upstream: li
                 raise ConfigError("--mode", "", f"must be one of {', '.join(MODES)}, got {mode!r}")
             service.mode = mode
         if upstream:
-            service.upstream = parse_upstreams(upstream, "--upstream")
+            service.weights = parse_weighted_upstreams(upstream, "--upstream")
+            service.upstream = list(service.weights)
         if timeout is not None:
             service.timeout = timeout
         if retries is not None:

@@ -78,6 +78,17 @@ async def _maybe_await(value: Any) -> None:
         await value
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who is calling, as a verified credential says: for later steps (rate-limit key, logs, upstream token)."""
+
+    subject: str
+    roles: frozenset[str] = frozenset()
+    scopes: frozenset[str] = frozenset()
+    claims: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    scheme: str = ""  # the security scheme that admitted it
+
+
 @dataclass
 class Exchange:
     """The request as the pipeline sees it, plus what each step has learnt about it."""
@@ -90,6 +101,7 @@ class Exchange:
     operation: Operation | None = None
     mode: str = ""
     source: str = ""  # where the answer came from: example, generated, live, ...
+    identity: Identity | None = None  # the verified caller, once the auth step has seen a credential
     notes: dict[str, Any] = field(default_factory=dict)
     _body: bytes | None = None
     _headers: Headers | None = None

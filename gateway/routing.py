@@ -10,6 +10,8 @@ its middleware stack where the gateway needs more than connexion gives:
 * validators are compiled once per operation and report every failure with its place, not the
   first one.
 
+Between routing and validation sit the policy steps (auth, rate limit): they need to know the
+operation, and a caller without a token gets its 401 before any word about its request body.
 What comes out of connexion is the exchange's `service` and `operation`; the pipeline goes on
 from there.
 """
@@ -17,7 +19,8 @@ from there.
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from connexion.exceptions import ProblemException
 from connexion.middleware.main import API, ConnexionMiddleware
@@ -31,7 +34,7 @@ from connexion.resolver import Resolution, Resolver
 from starlette.exceptions import HTTPException
 
 from .exchange import Exchange, Response
-from .pipeline import Next
+from .pipeline import Next, Pipeline, Step
 from .problems import Problem
 from .specs import Service, path_specificity
 from .validation import OperationValidator
@@ -117,13 +120,45 @@ class _Gateway(ConnexionMiddleware):
         self.apis.append(API(service.specification, base_path=base_path, name=service.name, **options.__dict__))
 
 
-class Router:
-    """Pipeline step: connexion routes and validates, then the rest of the pipeline runs."""
+class _PolicyGate:
+    """connexion middleware between routing and validation: runs the policy steps for the routed
+    operation, then lets the request on into validation and the rest of the pipeline."""
 
-    def __init__(self, services: dict[str, Service]) -> None:
+    policies: ClassVar[Sequence[Step]] = ()
+    operations: ClassVar[dict[str, tuple[Service, Any]]] = {}
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.pipeline = Pipeline(self.policies, self._validate_and_resume)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        exchange: Exchange = scope["gw.exchange"]
+        routing = scope.get("extensions", {}).get("connexion_routing", {})
+        found = self.operations.get(routing.get("operation_id") or "")
+        if found is None:
+            raise Problem(404, detail=f"No operation of any service matches {exchange.path}")
+        exchange.service, exchange.operation = found
+        exchange.notes["connexion"] = (scope, receive, send)
+        exchange.notes["response"] = await self.pipeline(exchange)
+
+    async def _validate_and_resume(self, exchange: Exchange) -> Response:
+        scope, receive, send = exchange.notes.pop("connexion")
+        await self.app(scope, receive, send)
+        return exchange.notes.pop("response")
+
+
+class Router:
+    """Pipeline step: connexion routes, the policy steps run, connexion validates, then the rest
+    of the pipeline runs."""
+
+    def __init__(self, services: dict[str, Service], policies: Sequence[Step] = ()) -> None:
         self.services = services
         self.operations = {f"{s.name}:{op.key}": (s, op) for s in services.values() for op in s.operations.values()}
-        self.connexion = _Gateway(self._resume, middlewares=[GatewayRouting, GatewayValidation])
+        gate = type("PolicyGate", (_PolicyGate,), {"policies": tuple(policies), "operations": self.operations})
+        self.connexion = _Gateway(self._resume, middlewares=[GatewayRouting, gate, GatewayValidation])
         for service in services.values():
             self.connexion.add_service(service)
         # connexion builds its stack on the first request; build it now, so start-up pays for
@@ -146,11 +181,6 @@ class Router:
 
     async def _resume(self, scope: dict[str, Any], receive: Any, _send: Any) -> None:
         exchange: Exchange = scope["gw.exchange"]
-        routing = scope.get("extensions", {}).get("connexion_routing", {})
-        found = self.operations.get(routing.get("operation_id") or "")
-        if found is None:
-            raise Problem(404, detail=f"No operation of any service matches {exchange.path}")
-        exchange.service, exchange.operation = found
         exchange.scope = scope
         exchange.receive = receive
         exchange.notes["response"] = await exchange.notes.pop("resume")(exchange)

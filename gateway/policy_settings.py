@@ -1,0 +1,201 @@
+"""Settings of the gateway's policies (auth, CORS, rate limits, circuit breakers, health checks).
+
+Each is a small dataclass that `config.py` fills from a mapping in `gateway.yaml` the same way it
+fills the top level: unknown keys and bad values are one `ConfigError` line naming file and key.
+A class's `check(source, key)` adds the rules a type hint cannot say.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+LOCAL_ORIGINS = ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"]
+LOAD_BALANCING = ("round_robin", "weighted_round_robin", "least_connections", "random")
+AUTH_REQUIRE = ("always", "spec", "none")
+
+
+class SettingsError(Exception):
+    """A rule broken inside one settings block: the key below the block, and why."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        self.key, self.reason = key, reason
+        super().__init__(f"{key}: {reason}")
+
+
+@dataclass
+class JwtSettings:
+    """How access tokens are verified (and, for the built-in login, signed)."""
+
+    secret: str = ""  # HS256 shared secret
+    public_key: str = ""  # PEM text or a file path: RS256 / ES256 verification
+    private_key: str = ""  # PEM text or a file path: lets the gateway sign RS256/ES256 (login, mint)
+    jwks_url: str = ""
+    algorithms: list[str] = field(default_factory=list)  # default: HS256 with a secret, RS256 and ES256 with keys
+    issuer: str = ""
+    audience: str = ""
+    leeway: float = 0.0
+    access_ttl: float = 900.0
+    refresh_ttl: float = 7 * 24 * 3600.0
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.secret or self.public_key or self.jwks_url)
+
+    def check(self) -> None:
+        if sum(bool(x) for x in (self.secret, self.public_key, self.jwks_url)) > 1:
+            raise SettingsError("secret", "give one of secret, public_key or jwks_url")
+        if self.jwks_url and not re.match(r"^https?://", self.jwks_url):
+            raise SettingsError("jwks_url", f"expected an http(s) URL, got {self.jwks_url!r}")
+        if "none" in [a.lower() for a in self.algorithms]:
+            raise SettingsError("algorithms", "`none` is never accepted")
+
+
+@dataclass
+class AuthUser:
+    """One account of the built-in login."""
+
+    username: str = ""
+    password_hash: str = ""  # bcrypt ($2b$...) or argon2id ($argon2id$...): `gw auth hash-password`
+    roles: list[str] = field(default_factory=list)
+
+    def check(self) -> None:
+        if not self.username:
+            raise SettingsError("username", "is required")
+        if not self.password_hash.startswith(("$2b$", "$2a$", "$2y$", "$argon2id$")):
+            raise SettingsError("password_hash",
+                                "expected a bcrypt ($2b$) or argon2id hash: make one with `gw auth hash-password`")
+
+
+@dataclass
+class RateLimitSettings:
+    """At most `limit` requests per `window` per key (GCRA: smooth, no fixed-bucket edges); `burst` extra."""
+
+    limit: int = 0  # 0: no limit
+    window: float = 60.0
+    key: str = "ip"  # user | ip | header:NAME
+    burst: int = 0
+    fail_closed: bool = False  # when the shared store (Redis) is unreachable: refuse instead of letting through
+
+    @property
+    def enabled(self) -> bool:
+        return self.limit > 0
+
+    def check(self) -> None:
+        if self.limit < 0 or self.burst < 0:
+            raise SettingsError("limit", "must be 0 or more")
+        if self.window <= 0:
+            raise SettingsError("window", "must be more than 0")
+        if self.key not in ("user", "ip") and not re.fullmatch(r"header:[A-Za-z0-9-]+", self.key):
+            raise SettingsError("key", f"must be user, ip or header:NAME, got {self.key!r}")
+
+
+@dataclass
+class LoginSettings:
+    """Failed logins allowed per username and per client address, per window."""
+
+    attempts: int = 5
+    window: float = 300.0
+
+
+@dataclass
+class AuthSettings:
+    """Who may call what: tokens, API keys, the built-in login."""
+
+    require: str = "spec"  # always | spec (the spec's `security`) | none
+    jwt: JwtSettings = field(default_factory=JwtSettings)
+    users: list[AuthUser] = field(default_factory=list)
+    api_keys: dict[str, list[str]] = field(default_factory=dict)  # security scheme name -> accepted keys
+    login: LoginSettings = field(default_factory=LoginSettings)
+
+    def check(self) -> None:
+        if self.require not in AUTH_REQUIRE:
+            raise SettingsError("require", f"must be one of {', '.join(AUTH_REQUIRE)}, got {self.require!r}")
+        if self.users and not self.jwt.configured:
+            raise SettingsError("users", "the built-in login signs tokens: set auth.jwt.secret (or keys) too")
+        if self.users and self.jwt.public_key and not self.jwt.private_key:
+            raise SettingsError("jwt.private_key", "the built-in login signs tokens: give the private key too")
+        for scheme, keys in self.api_keys.items():
+            if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+                raise SettingsError(f"api_keys.{scheme}", "expected a list of keys")
+
+
+@dataclass
+class CorsSettings:
+    """Which browser origins may call the gateway; preflights are answered by the gateway itself."""
+
+    enabled: bool = True
+    origins: list[str] = field(default_factory=lambda: list(LOCAL_ORIGINS))  # exact, `*`, or with a `*` port/subdomain
+    methods: list[str] = field(default_factory=lambda: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+    headers: list[str] = field(default_factory=lambda: ["*"])  # `*`: whatever the preflight asks for
+    expose: list[str] = field(default_factory=lambda: [
+        "X-Request-ID", "X-GW-Source", "X-GW-Stub", "X-GW-Near-Miss", "X-GW-Contract",
+        "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "Location"])
+    credentials: bool = False
+    max_age: float = 600.0
+
+    def check(self) -> None:
+        if self.credentials and "*" in self.origins:
+            raise SettingsError("origins", "`*` cannot be used with credentials: true (browsers refuse it); list the origins")
+
+
+@dataclass
+class CircuitBreakerSettings:
+    """Per upstream instance: `failures` within `window` open it for `open_seconds`; then probes."""
+
+    failures: int = 5  # 0: no breaker
+    window: float = 30.0
+    open_seconds: float = 30.0
+    half_open_requests: int = 1
+
+    def check(self) -> None:
+        if self.failures < 0 or self.half_open_requests < 1:
+            raise SettingsError("failures", "failures must be 0 or more, half_open_requests 1 or more")
+
+
+@dataclass
+class HealthCheckSettings:
+    """Active health checks of each upstream instance (off without a path)."""
+
+    path: str = ""
+    interval: float = 10.0
+    timeout: float = 2.0
+
+    def check(self) -> None:
+        if self.path and not self.path.startswith("/"):
+            raise SettingsError("path", "must start with /")
+
+
+@dataclass
+class ContractSettings:
+    """The validation proxy: upstream answers checked against the spec in live, record, fallback and spy."""
+
+    check: bool = True
+    strict: bool = False  # a violating answer becomes a 502 problem+json
+
+
+def check_upstream_auth(value: Any) -> Any:
+    """forward | strip | mint | {bearer: TOKEN} (TOKEN may be `${ENV_NAME}`)."""
+    if value in ("forward", "strip", "mint"):
+        return value
+    if isinstance(value, dict) and set(value) == {"bearer"} and isinstance(value["bearer"], str) and value["bearer"]:
+        return value
+    raise SettingsError("", "must be forward, strip, mint or {bearer: TOKEN}")
+
+
+def check_roles(value: Any) -> dict[str, list[str]]:
+    """A list (every operation of the service) or {operation: [roles]}; `*` is the key for all."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return {"*": value} if value else {}
+    if isinstance(value, dict):
+        roles = {}
+        for op, names in value.items():
+            names = [names] if isinstance(names, str) else names
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise SettingsError(str(op), "expected a list of role names")
+            roles[str(op)] = names
+        return roles
+    raise SettingsError("", "expected a list of role names, or {operation: [roles]}")

@@ -1,0 +1,205 @@
+"""State the gateway's policies keep between requests: in this process, or in Redis for several.
+
+Rate-limit allowances, revoked tokens, refresh-token families, circuit counts and runtime modes
+all live behind one small interface, so N gateway processes sharing one Redis behave as one
+gateway, and one process without Redis needs nothing else running.
+
+Redis calls are bounded (short socket timeouts) and a failed Redis is not asked again for a
+second: callers get `StateUnavailable` at once and decide to fail open or closed. Nothing hangs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger("gw.state")
+
+PREFIX = "gw:"
+REDIS_TIMEOUT = 0.25  # seconds: a gateway must not wait on its bookkeeping
+RETRY_AFTER_FAILURE = 1.0
+
+
+class StateUnavailable(Exception):
+    """The shared store cannot be reached now."""
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """One rate-limit decision (GCRA): whether this request may pass, and the numbers for its headers."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset: float  # seconds until the whole quota is back
+    retry_after: float  # seconds until the next request may pass (0 when allowed)
+
+
+def gcra(tat: float | None, now: float, limit: int, window: float, burst: int) -> tuple[Allowance, float | None]:
+    """The generic cell rate algorithm: `limit + burst` at once, then `limit` per `window`, smoothly.
+
+    `tat` is the stored theoretical arrival time; returns the decision and the new tat to store
+    (None when refused: nothing changes). The Lua twin in `_GCRA_LUA` does the same sums in Redis.
+    """
+    capacity = limit + burst
+    interval = window / limit
+    tolerance = (capacity - 1) * interval
+    tat = max(tat if tat is not None else now, now)
+    if tat - now > tolerance:
+        return Allowance(False, capacity, 0, tat - now, tat - tolerance - now), None
+    new_tat = tat + interval
+    remaining = max(0, math.floor((tolerance - (new_tat - now)) / interval + 1e-9) + 1)
+    return Allowance(True, capacity, remaining, new_tat - now, 0.0), new_tat
+
+
+class SharedState:
+    """In-process state: the default, and the reference the Redis store behaves like."""
+
+    kind = "memory"
+
+    def __init__(self) -> None:
+        self._values: dict[str, tuple[str, float]] = {}  # key -> (value, expires at; inf: never)
+        self._tats: dict[str, float] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(self, key: str) -> str | None:
+        value = self._values.get(key)
+        if value is None or value[1] <= time.time():
+            self._values.pop(key, None)
+            return None
+        return value[0]
+
+    async def set(self, key: str, value: str, ttl: float | None = None) -> None:
+        self._values[key] = (value, time.time() + ttl if ttl else math.inf)
+        self._sweep()
+
+    async def set_if_absent(self, key: str, value: str, ttl: float | None = None) -> bool:
+        if await self.get(key) is not None:
+            return False
+        await self.set(key, value, ttl)
+        return True
+
+    async def delete(self, *keys: str) -> None:
+        for key in keys:
+            self._values.pop(key, None)
+
+    async def incr(self, key: str, ttl: float) -> int:
+        """Add one to a counter that expires `ttl` after its first increment."""
+        current = self._values.get(key)
+        if current is None or current[1] <= time.time():
+            self._values[key] = ("1", time.time() + ttl)
+            return 1
+        count = int(current[0]) + 1
+        self._values[key] = (str(count), current[1])
+        return count
+
+    async def take(self, key: str, limit: int, window: float, burst: int = 0) -> Allowance:
+        now = time.time()
+        allowance, new_tat = gcra(self._tats.get(key), now, limit, window, burst)
+        if new_tat is not None:
+            self._tats[key] = new_tat
+        if len(self._tats) > 100_000:
+            self._tats = {k: t for k, t in self._tats.items() if t > now}
+        return allowance
+
+    async def close(self) -> None:
+        return None
+
+    def _sweep(self) -> None:
+        if len(self._values) > 100_000:
+            now = time.time()
+            self._values = {k: v for k, v in self._values.items() if v[1] > now}
+
+
+_GCRA_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local burst = tonumber(ARGV[3])
+local capacity = limit + burst
+local interval = window / limit
+local tolerance = (capacity - 1) * interval
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+if tat - now > tolerance then
+  return {0, capacity, 0, tostring(tat - now), tostring(tat - tolerance - now)}
+end
+local new_tat = tat + interval
+redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil((new_tat - now) * 1000) + 1000)
+local remaining = math.floor((tolerance - (new_tat - now)) / interval + 1e-9) + 1
+if remaining < 0 then remaining = 0 end
+return {1, capacity, remaining, tostring(new_tat - now), '0'}
+"""
+
+_INCR_LUA = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+
+
+class RedisState(SharedState):
+    """The same operations in Redis, atomic where two processes could race (Lua scripts)."""
+
+    kind = "redis"
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        import redis.asyncio as redis
+
+        self.url = url
+        self._client = redis.Redis.from_url(url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT,
+                                            decode_responses=True, health_check_interval=30)
+        self._gcra = self._client.register_script(_GCRA_LUA)
+        self._incr = self._client.register_script(_INCR_LUA)
+        self._down_until = 0.0
+
+    async def _call(self, operation: Any) -> Any:
+        if time.monotonic() < self._down_until:
+            raise StateUnavailable(f"redis at {self.url} is unreachable")
+        try:
+            return await asyncio.wait_for(operation, REDIS_TIMEOUT * 4)
+        except Exception as exc:  # redis' own errors, timeouts, refused connections
+            self._down_until = time.monotonic() + RETRY_AFTER_FAILURE
+            raise StateUnavailable(f"redis at {self.url}: {exc or type(exc).__name__}") from exc
+
+    async def get(self, key: str) -> str | None:
+        return await self._call(self._client.get(PREFIX + key))
+
+    async def set(self, key: str, value: str, ttl: float | None = None) -> None:
+        await self._call(self._client.set(PREFIX + key, value, px=_millis(ttl)))
+
+    async def set_if_absent(self, key: str, value: str, ttl: float | None = None) -> bool:
+        return bool(await self._call(self._client.set(PREFIX + key, value, px=_millis(ttl), nx=True)))
+
+    async def delete(self, *keys: str) -> None:
+        if keys:
+            await self._call(self._client.delete(*[PREFIX + k for k in keys]))
+
+    async def incr(self, key: str, ttl: float) -> int:
+        return int(await self._call(self._incr(keys=[PREFIX + key], args=[_millis(ttl)])))
+
+    async def take(self, key: str, limit: int, window: float, burst: int = 0) -> Allowance:
+        ok, capacity, remaining, reset, retry = await self._call(self._gcra(keys=[PREFIX + "rl:" + key],
+                                                                             args=[limit, window, burst]))
+        return Allowance(bool(ok), int(capacity), int(remaining), float(reset), float(retry))
+
+    async def ping(self) -> bool:
+        return bool(await self._call(self._client.ping()))
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def _millis(ttl: float | None) -> int | None:
+    return max(1, int(ttl * 1000)) if ttl else None
+
+
+def open_state(redis_url: str) -> SharedState:
+    """Redis when a URL is configured, this process's memory otherwise."""
+    return RedisState(redis_url) if redis_url else SharedState()
