@@ -161,6 +161,7 @@ class RedisState(SharedState):
 
     async def _call(self, operation: Any) -> Any:
         if time.monotonic() < self._down_until:
+            getattr(operation, "close", lambda: None)()  # never started: no "never awaited" warning
             raise StateUnavailable(f"redis at {self.url} is unreachable")
         try:
             return await asyncio.wait_for(operation, REDIS_TIMEOUT * 4)
