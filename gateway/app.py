@@ -25,6 +25,7 @@ from .steps.body_limit import BodyLimit
 from .steps.dispatch import ModeDispatch
 from .steps.errors import ProblemResponses
 from .steps.request_id import RequestId
+from .steps.response_contract import ResponseContract
 from .stubs import StubStore
 from .stubs.recorder import Recorder
 from .stubs.redaction import Redactor
@@ -71,6 +72,7 @@ class GatewayApp:
         self.stubs = StubStore(config.stubs_path(), list(config.services))
         self.recorder = Recorder(self.stubs, {}, {n: ", ".join(s.upstream) for n, s in config.services.items()},
                                  keep_versions=config.record_versions)
+        self.contract = ResponseContract(config)  # kept across reloads: its counts are the gateway's
         self.reloader = Reloader(self)
         self.assemble(loaded)
 
@@ -88,6 +90,7 @@ class GatewayApp:
             BodyLimit(self.config.max_body, per_service_limits),
             GatewayEndpoints(self.config, services, [str(e) for e in loaded.errors]),
             Router(services, policies=self._policies()),
+            self.contract,
         ]
         dispatch = ModeDispatch(self.config.services, mocker, self.forwarder, self.recorder)
         self.services, self.loaded, self.mocker = services, loaded, mocker

@@ -1,52 +1,160 @@
-"""Does a response honour the contract? The status must be declared, the media type offered, and
-a JSON body valid against its schema. Used when recording (the stub's metadata says so) and,
-later, by the validation proxy."""
+"""Does a response honour the contract? One checker, built on openapi-core, for every place that asks:
+the validation proxy (live, record, fallback and spy answers), `gw stubs verify`, recording and
+HAR import.
+
+The status must be declared (or covered by `2XX`/`default`), the media type offered, a JSON body
+valid against its schema, and the declared headers present and valid. openapi-core does the
+judging; what we add is speed: the operation is already known (connexion routed it), so its
+response validator is built once per operation and its schema validators once per schema,
+instead of finding the path and compiling validators on every response.
+"""
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from typing import Any
 
+from jsonschema_path import SchemaPath
+from werkzeug.datastructures import Headers
+from openapi_core import V30ResponseValidator, V31ResponseValidator
+from openapi_core.deserializing.media_types.util import json_loads
+from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
+from openapi_core.templating.responses.exceptions import ResponseNotFound
+from openapi_core.validation.exceptions import ValidationError
+from openapi_core.validation.response.exceptions import MissingData, MissingRequiredHeader
+from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
+
 from .mocker.media import base_type, is_json
-from .mocker.mocker import body_validator
 from .specs import Operation, Service
 
+MAX_REPORTED = 10
 
-def response_violations(service: Service, operation: Operation, status: int, content_type: str,
-                        body: bytes) -> list[str]:
+
+@dataclass(frozen=True)
+class Violation:
+    """One way a response breaks its operation's contract: where, and what."""
+
+    where: str  # status | content-type | body/pointer | header NAME
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where not in ("status", "content-type") else self.message
+
+
+def response_violations(service: Service, operation: Operation, status: int, content_type: str, body: bytes | None,
+                        headers: dict[str, str] | None = None) -> list[str]:
     """Each way the response breaks the operation's declared responses, as short sentences."""
+    return [str(v) for v in check_response(service, operation, status, content_type, body, headers)]
+
+
+def check_response(service: Service, operation: Operation, status: int, content_type: str, body: bytes | None,
+                   headers: dict[str, str] | None = None) -> list[Violation]:
+    """The violations of one response; `body=None` when it was streamed and not read (not checked)."""
+    validator, operation_path = _validator(service, operation)
     declared = operation.responses
-    key = next((k for k in (str(status), f"{str(status)[0]}XX", f"{str(status)[0]}xx", "default") if k in declared), None)
-    if key is None:
-        return [f"status {status} is not declared (declared: {', '.join(sorted(declared)) or 'none'})"]
-    content = declared[key].get("content") or {}
-    if not content or not body:
-        return []
-    media = _declared_media(content, content_type)
-    if media is None:
-        return [f"content type {content_type or '(none)'} is not declared for {key} (declared: {', '.join(content)})"]
-    checker = body_validator(service, operation, key, media)
-    if checker is None or not is_json(media):
-        return []
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return [f"body is not valid JSON: {exc}"]
-    try:
-        errors = checker.iter_errors(document)
-    except Exception as exc:  # a schema the validator cannot apply
-        return [f"body could not be checked: {exc}"]
-    return [f"body{_pointer(e)}: {e.message[:200]}" for e in list(errors)[:10]]
+    if _declared_status(declared, status) is None:
+        listed = ", ".join(sorted(declared)) or "none"
+        return [Violation("status", f"status {status} is not declared (declared: {listed})")]
+    mimetype = base_type(content_type) if content_type else ""
+    lowered = Headers(list((headers or {}).items()))  # looked up case-insensitively, as HTTP means
+    found: list[Violation] = []
+    if body and is_json(mimetype or "application/json"):
+        errors = validator._iter_errors(status, body, lowered, mimetype, operation_path)
+    else:
+        errors = validator._iter_headers_errors(status, lowered, operation_path)
+        found += _media_violation(declared, status, mimetype, body)
+    for error in errors:
+        found += _explain(error, status, mimetype)
+        if len(found) >= MAX_REPORTED:
+            break
+    return found[:MAX_REPORTED]
 
 
-def _declared_media(content: dict[str, Any], content_type: str) -> str | None:
-    received = base_type(content_type) if content_type else ""
+def short_reason(violations: list[Violation]) -> str:
+    """One line for a response header: the first violation, and how many more."""
+    first = str(violations[0])[:160]
+    more = f" (+{len(violations) - 1} more)" if len(violations) > 1 else ""
+    return (first + more).encode("ascii", "replace").decode().replace("\r", " ").replace("\n", " ")
+
+
+class _CachedValidators:
+    """openapi-core's response validator, keeping each schema's compiled validator for reuse."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        self._compiled: dict[tuple[Any, ...], Any] = {}
+
+    def _validate_schema(self, schema: SchemaPath, value: Any) -> None:
+        key = tuple(schema.parts)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled[key] = self.schema_validators_factory.create(  # type: ignore[attr-defined]
+                self.spec, schema, format_validators=self.format_validators,  # type: ignore[attr-defined]
+                extra_format_validators=self.extra_format_validators)  # type: ignore[attr-defined]
+        compiled.validate(value)
+
+
+class _Validator30(_CachedValidators, V30ResponseValidator):
+    pass
+
+
+class _Validator31(_CachedValidators, V31ResponseValidator):
+    pass
+
+
+def _validator(service: Service, operation: Operation) -> tuple[Any, SchemaPath]:
+    """The operation's responses as a one-operation document (Swagger 2 already in OpenAPI 3 shape)."""
+    cached = operation.cache.get("contract")
+    if cached is None:
+        method = operation.method.lower()
+        document = {"openapi": "3.1.0" if service.openapi31 else "3.0.3", "info": {"title": service.name, "version": "-"},
+                    "paths": {"/": {method: {"responses": operation.responses}}}}
+        spec = SchemaPath.from_dict(document)
+        json_media = {base_type(m): json_loads for r in operation.responses.values() for m in (r.get("content") or {})
+                      if is_json(m) and base_type(m) != "application/json"}  # problem+json, vnd.x+json...
+        validator = (_Validator31 if service.openapi31 else _Validator30)(spec, extra_media_type_deserializers=json_media)
+        cached = operation.cache["contract"] = (validator, spec / "paths" / "/" / method)
+    return cached
+
+
+def _declared_status(declared: dict[str, Any], status: int) -> str | None:
+    text = str(status)
+    return next((k for k in (text, f"{text[0]}XX", f"{text[0]}xx", "default") if k in declared), None)
+
+
+def _media_violation(declared: dict[str, Any], status: int, mimetype: str, body: bytes | None) -> list[Violation]:
+    content = declared[_declared_status(declared, status) or "default"].get("content") or {}
+    if not content or not body or _declared_media(content, mimetype):
+        return []
+    return [Violation("content-type", f"content type {mimetype or '(none)'} is not declared for {status} "
+                                      f"(declared: {', '.join(content)})")]
+
+
+def _declared_media(content: dict[str, Any], received: str) -> bool:
     for media in content:
         declared = base_type(media)
-        if declared == received or declared in ("*/*", "") or (declared.endswith("/*") and
-                                                               received.startswith(declared[:-1])):
-            return media
-    return None
+        if declared in (received, "*/*", "") or (declared.endswith("/*") and received.startswith(declared[:-1])):
+            return True
+    return False
+
+
+def _explain(error: Exception, status: int, mimetype: str) -> list[Violation]:
+    """openapi-core's exception, as our short sentences with a place."""
+    cause = error.__cause__ if isinstance(error, ValidationError) and error.__cause__ else error
+    if isinstance(cause, ResponseNotFound):
+        return [Violation("status", f"status {status} is not declared (declared: {', '.join(cause.responses)})")]
+    if isinstance(cause, MediaTypeNotFound):
+        return [Violation("content-type", f"content type {mimetype or '(none)'} is not declared for {status} "
+                                          f"(declared: {', '.join(cause.availableMimetypes)})")]
+    if isinstance(cause, MissingData):
+        return []  # an empty body: nothing to judge (HEAD, 204-like answers)
+    if isinstance(cause, MissingRequiredHeader):
+        return [Violation(f"header {cause.name}", "required header is missing")]
+    name = getattr(error, "name", None)
+    where = f"header {name}" if name else "body"
+    if isinstance(cause, InvalidSchemaValue):
+        return [Violation(where + _pointer(e), e.message[:200]) for e in cause.schema_errors]
+    return [Violation(where, str(cause)[:200] or type(cause).__name__)]
 
 
 def _pointer(error: Any) -> str:

@@ -43,6 +43,12 @@ class Response:
         self.headers = [(k, v) for k, v in self.headers if k.lower() != lowered]
         self.headers.append((name, value))
 
+    async def close(self) -> None:
+        """Release a streamed body that will not be sent (its upstream connection goes back to the pool)."""
+        if self.on_close is not None:
+            on_close, self.on_close = self.on_close, None
+            await _maybe_await(on_close())
+
     @classmethod
     def json_bytes(cls, status: int, body: bytes, content_type: str = "application/json") -> Response:
         return cls(status, [("content-type", content_type)], body)

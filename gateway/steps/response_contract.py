@@ -1,0 +1,68 @@
+"""The validation proxy: every answer that came from an upstream is checked against the spec.
+
+In live, record, fallback and spy modes the upstream's status, media type, headers and (when the
+body was read whole) JSON body are judged by `contract.check_response`. A violation is logged with
+the operation and the failing places, counted, and marked on the response (`X-GW-Contract:
+violation` and `X-GW-Contract-Reason`); with `strict` the client gets a 502 problem+json instead,
+for teams that want drift to fail their CI loudly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+from ..config import GatewayConfig
+from ..contract import Violation, check_response, short_reason
+from ..exchange import Exchange, Response
+from ..pipeline import Next
+from ..problems import Problem
+
+log = logging.getLogger("gw.contract")
+
+UPSTREAM_SOURCES = frozenset({"live", "live-recorded"})
+
+
+class ResponseContract:
+    """Pipeline step after routing: judges upstream answers on their way back."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.violations: Counter[tuple[str, str]] = Counter()  # (service, operation) -> violating responses
+
+    async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
+        response = await call_next(exchange)
+        if exchange.source not in UPSTREAM_SOURCES or exchange.operation is None or exchange.service is None:
+            return response
+        settings = self.config.contract_for(exchange.service.name)
+        if not settings.check:
+            return response
+        violations = exchange.notes.get("contract_violations")
+        if violations is None:
+            body = response.body if isinstance(response.body, bytes) else None  # streamed: status and headers only
+            headers = dict(response.headers)
+            violations = check_response(exchange.service, exchange.operation, response.status,
+                                        response.header("content-type") or "", body, headers)
+        if not violations:
+            return response
+        self._report(exchange, response, violations)
+        if settings.strict:
+            await response.close()
+            raise Problem(502, title="Upstream answer breaks the contract", slug="contract-violation",
+                          detail=f"{exchange.operation.key}: {short_reason(violations)}",
+                          extra={"operation": exchange.operation.key, "upstream_status": response.status,
+                                 "violations": [{"where": v.where, "message": v.message} for v in violations]})
+        response.headers.append(("x-gw-contract", "violation"))
+        response.headers.append(("x-gw-contract-reason", short_reason(violations)))
+        return response
+
+    def _report(self, exchange: Exchange, response: Response, violations: list[Violation]) -> None:
+        operation = exchange.operation
+        assert operation is not None
+        self.violations[(operation.service, operation.key)] += 1
+        exchange.notes["contract"] = [str(v) for v in violations]
+        log.warning("upstream answer breaks the contract: %s %s", operation.key, short_reason(violations),
+                    extra={"fields": {"request_id": exchange.request_id, "service": operation.service,
+                                      "operation": operation.key, "status": response.status,
+                                      "violations": [str(v) for v in violations]}})
+
