@@ -6,6 +6,7 @@ Errors are one readable line (file: place: reason) and a non-zero exit, never a 
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -16,6 +17,11 @@ from rich.table import Table
 
 from gateway.app import build_app, load_services
 from gateway.config import MODES, SPEC_SUFFIXES, ConfigError, GatewayConfig, parse_upstreams
+from gateway.conformance import ContractError, run_contract
+from gateway.conformance import Options as ContractOptions
+from gateway.conformance import Target as ContractTarget
+from gateway.conformance.report import RichProgress, print_failures, print_summary, print_verdict, to_json, write_junit
+from gateway.conformance.runner import PHASES, resolve_phases
 from gateway.contract import response_violations
 from gateway.logs import setup_logging
 from gateway.server import ServeArgs
@@ -412,6 +418,73 @@ def _show_path(path: object) -> str:
     if isinstance(path, dict):
         return f"/{path['regex'].pattern}/"
     return str(path) if path is not None else "(any)"
+
+
+@app.command()
+def contract(
+    items: Annotated[Optional[list[str]], typer.Argument(
+        metavar="SERVICE|SPEC", help="Services to test (default: all in gateway.yaml), or spec files.",
+        show_default=False)] = None,
+    target: Annotated[str, typer.Option(help="stub, live (the gateway, started here) or a base URL.")] = "stub",
+    config_file: Annotated[Optional[Path], typer.Option("--config", help="gateway.yaml to read.")] = None,
+    upstream: Annotated[Optional[list[str]], typer.Option(help="Upstream URL for every service (--target live).")] = None,
+    checks: Annotated[Optional[str], typer.Option(help="Comma-separated schemathesis checks. Default: all.")] = None,
+    max_examples: Annotated[int, typer.Option(min=1, help="Generated cases per operation and phase.")] = 10,
+    seed: Annotated[Optional[int], typer.Option(help="Same seed, same requests. Default: a new one, printed.")] = None,
+    phases: Annotated[str, typer.Option(help="Comma-separated schemathesis phases.")] = ",".join(PHASES),
+    header: Annotated[Optional[list[str]], typer.Option("--header", "-H", help="'Name: value' sent with every request.")] = None,
+    junit: Annotated[Optional[Path], typer.Option(help="Write JUnit XML here (a testcase per operation).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable report on stdout.")] = False,
+) -> None:
+    """Fuzz every operation with schemathesis and check each answer against the spec; exit 1 on any failure.
+
+    Example: gw contract --target stub --junit contract.xml
+
+    Example: gw contract users --target live --max-examples 50 --seed 7
+
+    Example: gw contract specs/users.yaml --target http://localhost:9001
+    """
+    files = [Path(i) for i in items or [] if Path(i).suffix in SPEC_SUFFIXES or "/" in i]
+    names = [i for i in items or [] if Path(i) not in files]
+    config = _config(_args([*([config_file] if config_file else []), *files] or None, upstream=upstream or []))
+    setup_logging(config.log_format, "error")
+    try:
+        options = ContractOptions(checks=[c.strip() for c in checks.split(",") if c.strip()] if checks else None,
+                                  max_examples=max_examples, seed=seed if seed is not None else secrets.randbelow(2**31),
+                                  phases=resolve_phases(p.strip() for p in phases.split(",") if p.strip()),
+                                  headers=_headers(header or []))
+        chosen = ContractTarget.parse(target)
+        if as_json:
+            report = run_contract(config, names, chosen, options)
+        else:
+            with RichProgress(err) as progress:
+                report = run_contract(config, names, chosen, options, progress)
+    except ContractError as exc:
+        fail(str(exc))
+        return
+    if junit:
+        try:
+            write_junit(report, junit)
+        except OSError as exc:
+            fail(f"{junit}: {exc.strerror or exc}")
+    if as_json:
+        sys.stdout.write(to_json(report) + "\n")
+    else:
+        print_summary(report, out)
+        print_failures(report, out)
+        print_verdict(report, out)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _headers(values: list[str]) -> dict[str, str]:
+    headers = {}
+    for value in values:
+        name, sep, rest = value.partition(":")
+        if not sep or not name.strip():
+            raise ContractError(f"--header: expected 'Name: value', got {value!r}")
+        headers[name.strip()] = rest.strip()
+    return headers
 
 
 def main() -> None:

@@ -1,5 +1,7 @@
-"""pytest plugin (installed with gw): recorded stubs as `responses` mocks, for offline tests of
-code that calls a service with `requests`.
+"""pytest plugin (installed with gw): two fixtures for consumers' tests.
+
+`gw_stubs`: recorded stubs as `responses` mocks, for offline unit tests of code that calls a
+service with `requests` (no server at all):
 
     def test_profile_page(gw_stubs):
         gw_stubs("users", base_url="https://users.internal")   # every stub in stubs/users/
@@ -7,12 +9,32 @@ code that calls a service with `requests`.
 
 Each stub becomes one `responses` registration with the stub's matcher (method, path, query,
 headers, JSON body fields) and its response; the most specific stub is registered first.
+
+`gw_gateway`: the whole gateway on a free loopback port, in a chosen mode, for end-to-end tests of
+code that speaks HTTP with any client (or a browser):
+
+    def test_checkout(gw_gateway):
+        gateway = gw_gateway(mode="stub")                      # ./gateway.yaml, served in this process
+        client = ShopClient(gateway.url + "/orders")           # your code, its real HTTP stack
+        assert client.create_order(...).status == "pending"
+
+    gw_gateway("specs/users.yaml")                             # one spec, mounted at /
+    gw_gateway(mode="live", upstream="http://127.0.0.1:9001")  # live to an upstream you started
+    gw_gateway(process=True)                                   # a real `gw serve` process
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -96,3 +118,101 @@ def gw_stubs(request: pytest.FixtureRequest) -> Iterator[Callable[..., responses
     mock.stop()
     mock.reset()
 
+
+
+@dataclass
+class RunningGateway:
+    """A gateway started for a test: its base URL, and (in process) the app itself."""
+
+    url: str
+    stop: Callable[[], None]
+    app: Any = None
+
+    def service_url(self, service: str) -> str:
+        """The base URL of one service: the gateway's URL plus the service's base path."""
+        if self.app is None:
+            raise pytest.UsageError("service_url needs the in-process gateway (process=False)")
+        base = self.app.config.services[service].base_path
+        return self.url + ("" if base == "/" else base)
+
+
+@pytest.fixture
+def gw_gateway(request: pytest.FixtureRequest) -> Iterator[Callable[..., RunningGateway]]:
+    """Call to start the gateway: `gw_gateway(*sources, mode=, upstream=, process=, env=)`.
+
+    `sources` are what `gw serve` takes (spec files, or one gateway.yaml; default the project's
+    gateway.yaml); `mode` and `upstream` apply to every service as the CLI flags do. In process
+    (default) it starts in a fraction of a second; `process=True` runs `gw serve` as a real process.
+    Every gateway started is stopped when the test ends.
+    """
+    started: list[RunningGateway] = []
+    root = Path(request.config.rootpath)
+
+    def start(*sources: str | Path, mode: str | None = None, upstream: str | list[str] | None = None,
+              process: bool = False, env: dict[str, str] | None = None) -> RunningGateway:
+        upstreams = [upstream] if isinstance(upstream, str) else list(upstream or [])
+        paths = [Path(s) if Path(s).is_absolute() else root / s for s in sources] or [root / "gateway.yaml"]
+        runner = _start_process if process else _start_in_process
+        gateway = runner(paths, mode, upstreams, env or {}, root)
+        started.append(gateway)
+        return gateway
+
+    yield start
+    for gateway in started:
+        gateway.stop()
+
+
+def _start_in_process(paths: list[Path], mode: str | None, upstreams: list[str], env: dict[str, str],
+                      root: Path) -> RunningGateway:
+    from .config import apply_overrides, config_for_specs, load_config
+    from .conformance import InProcessGateway
+
+    environment = {**os.environ, **env}
+    is_config = len(paths) == 1 and paths[0].name in ("gateway.yaml", "gateway.yml")
+    config = load_config(paths[0], env=environment) if is_config else config_for_specs(paths, env=environment)
+    apply_overrides(config, mode, upstreams or None)
+    gateway = InProcessGateway(config).__enter__()
+    return RunningGateway(gateway.url, lambda: gateway.__exit__(None, None, None), gateway.app)
+
+
+def _start_process(paths: list[Path], mode: str | None, upstreams: list[str], env: dict[str, str],
+                   root: Path) -> RunningGateway:
+    from .conformance import free_port
+
+    port = free_port()
+    found = shutil.which("gw", path=str(Path(sys.executable).parent))
+    command = [found] if found else [sys.executable, "-c", "import cli; cli.main()"]
+    args = [*command, "serve", *map(str, paths), "--port", str(port)]
+    args += ["--mode", mode] if mode else []
+    for url in upstreams:
+        args += ["--upstream", url]
+    proc = subprocess.Popen(args, cwd=root, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+
+    def stop() -> None:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+
+    _wait_healthy(url, proc, stop)
+    return RunningGateway(url, stop)
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, stop: Callable[[], None], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise pytest.UsageError(f"gw serve exited {proc.returncode}: {(proc.stderr.read() if proc.stderr else '').strip()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_gw/health", timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    stop()
+    raise pytest.UsageError(f"gw serve did not answer {url}/_gw/health within {timeout:.0f} s")

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,11 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from gateway.app import build_app
 from gateway.config import GatewayConfig, build_config
-from gateway.server import uvicorn_options
+from gateway.conformance import InProcessGateway, free_port
 from tests.upstream import UpstreamServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,35 +26,12 @@ TEST_SPECS = Path(__file__).resolve().parent / "specs"
 CORPUS = ROOT.parent / "shared" / "corpus"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class GatewayThread:
+class GatewayThread(InProcessGateway):
     """The gateway served by uvicorn in a background thread: real HTTP, fast to start."""
 
-    def __init__(self, config: GatewayConfig) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.app = build_app(config)
-        config.host, config.port = "127.0.0.1", self.port
-        self.server = uvicorn.Server(uvicorn.Config(self.app, **uvicorn_options(config)))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
     def __enter__(self) -> GatewayThread:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("gateway did not start")
-            time.sleep(0.02)
+        super().__enter__()
         return self
-
-    def __exit__(self, *_exc: Any) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30, **kwargs)
