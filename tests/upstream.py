@@ -5,15 +5,51 @@ from __future__ import annotations
 import asyncio
 import collections
 import threading
+from typing import Any
 
+import httpx
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 CHUNK = b"x" * 65536
 
 
 def make_app(name: str = "up") -> web.Application:
     hits: collections.Counter[str] = collections.Counter()
-    app = web.Application(client_max_size=64 * 1024 * 1024)
+    control = {"status": 0}  # 0: answer normally; else every non-admin request gets this status
+    seen: collections.Counter[str] = collections.Counter()  # requests per path, admin ones left out
+    busy = {"now": 0}
+
+    @web.middleware
+    async def on_command(request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Fail on command, count requests, and say which instance answered (X-Upstream)."""
+        if request.path.startswith("/_admin/"):
+            return await handler(request)
+        seen[request.path] += 1
+        if control["status"]:
+            return web.json_response({"error": "failing on command", "instance": name}, status=control["status"],
+                                     headers={"X-Upstream": name})
+        busy["now"] += 1
+        try:
+            response = await handler(request)
+        finally:
+            busy["now"] -= 1
+        if not response.prepared:
+            response.headers.setdefault("X-Upstream", name)
+        return response
+
+    async def fail(request: web.Request) -> web.Response:
+        control["status"] = int(request.query.get("status", "500"))
+        return web.json_response(control)
+
+    async def recover(_request: web.Request) -> web.Response:
+        control["status"] = 0
+        return web.json_response(control)
+
+    async def stats(_request: web.Request) -> web.Response:
+        return web.json_response({"requests": sum(seen.values()), "paths": dict(seen), "in_flight": busy["now"]})
+
+    app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[on_command])
 
     async def echo(request: web.Request) -> web.Response:
         body = await request.read()
@@ -52,11 +88,14 @@ def make_app(name: str = "up") -> web.Application:
 
     app.router.add_route("*", "/items/{tail:.*}", echo)
     app.router.add_route("*", "/items", echo)
-    app.router.add_route("*", "/{tail:(?!slow|flaky|hits|big).*}", echo)
+    app.router.add_route("*", "/{tail:(?!slow|flaky|hits|big|_admin/).*}", echo)
     app.router.add_get("/slow", slow)
     app.router.add_route("*", "/flaky/{key}", flaky)
     app.router.add_get("/hits/{key}", hit_count)
     app.router.add_get("/big", big)
+    app.router.add_post("/_admin/fail", fail)  # ?status=500 (default): fail on command
+    app.router.add_post("/_admin/recover", recover)
+    app.router.add_get("/_admin/stats", stats)
     return app
 
 
@@ -80,6 +119,17 @@ class UpstreamServer:
         self._runner = web.AppRunner(make_app(self.name), access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    def fail(self, status: int = 500) -> None:
+        """From now on answer every request with `status` (admin requests excepted)."""
+        httpx.post(f"{self.url}/_admin/fail", params={"status": status}, timeout=5).raise_for_status()
+
+    def recover(self) -> None:
+        httpx.post(f"{self.url}/_admin/recover", timeout=5).raise_for_status()
+
+    def stats(self) -> dict[str, Any]:
+        """Requests seen (in all and per path) and in flight now, admin requests left out."""
+        return httpx.get(f"{self.url}/_admin/stats", timeout=5).json()
 
     def stop(self) -> None:
         if self._runner is not None:

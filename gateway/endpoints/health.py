@@ -1,4 +1,4 @@
-"""`/_gw/health` (the process is alive) and `/_gw/ready` (specs loaded, live upstreams reachable)."""
+"""`/_gw/health` (the process is alive) and `/_gw/ready` (specs loaded; live upstreams reachable, healthy, circuit not open)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ import json
 import time
 from typing import Any
 
+from yarl import URL
+
 from ..config import GatewayConfig
 from ..exchange import Exchange, Response
+from ..forwarder import Forwarder
+from ..forwarder.upstreams import HEALTHY, Upstream
 from ..pipeline import Next
 from ..problems import Problem
 from ..specs import Service
@@ -19,8 +23,10 @@ LIVE_MODES = frozenset({"live", "record", "fallback", "spy"})
 class GatewayEndpoints:
     """Answers /_gw/ paths itself; everything else walks on to the router."""
 
-    def __init__(self, config: GatewayConfig, services: dict[str, Service], load_errors: list[str]) -> None:
+    def __init__(self, config: GatewayConfig, services: dict[str, Service], load_errors: list[str],
+                 forwarder: Forwarder | None = None) -> None:
         self.config = config
+        self.forwarder = forwarder  # its pools know each instance's health check and circuit
         self.services = services
         self.load_errors = load_errors
         self.started = time.time()
@@ -57,17 +63,37 @@ class GatewayEndpoints:
         settings = self.config.services[service.name]
         state: dict[str, Any] = {"mode": settings.mode, "operations": len(service.operations), "ready": True}
         if settings.mode in LIVE_MODES:
-            reachable = await asyncio.gather(*(_reachable(url) for url in settings.upstream))
-            state["upstreams"] = dict(zip(settings.upstream, reachable, strict=True))
-            if not any(reachable):
-                state.update(ready=False, reason="no upstream instance is reachable" if settings.upstream
-                             else "no upstream configured")
+            pool = self.forwarder.pools.get(service.name) if self.forwarder is not None else None
+            if pool is None:
+                instances = [Upstream(URL(url)) for url in settings.upstream]
+            else:
+                instances = pool.instances
+                state["instances"] = pool.snapshot()
+            verdicts = await asyncio.gather(*(_available(i) for i in instances))
+            state["upstreams"] = {str(i.url): ok for i, (ok, _) in zip(instances, verdicts, strict=True)}
+            if not any(ok for ok, _ in verdicts):
+                state.update(ready=False, reason=_not_ready_reason(instances, [why for _, why in verdicts]))
         return service.name, state
 
 
-async def _reachable(url: str, timeout: float = 1.0) -> bool:
-    from yarl import URL
+async def _available(instance: Upstream) -> tuple[bool, str]:
+    """Whether the instance could take a request now, and why not."""
+    if not instance.taking_requests():
+        return False, instance.unavailable_because()
+    if instance.health == HEALTHY:
+        return True, ""
+    return (True, "") if await _reachable(str(instance.url)) else (False, "unreachable")
 
+
+def _not_ready_reason(instances: list[Upstream], why: list[str]) -> str:
+    if not instances:
+        return "no upstream configured"
+    if all(w == "unreachable" for w in why):
+        return "no upstream instance is reachable"
+    return "no upstream instance is available: " + "; ".join(f"{i.url} {w}" for i, w in zip(instances, why, strict=True))
+
+
+async def _reachable(url: str, timeout: float = 1.0) -> bool:
     parsed = URL(url)
     try:
         _, writer = await asyncio.wait_for(asyncio.open_connection(parsed.host, parsed.port), timeout)

@@ -8,7 +8,8 @@ and dot segments are refused, so the gateway cannot be turned into an open proxy
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import aiohttp
@@ -17,8 +18,14 @@ from yarl import URL
 from ..config import ServiceConfig
 from ..exchange import Exchange, Response
 from ..problems import Problem
+from ..shared_state import SharedState
+from .health_checks import HealthChecks
 from .retry import RETRYABLE_STATUSES, RetryPolicy, may_retry
+from .shared_circuits import SharedCircuits
 from .upstreams import Upstream, UpstreamPool, new_session
+
+if TYPE_CHECKING:
+    from ..auth.upstream import UpstreamIdentity
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
@@ -28,21 +35,36 @@ CHUNK = 64 * 1024
 
 
 class Forwarder:
-    """Sends exchanges to upstreams with timeouts, retries and streaming; one client for all."""
+    """Sends exchanges to upstreams with timeouts, retries and streaming; one client for all.
 
-    def __init__(self, services: dict[str, ServiceConfig]) -> None:
+    Per service it keeps the instance pool (load balancing, a circuit breaker per instance) and,
+    for the app's lifetime, the active health checks and, with a shared store, the circuit sync.
+    """
+
+    upstream_identity: UpstreamIdentity | None = None  # what the upstream sees as Authorization (gateway/auth/upstream.py)
+
+    def __init__(self, services: dict[str, ServiceConfig], state: SharedState | None = None) -> None:
         self.settings = services
-        self.pools = {name: UpstreamPool.from_urls(name, s.upstream) for name, s in services.items()}
+        self.pools = {name: UpstreamPool.for_service(s) for name, s in services.items()}
         self.policies = {name: RetryPolicy(s.retries, s.backoff, s.backoff_max) for name, s in services.items()}
         self._timeouts = {name: aiohttp.ClientTimeout(total=None, sock_connect=s.connect_timeout, sock_read=s.timeout)
                           for name, s in services.items()}
         self._session: aiohttp.ClientSession | None = None
+        self.health = HealthChecks(self.pools, {n: s.health_check for n, s in services.items()}, lambda: self.session)
+        breakers = [i.breaker for pool in self.pools.values() for i in pool.instances]
+        self.circuits = SharedCircuits(state, breakers) if state is not None and state.kind != "memory" else None
 
     async def start(self) -> None:
         if self._session is None:
             self._session = new_session()
+        self.health.start()
+        if self.circuits is not None:
+            self.circuits.start()
 
     async def close(self) -> None:
+        await self.health.stop()
+        if self.circuits is not None:
+            await self.circuits.stop()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -52,6 +74,10 @@ class Forwarder:
         if self._session is None:
             self._session = new_session()
         return self._session
+
+    def upstream_states(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Per service, per instance: health, circuit, in-flight requests (for /_gw/ready and metrics)."""
+        return {name: pool.snapshot() for name, pool in self.pools.items()}
 
     async def forward(self, exchange: Exchange) -> Response:
         service, operation = exchange.service, exchange.operation
@@ -65,39 +91,71 @@ class Forwarder:
                           title="No upstream configured", slug="no-upstream")
         suffix = request_target(exchange, service.base_path)
         body = await exchange.body()
-        headers = forward_headers(exchange)
+        headers = forward_headers(exchange, self.upstream_identity)
         policy = self.policies[service.name]
         retryable = may_retry(exchange.method, operation.idempotent or operation.key in settings.idempotent)
         attempts = 1 + (policy.retries if retryable else 0)
         failure: Problem | None = None
+        tried: tuple[Upstream, ...] = ()  # a retry goes elsewhere while another instance is left
         for attempt in range(attempts):
             if attempt:
                 await asyncio.sleep(policy.delay(attempt))
                 exchange.notes["retries"] = attempt
-            upstream = pool.pick()
-            assert upstream is not None
+            upstream = pool.pick(tried)
+            if upstream is None:
+                raise failure or pool.unavailable()
             url = target_url(upstream, suffix)
             try:
-                response = await self._send(exchange.method, url, headers, body, settings)
+                response = await self._try(upstream, exchange.method, url, headers, body, settings)
             except TimeoutError:
                 failure = Problem(504, detail=f"{service.name} upstream did not answer within {settings.timeout:g}s",
                                   title="Upstream timed out", slug="upstream-timeout")
+                tried = (*tried, upstream)
                 continue
             except aiohttp.ClientError as exc:
                 failure = Problem(502, detail=f"{service.name} upstream could not be reached: {_reason(exc)}",
                                   title="Upstream unreachable", slug="upstream-unreachable")
+                tried = (*tried, upstream)
                 continue
             if response.status in RETRYABLE_STATUSES and attempt + 1 < attempts:
                 response.release()
+                upstream.in_flight -= 1
+                failure = Problem(502, detail=f"{service.name} upstream answered {response.status}",
+                                  title="Upstream failed", slug=f"upstream-{response.status}")
+                tried = (*tried, upstream)
                 continue
             exchange.notes["upstream"] = str(upstream.url)
             try:
-                return await _answer(response, exchange.method == "HEAD")
+                return await _answer(response, exchange.method == "HEAD", upstream)
             except (aiohttp.ClientError, TimeoutError):
+                upstream.breaker.failed(probe=False)
                 raise Problem(502, detail=f"{service.name} upstream broke off its answer",
                               title="Upstream answer incomplete", slug="upstream-incomplete") from None
         assert failure is not None
         raise failure
+
+    async def _try(self, upstream: Upstream, method: str, url: URL, headers: list[tuple[str, str]], body: bytes,
+                   settings: ServiceConfig) -> aiohttp.ClientResponse:
+        """One attempt on one instance; its circuit learns how it went. The instance counts the
+        request as in flight until `_answer` is done with the response (or it is released)."""
+        breaker = upstream.breaker
+        probe = breaker.acquire()
+        upstream.in_flight += 1
+        try:
+            response = await self._send(method, url, headers, body, settings)
+        except (TimeoutError, aiohttp.ClientError):
+            upstream.in_flight -= 1
+            breaker.failed(probe)
+            raise
+        except asyncio.CancelledError:
+            upstream.in_flight -= 1
+            breaker.abandoned(probe)
+            raise
+        if response.status >= 500:
+            breaker.failed(probe)
+        else:
+            breaker.succeeded(probe)
+        return response
 
     async def _send(self, method: str, url: URL, headers: list[tuple[str, str]], body: bytes,
                     settings: ServiceConfig) -> aiohttp.ClientResponse:
@@ -134,7 +192,7 @@ def target_url(upstream: Upstream, suffix: str) -> URL:
     return url
 
 
-def forward_headers(exchange: Exchange) -> list[tuple[str, str]]:
+def forward_headers(exchange: Exchange, identity: UpstreamIdentity | None = None) -> list[tuple[str, str]]:
     """Client headers minus hop-by-hop ones, plus X-Forwarded-* and the request id."""
     raw = exchange.scope["headers"]
     listed = set()
@@ -161,24 +219,36 @@ def forward_headers(exchange: Exchange) -> list[tuple[str, str]]:
         headers.append(("x-forwarded-host", host))
     if exchange.request_id:
         headers.append(("x-request-id", exchange.request_id))
-    return headers
+    return identity.apply(exchange, headers) if identity is not None else headers
 
 
-async def _answer(upstream: aiohttp.ClientResponse, head_only: bool) -> Response:
+async def _answer(upstream: aiohttp.ClientResponse, head_only: bool, instance: Upstream) -> Response:
     """The upstream's answer: small bodies read whole (one write), large or unsized ones streamed."""
     listed = {t.strip().lower() for t in upstream.headers.get("Connection", "").split(",")}
     headers = [(k, v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP and k.lower() not in listed]
-    if head_only:
-        upstream.release()
-        return Response(upstream.status, headers, b"")
     length = upstream.content_length
-    if length is not None and length <= CHUNK:
+    if head_only or (length is not None and length <= CHUNK):
         try:
-            body = await upstream.read()
+            body = b"" if head_only else await upstream.read()
         finally:
             upstream.release()
+            instance.in_flight -= 1
         return Response(upstream.status, headers, body)
-    return Response(upstream.status, headers, _chunks(upstream), on_close=upstream.release)
+    return Response(upstream.status, headers, _chunks(upstream), on_close=_closer(upstream, instance))
+
+
+def _closer(upstream: aiohttp.ClientResponse, instance: Upstream) -> Callable[[], None]:
+    """Releases the connection and ends the instance's in-flight count, once, however often called."""
+    done = False
+
+    def close() -> None:
+        nonlocal done
+        upstream.release()
+        if not done:
+            done = True
+            instance.in_flight -= 1
+
+    return close
 
 
 async def _chunks(upstream: aiohttp.ClientResponse) -> AsyncIterator[bytes]:

@@ -6,41 +6,102 @@ concurrency where httpx's async pool collapsed.
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass, field
+import math
+from typing import Any
 
 import aiohttp
 from yarl import URL
 
+from ..config import ServiceConfig
+from ..policy_settings import CircuitBreakerSettings
+from ..problems import Problem
+from .balancer import Balancer, make_balancer
+from .breaker import OPEN, Breaker
 
-@dataclass
+UNCHECKED, HEALTHY, UNHEALTHY = "unchecked", "healthy", "unhealthy"
+
+
 class Upstream:
-    """One instance of a service: the only kind of place the gateway ever connects to."""
+    """One instance of a service: the only kind of place the gateway ever connects to.
 
-    url: URL
+    Plain attributes the balancer reads on every pick: whether the health check passes, the
+    circuit, the requests in flight, and the smooth weighted round robin's running weight.
+    """
 
-    @property
-    def origin(self) -> URL:
-        return self.url.origin()
+    __slots__ = ("breaker", "current_weight", "health", "health_detail", "healthy", "in_flight", "origin", "url",
+                 "weight")
+
+    def __init__(self, url: URL, weight: int = 1, breaker: Breaker | None = None) -> None:
+        self.url = url
+        self.origin = url.origin()
+        self.weight = weight
+        self.breaker = breaker or Breaker("", str(url), CircuitBreakerSettings(failures=0))
+        self.healthy = True  # False only while the active health check fails
+        self.health = UNCHECKED
+        self.health_detail = ""
+        self.in_flight = 0
+        self.current_weight = 0
+
+    def taking_requests(self) -> bool:
+        """Healthy, and its circuit closed, half-open, or due to half-open (for readiness, not the hot path)."""
+        return self.healthy and self.breaker.seconds_left() == 0
+
+    def unavailable_because(self) -> str:
+        if not self.healthy:
+            return f"health check failing ({self.health_detail})" if self.health_detail else "health check failing"
+        if self.breaker.state == OPEN:
+            return f"circuit open for {self.breaker.seconds_left():.1f}s more"
+        return "half-open, waiting for its probe"
+
+    def snapshot(self) -> dict[str, Any]:
+        """This instance as /_gw/ready (and metrics) show it."""
+        view: dict[str, Any] = {"weight": self.weight, "in_flight": self.in_flight, "health": self.health,
+                                "circuit": self.breaker.snapshot()}
+        if self.health_detail:
+            view["health_detail"] = self.health_detail
+        return view
 
 
-@dataclass
 class UpstreamPool:
-    """A service's instances; picks the next one for each attempt (round robin for now)."""
+    """A service's instances; the balancer picks one per attempt among those that may take it."""
 
-    service: str
-    instances: list[Upstream]
-    _cycle: itertools.cycle = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._cycle = itertools.cycle(self.instances) if self.instances else itertools.cycle([])
+    def __init__(self, service: str, instances: list[Upstream], balancer: Balancer | None = None) -> None:
+        self.service = service
+        self.instances = instances
+        self.balancer = balancer or make_balancer("round_robin")
 
     @classmethod
     def from_urls(cls, service: str, urls: list[str]) -> UpstreamPool:
         return cls(service, [Upstream(URL(u)) for u in urls])
 
-    def pick(self) -> Upstream | None:
-        return next(self._cycle, None)
+    @classmethod
+    def for_service(cls, settings: ServiceConfig) -> UpstreamPool:
+        instances = [Upstream(URL(u), settings.weights.get(u, 1), Breaker(settings.name, u, settings.circuit_breaker))
+                     for u in settings.upstream]
+        return cls(settings.name, instances, make_balancer(settings.load_balancing))
+
+    def pick(self, avoid: tuple[Upstream, ...] = ()) -> Upstream | None:
+        """An instance that may take a request now, other than those in `avoid` when one is left."""
+        chosen = self.balancer.choose(self.instances, avoid)
+        if chosen is None and avoid:
+            chosen = self.balancer.choose(self.instances, ())
+        return chosen
+
+    def unavailable(self) -> Problem:
+        """503 for a request no instance may take: every circuit open, or every health check failing."""
+        circuits_open = all(i.healthy for i in self.instances)  # so each is open, or half-open and probing
+        waits = [i.breaker.seconds_left() for i in self.instances if i.breaker.state == OPEN]
+        why = "; ".join(f"{i.url} {i.unavailable_because()}" for i in self.instances)
+        problem = Problem(503, detail=f"service {self.service}: no upstream instance can take requests now ({why})",
+                          title="Circuit open" if circuits_open else "No healthy upstream",
+                          slug="circuit-open" if circuits_open else "no-healthy-upstream",
+                          extra={"service": self.service})
+        if waits:
+            problem.headers["Retry-After"] = str(max(1, math.ceil(min(waits))))
+        return problem
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        return {str(i.url): i.snapshot() for i in self.instances}
 
 
 def new_session(limit_per_host: int = 256) -> aiohttp.ClientSession:

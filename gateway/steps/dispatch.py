@@ -85,7 +85,7 @@ class ModeDispatch:
         return terminal
 
     async def _fallback(self, exchange: Exchange) -> Response:
-        """Live first; when the upstream fails, the stub answer, saying so."""
+        """Live first; when the upstream fails (or every circuit is open), the stub answer, saying so and why."""
         try:
             response = await self.forwarder.forward(exchange)
         except Problem as problem:
@@ -102,6 +102,7 @@ class ModeDispatch:
         stubbed = await self.mocker.answer(exchange)
         exchange.notes["stub_source"] = exchange.source
         exchange.source = "stub-fallback"
+        stubbed.headers.append(("x-gw-fallback-reason", exchange.notes["fallback_reason"]))  # e.g. circuit-open
         return stubbed
 
 

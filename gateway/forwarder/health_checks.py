@@ -1,0 +1,87 @@
+"""Active health checks: every `interval`, `GET <instance><path>` on each instance of a service.
+
+A 2xx answer within `timeout` is healthy; anything else (another status, no answer, a refused
+connection) marks the instance unhealthy at once, and the balancer skips it until a probe
+answers 2xx again. Instances count as healthy until their first probe, so a gateway starting
+next to its upstreams does not refuse traffic while it looks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+import aiohttp
+
+from ..policy_settings import HealthCheckSettings
+from .upstreams import HEALTHY, UNCHECKED, UNHEALTHY, Upstream, UpstreamPool
+
+log = logging.getLogger("gw.upstream")
+
+PROBE_HEADERS = {"User-Agent": "gw-health-check"}
+
+
+class HealthChecks:
+    """One background task per service with a `health_check.path`, for the app's lifetime."""
+
+    def __init__(self, pools: dict[str, UpstreamPool], settings: dict[str, HealthCheckSettings],
+                 session: Callable[[], aiohttp.ClientSession]) -> None:
+        self.checked = {name: (pools[name], hc) for name, hc in settings.items() if hc.path and pools[name].instances}
+        self._session = session
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        if self._tasks:
+            return
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._every(pool, hc), name=f"gw-health-{name}")
+                       for name, (pool, hc) in self.checked.items()]
+
+    async def stop(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def check(self, pool: UpstreamPool, hc: HealthCheckSettings) -> None:
+        """Probe every instance of `pool` once, side by side."""
+        results = await asyncio.gather(*(self._probe(instance, hc) for instance in pool.instances))
+        for instance, (ok, detail) in zip(pool.instances, results, strict=True):
+            mark(pool.service, instance, ok, detail)
+
+    async def _every(self, pool: UpstreamPool, hc: HealthCheckSettings) -> None:
+        while True:
+            try:
+                await self.check(pool, hc)
+            except Exception:  # a probe must never end the loop
+                log.exception("health check of %s failed to run", pool.service)
+            await asyncio.sleep(hc.interval)
+
+    async def _probe(self, instance: Upstream, hc: HealthCheckSettings) -> tuple[bool, str]:
+        url = str(instance.url).rstrip("/") + hc.path
+        timeout = aiohttp.ClientTimeout(total=hc.timeout)
+        try:
+            async with self._session().get(url, timeout=timeout, allow_redirects=False,
+                                           headers=PROBE_HEADERS) as response:
+                await response.read()
+                return 200 <= response.status < 300, f"GET {hc.path}: {response.status}"
+        except TimeoutError:
+            return False, f"GET {hc.path}: no answer within {hc.timeout:g}s"
+        except aiohttp.ClientError as exc:
+            return False, f"GET {hc.path}: {type(exc).__name__}"
+
+
+def mark(service: str, instance: Upstream, ok: bool, detail: str) -> None:
+    """Record a probe's result; log when the instance changes between healthy and unhealthy."""
+    health = HEALTHY if ok else UNHEALTHY
+    before = instance.health
+    instance.healthy, instance.health, instance.health_detail = ok, health, "" if ok else detail
+    if before != health and not (ok and before == UNCHECKED):  # starting healthy is no news
+        level = logging.INFO if ok else logging.WARNING
+        log.log(level, "upstream %s: %s %s (%s)", health, service, instance.url, detail,
+                extra={"fields": {"event": "health", "service": service, "instance": str(instance.url),
+                                  "from": before, "to": health, "detail": detail}})
