@@ -487,6 +487,69 @@ def _headers(values: list[str]) -> dict[str, str]:
     return headers
 
 
+# --- auth: gw token, gw auth hash-password (logic in gateway/auth/commands.py) ---
+
+auth_app = typer.Typer(help="Credentials for the built-in login.\n\nExample: gw auth hash-password", no_args_is_help=True)
+app.add_typer(auth_app, name="auth")
+
+
+def _auth_config(config_file: Path | None) -> GatewayConfig:
+    """--config, else ./gateway.yaml when there is one, else defaults; GW_ variables apply to all three."""
+    from gateway.config import load_config
+
+    path = config_file or (Path("gateway.yaml") if Path("gateway.yaml").exists() else None)
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        fail(str(exc))
+        raise  # unreachable
+
+
+@app.command()
+def token(
+    sub: Annotated[str, typer.Option("--sub", help="The token's subject (user id).")],
+    roles: Annotated[str, typer.Option(help="Comma-separated roles.")] = "",
+    scope: Annotated[str, typer.Option(help='Space-separated scopes, e.g. "read write".')] = "",
+    ttl: Annotated[str, typer.Option(help="Lifetime: 90s, 15m, 1h, 7d.")] = "1h",
+    secret: Annotated[Optional[str], typer.Option(help="Sign with this HS256 secret instead of auth.jwt.")] = None,
+    config_file: Annotated[Optional[Path], typer.Option("--config", help="gateway.yaml to read.")] = None,
+) -> None:
+    """Print an access token signed with the gateway's auth.jwt key, for curl and tests.
+
+    Example: curl -H "Authorization: Bearer $(gw token --sub alice --roles admin)" localhost:8000/users/me
+    """
+    from gateway.auth.commands import CommandError, make_token, parse_ttl
+
+    config = _auth_config(config_file)
+    try:
+        role_list = [r.strip() for r in roles.split(",") if r.strip()]
+        sys.stdout.write(make_token(config, sub, role_list, scope.strip(), parse_ttl(ttl), secret) + "\n")
+    except CommandError as exc:
+        fail(str(exc))
+
+
+@auth_app.command("hash-password")
+def hash_password(
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    argon2: Annotated[bool, typer.Option("--argon2", help="argon2id instead of bcrypt.")] = False,
+) -> None:
+    """Print a password hash for auth.users[].password_hash (asks twice, hidden, unless --password-stdin).
+
+    Example: gw auth hash-password --argon2
+    """
+    from gateway.auth.passwords import PasswordError
+    from gateway.auth.passwords import hash_password as make_hash
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True, err=True)
+    try:
+        sys.stdout.write(make_hash(password, argon2=argon2) + "\n")
+    except PasswordError as exc:
+        fail(str(exc))
+
+
 def main() -> None:
     try:
         app()

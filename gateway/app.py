@@ -1,7 +1,8 @@
 """Assemble the gateway: load every service's spec, then chain the pipeline a request walks.
 
-    request id -> access log -> problem+json -> body limit -> /_gw/ endpoints
-      -> router (connexion: route + validate) -> mode dispatch (mocker | forwarder)
+    request id -> access log -> security headers -> allowed hosts -> CORS -> problem+json -> body limit
+      -> /_gw/ endpoints -> router (connexion: route, policies (auth, rate limit), validate)
+      -> mode dispatch (mocker | forwarder)
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from .auth.setup import Auth, auth_errors
+from .auth.upstream import UpstreamIdentity
 from .config import ConfigError, GatewayConfig
+from .endpoints.auth import AuthEndpoints
 from .endpoints.health import GatewayEndpoints
 from .exchange import Exchange
 from .forwarder import Forwarder
@@ -21,15 +25,20 @@ from .routing import Router
 from .shared_state import open_state
 from .specs import Service, SpecError, load_service
 from .steps.access_log import AccessLog
+from .steps.authenticate import Authenticate
 from .steps.body_limit import BodyLimit
+from .steps.cors import Cors, OriginMatcher
 from .steps.dispatch import ModeDispatch
 from .steps.errors import ProblemResponses
+from .steps.hardening import AllowedHosts, SecurityHeaders
+from .steps.rate_limit import RateLimit, any_rate_limit
 from .steps.request_id import RequestId
 from .steps.response_contract import ResponseContract
 from .stubs import StubStore
 from .stubs.recorder import Recorder
 from .stubs.redaction import Redactor
 from .stubs.replay import Replay
+from .websockets import WebSocketPassThrough
 
 log = logging.getLogger("gw")
 
@@ -43,6 +52,7 @@ class LoadResult:
 def load_services(config: GatewayConfig, deep_check: str = "later") -> LoadResult:
     """Every configured spec, loaded; failures collected, one SpecError each."""
     result = LoadResult()
+    result.errors += auth_errors(config)  # unreadable keys, unset ${ENV} tokens: one line each, at start
     for settings in config.services.values():
         try:
             service = load_service(settings.name, config.spec_path(settings), settings.base_path, deep_check)
@@ -68,11 +78,15 @@ class GatewayApp:
     def __init__(self, config: GatewayConfig, loaded: LoadResult) -> None:
         self.config = config
         self.state = open_state(config.redis_url)  # memory, or Redis shared by every gateway process
-        self.forwarder = Forwarder(config.services)
+        self.auth = Auth.build(config, self.state)
+        self.forwarder = Forwarder(config.services, self.state)  # breakers shared through the state when it is Redis
+        self.forwarder.upstream_identity = UpstreamIdentity(config)  # forward | strip | bearer | mint, per service
         self.stubs = StubStore(config.stubs_path(), list(config.services))
         self.recorder = Recorder(self.stubs, {}, {n: ", ".join(s.upstream) for n, s in config.services.items()},
                                  keep_versions=config.record_versions)
         self.contract = ResponseContract(config)  # kept across reloads: its counts are the gateway's
+        origins = OriginMatcher(config.cors.origins).allows if config.cors.enabled else None
+        self.websockets = WebSocketPassThrough(config, self.forwarder, self._admit_socket, origins)
         self.reloader = Reloader(self)
         self.assemble(loaded)
 
@@ -86,9 +100,11 @@ class GatewayApp:
         steps = [
             RequestId(),
             AccessLog(),
+            *self._edge(),  # security headers, allowed hosts, CORS: outside problem+json, so errors get them too
             ProblemResponses(),
             BodyLimit(self.config.max_body, per_service_limits),
-            GatewayEndpoints(self.config, services, [str(e) for e in loaded.errors]),
+            AuthEndpoints(self.auth),
+            GatewayEndpoints(self.config, services, [str(e) for e in loaded.errors], self.forwarder),
             Router(services, policies=self._policies()),
             self.contract,
         ]
@@ -96,9 +112,31 @@ class GatewayApp:
         self.services, self.loaded, self.mocker = services, loaded, mocker
         self.pipeline = Pipeline(steps, dispatch.as_terminal())
 
+    def _edge(self) -> list[Any]:
+        """Steps at the edge, each left out when its setting turns it off (a request pays nothing for it)."""
+        config = self.config
+        edge: list[Any] = []
+        if config.security_headers:
+            edge.append(SecurityHeaders())
+        if config.allowed_hosts:
+            edge.append(AllowedHosts(config.allowed_hosts))
+        if config.cors.enabled:
+            edge.append(Cors(config.cors))
+        return edge
+
     def _policies(self) -> list[Any]:
         """Steps that run once the operation is known and before its request is validated."""
-        return []
+        policies: list[Any] = [Authenticate(self.auth)]
+        if any_rate_limit(self.config):
+            policies.append(RateLimit(self.config, self.state))  # after auth: `key: user` needs the identity
+        return policies
+
+    async def _admit_socket(self, exchange: Exchange, service_name: str) -> None:
+        """The handshake meets the service's security, as its HTTP requests do."""
+        service = exchange.service = self.services.get(service_name)
+        plan = self.auth.plan_for_socket(service) if service is not None else None
+        if plan is not None:
+            exchange.identity = await plan.admit(exchange)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -112,7 +150,7 @@ class GatewayApp:
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
-            await send({"type": "websocket.close", "code": 1003})
+            await self.websockets(scope, receive, send)
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:

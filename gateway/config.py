@@ -199,7 +199,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 def apply_env(data: dict[str, Any], env: dict[str, str]) -> None:
     """`GW_A__B__C=value` sets data['a']['b']['c'] (value read as a YAML scalar; commas make lists)."""
     for name, raw in sorted(env.items()):
-        if not name.startswith("GW_") or name in _NOT_SETTINGS:
+        if not name.startswith("GW_") or name in _NOT_SETTINGS or _foreign(name):
             continue
         keys = [part.lower() for part in name[3:].split("__") if part]
         if not keys:
@@ -215,8 +215,16 @@ def apply_env(data: dict[str, Any], env: dict[str, str]) -> None:
 _NOT_SETTINGS = {"GW_URL", "GW_CONFIG", "GW_SERVE_ARGS"}
 
 
+_ENV_LIST_KEYS = {"upstream", "idempotent", "origins", "methods", "headers", "expose", "allowed_hosts"}
+
+
+def _foreign(name: str) -> bool:
+    """`GW_CONTRACT_TARGET` and friends configure contracts/ (one underscore); `GW_CONTRACT__STRICT` is a setting."""
+    return name.startswith("GW_CONTRACT_") and not name.startswith("GW_CONTRACT__")
+
+
 def _env_value(key: str, raw: str) -> Any:
-    if key == "upstream" or key == "idempotent":
+    if key in _ENV_LIST_KEYS and not raw.lstrip().startswith("["):
         return [part.strip() for part in raw.split(",") if part.strip()]
     try:
         return yaml.safe_load(raw) if raw.strip() else ""
@@ -230,6 +238,7 @@ def build_config(data: dict[str, Any], source: str) -> GatewayConfig:
         raise ConfigError(source, "services", "must be a mapping of service names to settings")
     top = {k: v for k, v in data.items() if k != "services"}
     config = _fill(GatewayConfig, top, source, "")
+    config.source = source
     for name, raw in services_raw.items():
         key = f"services.{name}"
         if not re.fullmatch(r"[A-Za-z0-9_-]+", str(name)):
@@ -254,7 +263,8 @@ def _fill(cls: type, raw: dict[str, Any], source: str, prefix: str) -> Any:
         dotted = f"{prefix}.{key}" if prefix else str(key)
         if key not in settable:
             raise ConfigError(source, dotted, _unknown(str(key), settable))
-        values[key] = _coerce(key, value, hints[key], source, dotted)
+        checked = _CHECKED.get((cls.__name__, key))
+        values[key] = _checked(checked, value, source, dotted) if checked else _coerce(key, value, hints[key], source, dotted)
     instance = cls(**values)
     check = getattr(instance, "check", None)
     if callable(check):
@@ -278,11 +288,6 @@ def _coerce(key: str, value: Any, hint: Any, source: str, dotted: str) -> Any:
         return _size(value, source, dotted)
     if key == "upstream":
         return parse_upstreams(value, source, dotted)
-    if key in _CHECKED:
-        try:
-            return _CHECKED[key](value)
-        except SettingsError as exc:
-            raise ConfigError(source, f"{dotted}.{exc.key}" if exc.key else dotted, exc.reason) from None
     nested = _settings_class(hint)
     if nested is not None:
         if value is None and _optional(hint):
@@ -323,7 +328,15 @@ def _coerce(key: str, value: Any, hint: Any, source: str, dotted: str) -> Any:
     return value
 
 
-_CHECKED = {"upstream_auth": check_upstream_auth, "roles": check_roles}
+# Settings whose shape a type hint cannot say, by (owning class, key).
+_CHECKED = {("ServiceConfig", "upstream_auth"): check_upstream_auth, ("ServiceConfig", "roles"): check_roles}
+
+
+def _checked(check: Any, value: Any, source: str, dotted: str) -> Any:
+    try:
+        return check(value)
+    except SettingsError as exc:
+        raise ConfigError(source, f"{dotted}.{exc.key}" if exc.key else dotted, exc.reason) from None
 
 
 def _settings_class(hint: Any) -> type | None:
@@ -382,6 +395,9 @@ def parse_upstreams(value: Any, source: str, dotted: str = "") -> list[str]:
 def parse_weighted_upstreams(value: Any, source: str, dotted: str = "") -> dict[str, int]:
     """Each upstream URL with its weight (1 unless given as {url, weight})."""
     items = value if isinstance(value, list) else [value]
+    items = [part.strip() if isinstance(part, str) else part for item in items
+             for part in (item.split(",") if isinstance(item, str) else [item])
+             if not isinstance(part, str) or part.strip()]  # `--upstream a,b` as `--upstream a --upstream b`
     weighted: dict[str, int] = {}
     for index, item in enumerate(items):
         url = item.get("url") if isinstance(item, dict) else item
@@ -435,7 +451,7 @@ def _operation_override(override: Any, source: str, key: str) -> dict[str, Any]:
         if name == "rate_limit":
             value = _coerce(name, value, RateLimitSettings, source, f"{key}.rate_limit")
         if name == "roles":
-            value = _coerce(name, value, None, source, f"{key}.roles").get("*", [])
+            value = _checked(check_roles, value, source, f"{key}.roles").get("*", [])
         checked[name] = value
     return checked
 
@@ -456,6 +472,9 @@ def _check_redact(config: GatewayConfig, source: str) -> None:
                     raise ConfigError(source, f"redact.patterns[{index}]", f"bad regex: {exc}") from None
 
 
+_ALLOWED_HOST = re.compile(r"\*|(\*\.)?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?|\[?[0-9A-Fa-f:.]+\]?")
+
+
 def _check_gateway(config: GatewayConfig, source: str) -> None:
     _check_redact(config, source)
     if not 0 < config.port < 65536:
@@ -464,6 +483,10 @@ def _check_gateway(config: GatewayConfig, source: str) -> None:
         raise ConfigError(source, "workers", "must be 1 or more")
     if config.log_format not in ("auto", "json", "text"):
         raise ConfigError(source, "log_format", "must be auto, json or text")
+    for index, host in enumerate(config.allowed_hosts):
+        if not _ALLOWED_HOST.fullmatch(host):
+            raise ConfigError(source, f"allowed_hosts[{index}]",
+                              f"{host!r} is not a host name: give `api.example.com`, `*.example.com` or `*` (no scheme or port)")
     seen: dict[str, str] = {}
     for service in config.services.values():
         if service.base_path in seen:

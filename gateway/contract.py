@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from jsonschema_path import SchemaPath
-from werkzeug.datastructures import Headers
 from openapi_core import V30ResponseValidator, V31ResponseValidator
 from openapi_core.deserializing.media_types.util import json_loads
 from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
@@ -23,6 +22,7 @@ from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.validation.exceptions import ValidationError
 from openapi_core.validation.response.exceptions import MissingData, MissingRequiredHeader
 from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
+from werkzeug.datastructures import Headers
 
 from .mocker.media import base_type, is_json
 from .specs import Operation, Service

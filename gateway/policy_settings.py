@@ -14,6 +14,9 @@ from typing import Any
 LOCAL_ORIGINS = ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"]
 LOAD_BALANCING = ("round_robin", "weighted_round_robin", "least_connections", "random")
 AUTH_REQUIRE = ("always", "spec", "none")
+# scheme://host[:port], where host may start with `*.` (any subdomain) and port may be `*` (any); or `*`, `null`
+ORIGIN_PATTERN = re.compile(r"\*|null|[a-z][a-z0-9+.-]*://(\*\.)?([a-z0-9-]+(\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(:(\d{1,5}|\*))?",
+                            re.IGNORECASE)
 
 
 class SettingsError(Exception):
@@ -41,11 +44,22 @@ class JwtSettings:
 
     @property
     def configured(self) -> bool:
-        return bool(self.secret or self.public_key or self.jwks_url)
+        return bool(self.secret or self.public_key or self.jwks_url or self.private_key)
+
+    @property
+    def can_sign(self) -> bool:
+        return bool(self.secret or self.private_key)
 
     def check(self) -> None:
         if sum(bool(x) for x in (self.secret, self.public_key, self.jwks_url)) > 1:
             raise SettingsError("secret", "give one of secret, public_key or jwks_url")
+        if self.secret and self.private_key:
+            raise SettingsError("private_key", "give either secret (HS256) or keys (RS256/ES256), not both")
+        hmac = [a for a in self.algorithms if a.upper().startswith("HS")]
+        if hmac and not self.secret:
+            raise SettingsError("algorithms", f"{hmac[0]} needs a secret; with keys it would allow algorithm confusion")
+        if self.secret and len(hmac) != len(self.algorithms):
+            raise SettingsError("algorithms", "with a secret only HS256, HS384 or HS512 can be used")
         if self.jwks_url and not re.match(r"^https?://", self.jwks_url):
             raise SettingsError("jwks_url", f"expected an http(s) URL, got {self.jwks_url!r}")
         if "none" in [a.lower() for a in self.algorithms]:
@@ -108,14 +122,13 @@ class AuthSettings:
     users: list[AuthUser] = field(default_factory=list)
     api_keys: dict[str, list[str]] = field(default_factory=dict)  # security scheme name -> accepted keys
     login: LoginSettings = field(default_factory=LoginSettings)
+    fail_closed: bool = False  # shared state (Redis) unreachable: refuse tokens instead of skipping revocation checks
 
     def check(self) -> None:
         if self.require not in AUTH_REQUIRE:
             raise SettingsError("require", f"must be one of {', '.join(AUTH_REQUIRE)}, got {self.require!r}")
-        if self.users and not self.jwt.configured:
-            raise SettingsError("users", "the built-in login signs tokens: set auth.jwt.secret (or keys) too")
-        if self.users and self.jwt.public_key and not self.jwt.private_key:
-            raise SettingsError("jwt.private_key", "the built-in login signs tokens: give the private key too")
+        if self.users and not self.jwt.can_sign:
+            raise SettingsError("users", "the built-in login signs tokens: set auth.jwt.secret (or jwt.private_key) too")
         for scheme, keys in self.api_keys.items():
             if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
                 raise SettingsError(f"api_keys.{scheme}", "expected a list of keys")
@@ -130,7 +143,8 @@ class CorsSettings:
     methods: list[str] = field(default_factory=lambda: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
     headers: list[str] = field(default_factory=lambda: ["*"])  # `*`: whatever the preflight asks for
     expose: list[str] = field(default_factory=lambda: [
-        "X-Request-ID", "X-GW-Source", "X-GW-Stub", "X-GW-Near-Miss", "X-GW-Contract",
+        "X-Request-ID", "X-GW-Source", "X-GW-Stub", "X-GW-Near-Miss", "X-GW-Contract", "X-GW-Contract-Reason",
+        "X-GW-Fallback-Reason",
         "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "Location"])
     credentials: bool = False
     max_age: float = 600.0
@@ -138,6 +152,10 @@ class CorsSettings:
     def check(self) -> None:
         if self.credentials and "*" in self.origins:
             raise SettingsError("origins", "`*` cannot be used with credentials: true (browsers refuse it); list the origins")
+        for origin in self.origins:
+            if not isinstance(origin, str) or not ORIGIN_PATTERN.fullmatch(origin):
+                raise SettingsError("origins", f"{origin!r} is not an origin: scheme://host[:port] (no path), "
+                                               "`*` for any subdomain or port, e.g. https://*.example.com, http://localhost:*")
 
 
 @dataclass
@@ -146,12 +164,14 @@ class CircuitBreakerSettings:
 
     failures: int = 5  # 0: no breaker
     window: float = 30.0
-    open_seconds: float = 30.0
+    open_seconds: float = 5.0  # short: a developer restarting their one backend waits seconds, not half a minute
     half_open_requests: int = 1
 
     def check(self) -> None:
         if self.failures < 0 or self.half_open_requests < 1:
             raise SettingsError("failures", "failures must be 0 or more, half_open_requests 1 or more")
+        if self.failures and self.window <= 0:
+            raise SettingsError("window", "must be more than 0 (failures are counted within it)")
 
 
 @dataclass
@@ -165,6 +185,8 @@ class HealthCheckSettings:
     def check(self) -> None:
         if self.path and not self.path.startswith("/"):
             raise SettingsError("path", "must start with /")
+        if self.path and (self.interval <= 0 or self.timeout <= 0):
+            raise SettingsError("interval" if self.interval <= 0 else "timeout", "must be more than 0")
 
 
 @dataclass

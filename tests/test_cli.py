@@ -34,7 +34,8 @@ def test_serve_with_no_argument_reads_gateway_yaml_and_answers_every_sample_rout
     gateway: GatewayProcess = gw_process().wait_ready()
     routes = json.loads(run_gw("routes", "--json").stdout)
     assert len(routes) == 15
-    with httpx.Client(base_url=gateway.url, timeout=10) as client:
+    # /users/me declares bearer security: with no auth.jwt, any bearer token is enough (presence, like Prism)
+    with httpx.Client(base_url=gateway.url, timeout=10, headers={"Authorization": "Bearer day-one"}) as client:
         for route in routes:
             if route["method"] != "GET":
                 continue

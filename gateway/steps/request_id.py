@@ -11,10 +11,15 @@ from ..pipeline import Next
 _SANE = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")
 
 
+def request_id_for(exchange: Exchange) -> str:
+    """The client's id when it is sane (so one id follows a request across services), else a new one."""
+    given = exchange.headers.get("x-request-id", "")
+    return given if _SANE.match(given) else uuid.uuid4().hex
+
+
 class RequestId:
     async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
-        given = exchange.headers.get("x-request-id", "")
-        exchange.request_id = given if _SANE.match(given) else uuid.uuid4().hex
+        exchange.request_id = request_id_for(exchange)
         response = await call_next(exchange)
         response.headers.append(("x-request-id", exchange.request_id))
         return response

@@ -1,0 +1,116 @@
+"""Everything auth needs, built once from the settings at start-up (never per request)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import ConfigError, GatewayConfig
+from ..shared_state import SharedState
+from ..specs import Operation, Service, SpecError
+from .jwks import JwksKeys
+from .keys import KeyMaterialError, jwks_algorithms, signing_key, verifying_key
+from .requirements import Plan, plan
+from .revocations import Revocations
+from .schemes import ApiKeyScheme, BasicScheme, PresenceScheme, SchemeCheck, TokenScheme, scheme_kind
+from .sessions import Sessions
+from .tokens import TokenIssuer, TokenVerifier
+
+GENERIC_BEARER = "bearer"  # the scheme name given to the token `require: always` and config roles ask for
+
+
+@dataclass
+class Auth:
+    """The verifier, the issuer, the login sessions and the per-operation plans."""
+
+    config: GatewayConfig
+    verifier: TokenVerifier | None
+    issuer: TokenIssuer | None
+    sessions: Sessions | None
+    revocations: Revocations
+
+    @classmethod
+    def build(cls, config: GatewayConfig, state: SharedState) -> Auth:
+        """Raises ConfigError for key material that cannot be used."""
+        settings = config.auth
+        root = Path(config.root)
+        try:
+            static = verifying_key(settings.jwt, root)
+            jwks = JwksKeys(settings.jwt.jwks_url, jwks_algorithms(settings.jwt)) if settings.jwt.jwks_url else None
+            signer = signing_key(settings.jwt, root)
+        except KeyMaterialError as exc:
+            raise ConfigError(config.source, f"auth.jwt.{exc.key}", exc.reason) from None
+        verifier = TokenVerifier(settings.jwt, static, jwks) if static or jwks else None
+        issuer = TokenIssuer(settings.jwt, signer) if signer else None
+        revocations = Revocations(state, settings.fail_closed)
+        sessions = (Sessions(settings.users, settings.login, issuer, verifier, state)
+                    if settings.users and issuer and verifier else None)
+        return cls(config, verifier, issuer, sessions, revocations)
+
+    def __post_init__(self) -> None:
+        self.bearer = TokenScheme(GENERIC_BEARER, self.verifier, self.revocations)
+        users = {u.username: u for u in self.config.auth.users}
+        self._users = users or None
+        self._digests = {name: frozenset(hashlib.sha256(k.encode()).hexdigest() for k in keys)
+                         for name, keys in self.config.auth.api_keys.items()}
+        self._basic: dict[str, BasicScheme] = {}
+
+    def plan_for(self, service: Service, operation: Operation) -> Plan | None:
+        """What the operation asks of a caller; None when it is public."""
+        roles = self.config.services[service.name].roles_for(operation.key)
+        return plan(operation.security, self._checks(service), self.bearer, self.config.auth.require, roles)
+
+    def plan_for_socket(self, service: Service) -> Plan | None:
+        """A WebSocket handshake (no operation in the spec) meets the service's global security and roles."""
+        roles = self.config.services[service.name].roles_for("*")
+        return plan(service.specification.spec.get("security"), self._checks(service), self.bearer,
+                    self.config.auth.require, roles)
+
+    def _checks(self, service: Service) -> dict[str, SchemeCheck]:
+        defined = service.specification.security_schemes or {}
+        checks = {name: self._check(name, d) for name, d in defined.items() if isinstance(d, dict)}
+        return {n: c for n, c in checks.items() if c is not None}
+
+    def _check(self, name: str, definition: dict[str, Any]) -> SchemeCheck | None:
+        kind = scheme_kind(definition)
+        if kind == "token":
+            return TokenScheme(name, self.verifier, self.revocations)
+        if kind == "basic":
+            return self._basic.setdefault(name, BasicScheme(name, self._users))
+        if kind == "apikey":
+            return ApiKeyScheme(name, str(definition.get("in", "header")), str(definition.get("name", "")),
+                                self._digests.get(name))
+        if kind == "http":
+            return PresenceScheme(name, str(definition.get("scheme", "")))
+        return None  # mutualTLS and the like: nothing the gateway can see
+
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_env(value: str, source: str, key: str) -> str:
+    """`${NAME}` replaced by the environment variable; a ConfigError when it is not set."""
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise ConfigError(source, key, f"environment variable {name} is not set")
+        return os.environ[name]
+
+    return _ENV.sub(replace, value)
+
+
+def auth_errors(config: GatewayConfig) -> list[SpecError]:
+    """What would stop the auth pieces from being built, as load errors (`gw serve` and `gw lint` show them)."""
+    from .upstream import UpstreamIdentity
+
+    errors = []
+    for build in (lambda: Auth.build(config, SharedState()), lambda: UpstreamIdentity(config)):
+        try:
+            build()
+        except ConfigError as exc:
+            errors.append(SpecError(exc.source, exc.key, exc.reason))
+    return errors

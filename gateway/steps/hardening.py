@@ -1,0 +1,67 @@
+"""Hardening: refuse Hosts the gateway does not serve, and send security headers on its own answers.
+
+`allowed_hosts` stops DNS-rebinding pages (a site whose name suddenly resolves to 127.0.0.1) from
+talking to a developer's gateway. The security headers go on what the gateway itself makes
+(stubs, problem+json, /_gw/ endpoints, preflights); a proxied upstream answer keeps its own policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..exchange import Exchange, Response
+from ..pipeline import Next
+from ..problems import Problem
+
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),  # a stub's JSON is never run as script or shown as HTML
+    ("X-Frame-Options", "DENY"),  # no clickjacking through the gateway's pages (/_gw/ui, Swagger UI)
+    ("Content-Security-Policy", "frame-ancestors 'none'"),  # the same, for browsers that read CSP
+    ("Referrer-Policy", "no-referrer"),  # gateway URLs (tokens in query strings) do not leak onward
+)
+PROXIED_SOURCES = frozenset({"live", "live-recorded"})  # answers that came from the upstream as they were
+
+
+class AllowedHosts:
+    """Early step: 400 problem+json for a `Host` not in `allowed_hosts` (exact names or `*.suffix`)."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        names = [_bare_host(p) for p in patterns]
+        self.any = "*" in names
+        self.exact = frozenset(n for n in names if not n.startswith("*."))
+        self.suffixes = tuple(n[1:] for n in names if n.startswith("*."))  # "*.example.com" -> ".example.com"
+
+    def allows(self, host: str) -> bool:
+        host = _bare_host(host)
+        return self.any or host in self.exact or (bool(host) and host.endswith(self.suffixes))
+
+    async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
+        host = exchange.headers.get("host", "")
+        if self.allows(host):
+            return await call_next(exchange)
+        problem = Problem(400, detail=f"host {host or '(none)'} is not served here (allowed_hosts)",
+                          title="Host not allowed", slug="host-not-allowed")
+        exchange.notes["problem"] = problem.slug
+        return Response.from_problem(problem, exchange.path)  # before the problem step: it renders its own
+
+
+def _bare_host(host: str) -> str:
+    """Lower-case, without port, brackets or a trailing dot: `[::1]:8000` -> `::1`, `Api.Test.:80` -> `api.test`."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        host = host[1:].partition("]")[0]
+    elif host.count(":") == 1:
+        host = host.partition(":")[0]
+    return host.rstrip(".")
+
+
+class SecurityHeaders:
+    """Adds the security headers to gateway-made answers, never replacing one already set."""
+
+    async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
+        response = await call_next(exchange)
+        if exchange.source in PROXIED_SOURCES and "problem" not in exchange.notes:
+            return response
+        present = {name.lower() for name, _ in response.headers}
+        response.headers.extend((name, value) for name, value in SECURITY_HEADERS if name.lower() not in present)
+        return response
