@@ -11,11 +11,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from .admin import AdminAccess
 from .auth.setup import Auth, auth_errors
 from .auth.upstream import UpstreamIdentity
 from .config import ConfigError, GatewayConfig
 from .endpoints.auth import AuthEndpoints
 from .endpoints.health import GatewayEndpoints
+from .events import EventBus
 from .exchange import Exchange
 from .forwarder import Forwarder
 from .mocker import Mocker
@@ -78,7 +80,9 @@ class GatewayApp:
     def __init__(self, config: GatewayConfig, loaded: LoadResult) -> None:
         self.config = config
         self.state = open_state(config.redis_url)  # memory, or Redis shared by every gateway process
+        self.events = EventBus()  # live feed for the dashboard and `gw journal --follow`
         self.auth = Auth.build(config, self.state)
+        self.admin_access = AdminAccess(config, self.auth)
         self.forwarder = Forwarder(config.services, self.state)  # breakers shared through the state when it is Redis
         self.forwarder.upstream_identity = UpstreamIdentity(config)  # forward | strip | bearer | mint, per service
         self.stubs = StubStore(config.stubs_path(), list(config.services))

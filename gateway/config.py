@@ -19,6 +19,7 @@ import yaml
 
 from .policy_settings import (
     LOAD_BALANCING,
+    AdminSettings,
     AuthSettings,
     CircuitBreakerSettings,
     ContractSettings,
@@ -105,6 +106,9 @@ class GatewayConfig:
     contract: ContractSettings = field(default_factory=ContractSettings)
     redis_url: str = ""  # shared state (modes, limits, revocations, circuits) for several gateway processes
     allowed_hosts: list[str] = field(default_factory=list)  # empty: any Host; else exact names or *.suffix
+    admin: AdminSettings = field(default_factory=AdminSettings)
+    metrics: bool = True  # /_gw/metrics in Prometheus text format
+    trusted_proxies: list[str] = field(default_factory=list)  # CIDRs whose X-Forwarded-For names the real client
     security_headers: bool = True  # nosniff, no-referrer, frame deny on the gateway's own answers
     source: str = field(default="<defaults>", metadata={"internal": True})
     root: str = field(default=".", metadata={"internal": True})

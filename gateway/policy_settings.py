@@ -197,6 +197,26 @@ class ContractSettings:
     strict: bool = False  # a violating answer becomes a 502 problem+json
 
 
+@dataclass
+class AdminSettings:
+    """Who may use the operator surface (/_gw/api, /_gw/ui, /_gw/ws): these networks, an `admin` token, or the key."""
+
+    allow_from: list[str] = field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+    key: str = ""  # sent as `X-GW-Admin-Key`; `${ENV}` is expanded
+    journal_size: int = 500  # exchanges kept in the request journal (memory, per process)
+
+    def check(self) -> None:
+        import ipaddress
+
+        for index, network in enumerate(self.allow_from):
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise SettingsError(f"allow_from[{index}]", f"{network!r} is not an address or CIDR network") from None
+        if self.journal_size < 0:
+            raise SettingsError("journal_size", "must be 0 or more")
+
+
 def check_upstream_auth(value: Any) -> Any:
     """forward | strip | mint | {bearer: TOKEN} (TOKEN may be `${ENV_NAME}`)."""
     if value in ("forward", "strip", "mint"):

@@ -1,0 +1,55 @@
+"""Who may operate the gateway: the admin API, the dashboard and its live feed.
+
+Three ways in, any one suffices: the client's address is in `admin.allow_from` (default loopback
+only, so a gateway bound to 0.0.0.0 is not operable from the network by default); it presents the
+configured `admin.key` in `X-GW-Admin-Key`; or it presents a verified token carrying the `admin`
+role. Everyone else gets a 403 problem+json that says which of the three would do.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+
+from ..auth.schemes import Missing, TokenScheme
+from ..auth.setup import Auth, expand_env
+from ..config import GatewayConfig
+from ..exchange import Exchange
+from ..problems import Problem
+
+ADMIN_ROLE = "admin"
+KEY_HEADER = "x-gw-admin-key"
+
+
+class AdminAccess:
+    """`await access.check(exchange)` returns quietly for operators and raises 403 for anyone else."""
+
+    def __init__(self, config: GatewayConfig, auth: Auth) -> None:
+        self.networks = [ipaddress.ip_network(n, strict=False) for n in config.admin.allow_from]
+        self.key = expand_env(config.admin.key, config.source, "admin.key") if config.admin.key else ""
+        self.bearer = TokenScheme("bearer", auth.verifier, auth.revocations) if auth.verifier is not None else None
+
+    def address_allowed(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.networks)
+
+    async def check(self, exchange: Exchange) -> None:
+        if self.address_allowed(exchange.client_ip):
+            return
+        given = exchange.headers.get(KEY_HEADER, "")
+        if self.key and given and hmac.compare_digest(given.encode(), self.key.encode()):
+            return
+        if self.bearer is not None and exchange.headers.get("authorization"):
+            try:
+                identity = await self.bearer.admit(exchange)
+            except (Missing, Problem):
+                identity = None
+            if identity is not None and ADMIN_ROLE in identity.roles:
+                exchange.identity = identity
+                return
+        raise Problem(403, title="Not an operator", slug="admin-forbidden",
+                      detail=f"{exchange.client_ip or 'this client'} is not in admin.allow_from; present "
+                             "X-GW-Admin-Key or a token with the admin role")
