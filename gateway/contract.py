@@ -77,29 +77,34 @@ def short_reason(violations: list[Violation]) -> str:
     return (first + more).encode("ascii", "replace").decode().replace("\r", " ").replace("\n", " ")
 
 
-class _CachedValidators:
-    """openapi-core's response validator, keeping each schema's compiled validator for reuse."""
+class _Built:
+    """One of openapi-core's factories, keeping what it builds: stock openapi-core compiles a schema
+    validator (format checker included) and a media-type deserializer anew for every response."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
-        self._compiled: dict[tuple[Any, ...], Any] = {}
+    def __init__(self, factory: Any) -> None:
+        self._factory = factory
+        self._built: dict[tuple[Any, ...], Any] = {}
 
-    def _validate_schema(self, schema: SchemaPath, value: Any) -> None:
-        key = tuple(schema.parts)
-        compiled = self._compiled.get(key)
-        if compiled is None:
-            compiled = self._compiled[key] = self.schema_validators_factory.create(  # type: ignore[attr-defined]
-                self.spec, schema, format_validators=self.format_validators,  # type: ignore[attr-defined]
-                extra_format_validators=self.extra_format_validators)  # type: ignore[attr-defined]
-        compiled.validate(value)
+    def create(self, *args: Any, **kwargs: Any) -> Any:
+        key = tuple(_identity(a) for a in args) + tuple((k, _identity(v)) for k, v in sorted(kwargs.items()))
+        built = self._built.get(key)
+        if built is None:
+            built = self._built[key] = self._factory.create(*args, **kwargs)
+        return built
 
-
-class _Validator30(_CachedValidators, V30ResponseValidator):
-    pass
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._factory, name)
 
 
-class _Validator31(_CachedValidators, V31ResponseValidator):
-    pass
+def _identity(value: Any) -> Any:
+    """A hashable stand-in: a SchemaPath by its place in the document, mappings by content, the rest by id."""
+    if isinstance(value, SchemaPath):
+        return ("path", tuple(value.parts))
+    if isinstance(value, (str, int, float, type(None))):
+        return value
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted((k, _identity(v)) for k, v in value.items())))
+    return ("id", id(value))
 
 
 def _validator(service: Service, operation: Operation) -> tuple[Any, SchemaPath]:
@@ -112,7 +117,10 @@ def _validator(service: Service, operation: Operation) -> tuple[Any, SchemaPath]
         spec = SchemaPath.from_dict(document)
         json_media = {base_type(m): json_loads for r in operation.responses.values() for m in (r.get("content") or {})
                       if is_json(m) and base_type(m) != "application/json"}  # problem+json, vnd.x+json...
-        validator = (_Validator31 if service.openapi31 else _Validator30)(spec, extra_media_type_deserializers=json_media)
+        kind = V31ResponseValidator if service.openapi31 else V30ResponseValidator
+        validator = kind(spec, extra_media_type_deserializers=json_media)
+        validator.schema_validators_factory = _Built(validator.schema_validators_factory)
+        validator.media_type_deserializers_factory = _Built(validator.media_type_deserializers_factory)
         cached = operation.cache["contract"] = (validator, spec / "paths" / "/" / method)
     return cached
 
