@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gateway.app import build_app, load_services
+from gateway.auth.setup import Auth
 from gateway.config import MODES, SPEC_SUFFIXES, ConfigError, GatewayConfig, parse_upstreams
 from gateway.conformance import ContractError, run_contract
 from gateway.conformance import Options as ContractOptions
@@ -26,6 +27,7 @@ from gateway.contract import response_violations
 from gateway.logs import setup_logging
 from gateway.server import ServeArgs
 from gateway.server import serve as run_server
+from gateway.shared_state import SharedState
 from gateway.specs import Service
 from gateway.stubs import Stub, StubStore
 from gateway.stubs.har import HarError, import_har
@@ -173,15 +175,42 @@ def routes(
     loaded = load_services(config, deep_check="cached")
     for error in loaded.errors:
         err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    auth = _auth_for_listing(config)
     rows = []
     for name, service in loaded.services.items():
         base = "" if service.base_path == "/" else service.base_path
         for op in service.operations.values():
+            plan = auth.plan_for(service, op)
             rows.append({"service": name, "method": op.method, "path": base + op.path,
-                         "operation": op.key, "mode": config.services[name].mode_for(op.key)})
-    print_rows(rows, ["service", "method", "path", "operation", "mode"], as_json)
+                         "operation": op.key, "mode": config.services[name].mode_for(op.key),
+                         "auth": plan.describe() if plan else "public",
+                         "rate_limit": config.rate_limit_for(name, op.key).describe()})
+    print_rows(rows, ["service", "method", "path", "operation", "mode", "auth", "rate_limit"], as_json)
     if loaded.errors:
         raise typer.Exit(1)
+
+
+def _auth_for_listing(config: GatewayConfig) -> Auth:
+    """What each operation asks of callers, worked out as the gateway would (keys read, nothing served)."""
+    try:
+        return Auth.build(config, SharedState())
+    except ConfigError as exc:
+        fail(str(exc))
+        raise  # unreachable
+
+
+def _policy_lines(config: GatewayConfig) -> list[str]:
+    """The gateway-wide policies in effect, one line each, for `gw lint`."""
+    jwt = config.auth.jwt
+    keys = "HS256 secret" if jwt.secret else "public key" if jwt.public_key else f"JWKS {jwt.jwks_url}" if jwt.jwks_url else \
+        "none (tokens checked for presence only)"
+    cors = ", ".join(config.cors.origins) if config.cors.enabled else "off"
+    return [f"auth: require {config.auth.require}; keys: {keys}; {len(config.auth.users)} login users",
+            f"cors: {cors}" + ("; credentials" if config.cors.enabled and config.cors.credentials else ""),
+            f"rate limit: {config.rate_limit.describe()}" + "".join(
+                f"; {n}: {s.rate_limit.describe()}" for n, s in config.services.items() if s.rate_limit),
+            f"shared state: {config.redis_url or 'this process (no redis_url)'}",
+            f"admin from: {', '.join(config.admin.allow_from)}" + ("; or X-GW-Admin-Key" if config.admin.key else "")]
 
 
 @app.command()
@@ -205,6 +234,8 @@ def lint(sources: SourcesArg = None) -> None:
         note = f", {len(service.warnings)} warnings" if service.warnings else ""
         out.print(f"[green]ok[/] {name}: {service.spec_file} ({len(service.operations)} operations{note})",
                   highlight=False, soft_wrap=True)
+    for line in _policy_lines(config):
+        out.print(f"   {line}", highlight=False, soft_wrap=True)
     if loaded.errors:
         raise typer.Exit(1)
 

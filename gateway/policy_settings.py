@@ -96,6 +96,13 @@ class RateLimitSettings:
     def enabled(self) -> bool:
         return self.limit > 0
 
+    def describe(self) -> str:
+        """For `gw routes` and `gw lint`: `10/60s per ip (+5 burst)`, or `-` when off."""
+        if not self.enabled:
+            return "-"
+        burst = f" (+{self.burst} burst)" if self.burst else ""
+        return f"{self.limit}/{self.window:g}s per {self.key}{burst}"
+
     def check(self) -> None:
         if self.limit < 0 or self.burst < 0:
             raise SettingsError("limit", "must be 0 or more")

@@ -108,11 +108,11 @@ def test_missing_gateway_yaml_says_what_to_do(tmp_path: Path) -> None:
     assert "no gateway.yaml here" in result.stderr
 
 
-def test_routes_table_lists_service_method_path_operation_mode() -> None:
+def test_routes_table_lists_service_method_path_operation_mode_auth_and_limit() -> None:
     result = run_gw("routes", env={"COLUMNS": "200"})
     assert result.returncode == 0
     line = next(line for line in result.stdout.splitlines() if "getUser" in line)
-    assert line.split() == ["users", "GET", "/users/users/{user_id}", "getUser", "stub"]
+    assert line.split() == ["users", "GET", "/users/users/{user_id}", "getUser", "stub", "public", "-"]
     assert "GET /me" in result.stdout
 
 

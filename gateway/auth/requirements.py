@@ -32,6 +32,11 @@ class Plan:
 
     alternatives: tuple[Requirement, ...]
 
+    def describe(self) -> str:
+        """For `gw routes`: each alternative's schemes and what they need, `|` between alternatives."""
+        return " | ".join("+".join(s.name for s in r.schemes) + (f" [{' '.join(sorted(r.needs))}]" if r.needs else "")
+                          for r in self.alternatives)
+
     async def admit(self, exchange: Exchange) -> Identity | None:
         """The caller's identity (None when only presence could be checked), or a 401/403/503 Problem."""
         missing: list[Missing] = []
