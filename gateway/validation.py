@@ -195,6 +195,9 @@ def coerce_text(text: str, types: list[str]) -> Any:
     return text
 
 
+_WILDCARDS = ("*/*", "application/*")
+
+
 class OperationValidator(RequestValidationOperation):
     """Checks one operation's parameters and body; raises one problem listing every failure."""
 
@@ -213,7 +216,7 @@ class OperationValidator(RequestValidationOperation):
         if operation.request_body or any(p.get("in") in ("body", "formData") for p in operation.parameters):
             for media in operation.consumes:
                 schema = operation.body_schema(media)
-                if schema and _is_json(media):
+                if schema and (_is_json(media) or media.lower() in _WILDCARDS):
                     self._json_validators[media.lower()] = compile_schema(schema, openapi31)
                 elif schema and media.lower() in _FORM_PARSERS:
                     self._form_validators[media.lower()] = (schema, compile_schema(schema, openapi31))
@@ -232,7 +235,7 @@ class OperationValidator(RequestValidationOperation):
         mime_type, encoding = self.extract_content_type(scope["headers"])
         if self._operation.consumes and (self._json_validators or self._form_validators or self.body_required):
             self.validate_mime_type(mime_type)
-        validator = self._json_validators.get(mime_type.lower()) if mime_type else None
+        validator = self._json_validator(mime_type)
         form = self._form_validators.get(mime_type.lower()) if mime_type else None
         if validator is not None or (self.body_required and _is_json(mime_type or "")):
             body, receive = await _read_and_replay(receive)
@@ -243,6 +246,16 @@ class OperationValidator(RequestValidationOperation):
         if errors:
             raise validation_problem(errors, self.failure_status(errors))
         await self.next_app(scope, receive, send)
+
+    def _json_validator(self, mime_type: str | None) -> Any:
+        """The schema for a JSON body: its own media type's, else a wildcard's (`*/*` with a schema still
+        describes the JSON it takes)."""
+        if not mime_type:
+            return None
+        found = self._json_validators.get(mime_type.lower())
+        if found is None and _is_json(mime_type):
+            found = next((self._json_validators[w] for w in _WILDCARDS if w in self._json_validators), None)
+        return found
 
     def failure_status(self, errors: list[Error]) -> int:
         """400, or 422 for a well-formed body the spec answers with 422 (and not 400)."""

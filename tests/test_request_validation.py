@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 
@@ -135,3 +136,28 @@ def test_an_encoded_newline_in_a_path_parameter_reaches_its_operation(sample_cli
     response = sample_client.get("/cameras/cameras/cam%0A001")
     assert_problem(response, 400)
     assert response.json()["errors"][0]["name"] == "camera_id"
+
+
+def test_a_json_body_is_validated_against_a_wildcard_media_types_schema(start_gateway, tmp_path: Path) -> None:
+    """Kubernetes declares DeleteOptions under `*/*`: a JSON body must still match it; other media pass."""
+    spec = tmp_path / "wildcard.yaml"
+    spec.write_text("""
+openapi: 3.0.3
+info: {title: wildcard body, version: "1"}
+paths:
+  /pods/{name}:
+    delete:
+      parameters: [{name: name, in: path, required: true, schema: {type: string}}]
+      requestBody:
+        content:
+          "*/*": {schema: {type: object, properties: {gracePeriodSeconds: {type: integer}}}}
+      responses: {"200": {description: gone, content: {application/json: {schema: {type: object}}}}}
+""")
+    gateway = start_gateway({"k8s": {"spec": str(spec), "base_path": "/"}})
+    with gateway.client() as client:
+        wrong = client.request("DELETE", "/pods/p1", json={"gracePeriodSeconds": "soon"})
+        right = client.request("DELETE", "/pods/p1", json={"gracePeriodSeconds": 5})
+        other = client.request("DELETE", "/pods/p1", content=b"\x89PNG", headers={"content-type": "image/png"})
+    assert wrong.status_code == 400
+    assert wrong.json()["errors"][0]["pointer"] == "/gracePeriodSeconds"
+    assert (right.status_code, other.status_code) == (200, 200)
