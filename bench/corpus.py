@@ -223,7 +223,10 @@ class Gateway:
         self.log_path = log_dir / f"gw-{spec.name}.log"
         # JSON log lines, errors only: no access log (it is large under schemathesis and says nothing
         # here), while an unhandled error is still logged with its traceback and request id.
-        self.env = _local_env({"GW_LOG_FORMAT": "json", "GW_LOG_LEVEL": "error", **(env or {})})
+        # Auth off: this judges stub answers, and schemathesis sends no credentials for most schemes, so every
+        # secured operation would be the gateway's 401 (tests/test_auth.py covers that), never a stub.
+        self.env = _local_env({"GW_LOG_FORMAT": "json", "GW_LOG_LEVEL": "error", "GW_AUTH__REQUIRE": "none",
+                               **(env or {})})
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float) -> tuple[bool, float]:

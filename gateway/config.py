@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -219,7 +220,8 @@ def apply_env(data: dict[str, Any], env: dict[str, str]) -> None:
 _NOT_SETTINGS = {"GW_URL", "GW_CONFIG", "GW_SERVE_ARGS"}
 
 
-_ENV_LIST_KEYS = {"upstream", "idempotent", "origins", "methods", "headers", "expose", "allowed_hosts"}
+_ENV_LIST_KEYS = {"upstream", "idempotent", "origins", "methods", "headers", "expose", "allowed_hosts", "trusted_proxies",
+                  "allow_from", "websockets", "algorithms"}
 
 
 def _foreign(name: str) -> bool:
@@ -491,6 +493,12 @@ def _check_gateway(config: GatewayConfig, source: str) -> None:
         if not _ALLOWED_HOST.fullmatch(host):
             raise ConfigError(source, f"allowed_hosts[{index}]",
                               f"{host!r} is not a host name: give `api.example.com`, `*.example.com` or `*` (no scheme or port)")
+    for index, cidr in enumerate(config.trusted_proxies):
+        try:
+            ipaddress.ip_network(str(cidr).strip(), strict=False)
+        except ValueError:
+            raise ConfigError(source, f"trusted_proxies[{index}]",
+                              f"{cidr!r} is not a network: give a CIDR such as `10.0.0.0/8` or one address") from None
     seen: dict[str, str] = {}
     for service in config.services.values():
         if service.base_path in seen:

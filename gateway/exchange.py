@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 Body = bytes | AsyncIterator[bytes]
 ASGISend = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIReceive = Callable[[], Awaitable[dict[str, Any]]]
+CLIENT_IP = "gw.client_ip"  # scope key: the client address resolved through trusted proxies
 
 
 @dataclass
@@ -135,9 +136,15 @@ class Exchange:
         return self.scope.get("path_params", {})
 
     @property
-    def client_ip(self) -> str:
+    def peer_ip(self) -> str:
+        """The TCP peer: the client itself, or the proxy in front of the gateway."""
         client = self.scope.get("client")
         return client[0] if client else ""
+
+    @property
+    def client_ip(self) -> str:
+        """The client: the peer, or who trusted proxies say it is (steps/client_address.py)."""
+        return self.scope.get(CLIENT_IP) or self.peer_ip
 
     async def body(self) -> bytes:
         """The whole request body, read once (the size limit step has already bounded it)."""

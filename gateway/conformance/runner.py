@@ -254,14 +254,16 @@ def refused_case(case: Any, response: Any) -> bool:
 
 
 def refused_by_gateway(mode: str, response: Any, check: str) -> bool:
-    """A negative case answered 4xx problem+json by the gateway itself: what negative testing expects."""
-    if mode != "negative" or response is None or check == "not_a_server_error":
-        return False
-    if not 400 <= response.status_code < 500:
+    """A case the gateway itself answered with a 4xx problem+json (no stub or upstream was asked): a negative
+    case refused, as negative testing expects, or a case without credentials refused by the gateway's auth
+    (401 with WWW-Authenticate; schemathesis sends none for most schemes, and that answer is no stub's)."""
+    if response is None or check == "not_a_server_error" or not 400 <= response.status_code < 500:
         return False
     headers = {name.lower(): values for name, values in response.headers.items()}
     content_type = (headers.get("content-type") or [""])[0]
-    return "x-gw-source" not in headers and content_type.startswith("application/problem+json")
+    by_gateway = "x-gw-source" not in headers and content_type.startswith("application/problem+json")
+    unauthenticated = response.status_code == 401 and "www-authenticate" in headers
+    return by_gateway and (mode == "negative" or unauthenticated)
 
 
 _VALUE_FIRST = re.compile(r"^.*? (?=is not |is too |is less |is greater |does not |is a required |was expected|"
