@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -11,6 +12,7 @@ import uvicorn
 from .app import GatewayApp, build_app
 from .config import GatewayConfig, apply_overrides, config_for_specs, load_config
 from .logs import setup_logging
+from .metrics import multiprocess_dir
 
 SERVE_ARGS = "GW_SERVE_ARGS"
 
@@ -64,6 +66,8 @@ def serve(args: ServeArgs, config: GatewayConfig, app: GatewayApp | None = None)
     options = uvicorn_options(config)
     if config.workers > 1:
         os.environ[SERVE_ARGS] = json.dumps(asdict(args))
-        uvicorn.run("gateway.server:worker_app", factory=True, workers=config.workers, **options)
+        # Workers count into files in a fresh folder that every scrape adds up (gateway/metrics.py).
+        with multiprocess_dir() if config.metrics else contextlib.nullcontext():
+            uvicorn.run("gateway.server:worker_app", factory=True, workers=config.workers, **options)
     else:
         uvicorn.run(app or build_app(config), **options)

@@ -24,6 +24,14 @@ REDIS_TIMEOUT = 0.25  # seconds: a gateway must not wait on its bookkeeping
 RETRY_AFTER_FAILURE = 1.0
 
 
+def display_url(url: str) -> str:
+    """The URL as logs and health pages may show it: a password in it becomes ***."""
+    from yarl import URL
+
+    parsed = URL(url)
+    return str(parsed.with_password("***")) if parsed.password else url
+
+
 class StateUnavailable(Exception):
     """The shared store cannot be reached now."""
 
@@ -162,12 +170,12 @@ class RedisState(SharedState):
     async def _call(self, operation: Any) -> Any:
         if time.monotonic() < self._down_until:
             getattr(operation, "close", lambda: None)()  # never started: no "never awaited" warning
-            raise StateUnavailable(f"redis at {self.url} is unreachable")
+            raise StateUnavailable(f"redis at {display_url(self.url)} is unreachable")
         try:
             return await asyncio.wait_for(operation, REDIS_TIMEOUT * 4)
         except Exception as exc:  # redis' own errors, timeouts, refused connections
             self._down_until = time.monotonic() + RETRY_AFTER_FAILURE
-            raise StateUnavailable(f"redis at {self.url}: {exc or type(exc).__name__}") from exc
+            raise StateUnavailable(f"redis at {display_url(self.url)}: {exc or type(exc).__name__}") from exc
 
     async def get(self, key: str) -> str | None:
         return await self._call(self._client.get(PREFIX + key))

@@ -29,7 +29,7 @@ class Breaker:
     `on_failure` of every failure counted while closed (to count it across processes).
     """
 
-    __slots__ = ("_failed_at", "on_failure", "on_open", "open_until", "opened_by", "probes", "service",
+    __slots__ = ("_failed_at", "listeners", "on_failure", "on_open", "open_until", "opened_by", "probes", "service",
                  "settings", "state", "url")
 
     def __init__(self, service: str, url: str, settings: CircuitBreakerSettings) -> None:
@@ -41,6 +41,7 @@ class Breaker:
         self._failed_at: deque[float] = deque()
         self.on_open: Any = None
         self.on_failure: Any = None
+        self.listeners: list[Any] = []  # each told (breaker, from, to) of every state change: metrics, the live feed
 
     @property
     def enabled(self) -> bool:
@@ -106,6 +107,13 @@ class Breaker:
         if reason != "shared" and self.on_open is not None:
             self.on_open(self)
 
+    def reset(self) -> None:
+        """Close the circuit now and forget recent failures (an operator's call, from the admin API)."""
+        self._failed_at.clear()
+        self.open_until = 0.0
+        self.opened_by = ""
+        self._move(CLOSED)
+
     def snapshot(self) -> dict[str, Any]:
         """The circuit as the operator surface shows it."""
         self._open_time_over()
@@ -123,6 +131,8 @@ class Breaker:
         if before == to:
             return
         self.probes = 0
+        for listener in self.listeners:
+            listener(self, before, to)
         level = logging.WARNING if to == OPEN else logging.INFO
         log.log(level, "circuit %s: %s %s (%s -> %s)", to.replace("_", "-"), self.service, self.url, before, to,
                 extra={"fields": {"event": "circuit", "service": self.service, "instance": self.url,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 
 import aiohttp
@@ -80,6 +81,7 @@ def mark(service: str, instance: Upstream, ok: bool, detail: str) -> None:
     health = HEALTHY if ok else UNHEALTHY
     before = instance.health
     instance.healthy, instance.health, instance.health_detail = ok, health, "" if ok else detail
+    instance.checked_at = time.time()
     if before != health and not (ok and before == UNCHECKED):  # starting healthy is no news
         level = logging.INFO if ok else logging.WARNING
         log.log(level, "upstream %s: %s %s (%s)", health, service, instance.url, detail,

@@ -8,6 +8,7 @@ and dot segments are refused, so the gateway cannot be turned into an open proxy
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -26,6 +27,7 @@ from .upstreams import Upstream, UpstreamPool, new_session
 
 if TYPE_CHECKING:
     from ..auth.upstream import UpstreamIdentity
+    from ..metrics import GatewayMetrics
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
@@ -42,6 +44,7 @@ class Forwarder:
     """
 
     upstream_identity: UpstreamIdentity | None = None  # what the upstream sees as Authorization (gateway/auth/upstream.py)
+    observer: GatewayMetrics | None = None  # told how every attempt went (gateway/metrics.py), when metrics are on
 
     def __init__(self, services: dict[str, ServiceConfig], state: SharedState | None = None) -> None:
         self.settings = services
@@ -127,8 +130,10 @@ class Forwarder:
             exchange.notes["upstream"] = str(upstream.url)
             try:
                 return await _answer(response, exchange.method == "HEAD", upstream)
-            except (aiohttp.ClientError, TimeoutError):
+            except (aiohttp.ClientError, TimeoutError) as exc:
                 upstream.breaker.failed(probe=False)
+                if self.observer is not None:
+                    self.observer.upstream_broke_off(service.name, str(upstream.url), exc)
                 raise Problem(502, detail=f"{service.name} upstream broke off its answer",
                               title="Upstream answer incomplete", slug="upstream-incomplete") from None
         assert failure is not None
@@ -141,11 +146,13 @@ class Forwarder:
         breaker = upstream.breaker
         probe = breaker.acquire()
         upstream.in_flight += 1
+        started = time.perf_counter()
         try:
             response = await self._send(method, url, headers, body, settings)
-        except (TimeoutError, aiohttp.ClientError):
+        except (TimeoutError, aiohttp.ClientError) as exc:
             upstream.in_flight -= 1
             breaker.failed(probe)
+            self._observe(settings, upstream, started, None, exc)
             raise
         except asyncio.CancelledError:
             upstream.in_flight -= 1
@@ -155,7 +162,14 @@ class Forwarder:
             breaker.failed(probe)
         else:
             breaker.succeeded(probe)
+        self._observe(settings, upstream, started, response.status, None)
         return response
+
+    def _observe(self, settings: ServiceConfig, upstream: Upstream, started: float, status: int | None,
+                 error: BaseException | None) -> None:
+        """Tell the metrics (when on) how one attempt went: how long it took, and how it failed."""
+        if self.observer is not None:
+            self.observer.upstream_attempt(settings.name, str(upstream.url), time.perf_counter() - started, status, error)
 
     async def _send(self, method: str, url: URL, headers: list[tuple[str, str]], body: bytes,
                     settings: ServiceConfig) -> aiohttp.ClientResponse:
@@ -205,11 +219,12 @@ def forward_headers(exchange: Exchange, identity: UpstreamIdentity | None = None
     forwarded_for = ""
     for name_bytes, value_bytes in raw:
         name = name_bytes.decode("latin-1")
-        if name == "x-forwarded-for":
-            forwarded_for = value_bytes.decode("latin-1")
+        if name == "x-forwarded-for":  # several header lines are one list (RFC 9110 5.3)
+            value = value_bytes.decode("latin-1")
+            forwarded_for = f"{forwarded_for}, {value}" if forwarded_for else value
         if name not in drop:
             headers.append((name, value_bytes.decode("latin-1")))
-    client = exchange.client_ip
+    client = exchange.peer_ip  # the hop we saw; a trusted proxy's chain already names the client
     chain = f"{forwarded_for}, {client}" if forwarded_for and client else (forwarded_for or client)
     if chain:
         headers.append(("x-forwarded-for", chain))

@@ -69,6 +69,10 @@ class SharedCircuits:
             if value:
                 self._adopt(breaker, value)
 
+    async def reset(self, breaker: Breaker) -> None:
+        """Forget the shared open state and failure count, so no process adopts the circuit again."""
+        await self.state.delete(_key(breaker, "open"), _key(breaker, "failures"))
+
     def _adopt(self, breaker: Breaker, value: str) -> None:
         until_text, _, owner = value.partition(" ")
         if owner == self.owner:

@@ -28,8 +28,8 @@ class Upstream:
     circuit, the requests in flight, and the smooth weighted round robin's running weight.
     """
 
-    __slots__ = ("breaker", "current_weight", "health", "health_detail", "healthy", "in_flight", "origin", "url",
-                 "weight")
+    __slots__ = ("breaker", "checked_at", "current_weight", "health", "health_detail", "healthy", "in_flight", "origin",
+                 "url", "weight")
 
     def __init__(self, url: URL, weight: int = 1, breaker: Breaker | None = None) -> None:
         self.url = url
@@ -39,6 +39,7 @@ class Upstream:
         self.healthy = True  # False only while the active health check fails
         self.health = UNCHECKED
         self.health_detail = ""
+        self.checked_at = 0.0  # time.time() of the last health probe; 0: never probed (/_gw/health/detailed)
         self.in_flight = 0
         self.current_weight = 0
 

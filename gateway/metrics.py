@@ -1,0 +1,271 @@
+"""Prometheus metrics for the gateway: what it answered, from where, how fast, and how its upstreams fare.
+
+One `GatewayMetrics` per app. In one process its metrics live in a registry of its own (never the
+global default one), so several apps in one process (tests, `gw contract`) never share counts.
+Under `gw serve --workers N` every worker writes its values to files in PROMETHEUS_MULTIPROC_DIR
+(prometheus_client's multiprocess mode, chosen when that variable is set before the library is
+imported) and a scrape, answered by any worker, adds them all up.
+
+Labels stay bounded: a request is counted under its service and operation key, never its path;
+requests no operation matched are counted under `service=""` (or the service whose base path
+matched) and `operation=""`. The hot path looks label children up in a dict it fills once per
+combination, instead of asking prometheus_client to resolve labels on every request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, PlatformCollector, ProcessCollector, values
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from yarl import URL
+
+from . import __version__
+from .forwarder.breaker import CLOSED, HALF_OPEN, OPEN
+
+if TYPE_CHECKING:
+    from .exchange import Exchange
+    from .forwarder import Forwarder
+    from .forwarder.breaker import Breaker
+    from .websockets import WebSocketPassThrough
+
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+CIRCUIT_VALUES = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
+# From a cached stub answer (well under a millisecond) to a slow upstream (tens of seconds).
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+RECORDED_SOURCE = "recorded"  # a stub file answered (stub and spy modes; fallback notes it as stub_source)
+
+
+def multiprocess_mode() -> bool:
+    """Whether prometheus_client writes values to PROMETHEUS_MULTIPROC_DIR in this process.
+
+    The library decides once, at import; asking it (not the environment now) keeps us consistent with it.
+    """
+    return values.ValueClass is not values.MutexValue
+
+
+@contextlib.contextmanager
+def multiprocess_dir() -> Iterator[str]:
+    """A fresh PROMETHEUS_MULTIPROC_DIR for the worker processes about to start, removed when they are done.
+
+    Fresh, because files left by an earlier run would be added to this run's counts.
+    """
+    before = os.environ.get(MULTIPROC_DIR)
+    path = tempfile.mkdtemp(prefix="gw-metrics-")
+    os.environ[MULTIPROC_DIR] = path
+    try:
+        yield path
+    finally:
+        if before is None:
+            os.environ.pop(MULTIPROC_DIR, None)
+        else:
+            os.environ[MULTIPROC_DIR] = before
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def instance_label(url: str) -> str:
+    """An upstream instance as a label: its URL without credentials (labels are shown to every scraper)."""
+    parsed = URL(url)
+    return str(parsed.with_user(None)) if parsed.user or parsed.password else url
+
+
+def upstream_error_kind(status: int | None, error: BaseException | None) -> str:
+    """One word per way an upstream attempt can fail: a bounded `kind` label."""
+    if error is None:
+        return "5xx" if status is not None and status >= 500 else ""
+    if isinstance(error, TimeoutError):
+        return "timeout"
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return "connect"
+    if isinstance(error, aiohttp.ServerDisconnectedError):
+        return "disconnected"
+    return "other"
+
+
+@dataclass
+class _OperationSeries:
+    """The children one (service, operation) uses on every request, bound once."""
+
+    duration: Any
+    requests: dict[tuple[str, int, str], Any]
+    service: _ServiceSeries
+
+
+@dataclass
+class _ServiceSeries:
+    rate_limited: Any
+    stub_matches: Any
+    near_misses: Any
+    retries: Any
+
+
+class _BuildInfo:
+    """gw_build_info: constant, so it is made at scrape time in every mode (Info is not multiprocess-safe)."""
+
+    def collect(self) -> Iterable[Metric]:
+        family = GaugeMetricFamily("gw_build_info", "gw version and Python it runs on; always 1",
+                                   labels=["version", "python_version"])
+        family.add_metric([__version__, platform.python_version()], 1)
+        yield family
+
+
+class GatewayMetrics:
+    """The gateway's metrics and the hooks that feed them; `observe` runs once per finished exchange."""
+
+    def __init__(self) -> None:
+        self.multiprocess = multiprocess_mode()
+        # In multiprocess mode values go to files, and the scrape registry is built per scrape.
+        own = None if self.multiprocess else CollectorRegistry(auto_describe=True)
+        self.registry = own
+        self.requests = Counter("gw_requests", "Requests answered, by service, operation, mode, status code and "
+                                "answer source", ["service", "operation", "mode", "code", "source"], registry=own)
+        self.request_duration = Histogram("gw_request_duration_seconds", "Time from request to response head, "
+                                          "by service and operation", ["service", "operation"], registry=own,
+                                          buckets=LATENCY_BUCKETS)
+        self.upstream_duration = Histogram("gw_upstream_request_duration_seconds", "Time for one upstream attempt "
+                                           "to answer (or fail), by service and instance", ["service", "instance"],
+                                           registry=own, buckets=LATENCY_BUCKETS)
+        self.upstream_errors = Counter("gw_upstream_errors", "Failed upstream attempts by kind: timeout, connect, "
+                                       "disconnected, incomplete, 5xx, other", ["service", "instance", "kind"],
+                                       registry=own)
+        self.retries = Counter("gw_upstream_retries", "Upstream attempts repeated after a failure",
+                               ["service"], registry=own)
+        self.circuit_state = Gauge("gw_upstream_circuit_state", "Circuit breaker per instance: 0 closed, "
+                                   "1 half-open, 2 open (the worst across workers)", ["service", "instance"],
+                                   registry=own, multiprocess_mode="livemax")
+        self.circuit_transitions = Counter("gw_upstream_circuit_transitions", "Circuit breaker state changes, "
+                                           "by the state entered", ["service", "instance", "state"], registry=own)
+        self.rate_limited = Counter("gw_rate_limited_requests", "Requests refused with 429 by a rate limit",
+                                    ["service"], registry=own)
+        self.contract_violations = Counter("gw_contract_violations", "Upstream answers that break the spec "
+                                           "(the validation proxy)", ["service", "operation"], registry=own)
+        self.stub_matches = Counter("gw_stub_matches", "Requests answered by a stub file", ["service"], registry=own)
+        self.near_misses = Counter("gw_stub_near_misses", "Requests no stub file matched while some came close",
+                                   ["service"], registry=own)
+        self.websocket_connections = Gauge("gw_websocket_connections", "WebSocket connections passing through now",
+                                           ["service"], registry=own, multiprocess_mode="livesum")
+        if own is not None:
+            own.register(_BuildInfo())
+            ProcessCollector(registry=own)  # this process's CPU, memory, open files, start time
+            PlatformCollector(registry=own)
+        self._operations: dict[tuple[str, str], _OperationSeries] = {}
+        self._services: dict[str, _ServiceSeries] = {}
+        self._upstreams: dict[tuple[str, str], tuple[Any, str]] = {}
+        self._breakers: list[Breaker] = []
+
+    # --- wiring -------------------------------------------------------------------------------
+
+    def attach(self, forwarder: Forwarder, websockets: WebSocketPassThrough) -> None:
+        """Follow every upstream attempt, every circuit of the forwarder's pools, and the open WebSockets."""
+        forwarder.observer = self
+        websockets.on_count = self.websocket_count
+        for pool in forwarder.pools.values():
+            for instance in pool.instances:
+                breaker = instance.breaker
+                breaker.listeners.append(self.circuit_changed)
+                self._breakers.append(breaker)
+                self.circuit_state.labels(pool.service, instance_label(str(instance.url))).set(
+                    CIRCUIT_VALUES[breaker.state])
+
+    def close(self) -> None:
+        """This worker is stopping: its live gauges (circuits, sockets) leave the sums."""
+        if self.multiprocess:
+            mark_process_dead(os.getpid())
+
+    # --- the hot path -------------------------------------------------------------------------
+
+    def observe(self, exchange: Exchange, status: int) -> None:
+        """Count one finished exchange. Requests to the gateway's own /_gw/ endpoints are not traffic."""
+        operation = exchange.operation
+        if operation is not None:
+            key = (operation.service, operation.key)
+        elif exchange.source == "gateway" or exchange.path.startswith("/_gw/"):
+            return  # the admin API, dashboard, docs, health, metrics: whichever step answered them
+        else:
+            key = (exchange.service.name if exchange.service is not None else "", "")
+        series = self._operations.get(key) or self._bind(key)
+        labels = (exchange.mode, status, exchange.source)
+        counter = series.requests.get(labels)
+        if counter is None:
+            counter = series.requests[labels] = self.requests.labels(*key, labels[0], str(status), labels[2])
+        counter.inc()
+        series.duration.observe(time.perf_counter() - exchange.started)
+        if exchange.notes:
+            self._observe_notes(exchange, key, series.service)
+
+    def _observe_notes(self, exchange: Exchange, key: tuple[str, str], service: _ServiceSeries) -> None:
+        """What the steps noted on the way: stub match or near misses, retries, a 429, a contract breach."""
+        notes = exchange.notes
+        if exchange.source == RECORDED_SOURCE or notes.get("stub_source") == RECORDED_SOURCE:
+            service.stub_matches.inc()
+        elif "near_misses" in notes:
+            service.near_misses.inc()
+        if notes.get("retries"):
+            service.retries.inc(notes["retries"])
+        if notes.get("problem") == "rate-limited":
+            service.rate_limited.inc()
+        if "contract" in notes:
+            self.contract_violations.labels(*key).inc()
+
+    def _bind(self, key: tuple[str, str]) -> _OperationSeries:
+        service = self._services.get(key[0])
+        if service is None:
+            name = key[0]
+            service = self._services[name] = _ServiceSeries(
+                self.rate_limited.labels(name), self.stub_matches.labels(name), self.near_misses.labels(name),
+                self.retries.labels(name))
+        series = self._operations[key] = _OperationSeries(self.request_duration.labels(*key), {}, service)
+        return series
+
+    def upstream_attempt(self, service: str, instance: str, seconds: float, status: int | None,
+                         error: BaseException | None) -> None:
+        """One attempt on one upstream instance (called by the forwarder): its latency, and how it failed."""
+        bound = self._upstreams.get((service, instance))
+        if bound is None:
+            label = instance_label(instance)
+            bound = self._upstreams[(service, instance)] = (self.upstream_duration.labels(service, label), label)
+        bound[0].observe(seconds)
+        kind = upstream_error_kind(status, error)
+        if kind:
+            self.upstream_errors.labels(service, bound[1], kind).inc()
+
+    def upstream_broke_off(self, service: str, instance: str, _error: BaseException) -> None:
+        """The upstream's answer had begun and broke off before its end."""
+        self.upstream_errors.labels(service, instance_label(instance), "incomplete").inc()
+
+    def circuit_changed(self, breaker: Breaker, _before: str, after: str) -> None:
+        instance = instance_label(breaker.url)
+        self.circuit_state.labels(breaker.service, instance).set(CIRCUIT_VALUES[after])
+        self.circuit_transitions.labels(breaker.service, instance, after).inc()
+
+    def websocket_count(self, service: str, delta: int) -> None:
+        """A WebSocket connection opened (+1) or closed (-1)."""
+        self.websocket_connections.labels(service).inc(delta)
+
+    # --- the scrape -----------------------------------------------------------------------------
+
+    def exposition(self, accept: str | None) -> tuple[bytes, str]:
+        """The metrics in the format the scraper asked for (Prometheus text, or OpenMetrics), and its type."""
+        for breaker in self._breakers:
+            breaker.snapshot()  # an open circuit whose time is up turns half-open lazily: let it, before we report
+        encoder, content_type = choose_encoder(accept or "")
+        return encoder(self._scrape_registry()), content_type
+
+    def _scrape_registry(self) -> CollectorRegistry:
+        if self.registry is not None:
+            return self.registry
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # every worker's files, added up
+        registry.register(_BuildInfo())
+        return registry
