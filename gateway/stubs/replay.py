@@ -31,6 +31,7 @@ class Replay:
             return Response(stub.status, list(stub.response_headers.items()), stub.response_body)
         if match.near_misses:  # the access log line and the x-gw-near-miss header carry them
             exchange.notes["near_misses"] = [miss.line() for miss in match.near_misses]
+            exchange.notes["near_miss_detail"] = match.near_misses  # each reason on its own, for the journal
         return None
 
 

@@ -1,0 +1,176 @@
+"""The admin API from the command line's side: `gw mode` and `gw journal` talk to a running gateway.
+
+Which gateway: `--url`, else `GW_URL`, else the host and port `./gateway.yaml` says (0.0.0.0 is
+reached on loopback). The admin key, when gateway.yaml (or GW_ADMIN__KEY) sets one, is sent along,
+so an operator on another machine needs nothing more. Every failure is one readable line.
+
+`save_mode` writes a switch into gateway.yaml with ruamel.yaml's round trip, so the file's
+comments, key order and quoting stay as the person who wrote it left them.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from ..config import ConfigError, load_config
+from ..stubs.persister import write_atomic
+from .access import KEY_HEADER
+
+DEFAULT_CONFIG = Path("gateway.yaml")
+TIMEOUT = 5.0
+
+
+class AdminError(Exception):
+    """Something the operator must hear about in one line (unreachable gateway, 403, bad input)."""
+
+
+def gateway_url(url: str | None, config_path: Path = DEFAULT_CONFIG) -> str:
+    """--url, else GW_URL, else http://host:port from gateway.yaml, else the default port on loopback."""
+    chosen = url or os.environ.get("GW_URL")
+    if chosen:
+        return chosen.rstrip("/")
+    host, port = "127.0.0.1", 8000
+    if config_path.exists():
+        try:
+            config = load_config(config_path)
+        except ConfigError as exc:
+            raise AdminError(f"{exc} (or give --url)") from None
+        host, port = config.host, config.port
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def admin_key(config_path: Path = DEFAULT_CONFIG) -> str:
+    """The admin key gateway.yaml (or GW_ADMIN__KEY) configures, `${ENV}` expanded; "" when none or unset."""
+    if not config_path.exists():
+        return os.environ.get("GW_ADMIN__KEY", "")
+    try:
+        key = load_config(config_path).admin.key
+    except ConfigError:
+        return ""
+    return re.sub(r"\$\{(\w+)\}", lambda m: os.environ.get(m.group(1), ""), key)
+
+
+def segment(value: str) -> str:
+    """A path segment as the admin API wants it: everything encoded, slashes too (`GET /me` -> `GET%20%2Fme`)."""
+    return quote(value, safe="")
+
+
+class AdminClient:
+    def __init__(self, url: str, key: str = "") -> None:
+        self.url = url.rstrip("/")
+        self.session = requests.Session()
+        if key:
+            self.session.headers[KEY_HEADER] = key
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """JSON from the admin API, or an AdminError that says in one line what went wrong."""
+        target = f"{self.url}/_gw/api{path}"
+        try:
+            response = self.session.request(method, target, timeout=TIMEOUT, **kwargs)
+        except requests.RequestException as exc:
+            raise AdminError(f"no gateway answers at {self.url} ({_reason(exc)}); start one with `gw serve` "
+                             "or point --url / GW_URL at it") from None
+        if response.status_code >= 400:
+            raise AdminError(_problem_line(response, self.url))
+        return response.json() if response.content else None
+
+    def services(self) -> list[dict[str, Any]]:
+        return self.call("GET", "/services")["services"]
+
+    def set_mode(self, service: str, mode: str, operation: str | None = None) -> dict[str, Any]:
+        path = f"/services/{segment(service)}"
+        if operation:
+            path += f"/operations/{segment(operation)}"
+        return self.call("PUT", path + "/mode", json={"mode": mode})
+
+    def journal(self, limit: int, since: int | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit}
+        if since is not None:
+            params["since"] = since
+        return self.call("GET", "/journal", params=params)
+
+
+def _reason(exc: requests.RequestException) -> str:
+    if isinstance(exc, requests.ConnectionError):
+        return "connection refused" if "refused" in str(exc).lower() else "cannot connect"
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {TIMEOUT:g}s"
+    return type(exc).__name__
+
+
+def _problem_line(response: requests.Response, url: str) -> str:
+    try:
+        problem = response.json()
+        detail = problem.get("detail") or problem.get("title") or response.reason
+    except ValueError:
+        detail = response.text.strip()[:200] or response.reason
+    if response.status_code == 403:
+        return f"{url} refused: {detail}"
+    if response.status_code == 404 and "/_gw/api" in detail and "no endpoint" in detail:
+        return f"{url} has no admin API (is it a gw gateway of this version?)"
+    return f"{response.status_code}: {detail}"
+
+
+# -- writing a mode into gateway.yaml ------------------------------------------------------------
+
+def save_mode(config_path: Path, service: str, mode: str, operation: str | None = None) -> None:
+    """Set services.SERVICE.mode (or .operations.OP.mode) in gateway.yaml, keeping comments and order."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap
+
+    try:
+        text = config_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise AdminError(f"{config_path}: {exc.strerror or exc}") from None
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    mapping, sequence, offset = _indentation(text)
+    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
+    yaml.width = 4096  # never re-wrap long lines
+    document = yaml.load(text)
+    services = document.get("services") if isinstance(document, dict) else None
+    if not isinstance(services, dict) or not isinstance(services.get(service), dict):
+        raise AdminError(f"{config_path}: services.{service}: no such service to save the mode into")
+    entry = services[service]
+    if operation:
+        operations = entry.setdefault("operations", CommentedMap())
+        if not isinstance(operations.get(operation), dict):
+            operations[operation] = CommentedMap()
+        operations[operation]["mode"] = mode
+    else:
+        entry["mode"] = mode
+    out = io.StringIO()
+    yaml.dump(document, out)
+    write_atomic(config_path, out.getvalue().encode("utf-8"))
+
+
+def _indentation(text: str) -> tuple[int, int, int]:
+    """The file's own mapping indent and block-sequence offset, so a dump does not re-indent it."""
+    mapping, offset = 2, 0
+    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    for before, line in itertools.pairwise(lines):
+        if not before.rstrip().endswith(":"):
+            continue
+        step = _indent(line) - _indent(before)
+        if line.lstrip().startswith("- "):
+            offset = max(0, step)
+            break
+    for before, line in itertools.pairwise(lines):
+        if before.rstrip().endswith(":") and not line.lstrip().startswith("- ") and _indent(line) > _indent(before):
+            mapping = _indent(line) - _indent(before)
+            break
+    return mapping, max(mapping, offset + 2), offset
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))

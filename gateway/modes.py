@@ -1,0 +1,175 @@
+"""Runtime modes: switch a service's (or one operation's) mode while the gateway runs.
+
+ModeDispatch reads `config.services[name].mode_for(key)` on every request, so a switch is a change
+to those ServiceConfig objects: no lookup is added to the hot path, and a hot reload (which
+re-assembles the pipeline over the same config objects) keeps it.
+
+With `redis_url` set, every switch is also written to one shared document (`gw:modes`) of
+overrides on top of each process's gateway.yaml, and a background task reads it every
+SYNC_INTERVAL and applies what another process changed: all processes follow within half a
+second, and a request never waits on Redis. A process started later adopts the overrides too.
+Each change (local or adopted) is published on the event bus as a `mode` event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import json
+import logging
+from typing import Any
+
+from .config import MODES, ServiceConfig
+from .events import EventBus
+from .shared_state import SharedState, StateUnavailable
+
+log = logging.getLogger("gw.modes")
+
+KEY = "modes"
+SYNC_INTERVAL = 0.5
+
+
+class ModeError(Exception):
+    """An unknown service, operation or mode: the admin API answers 404 or 400 with this message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Overrides:
+    """What was switched at runtime: `services: {name: mode}`, `operations: {name: {key: mode | None}}`.
+
+    None for an operation means "cleared": it follows its service, whatever gateway.yaml said.
+    """
+
+    def __init__(self, data: dict[str, Any] | None = None) -> None:
+        data = data or {}
+        self.services: dict[str, str] = dict(data.get("services") or {})
+        self.operations: dict[str, dict[str, str | None]] = {k: dict(v) for k, v in (data.get("operations") or {}).items()}
+
+    def to_json(self) -> str:
+        return json.dumps({"services": self.services, "operations": self.operations}, sort_keys=True)
+
+
+class Modes:
+    """Switches modes in this process and, through the shared state, in every process."""
+
+    def __init__(self, settings: dict[str, ServiceConfig], state: SharedState, events: EventBus) -> None:
+        self.settings = settings
+        self.state = state
+        self.events = events
+        self.baseline = {name: (s.mode, {k: dict(v) for k, v in s.operations.items()}) for name, s in settings.items()}
+        self.overrides = Overrides()
+        self.shared = state.kind != "memory"
+        self._seen: str | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    # -- switching -----------------------------------------------------------------------------
+
+    async def set_service(self, service: str, mode: str) -> None:
+        self._check(service, mode)
+        await self._change(lambda o: o.services.__setitem__(service, mode))
+
+    async def set_operation(self, service: str, operation: str, mode: str) -> None:
+        self._check(service, mode)
+        await self._change(lambda o: o.operations.setdefault(service, {}).__setitem__(operation, mode))
+
+    async def clear_operation(self, service: str, operation: str) -> None:
+        self._check(service, None)
+        await self._change(lambda o: o.operations.setdefault(service, {}).__setitem__(operation, None))
+
+    def _check(self, service: str, mode: str | None) -> None:
+        """Services and modes; the caller checks operations against the loaded spec."""
+        if service not in self.settings:
+            raise ModeError(404, f"no service {service!r}; services: {', '.join(self.settings)}")
+        if mode is not None and mode not in MODES:
+            raise ModeError(400, f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+
+    async def _change(self, edit: Any) -> None:
+        """Read the freshest shared overrides, edit, write back, apply here at once."""
+        overrides = await self._fresh() if self.shared else copy.deepcopy(self.overrides)
+        edit(overrides)
+        if self.shared:
+            text = overrides.to_json()
+            await self.state.set(KEY, text)
+            self._seen = text
+        self.apply(overrides)
+
+    async def _fresh(self) -> Overrides:
+        text = await self.state.get(KEY)
+        return Overrides(json.loads(text)) if text else copy.deepcopy(self.overrides)
+
+    # -- applying ------------------------------------------------------------------------------
+
+    def apply(self, overrides: Overrides) -> None:
+        """Make the config objects say baseline + overrides; publish a `mode` event per change."""
+        before = self.table()
+        self.overrides = overrides
+        for name, settings in self.settings.items():
+            mode, operations = self.baseline[name]
+            settings.mode = overrides.services.get(name, mode)
+            merged = {k: dict(v) for k, v in operations.items()}
+            for key, op_mode in overrides.operations.get(name, {}).items():
+                entry = merged.setdefault(key, {})
+                if op_mode is None:
+                    entry.pop("mode", None)
+                else:
+                    entry["mode"] = op_mode
+            settings.operations = merged
+        self._announce(before, self.table())
+
+    def table(self) -> dict[tuple[str, str | None], str]:
+        """(service, None) -> mode and (service, operation) -> mode for every operation with a mode of its own."""
+        table: dict[tuple[str, str | None], str] = {}
+        for name, settings in self.settings.items():
+            table[(name, None)] = settings.mode
+            for key, override in settings.operations.items():
+                if "mode" in override:
+                    table[(name, key)] = override["mode"]
+        return table
+
+    def _announce(self, before: dict[tuple[str, str | None], str], after: dict[tuple[str, str | None], str]) -> None:
+        for service, operation in sorted(set(before) | set(after), key=lambda k: (k[0], k[1] or "")):
+            old, new = before.get((service, operation)), after.get((service, operation))
+            if old == new:
+                continue
+            mode = new if new is not None else self.settings[service].mode  # a cleared override: its service's mode
+            log.warning("mode of %s%s is now %s", service, f" {operation}" if operation else "", mode,
+                        extra={"fields": {"event": "mode", "service": service, "operation": operation, "mode": mode}})
+            self.events.publish({"type": "mode", "service": service, "operation": operation, "mode": mode})
+
+    # -- following other processes ---------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.shared and self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._follow(), name="gw-mode-sync")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def sync_once(self) -> None:
+        """Adopt the shared overrides when another process changed them."""
+        text = await self.state.get(KEY)
+        if text is not None and text != self._seen:
+            self._seen = text
+            self.apply(Overrides(json.loads(text)))
+
+    async def _follow(self) -> None:
+        warned = False
+        while True:
+            try:
+                await self.sync_once()
+                warned = False
+            except StateUnavailable as exc:
+                if not warned:
+                    log.warning("modes not shared (%s): this process keeps its own until Redis is back", exc)
+                    warned = True
+            except Exception:  # a bad value in the store must not end the loop
+                log.exception("reading the shared modes failed")
+            await asyncio.sleep(SYNC_INTERVAL)
