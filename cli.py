@@ -160,6 +160,7 @@ def _banner(config: GatewayConfig, services: dict) -> None:
                       ", ".join(settings.upstream) or "-")
     err.print(table)
     err.print(f"health: http://{config.host}:{config.port}/_gw/health   ready: /_gw/ready")
+    err.print(f"dashboard: http://{config.host}:{config.port}/_gw/ui   API docs: /_gw/docs")
 
 
 @app.command()
@@ -579,6 +580,95 @@ def hash_password(
         sys.stdout.write(make_hash(password, argon2=argon2) + "\n")
     except PasswordError as exc:
         fail(str(exc))
+
+
+@app.command()
+def init(
+    specs: Annotated[Optional[list[Path]], typer.Argument(
+        help="OpenAPI documents to serve. Default: every one in ./specs/ that has operations", show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing gateway.yaml")] = False,
+) -> None:
+    """Write a commented gateway.yaml here: one service per spec, at /<name>, in stub mode.
+
+    Example: gw init                     (every spec in ./specs/)
+
+    Example: gw init api/shop.yaml --force
+    """
+    from gateway.init_config import InitError
+    from gateway.init_config import init as write_init
+
+    try:
+        target, services, skipped = write_init(list(specs or []), Path.cwd(), force)
+    except InitError as exc:
+        fail(str(exc))
+        return
+    names = ", ".join(services)
+    out.print(f"wrote {target.name}: {len(services)} service{'s' if len(services) != 1 else ''} ({names}), stub mode",
+              highlight=False)
+    for summary in skipped:
+        out.print(f"  left out {summary.path.name}: no operations (shared schemas)", highlight=False)
+    out.print("next: gw serve, then open http://127.0.0.1:8000/_gw/ui", highlight=False)
+
+
+@app.command("mode")
+def mode_command(
+    service: Annotated[Optional[str], typer.Argument(metavar="[SERVICE]", show_default=False,
+                                                     help="The service; alone: its operations and their modes.")] = None,
+    new_mode: Annotated[Optional[str], typer.Argument(metavar="[MODE]", help=f"Switch to: {', '.join(MODES)}.",
+                                                      show_default=False)] = None,
+    operation: Annotated[Optional[str], typer.Option("--operation", "-o", help="Switch one operation (its key).")] = None,
+    save: Annotated[bool, typer.Option("--save", help="Also write the mode into ./gateway.yaml (comments kept).")] = False,
+    url: Annotated[Optional[str], typer.Option(help="The gateway. Default: GW_URL, else ./gateway.yaml's host:port.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show or switch modes on a running gateway (every process, when they share redis_url).
+
+    Example: gw mode                              (every service and its mode)
+
+    Example: gw mode users live --save            (switch now, and keep it in gateway.yaml)
+
+    Example: gw mode users stub --operation "GET /me"
+    """
+    from gateway.admin.client import AdminError
+    from gateway.admin.commands import show_modes, switch_mode
+
+    try:
+        if new_mode is None and (save or operation):
+            fail("give the MODE to switch to, e.g. gw mode users live --save")
+        elif new_mode is None:
+            print_rows(*show_modes(url, service), as_json=as_json)
+        else:
+            out.print(switch_mode(url, service or "", new_mode, operation, save), highlight=False, soft_wrap=True)
+    except AdminError as exc:
+        fail(str(exc))
+
+
+@app.command()
+def journal(
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new exchanges until Ctrl-C.")] = False,
+    limit: Annotated[int, typer.Option(help="How many recent exchanges.", min=1)] = 20,
+    url: Annotated[Optional[str], typer.Option(help="The gateway. Default: GW_URL, else ./gateway.yaml's host:port.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """The gateway's request journal: recent exchanges with their answer source, time and near misses.
+
+    Example: gw journal --limit 50
+
+    Example: gw journal --follow                  (new exchanges as they happen; Ctrl-C to stop)
+    """
+    from gateway.admin.client import AdminError
+    from gateway.admin.commands import JOURNAL_COLUMNS, follow_journal, journal_rows
+
+    try:
+        rows, cursor = journal_rows(url, limit)
+        if rows or not follow:
+            print_rows(rows, JOURNAL_COLUMNS, as_json, empty="the journal is empty")
+        if follow:
+            follow_journal(url, cursor, lambda line: out.print(line, highlight=False, soft_wrap=True))
+    except AdminError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        return
 
 
 def main() -> None:

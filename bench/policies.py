@@ -7,10 +7,12 @@ figure here is a ratio against a run of the same build, same box, same load, sam
     python bench/policies.py [--duration 8] [--connections 32]
 
 Stub scenarios (GET /users/1 of specs/users.yaml, one worker):
-  plain                  no auth, no rate limit
+  bare                   metrics off, request journal off: the pipeline with nothing to observe it
+  plain                  no auth, no rate limit (metrics and journal on: the defaults)
   auth                   auth.require: always, an HS256 bearer token verified on every request
   rate-limit             a limit so high it never refuses, but counted (memory GCRA) on every request
   auth+rate-limit        both (the issue's target: >= 0.80x plain)
+The `plain` row against `bare` is what metrics and the journal cost.
 Live scenarios (GET /users/1 through `--mode live`, one worker, upstreams are small aiohttp apps):
   direct                 the upstream itself, no gateway
   1 instance             the gateway in front of one upstream (validation proxy on: the default)
@@ -94,6 +96,7 @@ def stub_scenarios(load: Load, run: Run, logs: Path) -> None:
     bearer = {"Authorization": f"Bearer {token()}"}
     auth = {"require": "always", "jwt": {"secret": SECRET}}
     variants = [
+        ("bare", {"services": users(), "metrics": False, "admin": {"journal_size": 0}}, {}),
         ("plain", {"services": users()}, {}),
         ("auth", {"services": users(), "auth": auth}, bearer),
         ("rate-limit", {"services": users(), "rate_limit": OPEN_LIMIT}, {}),
@@ -135,7 +138,8 @@ def ratio(run: Run, scenario: str, reference: str) -> str:
     return f"{mine.rps / ref.rps:.2f}x {reference}"
 
 
-REFERENCE = {"stub auth": "stub plain", "stub rate-limit": "stub plain", "stub auth+rate-limit": "stub plain",
+REFERENCE = {"stub plain": "stub bare",
+             "stub auth": "stub plain", "stub rate-limit": "stub plain", "stub auth+rate-limit": "stub plain",
              "live 1 instance": "live direct", "live 2 instances": "live direct",
              "live 2 instances, no check": "live direct"}
 

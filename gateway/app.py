@@ -8,19 +8,30 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from .admin import AdminAccess
+from .admin.api import AdminApi, publish_circuit_changes
 from .auth.setup import Auth, auth_errors
 from .auth.upstream import UpstreamIdentity
 from .config import ConfigError, GatewayConfig
 from .endpoints.auth import AuthEndpoints
+from .endpoints.dashboard import Dashboard, services_snapshot
+from .endpoints.docs import ServiceDocs
 from .endpoints.health import GatewayEndpoints
+from .endpoints.health_detailed import DetailedHealth
+from .endpoints.live_events import PATH as LIVE_EVENTS_PATH
+from .endpoints.live_events import LiveEvents
+from .endpoints.metrics import MetricsEndpoint
 from .events import EventBus
 from .exchange import Exchange
 from .forwarder import Forwarder
+from .journal import Journal
+from .metrics import GatewayMetrics
 from .mocker import Mocker
+from .modes import Modes
 from .pipeline import Pipeline
 from .reload import Reloader
 from .routing import Router
@@ -29,10 +40,13 @@ from .specs import Service, SpecError, load_service
 from .steps.access_log import AccessLog
 from .steps.authenticate import Authenticate
 from .steps.body_limit import BodyLimit
+from .steps.client_address import ClientAddress
 from .steps.cors import Cors, OriginMatcher
 from .steps.dispatch import ModeDispatch
 from .steps.errors import ProblemResponses
 from .steps.hardening import AllowedHosts, SecurityHeaders
+from .steps.journal import JournalStep
+from .steps.metrics import ObserveMetrics
 from .steps.rate_limit import RateLimit, any_rate_limit
 from .steps.request_id import RequestId
 from .steps.response_contract import ResponseContract
@@ -79,6 +93,7 @@ class GatewayApp:
 
     def __init__(self, config: GatewayConfig, loaded: LoadResult) -> None:
         self.config = config
+        self.started = time.time()  # uptime counts from here, across reloads
         self.state = open_state(config.redis_url)  # memory, or Redis shared by every gateway process
         self.events = EventBus()  # live feed for the dashboard and `gw journal --follow`
         self.auth = Auth.build(config, self.state)
@@ -92,6 +107,17 @@ class GatewayApp:
         origins = OriginMatcher(config.cors.origins).allows if config.cors.enabled else None
         self.websockets = WebSocketPassThrough(config, self.forwarder, self._admit_socket, origins)
         self.reloader = Reloader(self)
+        self.journal = Journal(config.admin.journal_size)  # the last exchanges, for /_gw/api/journal
+        self.modes = Modes(config.services, self.state, self.events)  # runtime switches, followed through Redis
+        publish_circuit_changes(self.forwarder, self.events)
+        self.admin_api = AdminApi(self)  # /_gw/api/, described by gateway/admin/openapi.yaml
+        self.admin_service = self.admin_api.service  # that document as a Service (name gw-admin), for Swagger UI
+        self.live_events = LiveEvents(self.events, self.admin_access, self._hello, origins)  # /_gw/ws, operators only
+        self.metrics = GatewayMetrics() if config.metrics else None  # kept across reloads, as the contract's counts
+        if self.metrics is not None:
+            self.metrics.attach(self.forwarder, self.websockets)
+        self.detailed_health = DetailedHealth(self)
+        self.client_address = ClientAddress.for_cidrs(config.trusted_proxies)  # None: the peer is the client
         self.assemble(loaded)
 
     def assemble(self, loaded: LoadResult) -> None:
@@ -102,19 +128,33 @@ class GatewayApp:
         mocker = Mocker(Replay(self.stubs))
         per_service_limits = {s.base_path: s.max_body for s in self.config.services.values() if s.max_body}
         steps = [
+            *([self.client_address] if self.client_address else []),  # first: every step sees the real client
             RequestId(),
+            *([ObserveMetrics(self.metrics)] if self.metrics is not None else []),  # sees every answer as sent
             AccessLog(),
+            JournalStep(self.journal, self.events),  # inside the access log: sees the final status
             *self._edge(),  # security headers, allowed hosts, CORS: outside problem+json, so errors get them too
             ProblemResponses(),
             BodyLimit(self.config.max_body, per_service_limits),
             AuthEndpoints(self.auth),
-            GatewayEndpoints(self.config, services, [str(e) for e in loaded.errors], self.forwarder),
+            self.admin_api,  # /_gw/api/: before /_gw/ endpoints, which answer 404 for the rest
+            Dashboard(self.admin_access, lambda: services_snapshot(self.config, self.services)),  # /_gw/ui
+            ServiceDocs(services, [self.admin_service]),  # /_gw/docs: Swagger UI per service, public
+            GatewayEndpoints(self.config, services, [str(e) for e in loaded.errors], self.forwarder,
+                             self._gateway_routes(), self.started),
             Router(services, policies=self._policies()),
             self.contract,
         ]
         dispatch = ModeDispatch(self.config.services, mocker, self.forwarder, self.recorder)
         self.services, self.loaded, self.mocker = services, loaded, mocker
         self.pipeline = Pipeline(steps, dispatch.as_terminal())
+
+    def _gateway_routes(self) -> dict[str, Any]:
+        """/_gw/ endpoints beyond health and ready: detailed health (operators only), metrics unless turned off."""
+        routes: dict[str, Any] = {"/_gw/health/detailed": self.detailed_health.answer}
+        if self.metrics is not None:
+            routes["/_gw/metrics"] = MetricsEndpoint(self.metrics).answer
+        return routes
 
     def _edge(self) -> list[Any]:
         """Steps at the edge, each left out when its setting turns it off (a request pays nothing for it)."""
@@ -154,20 +194,33 @@ class GatewayApp:
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
-            await self.websockets(scope, receive, send)
+            if self.client_address is not None:
+                self.client_address.resolve(scope)
+            if scope["path"] == LIVE_EVENTS_PATH:
+                await self.live_events(scope, receive, send)
+            else:
+                await self.websockets(scope, receive, send)
+
+    async def _hello(self) -> dict[str, Any]:
+        """The first frame of /_gw/ws: the services and their modes now, so a client can draw at once."""
+        return {"services": services_snapshot(self.config, self.services)}
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 await self.forwarder.start()
+                self.modes.start()
                 if self.config.reload:
                     self.reloader.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.reloader.stop()
+                await self.modes.stop()
                 await self.forwarder.close()
                 await self.state.close()
+                if self.metrics is not None:
+                    self.metrics.close()  # multiprocess: this worker's live gauges leave the sums
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -51,6 +51,7 @@ class WebSocketPassThrough:
         self.routes = [(s, _patterns(s)) for s in sorted(config.services.values(), key=lambda s: -len(s.base_path))
                        if s.websockets]
         self.open = 0  # connections now passing through (for the operator surface)
+        self.on_count: Callable[[str, int], None] | None = None  # (service, +1 | -1): the metrics' gauge
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         exchange = Exchange(_with_token_header(scope), receive)
@@ -59,7 +60,7 @@ class WebSocketPassThrough:
             settings = self._route(scope["path"])
             upstream = await self._connect(exchange, settings)
         except Problem as problem:
-            await _refuse(scope, send, problem, exchange.request_id)
+            await refuse(scope, send, problem, exchange.request_id)
             return
         await self._relay(exchange, settings, upstream, receive, send)
 
@@ -104,11 +105,15 @@ class WebSocketPassThrough:
         await send({"type": "websocket.accept", "subprotocol": upstream.protocol,
                     "headers": [(b"x-request-id", exchange.request_id.encode())]})
         self.open += 1
+        if self.on_count is not None:
+            self.on_count(settings.name, 1)
         counts = {"to_upstream": 0, "to_client": 0}
         try:
-            await _first_done(_client_to_upstream(receive, upstream, counts), _upstream_to_client(upstream, send, counts))
+            await first_done(_client_to_upstream(receive, upstream, counts), _upstream_to_client(upstream, send, counts))
         finally:
             self.open -= 1
+            if self.on_count is not None:
+                self.on_count(settings.name, -1)
             await upstream.close()
             log.info("websocket closed", extra={"fields": {
                 "request_id": exchange.request_id, "service": settings.name, "path": exchange.path,
@@ -142,7 +147,7 @@ async def _upstream_to_client(upstream: aiohttp.ClientWebSocketResponse, send: A
         await send({"type": "websocket.close", "code": 1011 if code == 1006 else code})
 
 
-async def _first_done(*coroutines: Awaitable[None]) -> None:
+async def first_done(*coroutines: Awaitable[None]) -> None:
     """Run both directions; when one ends (a close from either side), stop the other."""
     tasks = [asyncio.ensure_future(c) for c in coroutines]
     try:
@@ -153,7 +158,7 @@ async def _first_done(*coroutines: Awaitable[None]) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _refuse(scope: dict[str, Any], send: Any, problem: Problem, request_id: str) -> None:
+async def refuse(scope: dict[str, Any], send: Any, problem: Problem, request_id: str) -> None:
     """An HTTP problem+json answer to the handshake where the server can send one; else a plain refusal."""
     log.info("websocket refused: %s", problem.detail, extra={"fields": {"request_id": request_id,
                                                                          "path": scope["path"], "status": problem.status}})

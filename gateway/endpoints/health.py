@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from yarl import URL
@@ -18,19 +19,22 @@ from ..problems import Problem
 from ..specs import Service
 
 LIVE_MODES = frozenset({"live", "record", "fallback", "spy"})
+Handler = Callable[[Exchange], Awaitable[Response]]  # a GET endpoint under /_gw/
 
 
 class GatewayEndpoints:
     """Answers /_gw/ paths itself; everything else walks on to the router."""
 
     def __init__(self, config: GatewayConfig, services: dict[str, Service], load_errors: list[str],
-                 forwarder: Forwarder | None = None) -> None:
+                 forwarder: Forwarder | None = None, more: dict[str, Handler] | None = None,
+                 started: float | None = None) -> None:
         self.config = config
         self.forwarder = forwarder  # its pools know each instance's health check and circuit
         self.services = services
         self.load_errors = load_errors
-        self.started = time.time()
-        self.routes = {"/_gw/health": self.health, "/_gw/ready": self.ready}
+        self.started = started or time.time()  # the app's start: a reload does not reset uptime
+        self.routes: dict[str, Handler] = {"/_gw/health": self.health, "/_gw/ready": self.ready,
+                                           **(more or {})}  # /_gw/health/detailed, /_gw/metrics
 
     async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
         path = exchange.path

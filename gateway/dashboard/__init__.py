@@ -1,0 +1,51 @@
+"""The operator's pages (dashboard, docs index): Jinja templates and static files inside the package.
+
+Server-rendered HTML plus a little vanilla JS and CSS, served from here: nothing to build, nothing
+fetched from a CDN, so the pages work offline and on a fresh `pip install`.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from ..exchange import Response
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+HTML = "text/html; charset=utf-8"
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True,
+                              lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+
+
+def render_page(template: str, **context: Any) -> Response:
+    """An HTML page; never cached, since it shows the gateway's state at the time of asking."""
+    body = _environment().get_template(template).render(**context).encode()
+    return Response(200, [("content-type", HTML), ("cache-control", "no-store")], body)
+
+
+class StaticFiles:
+    """The files of one folder by name, listed once at start: a request can never name anything else."""
+
+    def __init__(self, folder: Path, exclude: frozenset[str] = frozenset()) -> None:
+        self.folder = folder
+        self.names = frozenset(p.name for p in folder.iterdir() if p.is_file() and p.name not in exclude)
+
+    def response(self, name: str) -> Response | None:
+        """The file's bytes with its media type, or None when it is not one of ours."""
+        if name not in self.names:
+            return None
+        media = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        if media.startswith("text/") or media in ("application/javascript", "text/javascript"):
+            media += "; charset=utf-8"
+        body = (self.folder / name).read_bytes()
+        return Response(200, [("content-type", media), ("cache-control", "public, max-age=3600")], body)
