@@ -79,7 +79,9 @@ def test_ready_is_503_when_no_instance_is_healthy_then_recovers(start_gateway, m
 
     one.recover()
     two.recover()
-    wait_until(lambda: ready(gateway).status_code == 200)
+    wait_until(lambda: ready(gateway).status_code == 200)  # one healthy instance is enough to be ready...
+    wait_until(lambda: all(i["health"] == "healthy"  # ...and both come back before traffic is shared again
+                           for i in ready(gateway).json()["services"]["echo"]["instances"].values()))
     with gateway.client() as client:
         assert sorted(answered_by(client, 4)) == ["one", "one", "two", "two"]
 
