@@ -68,7 +68,7 @@ class Reloader:
         services.update(fresh.services)
         # a service still served from its last good spec is not an error for readiness
         errors = [] if set(services) == set(self.app.config.services) else fresh.errors
-        self.app.assemble(LoadResult(services, errors))
+        self.app.reassemble(LoadResult(services, errors))
         log.warning("specs reloaded: %s", ", ".join(sorted(fresh.services)) or "none")
 
     def stub_files(self) -> Snapshot:

@@ -51,7 +51,13 @@ def worker_app() -> GatewayApp:
     args = ServeArgs(**json.loads(os.environ[SERVE_ARGS]))
     config = args.config_obj()
     setup_logging(config.log_format, config.log_level)
-    return build_app(config)
+    return _served(build_app(config))
+
+
+def _served(app: GatewayApp) -> GatewayApp:
+    """An app this process serves until it ends: what it loaded at start-up can leave the GC's sight."""
+    app.freeze_objects = True
+    return app
 
 
 def uvicorn_options(config: GatewayConfig) -> dict:
@@ -70,4 +76,4 @@ def serve(args: ServeArgs, config: GatewayConfig, app: GatewayApp | None = None)
         with multiprocess_dir() if config.metrics else contextlib.nullcontext():
             uvicorn.run("gateway.server:worker_app", factory=True, workers=config.workers, **options)
     else:
-        uvicorn.run(app or build_app(config), **options)
+        uvicorn.run(_served(app or build_app(config)), **options)
