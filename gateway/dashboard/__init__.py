@@ -13,7 +13,8 @@ from typing import Any
 
 import jinja2
 
-from ..exchange import Response
+from ..exchange import Exchange, Response
+from ..problems import Problem
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -25,6 +26,19 @@ HTML = "text/html; charset=utf-8"
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True,
                               lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+
+
+def read_only_page(exchange: Exchange, prefix: str) -> bool:
+    """Whether the request is for a page under `prefix` (the gateway answers it: GET and HEAD only, 405
+    otherwise); False lets it walk on."""
+    path = exchange.path
+    if path != prefix and not path.startswith(prefix + "/"):
+        return False
+    if exchange.method not in ("GET", "HEAD"):
+        raise Problem(405, detail=f"{exchange.method} is not allowed on {path}; allowed: GET, HEAD",
+                      headers={"Allow": "GET, HEAD"})
+    exchange.source = "gateway"
+    return True
 
 
 def render_page(template: str, **context: Any) -> Response:

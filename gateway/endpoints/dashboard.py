@@ -18,7 +18,7 @@ from typing import Any
 from .. import __version__
 from ..admin import AdminAccess
 from ..config import MODES, GatewayConfig
-from ..dashboard import STATIC, StaticFiles, render_page
+from ..dashboard import STATIC, StaticFiles, read_only_page, render_page
 from ..exchange import Exchange, Response
 from ..pipeline import Next
 from ..problems import Problem
@@ -37,13 +37,9 @@ class Dashboard:
         self.static = StaticFiles(STATIC)
 
     async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
-        path = exchange.path
-        if path != PREFIX and not path.startswith(PREFIX + "/"):
+        if not read_only_page(exchange, PREFIX):
             return await call_next(exchange)
-        if exchange.method not in ("GET", "HEAD"):
-            raise Problem(405, detail=f"{exchange.method} is not allowed on {path}; allowed: GET, HEAD",
-                          headers={"Allow": "GET, HEAD"})
-        exchange.source = "gateway"
+        path = exchange.path
         if path.startswith(STATIC_PREFIX):
             found = self.static.response(path[len(STATIC_PREFIX):])
             if found is None:

@@ -25,7 +25,7 @@ import jinja2
 from connexion.options import SwaggerUIConfig, SwaggerUIOptions
 from markupsafe import escape
 
-from ..dashboard import HTML, StaticFiles, render_page
+from ..dashboard import HTML, StaticFiles, read_only_page, render_page
 from ..exchange import Exchange, Response
 from ..pipeline import Next
 from ..problems import Problem
@@ -63,13 +63,9 @@ class ServiceDocs:
         self.ui_page = jinja2.Environment(loader=jinja2.FileSystemLoader(folder), autoescape=True).get_template("index.j2")
 
     async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
-        path = exchange.path
-        if path != PREFIX and not path.startswith(PREFIX + "/"):
+        if not read_only_page(exchange, PREFIX):
             return await call_next(exchange)
-        if exchange.method not in ("GET", "HEAD"):
-            raise Problem(405, detail=f"{exchange.method} is not allowed on {path}; allowed: GET, HEAD",
-                          headers={"Allow": "GET, HEAD"})
-        exchange.source = "gateway"
+        path = exchange.path
         return self._answer(path[len(PREFIX):].strip("/"), path.endswith("/"))
 
     def _answer(self, rest: str, trailing_slash: bool) -> Response:
