@@ -145,9 +145,13 @@ def serve(
             err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
         if len(service.warnings) > 5:
             err.print(f"[yellow]warning:[/] {len(service.warnings) - 5} more in {service.spec_file}: see `gw lint`")
-    gateway = build_app(config, keep_going=True, loaded=loaded) if config.workers == 1 else None
+    try:  # gateway-wide settings (keys, networks) are checked here: --keep-going skips services, not these
+        gateway = build_app(config, keep_going=True, loaded=loaded)
+    except ConfigError as exc:
+        fail(str(exc), 1)
+        return
     _banner(config, loaded.services)
-    run_server(args, config, gateway)
+    run_server(args, config, gateway if config.workers == 1 else None)
 
 
 def _banner(config: GatewayConfig, services: dict) -> None:

@@ -209,3 +209,12 @@ def test_stubs_verify_names_each_stub_that_breaks_the_spec(tmp_path: Path) -> No
     assert any(line.endswith("getUser-broken.yaml: getUser: body/id: 'seven' is not of type 'integer'") for line in lines)
     assert any("getUser-teapot.yaml: getUser: status 418 is not declared" in line for line in lines)
     assert any("gone.yaml: DELETE: no operation DELETE /users/1 in users.yaml" in line for line in lines)
+
+
+def test_keep_going_skips_broken_services_but_not_broken_gateway_wide_settings(tmp_path: Path) -> None:
+    (tmp_path / "gateway.yaml").write_text(f"auth: {{jwt: {{public_key: {tmp_path / 'missing.pem'}}}}}\n"
+                                           f"services:\n  users: {{spec: {ROOT / 'specs' / 'users.yaml'}}}\n")
+    result = run_gw("serve", "--keep-going", "--port", "1", cwd=tmp_path, timeout=30)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "error: gateway.yaml: auth.jwt.public_key: cannot read" in result.stderr
