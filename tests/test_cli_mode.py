@@ -99,7 +99,7 @@ def test_journal_prints_recent_exchanges(served: GatewayProcess, project: Path) 
     result = run_gw("journal", "--url", served.url, cwd=project)
     assert result.returncode == 0, result.stderr
     rows = [line.split() for line in result.stdout.splitlines()]
-    assert rows[0] == ["time", "method", "path", "status", "source", "ms", "near", "miss"]
+    assert rows[0] == ["time", "method", "path", "status", "source", "ms", "stub"]
     assert rows[1][1:5] == ["GET", "/users/users/1", "200", "example"]
     assert rows[2][1:4] == ["GET", "/users/users/abc", "400"]
 

@@ -12,7 +12,7 @@ from ..config import MODES
 from .client import DEFAULT_CONFIG, AdminClient, AdminError, admin_key, gateway_url, save_mode
 
 MODE_COLUMNS = ["service", "operation", "mode", "path"]
-JOURNAL_COLUMNS = ["time", "method", "path", "status", "source", "ms", "near miss"]
+JOURNAL_COLUMNS = ["time", "method", "path", "status", "source", "ms", "stub"]
 FOLLOW_INTERVAL = 0.5
 
 
@@ -63,10 +63,11 @@ def journal_rows(url: str | None, limit: int) -> tuple[list[dict[str, Any]], int
 
 def journal_row(entry: dict[str, Any]) -> dict[str, Any]:
     when = datetime.fromisoformat(entry["ts"].replace("Z", "+00:00")).astimezone()
-    hint = entry.get("near_miss") or (f"stub {entry['stub']}" if entry.get("stub") else "")
+    near = entry.get("near_miss")
+    hint = entry["stub"] if entry.get("stub") else (f"near miss: {near}" if near else "")
     return {"time": when.strftime("%H:%M:%S.%f")[:-3], "method": entry["method"], "path": entry["path"],
             "status": entry["status"], "source": entry.get("source") or "-", "ms": entry["duration_ms"],
-            "near miss": hint, "id": entry["id"], "service": entry.get("service"), "operation": entry.get("operation")}
+            "stub": hint, "id": entry["id"], "service": entry.get("service"), "operation": entry.get("operation")}
 
 
 def follow_journal(url: str | None, cursor: int, emit: Callable[[str], None],
@@ -82,6 +83,6 @@ def follow_journal(url: str | None, cursor: int, emit: Callable[[str], None],
 
 
 def follow_line(row: dict[str, Any]) -> str:
-    hint = f"  {row['near miss']}" if row["near miss"] else ""
+    hint = f"  {row['stub']}" if row["stub"] else ""
     return (f"{row['time']}  {row['method']:<6} {row['path']}  {row['status']}  {row['source']}  "
             f"{row['ms']}ms{hint}")
