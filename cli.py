@@ -17,7 +17,7 @@ from rich.table import Table
 
 from gateway.app import build_app, load_services
 from gateway.auth.setup import Auth
-from gateway.config import MODES, SPEC_SUFFIXES, ConfigError, GatewayConfig, parse_upstreams
+from gateway.config import MODES, SPEC_SUFFIXES, ConfigError, GatewayConfig, mount_prefix, parse_weighted_upstreams
 from gateway.conformance import ContractError, run_contract
 from gateway.conformance import Options as ContractOptions
 from gateway.conformance import Target as ContractTarget
@@ -25,7 +25,7 @@ from gateway.conformance.report import RichProgress, print_failures, print_summa
 from gateway.conformance.runner import PHASES, resolve_phases
 from gateway.contract import response_violations
 from gateway.logs import setup_logging
-from gateway.server import ServeArgs
+from gateway.server import ServeArgs, is_gateway_config
 from gateway.server import serve as run_server
 from gateway.shared_state import SharedState
 from gateway.specs import Service
@@ -57,7 +57,7 @@ def fail(message: str, code: int = 2) -> None:
 
 def _args(sources: list[Path] | None, **flags: object) -> ServeArgs:
     sources = sources or []
-    configs = [s for s in sources if s.suffix in (".yaml", ".yml") and _is_gateway_config(s)]
+    configs = [s for s in sources if is_gateway_config(s)]
     specs = [s for s in sources if s not in configs]
     if configs and (specs or len(configs) > 1):
         fail("give either one gateway.yaml or spec files, not both")
@@ -89,17 +89,6 @@ def print_rows(rows: list[dict], columns: list[str], as_json: bool, empty: str =
     for row in rows:
         table.add_row(*(str(row[c]) for c in columns))
     out.print(table)
-
-
-def _is_gateway_config(path: Path) -> bool:
-    """A gateway.yaml has `services:`; an OpenAPI document has `openapi:` or `swagger:`."""
-    if path.name in ("gateway.yaml", "gateway.yml"):
-        return True
-    try:
-        head = path.read_text(encoding="utf-8", errors="replace")[:4096]
-    except OSError:
-        return False
-    return "services:" in head and "openapi:" not in head and "swagger:" not in head
 
 
 def _config(args: ServeArgs) -> GatewayConfig:
@@ -183,7 +172,7 @@ def routes(
     auth = _auth_for_listing(config)
     rows = []
     for name, service in loaded.services.items():
-        base = "" if service.base_path == "/" else service.base_path
+        base = mount_prefix(service.base_path)
         for op in service.operations.values():
             plan = auth.plan_for(service, op)
             rows.append({"service": name, "method": op.method, "path": base + op.path,
@@ -265,7 +254,7 @@ def record(
     settings.mode = "record"
     if upstream:
         try:
-            settings.upstream = parse_upstreams(upstream, "--upstream")
+            settings.set_upstreams(parse_weighted_upstreams(upstream, "--upstream"))
         except ConfigError as exc:
             fail(str(exc))
     if not settings.upstream:
@@ -531,11 +520,10 @@ app.add_typer(auth_app, name="auth")
 
 def _auth_config(config_file: Path | None) -> GatewayConfig:
     """--config, else ./gateway.yaml when there is one, else defaults; GW_ variables apply to all three."""
-    from gateway.config import load_config
+    from gateway.config import load_config_here
 
-    path = config_file or (Path("gateway.yaml") if Path("gateway.yaml").exists() else None)
     try:
-        return load_config(path)
+        return load_config_here(config_file)
     except ConfigError as exc:
         fail(str(exc))
         raise  # unreachable

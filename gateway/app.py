@@ -66,10 +66,12 @@ class LoadResult:
     errors: list[SpecError] = field(default_factory=list)
 
 
-def load_services(config: GatewayConfig, deep_check: str = "later") -> LoadResult:
-    """Every configured spec, loaded; failures collected, one SpecError each."""
+def load_services(config: GatewayConfig, deep_check: str = "later", check_auth: bool = True) -> LoadResult:
+    """Every configured spec, loaded; failures collected, one SpecError each. A reload leaves out the
+    auth check (`check_auth`): settings do not change while running, only specs and stubs do."""
     result = LoadResult()
-    result.errors += auth_errors(config)  # unreadable keys, unset ${ENV} tokens: one line each, at start
+    if check_auth:
+        result.errors += auth_errors(config)  # unreadable keys, unset ${ENV} tokens: one line each, at start
     for settings in config.services.values():
         try:
             service = load_service(settings.name, config.spec_path(settings), settings.base_path, deep_check)
@@ -107,7 +109,8 @@ class GatewayApp:
         self.recorder = Recorder(self.stubs, {}, {n: ", ".join(s.upstream) for n, s in config.services.items()},
                                  keep_versions=config.record_versions)
         self.contract = ResponseContract(config)  # kept across reloads: its counts are the gateway's
-        origins = OriginMatcher(config.cors.origins).allows if config.cors.enabled else None
+        self.origins = OriginMatcher(config.cors.origins)  # one matcher (and its cache) for CORS and WebSockets
+        origins = self.origins.allows if config.cors.enabled else None
         self.websockets = WebSocketPassThrough(config, self.forwarder, self._admit_socket, origins)
         self.reloader = Reloader(self)
         self.journal = Journal(config.admin.journal_size)  # the last exchanges, for /_gw/api/journal
@@ -155,8 +158,8 @@ class GatewayApp:
             self.contract,
         ]
         dispatch = ModeDispatch(self.config.services, mocker, self.forwarder, self.recorder)
-        self.services, self.loaded, self.mocker = services, loaded, mocker
-        self.pipeline = Pipeline(steps, dispatch.as_terminal())
+        self.services, self.loaded = services, loaded
+        self.pipeline = Pipeline(steps, dispatch)
 
     def _gateway_routes(self) -> dict[str, Any]:
         """/_gw/ endpoints beyond health and ready: detailed health (operators only), metrics unless turned off."""
@@ -174,7 +177,7 @@ class GatewayApp:
         if config.allowed_hosts:
             edge.append(AllowedHosts(config.allowed_hosts))
         if config.cors.enabled:
-            edge.append(Cors(config.cors))
+            edge.append(Cors(config.cors, self.origins))
         return edge
 
     def _policies(self) -> list[Any]:

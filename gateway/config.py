@@ -12,6 +12,7 @@ import difflib
 import ipaddress
 import os
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
@@ -33,6 +34,7 @@ from .policy_settings import (
 )
 
 MODES = ("stub", "live", "record", "fallback", "spy")
+PROXIED_MODES = frozenset({"live", "record", "fallback", "spy"})  # the modes that reach the upstream
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
 
@@ -75,6 +77,10 @@ class ServiceConfig:
     def mode_for(self, operation_key: str) -> str:
         override = self.operations.get(operation_key, {})
         return override.get("mode", self.mode)
+
+    def set_upstreams(self, weighted: dict[str, int]) -> None:
+        """The instances and their weights, always set together (the balancer reads both)."""
+        self.weights, self.upstream = weighted, list(weighted)
 
     def roles_for(self, operation_key: str) -> list[str]:
         """Roles a caller needs for the operation (config's `roles`; the spec's scopes come on top)."""
@@ -159,6 +165,13 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
     return config
 
 
+def load_config_here(path: str | Path | None = None, env: dict[str, str] | None = None) -> GatewayConfig:
+    """The given file, else ./gateway.yaml when there is one, else the defaults; GW_ variables apply to all three.
+    For commands that talk to a gateway or sign for it rather than serve one (gw token, gw mode, gw journal)."""
+    here = Path("gateway.yaml")
+    return load_config(path if path is not None else (here if here.exists() else None), env)
+
+
 def config_for_specs(specs: list[str | Path], env: dict[str, str] | None = None) -> GatewayConfig:
     """A gateway for bare spec files, as `prism mock spec.yaml`: one service each, stub mode.
 
@@ -166,7 +179,7 @@ def config_for_specs(specs: list[str | Path], env: dict[str, str] | None = None)
     """
     services: dict[str, Any] = {}
     for spec in specs:
-        name = _service_name(Path(spec), services)
+        name = service_name(Path(spec), services)
         base = "/" if len(specs) == 1 else f"/{name}"
         services[name] = {"spec": str(Path(spec).resolve()), "base_path": base}
     data: dict[str, Any] = {"services": services}
@@ -174,7 +187,8 @@ def config_for_specs(specs: list[str | Path], env: dict[str, str] | None = None)
     return build_config(data, " ".join(str(s) for s in specs))
 
 
-def _service_name(spec: Path, taken: dict[str, Any]) -> str:
+def service_name(spec: Path, taken: Collection[str]) -> str:
+    """The file's stem as a service name (letters, digits, '-', '_'), made unique with -2, -3, ..."""
     base = re.sub(r"[^a-z0-9_-]+", "-", spec.stem.lower()).strip("-") or "api"
     name, n = base, 2
     while name in taken:
@@ -253,7 +267,7 @@ def build_config(data: dict[str, Any], source: str) -> GatewayConfig:
             raise ConfigError(source, key, "must be a mapping with at least `spec`")
         service = _fill(ServiceConfig, raw, source, key)
         service.name = str(name)
-        service.weights = parse_weighted_upstreams(raw["upstream"], source, f"{key}.upstream") if raw.get("upstream") else {}
+        service.set_upstreams(parse_weighted_upstreams(raw["upstream"], source, f"{key}.upstream") if raw.get("upstream") else {})
         _check_service(service, source, key)
         config.services[service.name] = service
     _check_gateway(config, source)
@@ -393,6 +407,11 @@ def _size(value: Any, source: str, dotted: str) -> int:
     return int(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()]
 
 
+def mount_prefix(base_path: str) -> str:
+    """What a service's paths are prefixed with: its base path, or nothing when it is mounted at `/`."""
+    return "" if base_path == "/" else base_path
+
+
 def parse_upstreams(value: Any, source: str, dotted: str = "") -> list[str]:
     """One URL, a list, or a list of {url, weight}: the http(s) URLs, without trailing slashes."""
     return list(parse_weighted_upstreams(value, source, dotted))
@@ -516,8 +535,7 @@ def apply_overrides(config: GatewayConfig, mode: str | None = None, upstream: li
                 raise ConfigError("--mode", "", f"must be one of {', '.join(MODES)}, got {mode!r}")
             service.mode = mode
         if upstream:
-            service.weights = parse_weighted_upstreams(upstream, "--upstream")
-            service.upstream = list(service.weights)
+            service.set_upstreams(parse_weighted_upstreams(upstream, "--upstream"))
         if timeout is not None:
             service.timeout = timeout
         if retries is not None:

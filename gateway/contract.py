@@ -24,7 +24,7 @@ from openapi_core.validation.response.exceptions import MissingData, MissingRequ
 from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 from werkzeug.datastructures import Headers
 
-from .mocker.media import base_type, is_json
+from .media_types import base_type, is_json
 from .specs import Operation, Service
 
 MAX_REPORTED = 10
@@ -52,7 +52,8 @@ def check_response(service: Service, operation: Operation, status: int, content_
     """The violations of one response; `body=None` when it was streamed and not read (not checked)."""
     validator, operation_path = _validator(service, operation)
     declared = operation.responses
-    if _declared_status(declared, status) is None:
+    key = _declared_status(declared, status)
+    if key is None:
         listed = ", ".join(sorted(declared)) or "none"
         return [Violation("status", f"status {status} is not declared (declared: {listed})")]
     mimetype = base_type(content_type) if content_type else ""
@@ -62,7 +63,7 @@ def check_response(service: Service, operation: Operation, status: int, content_
         errors = validator._iter_errors(status, body, lowered, mimetype, operation_path)
     else:
         errors = validator._iter_headers_errors(status, lowered, operation_path)
-        found += _media_violation(declared, status, mimetype, body)
+        found += _media_violation(declared[key], status, mimetype, body)
     for error in errors:
         found += _explain(error, status, mimetype)
         if len(found) >= MAX_REPORTED:
@@ -130,8 +131,8 @@ def _declared_status(declared: dict[str, Any], status: int) -> str | None:
     return next((k for k in (text, f"{text[0]}XX", f"{text[0]}xx", "default") if k in declared), None)
 
 
-def _media_violation(declared: dict[str, Any], status: int, mimetype: str, body: bytes | None) -> list[Violation]:
-    content = declared[_declared_status(declared, status) or "default"].get("content") or {}
+def _media_violation(response: dict[str, Any], status: int, mimetype: str, body: bytes | None) -> list[Violation]:
+    content = response.get("content") or {}
     if not content or not body or _declared_media(content, mimetype):
         return []
     return [Violation("content-type", f"content type {mimetype or '(none)'} is not declared for {status} "

@@ -8,7 +8,6 @@ events (it is told how many), never slows a request.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 Event = dict[str, Any]  # {"type": "exchange" | "mode" | "circuit" | ..., ...}; JSON-ready
@@ -34,10 +33,6 @@ class Subscription:
             return await asyncio.wait_for(self._queue.get(), timeout)
         except TimeoutError:
             return None
-
-    async def __aiter__(self) -> AsyncIterator[Event]:
-        while True:
-            yield await self._queue.get()
 
     def close(self) -> None:
         self._bus.unsubscribe(self)

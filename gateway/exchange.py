@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json as _json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -51,6 +52,11 @@ class Response:
             await _maybe_await(on_close())
 
     @classmethod
+    def json(cls, status: int, body: Any) -> Response:
+        """A compact JSON answer of the gateway's own (values JSON cannot hold are written as text)."""
+        return cls.json_bytes(status, _json.dumps(body, separators=(",", ":"), default=str).encode())
+
+    @classmethod
     def json_bytes(cls, status: int, body: bytes, content_type: str = "application/json") -> Response:
         return cls(status, [("content-type", content_type)], body)
 
@@ -85,6 +91,9 @@ async def _maybe_await(value: Any) -> None:
         await value
 
 
+UPSTREAM_SOURCES = frozenset({"live", "live-recorded"})  # answers that came from the upstream as they were
+
+
 @dataclass(frozen=True)
 class Identity:
     """Who is calling, as a verified credential says: for later steps (rate-limit key, logs, upstream token)."""
@@ -109,6 +118,7 @@ class Exchange:
     mode: str = ""
     source: str = ""  # where the answer came from: example, generated, live, ...
     identity: Identity | None = None  # the verified caller, once the auth step has seen a credential
+    contract_violations: list[Any] | None = None  # an upstream answer already judged (record mode), not to judge twice
     notes: dict[str, Any] = field(default_factory=dict)
     _body: bytes | None = None
     _headers: Headers | None = None

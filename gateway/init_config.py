@@ -16,11 +16,10 @@ from typing import Any
 
 import yaml
 
-from .config import SPEC_SUFFIXES, ConfigError, build_config
-from .specs import SpecError, read_document
+from .config import SPEC_SUFFIXES, ConfigError, build_config, service_name
+from .specs import HTTP_METHODS, SpecError, read_document
 
 DEFAULT_FOLDER = "specs"
-HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
 
 class InitError(Exception):
@@ -100,15 +99,6 @@ def choose(paths: list[Path], explicit: bool) -> tuple[list[SpecSummary], list[S
         where = ", ".join(str(p) for p in paths) if explicit else f"{DEFAULT_FOLDER}/"
         raise InitError(f"no OpenAPI document with operations in {where}; give spec files: gw init path/to/api.yaml")
     return services, skipped
-
-
-def service_name(path: Path, taken: set[str]) -> str:
-    """The file's stem as a service name (letters, digits, '-', '_'), made unique with -2, -3, ..."""
-    base = re.sub(r"[^a-z0-9_-]+", "-", path.stem.lower()).strip("-") or "api"
-    name, n = base, 2
-    while name in taken:
-        name, n = f"{base}-{n}", n + 1
-    return name
 
 
 def named(services: list[SpecSummary]) -> dict[str, SpecSummary]:

@@ -74,10 +74,10 @@ class Entry:
 
     def event(self) -> dict[str, Any]:
         """The live feed's `exchange` event (the dashboard and `gw journal --follow` read it)."""
-        return {"type": "exchange", "id": self.id, "ts": self.ts, "method": self.method, "path": self.path,
-                "status": self.status, "service": self.service, "operation": self.operation, "mode": self.mode or None,
-                "source": self.source or None, "duration_ms": self.duration_ms, "stub": self.stub,
-                "near_misses": list(self.notes.get("near_misses") or []), "contract": list(self.notes.get("contract") or [])}
+        event = {"type": "exchange", **self.summary(), "near_misses": list(self.notes.get("near_misses") or []),
+                 "contract": list(self.notes.get("contract") or [])}
+        del event["cursor"], event["near_miss"]  # the journal's paging and one-line hint; the feed has the list
+        return event
 
     def matches(self, service: str | None, status: str | None) -> bool:
         if service and self.service != service:

@@ -43,10 +43,6 @@ class JwtSettings:
     refresh_ttl: float = 7 * 24 * 3600.0
 
     @property
-    def configured(self) -> bool:
-        return bool(self.secret or self.public_key or self.jwks_url or self.private_key)
-
-    @property
     def can_sign(self) -> bool:
         return bool(self.secret or self.private_key)
 

@@ -27,12 +27,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,8 +146,10 @@ def gw_gateway(request: pytest.FixtureRequest) -> Iterator[Callable[..., Running
               process: bool = False, env: dict[str, str] | None = None) -> RunningGateway:
         upstreams = [upstream] if isinstance(upstream, str) else list(upstream or [])
         paths = [Path(s) if Path(s).is_absolute() else root / s for s in sources] or [root / "gateway.yaml"]
-        runner = _start_process if process else _start_in_process
-        gateway = runner(paths, mode, upstreams, env or {}, root)
+        if process:
+            gateway = _start_process(paths, mode, upstreams, env or {}, cwd=root)
+        else:
+            gateway = _start_in_process(paths, mode, upstreams, env or {})
         started.append(gateway)
         return gateway
 
@@ -162,57 +158,31 @@ def gw_gateway(request: pytest.FixtureRequest) -> Iterator[Callable[..., Running
         gateway.stop()
 
 
-def _start_in_process(paths: list[Path], mode: str | None, upstreams: list[str], env: dict[str, str],
-                      root: Path) -> RunningGateway:
+def _start_in_process(paths: list[Path], mode: str | None, upstreams: list[str], env: dict[str, str]) -> RunningGateway:
     from .config import apply_overrides, config_for_specs, load_config
     from .conformance import InProcessGateway
+    from .server import is_gateway_config
 
+    configs = [path for path in paths if is_gateway_config(path)]
+    if configs and len(paths) > 1:
+        raise pytest.UsageError("gw_gateway: give either one gateway.yaml or spec files, not both")
     environment = {**os.environ, **env}
-    is_config = len(paths) == 1 and paths[0].name in ("gateway.yaml", "gateway.yml")
-    config = load_config(paths[0], env=environment) if is_config else config_for_specs(paths, env=environment)
+    config = load_config(configs[0], env=environment) if configs else config_for_specs(paths, env=environment)
     apply_overrides(config, mode, upstreams or None)
     gateway = InProcessGateway(config).__enter__()
     return RunningGateway(gateway.url, lambda: gateway.__exit__(None, None, None), gateway.app)
 
 
 def _start_process(paths: list[Path], mode: str | None, upstreams: list[str], env: dict[str, str],
-                   root: Path) -> RunningGateway:
-    from .conformance import free_port
+                   cwd: Path) -> RunningGateway:
+    from .conformance.process import GatewayProcess
 
-    port = free_port()
-    found = shutil.which("gw", path=str(Path(sys.executable).parent))
-    command = [found] if found else [sys.executable, "-c", "import cli; cli.main()"]
-    args = [*command, "serve", *map(str, paths), "--port", str(port)]
-    args += ["--mode", mode] if mode else []
+    args = [*map(str, paths), *(["--mode", mode] if mode else [])]
     for url in upstreams:
         args += ["--upstream", url]
-    proc = subprocess.Popen(args, cwd=root, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-
-    def stop() -> None:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
-
-    _wait_healthy(url, proc, stop)
-    return RunningGateway(url, stop)
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, stop: Callable[[], None], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise pytest.UsageError(f"gw serve exited {proc.returncode}: {(proc.stderr.read() if proc.stderr else '').strip()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_gw/health", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    stop()
-    raise pytest.UsageError(f"gw serve did not answer {url}/_gw/health within {timeout:.0f} s")
+    gateway = GatewayProcess(args, cwd=cwd, env=env)
+    try:
+        gateway.wait_ready()
+    except RuntimeError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    return RunningGateway(gateway.url, gateway.stop)

@@ -60,7 +60,7 @@ class Reloader:
     def reload_specs(self) -> None:
         from .app import LoadResult, load_services
 
-        fresh = load_services(self.app.config, deep_check="cached")
+        fresh = load_services(self.app.config, deep_check="cached", check_auth=False)
         previous = self.app.services
         services = dict(previous)
         for error in fresh.errors:

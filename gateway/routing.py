@@ -33,6 +33,7 @@ from connexion.operations import AbstractOperation
 from connexion.resolver import Resolution, Resolver
 from starlette.exceptions import HTTPException
 
+from .config import mount_prefix
 from .exchange import Exchange, Response
 from .pipeline import Next, Pipeline, Step
 from .problems import Problem
@@ -116,8 +117,11 @@ class _Gateway(ConnexionMiddleware):
         options = self.options.replace(resolver=OperationResolver(service))
         # connexion keys APIs by the mount's root path, which is "" (not "/") for the root mount;
         # with "/" the validation middleware would not find the API and validate nothing.
-        base_path = "" if service.base_path == "/" else service.base_path
+        base_path = mount_prefix(service.base_path)
         self.apis.append(API(service.specification, base_path=base_path, name=service.name, **options.__dict__))
+
+
+HANDOFF_NOTES = ("resume", "connexion", "response")  # how the pipeline passes through connexion and back
 
 
 class _PolicyGate:
@@ -171,13 +175,16 @@ class Router:
         scope["gw.exchange"] = exchange
         try:
             await self.connexion(scope, exchange.receive, _never_send)
+            return exchange.notes.pop("response")
         except Problem:
             raise
         except ProblemException as exc:
             raise _from_connexion(exc) from None
         except HTTPException as exc:
             raise Problem(exc.status_code, detail=_http_detail(exc, exchange), headers=dict(exc.headers or {})) from None
-        return exchange.notes.pop("response")
+        finally:
+            for handed_over in HANDOFF_NOTES:  # left behind when a policy or validation refused; they hold the body
+                exchange.notes.pop(handed_over, None)
 
     async def _resume(self, scope: dict[str, Any], receive: Any, _send: Any) -> None:
         exchange: Exchange = scope["gw.exchange"]

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import uvicorn
 
@@ -15,6 +16,20 @@ from .logs import setup_logging
 from .metrics import multiprocess_dir
 
 SERVE_ARGS = "GW_SERVE_ARGS"
+
+
+def is_gateway_config(path: Path) -> bool:
+    """Whether a `gw serve` source is a gateway.yaml (it has `services:`) rather than an OpenAPI document
+    (`openapi:` or `swagger:`)."""
+    if path.suffix not in (".yaml", ".yml"):
+        return False
+    if path.name in ("gateway.yaml", "gateway.yml"):
+        return True
+    try:
+        head = path.read_text(encoding="utf-8", errors="replace")[:4096]
+    except OSError:
+        return False
+    return "services:" in head and "openapi:" not in head and "swagger:" not in head
 
 
 @dataclass

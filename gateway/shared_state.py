@@ -72,7 +72,6 @@ class SharedState:
     def __init__(self) -> None:
         self._values: dict[str, tuple[str, float]] = {}  # key -> (value, expires at; inf: never)
         self._tats: dict[str, float] = {}
-        self._lock = asyncio.Lock()
 
     async def get(self, key: str) -> str | None:
         value = self._values.get(key)

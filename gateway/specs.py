@@ -18,10 +18,12 @@ from typing import Any
 import yaml
 from connexion.spec import OpenAPISpecification, Specification, Swagger2Specification
 
+from .config import mount_prefix
 from .spec_checks import SpecError, cached_warnings, check_in_background, check_structure, semantic_warnings
 from .spec_refs import RefError, bundle, resolve_in_place
 
-__all__ = ["Operation", "Service", "SpecError", "find_operation", "load_service", "path_specificity", "read_document"]
+__all__ = ["Operation", "Service", "SpecError", "below_base", "find_operation", "load_service", "path_specificity",
+           "path_template", "read_document"]
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -57,6 +59,12 @@ class Service:
     operations: dict[str, Operation] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     schema_names: dict[int, str] = field(default_factory=dict)  # id(resolved schema) -> component name
+
+    @property
+    def title(self) -> str:
+        """The spec's `info.title`, else the service's name."""
+        info = self.specification.raw.get("info") or {}
+        return str(info.get("title") or self.name)
 
     @property
     def openapi3(self) -> bool:
@@ -131,18 +139,26 @@ def path_specificity(path: str) -> tuple[int, ...]:
 def find_operation(services: dict[str, Service], method: str, path: str) -> tuple[Service, Operation] | None:
     """The service whose base path holds `path` (longest first), and its operation for method + path."""
     for service in sorted(services.values(), key=lambda s: -len(s.base_path)):
-        base = "" if service.base_path == "/" else service.base_path
-        if base and not (path == base or path.startswith(base + "/")):
+        relative = below_base(service.base_path, path)
+        if relative is None:
             continue
-        relative = path[len(base):] or "/"
         candidates = [op for op in service.operations.values() if op.method == method]
         for operation in sorted(candidates, key=lambda op: path_specificity(op.path)):
-            if _template(operation.path).fullmatch(relative):
+            if path_template(operation.path).fullmatch(relative):
                 return service, operation
     return None
 
 
-def _template(path: str) -> re.Pattern[str]:
+def below_base(base_path: str, path: str) -> str | None:
+    """The part of `path` below a service's base path (`/` at least), or None when it is not below it."""
+    base = mount_prefix(base_path)
+    if base and not (path == base or path.startswith(base + "/")):
+        return None
+    return path[len(base):] or "/"
+
+
+def path_template(path: str) -> re.Pattern[str]:
+    """A spec path template (`/rooms/{room}`) as a pattern: each parameter one segment."""
     parts = re.split(r"(\{[^}]+\})", path)
     return re.compile("".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts))
 

@@ -30,6 +30,7 @@ from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import FormParser, MultiPartParser
 from starlette.requests import cookie_parser
 
+from .media_types import is_json
 from .problems import validation_problem
 
 Error = dict[str, Any]
@@ -216,7 +217,7 @@ class OperationValidator(RequestValidationOperation):
         if operation.request_body or any(p.get("in") in ("body", "formData") for p in operation.parameters):
             for media in operation.consumes:
                 schema = operation.body_schema(media)
-                if schema and (_is_json(media) or media.lower() in _WILDCARDS):
+                if schema and is_json(media):
                     self._json_validators[media.lower()] = compile_schema(schema, openapi31)
                 elif schema and media.lower() in _FORM_PARSERS:
                     self._form_validators[media.lower()] = (schema, compile_schema(schema, openapi31))
@@ -237,7 +238,7 @@ class OperationValidator(RequestValidationOperation):
             self.validate_mime_type(mime_type)
         validator = self._json_validator(mime_type)
         form = self._form_validators.get(mime_type.lower()) if mime_type else None
-        if validator is not None or (self.body_required and _is_json(mime_type or "")):
+        if validator is not None or (self.body_required and is_json(mime_type or "")):
             body, receive = await _read_and_replay(receive)
             errors += self.body_errors(body, encoding, validator)
         elif form is not None:
@@ -253,7 +254,7 @@ class OperationValidator(RequestValidationOperation):
         if not mime_type:
             return None
         found = self._json_validators.get(mime_type.lower())
-        if found is None and _is_json(mime_type):
+        if found is None and is_json(mime_type):
             found = next((self._json_validators[w] for w in _WILDCARDS if w in self._json_validators), None)
         return found
 
@@ -384,11 +385,6 @@ class _Sources:
         return []
 
 
-def _is_json(media: str) -> bool:
-    media = media.lower()
-    return media == "application/json" or media.endswith("+json") or media == "*/*"
-
-
 async def _read_and_replay(receive: Any) -> tuple[bytes, Any]:
     chunks = []
     while True:
@@ -409,3 +405,4 @@ async def _read_and_replay(receive: Any) -> tuple[bytes, Any]:
         return await receive()
 
     return body, replay
+

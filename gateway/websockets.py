@@ -21,16 +21,16 @@ from urllib.parse import parse_qsl
 
 import aiohttp
 
-from .config import GatewayConfig, ServiceConfig
+from .config import PROXIED_MODES, GatewayConfig, ServiceConfig
 from .exchange import Exchange
 from .forwarder import Forwarder
 from .forwarder.proxy import forward_headers, request_target, target_url
 from .problems import PROBLEM_JSON, Problem
+from .specs import below_base, path_template
 from .steps.request_id import request_id_for
 
 log = logging.getLogger("gw.websocket")
 
-PROXIED_MODES = frozenset({"live", "record", "fallback", "spy"})
 HANDSHAKE_TIMEOUT = 10.0
 SOCKET_HEADERS = {"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol",
                   "upgrade"}
@@ -50,7 +50,6 @@ class WebSocketPassThrough:
         self.origin_allowed = origin_allowed
         self.routes = [(s, _patterns(s)) for s in sorted(config.services.values(), key=lambda s: -len(s.base_path))
                        if s.websockets]
-        self.open = 0  # connections now passing through (for the operator surface)
         self.on_count: Callable[[str, int], None] | None = None  # (service, +1 | -1): the metrics' gauge
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -66,11 +65,8 @@ class WebSocketPassThrough:
 
     def _route(self, path: str) -> ServiceConfig:
         for settings, patterns in self.routes:
-            base = "" if settings.base_path == "/" else settings.base_path
-            if base and not (path == base or path.startswith(base + "/")):
-                continue
-            relative = path[len(base):] or "/"
-            if any(p.fullmatch(relative) for p in patterns):
+            relative = below_base(settings.base_path, path)
+            if relative is not None and any(p.fullmatch(relative) for p in patterns):
                 return settings
         raise Problem(404, detail=f"no service passes WebSockets at {path}", slug="no-websocket-route")
 
@@ -104,14 +100,12 @@ class WebSocketPassThrough:
         started = time.perf_counter()
         await send({"type": "websocket.accept", "subprotocol": upstream.protocol,
                     "headers": [(b"x-request-id", exchange.request_id.encode())]})
-        self.open += 1
         if self.on_count is not None:
             self.on_count(settings.name, 1)
         counts = {"to_upstream": 0, "to_client": 0}
         try:
             await first_done(_client_to_upstream(receive, upstream, counts), _upstream_to_client(upstream, send, counts))
         finally:
-            self.open -= 1
             if self.on_count is not None:
                 self.on_count(settings.name, -1)
             await upstream.close()
@@ -173,8 +167,7 @@ async def refuse(scope: dict[str, Any], send: Any, problem: Problem, request_id:
 
 def _patterns(settings: ServiceConfig) -> list[re.Pattern[str]]:
     """`/events` or `/rooms/{room}` below the base path."""
-    return [re.compile("".join("[^/]+" if part.startswith("{") else re.escape(part)
-                               for part in re.split(r"(\{[^}]+\})", path))) for path in settings.websockets]
+    return [path_template(path) for path in settings.websockets]
 
 
 def _with_token_header(scope: dict[str, Any]) -> dict[str, Any]:

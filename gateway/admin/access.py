@@ -9,13 +9,13 @@ role. Everyone else gets a 403 problem+json that says which of the three would d
 from __future__ import annotations
 
 import hmac
-import ipaddress
 
-from ..auth.schemes import Missing, TokenScheme
+from ..auth.schemes import Missing
 from ..auth.setup import Auth, expand_env
 from ..config import GatewayConfig
 from ..exchange import Exchange
 from ..problems import Problem
+from ..steps.client_address import parse_address, parse_networks
 
 ADMIN_ROLE = "admin"
 KEY_HEADER = "x-gw-admin-key"
@@ -25,16 +25,13 @@ class AdminAccess:
     """`await access.check(exchange)` returns quietly for operators and raises 403 for anyone else."""
 
     def __init__(self, config: GatewayConfig, auth: Auth) -> None:
-        self.networks = [ipaddress.ip_network(n, strict=False) for n in config.admin.allow_from]
+        self.networks = parse_networks(config.admin.allow_from)
         self.key = expand_env(config.admin.key, config.source, "admin.key") if config.admin.key else ""
-        self.bearer = TokenScheme("bearer", auth.verifier, auth.revocations) if auth.verifier is not None else None
+        self.bearer = auth.bearer if auth.verifier is not None else None  # presence alone proves no role
 
     def address_allowed(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in self.networks)
+        ip = parse_address(address)  # also reads a dual-stack socket's ::ffff:127.0.0.1 as 127.0.0.1
+        return ip is not None and any(ip in network for network in self.networks)
 
     async def check(self, exchange: Exchange) -> None:
         if self.address_allowed(exchange.client_ip):

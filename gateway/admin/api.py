@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from ..config import ServiceConfig, mount_prefix
 from ..events import EventBus
 from ..exchange import Exchange, Response
 from ..forwarder import Forwarder
@@ -32,7 +33,7 @@ from ..pipeline import Next
 from ..problems import Problem
 from ..routing import Router
 from ..shared_state import StateUnavailable
-from ..specs import Service, load_service
+from ..specs import Operation, Service, load_service
 from ..stubs import Stub
 from ..stubs.redaction import Redactor
 
@@ -87,25 +88,25 @@ class AdminApi:
     # -- services and modes --------------------------------------------------------------------
 
     async def list_services(self, _exchange: Exchange) -> Response:
-        return _json(200, {"services": [self._service_view(name) for name in self.app.config.services]})
+        return Response.json(200, {"services": [self._service_view(name) for name in self.app.config.services]})
 
     async def get_service(self, exchange: Exchange) -> Response:
-        return _json(200, self._service_view(self._service_name(exchange)))
+        return Response.json(200, self._service_view(self._service_name(exchange)))
 
     async def set_service_mode(self, exchange: Exchange) -> Response:
         name = self._service_name(exchange)
         await self._switch(self.app.modes.set_service(name, await _mode(exchange)))
-        return _json(200, self._service_view(name))
+        return Response.json(200, self._service_view(name))
 
     async def set_operation_mode(self, exchange: Exchange) -> Response:
         name, key = self._operation(exchange)
         await self._switch(self.app.modes.set_operation(name, key, await _mode(exchange)))
-        return _json(200, self._operation_view(name, key))
+        return Response.json(200, self._operation_view(name, key))
 
     async def clear_operation_mode(self, exchange: Exchange) -> Response:
         name, key = self._operation(exchange)
         await self._switch(self.app.modes.clear_operation(name, key))
-        return _json(200, self._operation_view(name, key))
+        return Response.json(200, self._operation_view(name, key))
 
     @staticmethod
     async def _switch(change: Awaitable[None]) -> None:
@@ -146,12 +147,7 @@ class AdminApi:
         }
 
     def _operation_view(self, name: str, key: str) -> dict[str, Any]:
-        settings = self.app.config.services[name]
-        service = self.app.services[name]
-        operation = service.operations[key]
-        base = "" if service.base_path == "/" else service.base_path
-        return {"key": key, "method": operation.method, "path": base + operation.path, "mode": settings.mode_for(key),
-                "override": "mode" in settings.operations.get(key, {})}
+        return operation_view(self.app.config.services[name], self.app.services[name].operations[key])
 
     # -- circuits ------------------------------------------------------------------------------
 
@@ -171,7 +167,7 @@ class AdminApi:
             except StateUnavailable as exc:
                 raise Problem(503, detail=f"closed here, but not in the shared state: {exc}",
                               slug="state-unavailable") from None
-        return _json(200, _instance_view(found))
+        return Response.json(200, _instance_view(found))
 
     # -- stubs ---------------------------------------------------------------------------------
 
@@ -182,12 +178,12 @@ class AdminApi:
         store = self.app.stubs
         stubs = [self._stub_view(s) for s in store.all(service)]
         errors = [str(e) for e in store.errors if service is None or f"/{service}/" in str(e)]
-        return _json(200, {"stubs": stubs, "errors": errors})
+        return Response.json(200, {"stubs": stubs, "errors": errors})
 
     async def get_stub(self, exchange: Exchange) -> Response:
         stub = self._stub(exchange)
         content = await asyncio.to_thread(_read_text, stub.file)
-        return _json(200, {**self._stub_view(stub), "content": content})
+        return Response.json(200, {**self._stub_view(stub), "content": content})
 
     async def delete_stub(self, exchange: Exchange) -> Response:
         stub = self._stub(exchange)
@@ -199,7 +195,7 @@ class AdminApi:
     async def reload_stubs(self, _exchange: Exchange) -> Response:
         store = self.app.stubs
         await asyncio.to_thread(store.load)
-        return _json(200, {"stubs": len(store.all()), "errors": [str(e) for e in store.errors]})
+        return Response.json(200, {"stubs": len(store.all()), "errors": [str(e) for e in store.errors]})
 
     def _stub(self, exchange: Exchange) -> Stub:
         service = self._service_name(exchange)
@@ -222,7 +218,7 @@ class AdminApi:
         since = query.get("since")
         entries, cursor = self.app.journal.recent(int(query.get("limit") or 100), query.get("service") or None,
                                                   query.get("status") or None, int(since) if since else None)
-        return _json(200, {"entries": [e.summary() for e in entries], "cursor": cursor, "size": self.app.journal.size})
+        return Response.json(200, {"entries": [e.summary() for e in entries], "cursor": cursor, "size": self.app.journal.size})
 
     async def clear_journal(self, _exchange: Exchange) -> Response:
         self.app.journal.clear()
@@ -234,12 +230,18 @@ class AdminApi:
         if entry is None:
             raise Problem(404, detail=f"no exchange {request_id!r} in the journal (it keeps the last "
                                       f"{self.app.journal.size})")
-        return _json(200, entry.detail(self._redactor(entry.service)))
+        return Response.json(200, entry.detail(self._redactor(entry.service)))
 
     def _redactor(self, service: str | None) -> Redactor:
         """The service's recording redactor (its spec's API-key names, the `redact` setting), else the defaults."""
         found = self.app.recorder.redactors.get(service) if service else None
         return found or Redactor.for_spec({}, self.app.config.redact)
+
+
+def operation_view(settings: ServiceConfig, operation: Operation) -> dict[str, Any]:
+    """One operation as the admin API, the dashboard and the `hello` frame of /_gw/ws show it."""
+    return {"key": operation.key, "method": operation.method, "path": mount_prefix(settings.base_path) + operation.path,
+            "mode": settings.mode_for(operation.key), "override": "mode" in settings.operations.get(operation.key, {})}
 
 
 def publish_circuit_changes(forwarder: Forwarder, events: EventBus) -> None:
@@ -280,6 +282,3 @@ def _read_text(path: Path) -> str:
     except (OSError, UnicodeDecodeError) as exc:
         raise Problem(404, detail=f"{path}: cannot be read ({exc})") from None
 
-
-def _json(status: int, body: dict[str, Any]) -> Response:
-    return Response.json_bytes(status, json.dumps(body, separators=(",", ":"), default=str).encode())

@@ -13,14 +13,14 @@ from __future__ import annotations
 import io
 import itertools
 import os
-import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
-from ..config import ConfigError, load_config
+from ..auth.setup import expand_env
+from ..config import ConfigError, load_config_here
 from ..stubs.persister import write_atomic
 from .access import KEY_HEADER
 
@@ -32,32 +32,27 @@ class AdminError(Exception):
     """Something the operator must hear about in one line (unreachable gateway, 403, bad input)."""
 
 
-def gateway_url(url: str | None, config_path: Path = DEFAULT_CONFIG) -> str:
-    """--url, else GW_URL, else http://host:port from gateway.yaml, else the default port on loopback."""
+def connection(url: str | None, config_path: Path = DEFAULT_CONFIG) -> tuple[str, str]:
+    """Where the gateway is and the admin key to present, from one read of the config.
+
+    The URL: --url, else GW_URL, else http://host:port of gateway.yaml (or the defaults). The key:
+    admin.key (GW_ADMIN__KEY applies), `${ENV}` expanded, "" when none or unset.
+    """
     chosen = url or os.environ.get("GW_URL")
-    if chosen:
-        return chosen.rstrip("/")
-    host, port = "127.0.0.1", 8000
-    if config_path.exists():
-        try:
-            config = load_config(config_path)
-        except ConfigError as exc:
-            raise AdminError(f"{exc} (or give --url)") from None
-        host, port = config.host, config.port
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-def admin_key(config_path: Path = DEFAULT_CONFIG) -> str:
-    """The admin key gateway.yaml (or GW_ADMIN__KEY) configures, `${ENV}` expanded; "" when none or unset."""
-    if not config_path.exists():
-        return os.environ.get("GW_ADMIN__KEY", "")
     try:
-        key = load_config(config_path).admin.key
+        config = load_config_here(config_path if config_path.exists() else None)
+    except ConfigError as exc:
+        if chosen:  # the URL is given: a broken gateway.yaml only costs the key
+            return chosen.rstrip("/"), ""
+        raise AdminError(f"{exc} (or give --url)") from None
+    try:
+        key = expand_env(config.admin.key, config.source, "admin.key") if config.admin.key else ""
     except ConfigError:
-        return ""
-    return re.sub(r"\$\{(\w+)\}", lambda m: os.environ.get(m.group(1), ""), key)
+        key = ""
+    if chosen:
+        return chosen.rstrip("/"), key
+    host = "127.0.0.1" if config.host in ("0.0.0.0", "::", "") else config.host
+    return (f"http://[{host}]:{config.port}" if ":" in host else f"http://{host}:{config.port}"), key
 
 
 def segment(value: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import MODES
-from .client import DEFAULT_CONFIG, AdminClient, AdminError, admin_key, gateway_url, save_mode
+from .client import DEFAULT_CONFIG, AdminClient, AdminError, connection, save_mode
 
 MODE_COLUMNS = ["service", "operation", "mode", "path"]
 JOURNAL_COLUMNS = ["time", "method", "path", "status", "source", "ms", "stub"]
@@ -17,7 +17,7 @@ FOLLOW_INTERVAL = 0.5
 
 
 def client(url: str | None, config_path: Path = DEFAULT_CONFIG) -> AdminClient:
-    return AdminClient(gateway_url(url, config_path), admin_key(config_path))
+    return AdminClient(*connection(url, config_path))
 
 
 def show_modes(url: str | None, service: str | None) -> tuple[list[dict[str, Any]], list[str]]:

@@ -32,11 +32,6 @@ def _split(name: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
 
 
-def _settings_env() -> dict[str, str]:
-    """The environment minus GW_CONTRACT_*: those configure this module, they are not gateway settings."""
-    return {name: value for name, value in os.environ.items() if not name.startswith("GW_CONTRACT_")}
-
-
 @cache
 def plan_from_env(default_config: str = "gateway.yaml") -> Plan:
     """What to test; a bad setting stops pytest with one line (pytest.UsageError), not a traceback."""
@@ -48,7 +43,7 @@ def plan_from_env(default_config: str = "gateway.yaml") -> Plan:
         if not config_file.is_file():
             raise ContractError(f"{config_file}: no such file (set GW_CONTRACT_CONFIG)")
         target = Target.parse(os.environ.get("GW_CONTRACT_TARGET", "stub"))
-        return prepare(load_config(config_file, env=_settings_env()), _split("GW_CONTRACT_SERVICES"), target, options)
+        return prepare(load_config(config_file), _split("GW_CONTRACT_SERVICES"), target, options)
     except (ContractError, ConfigError, ValueError) as exc:
         raise pytest.UsageError(f"contracts: {exc}") from None
 

@@ -33,7 +33,7 @@ from schemathesis.core.result import Ok
 from schemathesis.engine import events, from_schema
 
 from ..app import LoadResult, load_services
-from ..config import GatewayConfig
+from ..config import GatewayConfig, mount_prefix
 from ..spec_refs import bundle
 from ..specs import Service, read_document
 from .inprocess import InProcessGateway
@@ -336,7 +336,7 @@ def serving(plan: Plan) -> Iterator[str]:
 
 
 def service_url(origin: str, service: Service) -> str:
-    return origin + ("" if service.base_path == "/" else service.base_path.rstrip("/"))
+    return origin + mount_prefix(service.base_path).rstrip("/")
 
 
 def load_schema(service: Service, base_url: str, plan: Plan) -> Any:

@@ -43,8 +43,12 @@ def read_only_page(exchange: Exchange, prefix: str) -> bool:
 
 def render_page(template: str, **context: Any) -> Response:
     """An HTML page; never cached, since it shows the gateway's state at the time of asking."""
-    body = _environment().get_template(template).render(**context).encode()
-    return Response(200, [("content-type", HTML), ("cache-control", "no-store")], body)
+    return html_response(_environment().get_template(template).render(**context))
+
+
+def html_response(text: str) -> Response:
+    """A page of the gateway's own, never cached: it shows the gateway's state at the time of asking."""
+    return Response(200, [("content-type", HTML), ("cache-control", "no-store")], text.encode())
 
 
 class StaticFiles:

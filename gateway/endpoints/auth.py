@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..auth.problems import missing_credentials
-from ..auth.schemes import TokenScheme, authorization
+from ..auth.schemes import authorization
 from ..auth.sessions import Sessions
 from ..auth.setup import Auth
 from ..exchange import Exchange, Response
@@ -29,7 +29,7 @@ class AuthEndpoints:
 
     def __init__(self, auth: Auth) -> None:
         self.auth = auth
-        self.bearer = TokenScheme("bearer", auth.verifier, auth.revocations)
+        self.bearer = auth.bearer
         self.routes: dict[str, tuple[str, Handler]] = {
             "login": ("POST", self.login), "refresh": ("POST", self.refresh),
             "logout": ("POST", self.logout), "me": ("GET", self.me),
@@ -105,6 +105,6 @@ async def _json_body(exchange: Exchange, fields: tuple[str, ...]) -> dict[str, A
 
 
 def _json(status: int, body: dict[str, Any]) -> Response:
-    response = Response.json_bytes(status, json.dumps(body, separators=(",", ":")).encode())
+    response = Response.json(status, body)
     response.headers.append(("cache-control", "no-store"))
     return response

@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import __version__
 from ..admin import AdminAccess
+from ..admin.api import operation_view
 from ..config import MODES, GatewayConfig
 from ..dashboard import STATIC, StaticFiles, read_only_page, render_page
 from ..exchange import Exchange, Response
@@ -60,12 +61,8 @@ def services_snapshot(config: GatewayConfig, services: dict[str, Service]) -> li
     rows = []
     for name, settings in config.services.items():
         service = services.get(name)
-        info = service.specification.raw.get("info") or {} if service else {}
-        base = "" if settings.base_path == "/" else settings.base_path
-        operations = [{"key": op.key, "method": op.method, "path": base + op.path, "mode": settings.mode_for(op.key),
-                       "override": "mode" in settings.operations.get(op.key, {})}
-                      for op in (service.operations.values() if service else [])]
+        operations = [operation_view(settings, op) for op in (service.operations.values() if service else [])]
         rows.append({"name": name, "base_path": settings.base_path, "mode": settings.mode,
-                     "title": str(info.get("title") or name), "loaded": service is not None,
+                     "title": service.title if service else name, "loaded": service is not None,
                      "upstream": list(settings.upstream), "operations": operations})
     return rows

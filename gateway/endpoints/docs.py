@@ -25,7 +25,8 @@ import jinja2
 from connexion.options import SwaggerUIConfig, SwaggerUIOptions
 from markupsafe import escape
 
-from ..dashboard import HTML, StaticFiles, read_only_page, render_page
+from ..config import mount_prefix
+from ..dashboard import StaticFiles, html_response, read_only_page, render_page
 from ..exchange import Exchange, Response
 from ..pipeline import Next
 from ..problems import Problem
@@ -89,7 +90,7 @@ class ServiceDocs:
     def _ui(self, entry: DocEntry) -> Response:
         body = self.ui_page.render(openapi_spec_url="./openapi.json").replace(
             "<title>Swagger UI</title>", f"<title>{escape(entry.title)} · gw docs</title>", 1)
-        return Response(200, [("content-type", HTML), ("cache-control", "no-store")], body.encode())
+        return html_response(body)
 
     def _spec_json(self, entry: DocEntry) -> bytes:
         if entry.name not in self._specs:
@@ -99,14 +100,14 @@ class ServiceDocs:
 
 def service_entry(service: Service) -> DocEntry:
     info = service.specification.raw.get("info") or {}
-    return DocEntry(service.name, str(info.get("title") or service.name), str(info.get("version") or ""),
+    return DocEntry(service.name, service.title, str(info.get("version") or ""),
                     service.base_path, len(service.operations), lambda: served_spec(service))
 
 
 def served_spec(service: Service) -> dict[str, Any]:
     """The service's bundled document, pointed at this gateway: try-it-out requests go through it."""
     spec = copy.deepcopy(service.specification.raw)
-    base = "" if service.base_path == "/" else service.base_path
+    base = mount_prefix(service.base_path)
     if str(spec.get("swagger", "")) == "2.0":
         spec["basePath"] = base or "/"
         spec.pop("host", None)  # the page's own host and scheme: this gateway

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from yarl import URL
 
-from ..config import GatewayConfig
+from ..config import PROXIED_MODES, GatewayConfig
 from ..exchange import Exchange, Response
 from ..forwarder import Forwarder
 from ..forwarder.upstreams import HEALTHY, Upstream
@@ -18,7 +17,6 @@ from ..pipeline import Next
 from ..problems import Problem
 from ..specs import Service
 
-LIVE_MODES = frozenset({"live", "record", "fallback", "spy"})
 Handler = Callable[[Exchange], Awaitable[Response]]  # a GET endpoint under /_gw/
 
 
@@ -26,15 +24,14 @@ class GatewayEndpoints:
     """Answers /_gw/ paths itself; everything else walks on to the router."""
 
     def __init__(self, config: GatewayConfig, services: dict[str, Service], load_errors: list[str],
-                 forwarder: Forwarder | None = None, more: dict[str, Handler] | None = None,
-                 started: float | None = None) -> None:
+                 forwarder: Forwarder, more: dict[str, Handler], started: float) -> None:
         self.config = config
         self.forwarder = forwarder  # its pools know each instance's health check and circuit
         self.services = services
         self.load_errors = load_errors
-        self.started = started or time.time()  # the app's start: a reload does not reset uptime
+        self.started = started  # the app's start: a reload does not reset uptime
         self.routes: dict[str, Handler] = {"/_gw/health": self.health, "/_gw/ready": self.ready,
-                                           **(more or {})}  # /_gw/health/detailed, /_gw/metrics
+                                           **more}  # /_gw/health/detailed, /_gw/metrics
 
     async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
         path = exchange.path
@@ -50,7 +47,7 @@ class GatewayEndpoints:
         return await handler(exchange)
 
     async def health(self, _exchange: Exchange) -> Response:
-        return _json(200, {"status": "alive", "uptime_s": round(time.time() - self.started, 1)})
+        return Response.json(200, {"status": "alive", "uptime_s": round(time.time() - self.started, 1)})
 
     async def ready(self, _exchange: Exchange) -> Response:
         checks = await asyncio.gather(*(self._service_ready(s) for s in self.services.values()))
@@ -59,20 +56,17 @@ class GatewayEndpoints:
         reasons += self.load_errors
         if reasons:
             report.update(status="not ready", reasons=reasons)
-            return _json(503, report)
+            return Response.json(503, report)
         report["status"] = "ready"
-        return _json(200, report)
+        return Response.json(200, report)
 
     async def _service_ready(self, service: Service) -> tuple[str, dict[str, Any]]:
         settings = self.config.services[service.name]
         state: dict[str, Any] = {"mode": settings.mode, "operations": len(service.operations), "ready": True}
-        if settings.mode in LIVE_MODES:
-            pool = self.forwarder.pools.get(service.name) if self.forwarder is not None else None
-            if pool is None:
-                instances = [Upstream(URL(url)) for url in settings.upstream]
-            else:
-                instances = pool.instances
-                state["instances"] = pool.snapshot()
+        if settings.mode in PROXIED_MODES:
+            pool = self.forwarder.pools[service.name]
+            instances = pool.instances
+            state["instances"] = pool.snapshot()
             verdicts = await asyncio.gather(*(_available(i) for i in instances))
             state["upstreams"] = {str(i.url): ok for i, (ok, _) in zip(instances, verdicts, strict=True)}
             if not any(ok for ok, _ in verdicts):
@@ -106,6 +100,3 @@ async def _reachable(url: str, timeout: float = 1.0) -> bool:
     writer.close()
     return True
 
-
-def _json(status: int, body: dict[str, Any]) -> Response:
-    return Response.json_bytes(status, json.dumps(body, separators=(",", ":")).encode())

@@ -9,7 +9,6 @@ it is guarded as the admin API is; `/_gw/health` and `/_gw/ready` stay open for 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 from datetime import UTC, datetime
@@ -36,7 +35,7 @@ class DetailedHealth:
     async def answer(self, exchange: Exchange) -> Response:
         await self.app.admin_access.check(exchange)  # 403 problem+json for anyone but operators
         report = await self.report()
-        return Response.json_bytes(200, json.dumps(report, separators=(",", ":")).encode())
+        return Response.json(200, report)
 
     async def report(self) -> dict[str, Any]:
         app = self.app

@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 import aiohttp
 from yarl import URL
 
-from ..config import ServiceConfig
+from ..config import ServiceConfig, mount_prefix
 from ..exchange import Exchange, Response
 from ..problems import Problem
 from ..shared_state import SharedState
@@ -78,17 +78,11 @@ class Forwarder:
             self._session = new_session()
         return self._session
 
-    def upstream_states(self) -> dict[str, dict[str, dict[str, Any]]]:
-        """Per service, per instance: health, circuit, in-flight requests (for /_gw/ready and metrics)."""
-        return {name: pool.snapshot() for name, pool in self.pools.items()}
-
     async def forward(self, exchange: Exchange) -> Response:
         service, operation = exchange.service, exchange.operation
         assert service is not None and operation is not None
         settings = self.settings[service.name]
-        pool = self.pools.get(service.name)
-        if pool is None:
-            raise Problem(502, detail=f"service {service.name} has no upstream settings", slug="no-upstream")
+        pool = self.pools[service.name]
         if not pool.instances:
             raise Problem(502, detail=f"service {service.name} is in {exchange.mode} mode but has no upstream configured",
                           title="No upstream configured", slug="no-upstream")
@@ -184,7 +178,7 @@ def request_target(exchange: Exchange, base_path: str) -> str:
     """The path and query below the service's base path, exactly as the client encoded them."""
     raw = exchange.scope.get("raw_path") or exchange.path.encode()
     path = raw.decode("latin-1").split("?", 1)[0]
-    base = "" if base_path == "/" else base_path
+    base = mount_prefix(base_path)
     if base and not path.startswith(base):
         path = exchange.path  # the server decoded something odd; fall back to the routed path
     path = path[len(base):] or "/"
@@ -206,22 +200,28 @@ def target_url(upstream: Upstream, suffix: str) -> URL:
     return url
 
 
+# Never passed on as the client sent them: hop-by-hop headers, and what the gateway sets itself.
+_NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+                               "x-request-id"}
+
+
 def forward_headers(exchange: Exchange, identity: UpstreamIdentity | None = None) -> list[tuple[str, str]]:
     """Client headers minus hop-by-hop ones, plus X-Forwarded-* and the request id."""
     raw = exchange.scope["headers"]
-    listed = set()
+    drop = _NOT_FORWARDED
     for name, value in raw:
         if name == b"connection":
-            listed |= {token.strip().lower() for token in value.decode("latin-1").split(",")}
-    drop = HOP_BY_HOP | listed | {"host", "content-length", "x-forwarded-for", "x-forwarded-proto",
-                                  "x-forwarded-host", "x-request-id"}
+            drop = drop | {token.strip().lower() for token in value.decode("latin-1").split(",")}
     headers = []
     forwarded_for = ""
+    host = ""
     for name_bytes, value_bytes in raw:
         name = name_bytes.decode("latin-1")
         if name == "x-forwarded-for":  # several header lines are one list (RFC 9110 5.3)
             value = value_bytes.decode("latin-1")
             forwarded_for = f"{forwarded_for}, {value}" if forwarded_for else value
+        elif name == "host":
+            host = value_bytes.decode("latin-1")
         if name not in drop:
             headers.append((name, value_bytes.decode("latin-1")))
     client = exchange.peer_ip  # the hop we saw; a trusted proxy's chain already names the client
@@ -229,7 +229,6 @@ def forward_headers(exchange: Exchange, identity: UpstreamIdentity | None = None
     if chain:
         headers.append(("x-forwarded-for", chain))
     headers.append(("x-forwarded-proto", exchange.scope.get("scheme", "http")))
-    host = exchange.headers.get("host")
     if host:
         headers.append(("x-forwarded-host", host))
     if exchange.request_id:

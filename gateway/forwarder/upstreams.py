@@ -72,10 +72,6 @@ class UpstreamPool:
         self.balancer = balancer or make_balancer("round_robin")
 
     @classmethod
-    def from_urls(cls, service: str, urls: list[str]) -> UpstreamPool:
-        return cls(service, [Upstream(URL(u)) for u in urls])
-
-    @classmethod
     def for_service(cls, settings: ServiceConfig) -> UpstreamPool:
         instances = [Upstream(URL(u), settings.weights.get(u, 1), Breaker(settings.name, u, settings.circuit_breaker))
                      for u in settings.upstream]

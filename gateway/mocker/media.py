@@ -7,6 +7,8 @@ import json
 from typing import Any
 from xml.sax.saxutils import escape
 
+from ..media_types import base_type, is_json
+
 # Small but valid files, for binary responses without an example.
 _PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
 _GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -17,15 +19,6 @@ _PDF = (b"%PDF-1.1\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/P
         b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 10 10]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
 BINARY_SAMPLES = {"image/png": _PNG, "image/gif": _GIF, "image/jpeg": _JPEG, "image/jpg": _JPEG,
                   "application/pdf": _PDF}
-
-
-def base_type(media: str) -> str:
-    return media.split(";")[0].strip().lower()
-
-
-def is_json(media: str) -> bool:
-    base = base_type(media)
-    return base == "application/json" or base.endswith("+json") or base == "*/*" or base == "application/*"
 
 
 def is_binary(media: str, schema: Any) -> bool:

@@ -17,11 +17,12 @@ from typing import Any, Protocol
 from openapi_schema_validator import OAS30ReadValidator, OAS31Validator
 
 from ..exchange import Exchange, Response
+from ..media_types import is_json
 from ..problems import Problem
 from ..specs import Operation, Service
 from ..validation import coerce_text, compile_schema, declared_types
 from .generator import Options, generate
-from .media import encode, is_binary, is_json
+from .media import encode, is_binary
 from .negotiator import Preferences, choose_media, choose_status, find_example, parse_prefer, status_number
 
 log = logging.getLogger("gw.mocker")

@@ -7,6 +7,7 @@ from typing import Any
 from ..exchange import Exchange, Response
 from ..pipeline import Next
 from ..problems import Problem
+from ..specs import below_base
 
 
 class BodyLimit:
@@ -18,7 +19,7 @@ class BodyLimit:
 
     def limit_for(self, path: str) -> int:
         for base, limit in self.per_base_path:
-            if path == base or path.startswith(base.rstrip("/") + "/"):
+            if below_base(base, path) is not None:
                 return limit
         return self.default
 

@@ -62,8 +62,8 @@ def _pattern_regex(pattern: str) -> str:
 class Cors:
     """Pipeline step: preflights answered here; other answers to allowed origins marked readable."""
 
-    def __init__(self, settings: CorsSettings) -> None:
-        self.origins = OriginMatcher(settings.origins)
+    def __init__(self, settings: CorsSettings, origins: OriginMatcher | None = None) -> None:
+        self.origins = origins or OriginMatcher(settings.origins)  # the app's, shared with the WebSocket handshake
         self.methods = frozenset(m.upper() for m in settings.methods)
         self.any_method = "*" in settings.methods
         self.headers = frozenset(h.lower() for h in settings.headers)

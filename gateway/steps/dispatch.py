@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from ..config import ServiceConfig
-from ..contract import response_violations
+from ..contract import check_response
 from ..exchange import Exchange, Response
 from ..forwarder import Forwarder
 from ..mocker import Mocker
-from ..pipeline import Next
 from ..problems import Problem
 from ..stubs.recorder import Captured, Recorder
 from ..stubs.replay import near_miss_header
@@ -18,7 +17,8 @@ FALLBACK_STATUSES = frozenset({500, 502, 503, 504})
 
 
 class ModeDispatch:
-    """The last step: picks the answer's source for the routed operation."""
+    """Where the pipeline ends (its terminal: nothing comes after it): picks the answer's source for the
+    routed operation."""
 
     def __init__(self, settings: dict[str, ServiceConfig], mocker: Mocker, forwarder: Forwarder,
                  recorder: Recorder | None = None) -> None:
@@ -27,7 +27,7 @@ class ModeDispatch:
         self.forwarder = forwarder
         self.recorder = recorder
 
-    async def __call__(self, exchange: Exchange, _call_next: Next) -> Response:
+    async def __call__(self, exchange: Exchange) -> Response:
         operation = exchange.operation
         assert operation is not None
         mode = exchange.mode = self.settings[operation.service].mode_for(operation.key)
@@ -58,9 +58,11 @@ class ModeDispatch:
         body = await _read_all(response)
         service, operation = exchange.service, exchange.operation
         assert service is not None and operation is not None
-        violations = response_violations(service, operation, response.status, response.header("content-type") or "", body)
+        violations = check_response(service, operation, response.status, response.header("content-type") or "", body,
+                                    dict(response.headers))
+        exchange.contract_violations = violations  # judged once: the validation proxy step reuses the verdict
         captured = await Captured.from_exchange(exchange, response.status, response.headers, body)
-        recorded = await asyncio.to_thread(self.recorder.save, service, operation, captured, violations)
+        recorded = await asyncio.to_thread(self.recorder.save, service, operation, captured, [str(v) for v in violations])
         exchange.notes["stub"] = recorded.stub_id
         exchange.source = "live-recorded"
         headers = [(k, v) for k, v in response.headers if k.lower() != "transfer-encoding"]
@@ -76,14 +78,6 @@ class ModeDispatch:
         exchange.source = "live"
         return response
 
-    def as_terminal(self) -> Next:
-        """The dispatch is where the pipeline ends: nothing comes after it."""
-
-        async def terminal(exchange: Exchange) -> Response:
-            return await self(exchange, terminal)
-
-        return terminal
-
     async def _fallback(self, exchange: Exchange) -> Response:
         """Live first; when the upstream fails (or every circuit is open), the stub answer, saying so and why."""
         try:
@@ -96,8 +90,7 @@ class ModeDispatch:
             if response.status not in FALLBACK_STATUSES:
                 exchange.source = "live"
                 return response
-            if response.on_close is not None:
-                await _close(response)
+            await response.close()
             exchange.notes["fallback_reason"] = f"upstream-{response.status}"
         stubbed = await self.mocker.answer(exchange)
         exchange.notes["stub_source"] = exchange.source
@@ -112,10 +105,4 @@ async def _read_all(response: Response) -> bytes:
     try:
         return b"".join([chunk async for chunk in response.body])
     finally:
-        await _close(response)
-
-
-async def _close(response: Response) -> None:
-    result = response.on_close() if response.on_close else None
-    if hasattr(result, "__await__"):
-        await result
+        await response.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..exchange import Exchange, Response
+from ..exchange import UPSTREAM_SOURCES, Exchange, Response
 from ..pipeline import Next
 from ..problems import Problem
 
@@ -19,7 +19,6 @@ SECURITY_HEADERS = (
     ("Content-Security-Policy", "frame-ancestors 'none'"),  # the same, for browsers that read CSP
     ("Referrer-Policy", "no-referrer"),  # gateway URLs (tokens in query strings) do not leak onward
 )
-PROXIED_SOURCES = frozenset({"live", "live-recorded"})  # answers that came from the upstream as they were
 
 
 class AllowedHosts:
@@ -60,7 +59,7 @@ class SecurityHeaders:
 
     async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
         response = await call_next(exchange)
-        if exchange.source in PROXIED_SOURCES and "problem" not in exchange.notes:
+        if exchange.source in UPSTREAM_SOURCES and "problem" not in exchange.notes:
             return response
         present = {name.lower() for name, _ in response.headers}
         response.headers.extend((name, value) for name, value in SECURITY_HEADERS if name.lower() not in present)

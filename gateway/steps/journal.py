@@ -16,7 +16,6 @@ from ..journal import Entry, Journal
 from ..pipeline import Next
 
 OWN_PREFIX = "/_gw/"
-TRANSIENT_NOTES = ("connexion", "resume", "response")
 
 
 class JournalStep:
@@ -30,8 +29,6 @@ class JournalStep:
         if scope["path"].startswith(OWN_PREFIX):
             return response
         notes = exchange.notes
-        for transient in TRANSIENT_NOTES:  # left behind when a policy refused: they hold the request body
-            notes.pop(transient, None)
         operation = exchange.operation
         entry = Entry(self.journal.next_cursor(), exchange.request_id, time.time(), scope["method"], scope["path"],
                       scope.get("query_string", b""), scope["headers"], exchange.client_ip, response.status,

@@ -14,13 +14,12 @@ from collections import Counter
 
 from ..config import GatewayConfig
 from ..contract import Violation, check_response, short_reason
-from ..exchange import Exchange, Response
+from ..exchange import UPSTREAM_SOURCES, Exchange, Response
 from ..pipeline import Next
 from ..problems import Problem
 
 log = logging.getLogger("gw.contract")
 
-UPSTREAM_SOURCES = frozenset({"live", "live-recorded"})
 
 
 class ResponseContract:
@@ -37,7 +36,7 @@ class ResponseContract:
         settings = self.config.contract_for(exchange.service.name)
         if not settings.check:
             return response
-        violations = exchange.notes.get("contract_violations")
+        violations = exchange.contract_violations
         if violations is None:
             body = response.body if isinstance(response.body, bytes) else None  # streamed: status and headers only
             headers = dict(response.headers)

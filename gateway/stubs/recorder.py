@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+from ..config import mount_prefix
 from ..exchange import Exchange
 from ..specs import Operation, Service
 from .format import read_stub
@@ -117,7 +118,7 @@ class Recorder:
 
     def _request(self, captured: Captured, base_path: str, query_pairs: list[tuple[str, str]], redactor: Redactor,
                  applied: list[str]) -> dict[str, Any]:
-        base = "" if base_path == "/" else base_path
+        base = mount_prefix(base_path)
         path = captured.path[len(base):] if captured.path.startswith(base) else captured.path
         request: dict[str, Any] = {"method": captured.method, "path": redactor.text(path or "/", applied, "path")}
         query: dict[str, str] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
+from ..config import mount_prefix
 from ..exchange import Exchange, Response
 from .matchers import RequestView
 from .store import StubStore
@@ -36,7 +37,7 @@ class Replay:
 
 
 async def request_view(exchange: Exchange, base_path: str) -> RequestView:
-    base = "" if base_path == "/" else base_path
+    base = mount_prefix(base_path)
     path = exchange.path[len(base):] if exchange.path.startswith(base) else exchange.path
     query = parse_qs(exchange.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in exchange.scope["headers"]}

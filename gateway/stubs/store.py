@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..config import mount_prefix
 from ..specs import Operation, Service, find_operation
 from .format import Stub, StubError, read_stub
 from .matchers import RequestView, Verdict, judge
@@ -19,7 +20,7 @@ def stub_operation(stub: Stub, service: Service) -> Operation | None:
     if stub.operation:
         return service.operations.get(stub.operation)
     if isinstance(stub.path, str):
-        base = "" if service.base_path == "/" else service.base_path
+        base = mount_prefix(service.base_path)
         found = find_operation({service.name: service}, stub.method, base + stub.path)
         return found[1] if found else None
     return next((op for op in service.operations.values() if op.method == stub.method), None)

@@ -1,0 +1,108 @@
+"""`gw serve` as a real process on a free loopback port, as a user starts it (the pytest plugin, the test suite).
+
+Its stderr (one access log line per request) goes to a temporary file, not a pipe nobody reads: a
+pipe fills after ~64 KiB and the gateway would block writing its log. The file is read when the
+gateway fails to start and when it stops.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from .inprocess import free_port
+
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through an HTTP(S)_PROXY
+
+
+def gw_command() -> list[str]:
+    """How to run `gw`: the script beside this Python, else cli.py run by this Python (works from any cwd)."""
+    found = shutil.which("gw", path=str(Path(sys.executable).parent))
+    if found:
+        return [found]
+    spec = importlib.util.find_spec("cli")
+    script = Path(spec.origin) if spec and spec.origin else Path(__file__).resolve().parents[2] / "cli.py"
+    return [sys.executable, str(script)]
+
+
+class GatewayProcess:
+    """`gw serve *args --port <free port>` in a session of its own; `wait_ready()`, then `stop()`."""
+
+    def __init__(self, args: list[str], cwd: str | Path | None = None, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        log = tempfile.NamedTemporaryFile(prefix="gw-serve-", suffix=".log", delete=False)  # noqa: SIM115
+        self.log_path = Path(log.name)
+        self._output: str | None = None  # the log's text once stopped (the file is then removed)
+        with log:
+            self.proc = subprocess.Popen([*gw_command(), "serve", *args, "--port", str(self.port)], cwd=cwd,
+                                         env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=log,
+                                         start_new_session=True)
+
+    def log(self) -> str:
+        """What the gateway has written to stderr so far."""
+        if self._output is not None:
+            return self._output
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def follow(self, poll: float = 0.05) -> Iterator[str]:
+        """Its stderr lines as they are written, until the process has exited and every line is read."""
+        return self._follow(open(self.log_path, encoding="utf-8", errors="replace"), poll)
+
+    def _follow(self, stream: IO[str], poll: float) -> Iterator[str]:
+        with stream:
+            pending = ""
+            while True:
+                pending += stream.readline()
+                if pending.endswith("\n"):
+                    yield pending
+                    pending = ""
+                elif self.proc.poll() is not None:
+                    rest = pending + stream.read()
+                    if rest:
+                        yield from rest.splitlines(keepends=True)
+                    return
+                else:
+                    time.sleep(poll)
+
+    def wait_ready(self, timeout: float = 30) -> GatewayProcess:
+        """Wait until /_gw/health answers 200; RuntimeError (with the gateway's stderr) when it exits or times out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gw serve exited {self.proc.returncode}: {self.log().strip()}")
+            try:
+                with _DIRECT.open(f"{self.url}/_gw/health", timeout=1) as answer:
+                    if answer.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        output = self.stop().strip()
+        raise RuntimeError(f"gw serve did not answer {self.url}/_gw/health within {timeout:g} s: {output}")
+
+    def stop(self) -> str:
+        """SIGTERM to its process group (workers included), SIGKILL after 10 s; returns everything it wrote to stderr."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        if self._output is None:
+            self._output = self.log()
+            self.log_path.unlink(missing_ok=True)
+        return self._output
