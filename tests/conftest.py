@@ -11,19 +11,48 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+import jwt
 import pytest
 
 from gateway.config import GatewayConfig, build_config
 from gateway.conformance import InProcessGateway, free_port
+from gateway.conformance.process import GatewayProcess as ServedGateway
+from gateway.conformance.process import gw_command
 from tests.upstream import UpstreamServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 TEST_SPECS = Path(__file__).resolve().parent / "specs"
 CORPUS = ROOT.parent / "shared" / "corpus"
+OUTSIDER = "127.0.0.2"  # a loopback address other than 127.0.0.1: reaches the gateway, outside 127.0.0.1/32
+T = TypeVar("T")
+
+
+def eventually(read: Callable[[], T], done: Callable[[T], object] = bool, timeout: float = 5.0,
+               step: float = 0.05) -> T:
+    """Poll `read()` until `done(value)` holds and return that value; AssertionError with the last one if not."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout}s; last value: {value!r}")
+        time.sleep(step)
+
+
+def mint_token(secret: Any, *, algorithm: str = "HS256", headers: dict[str, Any] | None = None, **claims: Any) -> str:
+    """A JWT made with PyJWT, independently of the gateway's own signing: sub/iat/exp (now + 300s) overridable."""
+    now = int(time.time())
+    return jwt.encode({"sub": "alice", "iat": now, "exp": now + 300, **claims}, secret, algorithm=algorithm,
+                      headers=headers)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 class GatewayThread(InProcessGateway):
@@ -33,7 +62,10 @@ class GatewayThread(InProcessGateway):
         super().__enter__()
         return self
 
-    def client(self, **kwargs: Any) -> httpx.Client:
+    def client(self, source: str | None = None, **kwargs: Any) -> httpx.Client:
+        """A client to this gateway; with `source`, its connections come from that address (any 127.x)."""
+        if source is not None:
+            kwargs["transport"] = httpx.HTTPTransport(local_address=source)
         return httpx.Client(base_url=self.url, timeout=30, **kwargs)
 
 
@@ -130,43 +162,11 @@ def upstream_process() -> Iterator[Callable[[str], UpstreamProcess]]:
         process.stop()
 
 
-def gw_command() -> list[str]:
-    found = shutil.which("gw", path=str(Path(sys.executable).parent))
-    return [found] if found else [sys.executable, str(ROOT / "cli.py")]
-
-
-class GatewayProcess:
-    """`gw serve ...` as a real process, as a user starts it."""
+class GatewayProcess(ServedGateway):
+    """`gw serve ...` as a real process, as a user starts it, logging JSON lines."""
 
     def __init__(self, args: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        full_env = {**os.environ, "GW_LOG_FORMAT": "json", **(env or {})}
-        self.proc = subprocess.Popen([*gw_command(), "serve", *args, "--port", str(self.port)], cwd=cwd,
-                                     env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     start_new_session=True)
-
-    def wait_ready(self, timeout: float = 20) -> GatewayProcess:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gw serve exited {self.proc.returncode}: {self.proc.stderr.read()}")
-            try:
-                if httpx.get(f"{self.url}/_gw/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError("gw serve did not become healthy")
-
-    def stop(self) -> str:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        return self.proc.stderr.read() if self.proc.stderr else ""
+        super().__init__(args, cwd, {"GW_LOG_FORMAT": "json", **(env or {})})
 
 
 @pytest.fixture

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
-import jwt
 import pytest
 
-from tests.conftest import SPECS, TEST_SPECS, GatewayThread, free_port
+from tests.conftest import OUTSIDER, SPECS, TEST_SPECS, GatewayThread, free_port, mint_token
 from tests.upstream import UpstreamServer
 
 ECHO = str(TEST_SPECS / "echo.yaml")
@@ -197,17 +195,12 @@ def guarded(start_gateway: Callable[..., GatewayThread]) -> GatewayThread:
                          auth={"jwt": {"secret": SECRET}})
 
 
-def from_other_address(gateway: GatewayThread) -> httpx.Client:
-    return httpx.Client(base_url=gateway.url, transport=httpx.HTTPTransport(local_address="127.0.0.2"), timeout=10)
-
-
 def token(roles: list[str]) -> str:
-    now = int(time.time())
-    return jwt.encode({"sub": "ops", "iat": now, "exp": now + 300, "roles": roles}, SECRET, algorithm="HS256")
+    return mint_token(SECRET, sub="ops", roles=roles)
 
 
 def test_a_client_outside_allow_from_is_refused_with_403_problem(guarded: GatewayThread) -> None:
-    with from_other_address(guarded) as client:
+    with guarded.client(source=OUTSIDER) as client:
         refused = client.get("/_gw/api/services")
         switch = client.put("/_gw/api/services/users/mode", json={"mode": "live"})
         unknown = client.get("/_gw/api/does-not-exist")
@@ -220,7 +213,7 @@ def test_a_client_outside_allow_from_is_refused_with_403_problem(guarded: Gatewa
 
 
 def test_the_admin_key_or_an_admin_token_lets_a_remote_client_in(guarded: GatewayThread) -> None:
-    with from_other_address(guarded) as client:
+    with guarded.client(source=OUTSIDER) as client:
         with_key = client.get("/_gw/api/services", headers={"X-GW-Admin-Key": "k3y-for-ops"})
         wrong_key = client.get("/_gw/api/services", headers={"X-GW-Admin-Key": "guess"})
         admin = client.get("/_gw/api/services", headers={"Authorization": f"Bearer {token(['admin'])}"})

@@ -22,20 +22,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from tests.conftest import TEST_SPECS, GatewayThread, free_port
+from tests.conftest import TEST_SPECS, GatewayThread, bearer, free_port, mint_token
 
 SECURED = str(TEST_SPECS / "secured.yaml")
 SECRET = "a-test-secret-of-at-least-32-bytes!"
 
 
 def token(key: Any = SECRET, algorithm: str = "HS256", headers: dict[str, Any] | None = None, **claims: Any) -> str:
-    now = int(time.time())
-    return jwt.encode({"sub": "alice", "iat": now, "exp": now + 300, **claims}, key, algorithm=algorithm,
-                      headers=headers)
-
-
-def bearer(value: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {value}"}
+    return mint_token(key, algorithm=algorithm, headers=headers, **claims)
 
 
 def secured(start: Callable[..., GatewayThread], jwt_settings: dict[str, Any] | None = None, service: dict | None = None,

@@ -17,7 +17,7 @@ from gateway.forwarder import breaker as breaker_module
 from gateway.forwarder.breaker import CLOSED, HALF_OPEN, OPEN, Breaker
 from gateway.forwarder.upstreams import Upstream, UpstreamPool
 from gateway.policy_settings import CircuitBreakerSettings
-from tests.conftest import TEST_SPECS, GatewayThread, free_port
+from tests.conftest import TEST_SPECS, GatewayThread, eventually, free_port
 from tests.upstream import UpstreamServer
 
 ECHO = str(TEST_SPECS / "echo.yaml")
@@ -33,12 +33,6 @@ def guarded(start: Callable[..., GatewayThread], urls: list[str], mode: str = "l
 def circuit(gateway: GatewayThread, upstream: UpstreamServer) -> dict[str, Any]:
     ready = httpx.get(f"{gateway.url}/_gw/ready", timeout=5).json()
     return ready["services"]["echo"]["instances"][upstream.url]["circuit"]
-
-
-def wait_until(condition: Callable[[], bool], step: float = 0.05) -> None:
-    """Poll until `condition` holds; pytest's timeout bounds the wait."""
-    while not condition():
-        time.sleep(step)
 
 
 def statuses(client: httpx.Client, count: int) -> list[int]:
@@ -116,7 +110,7 @@ def test_half_open_probe_success_closes_the_circuit(start_gateway, good_and_bad)
         statuses(client, 6)
         assert circuit(gateway, bad)["state"] == "open"
         bad.recover()
-        wait_until(lambda: circuit(gateway, bad)["state"] == "half_open")
+        eventually(lambda: circuit(gateway, bad)["state"] == "half_open")
         assert statuses(client, 6) == [200] * 6
     assert circuit(gateway, bad)["state"] == "closed"
     assert bad.stats()["requests"] == 3 + 3  # the probe, then its round robin share again
@@ -127,7 +121,7 @@ def test_half_open_probe_failure_opens_the_circuit_again(start_gateway, good_and
     gateway = guarded(start_gateway, [good.url, bad.url], failures=3, open_seconds=0.5)
     with gateway.client() as client:
         statuses(client, 6)
-        wait_until(lambda: circuit(gateway, bad)["state"] == "half_open")
+        eventually(lambda: circuit(gateway, bad)["state"] == "half_open")
         assert sorted(statuses(client, 6)) == [200] * 5 + [500]
     state = circuit(gateway, bad)
     assert state["state"] == "open" and state["opened_by"] == "probe"
@@ -200,7 +194,7 @@ def test_failures_seen_by_one_gateway_open_the_circuit_for_another(start_gateway
     with first.client() as client:
         statuses(client, 6)
     assert circuit(first, bad)["state"] == "open"
-    wait_until(lambda: circuit(second, bad)["state"] == "open")  # no request went through the second one
+    eventually(lambda: circuit(second, bad)["state"] == "open")  # no request went through the second one
     assert circuit(second, bad)["opened_by"] == "shared"
     with second.client() as client:
         assert statuses(client, 10) == [200] * 10
@@ -216,7 +210,7 @@ def test_failures_through_two_gateways_add_up(start_gateway, good_and_bad, redis
     with second.client() as client:
         statuses(client, 2)  # the third there
     assert bad.stats()["requests"] == 3
-    wait_until(lambda: circuit(first, bad)["state"] == "open" and circuit(second, bad)["state"] == "open")
+    eventually(lambda: circuit(first, bad)["state"] == "open" and circuit(second, bad)["state"] == "open")
     for gateway in (first, second):
         with gateway.client() as client:
             assert statuses(client, 4) == [200] * 4

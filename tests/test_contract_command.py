@@ -151,3 +151,23 @@ def test_an_unreachable_url_target_is_a_usage_error() -> None:
 
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"error: --target {url}: cannot connect (Connection refused)"]
+
+
+def test_contract_settings_in_the_environment_reach_the_contracts_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GW_CONTRACT__STRICT (two underscores) is a gateway setting; GW_CONTRACT_SERVICES (one) configures contracts/."""
+    from gateway.conformance.contracts import plan_from_env
+
+    for name in ("GW_CONTRACT_TARGET", "GW_CONTRACT_CONFIG", "GW_CONTRACT_CHECKS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GW_CONTRACT__STRICT", "true")
+    monkeypatch.setenv("GW_CONTRACT__CHECK", "false")
+    monkeypatch.setenv("GW_CONTRACT_SERVICES", "users")
+    plan_from_env.cache_clear()
+    try:
+        plan = plan_from_env(str(ROOT / "gateway.yaml"))
+    finally:
+        plan_from_env.cache_clear()
+
+    assert list(plan.services) == ["users"]
+    assert plan.config.contract.strict is True
+    assert plan.config.contract.check is False

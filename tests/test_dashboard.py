@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.browser import chromium
-from tests.conftest import ROOT, SPECS, GatewayThread
+from tests.conftest import OUTSIDER, ROOT, SPECS, GatewayThread
 from tests.upstream import UpstreamServer
 
 SCREENSHOT = ROOT / "docs" / "dashboard.png"
@@ -31,11 +31,6 @@ def samples(**overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
 @pytest.fixture
 def gateway(start_gateway: Callable[..., GatewayThread]) -> GatewayThread:
     return start_gateway(samples(), admin={"allow_from": ["127.0.0.1/32"]}, reload=False)
-
-
-def outsider(gateway: GatewayThread) -> httpx.Client:
-    """A client at 127.0.0.2: loopback, but outside `admin.allow_from: [127.0.0.1/32]`."""
-    return httpx.Client(base_url=gateway.url, transport=httpx.HTTPTransport(local_address="127.0.0.2"), timeout=10)
 
 
 def test_page_lists_every_service_with_a_mode_control_set_to_its_mode(gateway: GatewayThread) -> None:
@@ -62,7 +57,7 @@ def test_page_shows_a_mode_switched_at_runtime(gateway: GatewayThread) -> None:
 
 
 def test_page_is_refused_to_a_client_outside_allow_from_with_403_problem(gateway: GatewayThread) -> None:
-    with outsider(gateway) as client:
+    with gateway.client(source=OUTSIDER) as client:
         page = client.get("/_gw/ui")
         script = client.get("/_gw/ui/static/dashboard.js")
 
@@ -75,7 +70,7 @@ def test_page_is_refused_to_a_client_outside_allow_from_with_403_problem(gateway
 
 def test_page_is_open_to_an_outsider_presenting_the_admin_key(start_gateway: Callable[..., GatewayThread]) -> None:
     gateway = start_gateway(samples(), admin={"allow_from": ["127.0.0.1/32"], "key": "k-operator"}, reload=False)
-    with outsider(gateway) as client:
+    with gateway.client(source=OUTSIDER) as client:
         assert client.get("/_gw/ui", headers={"X-GW-Admin-Key": "k-operator"}).status_code == 200
         assert client.get("/_gw/ui", headers={"X-GW-Admin-Key": "wrong"}).status_code == 403
 

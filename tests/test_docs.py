@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
 from tests.browser import chromium
-from tests.conftest import SPECS, GatewayThread
+from tests.conftest import OUTSIDER, SPECS, GatewayThread
 
 SAMPLES = {name: {"spec": str(SPECS / f"{name}.yaml"), "base_path": f"/{name}"} for name in ("users", "orders", "cameras")}
 
@@ -84,8 +83,7 @@ def test_index_links_every_service_and_the_admin_api(gateway: GatewayThread) -> 
 
 def test_docs_are_public_where_the_dashboard_is_not(gateway: GatewayThread) -> None:
     """Anyone who can reach the gateway can call the services; their docs show the same contract."""
-    outside = httpx.HTTPTransport(local_address="127.0.0.2")
-    with httpx.Client(base_url=gateway.url, transport=outside, timeout=10) as client:
+    with gateway.client(source=OUTSIDER) as client:
         docs = client.get("/_gw/docs/users/openapi.json")
         dashboard = client.get("/_gw/ui")
 

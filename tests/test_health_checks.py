@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +10,7 @@ import httpx
 import pytest
 
 from gateway.config import ConfigError, build_config
-from tests.conftest import TEST_SPECS, GatewayThread, free_port
+from tests.conftest import TEST_SPECS, GatewayThread, eventually, free_port
 from tests.upstream import UpstreamServer
 
 ECHO = str(TEST_SPECS / "echo.yaml")
@@ -31,12 +30,6 @@ def health(gateway: GatewayThread, url: str) -> str:
     return ready(gateway).json()["services"]["echo"]["instances"][url]["health"]
 
 
-def wait_until(condition: Callable[[], bool], step: float = 0.05) -> None:
-    """Poll until `condition` holds; pytest's timeout bounds the wait."""
-    while not condition():
-        time.sleep(step)
-
-
 def answered_by(client: httpx.Client, count: int) -> list[Any]:
     return [client.get("/echo/items/1").headers.get("x-upstream") for _ in range(count)]
 
@@ -44,7 +37,7 @@ def answered_by(client: httpx.Client, count: int) -> list[Any]:
 def test_probes_go_to_the_health_path_of_every_instance(start_gateway, make_upstream) -> None:
     one, two = make_upstream("one"), make_upstream("two")
     gateway = checked(start_gateway, [one.url, two.url])
-    wait_until(lambda: health(gateway, one.url) == health(gateway, two.url) == "healthy")
+    eventually(lambda: health(gateway, one.url) == health(gateway, two.url) == "healthy")
     assert one.stats()["paths"]["/healthz"] >= 1 and two.stats()["paths"]["/healthz"] >= 1
 
 
@@ -52,7 +45,7 @@ def test_failing_instance_is_skipped_and_ready_reports_it(start_gateway, make_up
     good, bad = make_upstream("good"), make_upstream("bad")
     gateway = checked(start_gateway, [good.url, bad.url])
     bad.fail(503)
-    wait_until(lambda: health(gateway, bad.url) == "unhealthy")
+    eventually(lambda: health(gateway, bad.url) == "unhealthy")
     report = ready(gateway)
     with gateway.client() as client:
         names = answered_by(client, 8)
@@ -68,7 +61,7 @@ def test_ready_is_503_when_no_instance_is_healthy_then_recovers(start_gateway, m
     gateway = checked(start_gateway, [one.url, two.url])
     one.fail(500)
     two.fail(503)
-    wait_until(lambda: ready(gateway).status_code == 503)
+    eventually(lambda: ready(gateway).status_code == 503)
     reasons = ready(gateway).json()["reasons"]
     with gateway.client() as client:
         refused = client.get("/echo/items/1")
@@ -79,8 +72,8 @@ def test_ready_is_503_when_no_instance_is_healthy_then_recovers(start_gateway, m
 
     one.recover()
     two.recover()
-    wait_until(lambda: ready(gateway).status_code == 200)  # one healthy instance is enough to be ready...
-    wait_until(lambda: all(i["health"] == "healthy"  # ...and both come back before traffic is shared again
+    eventually(lambda: ready(gateway).status_code == 200)  # one healthy instance is enough to be ready...
+    eventually(lambda: all(i["health"] == "healthy"  # ...and both come back before traffic is shared again
                            for i in ready(gateway).json()["services"]["echo"]["instances"].values()))
     with gateway.client() as client:
         assert sorted(answered_by(client, 4)) == ["one", "one", "two", "two"]
@@ -90,7 +83,7 @@ def test_unreachable_instance_fails_its_health_check(start_gateway, make_upstrea
     alive = make_upstream("alive")
     dead = f"http://127.0.0.1:{free_port()}"
     gateway = checked(start_gateway, [dead, alive.url])
-    wait_until(lambda: health(gateway, dead) == "unhealthy")
+    eventually(lambda: health(gateway, dead) == "unhealthy")
     with gateway.client() as client:
         assert answered_by(client, 4) == ["alive"] * 4
 
@@ -98,7 +91,7 @@ def test_unreachable_instance_fails_its_health_check(start_gateway, make_upstrea
 def test_fallback_mode_answers_from_stubs_when_no_instance_is_healthy(start_gateway, upstream: UpstreamServer) -> None:
     gateway = checked(start_gateway, [upstream.url], mode="fallback")
     upstream.fail(500)
-    wait_until(lambda: health(gateway, upstream.url) == "unhealthy")
+    eventually(lambda: health(gateway, upstream.url) == "unhealthy")
     with gateway.client() as client:
         response = client.get("/echo/flaky/z")
     assert response.status_code == 200

@@ -8,7 +8,7 @@ import httpx
 
 from gateway import __version__
 from gateway.conformance import free_port
-from tests.conftest import ROOT, TEST_SPECS
+from tests.conftest import OUTSIDER, ROOT, TEST_SPECS
 from tests.upstream import UpstreamServer
 
 ECHO_SPEC = str(TEST_SPECS / "echo.yaml")
@@ -21,11 +21,6 @@ def services(upstream: UpstreamServer) -> dict[str, dict[str, object]]:
         "echo": {"spec": ECHO_SPEC, "base_path": "/echo", "mode": "live", "upstream": upstream.url,
                  "health_check": {"path": "/items/0", "interval": "1s"}},
     }
-
-
-def from_address(gateway, address: str) -> httpx.Client:
-    """A client whose requests come from `address` (any 127.x address reaches a loopback listener)."""
-    return httpx.Client(base_url=gateway.url, timeout=10, transport=httpx.HTTPTransport(local_address=address))
 
 
 def wait_for_health_check(client: httpx.Client, service: str, timeout: float = 5) -> dict:
@@ -73,7 +68,7 @@ def test_an_open_circuit_shows_with_its_reason(start_gateway) -> None:
 def test_outside_admin_allow_from_is_refused_and_the_probes_stay_open(start_gateway,
                                                                          upstream: UpstreamServer) -> None:
     gateway = start_gateway(services(upstream), admin={"allow_from": ["127.0.0.1/32"]})
-    with from_address(gateway, "127.0.0.2") as outsider, from_address(gateway, "127.0.0.1") as operator:
+    with gateway.client(source=OUTSIDER) as outsider, gateway.client(source="127.0.0.1") as operator:
         refused = outsider.get("/_gw/health/detailed")
         assert outsider.get("/_gw/health").status_code == 200
         assert outsider.get("/_gw/ready").status_code == 200
@@ -88,7 +83,7 @@ def test_outside_admin_allow_from_is_refused_and_the_probes_stay_open(start_gate
 
 def test_the_admin_key_lets_an_outside_operator_in(start_gateway, upstream: UpstreamServer) -> None:
     gateway = start_gateway(services(upstream), admin={"allow_from": ["127.0.0.1/32"], "key": "k-123"})
-    with from_address(gateway, "127.0.0.2") as outsider:
+    with gateway.client(source=OUTSIDER) as outsider:
         assert outsider.get("/_gw/health/detailed", headers={"X-GW-Admin-Key": "wrong"}).status_code == 403
         allowed = outsider.get("/_gw/health/detailed", headers={"X-GW-Admin-Key": "k-123"})
     assert allowed.status_code == 200 and set(allowed.json()["services"]) == {"users", "echo"}

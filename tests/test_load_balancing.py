@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +12,7 @@ import httpx
 from gateway.config import build_config
 from gateway.forwarder.balancer import LeastConnections, Random, RoundRobin, SmoothWeightedRoundRobin
 from gateway.forwarder.upstreams import UpstreamPool
-from tests.conftest import TEST_SPECS, GatewayThread
+from tests.conftest import TEST_SPECS, GatewayThread, eventually
 
 ECHO = str(TEST_SPECS / "echo.yaml")
 
@@ -31,12 +30,6 @@ def answered_by(client: httpx.Client, count: int, path: str = "/echo/items/1") -
         assert response.status_code == 200, response.text
         names.append(response.headers["x-upstream"])
     return names
-
-
-def wait_until(condition: Callable[[], bool], step: float = 0.02) -> None:
-    """Poll until `condition` holds; pytest's timeout bounds the wait."""
-    while not condition():
-        time.sleep(step)
 
 
 def test_round_robin_takes_each_instance_in_turn(start_gateway, make_upstream) -> None:
@@ -70,7 +63,7 @@ def test_least_connections_prefers_the_idle_instance(start_gateway, make_upstrea
 
     worker = threading.Thread(target=slow_request)
     worker.start()
-    wait_until(lambda: one.stats()["in_flight"] + two.stats()["in_flight"] == 1)
+    eventually(lambda: one.stats()["in_flight"] + two.stats()["in_flight"] == 1)
     busy, idle = (one, two) if one.stats()["in_flight"] else (two, one)
     with gateway.client() as client:
         names = answered_by(client, 6)

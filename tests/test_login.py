@@ -16,7 +16,7 @@ import jwt
 import pytest
 from argon2 import PasswordHasher
 
-from tests.conftest import TEST_SPECS, GatewayThread, gw_command, run_gw
+from tests.conftest import TEST_SPECS, GatewayThread, bearer, gw_command, run_gw
 
 SECURED = str(TEST_SPECS / "secured.yaml")
 SECRET = "a-login-secret-of-at-least-32-bytes"
@@ -36,10 +36,6 @@ def login_gateway(start: Callable[..., GatewayThread], users: list[dict[str, Any
     auth = {"jwt": {"secret": SECRET, "issuer": "gw-test", "access_ttl": "5m"}, "users": users,
             "login": {"attempts": 3, "window": "1m"}, **top.pop("auth", {})}
     return start({"secured": {"spec": SECURED, "mode": "stub"}}, auth=auth, **top)
-
-
-def bearer(value: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {value}"}
 
 
 def log_in(client: httpx.Client, username: str = "alice", password: str = "wonderland") -> dict[str, Any]:

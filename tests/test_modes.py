@@ -12,7 +12,7 @@ from gateway.config import ServiceConfig
 from gateway.events import EventBus
 from gateway.modes import ModeError, Modes
 from gateway.shared_state import SharedState
-from tests.conftest import SPECS, GatewayThread
+from tests.conftest import SPECS, GatewayThread, eventually
 
 USERS = str(SPECS / "users.yaml")
 
@@ -65,15 +65,6 @@ def test_a_switched_mode_survives_a_spec_reload(start_gateway: Callable[..., Gat
     assert next(op for op in services["operations"] if op["key"] == "getUser")["mode"] == "fallback"
 
 
-def wait_for(check: Callable[[], bool], timeout: float = 5.0) -> float:
-    started = time.monotonic()
-    while not check():
-        if time.monotonic() - started > timeout:
-            raise AssertionError("not within the timeout")
-        time.sleep(0.05)
-    return time.monotonic() - started
-
-
 def mode_at(gateway: GatewayThread, operation: str | None = None) -> str:
     service = httpx.get(f"{gateway.url}/_gw/api/services/users", timeout=5).json()
     if operation is None:
@@ -90,7 +81,9 @@ def test_gateways_sharing_redis_follow_a_switch_made_on_one(start_gateway, redis
     with httpx.Client(base_url=two.url, timeout=5) as client:
         assert client.get("/users/users/1").headers["x-gw-source"] == "example"
         httpx.put(f"{one.url}/_gw/api/services/users/mode", json={"mode": "live"}, timeout=5).raise_for_status()
-        took = wait_for(lambda: mode_at(two) == "live")
+        started = time.monotonic()
+        eventually(lambda: mode_at(two) == "live")
+        took = time.monotonic() - started
         assert client.get("/users/users/1").headers["x-gw-source"] == "live"
     assert took < 2.0
     assert {"type": "mode", "service": "users", "operation": None, "mode": "live"} in [
@@ -98,6 +91,6 @@ def test_gateways_sharing_redis_follow_a_switch_made_on_one(start_gateway, redis
 
     httpx.put(f"{two.url}/_gw/api/services/users/operations/GET%20%2Fme/mode", json={"mode": "spy"},
               timeout=5).raise_for_status()
-    wait_for(lambda: mode_at(one, "GET /me") == "spy")
+    eventually(lambda: mode_at(one, "GET /me") == "spy")
     late = start_gateway(settings, redis_url=redis_server.url, reload=False)  # started after the switches
-    wait_for(lambda: mode_at(late) == "live" and mode_at(late, "GET /me") == "spy")
+    eventually(lambda: mode_at(late) == "live" and mode_at(late, "GET /me") == "spy")

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import SPECS, GatewayThread
-
-
-def eventually(check: Callable[[], bool], timeout: float = 5) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return False
+from tests.conftest import SPECS, GatewayThread, eventually
 
 
 def start(start_gateway, tmp_path: Path) -> GatewayThread:

@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import bcrypt
 import httpx
@@ -28,23 +27,12 @@ import pytest
 import yaml
 
 from gateway.conformance import free_port
-from tests.conftest import ROOT, SPECS, TEST_SPECS, GatewayProcess, RedisServer
+from tests.conftest import ROOT, SPECS, TEST_SPECS, GatewayProcess, RedisServer, eventually
 
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
 CLIENT_ADDRESS = "127.0.0.2"  # any loopback address but nginx's own: the gateways must not trust it
 SECRET = "a-several-processes-secret-of-32-bytes"
 LIMIT = 10
-T = TypeVar("T")
-
-
-def eventually(read: Callable[[], T], done: Callable[[T], bool], timeout: float = 5) -> T:
-    """`read()` once `done` says so: log lines are written just after their response is sent."""
-    deadline = time.monotonic() + timeout
-    value = read()
-    while not done(value) and time.monotonic() < deadline:
-        time.sleep(0.02)
-        value = read()
-    return value
 
 
 def render_nginx_conf(listen_port: int, gw_ports: tuple[int, int]) -> str:
@@ -122,8 +110,7 @@ class Gateway:
     lines: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        stream = self.process.proc.stderr
-        assert stream is not None
+        stream = self.process.follow()  # its stderr lines as they are written
         threading.Thread(target=lambda: self.lines.extend(stream), daemon=True).start()
 
     @property

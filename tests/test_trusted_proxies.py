@@ -18,21 +18,16 @@ from gateway.config import ConfigError, build_config, load_config
 from gateway.exchange import Exchange
 from gateway.problems import Problem
 from gateway.steps.client_address import ClientAddress, TrustedProxies, parse_networks
-from tests.conftest import SPECS, TEST_SPECS, GatewayThread, gateway_config
+from tests.conftest import OUTSIDER, SPECS, TEST_SPECS, GatewayThread, gateway_config
 from tests.upstream import UpstreamServer
 
-PROXY, OUTSIDER = "127.0.0.1", "127.0.0.2"
+PROXY = "127.0.0.1"
 USERS = {"users": {"spec": str(SPECS / "users.yaml"), "mode": "stub"}}
 LIMITED = {"rate_limit": {"limit": 2, "window": "60s", "key": "ip"}, "trusted_proxies": ["127.0.0.1/32"]}
 
 
 def proxies(*cidrs: str) -> TrustedProxies:
     return TrustedProxies(parse_networks(cidrs))
-
-
-def client_from(gateway: GatewayThread, address: str) -> httpx.Client:
-    """A client whose TCP connections come from `address` (any 127.x.y.z reaches the gateway)."""
-    return httpx.Client(base_url=gateway.url, transport=httpx.HTTPTransport(local_address=address), timeout=10)
 
 
 def statuses(client: httpx.Client, forwarded_for: list[str]) -> list[int]:
@@ -69,14 +64,14 @@ def test_ports_brackets_and_mapped_addresses_are_understood() -> None:
 
 def test_a_spoofed_forwarded_for_does_not_dodge_the_rate_limit(start_gateway: Callable[..., GatewayThread]) -> None:
     gateway = start_gateway(USERS, **LIMITED)
-    with client_from(gateway, OUTSIDER) as client:
+    with gateway.client(source=OUTSIDER) as client:
         answers = statuses(client, ["198.51.100.1", "198.51.100.2", "198.51.100.3"])
     assert answers == [200, 200, 429]
 
 
 def test_a_trusted_proxys_forwarded_for_names_the_client(start_gateway: Callable[..., GatewayThread]) -> None:
     gateway = start_gateway(USERS, **LIMITED)
-    with client_from(gateway, PROXY) as proxy:
+    with gateway.client(source=PROXY) as proxy:
         first = statuses(proxy, ["198.51.100.1"] * 3)
         second = statuses(proxy, ["198.51.100.66, 198.51.100.2"] * 2)  # its own budget; the forged hop is ignored
     assert first == [200, 200, 429]
@@ -88,7 +83,7 @@ def test_upstreams_get_the_chain_with_the_proxy_appended_and_its_scheme(
     echo = {"echo": {"spec": str(TEST_SPECS / "echo.yaml"), "mode": "live", "upstream": [upstream.url]}}
     gateway = start_gateway(echo, trusted_proxies=["127.0.0.1/32"])
     sent = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
-    with client_from(gateway, PROXY) as proxy, client_from(gateway, OUTSIDER) as outsider:
+    with gateway.client(source=PROXY) as proxy, gateway.client(source=OUTSIDER) as outsider:
         via_proxy = proxy.get("/echo/items/1", headers=sent).json()["headers"]
         direct = outsider.get("/echo/items/1", headers=sent).json()["headers"]
     assert via_proxy["x-forwarded-for"] == "203.0.113.9, 127.0.0.1"
@@ -101,7 +96,7 @@ def test_several_forwarded_for_lines_are_one_chain(start_gateway: Callable[..., 
                                                    upstream: UpstreamServer) -> None:
     echo = {"echo": {"spec": str(TEST_SPECS / "echo.yaml"), "mode": "live", "upstream": [upstream.url]}}
     gateway = start_gateway(echo)
-    with client_from(gateway, OUTSIDER) as outsider:
+    with gateway.client(source=OUTSIDER) as outsider:
         seen = outsider.get("/echo/items/1", headers=[("X-Forwarded-For", "198.51.100.1"),
                                                       ("X-Forwarded-For", "203.0.113.9")]).json()["headers"]
     assert seen["x-forwarded-for"] == "198.51.100.1, 203.0.113.9, 127.0.0.2"

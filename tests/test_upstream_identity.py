@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +9,7 @@ import jwt
 import pytest
 
 from gateway.app import load_services
-from tests.conftest import TEST_SPECS, GatewayThread, gateway_config, run_gw
+from tests.conftest import TEST_SPECS, GatewayThread, gateway_config, mint_token, run_gw
 from tests.upstream import UpstreamServer
 
 SECURED = str(TEST_SPECS / "secured.yaml")
@@ -18,8 +17,7 @@ SECRET = "an-upstream-secret-of-at-least-32b"
 
 
 def caller_token(**claims: Any) -> str:
-    now = int(time.time())
-    return jwt.encode({"sub": "alice", "roles": ["admin"], "iat": now, "exp": now + 300, **claims}, SECRET)
+    return mint_token(SECRET, **{"roles": ["admin"], **claims})
 
 
 def live(start: Callable[..., GatewayThread], upstream: UpstreamServer, upstream_auth: Any = None) -> GatewayThread:

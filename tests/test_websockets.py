@@ -8,11 +8,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
-import jwt
 import pytest
 from aiohttp import web
 
-from tests.conftest import TEST_SPECS, free_port
+from tests.conftest import TEST_SPECS, free_port, mint_token
 from tests.upstream import UpstreamServer
 
 SECRET = "websocket-test-secret-long-enough-for-hs256"
@@ -125,8 +124,8 @@ def test_a_page_from_a_refused_origin_cannot_open_a_socket(start_gateway, socket
 def test_the_handshake_needs_a_valid_token_when_auth_is_on(start_gateway, socket_upstream) -> None:
     gateway = start_gateway(services(socket_upstream.url), auth={"require": "always", "jwt": {"secret": SECRET}})
     now = int(time.time())
-    token = jwt.encode({"sub": "ada", "iat": now, "exp": now + 60}, SECRET, algorithm="HS256")
-    forged = jwt.encode({"sub": "ada", "iat": now, "exp": now + 60}, "another-secret-long-enough-for-hs256", algorithm="HS256")
+    token = mint_token(SECRET, sub="ada", iat=now, exp=now + 60)
+    forged = mint_token("another-secret-long-enough-for-hs256", sub="ada", iat=now, exp=now + 60)
     assert converse(ws_url(gateway, "/chat/events"))["refused"] == 401
     assert converse(ws_url(gateway, f"/chat/events?token={forged}"))["refused"] == 401
     by_query = converse(ws_url(gateway, f"/chat/events?token={token}"), "q")
