@@ -16,99 +16,16 @@ from connexion.lifecycle import ConnexionRequest
 from connexion.middleware.request_validation import RequestValidationOperation
 from connexion.operations import AbstractOperation
 from connexion.utils import is_null
-from jsonschema import Draft4Validator, Draft202012Validator
-from jsonschema.exceptions import ValidationError
-from openapi_schema_validator import (
-    OAS30ReadValidator,
-    OAS30Validator,
-    OAS30WriteValidator,
-    OAS31Validator,
-    oas30_format_checker,
-    oas31_format_checker,
-)
 from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import FormParser, MultiPartParser
 from starlette.requests import cookie_parser
 
+from .judge import Lenient, compile_schema, schema_errors
 from .media_types import is_json
 from .problems import validation_problem
 
 Error = dict[str, Any]
-
-
-def compile_schema(schema: dict[str, Any], openapi31: bool, direction: str = "request") -> Any:
-    """A validator for a request body (readOnly properties refused), a response body (writeOnly
-    refused) or a parameter (neither applies)."""
-    # A request is not refused for the spec's broken discriminator mapping; a mock answer is held
-    # to it, so the mock picks a value that avoids it.
-    forgive = direction != "response"
-    if openapi31:
-        return Lenient(schema, [lambda: OAS31Validator(schema, format_checker=oas31_format_checker),
-                                lambda: Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)],
-                       forgive)
-    strict = {"request": OAS30WriteValidator, "response": OAS30ReadValidator}.get(direction, OAS30Validator)
-    return Lenient(schema, [lambda: strict(schema, format_checker=oas30_format_checker),
-                            lambda: OAS31Validator(schema, format_checker=oas31_format_checker),
-                            lambda: Draft4Validator(schema, format_checker=Draft4Validator.FORMAT_CHECKER)], forgive)
-
-
-# openapi-schema-validator reports a discriminator mapping to a missing schema as a value error
-_UNRESOLVED = re.compile(r"reference '.*' could not be resolved")
-
-
-class Lenient:
-    """A validator that steps down to plainer rules where a published schema uses words its
-    dialect cannot apply (`type: null` in 3.0, Swagger's list-form `items`, a discriminator mapping
-    to a schema that does not exist): the strict validator raises on those instead of judging."""
-
-    def __init__(self, schema: dict[str, Any], chain: list[Any], forgive_unresolved: bool = True) -> None:
-        self.schema = schema
-        self.chain = list(chain)
-        self.forgive_unresolved = forgive_unresolved
-        self.active = self.chain.pop(0)()
-
-    def _run(self, method: str, value: Any) -> Any:
-        while True:
-            try:
-                errors = list(self.active.iter_errors(value))
-                unresolved = self.forgive_unresolved and any(_UNRESOLVED.search(e.message) for e in errors)
-                if not self.chain or not unresolved:
-                    return errors if method == "iter_errors" else not errors
-            except Exception:
-                if not self.chain:
-                    raise
-            self.active = self.chain.pop(0)()
-
-    def iter_errors(self, value: Any) -> list[Any]:
-        return self._run("iter_errors", value)
-
-    def is_valid(self, value: Any) -> bool:
-        return self._run("is_valid", value)
-
-
-def schema_errors(validator: Any, value: Any, where: str, name: str) -> list[Error]:
-    """All of jsonschema's errors for `value`, each as {in, name, path, message}."""
-    try:
-        found = sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path)))
-    except Exception as exc:
-        # openapi-schema-validator's discriminator handling crashes on some invalid values (a list
-        # where the discriminator wants a string); the value is invalid either way.
-        return [{"in": where, "name": name, "pointer": "", "message": f"does not match the schema ({exc})"}]
-    # A value that fits several branches of a `oneOf` is not refused: published specs often
-    # overlap their branches (a uuid is also "any string"), and the request is not wrong for it.
-    return [{"in": where, "name": name, "pointer": _pointer(e), "message": _message(e)} for e in found
-            if not (e.validator == "oneOf" and "is valid under each of" in e.message)]
-
-
-def _pointer(error: ValidationError) -> str:
-    return "".join(f"/{str(p).replace('~', '~0').replace('/', '~1')}" for p in error.absolute_path)
-
-
-def _message(error: ValidationError) -> str:
-    message = error.message
-    if len(message) > 240:
-        message = message[:237] + "..."
-    return message
+__all__ = ["Lenient", "OperationValidator", "coerce_text", "compile_schema", "declared_types", "schema_errors"]
 
 
 class _Parameter:

@@ -16,11 +16,12 @@ from typing import Any, Protocol
 
 from openapi_schema_validator import OAS30ReadValidator, OAS31Validator
 
+from ..contract import body_validator as contract_body_validator
 from ..exchange import Exchange, Response
 from ..media_types import is_json
 from ..problems import Problem
 from ..specs import Operation, Service
-from ..validation import coerce_text, compile_schema, declared_types
+from ..validation import coerce_text, declared_types
 from .generator import Options, generate
 from .media import encode, is_binary
 from .negotiator import Preferences, choose_media, choose_status, find_example, parse_prefer, status_number
@@ -170,17 +171,8 @@ def _branches(schema: dict[str, Any], depth: int = 0) -> list[dict[str, Any]]:
 
 
 def body_validator(service: Service, operation: Operation, status: str, media: str) -> Any:
-    """The response schema's validator, compiled once per operation, status and media type."""
-    key = ("validator", status, media)
-    if key not in operation.cache:
-        entry = (operation.responses.get(status) or {}).get("content", {}).get(media) or {}
-        schema = entry.get("schema")
-        operation.cache[key] = None if not isinstance(schema, dict) or not is_json(media) else _compile(service, schema)
-    return operation.cache[key]
-
-
-def _compile(service: Service, schema: dict[str, Any]) -> Any:
-    return compile_schema(schema, service.openapi31, direction="response")
+    """The response schema's validator: the contract checker's own (judge.py), compiled once."""
+    return contract_body_validator(service, operation, status, media)
 
 
 def _valid(checker: Any, value: Any) -> bool:

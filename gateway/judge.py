@@ -1,0 +1,276 @@
+"""The one judge of "does this value fit this schema?" for every place that asks: request
+validation, the mocker's check of its own answers (and the generator's oneOf choices), and the
+contract checker (validation proxy, `gw stubs verify`, recording, HAR import). One verdict for
+one value, wherever it is asked.
+
+Built on jsonschema's OpenAPI dialects (openapi-schema-validator), with the keywords published
+specs trip over replaced by readings that never refuse a valid value:
+- `format`: only formats we know are checked (formats.py); `decimal`, vendor words pass.
+- `pattern`, `patternProperties`: ECMA-262 syntax read through ecma_regex; an unreadable pattern
+  is an annotation.
+- `oneOf`/`anyOf` with or without a `discriminator`: a value is judged by the branch its tag
+  names (the branch whose property is pinned to that value by const/enum), else by plain JSON
+  Schema rules; a value fitting several `oneOf` branches is accepted (published specs overlap
+  their branches: a uuid is also "any string"). References in a discriminator mapping are not
+  followed: specs are resolved in place, so they would point nowhere.
+Validators are compiled once per schema; a value pays only for running them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+from typing import Any
+
+from jsonschema import Draft4Validator, Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from jsonschema.validators import extend
+from openapi_schema_validator import OAS30ReadValidator, OAS30Validator, OAS30WriteValidator, OAS31Validator
+
+from . import ecma_regex
+from .formats import format_error
+
+Error = dict[str, Any]
+
+
+def _format(validator: Any, fmt: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    message = format_error(fmt, instance)
+    if message:
+        yield ValidationError(message)
+
+
+def _pattern(validator: Any, pattern: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if isinstance(instance, str) and isinstance(pattern, str) and not ecma_regex.search(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(validator: Any, patterns: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if not isinstance(instance, dict) or not isinstance(patterns, dict):
+        return
+    for pattern, sub in patterns.items():
+        for key, value in instance.items():
+            if ecma_regex.compiled(pattern) is not None and ecma_regex.search(pattern, key):
+                yield from validator.descend(value, sub, path=key, schema_path=pattern)
+
+
+def _additional_properties(validator: Any, extra: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if not isinstance(instance, dict):
+        return
+    known = schema.get("properties") or {}
+    patterns = [p for p in (schema.get("patternProperties") or {}) if ecma_regex.compiled(p) is not None]
+    extras = [k for k in instance if k not in known and not any(ecma_regex.search(p, k) for p in patterns)]
+    if not extras:
+        return
+    if isinstance(extra, dict):
+        for key in extras:
+            yield from validator.descend(instance[key], extra, path=key)
+    elif extra is False:
+        listed = ", ".join(repr(k) for k in sorted(extras))
+        yield ValidationError(f"Additional properties are not allowed ({listed} {'was' if len(extras) == 1 else 'were'} "
+                              f"unexpected)")
+
+
+def _all_of(validator: Any, branches: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if instance is None and schema.get("nullable") is True:  # 3.0's `nullable: true` beside allOf/oneOf means it
+        return
+    for index, sub in enumerate(branches if isinstance(branches, list) else []):
+        yield from validator.descend(instance, sub, schema_path=index)
+
+
+def _union(kind: str) -> Callable[..., Iterator[ValidationError]]:
+    def keyword(validator: Any, branches: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+        if not isinstance(branches, list) or not branches or (instance is None and schema.get("nullable") is True):
+            return
+        named = tagged_branch(schema, branches, instance)
+        if named is not None:
+            yield from validator.descend(instance, branches[named], schema_path=named)
+            return
+        errors: list[ValidationError] = []
+        for index, sub in enumerate(branches):
+            found = list(validator.descend(instance, sub, schema_path=index))
+            if not found:
+                return  # one fitting branch is enough; several fitting a oneOf are forgiven (see module doc)
+            errors += found
+        yield ValidationError(f"{_short(instance)} is not valid under any of the given schemas", context=errors)
+    keyword.__name__ = kind
+    return keyword
+
+
+def tagged_branch(schema: Any, branches: list[Any], instance: Any) -> int | None:
+    """The branch the value's discriminator tag (or its `type`-like const/enum property) names, if
+    exactly one branch pins that property to that value."""
+    if not isinstance(instance, dict):
+        return None
+    discriminator = schema.get("discriminator")
+    names = [discriminator["propertyName"]] if isinstance(discriminator, dict) and \
+        isinstance(discriminator.get("propertyName"), str) else []
+    for name in [*names, *_pinned_names(branches)]:
+        if name not in instance:
+            continue
+        matches = [i for i, branch in enumerate(branches) if _pins(branch, name, instance[name])]
+        if len(matches) == 1:
+            return matches[0]
+    return None
+
+
+_PINNED: dict[int, tuple[list[Any], list[str]]] = {}
+
+
+def _pinned_names(branches: list[Any]) -> list[str]:
+    """Properties every branch pins with const/enum: the tags a union without discriminator is told
+    apart by. Worked out once per union (kept with the list, so its id stays its own)."""
+    cached = _PINNED.get(id(branches))
+    if cached is not None and cached[0] is branches:
+        return cached[1]
+    common: list[str] | None = None
+    for branch in branches:
+        pinned = [name for name, sub in _properties(branch).items() if _pinned_values(sub) is not None]
+        common = pinned if common is None else [n for n in common if n in pinned]
+    _PINNED[id(branches)] = (branches, common or [])
+    return common or []
+
+
+def _pins(branch: Any, name: str, value: Any) -> bool:
+    allowed = _pinned_values(_properties(branch).get(name))
+    return allowed is not None and any(value == v and type(value) is type(v) for v in allowed)
+
+
+def _pinned_values(schema: Any) -> list[Any] | None:
+    if not isinstance(schema, dict):
+        return None
+    if "const" in schema:
+        return [schema["const"]]
+    if isinstance(schema.get("enum"), list):
+        return schema["enum"]
+    for part in schema.get("allOf") or []:
+        found = _pinned_values(part)
+        if found is not None:
+            return found
+    return None
+
+
+def _properties(schema: Any, depth: int = 0) -> dict[str, Any]:
+    """A schema's properties, its allOf parts' included."""
+    if not isinstance(schema, dict) or depth > 8:
+        return {}
+    found: dict[str, Any] = {}
+    for part in schema.get("allOf") or []:
+        found.update(_properties(part, depth + 1))
+    if isinstance(schema.get("properties"), dict):
+        found.update(schema["properties"])
+    return found
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+_KEYWORDS = {"format": _format, "pattern": _pattern, "patternProperties": _pattern_properties,
+             "additionalProperties": _additional_properties, "allOf": _all_of,
+             "oneOf": _union("oneOf"), "anyOf": _union("anyOf")}
+_OAS30 = extend(OAS30Validator, _KEYWORDS)
+_OAS30_READ = extend(OAS30ReadValidator, _KEYWORDS)
+_OAS30_WRITE = extend(OAS30WriteValidator, _KEYWORDS)
+_OAS31 = extend(OAS31Validator, _KEYWORDS)
+_DRAFT2020 = extend(Draft202012Validator, _KEYWORDS)
+_DRAFT4 = extend(Draft4Validator, _KEYWORDS)
+
+
+def compile_schema(schema: dict[str, Any], openapi31: bool, direction: str = "request") -> Lenient:
+    """A validator for a request body (readOnly properties refused), a response body (writeOnly
+    refused) or a parameter/header (neither applies)."""
+    if openapi31:
+        return Lenient(schema, [_OAS31, _DRAFT2020])
+    strict = {"request": _OAS30_WRITE, "response": _OAS30_READ}.get(direction, _OAS30)
+    return Lenient(schema, [strict, _OAS31, _DRAFT4])
+
+
+@lru_cache(maxsize=8)
+def checker_factory(openapi31: bool, direction: str = "response") -> Callable[[dict[str, Any]], Lenient]:
+    """`schema -> validator` for callers that compile many small schemas (the generator's oneOf
+    branches): the same judge, one stable callable per dialect."""
+    def factory(schema: dict[str, Any]) -> Lenient:
+        return compile_schema(schema, openapi31, direction)
+    return factory
+
+
+class Lenient:
+    """A validator that steps down to plainer rules where a published schema uses words its
+    dialect cannot apply (`type: null` in 3.0, Swagger's list-form `items`): the strict validator
+    raises on those instead of judging."""
+
+    def __init__(self, schema: dict[str, Any], chain: list[Any]) -> None:
+        self.schema = schema
+        self.chain = list(chain)
+        self.active = self.chain.pop(0)(schema)
+
+    def iter_errors(self, value: Any) -> list[ValidationError]:
+        while True:
+            try:
+                return list(self.active.iter_errors(value))
+            except Exception:
+                if not self.chain:
+                    raise
+            self.active = self.chain.pop(0)(self.schema)
+
+    def is_valid(self, value: Any) -> bool:
+        try:
+            return not self.iter_errors(value)
+        except Exception:  # the schema cannot be applied at all: nothing fits it
+            return False
+
+
+def schema_errors(validator: Any, value: Any, where: str, name: str) -> list[Error]:
+    """Every way `value` breaks the schema, each as {in, name, pointer, message}; a union's failure
+    is told by its most relevant branch."""
+    try:
+        found = explain(validator.iter_errors(value))
+    except Exception as exc:
+        return [{"in": where, "name": name, "pointer": "", "message": f"does not match the schema ({exc})"}]
+    return [{"in": where, "name": name, "pointer": pointer(e), "message": message(e)} for e in found]
+
+
+def explain(errors: list[ValidationError]) -> list[ValidationError]:
+    """The errors to tell a person, in document order: a union's failure replaced by the errors
+    of the branch the value came closest to (its tag matched, its type matched, fewest errors)."""
+    told: list[ValidationError] = []
+    for error in errors:
+        told += _relevant(error, 0)
+    return sorted(told, key=lambda e: [str(p) for p in e.absolute_path])
+
+
+def _relevant(error: ValidationError, depth: int) -> list[ValidationError]:
+    if error.validator not in ("anyOf", "oneOf") or not error.context or depth > 16:
+        return [error]
+    by_branch: dict[Any, list[ValidationError]] = {}
+    for sub in error.context:
+        by_branch.setdefault(sub.relative_schema_path[0] if sub.relative_schema_path else 0, []).append(sub)
+    base = len(error.absolute_path)
+    scored = sorted(by_branch.values(), key=lambda found: _distance(found, base))
+    best = scored[0]
+    if _distance(best, base)[1]:  # even the closest branch is another type: the union's own sentence says more
+        return [error]
+    return [e for sub in best for e in _relevant(sub, depth + 1)]
+
+
+def _distance(errors: list[ValidationError], base: int) -> tuple[int, int, int]:
+    """How far a branch is from fitting: a wrong tag, then a wrong type at the value itself, then the count."""
+    tag = any(e.validator in ("const", "enum") and len(e.absolute_path) == base + 1 for e in errors)
+    kind = any(e.validator == "type" and len(e.absolute_path) == base for e in errors)
+    return int(tag), int(kind), len(errors)
+
+
+def pointer(error: ValidationError) -> str:
+    """The JSON pointer to the failing value."""
+    return "".join(f"/{str(p).replace('~', '~0').replace('/', '~1')}" for p in error.absolute_path)
+
+
+def schema_place(error: ValidationError) -> str:
+    """The JSON pointer, inside the schema, of the keyword that failed."""
+    return "".join(f"/{str(p).replace('~', '~0').replace('/', '~1')}" for p in error.absolute_schema_path)
+
+
+def message(error: ValidationError) -> str:
+    text = error.message
+    return text if len(text) <= 240 else text[:237] + "..."
