@@ -45,16 +45,20 @@ def search(pattern: str, text: str) -> bool:
 @lru_cache(maxsize=1024)
 def for_generation(pattern: str) -> str:
     """The pattern in `re` syntax, Unicode property classes replaced by ASCII ones."""
-    rewritten = _rewrite(pattern).replace("(?<", "(?P<").replace("(?P<=", "(?<=").replace("(?P<!", "(?<!")
-
-    def ascii_class(match: re.Match[str]) -> str:
-        chars = _ASCII_CLASSES.get(match.group(2).split("=")[-1], "a-zA-Z")
-        return f"[{'^' if match.group(1) == 'P' else ''}{chars}]"
-
-    return _PROPERTY.sub(ascii_class, rewritten)
+    return _rewrite(pattern, ascii_classes=True).replace("(?<", "(?P<").replace("(?P<=", "(?<=").replace("(?P<!", "(?<!")
 
 
-def _rewrite(pattern: str) -> str:
+def _ascii_class(escape: str, in_class: bool) -> str:
+    """`\\p{Lu}` as `[A-Z]` (inside a class: `A-Z`); a negated `\\P{..}` inside a class as punctuation."""
+    match = _PROPERTY.fullmatch(escape)
+    chars = _ASCII_CLASSES.get(match.group(2).split("=")[-1], "a-zA-Z") if match else "a-zA-Z"
+    negated = bool(match) and match.group(1) == "P"
+    if in_class:
+        return "!-/" if negated else chars
+    return f"[{'^' if negated else ''}{chars}]"
+
+
+def _rewrite(pattern: str, ascii_classes: bool = False) -> str:
     """ECMA spellings with no `regex` equivalent, rewritten; everything else kept as written."""
     out: list[str] = []
     i, in_class = 0, False
@@ -74,6 +78,11 @@ def _rewrite(pattern: str) -> str:
             if nxt == "u" and pattern.startswith("{", i + 2) and "}" in pattern[i + 3:]:  # \u{1F600}
                 end = pattern.index("}", i + 3)
                 out.append(f"\\U{int(pattern[i + 3:end], 16):08x}")
+                i = end + 1
+                continue
+            if ascii_classes and nxt in "pP" and pattern.startswith("{", i + 2) and "}" in pattern[i + 3:]:
+                end = pattern.index("}", i + 3)
+                out.append(_ascii_class(pattern[i:end + 1], in_class))
                 i = end + 1
                 continue
             if nxt == "d" and not in_class:  # ECMA's \d is ASCII digits only

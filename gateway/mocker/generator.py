@@ -19,10 +19,11 @@ import string
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
-from openapi_schema_validator import OAS31Validator
-
+from ..formats import INT_RANGES
+from ..judge import checker_factory
 from .regex import matching_string
 
 OPTIONAL_DEPTH = 3  # below this depth only required properties and minimum array lengths are filled
@@ -64,7 +65,30 @@ FORMATS = {
     "regex": lambda r: "^[a-z]+$",
     "int32": lambda r: str(r.randint(1, 1000)),
     "int64": lambda r: str(r.randint(1, 1000)),
+    # The rest of the OpenAPI Format Registry, as a client's parser for each reads it.
+    "int8": lambda r: str(r.randint(1, 127)),
+    "int16": lambda r: str(r.randint(1, 1000)),
+    "uint8": lambda r: str(r.randint(1, 255)),
+    "double-int": lambda r: str(r.randint(1, 10**6)),
+    "decimal": lambda r: f"{r.randint(1, 999)}.{r.randint(0, 99):02d}",
+    "decimal128": lambda r: f"{r.randint(1, 999)}.{r.randint(0, 99):02d}",
+    "float": lambda r: f"{r.randint(1, 999)}.{r.randint(1, 9)}",
+    "double": lambda r: f"{r.randint(1, 999)}.{r.randint(1, 99)}",
+    "char": lambda r: r.choice(string.ascii_letters),
+    "base64url": lambda r: base64.urlsafe_b64encode(bytes(r.getrandbits(8) for _ in range(6))).decode(),
+    "commonmark": lambda r: f"**{r.choice(_WORDS).capitalize()}** and _{r.choice(_WORDS)}_.",
+    "html": lambda r: f"<p>{r.choice(_WORDS).capitalize()} <b>{r.choice(_WORDS)}</b></p>",
+    "http-date": lambda r: format_datetime(datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=r.randint(0, 6 * 10**7)),
+                                           usegmt=True),
+    "media-range": lambda r: r.choice(("application/json", "text/plain", "text/*", "*/*")),
+    "sf-binary": lambda r: ":" + base64.b64encode(bytes(r.getrandbits(8) for _ in range(6))).decode() + ":",
+    "sf-boolean": lambda r: r.choice(("?0", "?1")),
+    "sf-decimal": lambda r: f"{r.randint(1, 999)}.{r.randint(1, 9)}",
+    "sf-integer": lambda r: str(r.randint(1, 1000)),
+    "sf-string": lambda r: f'"{r.choice(_WORDS)}"',
+    "sf-token": lambda r: r.choice(_WORDS),
 }
+LIST_URL_NAMES = ("url", "href", "path")  # in a list object ({object: "list", url, data: [...]}) these are its path
 
 
 @dataclass
@@ -73,9 +97,10 @@ class Options:
     names: dict[int, str] = field(default_factory=dict)  # id(schema) -> component name, for discriminators
     attempt: int = 0
     use_examples: bool = True
-    validator: Any = OAS31Validator  # the dialect oneOf branches are checked in
+    validator: Any = field(default_factory=lambda: checker_factory(True))  # schema -> judge, for oneOf branches
     null_when_allowed: bool = False  # a last resort: null wherever the schema allows it
     minimal: bool = False  # a last resort: required properties only
+    path: str = ""  # the request's path below the base: a list object's `url`
 
 
 _CHECKERS: dict[tuple[int, Any], tuple[Any, Any]] = {}
@@ -123,7 +148,8 @@ class _Generator:
             return copy.deepcopy(schema["const"])
         enum = schema.get("enum")
         if isinstance(enum, list) and enum:
-            concrete = [v for v in enum if v is not None] or enum
+            fitting = [v for v in enum if fits(v, schema)] or enum
+            concrete = [v for v in fitting if v is not None] or fitting
             return copy.deepcopy(self.rng.choice(concrete))
         if isinstance(schema.get("oneOf"), list) and schema["oneOf"]:
             return self._choice(schema, "oneOf", depth, name)
@@ -190,6 +216,7 @@ class _Generator:
         properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
         required = [r for r in (schema.get("required") or []) if isinstance(r, str)]
         result: dict[str, Any] = {}
+        listing = _list_object(properties)
         for key, sub in properties.items():
             if not isinstance(sub, (dict, bool)) or sub is False:
                 continue
@@ -197,6 +224,9 @@ class _Generator:
             if hidden:
                 continue
             if key not in required and (depth >= OPTIONAL_DEPTH or self.options.minimal):
+                continue
+            if listing and key in LIST_URL_NAMES and _plain_string(sub):
+                result[key] = self.options.path or f"/v1/{self.rng.choice(_WORDS)}s"
                 continue
             result[key] = self.value(sub, depth + 1, key)
         for key in required:  # required but not described: any value the rest of the schema allows
@@ -303,6 +333,9 @@ class _Generator:
 
     def _integer(self, schema: dict[str, Any], _depth: int, _name: str) -> int:
         low, high = bounds(schema, integer=True)
+        if schema.get("format") in INT_RANGES:  # int8, uint8, int32...: inside the format's range too
+            least, most = INT_RANGES[schema["format"]]
+            low, high = max(low, least), min(high, most)
         step = schema.get("multipleOf")
         if isinstance(step, (int, float)) and step > 0:
             value = self._multiple(low, high, step)
@@ -321,6 +354,45 @@ class _Generator:
 
     def _boolean(self, _schema: dict[str, Any], _depth: int, _name: str) -> bool:
         return self.rng.random() < 0.5
+
+
+def _list_object(properties: dict[str, Any]) -> bool:
+    """A paginated list in Stripe's shape: a `data` array beside `object`/`has_more`/`url`."""
+    data = properties.get("data")
+    return isinstance(data, dict) and type_of(merge_all_of(data)) == "array" and \
+        any(k in properties for k in ("object", "has_more", "total_count")) and any(k in properties for k in LIST_URL_NAMES)
+
+
+def _plain_string(schema: Any) -> bool:
+    """A string property with nothing that says what its text looks like (no format, pattern, enum, example)."""
+    if not isinstance(schema, dict):
+        return False
+    schema = merge_all_of(schema)
+    return type_of(schema) == "string" and not any(k in schema for k in ("format", "pattern", "enum", "const", "example",
+                                                                             "examples"))
+
+
+_JSON_TYPES = {"string": str, "boolean": bool, "object": dict, "array": list, "null": type(None)}
+
+
+def fits(value: Any, schema: dict[str, Any]) -> bool:
+    """A cheap check of an enum value against the schema's own type and bounds (an allOf of an enum and
+    a type or range), so the generator picks from the values every part allows."""
+    kinds = schema.get("type")
+    kinds = kinds if isinstance(kinds, list) else [kinds] if isinstance(kinds, str) else []
+    if value is None:
+        return not kinds or "null" in kinds or bool(schema.get("nullable"))
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kinds and not any((k == "integer" and numeric and float(value).is_integer()) or (k == "number" and numeric)
+                         or (k in _JSON_TYPES and isinstance(value, _JSON_TYPES[k]) and not (k != "boolean" and
+                                                                                              isinstance(value, bool)))
+                         for k in kinds):
+        return False
+    if numeric:
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if (isinstance(low, (int, float)) and value < low) or (isinstance(high, (int, float)) and value > high):
+            return False
+    return not isinstance(value, str) or (schema.get("minLength") or 0) <= len(value) <= schema.get("maxLength", len(value))
 
 
 def _tag_value(branch: Any, tag: tuple[str, str]) -> Any:
@@ -387,13 +459,32 @@ def merge_all_of(schema: dict[str, Any]) -> dict[str, Any]:
                 merged[key] = min(merged[key], value)
             elif key == "type" and "type" in merged and merged["type"] != value:
                 merged["type"] = _common_type(merged["type"], value)
+            elif key == "enum" and isinstance(value, list) and isinstance(merged.get("enum"), list):
+                merged["enum"] = [v for v in merged["enum"] if v in value]  # every part's enum allows it
+            elif key in ("exclusiveMinimum", "exclusiveMaximum") and key in merged and _numeric(value, merged[key]):
+                merged[key] = max(merged[key], value) if key == "exclusiveMinimum" else min(merged[key], value)
+            elif key == "multipleOf" and key in merged and _numeric(value, merged[key]):
+                merged[key] = _common_multiple(merged[key], value)
             elif key in ("oneOf", "anyOf") and key in merged:
                 merged.setdefault("allOf", []).append({key: value})
             else:
                 merged.setdefault(key, value)
     if "allOf" in merged:
         return merge_all_of(merged)
+    if "const" in merged and isinstance(merged.get("enum"), list):
+        merged["enum"] = [v for v in merged["enum"] if v == merged["const"]]
     return merged
+
+
+def _numeric(*values: Any) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def _common_multiple(a: float, b: float) -> float:
+    """The least number both steps divide (their product when they are not both whole)."""
+    if float(a).is_integer() and float(b).is_integer():
+        return math.lcm(int(a), int(b))
+    return a if (a / b).is_integer() else b if (b / a).is_integer() else a * b
 
 
 def _common_type(a: Any, b: Any) -> Any:

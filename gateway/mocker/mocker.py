@@ -14,13 +14,12 @@ import logging
 import os
 from typing import Any, Protocol
 
-from openapi_schema_validator import OAS30ReadValidator, OAS31Validator
-
 from ..contract import body_validator as contract_body_validator
 from ..exchange import Exchange, Response
+from ..judge import checker_factory, explain, schema_place
 from ..media_types import is_json
 from ..problems import Problem
-from ..specs import Operation, Service
+from ..specs import Operation, Service, below_base
 from ..validation import coerce_text, declared_types
 from .generator import Options, generate
 from .media import encode, is_binary
@@ -118,11 +117,13 @@ def concrete_media(media: str, hint: Any) -> str:
 
 def generate_valid(service: Service, operation: Operation, schema: Any, seed: str, checker: Any,
                    exchange: Exchange) -> Any:
-    """A generated body that passes the response schema (first with echoed request values)."""
+    """A generated body that passes the response schema (first with echoed request values), else the
+    smallest value that does; never one that does not: then a 500 naming the schema's place."""
     candidate = None
+    path = below_base(service.base_path, exchange.path) or exchange.path
     for attempt in range(ATTEMPTS):
         options = Options(response=True, names=service.schema_names, attempt=attempt, use_examples=attempt < 2,
-                          validator=OAS31Validator if service.openapi31 else OAS30ReadValidator,
+                          validator=checker_factory(service.openapi31, "response"), path=path,
                           null_when_allowed=attempt >= ATTEMPTS - 2, minimal=attempt == ATTEMPTS - 1)
         candidate = generate(schema, seed, options)
         echoed = echo(candidate, schema, exchange)
@@ -130,12 +131,34 @@ def generate_valid(service: Service, operation: Operation, schema: Any, seed: st
             return echoed
         if echoed is not candidate and _valid(checker, candidate):
             return candidate
+    for smallest in _SMALLEST:
+        if _valid(checker, smallest):
+            return smallest
+    raise _unsatisfiable(operation, schema, checker, candidate)
+
+
+_SMALLEST = (None, {}, [], "", 0, False)  # the last candidates: a schema with nothing to generate may take one
+
+
+def _unsatisfiable(operation: Operation, schema: Any, checker: Any, candidate: Any) -> Problem:
+    """A 500 problem naming where in the spec the answer's schema cannot be met (logged once per operation)."""
+    place = next((f"responses/{status}/content/{media}/schema" for status, response in operation.responses.items()
+                  for media, entry in ((response or {}).get("content") or {}).items()
+                  if isinstance(entry, dict) and entry.get("schema") is schema), "response schema")
+    try:
+        errors = explain(checker.iter_errors(candidate))
+    except Exception as exc:  # the schema cannot be applied at all
+        errors, reason = [], f"the schema cannot be checked: {exc}"
+    if errors:
+        place += schema_place(errors[0])
+        reason = errors[0].message
     key = ("warned", "generation")
     if key not in operation.cache:
         operation.cache[key] = True
-        errors = _errors(checker, candidate) if checker else []
-        log.warning("could not generate a valid body for %s %s: %s", operation.service, operation.label, errors)
-    return candidate
+        log.warning("could not generate a valid body for %s %s at %s: %s", operation.service, operation.label, place, reason)
+    return Problem(500, detail=f"{operation.label}: no answer fits the contract at {place}: {reason}"[:500],
+                   title="Mock answer cannot fit the contract", slug="unsatisfiable-schema",
+                   extra={"operation": operation.key, "schema_place": place})
 
 
 def without_write_only(value: Any, schema: Any, depth: int = 0) -> Any:
@@ -180,13 +203,6 @@ def _valid(checker: Any, value: Any) -> bool:
         return checker.is_valid(value)
     except Exception:  # the validator could not judge it (a discriminator naming no schema...): try another
         return False
-
-
-def _errors(checker: Any, value: Any) -> list[str]:
-    try:
-        return [e.message for e in checker.iter_errors(value)][:3]
-    except Exception as exc:
-        return [f"the schema cannot be checked: {exc}"]
 
 
 def _remember(cache: dict[Any, Any], key: Any, answer: Answer) -> None:

@@ -1,8 +1,9 @@
 """A string that matches a regular expression, built by walking Python's own parse of it.
 
 JSON Schema `pattern`s are ECMA-262 regexes; the common subset (classes, ranges, quantifiers,
-groups, alternation, anchors) parses the same way in Python. The result is checked with
-`re.search` by the caller; a pattern we cannot satisfy yields None.
+groups, alternation, anchors) parses the same way in Python, and ecma_regex rewrites the rest
+(`\\p{L}`, named groups) into it. The result is checked as the judge reads the pattern; a
+pattern we cannot satisfy yields None.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import re
 import string
 from re import _constants as c  # type: ignore[attr-defined]
 from re import _parser as parser  # type: ignore[attr-defined]
+
+from ..ecma_regex import for_generation, search
 
 _CATEGORIES = {
     c.CATEGORY_DIGIT: string.digits,
@@ -28,7 +31,7 @@ _OPEN_REPEAT = 3  # how far past the minimum an open-ended quantifier goes
 def matching_string(pattern: str, rng: random.Random, min_length: int = 0, max_length: int | None = None) -> str | None:
     """A string matching `pattern` within the length bounds, or None when none was found."""
     try:
-        tree = parser.parse(pattern)
+        tree = parser.parse(for_generation(pattern))
     except (re.error, RecursionError, OverflowError):
         return None
     for _ in range(12):
@@ -39,7 +42,7 @@ def matching_string(pattern: str, rng: random.Random, min_length: int = 0, max_l
         if len(text) < min_length and not _anchored_end(tree):
             text += "".join(rng.choice(string.ascii_lowercase) for _ in range(min_length - len(text)))
         if (len(text) >= min_length and (max_length is None or len(text) <= max_length)
-                and re.search(pattern, text)):
+                and search(pattern, text)):
             return text
     return None
 
