@@ -142,7 +142,8 @@ _SMALLEST = (None, {}, [], "", 0, False)  # the last candidates: a schema with n
 
 def _unsatisfiable(operation: Operation, schema: Any, checker: Any, candidate: Any) -> Problem:
     """A 500 problem naming where in the spec the answer's schema cannot be met (logged once per operation)."""
-    place = next((f"responses/{status}/content/{media}/schema" for status, response in operation.responses.items()
+    place = next((f"responses/{status}/content/{media.replace('~', '~0').replace('/', '~1')}/schema"
+                  for status, response in operation.responses.items()
                   for media, entry in ((response or {}).get("content") or {}).items()
                   if isinstance(entry, dict) and entry.get("schema") is schema), "response schema")
     try:
