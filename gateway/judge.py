@@ -126,6 +126,8 @@ def _pinned_names(branches: list[Any]) -> list[str]:
     for branch in branches:
         pinned = [name for name, sub in _properties(branch).items() if _pinned_values(sub) is not None]
         common = pinned if common is None else [n for n in common if n in pinned]
+    if len(_PINNED) > 8192:  # specs reloaded many times: start over rather than grow
+        _PINNED.clear()
     _PINNED[id(branches)] = (branches, common or [])
     return common or []
 

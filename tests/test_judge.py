@@ -159,3 +159,16 @@ def test_a_union_error_without_a_tag_points_at_the_closest_branch() -> None:
 def test_a_3_0_nullable_beside_all_of_accepts_null() -> None:
     validator = compile_schema({"nullable": True, "allOf": [CARD]}, openapi31=False, direction="response")
     assert validator.is_valid(None) and not validator.is_valid({"type": "card"})
+
+
+def test_response_headers_are_typed_and_judged_like_parameters(tmp_path: Path) -> None:
+    spec = tmp_path / "headers.yaml"
+    spec.write_text(yaml.safe_dump({"openapi": "3.0.3", "info": {"title": "h", "version": "1"}, "paths": {"/": {"get": {
+        "operationId": "page", "responses": {"200": {"description": "ok", "headers": {
+            "X-Total": {"required": True, "schema": {"type": "integer", "format": "int32"}},
+            "X-Ids": {"schema": {"type": "array", "items": {"type": "integer"}}}}}}}}}}))
+    service = load_service("h", spec, "/")
+    operation = service.operations["page"]
+    assert check_response(service, operation, 200, "", b"", {"x-total": "12", "X-Ids": "1, 2"}) == []
+    refused = {str(v) for v in check_response(service, operation, 200, "", b"", {"X-Total": "many", "X-Ids": "1,x"})}
+    assert refused == {"header X-Total: 'many' is not of type 'integer'", "header X-Ids: 'x' is not of type 'integer'"}
