@@ -251,9 +251,23 @@ def _relevant(error: ValidationError, depth: int) -> list[ValidationError]:
     base = len(error.absolute_path)
     scored = sorted(by_branch.values(), key=lambda found: _distance(found, base))
     best = scored[0]
+    if _distance(best, base)[0]:  # no branch takes this tag: say which tags there are
+        return [_wrong_tag(best, error.context, base)]
     if _distance(best, base)[1]:  # even the closest branch is another type: the union's own sentence says more
         return [error]
     return [e for sub in best for e in _relevant(sub, depth + 1)]
+
+
+def _wrong_tag(best: list[ValidationError], context: list[ValidationError], base: int) -> ValidationError:
+    """The tag error of the closest branch, its message listing every branch's tag values."""
+    tag = next(e for e in best if e.validator in ("const", "enum") and len(e.absolute_path) == base + 1)
+    allowed: list[Any] = []
+    for other in context:
+        if other.validator in ("const", "enum") and list(other.absolute_path) == list(tag.absolute_path):
+            values = other.validator_value if other.validator == "enum" else [other.validator_value]
+            allowed += [v for v in values if v not in allowed] if isinstance(values, list) else []
+    tag.message = f"{tag.instance!r} is not one of {allowed!r}"
+    return tag
 
 
 def _distance(errors: list[ValidationError], base: int) -> tuple[int, int, int]:

@@ -172,3 +172,10 @@ def test_response_headers_are_typed_and_judged_like_parameters(tmp_path: Path) -
     assert check_response(service, operation, 200, "", b"", {"x-total": "12", "X-Ids": "1, 2"}) == []
     refused = {str(v) for v in check_response(service, operation, 200, "", b"", {"X-Total": "many", "X-Ids": "1,x"})}
     assert refused == {"header X-Total: 'many' is not of type 'integer'", "header X-Ids: 'x' is not of type 'integer'"}
+
+
+def test_a_tag_no_branch_takes_is_refused_listing_the_tags_there_are(judged: tuple[Service, httpx.Client]) -> None:
+    _, client = judged
+    refused = client.post("/cases/tagged-union-or-null", json={"source": {"type": "cash"}})
+    assert refused.json()["errors"] == [{"in": "body", "name": "", "pointer": "/source/type",
+                                         "message": "'cash' is not one of ['card', 'bank']"}]
