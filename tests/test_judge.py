@@ -54,6 +54,10 @@ CASES: dict[str, tuple[dict[str, Any], list[Any], list[Any]]] = {
         _holder({"allOf": [{"type": "string", "enum": ["red", "green", "blue"]}, {"enum": ["green", "blue", "black"]}]}),
         [{"source": "green"}, {"source": "blue"}],
         [{"source": "red"}, {"source": "black"}]),
+    "all-of-enum-and-range": (
+        _holder({"allOf": [{"type": "integer", "minimum": 5}, {"enum": [1, 5, 7, "x"]}]}),
+        [{"source": 5}, {"source": 7}],
+        [{"source": 1}, {"source": "x"}]),
     "all-of-ranges": (
         _holder({"allOf": [{"type": "integer", "minimum": 10}, {"maximum": 14}, {"multipleOf": 3}]}),
         [{"source": 12}],

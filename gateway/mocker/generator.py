@@ -382,17 +382,19 @@ def fits(value: Any, schema: dict[str, Any]) -> bool:
     kinds = kinds if isinstance(kinds, list) else [kinds] if isinstance(kinds, str) else []
     if value is None:
         return not kinds or "null" in kinds or bool(schema.get("nullable"))
-    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kinds and not any((k == "integer" and numeric and float(value).is_integer()) or (k == "number" and numeric)
-                         or (k in _JSON_TYPES and isinstance(value, _JSON_TYPES[k]) and not (k != "boolean" and
-                                                                                              isinstance(value, bool)))
-                         for k in kinds):
+    if kinds and not any(_is_type(value, kind) for kind in kinds):
         return False
-    if numeric:
+    if _numeric(value):
         low, high = schema.get("minimum"), schema.get("maximum")
-        if (isinstance(low, (int, float)) and value < low) or (isinstance(high, (int, float)) and value > high):
-            return False
+        return not ((_numeric(low) and value < low) or (_numeric(high) and value > high))
     return not isinstance(value, str) or (schema.get("minLength") or 0) <= len(value) <= schema.get("maxLength", len(value))
+
+
+def _is_type(value: Any, kind: str) -> bool:
+    if kind in ("integer", "number"):
+        return _numeric(value) and (kind == "number" or float(value).is_integer())
+    expected = _JSON_TYPES.get(kind)
+    return expected is not None and isinstance(value, expected) and (kind == "boolean" or not isinstance(value, bool))
 
 
 def _tag_value(branch: Any, tag: tuple[str, str]) -> Any:

@@ -131,13 +131,14 @@ def generate_valid(service: Service, operation: Operation, schema: Any, seed: st
             return echoed
         if echoed is not candidate and _valid(checker, candidate):
             return candidate
-    for smallest in _SMALLEST:
+    for smallest in (make() for make in _SMALLEST):
         if _valid(checker, smallest):
             return smallest
     raise _unsatisfiable(operation, schema, checker, candidate)
 
 
-_SMALLEST = (None, {}, [], "", 0, False)  # the last candidates: a schema with nothing to generate may take one
+# The last candidates (null, {}, [], "", 0, false): a schema with nothing to generate may take one.
+_SMALLEST = (lambda: None, dict, list, str, int, bool)
 
 
 def _unsatisfiable(operation: Operation, schema: Any, checker: Any, candidate: Any) -> Problem:
@@ -146,6 +147,7 @@ def _unsatisfiable(operation: Operation, schema: Any, checker: Any, candidate: A
                   for status, response in operation.responses.items()
                   for media, entry in ((response or {}).get("content") or {}).items()
                   if isinstance(entry, dict) and entry.get("schema") is schema), "response schema")
+    reason = "no generated value fits it"
     try:
         errors = explain(checker.iter_errors(candidate))
     except Exception as exc:  # the schema cannot be applied at all
