@@ -9,10 +9,10 @@ specs trip over replaced by readings that never refuse a valid value:
 - `pattern`, `patternProperties`: ECMA-262 syntax read through ecma_regex; an unreadable pattern
   is an annotation.
 - `oneOf`/`anyOf` with or without a `discriminator`: a value is judged by the branch its tag
-  names (the branch whose property is pinned to that value by const/enum), else by plain JSON
-  Schema rules; a value fitting several `oneOf` branches is accepted (published specs overlap
-  their branches: a uuid is also "any string"). References in a discriminator mapping are not
-  followed: specs are resolved in place, so they would point nowhere.
+  names (through the discriminator's mapping or component names, else the one branch that pins the
+  property to that value by const/enum), else by plain JSON Schema rules; a value fitting several
+  `oneOf` branches is accepted (published specs overlap their branches: a uuid is also "any
+  string"). A mapping to a schema that does not exist names nothing: the plain rules decide.
 Validators are compiled once per schema; a value pays only for running them.
 """
 
@@ -96,12 +96,53 @@ def _union(kind: str) -> Callable[..., Iterator[ValidationError]]:
     return keyword
 
 
+_NAMED: dict[int, tuple[Any, str]] = {}  # id(component schema) -> (schema, its name)
+_MAPPED: dict[int, tuple[Any, dict[Any, int]]] = {}  # id(union) -> (union, tag value -> branch index)
+
+
+def learn_schema_names(document: dict[str, Any]) -> None:
+    """Remember a resolved spec's named schemas: a discriminator's tag names a branch by its `mapping`
+    (`#/components/schemas/Cat`) or by component name, and refs are resolved in place, so the branch
+    is known by identity with the named schema."""
+    schemas = (document.get("components") or {}).get("schemas") or document.get("definitions") or {}
+    if len(_NAMED) > 65536:  # specs reloaded many times: start over rather than grow
+        _NAMED.clear()
+        _MAPPED.clear()
+    for name, schema in schemas.items():
+        if isinstance(schema, dict):
+            _NAMED[id(schema)] = (schema, name)
+
+
+def _mapping(union: dict[str, Any], branches: list[Any]) -> dict[Any, int]:
+    """Tag value -> branch index for a union with a discriminator, worked out once per union."""
+    cached = _MAPPED.get(id(union))
+    if cached is not None and cached[0] is union:
+        return cached[1]
+    by_name = {}
+    for index, branch in enumerate(branches):
+        named = _NAMED.get(id(branch))
+        if named is not None and named[0] is branch:
+            by_name[named[1]] = index
+    mapping = union["discriminator"].get("mapping")
+    table = {tag: by_name[ref.rsplit("/", 1)[-1]] for tag, ref in (mapping if isinstance(mapping, dict) else {}).items()
+             if isinstance(ref, str) and ref.rsplit("/", 1)[-1] in by_name}
+    for name, index in by_name.items():
+        table.setdefault(name, index)
+    _MAPPED[id(union)] = (union, table)
+    return table
+
+
 def tagged_branch(schema: Any, branches: list[Any], instance: Any) -> int | None:
-    """The branch the value's discriminator tag (or its `type`-like const/enum property) names, if
-    exactly one branch pins that property to that value."""
+    """The branch the value's discriminator tag names (by the spec's mapping or component names), or
+    else the one branch that pins its `type`-like property to the value by const/enum."""
     if not isinstance(instance, dict):
         return None
     discriminator = schema.get("discriminator")
+    if isinstance(discriminator, dict):
+        tag = instance.get(discriminator.get("propertyName"))
+        mapped = _mapping(schema, branches) if isinstance(tag, str) else {}
+        if tag in mapped:
+            return mapped[tag]
     names = [discriminator["propertyName"]] if isinstance(discriminator, dict) and \
         isinstance(discriminator.get("propertyName"), str) else []
     for name in [*names, *_pinned_names(branches)]:

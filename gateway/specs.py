@@ -19,6 +19,7 @@ import yaml
 from connexion.spec import OpenAPISpecification, Specification, Swagger2Specification
 
 from .config import mount_prefix
+from .judge import learn_schema_names
 from .spec_checks import SpecError, cached_warnings, check_in_background, check_structure, semantic_warnings
 from .spec_refs import RefError, bundle, resolve_in_place
 
@@ -96,6 +97,7 @@ def load_service(name: str, spec_file: Path, base_path: str, deep_check: str = "
         raise SpecError(str(spec_file), "", "the document nests too deeply to read") from None
     service = Service(name, spec_file, base_path, specification, specification.version, warnings=warnings or [],
                       schema_names=_schema_names(specification.spec))
+    learn_schema_names(specification.spec)
     if unchecked is not None:
         check_in_background(unchecked, spec_file, service.warnings)
     for operation in _operations(service):

@@ -25,6 +25,11 @@ BANK = {"type": "object", "required": ["type", "iban"],
         "properties": {"type": {"type": "string", "enum": ["bank"]}, "iban": {"type": "string"}}}
 
 
+# A discriminator whose branches do not pin the tag: the mapping (or the component name) says which branch.
+CAT = {"type": "object", "required": ["petType", "hunts"],
+       "properties": {"petType": {"type": "string"}, "hunts": {"type": "boolean"}}}
+DOG = {"type": "object", "required": ["petType", "packSize"],
+       "properties": {"petType": {"type": "string"}, "packSize": {"type": "integer"}}}
 NULL = {"type": "null"}
 NULL_30 = {"type": "string", "nullable": True, "enum": [None]}
 
@@ -46,6 +51,11 @@ CASES: dict[str, tuple[dict[str, Any], list[Any], list[Any]]] = {
                            NULL]}),
         [{"source": {"type": "bank", "iban": "DE89"}}, {"source": None}],
         [{"source": {"type": "bank"}}, {"source": {"type": "card", "iban": "DE89"}}]),
+    "discriminator-mapping": (
+        _holder({"oneOf": [{"$ref": "#/components/schemas/Cat"}, {"$ref": "#/components/schemas/Dog"}],
+                 "discriminator": {"propertyName": "petType", "mapping": {"cat": "#/components/schemas/Cat"}}}),
+        [{"source": {"petType": "cat", "hunts": True}}, {"source": {"petType": "Dog", "packSize": 3}}],
+        [{"source": {"petType": "cat", "packSize": 3}}, {"source": {"petType": "Dog", "hunts": True}}]),
     "overlapping-one-of": (
         _holder({"oneOf": [{"type": "string", "format": "uuid"}, {"type": "string"}]}),
         [{"source": "9c9de5e8-0a1e-484a-b099-e80766180a6d"}, {"source": "anything"}],
@@ -93,7 +103,7 @@ def _spec(version: str) -> dict[str, Any]:
         "application/json": {"schema": {"type": "object", "required": ["color"], "properties": {
             "color": {"allOf": [{"type": "string", "enum": ["red"]}, {"enum": ["blue"]}]}}}}}}}}}
     document = {"openapi": version, "info": {"title": "judge", "version": "1"}, "paths": paths,
-                "components": {"schemas": {"Card": CARD, "Bank": BANK}}}
+                "components": {"schemas": {"Card": CARD, "Bank": BANK, "Cat": CAT, "Dog": DOG}}}
     if version.startswith("3.0"):  # 3.0 has no `type: null`: its null is a nullable enum of null
         return json.loads(json.dumps(document).replace(json.dumps(NULL), json.dumps(NULL_30)))
     return document
