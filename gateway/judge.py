@@ -77,9 +77,14 @@ def _all_of(validator: Any, branches: Any, instance: Any, schema: Any) -> Iterat
         yield from validator.descend(instance, sub, schema_path=index)
 
 
-def _union(kind: str) -> Callable[..., Iterator[ValidationError]]:
+def _union(kind: str, hold_tags: bool) -> Callable[..., Iterator[ValidationError]]:
+    """oneOf/anyOf; with `hold_tags` (answers) a discriminator's tag must name a schema."""
     def keyword(validator: Any, branches: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
         if not isinstance(branches, list) or not branches or (instance is None and schema.get("nullable") is True):
+            return
+        unnamed = _unnamed_tag(schema, branches, instance) if hold_tags else None
+        if unnamed is not None:
+            yield unnamed
             return
         named = tagged_branch(schema, branches, instance)
         if named is not None:
@@ -130,6 +135,22 @@ def _mapping(union: dict[str, Any], branches: list[Any]) -> dict[Any, int]:
         table.setdefault(name, index)
     _MAPPED[id(union)] = (union, table)
     return table
+
+
+def _unnamed_tag(schema: Any, branches: list[Any], instance: Any) -> ValidationError | None:
+    """An answer whose discriminator tag names no schema (neither by mapping nor by component name):
+    SDKs dispatch on the tag, so such an answer fails them even where a branch's own enum allows it
+    (a spec whose `type: track` branch is the component `TrackObject`, with no mapping)."""
+    discriminator = schema.get("discriminator")
+    if not isinstance(discriminator, dict) or not isinstance(instance, dict):
+        return None
+    name = discriminator.get("propertyName")
+    tag = instance.get(name) if isinstance(name, str) else None
+    table = _mapping(schema, branches) if isinstance(tag, str) else {}
+    if not table or tag in table:
+        return None
+    return ValidationError(f"discriminator value {tag!r} names no schema (known: {', '.join(map(repr, table))})",
+                           path=[name])
 
 
 def tagged_branch(schema: Any, branches: list[Any], instance: Any) -> int | None:
@@ -211,22 +232,23 @@ def _short(value: Any) -> str:
 
 _KEYWORDS = {"format": _format, "pattern": _pattern, "patternProperties": _pattern_properties,
              "additionalProperties": _additional_properties, "allOf": _all_of,
-             "oneOf": _union("oneOf"), "anyOf": _union("anyOf")}
-_OAS30 = extend(OAS30Validator, _KEYWORDS)
-_OAS30_READ = extend(OAS30ReadValidator, _KEYWORDS)
-_OAS30_WRITE = extend(OAS30WriteValidator, _KEYWORDS)
-_OAS31 = extend(OAS31Validator, _KEYWORDS)
-_DRAFT2020 = extend(Draft202012Validator, _KEYWORDS)
-_DRAFT4 = extend(Draft4Validator, _KEYWORDS)
+             "oneOf": _union("oneOf", hold_tags=False), "anyOf": _union("anyOf", hold_tags=False)}
+_ANSWER_KEYWORDS = {**_KEYWORDS, "oneOf": _union("oneOf", hold_tags=True), "anyOf": _union("anyOf", hold_tags=True)}
+_REQUEST_DIALECTS = {"3.1": [extend(OAS31Validator, _KEYWORDS), extend(Draft202012Validator, _KEYWORDS)],
+                     "3.0": [extend(OAS30WriteValidator, _KEYWORDS), extend(OAS31Validator, _KEYWORDS),
+                             extend(Draft4Validator, _KEYWORDS)]}
+_PARAMETER_DIALECTS = {**_REQUEST_DIALECTS, "3.0": [extend(OAS30Validator, _KEYWORDS), *_REQUEST_DIALECTS["3.0"][1:]]}
+_RESPONSE_DIALECTS = {"3.1": [extend(OAS31Validator, _ANSWER_KEYWORDS), extend(Draft202012Validator, _ANSWER_KEYWORDS)],
+                      "3.0": [extend(OAS30ReadValidator, _ANSWER_KEYWORDS), extend(OAS31Validator, _ANSWER_KEYWORDS),
+                              extend(Draft4Validator, _ANSWER_KEYWORDS)]}
 
 
 def compile_schema(schema: dict[str, Any], openapi31: bool, direction: str = "request") -> Lenient:
     """A validator for a request body (readOnly properties refused), a response body (writeOnly
-    refused) or a parameter/header (neither applies)."""
-    if openapi31:
-        return Lenient(schema, [_OAS31, _DRAFT2020])
-    strict = {"request": _OAS30_WRITE, "response": _OAS30_READ}.get(direction, _OAS30)
-    return Lenient(schema, [strict, _OAS31, _DRAFT4])
+    refused, a discriminator's tag held to the schemas it names) or a parameter/header (neither
+    applies). Each is a chain: the spec's dialect first, plainer ones where it cannot judge."""
+    dialects = {"request": _REQUEST_DIALECTS, "response": _RESPONSE_DIALECTS}.get(direction, _PARAMETER_DIALECTS)
+    return Lenient(schema, dialects["3.1" if openapi31 else "3.0"])
 
 
 @lru_cache(maxsize=8)

@@ -193,3 +193,27 @@ def test_a_tag_no_branch_takes_is_refused_listing_the_tags_there_are(judged: tup
     refused = client.post("/cases/tagged-union-or-null", json={"source": {"type": "cash"}})
     assert refused.json()["errors"] == [{"in": "body", "name": "", "pointer": "/source/type",
                                          "message": "'cash' is not one of ['card', 'bank']"}]
+
+
+def test_answers_are_held_to_the_schemas_a_discriminator_names_requests_are_not(tmp_path: Path) -> None:
+    """Spotify's shape: the discriminator has no mapping, so its values are component names
+    (`TrackObject`), while each branch pins `type` to `track`: SDKs dispatch on the name."""
+    track = {"type": "object", "required": ["type"], "properties": {"type": {"type": "string", "enum": ["track"]}}}
+    episode = {"type": "object", "required": ["type"], "properties": {"type": {"type": "string", "enum": ["episode"]}}}
+    item = {"type": "object", "properties": {"item": {
+        "nullable": True, "oneOf": [{"$ref": "#/components/schemas/TrackObject"}, {"$ref": "#/components/schemas/EpisodeObject"}],
+        "discriminator": {"propertyName": "type"}}}}
+    content = {"application/json": {"schema": item}}
+    spec = tmp_path / "player.yaml"
+    spec.write_text(yaml.safe_dump({"openapi": "3.0.3", "info": {"title": "player", "version": "1"}, "paths": {"/player": {
+        "get": {"operationId": "player", "responses": {"200": {"description": "ok", "content": content}}},
+        "put": {"operationId": "play", "requestBody": {"content": content}, "responses": {"204": {"description": "ok"}}}}},
+        "components": {"schemas": {"TrackObject": track, "EpisodeObject": episode}}}))
+    service = load_service("player", spec, "/")
+    answer = json.dumps({"item": {"type": "track"}}).encode()
+    assert [str(v) for v in check_response(service, service.operations["player"], 200, "application/json", answer)] == [
+        "body/item/type: discriminator value 'track' names no schema (known: 'TrackObject', 'EpisodeObject')"]
+    with GatewayThread(gateway_config({"player": {"spec": str(spec), "base_path": "/"}})) as gateway, gateway.client() as client:
+        assert client.put("/player", json={"item": {"type": "track"}}).status_code == 204
+        mocked = client.get("/player")
+        assert mocked.status_code == 200 and mocked.json()["item"] is None

@@ -99,7 +99,7 @@ class Options:
     use_examples: bool = True
     validator: Any = field(default_factory=lambda: checker_factory(True))  # schema -> judge, for oneOf branches
     null_when_allowed: bool = False  # a last resort: null wherever the schema allows it
-    minimal: bool = False  # a last resort: required properties only
+    minimal: bool = False  # a last resort: required properties only, arrays as short as allowed
     path: str = ""  # the request's path below the base: a list object's `url`
 
 
@@ -269,7 +269,7 @@ class _Generator:
             prefix, items = items, schema.get("additionalItems", {})
         low = int(schema.get("minItems", 0) or 0)
         high = schema.get("maxItems")
-        count = max(low, len(prefix), 1 if depth < OPTIONAL_DEPTH else 0)
+        count = max(low, len(prefix), 1 if depth < OPTIONAL_DEPTH and not self.options.minimal else 0)
         if isinstance(high, int):
             count = min(count, high)
         values = [self.value(prefix[i] if i < len(prefix) else items, depth + 1, name) for i in range(count)]
