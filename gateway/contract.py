@@ -73,8 +73,7 @@ def body_validator(service: Service, operation: Operation, status: str, media: s
 
 def _body_violations(service: Service, operation: Operation, status: str, media: str, body: bytes) -> list[Violation]:
     """A JSON body judged by its media type's schema (a range's such as `*/*` too: it still describes the JSON)."""
-    validator = body_validator(service, operation, status, media) if is_json(media) else \
-        body_validator(service, operation, status, media, any_media=True)
+    validator = body_validator(service, operation, status, media, any_media=not is_json(media))
     try:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

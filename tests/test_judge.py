@@ -217,3 +217,16 @@ def test_answers_are_held_to_the_schemas_a_discriminator_names_requests_are_not(
         assert client.put("/player", json={"item": {"type": "track"}}).status_code == 204
         mocked = client.get("/player")
         assert mocked.status_code == 200 and mocked.json()["item"] is None
+
+
+def test_a_json_answer_is_judged_by_a_media_range_schema_and_broken_json_is_a_violation(tmp_path: Path) -> None:
+    spec = tmp_path / "range.yaml"
+    spec.write_text(yaml.safe_dump({"openapi": "3.1.0", "info": {"title": "r", "version": "1"}, "paths": {"/": {"get": {
+        "operationId": "any", "responses": {"200": {"description": "ok", "content": {"*/*": {"schema": {
+            "type": "object", "required": ["a"]}}}}}}}}}))
+    service = load_service("r", spec, "/")
+    operation = service.operations["any"]
+    assert check_response(service, operation, 200, "application/json", b'{"a": 1}') == []
+    assert [str(v) for v in check_response(service, operation, 200, "application/json", b"{}")] == [
+        "body: 'a' is a required property"]
+    assert str(check_response(service, operation, 200, "application/json", b"{oops")[0]).startswith("body: not valid JSON")
