@@ -108,9 +108,10 @@ def _shaped(parts: list[str], shape: str, explode: bool) -> Any:
 
 # --- path, header ---------------------------------------------------------------------------------
 
-def decode_simple(text: str, shape: str, explode: bool) -> Any:
-    """`simple` (path and header): `5`, `3,4,5`, `role,admin,firstName,Alex`, exploded `role=admin,firstName=Alex`."""
-    return text if shape == "scalar" else _shaped(split(text, ","), shape, explode)
+def decode_simple(text: str, shape: str, explode: bool, delimiter: str = ",") -> Any:
+    """`simple` (path and header): `5`, `3,4,5`, `role,admin,firstName,Alex`, exploded `role=admin,firstName=Alex`.
+    (Swagger 2.0's ssv, tsv and pipes split at their own `delimiter`.)"""
+    return text if shape == "scalar" else _shaped(split(text, delimiter), shape, explode)
 
 
 def decode_label(text: str, shape: str, explode: bool) -> Any:
@@ -141,12 +142,13 @@ def decode_path(text: str, name: str, style: Style, shape: str) -> Any:
         return decode_label(text, shape, style.explode)
     if style.style == "matrix":
         return decode_matrix(text, name, shape, style.explode)
-    return decode_simple(text, shape, style.explode)
+    return decode_simple(text, shape, style.explode, DELIMITERS.get(style.style, ","))
 
 
 def decode_header(lines: list[str], shape: str, style: Style) -> Any:
     """A header's lines, joined as one list (HTTP says repeated lines are one comma-separated value)."""
-    return decode_simple(",".join(line.strip() for line in lines), shape, style.explode)
+    delimiter = DELIMITERS.get(style.style, ",")
+    return decode_simple(delimiter.join(line.strip() for line in lines), shape, style.explode, delimiter)
 
 
 # --- query, cookie, form fields: key/value pairs -----------------------------------------------------

@@ -162,6 +162,8 @@ class _Parameter:
             if failure is not None:
                 raise failure
             return MISSING
+        if len(candidates) == 1:
+            return candidates[0]
         return next((value for value in candidates if _accepts(self.validator, value)), candidates[0])
 
     def _decode(self, sources: _Sources, shape: str, claimed: frozenset[str], brackets: bool) -> Any:
