@@ -146,9 +146,13 @@ def decode_path(text: str, name: str, style: Style, shape: str) -> Any:
 
 
 def decode_header(lines: list[str], shape: str, style: Style) -> Any:
-    """A header's lines, joined as one list (HTTP says repeated lines are one comma-separated value)."""
+    """A header's lines, joined as one list (HTTP says repeated lines are one comma-separated value,
+    with optional spaces around the commas)."""
     delimiter = DELIMITERS.get(style.style, ",")
-    return decode_simple(delimiter.join(line.strip() for line in lines), shape, style.explode, delimiter)
+    text = delimiter.join(line.strip() for line in lines)
+    if delimiter == ",":
+        text = re.sub(r"[ \t]*,[ \t]*", ",", text)
+    return decode_simple(text, shape, style.explode, delimiter)
 
 
 # --- query, cookie, form fields: key/value pairs -----------------------------------------------------
