@@ -341,7 +341,7 @@ def typed(raw: Any, schema: Any, depth: int = 0) -> Any:
         items = items_schema(schema)
         return [typed(v, items, depth + 1) for v in raw]
     if isinstance(raw, dict):
-        if raw and all(k.isdigit() for k in raw) and ("array" in types or not types):
+        if raw and all(_INDEX.fullmatch(k) for k in raw) and ("array" in types or not types):
             items = items_schema(schema)
             return [typed(raw[k], items, depth + 1) for k in sorted(raw, key=int)]
         properties = merged_properties(schema)
@@ -398,6 +398,7 @@ def merged_properties(schema: Any) -> dict[str, Any]:
     return properties
 
 
+_INDEX = re.compile(r"[0-9]{1,9}")  # an array index in brackets (`²` is a digit to str.isdigit, not to int)
 _BOOLEANS = {"true": True, "false": False}
 
 

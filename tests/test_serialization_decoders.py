@@ -128,6 +128,10 @@ def test_typed_reads_bracket_trees_as_the_schema_says() -> None:
                                   "flags": [True, False]}
 
 
+def test_only_ascii_indexes_make_a_list() -> None:
+    assert typed({"²": Repeated(("1",)), "0": Repeated(("2",))}, INTS) == {"²": "1", "0": "2"}
+
+
 def test_typed_keeps_a_single_value_where_a_union_allows_one() -> None:
     union = {"oneOf": [{"type": "integer"}, INTS]}
     assert typed(Repeated(("5",)), union) == 5
