@@ -251,7 +251,7 @@ def decode_content(text: str, media: str) -> Any:
     if base == "application/json" or base.endswith("+json"):
         try:
             return Parsed(json.loads(text))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise DecodeError(f"not valid JSON ({media}): {exc}") from None
     return text
 
@@ -311,7 +311,7 @@ def _is_json(media: str) -> bool:
 def _json_or_text(value: Any) -> Any:
     try:
         return Parsed(json.loads(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return value
 
 

@@ -238,8 +238,8 @@ class OperationValidator(RequestValidationOperation):
                         operation.body_definition(media).get("encoding") or {}
                     self._form_validators[base_type(media)] = (schema, compile_schema(schema, openapi31), encoding)
             if not request_body:  # Swagger 2.0 body or formData parameters
-                self.body_required = any(p.get("in") in ("body", "formData") and p.get("required")
-                                         for p in operation.parameters)
+                self.body_required = any(p.get("in") == "body" and p.get("required") for p in operation.parameters)
+        self.form_fields_required = any(p.get("required") for p in form_fields)  # an empty form still names them
         self.expects_body = bool(request_body) or any(p.get("in") in ("body", "formData") for p in operation.parameters)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -308,11 +308,11 @@ class OperationValidator(RequestValidationOperation):
     async def form_errors(self, body: bytes, scope: Any, schema: Any, validator: Any,
                           encoding: dict[str, Any]) -> list[Error]:
         """Form and multipart bodies: fields typed as the schema says, files standing in as ""."""
-        if not body.strip():
+        if not body.strip() and not self.form_fields_required:
             return [{"in": "body", "name": "", "pointer": "", "message": "a request body is required"}] \
                 if self.body_required else []
         try:
-            fields = await parse_form(body, scope, schema, encoding, self.brackets)
+            fields = await parse_form(body, scope, schema, encoding, self.brackets) if body.strip() else {}
         except Exception as exc:  # starlette's parsers raise several kinds on malformed bodies
             return [{"in": "body", "name": "", "pointer": "", "message": f"malformed form body: {exc}"}]
         return schema_errors(validator, fields, "body", "")

@@ -160,3 +160,12 @@ def test_the_brackets_setting_reads_undeclared_bracket_keys(client: httpx.Client
 def test_without_the_brackets_setting_bracket_keys_are_literal_names(client: httpx.Client) -> None:
     assert errors(client.get("/plain/charges?created[gte]=5")) == {("query", "created", "")}
     assert errors(client.post("/plain/charges", content="amount=5&metadata[k]=v", headers=FORM)) == {("body", "", "")}
+
+
+def test_swagger2_required_form_fields_are_named_when_the_form_is_empty(client: httpx.Client) -> None:
+    assert errors(client.post("/swagger/items", headers=FORM)) == {("body", "", "")}
+    assert "'kind' is a required property" in client.post("/swagger/items", headers=FORM).text
+
+
+def test_deeply_nested_json_in_a_query_parameter_is_a_400(client: httpx.Client) -> None:
+    assert errors(client.get("/invoices", params={"where": "[" * 2000 + "]" * 2000})) == {("query", "where", "")}
