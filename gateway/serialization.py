@@ -124,7 +124,7 @@ def decode_label(text: str, shape: str, explode: bool) -> Any:
 
 def decode_matrix(text: str, name: str, shape: str, explode: bool) -> Any:
     """`matrix`: `;id=5`, `;id=3,4,5` or exploded `;id=3;id=4;id=5`, `;id=role,admin` or exploded `;role=admin`."""
-    segments = [s for s in text.split(";")[1:]] if text.startswith(";") else [f"{name}={text}"]
+    segments = text.split(";")[1:] if text.startswith(";") else [f"{name}={text}"]
     if shape == "object" and explode:
         return _shaped(segments, "object", True)
     values = [value for key, _, value in (s.partition("=") for s in segments) if key == name]
@@ -169,14 +169,14 @@ def bracket_path(key: str) -> list[str] | None:
 
 
 def nest(entries: list[tuple[list[str], Any]]) -> dict[str, Any]:
-    """Bracket paths and their values as nested dicts; `[]` appends (a new index each time), and each
-    leaf is `Repeated` (a path sent twice keeps both values). Index keys stay text: `typed` makes
-    lists of dicts whose schema says array."""
+    """Bracket paths and their values as nested dicts, each leaf `Repeated` (a path sent twice keeps
+    both values). `[]` appends; `a[][x]=1&a[][y]=2` is one item until a key repeats, as Rack and the
+    qs library read it. Index keys stay text: `typed` makes lists where the schema says array."""
     root: dict[str, Any] = {}
     for path, value in entries:
         node = root
-        for key in path[:-1]:
-            key = key or str(len(node))
+        for depth, key in enumerate(path[:-1]):
+            key = key or _open_index(node, path[depth + 1])
             child = node.get(key)
             if not isinstance(child, dict):
                 child = node[key] = {}
@@ -185,6 +185,15 @@ def nest(entries: list[tuple[list[str], Any]]) -> dict[str, Any]:
         old = node.get(key)
         node[key] = Repeated((*old, value)) if isinstance(old, Repeated) else Repeated((value,))
     return root
+
+
+def _open_index(node: dict[str, Any], next_key: str) -> str:
+    """The index `[]` stands for: the last item while it does not hold `next_key` yet, else a new one."""
+    if node:
+        last = node.get(str(len(node) - 1))
+        if isinstance(last, dict) and next_key and next_key not in last:
+            return str(len(node) - 1)
+    return str(len(node))
 
 
 def deep_object(pairs: Pairs, name: str) -> Any:

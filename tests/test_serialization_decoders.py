@@ -117,6 +117,11 @@ def test_nest_appends_for_empty_brackets_and_keeps_repeats() -> None:
     assert tree == {"a": {"0": ("x",), "1": ("y",)}, "b": {"k": ("1", "2")}}
 
 
+def test_empty_brackets_fill_one_item_until_a_key_repeats() -> None:
+    tree = nest([(["a", "", "x"], "1"), (["a", "", "y"], "2"), (["a", "", "x"], "3")])
+    assert tree == {"a": {"0": {"x": ("1",), "y": ("2",)}, "1": {"x": ("3",)}}}
+
+
 def test_typed_reads_bracket_trees_as_the_schema_says() -> None:
     schema = {"type": "object", "properties": {
         "items": {"type": "array", "items": {"type": "object", "properties": {"quantity": {"type": "integer"}}}},
