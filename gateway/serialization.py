@@ -17,6 +17,7 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.requests import cookie_parser
 
@@ -263,6 +264,61 @@ def decode_content(text: str, media: str) -> Any:
         except (ValueError, RecursionError) as exc:
             raise DecodeError(f"not valid JSON ({media}): {exc}") from None
     return text
+
+
+# --- a request's parameters -------------------------------------------------------------------------
+
+class RequestText:
+    """An ASGI request's parameter text by location, each parsed only when first asked for."""
+
+    def __init__(self, scope: dict[str, Any]) -> None:
+        self.scope = scope
+        self._query: Pairs | None = None
+        self._headers: dict[str, list[str]] | None = None
+        self._cookies: Pairs | None = None
+
+    def path(self, name: str) -> list[str]:
+        """The path parameter's text (its route names it with `_` for anything not a word character)."""
+        value = self.scope.get("path_params", {}).get(re.sub(r"\W", "_", name))
+        return [value] if value is not None else []
+
+    def query(self) -> Pairs:
+        if self._query is None:
+            self._query = parse_qsl(self.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        return self._query
+
+    def header(self, name: str) -> list[str]:
+        if self._headers is None:
+            self._headers = {}
+            for key, value in self.scope["headers"]:
+                self._headers.setdefault(key.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+        return self._headers.get(name.lower(), [])
+
+    def cookies(self) -> Pairs:
+        if self._cookies is None:
+            self._cookies = [pair for key, value in self.scope["headers"] if key.lower() == b"cookie"
+                             for pair in cookie_pairs(value.decode("latin-1"))]
+        return self._cookies
+
+
+def decode_parameter(request: RequestText, where: str, name: str, style: Style, shape: str, schema: Any = None,
+                     claimed: frozenset[str] = frozenset(), brackets: bool = False) -> Any:
+    """One parameter's raw value in one shape (scalar, array, object, or `content`), by its location's
+    decoder; None when the request does not carry it. `brackets` applies to the query."""
+    if where in ("query", "cookie"):
+        pairs = request.query() if where == "query" else request.cookies()
+        if shape == "content":
+            values = [value for key, value in pairs if key == name]
+            return decode_content(values[-1], style.media) if values else None
+        return decode_pairs(pairs, name, style, shape, schema, claimed, brackets and where == "query")
+    lines = request.header(name) if where == "header" else request.path(name)
+    if not lines:
+        return None
+    if shape == "content":
+        return decode_content(",".join(lines), style.media)
+    if where == "header":
+        return decode_header(lines, shape, style)
+    return decode_path(lines[-1], name, style, shape)
 
 
 # --- form bodies -------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl  # form bodies
 
 from connexion.middleware.request_validation import RequestValidationOperation
 from connexion.operations import AbstractOperation
@@ -33,13 +33,10 @@ from .media_types import base_type, is_json
 from .problems import validation_problem
 from .serialization import (
     DecodeError,
-    cookie_pairs,
+    RequestText,
     declared_types,
-    decode_content,
     decode_form,
-    decode_header,
-    decode_pairs,
-    decode_path,
+    decode_parameter,
     style_of,
     typed,
 )
@@ -144,7 +141,7 @@ class _Parameter:
                                                                "allowEmptyValue")}
         self.validator = compile_schema(clean, openapi31, direction="parameter")
 
-    def read(self, sources: _Sources, claimed: frozenset[str], brackets: bool) -> Any:
+    def read(self, sources: RequestText, claimed: frozenset[str], brackets: bool) -> Any:
         """The request's value for this parameter, decoded as its style says and typed as its schema
         says; MISSING when the request does not carry it. Where several shapes are possible (a oneOf
         of a value and a list), the reading the schema accepts wins. Raises DecodeError."""
@@ -152,7 +149,7 @@ class _Parameter:
         failure: DecodeError | None = None
         for shape in self.shapes:
             try:
-                raw = self._decode(sources, shape, claimed, brackets)
+                raw = decode_parameter(sources, self.where, self.name, self.style, shape, self.schema, claimed, brackets)
             except DecodeError as exc:
                 failure = failure or exc
                 continue
@@ -165,24 +162,6 @@ class _Parameter:
         if len(candidates) == 1:
             return candidates[0]
         return next((value for value in candidates if _accepts(self.validator, value)), candidates[0])
-
-    def _decode(self, sources: _Sources, shape: str, claimed: frozenset[str], brackets: bool) -> Any:
-        if self.where in ("query", "cookie"):
-            pairs = sources.query() if self.where == "query" else sources.cookies()
-            if shape == "content":
-                values = [value for key, value in pairs if key == self.name]
-                return decode_content(values[-1], self.style.media) if values else None
-            return decode_pairs(pairs, self.name, self.style, shape, self.schema, claimed,
-                                brackets and self.where == "query")
-        lines = sources.header(self.name) if self.where == "header" else sources.path(self.name)
-        if not lines:
-            return None
-        if shape == "content":
-            return decode_content(",".join(lines), self.style.media)
-        if self.where == "header":
-            return decode_header(lines, shape, self.style)
-        return decode_path(lines[-1], self.name, self.style, shape)
-
 
 MISSING = object()  # a parameter the request does not carry
 
@@ -284,7 +263,7 @@ class OperationValidator(RequestValidationOperation):
         """Every parameter's failures; the decoded values go into the scope (`PARAMETERS`), for the mock to echo."""
         if not self.parameters:
             return []
-        sources = _Sources(scope)
+        sources = RequestText(scope)
         errors: list[Error] = []
         decoded: dict[str, dict[str, Any]] = {}
         for param in self.parameters:
@@ -384,38 +363,6 @@ def swagger2_form_schema(fields: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 _NOT_SCHEMA = {"name", "in", "required", "description", "collectionFormat", "allowEmptyValue", "x-nullable"}
-
-
-class _Sources:
-    """The request's parameter text by location, each parsed only when first asked for."""
-
-    def __init__(self, scope: Any) -> None:
-        self.scope = scope
-        self._query: list[tuple[str, str]] | None = None
-        self._headers: dict[str, list[str]] | None = None
-        self._cookies: list[tuple[str, str]] | None = None
-
-    def path(self, name: str) -> list[str]:
-        value = self.scope.get("path_params", {}).get(re.sub(r"\W", "_", name))
-        return [value] if value is not None else []
-
-    def query(self) -> list[tuple[str, str]]:
-        if self._query is None:
-            self._query = parse_qsl(self.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-        return self._query
-
-    def header(self, name: str) -> list[str]:
-        if self._headers is None:
-            self._headers = {}
-            for key, value in self.scope["headers"]:
-                self._headers.setdefault(key.decode("latin-1").lower(), []).append(value.decode("latin-1"))
-        return self._headers.get(name.lower(), [])
-
-    def cookies(self) -> list[tuple[str, str]]:
-        if self._cookies is None:
-            self._cookies = [pair for key, value in self.scope["headers"] if key.lower() == b"cookie"
-                             for pair in cookie_pairs(value.decode("latin-1"))]
-        return self._cookies
 
 
 async def _read_and_replay(receive: Any) -> tuple[bytes, Any]:

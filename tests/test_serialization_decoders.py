@@ -8,6 +8,7 @@ import pytest
 from gateway.serialization import (
     DecodeError,
     Repeated,
+    RequestText,
     Style,
     bracket_path,
     cookie_pairs,
@@ -17,6 +18,7 @@ from gateway.serialization import (
     decode_label,
     decode_matrix,
     decode_pairs,
+    decode_parameter,
     decode_path,
     decode_simple,
     nest,
@@ -179,3 +181,14 @@ def test_form_fields_follow_their_encoding() -> None:
 ])
 def test_style_of(definition: dict, where: str, expected: Style) -> None:
     assert style_of(definition, where) == expected
+
+
+def test_a_request_s_parameters_by_location() -> None:
+    request = RequestText({"query_string": b"ids=1&ids=2&f[a]=x", "path_params": {"user_id": ".7"},
+                           "headers": [(b"x-ids", b"1, 2"), (b"cookie", b"s=1; s=2")]})
+    assert decode_parameter(request, "query", "ids", Style("form", True), "array") == ["1", "2"]
+    assert decode_parameter(request, "query", "f", Style("deepObject", True), "object") == {"a": ("x",)}
+    assert decode_parameter(request, "path", "user-id", Style("label", False), "scalar") == "7"
+    assert decode_parameter(request, "header", "X-Ids", Style("simple", False), "array") == ["1", "2"]
+    assert decode_parameter(request, "cookie", "s", Style("form", True), "array") == ["1", "2"]
+    assert decode_parameter(request, "header", "X-None", Style("simple", False), "array") is None
