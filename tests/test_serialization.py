@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from gateway.config import ConfigError
 from tests.conftest import TEST_SPECS, GatewayThread, gateway_config
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -49,6 +50,15 @@ def test_a_wrong_type_deep_in_a_form_body_is_named_by_its_pointer(client: httpx.
 
 def test_a_missing_property_of_an_array_item_in_a_form_body_is_named(client: httpx.Client) -> None:
     assert errors(client.post("/customers", content="items[0][quantity]=1", headers=FORM)) == {("body", "", "/items/0")}
+
+
+def test_a_union_of_object_and_empty_string_reads_either(client: httpx.Client) -> None:
+    assert client.post("/customers", content="shipping[name]=Jenny", headers=FORM).status_code == 200
+    assert client.post("/customers", content="shipping=", headers=FORM).status_code == 200
+    assert errors(client.post("/customers", content="shipping=home", headers=FORM)) == {("body", "", "/shipping")}
+    assert client.get("/invoices?created[gte]=5&created[lt]=9").status_code == 200
+    assert client.get("/invoices?created=5").status_code == 200
+    assert errors(client.get("/invoices?created[gte]=soon")) == {("query", "created", "")}
 
 
 def test_multipart_json_part_is_parsed_and_validated(client: httpx.Client) -> None:
@@ -146,6 +156,11 @@ def test_swagger2_form_data_keeps_every_schema_word(client: httpx.Client) -> Non
 
 
 # --- the per-service bracket switch ---
+
+def test_the_brackets_setting_is_true_or_false() -> None:
+    with pytest.raises(ConfigError, match=r"services\.sdk\.brackets: expected true or false"):
+        gateway_config({"sdk": {"spec": "x.yaml", "brackets": "sometimes"}})
+
 
 def test_the_brackets_setting_reads_undeclared_bracket_keys(client: httpx.Client) -> None:
     listed = client.get("/sdk/charges?created[gte]=5&expand[]=a&expand[]=b")
