@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -195,6 +196,16 @@ def _open_index(node: dict[str, Any], next_key: str) -> str:
         if isinstance(last, dict) and next_key and next_key not in last:
             return str(len(node) - 1)
     return str(len(node))
+
+
+def brackets_hint(keys: Iterable[str]) -> str:
+    """A note for a refusal where a bracket key was taken literally (the spec does not say deepObject
+    there): what the `brackets` setting would change. Empty when none of `keys` has brackets."""
+    key = next((key for key in keys if bracket_path(key)), None)
+    if key is None:
+        return ""
+    return (f" ({key!r} was read as a literal name: the spec does not say deepObject for it; "
+            f"`brackets: true` on the service reads bracket keys as nested everywhere)")
 
 
 def deep_object(pairs: Pairs, name: str) -> Any:

@@ -34,6 +34,7 @@ from .problems import validation_problem
 from .serialization import (
     DecodeError,
     RequestText,
+    brackets_hint,
     declared_types,
     decode_form,
     decode_parameter,
@@ -274,8 +275,10 @@ class OperationValidator(RequestValidationOperation):
                 continue
             if value is MISSING:
                 if param.required:
+                    hint = "" if self.brackets or param.where != "query" else \
+                        brackets_hint(key for key, _ in sources.query() if key.startswith(f"{param.name}["))
                     errors.append({"in": param.where, "name": param.name, "pointer": "",
-                                   "message": f"required {param.where} parameter is missing"})
+                                   "message": f"required {param.where} parameter is missing{hint}"})
                 continue
             decoded.setdefault(param.where, {})[param.name] = value
             if (param.nullable and is_null(value)) or (param.allow_empty and value == ""):
@@ -294,7 +297,9 @@ class OperationValidator(RequestValidationOperation):
             fields = await parse_form(body, scope, schema, encoding, self.brackets) if body.strip() else {}
         except Exception as exc:  # starlette's parsers raise several kinds on malformed bodies
             return [{"in": "body", "name": "", "pointer": "", "message": f"malformed form body: {exc}"}]
-        return schema_errors(validator, fields, "body", "")
+        errors = schema_errors(validator, fields, "body", "")
+        hint = "" if self.brackets else brackets_hint(key for key in fields if any(key in e["message"] for e in errors))
+        return [{**e, "message": e["message"] + hint} if hint and "[" in e["message"] else e for e in errors]
 
     def body_errors(self, body: bytes, encoding: str, validator: Any) -> list[Error]:
         if not body.strip():

@@ -173,8 +173,12 @@ def test_the_brackets_setting_reads_undeclared_bracket_keys(client: httpx.Client
 
 
 def test_without_the_brackets_setting_bracket_keys_are_literal_names(client: httpx.Client) -> None:
-    assert errors(client.get("/plain/charges?created[gte]=5")) == {("query", "created", "")}
-    assert errors(client.post("/plain/charges", content="amount=5&metadata[k]=v", headers=FORM)) == {("body", "", "")}
+    missing = client.get("/plain/charges?created[gte]=5")
+    assert errors(missing) == {("query", "created", "")}
+    assert "'created[gte]' was read as a literal name" in missing.json()["errors"][0]["message"]
+    unexpected = client.post("/plain/charges", content="amount=5&metadata[k]=v", headers=FORM)
+    assert errors(unexpected) == {("body", "", "")}
+    assert "`brackets: true` on the service" in unexpected.json()["errors"][0]["message"]
 
 
 def test_swagger2_required_form_fields_are_named_when_the_form_is_empty(client: httpx.Client) -> None:
