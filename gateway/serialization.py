@@ -26,6 +26,7 @@ from .media_types import base_type
 
 Pairs = list[tuple[str, Any]]
 
+# tabDelimited is not an OpenAPI style: it stands for Swagger 2.0's `collectionFormat: tsv`
 DELIMITERS = {"form": ",", "simple": ",", "spaceDelimited": " ", "pipeDelimited": "|", "tabDelimited": "\t"}
 _COLLECTION_FORMATS = {"ssv": "spaceDelimited", "tsv": "tabDelimited", "pipes": "pipeDelimited"}
 _DEFAULT_STYLES = {"path": "simple", "header": "simple", "query": "form", "cookie": "form", "formData": "form"}
@@ -268,8 +269,7 @@ def cookie_pairs(header: str) -> Pairs:
 
 def decode_content(text: str, media: str) -> Any:
     """A parameter with `content`: JSON text parsed (as the media type says), other media left as text."""
-    base = base_type(media)
-    if base == "application/json" or base.endswith("+json"):
+    if names_json(media):
         try:
             return Parsed(json.loads(text))
         except (ValueError, RecursionError) as exc:
@@ -357,7 +357,7 @@ def _field(values: list[Any], prop: Any, encoding: dict[str, Any]) -> Any:
     """One form field's values: JSON parts parsed, delimited arrays split, the rest `Repeated`."""
     types = declared_types(prop)
     media = encoding.get("contentType") or ""
-    wants_json = any(_is_json(part) for part in media.split(",")) or (not media and _holds_objects(prop))
+    wants_json = any(names_json(part) for part in media.split(",")) or (not media and _holds_objects(prop))
     if wants_json:
         parsed = [_json_or_text(v) for v in values]
         if "array" in types and (len(parsed) > 1 or not isinstance(_plain(parsed[0]), list)):
@@ -379,7 +379,8 @@ def _holds_objects(prop: Any) -> bool:
     return types == ["object"] or (types == ["array"] and declared_types(items_schema(prop)) == ["object"])
 
 
-def _is_json(media: str) -> bool:
+def names_json(media: str) -> bool:
+    """JSON or a `+json` type by name (not a wildcard that merely admits JSON)."""
     base = base_type(media)
     return base == "application/json" or base.endswith("+json")
 

@@ -38,6 +38,7 @@ from .serialization import (
     declared_types,
     decode_form,
     decode_parameter,
+    names_json,
     style_of,
     typed,
 )
@@ -347,7 +348,7 @@ async def _part_text(name: str, value: Any, encoding: dict[str, Any]) -> str:
     if not isinstance(value, UploadFile):
         return value
     declared = str((encoding.get(name) or {}).get("contentType") or "")
-    if any(is_json(media) and "*" not in media for media in [value.content_type or "", *declared.split(",")]):
+    if any(names_json(media) for media in [value.content_type or "", *declared.split(",")]):
         return (await value.read()).decode("utf-8", "replace")
     return ""
 
