@@ -165,6 +165,7 @@ class _Parameter:
             return candidates[0]
         return next((value for value in candidates if _accepts(self.validator, value)), candidates[0])
 
+
 MISSING = object()  # a parameter the request does not carry
 
 
@@ -175,7 +176,7 @@ def _parameter_schema(definition: dict[str, Any]) -> dict[str, Any]:
     content = definition.get("content")
     if isinstance(content, dict):
         media = next(iter(content.values()), None)
-        return media.get("schema") or {} if isinstance(media, dict) else {}
+        return (media.get("schema") or {}) if isinstance(media, dict) else {}
     return definition
 
 
