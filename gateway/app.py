@@ -76,6 +76,7 @@ def load_services(config: GatewayConfig, deep_check: str = "later", check_auth: 
         try:
             service = load_service(settings.name, config.spec_path(settings), settings.base_path, deep_check)
             _check_operation_overrides(config, settings.name, service)
+            service.brackets = settings.brackets
             result.services[settings.name] = service
         except SpecError as exc:
             result.errors.append(exc)

@@ -72,6 +72,7 @@ class ServiceConfig:
     roles: dict[str, list[str]] = field(default_factory=dict)  # {"*" or opKey: [roles]}
     websockets: list[str] = field(default_factory=list)  # paths (below base_path) passed through as WebSockets
     contract: ContractSettings | None = None  # None: the gateway-wide setting
+    brackets: bool = False  # read `a[b][0]=x`, `a[]=x` as nested in queries and forms where the spec does not say deepObject
     weights: dict[str, int] = field(default_factory=dict, metadata={"internal": True})  # upstream URL -> weight
 
     def mode_for(self, operation_key: str) -> str:

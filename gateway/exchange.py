@@ -19,6 +19,7 @@ Body = bytes | AsyncIterator[bytes]
 ASGISend = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIReceive = Callable[[], Awaitable[dict[str, Any]]]
 CLIENT_IP = "gw.client_ip"  # scope key: the client address resolved through trusted proxies
+PARAMETERS = "gw.parameters"  # scope key: {location: {name: value}} as validation decoded them (serialization.py)
 
 
 @dataclass
@@ -144,6 +145,12 @@ class Exchange:
     @property
     def path_params(self) -> dict[str, Any]:
         return self.scope.get("path_params", {})
+
+    @property
+    def parameters(self) -> dict[str, dict[str, Any]]:
+        """The declared parameters by location, decoded and typed as the spec says (`?ids=1,2` as [1, 2],
+        `filter[status]=x` as an object), once request validation has read them."""
+        return self.scope.get(PARAMETERS, {})
 
     @property
     def peer_ip(self) -> str:

@@ -103,7 +103,9 @@ class GatewayRouting(RoutingMiddleware):
 
 class _ValidationAPI(RequestValidationAPI):
     def make_operation(self, operation: AbstractOperation) -> OperationValidator:
-        return OperationValidator(self.next_app, operation=operation, openapi31=self.specification.version >= (3, 1, 0))
+        service = getattr(self.resolver, "service", None)
+        return OperationValidator(self.next_app, operation=operation, openapi31=self.specification.version >= (3, 1, 0),
+                                  brackets=bool(service and service.brackets))
 
 
 class GatewayValidation(RequestValidationMiddleware):

@@ -60,6 +60,7 @@ class Service:
     operations: dict[str, Operation] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     schema_names: dict[int, str] = field(default_factory=dict)  # id(resolved schema) -> component name
+    brackets: bool = False  # the service's `brackets` setting: `a[b]=x` read as nested in every query and form
 
     @property
     def title(self) -> str:

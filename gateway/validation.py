@@ -8,81 +8,92 @@ with `nullable` and readOnly/writeOnly rules, 3.1 schemas as JSON Schema 2020-12
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qsl  # form bodies
 
-from connexion.lifecycle import ConnexionRequest
 from connexion.middleware.request_validation import RequestValidationOperation
 from connexion.operations import AbstractOperation
 from connexion.utils import is_null
 from starlette.datastructures import Headers, UploadFile
-from starlette.formparsers import FormParser, MultiPartParser
-from starlette.requests import cookie_parser
+from starlette.formparsers import MultiPartParser
 
+from .exchange import PARAMETERS
 from .judge import Lenient, compile_schema, schema_errors
-from .media_types import is_json
+from .media_types import base_type, is_json
 from .problems import validation_problem
+from .serialization import (
+    DecodeError,
+    RequestText,
+    brackets_hint,
+    declared_types,
+    decode_form,
+    decode_parameter,
+    names_json,
+    style_of,
+    typed,
+)
+from .serialization import coerce_text as coerce_text  # the mocker's import
 
 Error = dict[str, Any]
 __all__ = ["Lenient", "OperationValidator", "coerce_text", "compile_schema", "declared_types", "schema_errors"]
 
 
 class _Parameter:
-    """One declared parameter: where it lives, how to turn its text into a typed value, its validator."""
+    """One declared parameter: where it lives, how it is serialized, its schema and validator."""
 
-    __slots__ = ("explode", "item_types", "kind", "name", "nullable", "required", "types", "validator", "where")
+    __slots__ = ("allow_empty", "name", "nullable", "required", "schema", "shapes", "style", "validator", "where")
 
     def __init__(self, definition: dict[str, Any], openapi31: bool) -> None:
         self.name: str = definition["name"]
         self.where: str = definition["in"]
         self.required: bool = bool(definition.get("required")) or self.where == "path"
-        schema = definition.get("schema", definition)
-        self.types: list[str] = declared_types(schema)
-        self.nullable = bool(schema.get("nullable") or definition.get("x-nullable")) or "null" in self.types
-        self.kind = "object" if self.types == ["object"] else "array" if self.types == ["array"] else "scalar"
-        self.item_types: list[str] = declared_types(_items(schema))
-        style = definition.get("style") or definition.get("collectionFormat")
-        self.explode = definition.get("explode", style in (None, "form", "multi") and self.where in ("query", "cookie"))
-        clean = {k: v for k, v in schema.items() if k not in ("name", "in", "required", "description")}
+        self.style = style_of(definition, self.where)
+        self.schema = schema = _parameter_schema(definition)
+        types = declared_types(schema)
+        self.nullable = bool(schema.get("nullable") or definition.get("x-nullable")) or "null" in types
+        # the shapes the value may take, in the schema's order: a union of scalar and array tries both
+        kinds = [{"object": "object", "array": "array"}.get(t, "scalar") for t in types] or ["scalar"]
+        self.shapes = ["content"] if self.style.style == "content" else list(dict.fromkeys(kinds))
+        self.allow_empty = bool(definition.get("allowEmptyValue"))
+        clean = {k: v for k, v in schema.items() if k not in ("name", "in", "required", "description", "collectionFormat",
+                                                               "allowEmptyValue")}
         self.validator = compile_schema(clean, openapi31, direction="parameter")
 
-    def typed(self, raw: list[str]) -> Any:
-        """The request's text for this parameter, typed as the schema says (left as text when it is not).
-        Where the schema allows both a single value and a list (oneOf), the reading it accepts wins."""
-        as_list = [coerce_text(value, self.item_types) for value in
-                   (raw if self.explode else [part for value in raw for part in value.split(",")])]
-        if self.kind == "array":
-            return as_list
-        single = coerce_text(raw[-1], self.types)
-        if "array" in self.types and not _accepts(self.validator, single) and _accepts(self.validator, as_list):
-            return as_list
-        return single
+    def read(self, sources: RequestText, claimed: frozenset[str], brackets: bool) -> Any:
+        """The request's value for this parameter, decoded as its style says and typed as its schema
+        says; MISSING when the request does not carry it. Where several shapes are possible (a oneOf
+        of a value and a list), the reading the schema accepts wins. Raises DecodeError."""
+        candidates: list[Any] = []
+        failure: DecodeError | None = None
+        for shape in self.shapes:
+            try:
+                raw = decode_parameter(sources, self.where, self.name, self.style, shape, self.schema, claimed, brackets)
+            except DecodeError as exc:
+                failure = failure or exc
+                continue
+            if raw is not None:
+                candidates.append(typed(raw, self.schema))
+        if not candidates:
+            if failure is not None:
+                raise failure
+            return MISSING
+        if len(candidates) == 1:
+            return candidates[0]
+        return next((value for value in candidates if _accepts(self.validator, value)), candidates[0])
 
 
-def declared_types(schema: Any) -> list[str]:
-    """Every JSON type a schema (or its allOf/oneOf/anyOf branches) names, in order."""
-    if not isinstance(schema, dict):
-        return []
-    declared = schema.get("type")
-    found = list(declared) if isinstance(declared, list) else [declared] if isinstance(declared, str) else []
-    for key in ("allOf", "oneOf", "anyOf"):
-        for branch in schema.get(key) or []:
-            found += [t for t in declared_types(branch) if t not in found]
-    return found
+MISSING = object()  # a parameter the request does not carry
 
 
-def _items(schema: Any) -> Any:
-    if not isinstance(schema, dict):
-        return {}
-    if isinstance(schema.get("items"), dict):
-        return schema["items"]
-    for key in ("allOf", "oneOf", "anyOf"):
-        for branch in schema.get(key) or []:
-            found = _items(branch)
-            if found:
-                return found
-    return {}
+def _parameter_schema(definition: dict[str, Any]) -> dict[str, Any]:
+    """The schema of a parameter: its own, its `content` media type's, or (Swagger 2.0) the parameter itself."""
+    if isinstance(definition.get("schema"), dict):
+        return definition["schema"]
+    content = definition.get("content")
+    if isinstance(content, dict):
+        media = next(iter(content.values()), None)
+        return (media.get("schema") or {}) if isinstance(media, dict) else {}
+    return definition
 
 
 def _accepts(validator: Any, value: Any) -> bool:
@@ -92,56 +103,42 @@ def _accepts(validator: Any, value: Any) -> bool:
         return False
 
 
-_BOOLEANS = {"true": True, "false": False}
-
-
-def coerce_text(text: str, types: list[str]) -> Any:
-    """Request text as the first of `types` it reads as (left as text when none fits)."""
-    for kind in types:
-        try:
-            if kind == "integer":
-                return int(text)
-            if kind == "number":
-                number = float(text)
-                return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
-        except ValueError:
-            continue
-        if kind == "boolean" and text.lower() in _BOOLEANS:
-            return _BOOLEANS[text.lower()]
-        if kind == "null" and text in ("", "null"):
-            return None
-    return text
-
-
 _WILDCARDS = ("*/*", "application/*")
 
 
 class OperationValidator(RequestValidationOperation):
     """Checks one operation's parameters and body; raises one problem listing every failure."""
 
-    def __init__(self, next_app: Any, *, operation: AbstractOperation, openapi31: bool) -> None:
+    def __init__(self, next_app: Any, *, operation: AbstractOperation, openapi31: bool, brackets: bool = False) -> None:
         super().__init__(next_app, operation=operation)
         self.openapi31 = openapi31
+        self.brackets = brackets  # the service reads `a[b]=x` as nested everywhere, not only where deepObject says
         # Swagger 2.0 body and formData parameters are part of the body schema; OpenAPI says header
         # parameters named Accept, Content-Type and Authorization are ignored.
         self.parameters = [_Parameter(p, openapi31) for p in operation.parameters
                            if p.get("in") not in ("body", "formData")
                            and not (p.get("in") == "header" and str(p.get("name", "")).lower() in _IGNORED_HEADERS)]
-        self.uri_parser = operation.uri_parser_class(operation.parameters, operation.body_definition())
-        self.body_required = bool(operation.request_body.get("required", False)) if operation.request_body else False
+        # which keys are some parameter's own, by location: never an exploded object's properties
+        self.claimed = {where: frozenset(p.name for p in self.parameters if p.where == where) for where in _LOCATIONS}
+        self.claimed["query"] |= frozenset(self.security_query_params)
+        form_fields = [p for p in operation.parameters if p.get("in") == "formData"]
+        request_body = {} if form_fields else operation.request_body  # connexion's Swagger 2.0 form schema drops words
+        self.body_required = bool(request_body.get("required", False)) if request_body else False
         self._json_validators: dict[str, Any] = {}
-        self._form_validators: dict[str, tuple[Any, Any]] = {}
-        if operation.request_body or any(p.get("in") in ("body", "formData") for p in operation.parameters):
+        self._form_validators: dict[str, tuple[Any, Any, dict[str, Any]]] = {}
+        if request_body or any(p.get("in") in ("body", "formData") for p in operation.parameters):
             for media in operation.consumes:
-                schema = operation.body_schema(media)
+                schema = swagger2_form_schema(form_fields) if form_fields else operation.body_schema(media)
                 if schema and is_json(media):
                     self._json_validators[media.lower()] = compile_schema(schema, openapi31)
-                elif schema and media.lower() in _FORM_PARSERS:
-                    self._form_validators[media.lower()] = (schema, compile_schema(schema, openapi31))
-            if not operation.request_body:  # Swagger 2.0 body parameter
+                elif schema and base_type(media) in _FORM_MEDIA:
+                    encoding = {p["name"]: p for p in form_fields} if form_fields else \
+                        operation.body_definition(media).get("encoding") or {}
+                    self._form_validators[base_type(media)] = (schema, compile_schema(schema, openapi31), encoding)
+            if not request_body:  # Swagger 2.0 body or formData parameters
                 self.body_required = any(p.get("in") == "body" and p.get("required") for p in operation.parameters)
-        self.expects_body = bool(operation.request_body) or any(p.get("in") in ("body", "formData")
-                                                                 for p in operation.parameters)
+        self.form_fields_required = any(p.get("required") for p in form_fields)  # an empty form still names them
+        self.expects_body = bool(request_body) or any(p.get("in") in ("body", "formData") for p in operation.parameters)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         errors = self.parameter_errors(scope)
@@ -154,7 +151,7 @@ class OperationValidator(RequestValidationOperation):
         if self._operation.consumes and (self._json_validators or self._form_validators or self.body_required):
             self.validate_mime_type(mime_type)
         validator = self._json_validator(mime_type)
-        form = self._form_validators.get(mime_type.lower()) if mime_type else None
+        form = self._form_validators.get(base_type(mime_type)) if mime_type else None
         if validator is not None or (self.body_required and is_json(mime_type or "")):
             body, receive = await _read_and_replay(receive)
             errors += self.body_errors(body, encoding, validator)
@@ -182,43 +179,45 @@ class OperationValidator(RequestValidationOperation):
         return 422 if body_only and "422" in declared and "400" not in declared else 400
 
     def parameter_errors(self, scope: Any) -> list[Error]:
+        """Every parameter's failures; the decoded values go into the scope (`PARAMETERS`), for the mock to echo."""
         if not self.parameters:
             return []
-        sources = _Sources(scope)
+        sources = RequestText(scope)
         errors: list[Error] = []
+        decoded: dict[str, dict[str, Any]] = {}
         for param in self.parameters:
-            if param.kind == "object":
-                value = self._object_parameter(scope, param)
-            else:
-                raw = sources.get(param.where, param.name)
-                value = param.typed(raw) if raw else None
-            if value is None:
-                if param.required:
-                    errors.append({"in": param.where, "name": param.name, "pointer": "",
-                                   "message": f"required {param.where} parameter is missing"})
+            try:
+                value = param.read(sources, self.claimed.get(param.where, frozenset()), self.brackets)
+            except DecodeError as exc:
+                errors.append({"in": param.where, "name": param.name, "pointer": "", "message": str(exc)})
                 continue
-            if param.nullable and is_null(value):
+            if value is MISSING:
+                if param.required:
+                    hint = "" if self.brackets or param.where != "query" else \
+                        brackets_hint(key for key, _ in sources.query() if key.startswith(f"{param.name}["))
+                    errors.append({"in": param.where, "name": param.name, "pointer": "",
+                                   "message": f"required {param.where} parameter is missing{hint}"})
+                continue
+            decoded.setdefault(param.where, {})[param.name] = value
+            if (param.nullable and is_null(value)) or (param.allow_empty and value == ""):
                 continue
             errors += schema_errors(param.validator, value, param.where, param.name)
+        scope[PARAMETERS] = decoded
         return errors
 
-    def _object_parameter(self, scope: Any, param: _Parameter) -> Any:
-        """Object parameters (deepObject, form-exploded objects) are parsed by connexion's URI parser."""
-        request = ConnexionRequest(scope, uri_parser=self.uri_parser)
-        values = {"query": request.query_params, "path": request.path_params, "header": request.headers,
-                  "cookie": request.cookies}.get(param.where, {})
-        return values.get(param.name)
-
-    async def form_errors(self, body: bytes, scope: Any, schema: Any, validator: Any) -> list[Error]:
+    async def form_errors(self, body: bytes, scope: Any, schema: Any, validator: Any,
+                          encoding: dict[str, Any]) -> list[Error]:
         """Form and multipart bodies: fields typed as the schema says, files standing in as ""."""
-        if not body.strip():
+        if not body.strip() and not self.form_fields_required:
             return [{"in": "body", "name": "", "pointer": "", "message": "a request body is required"}] \
                 if self.body_required else []
         try:
-            fields = await parse_form(body, scope, schema)
+            fields = await parse_form(body, scope, schema, encoding, self.brackets) if body.strip() else {}
         except Exception as exc:  # starlette's parsers raise several kinds on malformed bodies
             return [{"in": "body", "name": "", "pointer": "", "message": f"malformed form body: {exc}"}]
-        return schema_errors(validator, fields, "body", "")
+        errors = schema_errors(validator, fields, "body", "")
+        hint = "" if self.brackets else brackets_hint(key for key in fields if any(key in e["message"] for e in errors))
+        return [{**e, "message": e["message"] + hint} if hint and "[" in e["message"] else e for e in errors]
 
     def body_errors(self, body: bytes, encoding: str, validator: Any) -> list[Error]:
         if not body.strip():
@@ -235,71 +234,58 @@ class OperationValidator(RequestValidationOperation):
 
 
 _IGNORED_HEADERS = {"accept", "content-type", "authorization"}
-_FORM_PARSERS = {"application/x-www-form-urlencoded": FormParser, "multipart/form-data": MultiPartParser}
+_FORM_MEDIA = ("application/x-www-form-urlencoded", "multipart/form-data")
+_LOCATIONS = ("path", "query", "header", "cookie")
 
 
-async def parse_form(body: bytes, scope: Any, schema: Any) -> dict[str, Any]:
-    """A form body as the object its schema describes: one value per field unless the schema says
-    array, text typed as the property says, uploaded files as "" (their bytes are not text)."""
+async def parse_form(body: bytes, scope: Any, schema: Any, encoding: dict[str, Any] | None = None,
+                     brackets: bool = False) -> dict[str, Any]:
+    """A form body as the object its schema describes, each field decoded as its `encoding` says
+    (serialization.decode_form) and typed as its property says; uploaded files stand in as ""
+    (their bytes are not text) unless they hold JSON."""
     headers = Headers(scope=scope)
+    encoding = encoding or {}
+    if base_type(headers.get("content-type", "")) != "multipart/form-data":
+        pairs: list[tuple[str, Any]] = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        return typed(decode_form(pairs, schema, encoding, brackets), schema)
 
     async def stream() -> Any:
         yield body
 
-    media = headers.get("content-type", "").split(";")[0].strip().lower()
-    form = await _FORM_PARSERS[media](headers, stream()).parse()
-    properties: dict[str, Any] = {}
-    for part in _all_of(schema):
-        properties.update(part.get("properties") or {})
-    fields: dict[str, Any] = {}
+    form = await MultiPartParser(headers, stream()).parse()
     try:
-        for key in form:
-            values = ["" if isinstance(v, UploadFile) else v for v in form.getlist(key)]
-            prop = properties.get(key, {})
-            types = declared_types(prop)
-            if "array" in types:
-                fields[key] = [coerce_text(v, declared_types(_items(prop))) for v in values]
-            else:
-                fields[key] = coerce_text(values[-1], types)
+        pairs = [(key, await _part_text(key, value, encoding)) for key, value in form.multi_items()]
     finally:
         await form.close()
-    return fields
+    return typed(decode_form(pairs, schema, encoding, brackets), schema)
 
 
-def _all_of(schema: Any) -> list[dict[str, Any]]:
-    if not isinstance(schema, dict):
-        return []
-    return [schema, *[p for part in schema.get("allOf") or [] for p in _all_of(part)]]
+async def _part_text(name: str, value: Any, encoding: dict[str, Any]) -> str:
+    """A multipart part as text: a field as it is, a file as "" unless it (or its encoding) says JSON."""
+    if not isinstance(value, UploadFile):
+        return value
+    declared = str((encoding.get(name) or {}).get("contentType") or "")
+    if any(names_json(media) for media in [value.content_type or "", *declared.split(",")]):
+        return (await value.read()).decode("utf-8", "replace")
+    return ""
 
 
-class _Sources:
-    """The request's parameter text by location, each parsed only when first asked for."""
+def swagger2_form_schema(fields: list[dict[str, Any]]) -> dict[str, Any]:
+    """Swagger 2.0 formData parameters as one object schema, every schema word of each kept
+    (enum, minimum, pattern...); a `file` is a binary string."""
+    properties = {}
+    for field in fields:
+        prop = {k: v for k, v in field.items() if k not in _NOT_SCHEMA}
+        if prop.get("type") == "file":
+            prop = {"type": "string", "format": "binary"}
+        if field.get("x-nullable"):
+            prop["nullable"] = True
+        properties[field["name"]] = prop
+    required = [f["name"] for f in fields if f.get("required")]
+    return {"type": "object", "properties": properties, **({"required": required} if required else {})}
 
-    def __init__(self, scope: Any) -> None:
-        self.scope = scope
-        self._query: dict[str, list[str]] | None = None
-        self._headers: dict[str, list[str]] | None = None
-        self._cookies: dict[str, str] | None = None
 
-    def get(self, where: str, name: str) -> list[str]:
-        if where == "path":
-            value = self.scope.get("path_params", {}).get(re.sub(r"\W", "_", name))
-            return [value] if value is not None else []
-        if where == "query":
-            if self._query is None:
-                self._query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-            return self._query.get(name, [])
-        if where == "header":
-            if self._headers is None:
-                self._headers = {}
-                for key, value in self.scope["headers"]:
-                    self._headers.setdefault(key.decode("latin-1"), []).append(value.decode("latin-1"))
-            return self._headers.get(name.lower(), [])
-        if where == "cookie":
-            if self._cookies is None:
-                self._cookies = cookie_parser(dict(self.scope["headers"]).get(b"cookie", b"").decode("latin-1"))
-            return [self._cookies[name]] if name in self._cookies else []
-        return []
+_NOT_SCHEMA = {"name", "in", "required", "description", "collectionFormat", "allowEmptyValue", "x-nullable"}
 
 
 async def _read_and_replay(receive: Any) -> tuple[bytes, Any]:

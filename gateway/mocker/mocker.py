@@ -219,11 +219,13 @@ def _remember(cache: dict[Any, Any], key: Any, answer: Answer) -> None:
 
 def echo(value: Any, schema: Any, exchange: Exchange) -> Any:
     """Request path and query values reappear in the body where a property has their name; the
-    path parameter of the last segment (`/cameras/{camera_id}`) also becomes the body's `id`."""
+    path parameter of the last segment (`/cameras/{camera_id}`) also becomes the body's `id`.
+    Declared parameters are echoed as validation decoded them (`?ids=1,2` is [1, 2])."""
     if not isinstance(value, dict) or not isinstance(schema, dict):
         return value
-    params: dict[str, Any] = dict(exchange.query)
-    path_params = exchange.path_params
+    decoded = exchange.parameters
+    params: dict[str, Any] = {**dict(exchange.query), **decoded.get("query", {})}
+    path_params = {**exchange.path_params, **decoded.get("path", {})}
     params.update(path_params)
     operation = exchange.operation
     if operation is not None and path_params and operation.path.rstrip("/").endswith("}"):
@@ -234,11 +236,19 @@ def echo(value: Any, schema: Any, exchange: Exchange) -> Any:
     echoed = None
     for name, raw in params.items():
         if name in value and isinstance(properties.get(name), dict):
-            typed = coerce_text(str(raw), declared_types(properties[name]))
+            types = declared_types(properties[name])
+            if isinstance(raw, (list, dict)) and ("array" if isinstance(raw, list) else "object") not in types:
+                continue
+            typed = raw if isinstance(raw, (list, dict)) else coerce_text(_text(raw), types)
             if typed != value[name]:
                 echoed = echoed or dict(value)
                 echoed[name] = typed
     return echoed if echoed is not None else value
+
+
+def _text(value: Any) -> str:
+    """A decoded scalar as request text again, to be typed as the response property says."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def response_headers(service: Service, operation: Operation, definition: dict[str, Any]) -> list[tuple[str, str]]:
