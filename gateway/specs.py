@@ -19,6 +19,7 @@ import yaml
 from connexion.spec import OpenAPISpecification, Specification, Swagger2Specification
 
 from .config import mount_prefix
+from .request_path import collapse, slash_twin
 from .spec_checks import SpecError, cached_warnings, check_in_background, check_structure, semantic_warnings
 from .spec_refs import RefError, bundle, resolve_in_place
 
@@ -131,9 +132,23 @@ def _specification(raw: dict[str, Any], spec_file: Path) -> Specification:
     return _OpenAPI3(raw, base_uri=base_uri)
 
 
-def path_specificity(path: str) -> tuple[int, ...]:
-    """Sort key for path templates: literal segments before parameters (`/users/me` before `/users/{id}`)."""
-    return tuple(1 if "{" in segment else 0 for segment in path.split("/"))
+def path_specificity(path: str) -> tuple[tuple[int, ...], ...]:
+    """Sort key for path templates, most specific first, segment by segment from the left: a literal
+    segment before one mixing literal text and parameters (`{model}:generate`, `report.{format}`, the
+    more literal characters the earlier), before a bare parameter. So `/users/me` beats `/users/{id}`,
+    `/a/b/{x}` beats `/a/{x}/{y}`, `/a/{x}/c` beats `/a/{x}/{y}`, `/models/{m}:generate` beats `/models/{m}`."""
+    return tuple(_segment_specificity(segment) for segment in path.split("/"))
+
+
+def _segment_specificity(segment: str) -> tuple[int, ...]:
+    parameters = len(_PARAMETER.findall(segment))
+    if not parameters:
+        return (0,)
+    literal = len(_PARAMETER.sub("", segment))
+    return (1, -literal, parameters) if literal else (2, 0, parameters)
+
+
+_PARAMETER = re.compile(r"\{[^}/]+\}")
 
 
 def find_operation(services: dict[str, Service], method: str, path: str) -> tuple[Service, Operation] | None:
@@ -142,10 +157,14 @@ def find_operation(services: dict[str, Service], method: str, path: str) -> tupl
         relative = below_base(service.base_path, path)
         if relative is None:
             continue
-        candidates = [op for op in service.operations.values() if op.method == method]
-        for operation in sorted(candidates, key=lambda op: path_specificity(op.path)):
-            if path_template(operation.path).fullmatch(relative):
-                return service, operation
+        candidates = sorted((op for op in service.operations.values() if op.method == method),
+                            key=lambda op: path_specificity(op.path))
+        relative = collapse(relative)
+        twin = slash_twin(relative)  # as the router: `/x/` reaches `/x` unless the spec declares `/x/`
+        for wanted in (relative, twin) if twin else (relative,):
+            for operation in candidates:
+                if path_template(operation.path).fullmatch(wanted):
+                    return service, operation
     return None
 
 
