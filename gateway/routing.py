@@ -37,8 +37,8 @@ from .config import mount_prefix
 from .exchange import Exchange, Response
 from .pipeline import Next, Pipeline, Step
 from .problems import Problem
-from .request_path import as_declared, decode, routing_path, slash_twin
-from .specs import Service, path_specificity
+from .request_path import as_declared, decode, routing_path
+from .specs import Service, route_order
 from .validation import OperationValidator
 
 
@@ -75,13 +75,9 @@ class _StringPathRoutingAPI(RoutingAPI):
         self._methods_by_path: dict[str, dict[str, Any]] = {}
         super().add_paths(paths)
         self.router.redirect_slashes = False
-        routes = dict(self._methods_by_path)
-        for path, by_method in self._methods_by_path.items():
-            twin = slash_twin(path)
-            if twin is not None and twin not in routes:
-                routes[twin] = by_method
-        for path, by_method in sorted(routes.items(), key=lambda item: path_specificity(item[0])):
-            self.router.add_route(path, _MethodDispatch(by_method), methods=list(by_method))
+        for template, declared in route_order(self._methods_by_path):
+            by_method = self._methods_by_path[declared]
+            self.router.add_route(template, _MethodDispatch(by_method), methods=list(by_method))
 
 
 class _MethodDispatch:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from .spec_checks import SpecError, cached_warnings, check_in_background, check_
 from .spec_refs import RefError, bundle, resolve_in_place
 
 __all__ = ["Operation", "Service", "SpecError", "below_base", "find_operation", "load_service", "path_specificity",
-           "path_template", "read_document"]
+           "path_template", "read_document", "route_order"]
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -152,20 +153,28 @@ _PARAMETER = re.compile(r"\{[^}/]+\}")
 
 
 def find_operation(services: dict[str, Service], method: str, path: str) -> tuple[Service, Operation] | None:
-    """The service whose base path holds `path` (longest first), and its operation for method + path."""
+    """The service whose base path holds `path` (longest first), and its operation for method + path,
+    tried in the router's order (`route_order`)."""
     for service in sorted(services.values(), key=lambda s: -len(s.base_path)):
         relative = below_base(service.base_path, path)
         if relative is None:
             continue
-        candidates = sorted((op for op in service.operations.values() if op.method == method),
-                            key=lambda op: path_specificity(op.path))
+        by_path = {op.path: op for op in service.operations.values() if op.method == method}
         relative = collapse(relative)
-        twin = slash_twin(relative)  # as the router: `/x/` reaches `/x` unless the spec declares `/x/`
-        for wanted in (relative, twin) if twin else (relative,):
-            for operation in candidates:
-                if path_template(operation.path).fullmatch(wanted):
-                    return service, operation
+        for template, declared in route_order(by_path):
+            if path_template(template).fullmatch(relative):
+                return service, by_path[declared]
     return None
+
+
+def route_order(paths: Iterable[str]) -> list[tuple[str, str]]:
+    """(template to match, declared path) pairs in the order the router tries them: every declared path,
+    and its trailing-slash twin (`/x/` for `/x`) where the spec does not declare that too, most specific
+    first (`path_specificity`), the spec's order between equals. A stray slash reaches the operation."""
+    declared = list(dict.fromkeys(paths))
+    pairs = [(path, path) for path in declared]
+    pairs += [(twin, path) for path in declared if (twin := slash_twin(path)) is not None and twin not in declared]
+    return sorted(pairs, key=lambda pair: path_specificity(pair[0]))
 
 
 def below_base(base_path: str, path: str) -> str | None:

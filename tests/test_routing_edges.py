@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from gateway.specs import path_specificity
+from gateway.specs import Service, find_operation, load_service, path_specificity
 from tests.conftest import TEST_SPECS, GatewayThread, gateway_config
 
 
@@ -193,3 +193,24 @@ def test_routing_problems_say_the_status_they_are_sent_with(client: httpx.Client
         assert response.status_code in (400, 404, 405)
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["status"] == response.status_code
+
+
+# -- one rule for the router and for HAR import, stub verify and prune (find_operation) -----------------------
+
+@pytest.fixture(scope="module")
+def edges() -> Service:
+    return load_service("edges", TEST_SPECS / "routing_edges.yaml", "/")
+
+
+@pytest.mark.parametrize(("method", "path", "op"), [
+    ("GET", "/users/me", "getMe"), ("GET", "/users/me/", "getMe"), ("GET", "/users/42/", "getUser"),
+    ("GET", "//users//42", "getUser"), ("POST", "/v1/models/gemini-pro:generate", "generate"),
+    ("POST", "/v1/models/gemini-pro", "updateModel"), ("GET", "/items/7.json", "getItemJson"),
+    ("GET", "/a/b/c", "literalPrefix"), ("GET", "/a/z/c", "paramThenLiteral"), ("GET", "/slashed", "slashed"),
+    ("GET", "/both", "bothBare"), ("GET", "/both/", "bothSlashed"), ("GET", "/pairs/red-blue", "pair"),
+])
+def test_find_operation_picks_what_the_router_picks(client: httpx.Client, edges: Service, method: str, path: str,
+                                                   op: str) -> None:
+    found = find_operation({"edges": edges}, method, path)
+    assert found is not None and found[1].key == op
+    assert _op(_raw_get(client, path, method)) == op
