@@ -23,6 +23,23 @@ def gateway() -> Iterator[GatewayThread]:
         yield served
 
 
+@pytest.fixture(scope="module")
+def stubbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayThread]:
+    stubs = tmp_path_factory.mktemp("stubs")
+    (stubs / "edges").mkdir()
+    (stubs / "edges" / "user.yaml").write_text(STUB)
+    config = gateway_config({"edges": {"spec": str(TEST_SPECS / "routing_edges.yaml"), "base_path": "/"}},
+                            stubs=str(stubs))
+    with GatewayThread(config) as served:
+        yield served
+
+
+STUB = """
+request: {method: GET, path: /users/7}
+response: {status: 200, headers: {Content-Type: application/json, X-Stub: "yes"}, body: {op: stubbedUser}}
+"""
+
+
 @pytest.fixture
 def client(gateway: GatewayThread) -> Iterator[httpx.Client]:
     with gateway.client() as http:
@@ -173,6 +190,18 @@ def test_head_answers_every_get_with_its_headers_and_no_body(client: httpx.Clien
         assert head.headers["content-type"] == got.headers["content-type"]
         assert head.headers["content-length"] == got.headers["content-length"]
     assert client.head("/users/1").headers["x-kind"] == "user"
+
+
+def test_head_and_a_trailing_slash_get_the_stub_that_answers_the_get(stubbed: GatewayThread) -> None:
+    with stubbed.client() as http:
+        got = http.get("/users/7")
+        assert got.json() == {"op": "stubbedUser"}
+        assert _op(http.get("/users/7/")) == "stubbedUser"
+        assert _op(_raw_get(http, "//users//7")) == "stubbedUser"
+        head = http.head("/users/7")
+        assert head.status_code == 200 and head.content == b""
+        assert head.headers["x-stub"] == "yes"
+        assert head.headers["content-length"] == got.headers["content-length"]
 
 
 def test_options_on_a_path_that_documents_it_is_that_operation(client: httpx.Client) -> None:
