@@ -37,7 +37,8 @@ from .config import mount_prefix
 from .exchange import Exchange, Response
 from .pipeline import Next, Pipeline, Step
 from .problems import Problem
-from .specs import Service, path_specificity
+from .request_path import as_declared, decode, routing_path
+from .specs import Service, route_order
 from .validation import OperationValidator
 
 
@@ -68,12 +69,15 @@ class _StringPathRoutingAPI(RoutingAPI):
         self._methods_by_path.setdefault(path, {})[method.upper()] = operation
 
     def add_paths(self, paths: dict | None = None) -> None:
-        """One route per path serving all its methods (so a 405 carries the full `Allow` list),
-        literal segments before parameters."""
+        """One route per path serving all its methods (so a 405 carries the full `Allow` list), the most
+        specific first; and a path's trailing-slash twin (`/x/` for `/x`) routes to it when the spec does
+        not declare the twin itself: a client's stray slash reaches the operation, with no redirect."""
         self._methods_by_path: dict[str, dict[str, Any]] = {}
         super().add_paths(paths)
-        for path, by_method in sorted(self._methods_by_path.items(), key=lambda item: path_specificity(item[0])):
-            self.router.add_route(path, _MethodDispatch(by_method), methods=list(by_method))
+        self.router.redirect_slashes = False
+        for template, declared in route_order(self._methods_by_path):
+            by_method = self._methods_by_path[declared]
+            self.router.add_route(template, _MethodDispatch(by_method), methods=list(by_method))
 
 
 class _MethodDispatch:
@@ -93,6 +97,7 @@ class GatewayRouting(RoutingMiddleware):
                 **kwargs: Any) -> None:
         api = _StringPathRoutingAPI(specification, base_path=base_path, arguments=arguments,
                                     next_app=self.app, **kwargs)
+        self.router.redirect_slashes = False  # gw answers in its pipeline; Starlette's redirect never reaches a client
         self.router.mount(api.base_path, app=api.router)
         mount = self.router.routes[-1]
         # Starlette's mount pattern (`.*`) stops at a newline; a path parameter may hold an encoded
@@ -147,6 +152,10 @@ class _PolicyGate:
         if found is None:
             raise Problem(404, detail=f"No operation of any service matches {exchange.path}")
         exchange.service, exchange.operation = found
+        # routed with `%2F` kept encoded and a stray trailing slash (request_path); from here on, as declared
+        scope["path"] = as_declared(decode(scope["path"]), exchange.operation.path)
+        scope["path_params"] = {name: decode(value) if isinstance(value, str) else value
+                                for name, value in scope.get("path_params", {}).items()}
         exchange.notes["connexion"] = (scope, receive, send)
         exchange.notes["response"] = await self.pipeline(exchange)
 
@@ -162,6 +171,7 @@ class Router:
 
     def __init__(self, services: dict[str, Service], policies: Sequence[Step] = ()) -> None:
         self.services = services
+        self.mounts = {mount_prefix(s.base_path) for s in services.values()} - {""}
         self.operations = {f"{s.name}:{op.key}": (s, op) for s in services.values() for op in s.operations.values()}
         gate = type("PolicyGate", (_PolicyGate,), {"policies": tuple(policies), "operations": self.operations})
         self.connexion = _Gateway(self._resume, middlewares=[GatewayRouting, gate, GatewayValidation])
@@ -175,6 +185,7 @@ class Router:
         exchange.notes["resume"] = call_next
         scope = dict(exchange.scope)
         scope["gw.exchange"] = exchange
+        scope["path"] = self._routing_path(scope)
         try:
             await self.connexion(scope, exchange.receive, _never_send)
             return exchange.notes.pop("response")
@@ -187,6 +198,10 @@ class Router:
         finally:
             for handed_over in HANDOFF_NOTES:  # left behind when a policy or validation refused; they hold the body
                 exchange.notes.pop(handed_over, None)
+
+    def _routing_path(self, scope: dict[str, Any]) -> str:
+        path = routing_path(scope)
+        return path + "/" if path in self.mounts else path  # `/api` is the root (`/`) of the service mounted there
 
     async def _resume(self, scope: dict[str, Any], receive: Any, _send: Any) -> None:
         exchange: Exchange = scope["gw.exchange"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,12 @@ from connexion.spec import OpenAPISpecification, Specification, Swagger2Specific
 
 from .config import mount_prefix
 from .judge import learn_schema_names
+from .request_path import collapse, slash_twin
 from .spec_checks import SpecError, cached_warnings, check_in_background, check_structure, semantic_warnings
 from .spec_refs import RefError, bundle, resolve_in_place
 
 __all__ = ["Operation", "Service", "SpecError", "below_base", "find_operation", "load_service", "path_specificity",
-           "path_template", "read_document"]
+           "path_template", "read_document", "route_order"]
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -134,22 +136,48 @@ def _specification(raw: dict[str, Any], spec_file: Path) -> Specification:
     return _OpenAPI3(raw, base_uri=base_uri)
 
 
-def path_specificity(path: str) -> tuple[int, ...]:
-    """Sort key for path templates: literal segments before parameters (`/users/me` before `/users/{id}`)."""
-    return tuple(1 if "{" in segment else 0 for segment in path.split("/"))
+def path_specificity(path: str) -> tuple[tuple[int, ...], ...]:
+    """Sort key for path templates, most specific first, segment by segment from the left: a literal
+    segment before one mixing literal text and parameters (`{model}:generate`, `report.{format}`, the
+    more literal characters the earlier), before a bare parameter. So `/users/me` beats `/users/{id}`,
+    `/a/b/{x}` beats `/a/{x}/{y}`, `/a/{x}/c` beats `/a/{x}/{y}`, `/models/{m}:generate` beats `/models/{m}`."""
+    return tuple(_segment_specificity(segment) for segment in path.split("/"))
+
+
+def _segment_specificity(segment: str) -> tuple[int, ...]:
+    parameters = len(_PARAMETER.findall(segment))
+    if not parameters:
+        return (0,)
+    literal = len(_PARAMETER.sub("", segment))
+    return (1, -literal, parameters) if literal else (2, 0, parameters)
+
+
+_PARAMETER = re.compile(r"\{[^}/]+\}")
 
 
 def find_operation(services: dict[str, Service], method: str, path: str) -> tuple[Service, Operation] | None:
-    """The service whose base path holds `path` (longest first), and its operation for method + path."""
+    """The service whose base path holds `path` (longest first), and its operation for method + path,
+    tried in the router's order (`route_order`)."""
     for service in sorted(services.values(), key=lambda s: -len(s.base_path)):
         relative = below_base(service.base_path, path)
         if relative is None:
             continue
-        candidates = [op for op in service.operations.values() if op.method == method]
-        for operation in sorted(candidates, key=lambda op: path_specificity(op.path)):
-            if path_template(operation.path).fullmatch(relative):
-                return service, operation
+        by_path = {op.path: op for op in service.operations.values() if op.method == method}
+        relative = collapse(relative)
+        for template, declared in route_order(by_path):
+            if path_template(template).fullmatch(relative):
+                return service, by_path[declared]
     return None
+
+
+def route_order(paths: Iterable[str]) -> list[tuple[str, str]]:
+    """(template to match, declared path) pairs in the order the router tries them: every declared path,
+    and its trailing-slash twin (`/x/` for `/x`) where the spec does not declare that too, most specific
+    first (`path_specificity`), the spec's order between equals. A stray slash reaches the operation."""
+    declared = list(dict.fromkeys(paths))
+    pairs = [(path, path) for path in declared]
+    pairs += [(twin, path) for path in declared if (twin := slash_twin(path)) is not None and twin not in declared]
+    return sorted(pairs, key=lambda pair: path_specificity(pair[0]))
 
 
 def below_base(base_path: str, path: str) -> str | None:

@@ -26,13 +26,13 @@ def client(media: GatewayThread) -> httpx.Client:
 
 def test_text_plain_example(client: httpx.Client) -> None:
     response = client.get("/greeting")
-    assert response.headers["content-type"] == "text/plain"
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
     assert response.text == "hello there"
 
 
 def test_text_plain_generated_honours_the_schema(client: httpx.Client) -> None:
     response = client.get("/motd")
-    assert response.headers["content-type"] == "text/plain"
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
     assert len(response.text) >= 5
 
 

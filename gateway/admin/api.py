@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 from ..config import ServiceConfig, mount_prefix
 from ..events import EventBus
@@ -43,7 +41,6 @@ if TYPE_CHECKING:
 PREFIX = "/_gw/api"
 SERVICE_NAME = "gw-admin"  # the admin API's name as a service (Swagger UI: /_gw/docs/gw-admin)
 DOCUMENT = Path(__file__).with_name("openapi.yaml")
-_ENCODED_SLASH = re.compile(r"%2[fF]")
 Handler = Callable[[Exchange], Awaitable[Response]]
 
 
@@ -76,7 +73,6 @@ class AdminApi:
             return await call_next(exchange)
         await self.app.admin_access.check(exchange)
         exchange.source = "gateway"
-        exchange.scope = {**exchange.scope, "path": _keep_encoded_slashes(exchange.scope)}
         return await self.router(exchange, self._handle)
 
     async def _handle(self, exchange: Exchange) -> Response:
@@ -255,17 +251,8 @@ def publish_circuit_changes(forwarder: Forwarder, events: EventBus) -> None:
             instance.breaker.listeners.append(changed)
 
 
-def _keep_encoded_slashes(scope: dict[str, Any]) -> str:
-    """The decoded path, but with `%2F` still encoded, so `GET%20%2Fme` stays one path segment."""
-    raw = scope.get("raw_path")
-    if not raw:
-        return scope["path"]
-    text = raw.decode("latin-1").partition("?")[0]
-    return unquote(_ENCODED_SLASH.sub("%252F", text))
-
-
 def _param(exchange: Exchange, name: str) -> str:
-    return str(exchange.path_params.get(name, "")).replace("%2F", "/")
+    return str(exchange.path_params.get(name, ""))  # decoded by the router, `%2F` included
 
 
 async def _mode(exchange: Exchange) -> str:

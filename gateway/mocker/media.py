@@ -53,6 +53,14 @@ def encode(value: Any, media: str, schema: Any = None) -> bytes:
     return json.dumps(value, ensure_ascii=False).encode()
 
 
+def content_type(media: str) -> str:
+    """The Content-Type for a body `encode` wrote as `media`: text types say their charset (UTF-8, as
+    `encode` writes text), so a client does not fall back to ISO-8859-1 or guess."""
+    if base_type(media).startswith("text/") and "charset" not in media.lower():
+        return f"{media}; charset=utf-8"
+    return media
+
+
 def _xml_root(schema: Any) -> str:
     if isinstance(schema, dict) and isinstance(schema.get("xml"), dict) and schema["xml"].get("name"):
         return str(schema["xml"]["name"])

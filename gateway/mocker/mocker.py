@@ -22,7 +22,7 @@ from ..problems import Problem
 from ..specs import Operation, Service, below_base
 from ..validation import coerce_text, declared_types
 from .generator import Options, generate
-from .media import encode, is_binary
+from .media import content_type, encode, is_binary
 from .negotiator import Preferences, choose_media, choose_status, find_example, parse_prefer, status_number
 
 log = logging.getLogger("gw.mocker")
@@ -109,10 +109,10 @@ def build_answer(service: Service, operation: Operation, prefs: Preferences, acc
 def concrete_media(media: str, hint: Any) -> str:
     """A media range such as `*/*` is not a Content-Type; answer JSON or bytes in its place."""
     if "*" not in media:
-        return media
+        return content_type(media)
     if media.startswith(("application/", "*/")) and (is_json(media) or isinstance(hint, (dict, list))):
         return "application/json"
-    return "text/plain" if media.startswith("text/") else "application/octet-stream"
+    return content_type("text/plain") if media.startswith("text/") else "application/octet-stream"
 
 
 def generate_valid(service: Service, operation: Operation, schema: Any, seed: str, checker: Any,

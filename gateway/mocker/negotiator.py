@@ -73,64 +73,102 @@ def status_number(status: str) -> int:
 
 
 def choose_media(content: dict[str, Any], accept: str | None, operation: Operation) -> str | None:
-    """The declared media type that best fits `Accept`; None when the response has no body."""
+    """The declared media type that best fits `Accept` (RFC 9110 section 12.5.1); None when the response
+    has no body.
+
+    Each declared type takes the quality of the most specific range that matches it (`text/csv` over
+    `text/*` over `*/*`; a range's parameters must agree with the type's), so `q=0` refuses a type even
+    when a wildcard admits it. The best quality wins; equal qualities go to the more specific match, then
+    the range the client listed first, then the spec's order. No `Accept` (or `*/*`) is the spec's first
+    type, as Prism does. 406 only when no declared type is acceptable."""
     if not content:
         return None
     offered = list(content)
-    if not accept or accept.strip() in ("*/*", ""):
-        return _preferred_default(offered)
-    ranges = _accept_ranges(accept)
-    best: tuple[float, int, str] | None = None
+    ranges = _accept_ranges(accept or "")
+    if not ranges:
+        return offered[0]
+    best: tuple[float, tuple[int, int], int, int] | None = None
+    chosen = offered[0]
     for index, media in enumerate(offered):
-        quality = _quality(media, ranges)
-        if quality > 0 and (best is None or (quality, -index) > (best[0], best[1])):
-            best = (quality, -index, media)
+        match = _best_range(_media_range(media), ranges)
+        if match is None or match[0] <= 0:
+            continue
+        quality, specificity, position = match
+        rank = (quality, specificity, -position, -index)
+        if best is None or rank > best:
+            best, chosen = rank, media
     if best is None:
         raise Problem(406, detail=f"{operation.label} can answer {', '.join(offered)}; Accept was {accept!r}",
                       extra={"available": offered})
-    return best[2]
+    return chosen
 
 
-def _preferred_default(offered: list[str]) -> str:
-    for media in offered:
-        if media.split(";")[0].strip().lower() in ("application/json",) or media.endswith("+json"):
-            return media
-    return offered[0]
+_MediaRange = tuple[str, str, dict[str, str]]  # type, subtype, parameters (lowercase names)
 
 
-def _accept_ranges(accept: str) -> list[tuple[str, float]]:
+def _media_range(text: str) -> _MediaRange:
+    media, *params = text.split(";")
+    kind, _, subtype = media.strip().lower().partition("/")
+    parameters = {}
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip():
+            parameters[name.strip().lower()] = value.strip().strip('"')
+    return kind, subtype or "*", parameters
+
+
+def _accept_ranges(accept: str) -> list[tuple[_MediaRange, float]]:
+    """The ranges of an Accept header with their qualities (1 when not given; a broken `q` counts as 0)."""
     ranges = []
     for part in accept.split(","):
-        media, *params = [p.strip() for p in part.split(";")]
+        media = part.split(";")[0].strip()
+        if "/" not in media and media != "*":
+            continue  # not a media range (a malformed header is ignored, as RFC 9110 allows)
+        kind, subtype, params = _media_range(part)
         quality = 1.0
-        for param in params:
-            if param.startswith("q="):
-                try:
-                    quality = float(param[2:])
-                except ValueError:
-                    quality = 0.0
-        if media:
-            ranges.append((media.lower(), quality))
+        if "q" in params:
+            try:
+                quality = min(max(float(params.pop("q")), 0.0), 1.0)
+            except ValueError:
+                quality = 0.0
+        if kind:
+            ranges.append(((kind, subtype, params), quality))
     return ranges
 
 
-def _quality(media: str, ranges: list[tuple[str, float]]) -> float:
-    base = media.split(";")[0].strip().lower()
-    kind = base.split("/")[0]
-    best = 0.0
-    specificity = -1
-    for pattern, quality in ranges:
-        if pattern == base:
-            level = 2
-        elif pattern == f"{kind}/*" or base == f"{pattern.split('/')[0]}/*":
-            level = 1
-        elif pattern == "*/*" or base == "*/*":
-            level = 0
-        else:
-            continue
-        if level > specificity:
-            best, specificity = quality, level
-    return best
+def _best_range(media: _MediaRange, ranges: list[tuple[_MediaRange, float]]) -> tuple[float, tuple[int, int], int] | None:
+    """(quality, specificity, position in Accept) of the most specific range matching `media`, or None."""
+    found: tuple[float, tuple[int, int], int] | None = None
+    for position, (accepted, quality) in enumerate(ranges):
+        specificity = _specificity(media, accepted)
+        if specificity is not None and (found is None or specificity > found[1]):
+            found = (quality, specificity, position)
+    return found
+
+
+def _specificity(media: _MediaRange, accepted: _MediaRange) -> tuple[int, int] | None:
+    """How closely `accepted` names `media`: (2 exact, 1 `type/*`, 0 `*/*`; parameters agreed on), or
+    None when it does not match. A declared wildcard (`image/*`) matches what it admits. A parameter
+    the declared type does not state (`charset`, say) is no disagreement."""
+    kind, subtype, params = media
+    want_kind, want_subtype, want_params = accepted
+    if want_kind == "*" or kind == "*":
+        level = 0
+    elif want_kind != kind:
+        return None
+    elif want_subtype == "*" or subtype == "*":
+        level = 1
+    elif want_subtype == subtype:
+        level = 2
+    else:
+        return None
+    agreed = 0
+    for name, value in want_params.items():
+        if name in params:
+            if params[name].lower() != value.lower():
+                return None
+            agreed += 1
+    return level, agreed
 
 
 def find_example(media_entry: dict[str, Any], name: str | None) -> tuple[bool, Any]:

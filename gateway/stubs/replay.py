@@ -41,7 +41,10 @@ async def request_view(exchange: Exchange, base_path: str) -> RequestView:
     path = exchange.path[len(base):] if exchange.path.startswith(base) else exchange.path
     query = parse_qs(exchange.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in exchange.scope["headers"]}
-    return RequestView(exchange.method, path or "/", query, headers, await exchange.body())
+    operation = exchange.operation
+    # HEAD is answered by the GET operation: it gets the GET stub's answer (the edge drops the body)
+    method = "GET" if exchange.method == "HEAD" and operation is not None and operation.method == "GET" else exchange.method
+    return RequestView(method, path or "/", query, headers, await exchange.body())
 
 
 def near_miss_header(lines: list[str]) -> str:
