@@ -23,6 +23,7 @@ from .mocker.status_fields import (
     CODE_NAMES,
     NESTED_NAMES,
     STATUS_NAMES,
+    Alternatives,
     Edit,
     apply_edits,
     field_name,
@@ -129,8 +130,10 @@ def _value(service: Service, operation: Operation, key: str, media: str, entry: 
     schema = entry.get("schema")
     checker = body_validator(service, operation, key, media)
     found, example = find_example(entry, None)
-    if found:
-        return stamp_status(without_write_only(example, schema), schema, failure.status, checker, generated=False)
+    if found:  # as the mocker does: an example its own schema refuses is not sent
+        example = stamp_status(without_write_only(example, schema), schema, failure.status, checker, generated=False)
+        if passes(checker, example):
+            return example
     own = _problem_body(failure)
     if not isinstance(schema, dict):
         return own if is_json(media) else failure.detail
@@ -197,28 +200,44 @@ def _failure_edits(value: dict[str, Any], schema: dict[str, Any], failure: Failu
     return edits
 
 
-def _listed(current: Any, items: Any, failure: Failure) -> list[Any] | None:
-    """Every failure as an item of the body's error list: text, or an object shaped like the generated one."""
+def _listed(current: Any, items: Any, failure: Failure) -> Alternatives | None:
+    """Every failure as an item of the body's error list: text, or objects shaped like the generated one
+    (with each failure's place and message where the item has fields for them, else its message alone)."""
     failures = list(failure.errors) or [{"in": "", "name": "", "pointer": "", "message": failure.detail}]
-    types = declared_types(items)
-    if "string" in types:
-        return [_line(e) for e in failures]
+    if "string" in declared_types(items):
+        return Alternatives([[_line(e) for e in failures]])
     template = current[0] if isinstance(current, list) and current and isinstance(current[0], dict) else None
     if template is None or not isinstance(items, dict):
         return None
-    listed = []
-    for error in failures:
-        item = dict(template)
-        for name in properties(items):
-            norm = field_name(name)
-            if norm in MESSAGE_NAMES:
-                item[name] = error.get("message", failure.detail)
-            elif norm in ("in", "location", "source") and error.get("in"):
-                item[name] = error["in"]
-            elif norm in PLACE_NAMES and (error.get("name") or error.get("pointer")):
-                item[name] = error.get("pointer") or error.get("name")
-        listed.append(item)
-    return listed
+    return Alternatives([[_item(template, items, e, failure, rich=True) for e in failures],
+                         [_item(template, items, e, failure, rich=False) for e in failures]])
+
+
+def _item(template: dict[str, Any], schema: dict[str, Any], error: dict[str, Any], failure: Failure,
+          rich: bool) -> dict[str, Any]:
+    """One failure as an error-list item: its message, and (rich) its title, code and place."""
+    item = dict(template)
+    for name, sub in properties(schema).items():
+        norm, types = field_name(name), declared_types(sub)
+        if "string" in types and norm in MESSAGE_NAMES:
+            item[name] = error.get("message") or failure.detail
+        elif not rich:
+            continue
+        elif "string" in types and norm in TITLE_NAMES:
+            item[name] = failure.title
+        elif "string" in types and norm in CODE_NAMES:
+            item[name] = failure.slug
+        elif "string" in types and norm in ("in", "location") and error.get("in"):
+            item[name] = error["in"]
+        elif "string" in types and norm == "pointer":
+            if error.get("pointer"):
+                item[name] = error["pointer"]
+        elif "string" in types and norm in PLACE_NAMES and (error.get("name") or error.get("pointer")):
+            item[name] = error.get("name") or error.get("pointer")
+        elif "object" in types and norm in PLACE_NAMES:  # JSON:API's source: {pointer, parameter}
+            inner = item.get(name) if isinstance(item.get(name), dict) else {}
+            item[name] = _item(inner, sub, error, failure, rich)
+    return item
 
 
 def _line(error: dict[str, Any]) -> str:

@@ -16,6 +16,10 @@ NESTED_NAMES = frozenset({"error", "err", "fault", "problem"})  # an object hold
 Edit = tuple[tuple[str, ...], Any]  # (path of property names, new value)
 
 
+class Alternatives(list):
+    """An edit's values, best first: the first the schema accepts is kept."""
+
+
 def stamp_status(value: Any, schema: Any, status: int, checker: Any, generated: bool = True) -> Any:
     """`value` with its HTTP status fields (`status`, `statusCode`, an HTTP-like integer `code`, also inside an
     `error` object) saying `status`, where the schema still accepts it: an error body says the status it is sent with.
@@ -54,9 +58,11 @@ def apply_edits(value: dict[str, Any], edits: list[Edit], checker: Any) -> dict[
     """The edits, one at a time, each kept only while the body still passes the schema."""
     result = value
     for path, new in edits:
-        candidate = set_at(result, path, new)
-        if candidate is not result and passes(checker, candidate):
-            result = candidate
+        for choice in new if isinstance(new, Alternatives) else [new]:
+            candidate = set_at(result, path, choice)
+            if candidate is not result and passes(checker, candidate):
+                result = candidate
+                break
     return result
 
 
