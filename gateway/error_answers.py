@@ -232,6 +232,9 @@ def _item(template: dict[str, Any], schema: dict[str, Any], error: dict[str, Any
         elif "string" in types and norm == "pointer":
             if error.get("pointer"):
                 item[name] = error["pointer"]
+        elif "string" in types and norm in ("name", "param", "parameter"):
+            if error.get("name"):
+                item[name] = error["name"]
         elif "string" in types and norm in PLACE_NAMES and (error.get("name") or error.get("pointer")):
             item[name] = error.get("name") or error.get("pointer")
         elif "object" in types and norm in PLACE_NAMES:  # JSON:API's source: {pointer, parameter}

@@ -11,7 +11,7 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 
-from tests.conftest import TEST_SPECS, GatewayThread, bearer, gateway_config, mint_token
+from tests.conftest import TEST_SPECS, GatewayThread, bearer, free_port, gateway_config, mint_token
 
 SPEC = str(TEST_SPECS / "error_shape.yaml")
 SECRET = "a-test-secret-of-at-least-32-bytes!"
@@ -80,6 +80,21 @@ def test_the_documented_example_is_the_body_when_there_is_one(client: httpx.Clie
     assert "query n" in response.headers["x-gw-problem"]
 
 
+def test_an_example_its_own_schema_refuses_is_not_sent(client: httpx.Client) -> None:
+    response = client.get("/broken-example", params={"n": "many"})
+    assert response.status_code == 400
+    assert response.json() == {"error": {"code": "validation-error", "message": "query n: 'many' is not of type 'integer'"}}
+
+
+def test_each_failure_becomes_an_item_of_a_documented_error_list(client: httpx.Client) -> None:
+    response = client.post("/jsonapi", json={"age": "old"})
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert len(errors) == 2 and all(e["code"] == "validation-error" and e["title"] for e in errors)
+    assert {e["detail"] for e in errors} == {"'name' is a required property", "'old' is not of type 'integer'"}
+    assert {"pointer": "/age"} in [e["source"] for e in errors]
+
+
 def test_a_missing_token_gets_the_documented_401_and_keeps_its_challenge(client: httpx.Client) -> None:
     response = client.get("/secret")
     assert response.status_code == 401
@@ -124,6 +139,15 @@ def test_unknown_paths_and_methods_stay_problem_json(client: httpx.Client) -> No
     assert client.get("/nowhere").headers["content-type"] == PROBLEM
     wrong = client.delete("/widgets")
     assert wrong.status_code == 405 and wrong.headers["content-type"] == PROBLEM and "POST" in wrong.headers["allow"]
+
+
+def test_a_refusal_in_live_mode_is_in_the_documented_shape_and_never_reaches_the_upstream() -> None:
+    config = gateway_config({"shapes": {"spec": SPEC, "base_path": "/", "mode": "live",
+                                        "upstream": f"http://127.0.0.1:{free_port()}"}})
+    with GatewayThread(config) as served, served.client() as client:
+        response = client.get("/things/abc")
+    assert response.status_code == 400
+    assert response.json() == {"code": 400, "message": "path thing_id: 'abc' is not of type 'integer'"}
 
 
 def test_the_journal_keeps_every_failure_of_a_refusal(client: httpx.Client) -> None:
