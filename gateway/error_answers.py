@@ -72,7 +72,6 @@ def documented_refusal(exchange: Exchange, problem: Problem) -> Response | None:
         return None
     definition = operation.responses.get(key) or {}
     headers = _merged(response_headers(service, operation, definition), problem.headers)
-    headers.append(("x-gw-problem", problem_line(problem)))
     content = definition.get("content") or {}
     if not content:  # documented without a body: its status and headers, and gw's account of the failure as body
         return Response(problem.status, [("content-type", PROBLEM_JSON), *headers], problem.body(exchange.path))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from ..error_answers import documented_refusal
+from ..error_answers import documented_refusal, problem_line
 from ..exchange import Exchange, Response
 from ..pipeline import Next
 from ..problems import Problem
@@ -18,15 +18,22 @@ class ProblemResponses:
         try:
             return await call_next(exchange)
         except Problem as problem:
-            exchange.notes.setdefault("problem", problem.slug)
-            exchange.notes.setdefault("problem_detail", problem.to_dict(exchange.path))  # the journal keeps every failure
-            return _documented(exchange, problem) or Response.from_problem(problem, exchange.path)
+            return _answer(exchange, problem)
         except Exception:
             log.exception("unhandled error", extra={"request_id": exchange.request_id})
-            problem = Problem(500, detail=f"the gateway failed on this request; see its log for request id "
-                                          f"{exchange.request_id}", slug="gateway-error")
-            exchange.notes["problem"] = problem.slug
-            return Response.from_problem(problem, exchange.path)
+            exchange.notes.pop("problem", None)
+            return _answer(exchange, Problem(500, detail=f"the gateway failed on this request; see its log for request "
+                                                         f"id {exchange.request_id}", slug="gateway-error"))
+
+
+def _answer(exchange: Exchange, problem: Problem) -> Response:
+    """The documented answer or problem+json; the failure in one line in X-GW-Problem whatever the body's
+    shape, and complete in the journal."""
+    exchange.notes.setdefault("problem", problem.slug)
+    exchange.notes.setdefault("problem_detail", problem.to_dict(exchange.path))
+    response = _documented(exchange, problem) or Response.from_problem(problem, exchange.path)
+    response.set_header("x-gw-problem", problem_line(problem))
+    return response
 
 
 def _documented(exchange: Exchange, problem: Problem) -> Response | None:
