@@ -60,6 +60,7 @@ class Failure:
     type: str
     instance: str
     errors: tuple[dict[str, Any], ...]
+    problem: dict[str, Any]  # gw's own problem details, for a schema that takes them as they are
 
 
 def documented_refusal(exchange: Exchange, problem: Problem) -> Response | None:
@@ -119,7 +120,7 @@ def _media(content: dict[str, Any], accept: str | None, operation: Operation) ->
 def _failure(problem: Problem, instance: str) -> Failure:
     own = problem.to_dict(instance)
     return Failure(problem.status, problem.slug, problem.title, problem.detail or problem.title, own["type"], instance,
-                   tuple(problem.errors))
+                   tuple(problem.errors), own)
 
 
 def _value(service: Service, operation: Operation, key: str, media: str, entry: dict[str, Any], failure: Failure,
@@ -133,7 +134,7 @@ def _value(service: Service, operation: Operation, key: str, media: str, entry: 
         example = stamp_status(without_write_only(example, schema), schema, failure.status, checker, generated=False)
         if passes(checker, example):
             return example
-    own = _problem_body(failure)
+    own = failure.problem
     if not isinstance(schema, dict):
         return own if is_json(media) else failure.detail
     if is_binary(media, schema):
@@ -143,14 +144,6 @@ def _value(service: Service, operation: Operation, key: str, media: str, entry: 
     seed = f"{operation.service}:{operation.key}:{key}:refusal:{failure.slug}"
     value = generate_valid(service, operation, schema, seed, checker, exchange)
     return fill(value, schema, failure, checker)
-
-
-def _problem_body(failure: Failure) -> dict[str, Any]:
-    body: dict[str, Any] = {"type": failure.type, "title": failure.title, "status": failure.status,
-                            "detail": failure.detail, "instance": failure.instance}
-    if failure.errors:
-        body["errors"] = list(failure.errors)
-    return body
 
 
 def problem_like(schema: dict[str, Any]) -> bool:
