@@ -141,8 +141,11 @@ def _value(service: Service, operation: Operation, key: str, media: str, entry: 
         return None
     if is_json(media) and problem_like(schema) and passes(checker, own):
         return own
-    seed = f"{operation.service}:{operation.key}:{key}:refusal:{failure.slug}"
-    value = generate_valid(service, operation, schema, seed, checker, exchange)
+    cache_key = ("refusal", key, media, failure.slug)  # generated once per kind of refusal: a 429 flood costs no schema work
+    value = operation.cache.get(cache_key)
+    if value is None:
+        seed = f"{operation.service}:{operation.key}:{key}:refusal:{failure.slug}"
+        value = operation.cache[cache_key] = generate_valid(service, operation, schema, seed, checker, exchange)
     return fill(value, schema, failure, checker)
 
 
