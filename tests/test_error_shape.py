@@ -95,12 +95,28 @@ def test_each_failure_becomes_an_item_of_a_documented_error_list(client: httpx.C
     assert {"pointer": "/age"} in [e["source"] for e in errors]
 
 
+def test_a_strict_problem_schema_gets_only_its_own_members(client: httpx.Client) -> None:
+    response = client.get("/strict-problem", params={"n": "x"})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json() == {"type": "/_gw/problems/validation-error", "title": "Request does not match the contract",
+                               "status": 400, "detail": "query n: 'x' is not of type 'integer'"}
+
+
 def test_a_missing_token_gets_the_documented_401_and_keeps_its_challenge(client: httpx.Client) -> None:
     response = client.get("/secret")
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
     assert response.json()["error"]["code"] == "unauthorized"
     assert client.get("/secret", headers=bearer(mint_token(SECRET, sub="ada"))).status_code == 200
+
+
+def test_a_token_without_the_scope_gets_the_documented_403_naming_it(client: httpx.Client) -> None:
+    response = client.delete("/secret", headers=bearer(mint_token(SECRET, sub="ada", scope="secrets:read")))
+    assert response.status_code == 403
+    assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
+    assert response.json() == {"error": {"code": "insufficient-scope",
+                                         "message": "the token lacks the scope or role secrets:delete"}}
 
 
 def test_an_unacceptable_accept_gets_the_documented_406(client: httpx.Client) -> None:
