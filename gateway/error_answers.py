@@ -12,6 +12,7 @@ gw's problem+json stays.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from .exchange import Exchange, Response
@@ -33,7 +34,7 @@ from .mocker.status_fields import (
     stamp_status,
     status_edits,
 )
-from .problems import PROBLEM_JSON, Problem
+from .problems import PROBLEM_JSON, Problem, failure_line
 from .specs import Operation, Service
 from .validation import declared_types
 
@@ -173,7 +174,7 @@ def _failure_edits(value: dict[str, Any], schema: dict[str, Any], failure: Failu
         current = value.get(name)
         where = (*path, name)
         if norm in STATUS_NAMES and "string" in types and not types & {"integer", "number"}:
-            edits.append((where, failure.title.upper().replace(" ", "_").replace("'", "")))
+            edits.append((where, HTTPStatus(failure.status).phrase.upper().replace(" ", "_").replace("-", "_")))
         elif norm in CODE_NAMES and "string" in types and not is_int(current):
             edits.append((where, failure.slug))
         elif norm in MESSAGE_NAMES and "string" in types:
@@ -200,7 +201,7 @@ def _listed(current: Any, items: Any, failure: Failure) -> Alternatives | None:
     (with each failure's place and message where the item has fields for them, else its message alone)."""
     failures = list(failure.errors) or [{"in": "", "name": "", "pointer": "", "message": failure.detail}]
     if "string" in declared_types(items):
-        return Alternatives([[_line(e) for e in failures]])
+        return Alternatives([[failure_line(e) for e in failures]])
     template = current[0] if isinstance(current, list) and current and isinstance(current[0], dict) else None
     if template is None or not isinstance(items, dict):
         return None
@@ -236,10 +237,3 @@ def _item(template: dict[str, Any], schema: dict[str, Any], error: dict[str, Any
             inner = item.get(name) if isinstance(item.get(name), dict) else {}
             item[name] = _item(inner, sub, error, failure, rich)
     return item
-
-
-def _line(error: dict[str, Any]) -> str:
-    where = " ".join(part for part in (error.get("in", ""), error.get("name", "") + error.get("pointer", "")) if part)
-    return f"{where}: {error.get('message', '')}" if where else str(error.get("message", ""))
-
-

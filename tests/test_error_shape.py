@@ -73,6 +73,13 @@ def test_a_default_answer_documents_the_refusal_and_keeps_its_status(client: htt
     assert response.json() == {"statusCode": 400, "reason": "query n: required query parameter is missing"}
 
 
+def test_a_nested_error_gets_an_http_code_and_a_status_name(client: httpx.Client) -> None:
+    response = client.get("/google-style", params={"n": "x"})
+    assert response.status_code == 400
+    assert response.json() == {"error": {"code": 400, "message": "query n: 'x' is not of type 'integer'",
+                                         "status": "BAD_REQUEST"}}
+
+
 def test_the_documented_example_is_the_body_when_there_is_one(client: httpx.Client) -> None:
     response = client.get("/examples", params={"n": "many"})
     assert response.status_code == 400
