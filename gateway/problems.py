@@ -57,10 +57,14 @@ def _phrase(status: int) -> str:
 def validation_problem(errors: list[dict[str, Any]], status: int = 400) -> Problem:
     """A request that breaks the spec: every failure listed, each with where it happened."""
     count = len(errors)
-    first = errors[0]
-    where = " ".join(part for part in (first["in"], first.get("name", "") + first.get("pointer", "")) if part)
-    detail = f"{where}: {first['message']}"
+    detail = failure_line(errors[0])
     if count > 1:
         detail += f" (and {count - 1} more)"
     return Problem(status, detail=detail, title="Request does not match the contract",
                    slug="validation-error", errors=errors)
+
+
+def failure_line(error: dict[str, Any]) -> str:
+    """One validation failure as text: `query limit: 1000 is greater than the maximum of 100`."""
+    where = " ".join(part for part in (error.get("in", ""), error.get("name", "") + error.get("pointer", "")) if part)
+    return f"{where}: {error.get('message', '')}" if where else str(error.get("message", ""))

@@ -24,6 +24,7 @@ from ..validation import coerce_text, declared_types
 from .generator import Options, generate
 from .media import content_type, encode, is_binary
 from .negotiator import Preferences, choose_media, choose_status, find_example, parse_prefer, status_number
+from .status_fields import stamp_status
 
 log = logging.getLogger("gw.mocker")
 NO_BODY = {204, 205, 304}
@@ -103,6 +104,8 @@ def build_answer(service: Service, operation: Operation, prefs: Preferences, acc
     seed = os.urandom(8).hex() if prefs.dynamic else f"{operation.service}:{operation.key}:{status_key}:{exchange.path}"
     seed += f"?{exchange.scope.get('query_string', b'').decode('latin-1')}"
     value = generate_valid(service, operation, schema or {}, seed, checker, exchange)
+    if status >= 400:  # an error body says the status it is sent with, not a random one
+        value = stamp_status(value, schema, status, checker)
     return "generated", status, headers, encode(value, media, schema)
 
 

@@ -198,7 +198,12 @@
       ? full.near_misses.map((m) => `${m.stub}: ${m.reasons.join("; ")}`)
       : (event.near_misses || (event.near_miss ? [event.near_miss] : []));
     const contract = event.contract || (full && full.notes && full.notes.contract) || [];
+    const problem = full && full.notes && full.notes.problem_detail;
+    const refusals = problem ? (problem.errors || []).map((e) =>
+      `${[e.in, (e.name || "") + (e.pointer || "")].filter(Boolean).join(" ")}: ${e.message}`) : [];
+    if (problem && !refusals.length) refusals.push(`${problem.title}: ${problem.detail}`);
     const box = el("div", { class: "details" }, dl,
+      list("Refused (every failure the gateway found)", refusals, "contract"),
       list("Near misses (stub files that almost matched, and why not)", misses, "near"),
       list("Contract violations (the answer breaks the spec)", contract, "contract"));
     if (!misses.length && !contract.length) box.append(el("p", { class: "empty", text: "No near misses, no contract violations." }));
