@@ -32,6 +32,7 @@ from .forwarder import Forwarder
 from .journal import Journal
 from .metrics import GatewayMetrics
 from .mocker import Mocker
+from .mocker.streams import Pacing
 from .modes import Modes
 from .pipeline import Pipeline
 from .reload import Reloader
@@ -137,7 +138,7 @@ class GatewayApp:
         services = loaded.services
         self.recorder.redactors = {n: Redactor.for_spec(s.specification.security_schemes or {}, self.config.redact)
                                   for n, s in services.items()}
-        mocker = Mocker(Replay(self.stubs))
+        mocker = Mocker(Replay(self.stubs), Pacing(self.config.streams.events, self.config.streams.interval))
         per_service_limits = {s.base_path: s.max_body for s in self.config.services.values() if s.max_body}
         steps = [
             *([self.client_address] if self.client_address else []),  # first: every step sees the real client

@@ -24,13 +24,14 @@ from ..validation import coerce_text, compile_schema, declared_types
 from .generator import Options, generate
 from .media import encode, is_binary
 from .negotiator import Preferences, choose_media, choose_status, find_example, parse_prefer, status_number
+from .streams import EventStream, Pacing, build_stream, item_schema, stream_headers, stream_kind
 
 log = logging.getLogger("gw.mocker")
 NO_BODY = {204, 205, 304}
 CACHE_LIMIT = 256
 ATTEMPTS = 8
 
-Answer = tuple[str, int, list[tuple[str, str]], bytes]
+Answer = tuple[str, int, list[tuple[str, str]], bytes | EventStream]
 
 
 class StubSource(Protocol):
@@ -42,8 +43,9 @@ class StubSource(Protocol):
 class Mocker:
     """Answers a request from the contract alone; never touches an upstream."""
 
-    def __init__(self, stubs: StubSource | None = None) -> None:
+    def __init__(self, stubs: StubSource | None = None, pacing: Pacing | None = None) -> None:
         self.stubs = stubs
+        self.pacing = pacing or Pacing()  # streamed answers: how many events, how fast
 
     async def answer(self, exchange: Exchange) -> Response:
         if self.stubs is not None:
@@ -61,12 +63,16 @@ class Mocker:
             cached = operation.cache.get(cache_key) or operation.cache.get(request_key)
             if cached is not None:
                 exchange.source = cached[0]
-                return Response(cached[1], list(cached[2]), cached[3])
+                return Response(cached[1], list(cached[2]), self._body(cached[3], exchange))
         answer = build_answer(service, operation, prefs, accept, exchange)
         exchange.source = answer[0]
         if not prefs.dynamic:
             _remember(operation.cache, cache_key if answer[0] == "example" else request_key, answer)
-        return Response(answer[1], list(answer[2]), answer[3])
+        return Response(answer[1], list(answer[2]), self._body(answer[3], exchange))
+
+    def _body(self, body: bytes | EventStream, exchange: Exchange) -> Any:
+        """A streamed answer is sent event by event, as many and as fast as the request prefers."""
+        return body.body(self.pacing.preferred(exchange.headers.get("prefer"))) if isinstance(body, EventStream) else body
 
 
 def build_answer(service: Service, operation: Operation, prefs: Preferences, accept: str | None,
@@ -91,6 +97,10 @@ def build_answer(service: Service, operation: Operation, prefs: Preferences, acc
                                   f"{media} has examples: {names}",
                       title="Preferred example is not in the contract", slug="prefer-not-declared")
     headers.append(("content-type", concrete_media(media, value if found else schema)))
+    kind = stream_kind(media)
+    if kind is not None:  # SSE, JSON Lines, json-seq: several events, each sent on its own
+        stream = mock_stream(service, operation, status_key, media, kind, (found, value), prefs, exchange)
+        return "example" if stream.fixed else "generated", status, stream_headers(kind, headers), stream
     if not found and not isinstance(schema, dict):  # a media type without schema or example: no body
         return "example", status, headers, b""
     checker = body_validator(service, operation, status_key, media)
@@ -104,6 +114,30 @@ def build_answer(service: Service, operation: Operation, prefs: Preferences, acc
     seed += f"?{exchange.scope.get('query_string', b'').decode('latin-1')}"
     value = generate_valid(service, operation, schema or {}, seed, checker, exchange)
     return "generated", status, headers, encode(value, media, schema)
+
+
+def mock_stream(service: Service, operation: Operation, status_key: str, media: str, kind: str,
+                example: tuple[bool, Any], prefs: Preferences, exchange: Exchange) -> EventStream:
+    """The events of a streamed answer, each checked against the item schema (streams.py says where it comes from)."""
+    entry = (operation.responses.get(status_key) or {}).get("content", {}).get(media) or {}
+    seed = os.urandom(8).hex() if prefs.dynamic else f"{operation.service}:{operation.key}:{status_key}:{exchange.path}"
+    seed += f"?{exchange.scope.get('query_string', b'').decode('latin-1')}"
+
+    def checker(role: str, schema: Any) -> Any:
+        key = ("validator", status_key, media, role)
+        if key not in operation.cache:
+            operation.cache[key] = _compile(service, schema) if isinstance(schema, dict) else None
+        return operation.cache[key]
+
+    def make(schema: Any, index: int, role: str) -> Any:
+        return generate_valid(service, operation, schema if isinstance(schema, dict) else {}, f"{seed}#{index}",
+                              checker(role, item_schema(entry) if role == "item" else schema), exchange)
+
+    def valid(value: Any) -> bool:
+        check = checker("item", item_schema(entry))
+        return check is None or prefs.example is not None or _valid(check, value)
+
+    return build_stream(kind, entry, example, not prefs.dynamic, make, valid)
 
 
 def concrete_media(media: str, hint: Any) -> str:

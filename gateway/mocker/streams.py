@@ -1,0 +1,312 @@
+"""Streamed mock answers: Server-Sent Events, JSON Lines and JSON text sequences, one event at a time.
+
+A client reading `text/event-stream` (an SSE client, an LLM SDK) needs several events, each
+flushed as it is sent, not one JSON document. The events come from the media type's example
+(SSE text is sent as written, `data: [DONE]` terminator included; a list gives one event per
+item) or are generated from the item schema: OpenAPI 3.2's `itemSchema`, an `x-item-schema` /
+`x-sse-item` hint, or the response schema applied per event (its `items` when it is an array).
+Every generated event is valid against the item schema; a oneOf/anyOf item schema has its
+branches taken in turn. An item schema that describes the SSE event itself (3.2 style:
+properties among `data`, `event`, `id`, `retry`) is framed field by field, its `data` generated
+from `contentSchema` where one is given.
+
+The answer is cached as an `EventStream` (the framed events), never as one body; how many events
+are sent and how fast is decided per request: the gateway's `stream_events`/`stream_delay`, or
+`Prefer: count=N, delay=MS`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..media_types import base_type
+
+# media type -> framing: sse (event blocks), lines (one JSON value a line), seq (RFC 7464: RS value LF)
+STREAM_TYPES = {
+    "text/event-stream": "sse",
+    "application/x-ndjson": "lines",
+    "application/ndjson": "lines",
+    "application/jsonl": "lines",
+    "application/x-jsonl": "lines",
+    "application/jsonlines": "lines",
+    "application/x-jsonlines": "lines",
+    "application/x-ldjson": "lines",
+    "application/json-seq": "seq",
+}
+ITEM_HINTS = ("itemSchema", "x-item-schema", "x-itemSchema", "x-sse-item", "x-stream-item", "x-event-schema")
+SSE_FIELDS = frozenset({"data", "event", "id", "retry"})
+POOL = 5  # distinct generated events; a longer stream takes them in turn
+MAX_COUNT = 1000
+MAX_DELAY = 10.0
+RS = b"\x1e"
+
+
+def stream_kind(media: str | None) -> str | None:
+    """`sse`, `lines` or `seq` for a streaming media type, else None."""
+    return STREAM_TYPES.get(base_type(media)) if media else None
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """How many events a generated stream sends, and the pause before each one after the first."""
+
+    events: int = 3
+    delay: float = 0.0
+    asked: bool = False  # the request named a count: an example's events are taken in turn up to it
+
+    def preferred(self, prefer: str | None) -> Pacing:
+        """`Prefer: count=N` and `delay=MS` (milliseconds) for this request, bounded."""
+        events, delay, asked = self.events, self.delay, False
+        for part in (prefer or "").replace(";", ",").split(","):
+            key, _, value = part.strip().partition("=")
+            key, value = key.strip().lower(), value.strip().strip('"')
+            try:
+                if key == "count":
+                    events, asked = max(0, min(MAX_COUNT, int(value))), True
+                elif key == "delay":
+                    delay = max(0.0, min(MAX_DELAY, float(value) / 1000))
+            except ValueError:
+                continue
+        return Pacing(events, delay, asked)
+
+
+@dataclass(frozen=True)
+class EventStream:
+    """A streamed answer as the mocker caches it: framed events, and the terminator to end with."""
+
+    events: tuple[bytes, ...]
+    terminator: bytes = b""
+    fixed: bool = False  # from an example: all its events unless the request asks for a count
+
+    def chunks(self, pacing: Pacing) -> list[bytes]:
+        """The events to send: the pool taken in turn up to the count, then the terminator."""
+        count = len(self.events) if self.fixed and not pacing.asked else pacing.events
+        chosen = [self.events[i % len(self.events)] for i in range(count)] if self.events else []
+        return [*chosen, self.terminator] if self.terminator else chosen
+
+    async def body(self, pacing: Pacing) -> AsyncIterator[bytes]:
+        """Each event its own write (the edge flushes each), with the pacing delay between them."""
+        for index, chunk in enumerate(self.chunks(pacing)):
+            if index and pacing.delay:
+                await asyncio.sleep(pacing.delay)
+            yield chunk
+
+
+def stream_headers(kind: str, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Streams are not cached by clients or buffered by proxies (nginx reads X-Accel-Buffering)."""
+    names = {k.lower() for k, _ in headers}
+    extra = [("cache-control", "no-cache")] if kind == "sse" and "cache-control" not in names else []
+    return [*headers, *extra, ("x-accel-buffering", "no")]
+
+
+def item_schema(entry: dict[str, Any]) -> Any:
+    """The schema of one event: a declared item schema, else the response schema (its items when an array)."""
+    schema = entry.get("schema")
+    for hint in ITEM_HINTS:
+        for holder in (entry, schema if isinstance(schema, dict) else {}):
+            if isinstance(holder.get(hint), dict):
+                return holder[hint]
+    if isinstance(schema, dict) and schema.get("type") == "array" and isinstance(schema.get("items"), dict):
+        return schema["items"]
+    return schema
+
+
+def branches(schema: Any) -> list[dict[str, Any]]:
+    """One schema per oneOf/anyOf branch, each keeping the rest of the item schema (a discriminator
+    included, so the generator still writes the branch's tag); the schema itself when it has none."""
+    if not isinstance(schema, dict):
+        return [schema]
+    for key in ("oneOf", "anyOf"):
+        options = schema.get(key)
+        if isinstance(options, list) and len(options) > 1:
+            return [{**schema, key: [option]} for option in options]
+    return [schema]
+
+
+def is_sse_shaped(schema: Any) -> bool:
+    """An item schema describing the SSE event itself (OpenAPI 3.2): its properties are SSE fields, `data` among them."""
+    if not isinstance(schema, dict):
+        return False
+    base = _properties(schema)
+    options = [o for o in (schema.get("oneOf") or schema.get("anyOf") or []) if isinstance(o, dict)]
+    fields = [{**base, **_properties(o)} for o in options] or [base]
+    return all("data" in f and set(f) <= SSE_FIELDS for f in fields)
+
+
+def content_schema(schema: Any) -> Any:
+    """The `contentSchema` of an SSE-shaped item's `data` (JSON carried in a string), if any."""
+    data = _properties(schema, with_branches=True).get("data")
+    return data.get("contentSchema") if isinstance(data, dict) and isinstance(data.get("contentSchema"), dict) else None
+
+
+def event_name(value: Any, schema: Any, typed_union: bool) -> str | None:
+    """The SSE `event:` a payload names: its `event` property when the schema fixes it, or its
+    `type` when the item schema is a union of typed events (Anthropic, OpenAI Responses)."""
+    if not isinstance(value, dict):
+        return None
+    properties = _properties(schema, with_branches=True)
+    for name in ("event", "type") if typed_union else ("event",):
+        sub = properties.get(name)
+        fixed = isinstance(sub, dict) and ("const" in sub or len(sub.get("enum") or []) == 1)
+        if fixed and isinstance(value.get(name), str) and value[name]:
+            return value[name]
+    return None
+
+
+def _properties(schema: Any, with_branches: bool = False) -> dict[str, Any]:
+    """A schema's properties with its allOf parts' (and, with `with_branches`, its oneOf/anyOf branches')."""
+    if not isinstance(schema, dict):
+        return {}
+    found: dict[str, Any] = {}
+    keys = ("allOf", "oneOf", "anyOf") if with_branches else ("allOf",)
+    for part in (schema, *(p for key in keys for p in (schema.get(key) or []))):
+        if isinstance(part, dict) and isinstance(part.get("properties"), dict):
+            found.update(part["properties"])
+    return found
+
+
+def frame_sse(data: str, event: str | None = None, event_id: Any = None, retry: Any = None) -> bytes:
+    """One SSE event block: its fields, `data` split over lines, a blank line to end it."""
+    lines = []
+    if event:
+        lines.append(f"event: {_one_line(event)}")
+    if event_id is not None:
+        lines.append(f"id: {_one_line(str(event_id))}")
+    if isinstance(retry, int) and not isinstance(retry, bool):
+        lines.append(f"retry: {retry}")
+    lines += [f"data: {line}" for line in re.split(r"\r\n|\r|\n", data)]
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+def frame_sse_object(value: dict[str, Any]) -> bytes:
+    """An SSE-shaped item (`{event, id, retry, data}`) as its event block."""
+    data = value.get("data", "")
+    text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return frame_sse(text, value.get("event") if isinstance(value.get("event"), str) else None, value.get("id"),
+                     value.get("retry"))
+
+
+def frame_value(kind: str, value: Any, event: str | None = None) -> bytes:
+    """A payload as one event of `kind`: SSE data (text as is, else JSON), or one JSON line / RS-record."""
+    if kind == "sse":
+        return frame_sse(value if isinstance(value, str) else _json(value), event)
+    text = _json(value)
+    return (RS + text.encode() + b"\n") if kind == "seq" else (text + "\n").encode()
+
+
+def parse_sse_text(text: str) -> list[bytes]:
+    """An example written as SSE text, split into its event blocks (each sent as written)."""
+    blocks = re.split(r"(?:\r\n|\r|\n)[ \t]*(?:\r\n|\r|\n)", text.strip("\r\n"))
+    return [(block.rstrip("\r\n") + "\n\n").encode() for block in blocks if block.strip()]
+
+
+def looks_like_sse(text: str) -> bool:
+    return bool(re.search(r"^(data|event|id|retry):", text, re.MULTILINE))
+
+
+def sse_data(block: bytes) -> str:
+    """The data of an SSE event block, its `data:` lines joined as a client joins them."""
+    lines = block.decode("utf-8", "replace").splitlines()
+    return "\n".join(line[5:].removeprefix(" ") for line in lines if line.startswith("data:"))
+
+
+def split_terminator(kind: str, events: list[bytes]) -> tuple[list[bytes], bytes]:
+    """An SSE example's closing event that is no JSON while the others are (OpenAI's `data: [DONE]`)."""
+    if kind != "sse" or len(events) < 2:
+        return events, b""
+    last = sse_data(events[-1]).strip()
+    if last == "[DONE]" or (not _parses(last) and any(_parses(sse_data(e)) for e in events[:-1])):
+        return events[:-1], events[-1]
+    return events, b""
+
+
+def text_events(kind: str, text: str) -> list[bytes]:
+    """A string example for a stream: SSE blocks, or one value a line (RS-prefixed for json-seq)."""
+    if kind == "sse":
+        return parse_sse_text(text) if looks_like_sse(text) else [frame_sse(text)]
+    lines = [line.strip(RS.decode()).strip() for line in text.splitlines()]
+    return [frame_value(kind, json.loads(line)) if _parses(line) else (line + "\n").encode() for line in lines if line]
+
+
+def build_stream(kind: str, entry: dict[str, Any], example: tuple[bool, Any], use_example: bool,
+                 make: Callable[[Any, int, str], Any], valid: Callable[[Any], bool]) -> EventStream:
+    """The stream for one media entry: the example's events when there is a usable one, else generated.
+
+    `make(schema, index, role)` generates a value from `schema` valid against the item schema
+    (role `item`; `schema` is one of its branches) or against `schema` itself (role `data:N`, an
+    SSE item's contentSchema); `valid(value)` checks an example item against the item schema.
+    """
+    schema = item_schema(entry)
+    shaped = kind == "sse" and is_sse_shaped(schema)
+    found, value = example
+    terminator = b""
+    if found and isinstance(value, str) and kind == "sse" and looks_like_sse(value):
+        events, terminator = split_terminator(kind, parse_sse_text(value))
+        if use_example:
+            return EventStream(tuple(events), terminator, fixed=True)
+    elif found and use_example and isinstance(value, str):
+        return EventStream(tuple(text_events(kind, value)), fixed=True)
+    elif found and use_example and isinstance(value, list) and value:
+        items, terminator = _list_terminator(kind, value)
+        if all(valid(item) for item in items):
+            return EventStream(tuple(_frame_item(kind, item, schema, shaped) for item in items), terminator, fixed=True)
+    first: list[bytes] = []
+    if found and use_example and not isinstance(value, (list, str)) and valid(value):
+        first = [_frame_item(kind, value, schema, shaped)]
+    parts = branches(schema)
+    typed_union = len(parts) > 1
+    generated = []
+    for index in range(len(first), max(POOL, len(parts))):
+        part = parts[index % len(parts)]
+        item = make(part, index, "item")
+        if shaped and isinstance(item, dict):
+            inner = content_schema(part)
+            if isinstance(inner, dict) and isinstance(item.get("data"), str):
+                item = {**item, "data": _json(make(inner, index, f"data:{index % len(parts)}"))}
+        generated.append(frame_sse_object(item) if shaped and isinstance(item, dict)
+                         else frame_value(kind, item, event_name(item, part, typed_union) if kind == "sse" else None))
+    return EventStream((*first, *generated), terminator)
+
+
+def _list_terminator(kind: str, items: list[Any]) -> tuple[list[Any], bytes]:
+    if kind == "sse" and len(items) > 1 and items[-1] == "[DONE]":
+        return items[:-1], frame_sse("[DONE]")
+    return items, b""
+
+
+def _frame_item(kind: str, item: Any, schema: Any, shaped: bool) -> bytes:
+    if shaped and isinstance(item, dict):
+        return frame_sse_object(item)
+    return frame_value(kind, item, event_name(item, schema, len(branches(schema)) > 1) if kind == "sse" else None)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"[\r\n]", " ", text)
+
+
+async def replay_events(kind: str, body: bytes) -> AsyncIterator[bytes]:
+    """A recorded stream's body sent again event by event (SSE blocks, or lines)."""
+    if kind == "sse":
+        for block in parse_sse_text(body.decode("utf-8", "replace")):
+            yield block
+        return
+    for line in body.splitlines(keepends=True):
+        if line.strip():
+            yield line

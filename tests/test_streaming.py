@@ -1,0 +1,217 @@
+"""Streamed answers: SSE read by a real SSE client, JSON Lines and json-seq one value a line, and
+live and record modes passing an upstream's stream through as it comes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from aiohttp import web
+from httpx_sse import connect_sse
+from jsonschema import Draft202012Validator
+
+from gateway.conformance import free_port
+from tests.conftest import TEST_SPECS, GatewayThread, gateway_config
+
+STREAMS = TEST_SPECS / "streams.yaml"
+COMPONENTS = yaml.safe_load(STREAMS.read_text())["components"]
+
+
+def validator(name: str) -> Draft202012Validator:
+    return Draft202012Validator({"$ref": f"#/components/schemas/{name}", "components": COMPONENTS})
+
+
+@pytest.fixture(scope="module")
+def streams() -> Iterator[GatewayThread]:
+    with GatewayThread(gateway_config({"streams": {"spec": str(STREAMS), "base_path": "/"}})) as gateway:
+        yield gateway
+
+
+@pytest.fixture
+def client(streams: GatewayThread) -> Iterator[httpx.Client]:
+    with streams.client() as client:
+        yield client
+
+
+def test_sse_answer_is_several_events_each_valid_against_the_schema(client: httpx.Client) -> None:
+    with connect_sse(client, "GET", "/ticks") as source:
+        assert source.response.headers["content-type"] == "text/event-stream"
+        assert source.response.headers["cache-control"] == "no-cache"
+        assert "content-length" not in source.response.headers
+        events = list(source.iter_sse())
+    assert len(events) == 3
+    for event in events:
+        validator("Tick").validate(event.json())
+    assert len({event.data for event in events}) > 1
+
+
+def test_prefer_count_sets_how_many_events(client: httpx.Client) -> None:
+    with connect_sse(client, "GET", "/ticks", headers={"Prefer": "count=7"}) as source:
+        events = list(source.iter_sse())
+    assert len(events) == 7
+    for event in events:
+        validator("Tick").validate(event.json())
+
+
+def test_sse_example_is_sent_as_written_with_its_done_terminator(client: httpx.Client) -> None:
+    with connect_sse(client, "POST", "/completions") as source:
+        data = [event.data for event in source.iter_sse()]
+    assert data[-1] == "[DONE]"
+    assert [json.loads(d)["choices"][0]["delta"]["content"] for d in data[:-1]] == ["Hel", "lo"]
+    raw = client.post("/completions", headers={"Accept": "text/event-stream"})
+    assert raw.text.startswith('data: {"id":"cmpl-1","choices":[{"delta":{"content":"Hel"}}]}\n\n')
+    assert raw.text.endswith("\n\ndata: [DONE]\n\n")
+
+
+def test_json_stays_the_default_where_sse_is_also_documented(client: httpx.Client) -> None:
+    response = client.post("/completions")
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"id": "cmpl-1"}
+
+
+def test_one_of_item_schema_takes_its_branches_in_turn_and_names_the_events(client: httpx.Client) -> None:
+    with connect_sse(client, "GET", "/messages", headers={"Prefer": "count=4"}) as source:
+        events = list(source.iter_sse())
+    names = ["MessageStart", "ContentDelta", "MessageStop"]
+    assert [event.event for event in events] == ["message_start", "content_block_delta", "message_stop", "message_start"]
+    for index, event in enumerate(events):
+        payload = event.json()
+        validator(names[index % 3]).validate(payload)
+        assert payload["type"] == event.event
+
+
+def test_events_are_sent_one_by_one_with_the_preferred_pause(client: httpx.Client) -> None:
+    arrived = []
+    with connect_sse(client, "GET", "/ticks", headers={"Prefer": "count=3, delay=250"}) as source:
+        for _ in source.iter_sse():
+            arrived.append(time.monotonic())
+    assert len(arrived) == 3
+    assert arrived[-1] - arrived[0] >= 0.4  # the first event was read before the last one was sent
+
+
+def test_ndjson_is_one_valid_value_a_line_read_as_it_comes(client: httpx.Client) -> None:
+    with client.stream("GET", "/logs") as response:
+        assert response.headers["content-type"] == "application/x-ndjson"
+        lines = [line for line in response.iter_lines() if line]
+    assert len(lines) == 3
+    for line in lines:
+        validator("LogLine").validate(json.loads(line))
+
+
+def test_jsonl_example_list_is_one_item_a_line(client: httpx.Client) -> None:
+    response = client.get("/lines")
+    assert response.headers["content-type"] == "application/jsonl"
+    assert response.text == '{"level":"info","message":"started"}\n{"level":"warn","message":"slow"}\n'
+
+
+def test_json_seq_records_are_rs_prefixed_and_lf_terminated(client: httpx.Client) -> None:
+    response = client.get("/records")
+    assert response.headers["content-type"] == "application/json-seq"
+    records = response.content.split(b"\x1e")
+    assert records[0] == b"" and len(records) == 4
+    for record in records[1:]:
+        assert record.endswith(b"\n")
+        validator("Tick").validate(json.loads(record))
+
+
+class SseUpstream:
+    """An upstream sending SSE: the first event, then (once `gate` is set, at most 5s later) the rest."""
+
+    EVENTS = (b'data: {"symbol":"ACME","price":10}\n\n', b'event: tick\ndata: {"symbol":"GLOBEX","price":20}\n\n',
+              b"data: [DONE]\n\n")
+
+    def __init__(self) -> None:
+        self.url = f"http://127.0.0.1:{free_port()}"
+        self.gate = threading.Event()
+        self.released: list[bool] = []  # per request: the client let the rest go (it had the first event)
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    async def ticks(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await response.prepare(request)
+        await response.write(self.EVENTS[0])
+        self.released.append(await asyncio.get_running_loop().run_in_executor(None, self.gate.wait, 5))
+        for event in self.EVENTS[1:]:
+            await response.write(event)
+        await response.write_eof()
+        return response
+
+    def __enter__(self) -> SseUpstream:
+        app = web.Application()
+        app.router.add_get("/ticks", self.ticks)
+        self._runner = web.AppRunner(app, access_log=None)
+        self._thread.start()
+        port = int(self.url.rsplit(":", 1)[1])
+
+        async def start() -> None:
+            assert self._runner is not None
+            await self._runner.setup()
+            await web.TCPSite(self._runner, "127.0.0.1", port).start()
+
+        asyncio.run_coroutine_threadsafe(start(), self._loop).result(10)
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+
+@pytest.fixture
+def sse_upstream() -> Iterator[SseUpstream]:
+    with SseUpstream() as upstream:
+        yield upstream
+
+
+def read_releasing(client: httpx.Client, upstream: SseUpstream) -> tuple[httpx.Response, list[Any]]:
+    """Read the stream; on the first event, let the upstream send the rest."""
+    upstream.gate.clear()
+    with connect_sse(client, "GET", "/ticks") as source:
+        events = []
+        for event in source.iter_sse():
+            events.append(event)
+            upstream.gate.set()
+        return source.response, events
+
+
+def test_live_mode_passes_an_upstream_stream_through_as_it_comes(
+        start_gateway: Callable[..., GatewayThread], sse_upstream: SseUpstream) -> None:
+    gateway = start_gateway({"streams": {"spec": str(STREAMS), "base_path": "/", "mode": "live",
+                                         "upstream": sse_upstream.url}})
+    with gateway.client() as client:
+        response, events = read_releasing(client, sse_upstream)
+    assert sse_upstream.released == [True]  # the client had the first event while the upstream held the rest
+    assert [event.data for event in events][-1] == "[DONE]"
+    assert events[1].event == "tick"
+    assert response.headers["x-gw-source"] == "live"
+    assert "x-gw-contract" not in response.headers
+
+
+def test_record_mode_streams_and_the_stub_replays_as_a_stream(
+        start_gateway: Callable[..., GatewayThread], sse_upstream: SseUpstream, tmp_path: Path) -> None:
+    service = {"spec": str(STREAMS), "base_path": "/", "upstream": sse_upstream.url}
+    recorder = start_gateway({"streams": {**service, "mode": "record"}}, stubs=str(tmp_path))
+    with recorder.client() as client:
+        response, recorded = read_releasing(client, sse_upstream)
+    assert sse_upstream.released == [True]
+    assert response.headers["x-gw-source"] == "live-recorded"
+    stub = tmp_path / "streams" / f"{response.headers['x-gw-stub'].split('/', 1)[1]}.yaml"
+    assert "data: [DONE]" in yaml.safe_load(stub.read_text())["response"]["body"]
+    replayer = start_gateway({"streams": {**service, "mode": "stub"}}, stubs=str(tmp_path))
+    with replayer.client() as client, connect_sse(client, "GET", "/ticks") as source:
+        assert source.response.headers["x-gw-source"] == "recorded"
+        assert "content-length" not in source.response.headers
+        replayed = list(source.iter_sse())
+    assert [(e.event, e.data) for e in replayed] == [(e.event, e.data) for e in recorded]
+    assert len(replayed) == 3
