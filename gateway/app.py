@@ -52,6 +52,7 @@ from .steps.metrics import ObserveMetrics
 from .steps.rate_limit import RateLimit, any_rate_limit
 from .steps.request_id import RequestId
 from .steps.response_contract import ResponseContract
+from .streaming import send_answer
 from .stubs import StubStore
 from .stubs.recorder import Recorder
 from .stubs.redaction import Redactor
@@ -201,7 +202,7 @@ class GatewayApp:
             exchange = Exchange(scope, receive)
             response = await self.pipeline(exchange)
             try:
-                await response.send(send, head_only=scope["method"] == "HEAD")
+                await send_answer(response, send, receive, head_only=scope["method"] == "HEAD")
             except OSError:
                 log.info("client went away", extra={"fields": {"request_id": exchange.request_id}})
         elif kind == "lifespan":

@@ -88,6 +88,16 @@ def test_one_of_item_schema_takes_its_branches_in_turn_and_names_the_events(clie
         assert payload["type"] == event.event
 
 
+def test_item_schema_describing_the_sse_event_is_framed_field_by_field(client: httpx.Client) -> None:
+    with connect_sse(client, "GET", "/feed", headers={"Prefer": "count=4"}) as source:
+        events = list(source.iter_sse())
+    assert [event.event for event in events] == ["addJson", "addString", "addJson", "addString"]
+    for event in events[::2]:
+        validator("Tick").validate(event.json())
+    for event in events[1::2]:
+        assert len(event.data) >= 3
+
+
 def test_events_are_sent_one_by_one_with_the_preferred_pause(client: httpx.Client) -> None:
     arrived = []
     with connect_sse(client, "GET", "/ticks", headers={"Prefer": "count=3, delay=250"}) as source:
@@ -132,6 +142,7 @@ class SseUpstream:
         self.url = f"http://127.0.0.1:{free_port()}"
         self.gate = threading.Event()
         self.released: list[bool] = []  # per request: the client let the rest go (it had the first event)
+        self.reader_gone = threading.Event()
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -146,9 +157,22 @@ class SseUpstream:
         await response.write_eof()
         return response
 
+    async def endless(self, request: web.Request) -> web.StreamResponse:
+        """A feed that never ends by itself: an event every 20ms until the reader is gone."""
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        try:
+            while True:
+                await response.write(b'data: {"symbol":"ACME","price":10}\n\n')
+                await asyncio.sleep(0.02)
+        except (ConnectionError, asyncio.CancelledError):
+            self.reader_gone.set()
+            raise
+
     def __enter__(self) -> SseUpstream:
         app = web.Application()
         app.router.add_get("/ticks", self.ticks)
+        app.router.add_get("/endless", self.endless)
         self._runner = web.AppRunner(app, access_log=None)
         self._thread.start()
         port = int(self.url.rsplit(":", 1)[1])
@@ -196,6 +220,15 @@ def test_live_mode_passes_an_upstream_stream_through_as_it_comes(
     assert events[1].event == "tick"
     assert response.headers["x-gw-source"] == "live"
     assert "x-gw-contract" not in response.headers
+
+
+def test_a_client_leaving_a_live_stream_closes_the_upstream_feed(
+        start_gateway: Callable[..., GatewayThread], sse_upstream: SseUpstream) -> None:
+    gateway = start_gateway({"streams": {"spec": str(STREAMS), "base_path": "/", "mode": "live",
+                                         "upstream": sse_upstream.url}})
+    with gateway.client() as client, connect_sse(client, "GET", "/endless") as source:
+        assert next(source.iter_sse()).json()["symbol"] == "ACME"
+    assert sse_upstream.reader_gone.wait(5)
 
 
 def test_record_mode_streams_and_the_stub_replays_as_a_stream(

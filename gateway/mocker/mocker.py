@@ -24,7 +24,7 @@ from ..validation import coerce_text, compile_schema, declared_types
 from .generator import Options, generate
 from .media import encode, is_binary
 from .negotiator import Preferences, choose_media, choose_status, find_example, parse_prefer, status_number
-from .streams import EventStream, Pacing, build_stream, item_schema, stream_headers, stream_kind
+from .streams import EventStream, Pacing, build_stream, item_checker, item_schema, stream_headers, stream_kind
 
 log = logging.getLogger("gw.mocker")
 NO_BODY = {204, 205, 304}
@@ -124,10 +124,7 @@ def mock_stream(service: Service, operation: Operation, status_key: str, media: 
     seed += f"?{exchange.scope.get('query_string', b'').decode('latin-1')}"
 
     def checker(role: str, schema: Any) -> Any:
-        key = ("validator", status_key, media, role)
-        if key not in operation.cache:
-            operation.cache[key] = _compile(service, schema) if isinstance(schema, dict) else None
-        return operation.cache[key]
+        return item_checker(service, operation, (status_key, media, role), schema)
 
     def make(schema: Any, index: int, role: str) -> Any:
         return generate_valid(service, operation, schema if isinstance(schema, dict) else {}, f"{seed}#{index}",

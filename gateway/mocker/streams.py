@@ -22,9 +22,13 @@ import json
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..media_types import base_type
+from ..validation import compile_schema
+
+if TYPE_CHECKING:
+    from ..specs import Operation, Service
 
 # media type -> framing: sse (event blocks), lines (one JSON value a line), seq (RFC 7464: RS value LF)
 STREAM_TYPES = {
@@ -114,6 +118,15 @@ def item_schema(entry: dict[str, Any]) -> Any:
     if isinstance(schema, dict) and schema.get("type") == "array" and isinstance(schema.get("items"), dict):
         return schema["items"]
     return schema
+
+
+def item_checker(service: Service, operation: Operation, place: tuple[str, ...], schema: Any) -> Any:
+    """The validator of an item (or an SSE item's data) schema, compiled once per operation and place."""
+    key = ("validator", *place)  # the mocker's cache keeps validators when it drops old answers
+    if key not in operation.cache:
+        operation.cache[key] = compile_schema(schema, service.openapi31, direction="response") \
+            if isinstance(schema, dict) else None
+    return operation.cache[key]
 
 
 def branches(schema: Any) -> list[dict[str, Any]]:
