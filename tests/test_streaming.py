@@ -18,6 +18,7 @@ from aiohttp import web
 from httpx_sse import connect_sse
 from jsonschema import Draft202012Validator
 
+from gateway.config import ConfigError
 from gateway.conformance import free_port
 from tests.conftest import TEST_SPECS, GatewayThread, gateway_config
 
@@ -59,6 +60,17 @@ def test_prefer_count_sets_how_many_events(client: httpx.Client) -> None:
     assert len(events) == 7
     for event in events:
         validator("Tick").validate(event.json())
+
+
+def test_configured_events_per_stream(start_gateway: Callable[..., GatewayThread]) -> None:
+    gateway = start_gateway({"streams": {"spec": str(STREAMS), "base_path": "/"}}, streams={"events": 5})
+    with gateway.client() as client, connect_sse(client, "GET", "/messages") as source:
+        assert len(list(source.iter_sse())) == 5
+
+
+def test_a_bad_streams_setting_is_one_line() -> None:
+    with pytest.raises(ConfigError, match=r"^test: streams.events: must be between 0 and 1000$"):
+        gateway_config({}, streams={"events": -1})
 
 
 def test_sse_example_is_sent_as_written_with_its_done_terminator(client: httpx.Client) -> None:

@@ -24,7 +24,7 @@ from ..validation import coerce_text, compile_schema, declared_types
 from .generator import Options, generate
 from .media import encode, is_binary
 from .negotiator import Preferences, choose_media, choose_status, find_example, parse_prefer, status_number
-from .streams import EventStream, Pacing, build_stream, item_checker, item_schema, stream_headers, stream_kind
+from .streams import EventStream, Pacing, build_stream, detached, item_checker, item_schema, stream_headers, stream_kind
 
 log = logging.getLogger("gw.mocker")
 NO_BODY = {204, 205, 304}
@@ -126,9 +126,11 @@ def mock_stream(service: Service, operation: Operation, status_key: str, media: 
     def checker(role: str, schema: Any) -> Any:
         return item_checker(service, operation, (status_key, media, role), schema)
 
+    request = detached(exchange)  # events are made as they are first sent, maybe after this request
+
     def make(schema: Any, index: int, role: str) -> Any:
         return generate_valid(service, operation, schema if isinstance(schema, dict) else {}, f"{seed}#{index}",
-                              checker(role, item_schema(entry) if role == "item" else schema), exchange)
+                              checker(role, item_schema(entry) if role == "item" else schema), request)
 
     def valid(value: Any) -> bool:
         check = checker("item", item_schema(entry))

@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..exchange import Exchange
 from ..media_types import base_type
 from ..validation import compile_schema
 
@@ -44,7 +45,7 @@ STREAM_TYPES = {
 }
 ITEM_HINTS = ("itemSchema", "x-item-schema", "x-itemSchema", "x-sse-item", "x-stream-item", "x-event-schema")
 SSE_FIELDS = frozenset({"data", "event", "id", "retry"})
-POOL = 5  # distinct generated events; a longer stream takes them in turn
+POOL = 64  # distinct generated events at most; a longer stream takes them in turn
 MAX_COUNT = 1000
 MAX_DELAY = 10.0
 RS = b"\x1e"
@@ -81,24 +82,36 @@ class Pacing:
 
 @dataclass(frozen=True)
 class EventStream:
-    """A streamed answer as the mocker caches it: framed events, and the terminator to end with."""
+    """A streamed answer as the mocker caches it: its framed events, and the terminator to end with.
 
-    events: tuple[bytes, ...]
+    A generated stream makes each event when it is first needed (`make(index)`) and keeps it, so a
+    repeat costs no schema work and a large union item schema costs only the events sent.
+    """
+
+    events: list[bytes]
     terminator: bytes = b""
     fixed: bool = False  # from an example: all its events unless the request asks for a count
+    make: Callable[[int], bytes] | None = None
 
-    def chunks(self, pacing: Pacing) -> list[bytes]:
-        """The events to send: the pool taken in turn up to the count, then the terminator."""
-        count = len(self.events) if self.fixed and not pacing.asked else pacing.events
-        chosen = [self.events[i % len(self.events)] for i in range(count)] if self.events else []
-        return [*chosen, self.terminator] if self.terminator else chosen
+    def event(self, index: int) -> bytes:
+        """The event at `index`: made (up to POOL distinct ones), or an earlier one taken in turn."""
+        while self.make is not None and len(self.events) <= index and len(self.events) < POOL:
+            self.events.append(self.make(len(self.events)))
+        return self.events[index % len(self.events)]
 
     async def body(self, pacing: Pacing) -> AsyncIterator[bytes]:
         """Each event its own write (the edge flushes each), with the pacing delay between them."""
-        for index, chunk in enumerate(self.chunks(pacing)):
+        count = len(self.events) if self.fixed and not pacing.asked else pacing.events
+        if not self.events and self.make is None:
+            count = 0
+        for index in range(count):
             if index and pacing.delay:
                 await asyncio.sleep(pacing.delay)
-            yield chunk
+            yield self.event(index)
+        if self.terminator:
+            if count and pacing.delay:
+                await asyncio.sleep(pacing.delay)
+            yield self.terminator
 
 
 def stream_headers(kind: str, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -118,6 +131,20 @@ def item_schema(entry: dict[str, Any]) -> Any:
     if isinstance(schema, dict) and schema.get("type") == "array" and isinstance(schema.get("items"), dict):
         return schema["items"]
     return schema
+
+
+def detached(exchange: Exchange) -> Exchange:
+    """The request as generating an event needs it (path, query, parameters, operation), without the
+    connection: a cached stream makes its events lazily, long after this request has gone."""
+    scope = {k: v for k, v in exchange.scope.items()
+             if k not in ("state", "extensions") and isinstance(v, (str, bytes, int, float, bool, list, tuple, dict))}
+    copy = Exchange(scope, _gone, request_id=exchange.request_id)
+    copy.service, copy.operation, copy.mode = exchange.service, exchange.operation, exchange.mode
+    return copy
+
+
+async def _gone() -> dict[str, Any]:
+    return {"type": "http.disconnect"}
 
 
 def item_checker(service: Service, operation: Operation, place: tuple[str, ...], schema: Any) -> Any:
@@ -261,29 +288,31 @@ def build_stream(kind: str, entry: dict[str, Any], example: tuple[bool, Any], us
     if found and isinstance(value, str) and kind == "sse" and looks_like_sse(value):
         events, terminator = split_terminator(kind, parse_sse_text(value))
         if use_example:
-            return EventStream(tuple(events), terminator, fixed=True)
+            return EventStream(events, terminator, fixed=True)
     elif found and use_example and isinstance(value, str):
-        return EventStream(tuple(text_events(kind, value)), fixed=True)
+        return EventStream(text_events(kind, value), fixed=True)
     elif found and use_example and isinstance(value, list) and value:
         items, terminator = _list_terminator(kind, value)
         if all(valid(item) for item in items):
-            return EventStream(tuple(_frame_item(kind, item, schema, shaped) for item in items), terminator, fixed=True)
+            return EventStream([_frame_item(kind, item, schema, shaped) for item in items], terminator, fixed=True)
     first: list[bytes] = []
     if found and use_example and not isinstance(value, (list, str)) and valid(value):
         first = [_frame_item(kind, value, schema, shaped)]
     parts = branches(schema)
-    typed_union = len(parts) > 1
-    generated = []
-    for index in range(len(first), max(POOL, len(parts))):
+
+    def generated(index: int) -> bytes:
         part = parts[index % len(parts)]
         item = make(part, index, "item")
         if shaped and isinstance(item, dict):
             inner = content_schema(part)
             if isinstance(inner, dict) and isinstance(item.get("data"), str):
                 item = {**item, "data": _json(make(inner, index, f"data:{index % len(parts)}"))}
-        generated.append(frame_sse_object(item) if shaped and isinstance(item, dict)
-                         else frame_value(kind, item, event_name(item, part, typed_union) if kind == "sse" else None))
-    return EventStream((*first, *generated), terminator)
+            return frame_sse_object(item)
+        return frame_value(kind, item, event_name(item, part, len(parts) > 1) if kind == "sse" else None)
+
+    stream = EventStream(first, terminator, make=generated)
+    stream.event(0)  # the first one now: a schema no event can meet fails before the answer has begun
+    return stream
 
 
 def _list_terminator(kind: str, items: list[Any]) -> tuple[list[Any], bytes]:
