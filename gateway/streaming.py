@@ -3,19 +3,24 @@
 An ASGI server's `send` quietly drops what is written after a disconnect, so without watching
 `receive` a streamed body would be read to its end for nobody: an upstream's endless SSE feed
 held open for ever, a paced mock stream ticking on. Here the stream stops at the disconnect and
-its `on_close` releases the upstream connection.
+its `on_close` releases the upstream connection. A stream whose source fails half-way (an
+upstream that dies) is ended unfinished, so the client sees it broken rather than complete, with
+one log line instead of a traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from .exchange import ASGIReceive, ASGISend, Response
+
+log = logging.getLogger("gw")
 
 
 async def send_answer(response: Response, send: ASGISend, receive: ASGIReceive, head_only: bool = False) -> None:
     """Send `response`; a streamed body is cut off (and released) as soon as the client disconnects."""
-    if isinstance(response.body, bytes) or head_only:
+    if isinstance(response.body, bytes):
         await response.send(send, head_only)
         return
     sending = asyncio.ensure_future(response.send(send, head_only))
@@ -29,8 +34,10 @@ async def send_answer(response: Response, send: ASGISend, receive: ASGIReceive, 
         _, outcome = await asyncio.gather(watching, sending, return_exceptions=True)
     if cut_off:
         await response.close()  # idempotent: released here if the stream never reached its own finally
-    elif isinstance(outcome, Exception):
-        raise outcome
+    elif isinstance(outcome, OSError):
+        raise outcome  # the client went away: the caller says so
+    elif isinstance(outcome, Exception):  # the body's source failed after the head was sent: end it unfinished
+        log.warning("a streamed answer broke off: %s: %s", type(outcome).__name__, outcome)
 
 
 async def _disconnect(receive: ASGIReceive) -> None:

@@ -179,12 +179,23 @@ class SseUpstream:
                 await asyncio.sleep(0.02)
         except (ConnectionError, asyncio.CancelledError):
             self.reader_gone.set()
-            raise
+        return response
+
+    async def broken(self, request: web.Request) -> web.StreamResponse:
+        """One event, then the connection dies mid-stream."""
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(self.EVENTS[0])
+        await asyncio.sleep(0.05)
+        assert request.transport is not None
+        request.transport.abort()
+        return response
 
     def __enter__(self) -> SseUpstream:
         app = web.Application()
         app.router.add_get("/ticks", self.ticks)
         app.router.add_get("/endless", self.endless)
+        app.router.add_get("/broken", self.broken)
         self._runner = web.AppRunner(app, access_log=None)
         self._thread.start()
         port = int(self.url.rsplit(":", 1)[1])
@@ -241,6 +252,19 @@ def test_a_client_leaving_a_live_stream_closes_the_upstream_feed(
     with gateway.client() as client, connect_sse(client, "GET", "/endless") as source:
         assert next(source.iter_sse()).json()["symbol"] == "ACME"
     assert sse_upstream.reader_gone.wait(5)
+
+
+def test_an_upstream_stream_that_breaks_off_is_not_passed_on_as_complete(
+        start_gateway: Callable[..., GatewayThread], sse_upstream: SseUpstream) -> None:
+    gateway = start_gateway({"streams": {"spec": str(STREAMS), "base_path": "/", "mode": "live",
+                                         "upstream": sse_upstream.url}})
+    received = []
+    with gateway.client() as client:
+        with pytest.raises(httpx.TransportError), connect_sse(client, "GET", "/broken") as source:
+            for event in source.iter_sse():
+                received.append(event.json())
+        assert [event["symbol"] for event in received] == ["ACME"]
+        assert client.get("/_gw/health").status_code == 200
 
 
 def test_record_mode_streams_and_the_stub_replays_as_a_stream(
