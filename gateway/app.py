@@ -139,8 +139,9 @@ class GatewayApp:
         services = loaded.services
         self.recorder.redactors = {n: Redactor.for_spec(s.specification.security_schemes or {}, self.config.redact)
                                   for n, s in services.items()}
-        mocker = Mocker(Replay(self.stubs), Pacing(self.config.streams.events, self.config.streams.interval))
+        mocker = Mocker(Replay(self.stubs))
         per_service_limits = {s.base_path: s.max_body for s in self.config.services.values() if s.max_body}
+        mocker.pacing = Pacing(self.config.streams.events, self.config.streams.interval)
         steps = [
             *([self.client_address] if self.client_address else []),  # first: every step sees the real client
             RequestId(),

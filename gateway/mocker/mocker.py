@@ -43,9 +43,10 @@ class StubSource(Protocol):
 class Mocker:
     """Answers a request from the contract alone; never touches an upstream."""
 
-    def __init__(self, stubs: StubSource | None = None, pacing: Pacing | None = None) -> None:
+    pacing = Pacing()  # streamed answers: how many events, how fast (the gateway's `streams` setting)
+
+    def __init__(self, stubs: StubSource | None = None) -> None:
         self.stubs = stubs
-        self.pacing = pacing or Pacing()  # streamed answers: how many events, how fast
 
     async def answer(self, exchange: Exchange) -> Response:
         if self.stubs is not None:
