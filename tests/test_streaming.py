@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,8 @@ from jsonschema import Draft202012Validator
 
 from gateway.config import ConfigError
 from gateway.conformance import free_port
-from tests.conftest import TEST_SPECS, GatewayThread, gateway_config
+from gateway.stream_contract import checked
+from tests.conftest import TEST_SPECS, GatewayThread, eventually, gateway_config
 
 STREAMS = TEST_SPECS / "streams.yaml"
 COMPONENTS = yaml.safe_load(STREAMS.read_text())["components"]
@@ -191,11 +194,21 @@ class SseUpstream:
         request.transport.abort()
         return response
 
+    async def drift(self, request: web.Request) -> web.StreamResponse:
+        """A valid event, one the contract refuses (symbol not in its enum), then [DONE]."""
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for event in (self.EVENTS[0], b'data: {"symbol":"NOPE","price":10}\n\n', self.EVENTS[2]):
+            await response.write(event)
+        await response.write_eof()
+        return response
+
     def __enter__(self) -> SseUpstream:
         app = web.Application()
         app.router.add_get("/ticks", self.ticks)
         app.router.add_get("/endless", self.endless)
         app.router.add_get("/broken", self.broken)
+        app.router.add_get("/drift", self.drift)
         self._runner = web.AppRunner(app, access_log=None)
         self._thread.start()
         port = int(self.url.rsplit(":", 1)[1])
@@ -267,6 +280,32 @@ def test_an_upstream_stream_that_breaks_off_is_not_passed_on_as_complete(
         assert client.get("/_gw/health").status_code == 200
 
 
+def test_the_validation_proxy_judges_each_event_as_it_passes(
+        start_gateway: Callable[..., GatewayThread], sse_upstream: SseUpstream, caplog: pytest.LogCaptureFixture) -> None:
+    gateway = start_gateway({"streams": {"spec": str(STREAMS), "base_path": "/", "mode": "live",
+                                         "upstream": sse_upstream.url}})
+    with caplog.at_level(logging.WARNING, logger="gw.contract"), gateway.client() as client, \
+            connect_sse(client, "GET", "/drift") as source:
+        data = [event.data for event in source.iter_sse()]
+    assert len(data) == 3 and data[-1] == "[DONE]"  # the client still gets the upstream's answer, whole
+    assert eventually(lambda: gateway.app.contract.violations[("streams", "drift")]) == 1
+    logged = [r.fields for r in caplog.records if r.name == "gw.contract"]  # type: ignore[attr-defined]
+    assert len(logged) == 1 and logged[0]["operation"] == "drift"
+    assert any(v.startswith("event 2: symbol: 'NOPE' is not one of") for v in logged[0]["violations"])
+
+
+def test_a_strict_contract_cuts_a_stream_before_the_event_that_breaks_it(
+        start_gateway: Callable[..., GatewayThread], sse_upstream: SseUpstream) -> None:
+    gateway = start_gateway({"streams": {"spec": str(STREAMS), "base_path": "/", "mode": "live",
+                                         "upstream": sse_upstream.url}}, contract={"strict": True})
+    received = []
+    with gateway.client() as client, pytest.raises(httpx.TransportError), \
+            connect_sse(client, "GET", "/drift") as source:
+        for event in source.iter_sse():
+            received.append(event.json()["symbol"])
+    assert received == ["ACME"]  # the breaking event is judged before it is passed on, and never is
+
+
 def test_record_mode_streams_and_the_stub_replays_as_a_stream(
         start_gateway: Callable[..., GatewayThread], sse_upstream: SseUpstream, tmp_path: Path) -> None:
     service = {"spec": str(STREAMS), "base_path": "/", "upstream": sse_upstream.url}
@@ -284,3 +323,29 @@ def test_record_mode_streams_and_the_stub_replays_as_a_stream(
         replayed = list(source.iter_sse())
     assert [(e.event, e.data) for e in replayed] == [(e.event, e.data) for e in recorded]
     assert len(replayed) == 3
+
+
+@pytest.mark.parametrize("strict", [False, True])
+@pytest.mark.parametrize(("kind", "body"), [
+    ("sse", b'data: {"n":1}\n\n: a comment\n\nevent: x\ndata: {"n":2}\r\n\r\ndata: [DONE]\n\n'),
+    ("lines", b'{"n":1}\n\n{"n":2}\n'),
+    ("seq", b'\x1e{"n":1}\n\x1e{"n":2}\n'),
+])
+def test_events_are_judged_across_any_chunking_and_pass_on_unchanged(kind: str, body: bytes, strict: bool) -> None:
+    judged: list[bytes] = []
+
+    def judge(event: bytes) -> list[str]:
+        judged.append(event)
+        return []
+
+    async def one_byte_at_a_time() -> AsyncIterator[bytes]:
+        for index in range(len(body)):
+            yield body[index:index + 1]
+
+    async def read() -> bytes:
+        return b"".join([chunk async for chunk in checked(one_byte_at_a_time(), kind, judge, print, strict)])
+
+    assert asyncio.run(read()) == body
+    text = b"".join(judged).decode()
+    assert [json.loads(n) for n in re.findall(r'\{"n":\d\}', text)] == [{"n": 1}, {"n": 2}]
+    assert len([e for e in judged if b'"n"' in e]) == 2  # one event each
