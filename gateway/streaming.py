@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 
 from .exchange import ASGIReceive, ASGISend, Response
 
@@ -23,6 +24,9 @@ async def send_answer(response: Response, send: ASGISend, receive: ASGIReceive, 
     if isinstance(response.body, bytes):
         await response.send(send, head_only)
         return
+    if head_only:  # the head of a stream, as GET would send it (no length); its body is never made
+        await response.close()
+        response.body = _nothing()
     sending = asyncio.ensure_future(response.send(send, head_only))
     watching = asyncio.ensure_future(_disconnect(receive))
     try:
@@ -38,6 +42,11 @@ async def send_answer(response: Response, send: ASGISend, receive: ASGIReceive, 
         raise outcome  # the client went away: the caller says so
     elif isinstance(outcome, Exception):  # the body's source failed after the head was sent: end it unfinished
         log.warning("a streamed answer broke off: %s: %s", type(outcome).__name__, outcome)
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield
 
 
 async def _disconnect(receive: ASGIReceive) -> None:

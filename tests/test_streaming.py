@@ -22,6 +22,7 @@ from jsonschema import Draft202012Validator
 
 from gateway.config import ConfigError
 from gateway.conformance import free_port
+from gateway.mocker.streams import item_schema
 from gateway.stream_contract import checked
 from tests.conftest import TEST_SPECS, GatewayThread, eventually, gateway_config
 
@@ -120,6 +121,14 @@ def test_events_are_sent_one_by_one_with_the_preferred_pause(client: httpx.Clien
             arrived.append(time.monotonic())
     assert len(arrived) == 3
     assert arrived[-1] - arrived[0] >= 0.4  # the first event was read before the last one was sent
+
+
+def test_head_of_a_stream_is_its_head_at_once(client: httpx.Client) -> None:
+    started = time.monotonic()
+    response = client.head("/ticks", headers={"Prefer": "count=20, delay=500"})
+    assert response.status_code == 200 and response.headers["content-type"] == "text/event-stream"
+    assert response.content == b"" and "content-length" not in response.headers
+    assert time.monotonic() - started < 5  # not the 9.5s the paced body would take
 
 
 def test_ndjson_is_one_valid_value_a_line_read_as_it_comes(client: httpx.Client) -> None:
@@ -349,3 +358,11 @@ def test_events_are_judged_across_any_chunking_and_pass_on_unchanged(kind: str, 
     text = b"".join(judged).decode()
     assert [json.loads(n) for n in re.findall(r'\{"n":\d\}', text)] == [{"n": 1}, {"n": 2}]
     assert len([e for e in judged if b'"n"' in e]) == 2  # one event each
+
+
+def test_the_item_schema_is_the_declared_one_else_the_response_schema_or_its_items() -> None:
+    item, whole = {"type": "object"}, {"type": "string"}
+    assert item_schema({"itemSchema": item, "schema": whole}) is item  # OpenAPI 3.2
+    assert item_schema({"x-sse-item": item, "schema": whole}) is item
+    assert item_schema({"schema": {"type": "array", "items": item}}) is item
+    assert item_schema({"schema": whole}) is whole
