@@ -16,12 +16,11 @@ from typing import Any
 
 from .contract import Violation
 from .media_types import base_type
-from .mocker.streams import RS, is_sse_shaped, item_checker, item_schema, stream_kind
+from .mocker.streams import RS, cut_events, is_sse_shaped, item_checker, item_schema, stream_kind
 from .specs import Operation, Service
 
 MAX_REPORTED = 3  # event violations reported per stream; the rest pass unchecked
 MAX_PENDING = 1024 * 1024  # an unfinished event longer than this is not checked (never held whole)
-_SSE_END = re.compile(rb"(\r\n\r\n|\n\n|\r\r)")
 
 
 class StreamBroke(Exception):
@@ -88,7 +87,7 @@ class _Splitter:
         self.gave_up = False
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        events, self.pending = _cut(self.kind, self.pending + chunk)
+        events, self.pending = cut_events(self.kind, self.pending + chunk)
         if len(self.pending) > MAX_PENDING:
             events.append(self.pending)
             self.pending, self.gave_up = b"", True
@@ -97,20 +96,6 @@ class _Splitter:
     def end(self) -> bytes:
         rest, self.pending = self.pending, b""
         return rest
-
-
-def _cut(kind: str, data: bytes) -> tuple[list[bytes], bytes]:
-    """The complete events at the start of `data` (delimiters kept, so they join back to it) and the rest."""
-    if kind == "sse":
-        parts = _SSE_END.split(data)
-        return [parts[i] + parts[i + 1] for i in range(0, len(parts) - 1, 2)], parts[-1]
-    if kind == "seq":
-        parts = data.split(RS)
-        if len(parts) == 1:
-            return [], data
-        return [p for p in [parts[0], *(RS + p for p in parts[1:-1])] if p], RS + parts[-1]
-    end = data.rfind(b"\n") + 1
-    return data[:end].splitlines(keepends=True), data[end:]
 
 
 def _event_errors(kind: str, event: bytes, checker: Any, shaped: bool) -> list[str]:

@@ -11,7 +11,7 @@ properties among `data`, `event`, `id`, `retry`) is framed field by field, its `
 from `contentSchema` where one is given.
 
 The answer is cached as an `EventStream` (the framed events), never as one body; how many events
-are sent and how fast is decided per request: the gateway's `stream_events`/`stream_delay`, or
+are sent and how fast is decided per request: the gateway's `streams: {events, interval}`, or
 `Prefer: count=N, delay=MS`.
 """
 
@@ -49,6 +49,7 @@ POOL = 64  # distinct generated events at most; a longer stream takes them in tu
 MAX_COUNT = 1000
 MAX_DELAY = 10.0
 RS = b"\x1e"
+_SSE_END = re.compile(rb"(\r\n\r\n|\n\n|\r\r)")  # an SSE event ends at a blank line
 
 
 def stream_kind(media: str | None) -> str | None:
@@ -343,12 +344,24 @@ def _one_line(text: str) -> str:
     return re.sub(r"[\r\n]", " ", text)
 
 
-async def replay_events(kind: str, body: bytes) -> AsyncIterator[bytes]:
-    """A recorded stream's body sent again event by event (SSE blocks, or lines)."""
+def cut_events(kind: str, data: bytes) -> tuple[list[bytes], bytes]:
+    """The complete events at the start of `data` (delimiters kept, so they join back to it) and the rest."""
     if kind == "sse":
-        for block in parse_sse_text(body.decode("utf-8", "replace")):
-            yield block
-        return
-    for line in body.splitlines(keepends=True):
-        if line.strip():
-            yield line
+        parts = _SSE_END.split(data)
+        return [parts[i] + parts[i + 1] for i in range(0, len(parts) - 1, 2)], parts[-1]
+    if kind == "seq":
+        parts = data.split(RS)
+        if len(parts) == 1:
+            return [], data
+        return [p for p in [parts[0], *(RS + p for p in parts[1:-1])] if p], RS + parts[-1]
+    end = data.rfind(b"\n") + 1
+    return data[:end].splitlines(keepends=True), data[end:]
+
+
+async def replay_events(kind: str, body: bytes) -> AsyncIterator[bytes]:
+    """A recorded stream's body sent again event by event, byte for byte as recorded."""
+    events, rest = cut_events(kind, body)
+    for event in events:
+        yield event
+    if rest:
+        yield rest
