@@ -42,7 +42,6 @@ class StubSource(Protocol):
 
 class Mocker:
     """Answers a request from the contract alone; never touches an upstream."""
-
     pacing = Pacing()  # streamed answers: how many events, how fast (the gateway's `streams` setting)
 
     def __init__(self, stubs: StubSource | None = None) -> None:
