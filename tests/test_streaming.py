@@ -320,6 +320,18 @@ def test_a_strict_contract_cuts_a_stream_before_the_event_that_breaks_it(
     assert received == ["ACME"]  # the breaking event is judged before it is passed on, and never is
 
 
+def test_a_recorded_stream_keeps_the_events_that_broke_the_contract(
+        start_gateway: Callable[..., GatewayThread], sse_upstream: SseUpstream, tmp_path: Path) -> None:
+    gateway = start_gateway({"streams": {"spec": str(STREAMS), "base_path": "/", "mode": "record",
+                                         "upstream": sse_upstream.url}}, stubs=str(tmp_path))
+    with gateway.client() as client, connect_sse(client, "GET", "/drift") as source:
+        assert len(list(source.iter_sse())) == 3
+        stub_id = source.response.headers["x-gw-stub"].split("/", 1)[1]
+    meta = yaml.safe_load((tmp_path / "streams" / f"{stub_id}.yaml").read_text())["meta"]
+    assert meta["contract"]["ok"] is False
+    assert any(v.startswith("event 2: symbol: 'NOPE'") for v in meta["contract"]["violations"])
+
+
 def test_record_mode_streams_and_the_stub_replays_as_a_stream(
         start_gateway: Callable[..., GatewayThread], sse_upstream: SseUpstream, tmp_path: Path) -> None:
     service = {"spec": str(STREAMS), "base_path": "/", "upstream": sse_upstream.url}

@@ -90,7 +90,9 @@ class ModeDispatch:
                 seen.append(chunk)
                 yield chunk
             captured.response_body = b"".join(seen)
-            await asyncio.to_thread(recorder.save, service, operation, captured, [str(v) for v in violations])
+            # the head's verdict, and the events the validation proxy has judged on their way through
+            found = list(dict.fromkeys([*map(str, violations), *exchange.notes.get("contract", [])]))
+            await asyncio.to_thread(recorder.save, service, operation, captured, found)
 
         headers = [(k, v) for k, v in response.headers if k.lower() != "transfer-encoding"]
         return Response(response.status, headers, passed_on(response.body), on_close=response.close)
