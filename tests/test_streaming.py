@@ -17,7 +17,7 @@ import httpx
 import pytest
 import yaml
 from aiohttp import web
-from httpx_sse import connect_sse
+from httpx_sse import EventSource, connect_sse
 from jsonschema import Draft202012Validator
 
 from gateway.config import ConfigError
@@ -96,6 +96,16 @@ def test_json_stays_the_default_where_sse_is_also_documented(client: httpx.Clien
     response = client.post("/completions")
     assert response.headers["content-type"] == "application/json"
     assert response.json() == {"id": "cmpl-1"}
+
+
+def test_a_stream_flag_in_the_body_asks_for_the_sse_answer_as_openai_sdks_send_it(client: httpx.Client) -> None:
+    accept_json = {"Accept": "application/json"}  # what the OpenAI and Anthropic SDKs send, streaming or not
+    with client.stream("POST", "/chat/completions", json={"model": "m", "stream": True}, headers=accept_json) as streamed:
+        assert media_type(streamed) == "text/event-stream"
+        chunks = [event.json() for event in EventSource(streamed).iter_sse()]
+    assert [chunk["object"] for chunk in chunks] == ["chat.completion.chunk"] * 3
+    whole = client.post("/chat/completions", json={"model": "m", "stream": False}, headers=accept_json)
+    assert whole.headers["content-type"] == "application/json" and whole.json()["object"] == "chat.completion"
 
 
 def test_one_of_item_schema_takes_its_branches_in_turn_and_names_the_events(client: httpx.Client) -> None:

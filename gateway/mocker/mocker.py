@@ -24,7 +24,17 @@ from ..validation import coerce_text, compile_schema, declared_types
 from .generator import Options, generate
 from .media import encode, is_binary
 from .negotiator import Preferences, choose_media, choose_status, find_example, parse_prefer, status_number
-from .streams import EventStream, Pacing, build_stream, detached, item_checker, item_schema, stream_headers, stream_kind
+from .streams import (
+    EventStream,
+    Pacing,
+    build_stream,
+    detached,
+    item_checker,
+    item_schema,
+    stream_headers,
+    stream_kind,
+    streamed_accept,
+)
 
 log = logging.getLogger("gw.mocker")
 NO_BODY = {204, 205, 304}
@@ -56,7 +66,7 @@ class Mocker:
         operation, service = exchange.operation, exchange.service
         assert operation is not None and service is not None
         prefs = parse_prefer(exchange.headers.get("prefer"))
-        accept = exchange.headers.get("accept")
+        accept = await streamed_accept(exchange) or exchange.headers.get("accept")
         cache_key = (prefs.code, prefs.example, accept)
         request_key = (*cache_key, exchange.path, exchange.scope.get("query_string", b""))
         if not prefs.dynamic:

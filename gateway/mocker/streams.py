@@ -122,6 +122,26 @@ def stream_headers(kind: str, headers: list[tuple[str, str]]) -> list[tuple[str,
     return [*headers, *extra, ("x-accel-buffering", "no")]
 
 
+async def streamed_accept(exchange: Exchange) -> str | None:
+    """The streaming media type a JSON request body asks for with `"stream": true`, as OpenAI-style
+    APIs read it (their SDKs send `Accept: application/json` either way), when the operation documents one."""
+    operation = exchange.operation
+    if operation is None or "json" not in (exchange.headers.get("content-type") or ""):
+        return None
+    declared = [media for code, response in operation.responses.items() if code.startswith("2")
+                for media in ((response or {}).get("content") or {}) if stream_kind(media)]
+    if not declared:
+        return None
+    body = await exchange.body()
+    if b'"stream"' not in body:
+        return None
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    return declared[0] if isinstance(document, dict) and document.get("stream") is True else None
+
+
 def item_schema(entry: dict[str, Any]) -> Any:
     """The schema of one event: a declared item schema, else the response schema (its items when an array)."""
     schema = entry.get("schema")
