@@ -43,6 +43,24 @@ def event_checker(service: Service, operation: Operation, status: int, content_t
     return lambda event: _event_errors(kind, event, checker, shaped)
 
 
+def whole_stream_violations(service: Service, operation: Operation, status: int, content_type: str,
+                            body: bytes) -> list[Violation]:
+    """The events of a streaming media type's body read whole (an upstream that sent its length) that break the
+    contract, at most MAX_REPORTED of them: judged before the answer goes out, so they mark its head."""
+    kind = stream_kind(content_type)
+    judge = event_checker(service, operation, status, content_type) if kind else None
+    if judge is None or kind is None:
+        return []
+    events, rest = cut_events(kind, body)
+    found: list[Violation] = []
+    for number, event in enumerate([*events, rest] if rest.strip() else events, start=1):
+        errors = judge(event)
+        found += [Violation(f"event {number}", message) for message in errors]
+        if errors and len({v.where for v in found}) >= MAX_REPORTED:
+            break
+    return found
+
+
 async def checked(chunks: AsyncIterator[bytes], kind: str, judge: Callable[[bytes], list[str]],
                   report: Callable[[list[Violation]], None], strict: bool) -> AsyncIterator[bytes]:
     """`chunks` passed on as they come, each completed event judged after it has gone out; with

@@ -227,12 +227,18 @@ class SseUpstream:
         await response.write_eof()
         return response
 
+    async def drift_sized(self, _request: web.Request) -> web.Response:
+        """The same events in one body with its length (read whole by the gateway)."""
+        body = self.EVENTS[0] + b'data: {"symbol":"NOPE","price":10}\n\n' + self.EVENTS[2]
+        return web.Response(body=body, headers={"Content-Type": "text/event-stream"})
+
     def __enter__(self) -> SseUpstream:
         app = web.Application()
         app.router.add_get("/ticks", self.ticks)
         app.router.add_get("/endless", self.endless)
         app.router.add_get("/broken", self.broken)
         app.router.add_get("/drift", self.drift)
+        app.router.add_get("/drift-sized", self.drift_sized)
         self._runner = web.AppRunner(app, access_log=None)
         self._thread.start()
         port = int(self.url.rsplit(":", 1)[1])
@@ -316,6 +322,17 @@ def test_the_validation_proxy_judges_each_event_as_it_passes(
     logged = [r.fields for r in caplog.records if r.name == "gw.contract"]  # type: ignore[attr-defined]
     assert len(logged) == 1 and logged[0]["operation"] == "drift"
     assert any(v.startswith("event 2: symbol: 'NOPE' is not one of") for v in logged[0]["violations"])
+
+
+def test_a_whole_sse_body_has_its_events_judged_before_it_goes_out(
+        start_gateway: Callable[..., GatewayThread], sse_upstream: SseUpstream) -> None:
+    gateway = start_gateway({"streams": {"spec": str(STREAMS), "base_path": "/", "mode": "live",
+                                         "upstream": sse_upstream.url}})
+    with gateway.client() as client:
+        response = client.get("/drift-sized")
+    assert response.headers["x-gw-contract"] == "violation"
+    assert "event 2: symbol: 'NOPE' is not one of" in response.headers["x-gw-contract-reason"]
+    assert response.text.endswith("data: [DONE]\n\n")
 
 
 def test_a_strict_contract_cuts_a_stream_before_the_event_that_breaks_it(

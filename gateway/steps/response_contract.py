@@ -19,7 +19,7 @@ from ..exchange import UPSTREAM_SOURCES, Exchange, Response
 from ..mocker.streams import stream_kind
 from ..pipeline import Next
 from ..problems import Problem
-from ..stream_contract import checked, event_checker
+from ..stream_contract import checked, event_checker, whole_stream_violations
 
 log = logging.getLogger("gw.contract")
 
@@ -45,7 +45,10 @@ class ResponseContract:
             headers = dict(response.headers)
             violations = check_response(exchange.service, exchange.operation, response.status,
                                         response.header("content-type") or "", body, headers)
-        self._judge_events(exchange, response, settings.strict)
+            if body is not None:  # an SSE / JSON Lines body read whole: its events judged now, with the rest
+                violations += whole_stream_violations(exchange.service, exchange.operation, response.status,
+                                                      response.header("content-type") or "", body)
+        self._judge_events(exchange, response, settings.strict, counted=bool(violations))
         if not violations:
             return response
         self._report(exchange, response, violations)
@@ -59,7 +62,7 @@ class ResponseContract:
         response.headers.append(("x-gw-contract-reason", short_reason(violations)))
         return response
 
-    def _judge_events(self, exchange: Exchange, response: Response, strict: bool) -> None:
+    def _judge_events(self, exchange: Exchange, response: Response, strict: bool, counted: bool) -> None:
         """A streamed SSE / JSON Lines answer: each event judged as it passes (stream_contract.py), never held."""
         content_type = response.header("content-type") or ""
         kind = stream_kind(content_type)
@@ -68,12 +71,12 @@ class ResponseContract:
         judge = event_checker(exchange.service, exchange.operation, response.status, content_type)
         if judge is None:
             return
-        seen = []
+        seen = [counted]  # the answer counts once, whatever breaks the contract in it
 
         def report(violations: list[Violation]) -> None:
-            if not seen:  # counted once per answer, as a whole body's violations are
+            if not any(seen):
                 self.violations[(exchange.operation.service, exchange.operation.key)] += 1
-            seen.append(violations)
+            seen.append(True)
             exchange.notes.setdefault("contract", []).extend(str(v) for v in violations)
             log.warning("upstream stream breaks the contract: %s %s", exchange.operation.key, short_reason(violations),
                         extra={"fields": {"request_id": exchange.request_id, "service": exchange.operation.service,
