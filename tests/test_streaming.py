@@ -24,7 +24,7 @@ from gateway.config import ConfigError
 from gateway.conformance import free_port
 from gateway.mocker.streams import item_schema
 from gateway.stream_contract import checked
-from tests.conftest import TEST_SPECS, GatewayThread, eventually, gateway_config
+from tests.conftest import TEST_SPECS, GatewayThread, eventually, gateway_config, run_gw
 
 STREAMS = TEST_SPECS / "streams.yaml"
 COMPONENTS = yaml.safe_load(STREAMS.read_text())["components"]
@@ -357,6 +357,19 @@ def test_a_recorded_stream_keeps_the_events_that_broke_the_contract(
     meta = yaml.safe_load((tmp_path / "streams" / f"{stub_id}.yaml").read_text())["meta"]
     assert meta["contract"]["ok"] is False
     assert any(v.startswith("event 2: symbol: 'NOPE'") for v in meta["contract"]["violations"])
+
+
+def test_stubs_verify_judges_a_recorded_streams_events(tmp_path: Path) -> None:
+    (tmp_path / "gateway.yaml").write_text(f"services: {{streams: {{spec: {STREAMS}, base_path: /}}}}\n")
+    folder = tmp_path / "stubs" / "streams"
+    folder.mkdir(parents=True)
+    body = 'data: {"symbol":"ACME","price":10}\n\ndata: {"symbol":"NOPE","price":10}\n\ndata: [DONE]\n\n'
+    (folder / "ticks-1.yaml").write_text(yaml.safe_dump({
+        "request": {"method": "GET", "path": "/ticks"}, "meta": {"operation": "ticks"},
+        "response": {"status": 200, "headers": {"Content-Type": "text/event-stream"}, "body": body}}))
+    result = run_gw("stubs", "verify", cwd=tmp_path, env={"COLUMNS": "300"})
+    assert result.returncode == 1
+    assert "ticks-1.yaml: ticks: event 2: symbol: 'NOPE' is not one of" in result.stderr
 
 
 def test_record_mode_streams_and_the_stub_replays_as_a_stream(
