@@ -66,7 +66,8 @@ class Mocker:
         operation, service = exchange.operation, exchange.service
         assert operation is not None and service is not None
         prefs = parse_prefer(exchange.headers.get("prefer"))
-        accept = await streamed_accept(exchange) or exchange.headers.get("accept")
+        accept = exchange.headers.get("accept")
+        accept = await streamed_accept(exchange) or accept  # `"stream": true` in the body, as OpenAI-style APIs read it
         cache_key = (prefs.code, prefs.example, accept)
         request_key = (*cache_key, exchange.path, exchange.scope.get("query_string", b""))
         if not prefs.dynamic:
