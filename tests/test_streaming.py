@@ -92,6 +92,13 @@ def test_sse_example_is_sent_as_written_with_its_done_terminator(client: httpx.C
     assert raw.text.endswith("\n\ndata: [DONE]\n\n")
 
 
+def test_dynamic_generates_the_events_and_keeps_the_examples_terminator(client: httpx.Client) -> None:
+    with connect_sse(client, "POST", "/completions", headers={"Prefer": "dynamic=true, count=4"}) as source:
+        data = [event.data for event in source.iter_sse()]
+    assert len(data) == 5 and data[-1] == "[DONE]"
+    assert not any("cmpl-1" in d for d in data)  # generated from the schema (a string), not the example
+
+
 def test_json_stays_the_default_where_sse_is_also_documented(client: httpx.Client) -> None:
     response = client.post("/completions")
     assert response.headers["content-type"] == "application/json"
