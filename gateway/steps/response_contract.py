@@ -1,11 +1,12 @@
 """The validation proxy: every answer that came from an upstream is checked against the spec.
 
 In live, record, fallback and spy modes the upstream's status, media type, headers and (when the
-body was read whole) JSON body are judged by `contract.check_response`; a streamed SSE / JSON
-Lines body has each event judged as it passes (`stream_contract.py`), never buffered. A violation is logged with
+body was read whole) JSON body are judged by `contract.check_response`. A violation is logged with
 the operation and the failing places, counted, and marked on the response (`X-GW-Contract:
 violation` and `X-GW-Contract-Reason`); with `strict` the client gets a 502 problem+json instead,
-for teams that want drift to fail their CI loudly.
+for teams that want drift to fail their CI loudly. An SSE / JSON Lines / json-seq body has each
+event judged against the item schema (`stream_contract.py`): a streamed one as it passes, never
+buffered (its violations are logged and counted; `strict` ends it before the breaking event).
 """
 
 from __future__ import annotations
