@@ -134,6 +134,7 @@ def test_item_schema_describing_the_sse_event_is_framed_field_by_field(client: h
         validator("Tick").validate(event.json())
     for event in events[1::2]:
         assert len(event.data) >= 3
+    assert all(event.retry is None for event in events)  # optional: never a generated reconnect delay
 
 
 def test_events_are_sent_one_by_one_with_the_preferred_pause(client: httpx.Client) -> None:

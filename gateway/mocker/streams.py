@@ -231,6 +231,14 @@ def _properties(schema: Any, with_branches: bool = False) -> dict[str, Any]:
     return found
 
 
+def _required(schema: Any) -> set[str]:
+    """The property names a schema (its allOf parts and oneOf/anyOf branches included) requires."""
+    if not isinstance(schema, dict):
+        return set()
+    parts = [schema, *(p for key in ("allOf", "oneOf", "anyOf") for p in (schema.get(key) or []))]
+    return {str(name) for part in parts if isinstance(part, dict) for name in (part.get("required") or [])}
+
+
 def frame_sse(data: str, event: str | None = None, event_id: Any = None, retry: Any = None) -> bytes:
     """One SSE event block: its fields, `data` split over lines, a blank line to end it."""
     lines = []
@@ -325,6 +333,8 @@ def build_stream(kind: str, entry: dict[str, Any], example: tuple[bool, Any], us
         part = parts[index % len(parts)]
         item = make(part, index, "item")
         if shaped and isinstance(item, dict):
+            if "retry" not in _required(part):  # an optional retry, generated, would set browsers reconnecting in ms
+                item = {k: v for k, v in item.items() if k != "retry"}
             inner = content_schema(part)
             if isinstance(inner, dict) and isinstance(item.get("data"), str):
                 item = {**item, "data": _json(make(inner, index, f"data:{index % len(parts)}"))}
