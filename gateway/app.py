@@ -32,6 +32,7 @@ from .forwarder import Forwarder
 from .journal import Journal
 from .metrics import GatewayMetrics
 from .mocker import Mocker
+from .mocker.streams import Pacing
 from .modes import Modes
 from .pipeline import Pipeline
 from .reload import Reloader
@@ -51,6 +52,7 @@ from .steps.metrics import ObserveMetrics
 from .steps.rate_limit import RateLimit, any_rate_limit
 from .steps.request_id import RequestId
 from .steps.response_contract import ResponseContract
+from .streaming import send_answer
 from .stubs import StubStore
 from .stubs.recorder import Recorder
 from .stubs.redaction import Redactor
@@ -140,6 +142,7 @@ class GatewayApp:
                                   for n, s in services.items()}
         mocker = Mocker(Replay(self.stubs))
         per_service_limits = {s.base_path: s.max_body for s in self.config.services.values() if s.max_body}
+        mocker.pacing = Pacing(self.config.streams.events, self.config.streams.interval)
         steps = [
             *([self.client_address] if self.client_address else []),  # first: every step sees the real client
             RequestId(),
@@ -201,7 +204,7 @@ class GatewayApp:
             exchange = Exchange(scope, receive)
             response = await self.pipeline(exchange)
             try:
-                await response.send(send, head_only=scope["method"] == "HEAD")
+                await send_answer(response, send, receive, head_only=scope["method"] == "HEAD")
             except OSError:
                 log.info("client went away", extra={"fields": {"request_id": exchange.request_id}})
         elif kind == "lifespan":

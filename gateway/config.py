@@ -29,6 +29,7 @@ from .policy_settings import (
     HealthCheckSettings,
     RateLimitSettings,
     SettingsError,
+    StreamSettings,
     check_roles,
     check_upstream_auth,
 )
@@ -118,6 +119,7 @@ class GatewayConfig:
     metrics: bool = True  # /_gw/metrics in Prometheus text format
     trusted_proxies: list[str] = field(default_factory=list)  # CIDRs whose X-Forwarded-For names the real client
     security_headers: bool = True  # nosniff, no-referrer, frame deny on the gateway's own answers
+    streams: StreamSettings = field(default_factory=StreamSettings)  # mocked SSE / JSON Lines: events, pacing
     source: str = field(default="<defaults>", metadata={"internal": True})
     root: str = field(default=".", metadata={"internal": True})
 

@@ -244,3 +244,17 @@ def check_roles(value: Any) -> dict[str, list[str]]:
             roles[str(op)] = names
         return roles
     raise SettingsError("", "expected a list of role names, or {operation: [roles]}")
+
+
+@dataclass
+class StreamSettings:
+    """Mocked streams (SSE, JSON Lines, json-seq): events in a generated answer, and the pause before each."""
+
+    events: int = 3  # `Prefer: count=N` asks for another number per request
+    interval: float = 0.0  # e.g. 200ms, to watch tokens arrive; `Prefer: delay=MS` per request
+
+    def check(self) -> None:
+        if not 0 <= self.events <= 1000:
+            raise SettingsError("events", "must be between 0 and 1000")
+        if not 0 <= self.interval <= 10:
+            raise SettingsError("interval", "must be between 0s and 10s")

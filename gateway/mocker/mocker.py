@@ -25,13 +25,24 @@ from .generator import Options, generate
 from .media import content_type, encode, is_binary
 from .negotiator import Preferences, choose_media, choose_status, find_example, parse_prefer, status_number
 from .status_fields import stamp_status
+from .streams import (
+    EventStream,
+    Pacing,
+    build_stream,
+    detached,
+    item_checker,
+    item_schema,
+    stream_headers,
+    stream_kind,
+    streamed_accept,
+)
 
 log = logging.getLogger("gw.mocker")
 NO_BODY = {204, 205, 304}
 CACHE_LIMIT = 256
 ATTEMPTS = 8
 
-Answer = tuple[str, int, list[tuple[str, str]], bytes]
+Answer = tuple[str, int, list[tuple[str, str]], bytes | EventStream]
 
 
 class StubSource(Protocol):
@@ -42,6 +53,7 @@ class StubSource(Protocol):
 
 class Mocker:
     """Answers a request from the contract alone; never touches an upstream."""
+    pacing = Pacing()  # streamed answers: how many events, how fast (the gateway's `streams` setting)
 
     def __init__(self, stubs: StubSource | None = None) -> None:
         self.stubs = stubs
@@ -56,18 +68,23 @@ class Mocker:
         assert operation is not None and service is not None
         prefs = parse_prefer(exchange.headers.get("prefer"))
         accept = exchange.headers.get("accept")
+        accept = await streamed_accept(exchange) or accept  # `"stream": true` in the body, as OpenAI-style APIs read it
         cache_key = (prefs.code, prefs.example, accept)
         request_key = (*cache_key, exchange.path, exchange.scope.get("query_string", b""))
         if not prefs.dynamic:
             cached = operation.cache.get(cache_key) or operation.cache.get(request_key)
             if cached is not None:
                 exchange.source = cached[0]
-                return Response(cached[1], list(cached[2]), cached[3])
+                return Response(cached[1], list(cached[2]), self._body(cached[3], exchange))
         answer = build_answer(service, operation, prefs, accept, exchange)
         exchange.source = answer[0]
         if not prefs.dynamic:
             _remember(operation.cache, cache_key if answer[0] == "example" else request_key, answer)
-        return Response(answer[1], list(answer[2]), answer[3])
+        return Response(answer[1], list(answer[2]), self._body(answer[3], exchange))
+
+    def _body(self, body: bytes | EventStream, exchange: Exchange) -> Any:
+        """A streamed answer is sent event by event, as many and as fast as the request prefers."""
+        return body.body(self.pacing.preferred(exchange.headers.get("prefer"))) if isinstance(body, EventStream) else body
 
 
 def build_answer(service: Service, operation: Operation, prefs: Preferences, accept: str | None,
@@ -92,6 +109,10 @@ def build_answer(service: Service, operation: Operation, prefs: Preferences, acc
                                   f"{media} has examples: {names}",
                       title="Preferred example is not in the contract", slug="prefer-not-declared")
     headers.append(("content-type", concrete_media(media, value if found else schema)))
+    kind = stream_kind(media)
+    if kind is not None:  # SSE, JSON Lines, json-seq: several events, each sent on its own
+        stream = mock_stream(service, operation, status_key, media, kind, (found, value), prefs, exchange)
+        return "example" if stream.fixed else "generated", status, stream_headers(kind, headers), stream
     if not found and not isinstance(schema, dict):  # a media type without schema or example: no body
         return "example", status, headers, b""
     checker = body_validator(service, operation, status_key, media)
@@ -107,6 +128,29 @@ def build_answer(service: Service, operation: Operation, prefs: Preferences, acc
     if status >= 400:  # an error body says the status it is sent with, not a random one
         value = stamp_status(value, schema, status, checker)
     return "generated", status, headers, encode(value, media, schema)
+
+
+def mock_stream(service: Service, operation: Operation, status_key: str, media: str, kind: str,
+                example: tuple[bool, Any], prefs: Preferences, exchange: Exchange) -> EventStream:
+    """The events of a streamed answer, each checked against the item schema (streams.py says where it comes from)."""
+    entry = (operation.responses.get(status_key) or {}).get("content", {}).get(media) or {}
+    seed = os.urandom(8).hex() if prefs.dynamic else f"{operation.service}:{operation.key}:{status_key}:{exchange.path}"
+    seed += f"?{exchange.scope.get('query_string', b'').decode('latin-1')}"
+
+    def checker(role: str, schema: Any) -> Any:
+        return item_checker(service, operation, (status_key, media, role), schema)
+
+    request = detached(exchange)  # events are made as they are first sent, maybe after this request
+
+    def make(schema: Any, index: int, role: str) -> Any:
+        return generate_valid(service, operation, schema if isinstance(schema, dict) else {}, f"{seed}#{index}",
+                              checker(role, item_schema(entry) if role == "item" else schema), request)
+
+    def valid(value: Any) -> bool:
+        check = checker("item", item_schema(entry))
+        return check is None or prefs.example is not None or _valid(check, value)
+
+    return build_stream(kind, entry, example, not prefs.dynamic, make, valid)
 
 
 def concrete_media(media: str, hint: Any) -> str:

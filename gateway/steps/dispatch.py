@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 from ..config import ServiceConfig
 from ..contract import check_response
 from ..exchange import Exchange, Response
 from ..forwarder import Forwarder
 from ..mocker import Mocker
+from ..mocker.streams import stream_kind
 from ..problems import Problem
 from ..stubs.recorder import Captured, Recorder
 from ..stubs.replay import near_miss_header
@@ -55,6 +57,8 @@ class ModeDispatch:
         exchange.source = "live"
         if self.recorder is None:
             return response
+        if not isinstance(response.body, bytes) and stream_kind(response.header("content-type")):
+            return await self._record_stream(exchange, response, self.recorder)
         body = await _read_all(response)
         service, operation = exchange.service, exchange.operation
         assert service is not None and operation is not None
@@ -67,6 +71,31 @@ class ModeDispatch:
         exchange.source = "live-recorded"
         headers = [(k, v) for k, v in response.headers if k.lower() != "transfer-encoding"]
         return Response(response.status, headers, body)
+
+    async def _record_stream(self, exchange: Exchange, response: Response, recorder: Recorder) -> Response:
+        """An SSE / JSON Lines answer passes through as it comes (never held back to be recorded);
+        the stub is saved once the stream has ended, before the client sees its end."""
+        service, operation = exchange.service, exchange.operation
+        assert service is not None and operation is not None
+        violations = check_response(service, operation, response.status, response.header("content-type") or "", None,
+                                    dict(response.headers))
+        exchange.contract_violations = violations  # status and headers: a stream is not buffered to be checked
+        captured = await Captured.from_exchange(exchange, response.status, response.headers, b"")
+        exchange.notes["stub"] = recorder.stub_id(service, operation, captured)
+        exchange.source = "live-recorded"
+
+        async def passed_on(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+            seen = []
+            async for chunk in chunks:
+                seen.append(chunk)
+                yield chunk
+            captured.response_body = b"".join(seen)
+            # the head's verdict, and the events the validation proxy has judged on their way through
+            found = list(dict.fromkeys([*map(str, violations), *exchange.notes.get("contract", [])]))
+            await asyncio.to_thread(recorder.save, service, operation, captured, found)
+
+        headers = [(k, v) for k, v in response.headers if k.lower() != "transfer-encoding"]
+        return Response(response.status, headers, passed_on(response.body), on_close=response.close)
 
     async def _spy(self, exchange: Exchange) -> Response:
         """A recorded stub where one matches, the upstream otherwise (Hoverfly's spy)."""

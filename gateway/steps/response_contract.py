@@ -4,7 +4,9 @@ In live, record, fallback and spy modes the upstream's status, media type, heade
 body was read whole) JSON body are judged by `contract.check_response`. A violation is logged with
 the operation and the failing places, counted, and marked on the response (`X-GW-Contract:
 violation` and `X-GW-Contract-Reason`); with `strict` the client gets a 502 problem+json instead,
-for teams that want drift to fail their CI loudly.
+for teams that want drift to fail their CI loudly. An SSE / JSON Lines / json-seq body has each
+event judged against the item schema (`stream_contract.py`): a streamed one as it passes, never
+buffered (its violations are logged and counted; `strict` ends it before the breaking event).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from collections import Counter
 from ..config import GatewayConfig
 from ..contract import Violation, check_response, short_reason
 from ..exchange import UPSTREAM_SOURCES, Exchange, Response
+from ..mocker.streams import stream_kind
 from ..pipeline import Next
 from ..problems import Problem
+from ..stream_contract import checked, event_checker, whole_stream_violations
 
 log = logging.getLogger("gw.contract")
 
@@ -42,6 +46,10 @@ class ResponseContract:
             headers = dict(response.headers)
             violations = check_response(exchange.service, exchange.operation, response.status,
                                         response.header("content-type") or "", body, headers)
+            if body is not None:  # an SSE / JSON Lines body read whole: its events judged now, with the rest
+                violations += whole_stream_violations(exchange.service, exchange.operation, response.status,
+                                                      response.header("content-type") or "", body)
+        self._judge_events(exchange, response, settings.strict, counted=bool(violations))
         if not violations:
             return response
         self._report(exchange, response, violations)
@@ -54,6 +62,29 @@ class ResponseContract:
         response.headers.append(("x-gw-contract", "violation"))
         response.headers.append(("x-gw-contract-reason", short_reason(violations)))
         return response
+
+    def _judge_events(self, exchange: Exchange, response: Response, strict: bool, counted: bool) -> None:
+        """A streamed SSE / JSON Lines answer: each event judged as it passes (stream_contract.py), never held."""
+        content_type = response.header("content-type") or ""
+        kind = stream_kind(content_type)
+        if isinstance(response.body, bytes) or kind is None or exchange.operation is None or exchange.service is None:
+            return
+        judge = event_checker(exchange.service, exchange.operation, response.status, content_type)
+        if judge is None:
+            return
+        seen = [counted]  # the answer counts once, whatever breaks the contract in it
+
+        def report(violations: list[Violation]) -> None:
+            if not any(seen):
+                self.violations[(exchange.operation.service, exchange.operation.key)] += 1
+            seen.append(True)
+            exchange.notes.setdefault("contract", []).extend(str(v) for v in violations)
+            log.warning("upstream stream breaks the contract: %s %s", exchange.operation.key, short_reason(violations),
+                        extra={"fields": {"request_id": exchange.request_id, "service": exchange.operation.service,
+                                          "operation": exchange.operation.key, "status": response.status,
+                                          "violations": [str(v) for v in violations]}})
+
+        response.body = checked(response.body, kind, judge, report, strict)
 
     def _report(self, exchange: Exchange, response: Response, violations: list[Violation]) -> None:
         operation = exchange.operation

@@ -80,12 +80,7 @@ class Recorder:
 
     def save(self, service: Service, operation: Operation, captured: Captured, violations: list[str]) -> Recorded:
         """Write `captured` as a stub of `operation` (redacted first); the same request updates its file."""
-        query_pairs = parse_qsl(captured.query_string, keep_blank_values=True)
-        redactor = self.redactors[service.name].secrets_in(
-            captured.headers, query_pairs, _json(captured.body, captured.header("content-type")))
-        applied: list[str] = []
-        request = self._request(captured, service.base_path, query_pairs, redactor, applied)
-        name = f"{_slug(operation.key)}-{_digest(request)}"
+        redactor, applied, request, name = self._named(service, operation, captured)
         folder = self.store.root / service.name
         response = self._response(captured.status, captured.response_headers, captured.response_body, redactor,
                                   applied, folder, name)
@@ -115,6 +110,20 @@ class Recorder:
         for listener in self.listeners:
             listener(result, summary)
         return result
+
+    def stub_id(self, service: Service, operation: Operation, captured: Captured) -> str:
+        """The stub `captured` will be saved as: known before a streamed answer has ended."""
+        return f"{service.name}/{self._named(service, operation, captured)[3]}"
+
+    def _named(self, service: Service, operation: Operation,
+               captured: Captured) -> tuple[Redactor, list[str], dict[str, Any], str]:
+        """The redactor for this exchange, the redactions applied so far, the request matcher, and the file's name."""
+        query_pairs = parse_qsl(captured.query_string, keep_blank_values=True)
+        redactor = self.redactors[service.name].secrets_in(
+            captured.headers, query_pairs, _json(captured.body, captured.header("content-type")))
+        applied: list[str] = []
+        request = self._request(captured, service.base_path, query_pairs, redactor, applied)
+        return redactor, applied, request, f"{_slug(operation.key)}-{_digest(request)}"
 
     def _request(self, captured: Captured, base_path: str, query_pairs: list[tuple[str, str]], redactor: Redactor,
                  applied: list[str]) -> dict[str, Any]:

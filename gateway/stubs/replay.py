@@ -6,6 +6,7 @@ from urllib.parse import parse_qs
 
 from ..config import mount_prefix
 from ..exchange import Exchange, Response
+from ..mocker.streams import replay_events, stream_kind
 from .matchers import RequestView
 from .store import StubStore
 
@@ -29,7 +30,11 @@ class Replay:
         if match.stub is not None:
             exchange.notes["stub"] = f"{match.stub.service}/{match.stub.id}"
             stub = match.stub
-            return Response(stub.status, list(stub.response_headers.items()), stub.response_body)
+            headers = list(stub.response_headers.items())
+            content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
+            kind = stream_kind(content_type)  # a recorded SSE / JSON Lines answer goes out event by event again
+            body = replay_events(kind, stub.response_body) if kind and stub.response_body else stub.response_body
+            return Response(stub.status, headers, body)
         if match.near_misses:  # the access log line and the x-gw-near-miss header carry them
             exchange.notes["near_misses"] = [miss.line() for miss in match.near_misses]
             exchange.notes["near_miss_detail"] = match.near_misses  # each reason on its own, for the journal
