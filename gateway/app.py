@@ -137,7 +137,7 @@ class GatewayApp:
         services = loaded.services
         self.recorder.redactors = {n: Redactor.for_spec(s.specification.security_schemes or {}, self.config.redact)
                                   for n, s in services.items()}
-        mocker = Mocker(Replay(self.stubs))
+        mocker = Mocker(Replay(self.stubs), frozenset(n for n, s in self.config.services.items() if s.dynamic))
         per_service_limits = {s.base_path: s.max_body for s in self.config.services.values() if s.max_body}
         steps = [
             *([self.client_address] if self.client_address else []),  # first: every step sees the real client

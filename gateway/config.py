@@ -55,6 +55,7 @@ class ServiceConfig:
     spec: str = ""
     base_path: str = ""
     mode: str = "stub"
+    dynamic: bool = False  # stub answers generated from schemas, never examples (as `Prefer: dynamic=true`)
     upstream: list[str] = field(default_factory=list)
     timeout: float = 10.0
     connect_timeout: float = 2.0

@@ -1,6 +1,8 @@
-"""Is this a usable OpenAPI document? Structural errors refuse it, with their place; semantic
-findings (examples or defaults that break their own schemas, common in published specs) become
-warnings that name the place, cached by content so a large spec is checked once.
+"""Is this a usable OpenAPI document? What breaks the OpenAPI structure (a draft without `info`, a
+response without `description`, an unknown key) and semantic findings (examples or defaults that
+break their own schemas, common in published specs) become warnings that name the place; the
+semantic ones are cached by content so a large spec is checked once. References that lead nowhere
+are found here too: the loader leaves out only the operations that need them.
 """
 
 from __future__ import annotations
@@ -10,16 +12,19 @@ import hashlib
 import json
 import logging
 import os
+import re
 import threading
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 from openapi_spec_validator import OpenAPIV2SpecValidator, OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
+from openapi_spec_validator.schemas import schema_v2, schema_v30, schema_v31
 
 from .config import ConfigError
-from .spec_refs import RefError, pointer_target
+from .spec_refs import UNRESOLVED, RefError, pointer_target
 
 log = logging.getLogger("gw.specs")
 
@@ -34,13 +39,127 @@ def _checker(raw: dict[str, Any]) -> Any:
             OpenAPIV31SpecValidator if version.startswith("3.1") else OpenAPIV30SpecValidator)
 
 
-def check_structure(raw: dict[str, Any], spec_file: Path) -> None:
-    """Refuse a document that breaks the OpenAPI structure or points nowhere, naming the place."""
-    structural = _most_specific(list(_checker(raw).schema_validator.iter_errors(raw)))
-    if structural is not None:
-        place = ".".join(str(p) for p in structural.absolute_path)
-        raise SpecError(str(spec_file), place, _short(structural.message))
-    check_local_refs(raw, spec_file)
+def structural_warnings(raw: dict[str, Any], spec_file: Path) -> list[str]:
+    """Every place where the document breaks the OpenAPI structure, one located line each.
+
+    A draft spec (no `info`, a response without `description`, an unknown key) is still served,
+    so these are warnings; the fast checker finds them, and where it only says "none of the oneOf
+    alternatives", the reference checker is asked which rule of the closest alternative broke.
+    """
+    errors = [(_real_path(raw, error.absolute_path), error) for error in _checker(raw).schema_validator.iter_errors(raw)]
+    explained = _explain_vague(raw, [path for path, e in errors if _VAGUE.search(_first_line(e.message))])
+    warnings: list[str] = []
+    for path, error in errors:
+        for place, reason in explained.get(path) or _located(path, error.message):
+            line = f"{spec_file}: {_dotted(place) or '(top level)'}: {reason}"
+            if line not in warnings:
+                warnings.append(line)
+    return warnings
+
+
+_VAGUE = re.compile(r"is not valid under any of the schemas|is valid under each of")
+_REQUIRED = re.compile(r"""^['"](.+)['"] is a required property""")
+_UNEXPECTED = re.compile(r"Additional properties are not allowed \((.*) (?:was|were) unexpected\)"
+                         r"|^'(.+)' does not match any of the regexes")
+
+
+def _real_path(document: Any, path: Any) -> tuple[Any, ...]:
+    """The fast checker reports a key such as "200" as the number 200; the document's own keys."""
+    real: list[Any] = []
+    node = document
+    for part in path:
+        if isinstance(node, dict) and part not in node and str(part) in node:
+            part = str(part)
+        real.append(part)
+        node = node.get(part) if isinstance(node, dict) else node[part] if isinstance(node, list) and \
+            isinstance(part, int) and part < len(node) else None
+    return tuple(real)
+
+
+def merge_warnings(precise: list[str], deep: list[str]) -> list[str]:
+    """Both lists, each line once, without a deep check's vague line about a place that a precise
+    line already explains from inside (a schema "not valid under any of the given schemas" because
+    of its pattern)."""
+    places = [": ".join(line.split(": ", 2)[:2]) for line in precise]
+    vague = [line for line in deep if "not valid under any of the given schemas" in line
+             and any(place.startswith(": ".join(line.split(": ", 2)[:2]) + ".") for place in places)]
+    return list(dict.fromkeys([*precise, *(line for line in deep if line not in vague)]))
+
+
+def _located(path: tuple[Any, ...], message: str) -> list[tuple[tuple[Any, ...], str]]:
+    """(place, reason) for one error: a missing key or an unknown one is named in the place."""
+    line = _first_line(message)
+    required = _REQUIRED.match(line)
+    if required:
+        return [((*path, required.group(1)), "is required but missing")]
+    unexpected = _UNEXPECTED.search(line)
+    if unexpected:
+        keys = re.findall(r"'([^']*)'", unexpected.group(1)) if unexpected.group(1) else [unexpected.group(2)]
+        return [((*path, key), "unknown key (not part of OpenAPI; extensions start with x-)") for key in keys]
+    return [(path, _short(line))]
+
+
+def _explain_vague(raw: dict[str, Any], paths: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], list[tuple[tuple[Any, ...], str]]]:
+    """For oneOf/anyOf failures: the closest alternative's own errors, from the pure-Python checker
+    (slow on a large document, so it sees only the branches that failed)."""
+    if not paths:
+        return {}
+    try:
+        schema = dict(_meta_schema(raw))
+        validator = jsonschema.validators.validator_for(schema)(schema)
+        found: dict[tuple[Any, ...], list[tuple[tuple[Any, ...], str]]] = {}
+        for error in validator.iter_errors(_pruned(raw, paths)):
+            path = tuple(error.absolute_path)
+            if path in paths and error.context:
+                found.setdefault(path, []).extend(_located(*_closest(error)))
+        return found
+    except Exception:  # the explanation is a nicety: without it the fast checker's line stands
+        return {}
+
+
+def _meta_schema(raw: dict[str, Any]) -> Any:
+    version = str(raw.get("openapi") or raw.get("swagger"))
+    return schema_v2 if version == "2.0" else schema_v31 if version.startswith("3.1") else schema_v30
+
+
+def _closest(error: Any) -> tuple[tuple[Any, ...], str]:
+    """Down through oneOf/anyOf: the alternative that got furthest (a bare `$ref` alternative only
+    when it is the only one), to its deepest error."""
+    while error.context:
+        branches: dict[Any, list[Any]] = {}
+        for sub in error.context:
+            branches.setdefault(sub.relative_schema_path[0] if sub.relative_schema_path else 0, []).append(sub)
+        candidates = [b for b in branches.values() if not all("'$ref'" in e.message for e in b)] or list(branches.values())
+        branch = max(candidates, key=lambda b: (max(len(e.absolute_path) for e in b), -len(b)))
+        error = max(branch, key=lambda e: len(e.absolute_path))
+    return tuple(error.absolute_path), error.message
+
+
+def _pruned(node: Any, paths: list[tuple[Any, ...]]) -> Any:
+    """The document cut down to the branches on `paths` (whole below them); scalars kept on the way."""
+    if any(not path for path in paths):
+        return node
+    by_key: dict[Any, list[tuple[Any, ...]]] = {}
+    for path in paths:
+        by_key.setdefault(path[0], []).append(path[1:])
+    if isinstance(node, dict):
+        kept = {k: v for k, v in node.items() if not isinstance(v, (dict, list))}
+        kept.update({k: _pruned(node[k], rest) for k, rest in by_key.items() if k in node})
+        return kept
+    if isinstance(node, list):
+        return [_pruned(v, by_key[i]) if i in by_key else v for i, v in enumerate(node)]
+    return node
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text
+
+
+def _first_line(message: str) -> str:
+    return message.splitlines()[0] if message else ""
 
 
 def semantic_warnings(raw: dict[str, Any], spec_file: Path) -> list[str]:
@@ -104,21 +223,39 @@ def _most_specific(errors: list[Any]) -> Any:
     return best
 
 
-def check_local_refs(raw: dict[str, Any], spec_file: Path) -> None:
-    """Every `#/...` reference must point somewhere; name the first that does not."""
-    stack: list[tuple[Any, str]] = [(raw, "")]
+def broken_refs(document: dict[str, Any], unresolved: list[tuple[str, str]]) -> list[tuple[str, dict[str, Any], str]]:
+    """Every local `$ref` that leads nowhere, as (place, the node holding it, reason); references the
+    bundler could not bring in (`unresolved`) count, named at the place they were written."""
+    found: list[tuple[str, dict[str, Any], str]] = []
+    stack: list[tuple[Any, str]] = [(document, "")]
     while stack:
         node, place = stack.pop()
         if isinstance(node, dict):
             ref = node.get("$ref")
             if isinstance(ref, str) and ref.startswith("#"):
-                try:
-                    pointer_target(raw, ref[1:])
-                except RefError as exc:
-                    raise SpecError(str(spec_file), place, exc.reason) from None
+                problem = _ref_problem(document, ref, unresolved)
+                if problem is not None:
+                    found.append((problem[0] or place, node, problem[1]))
             stack.extend((v, f"{place}.{k}" if place else str(k)) for k, v in node.items() if isinstance(v, (dict, list)))
         elif isinstance(node, list):
             stack.extend((v, f"{place}[{i}]") for i, v in enumerate(node) if isinstance(v, (dict, list)))
+    return sorted(found, key=lambda item: item[0])
+
+
+def _ref_problem(document: dict[str, Any], ref: str, unresolved: list[tuple[str, str]]) -> tuple[str, str] | None:
+    """None when `ref` (and any chain of refs it starts) reaches a value; else (place or "", reason)."""
+    for _ in range(64):
+        if ref.startswith(UNRESOLVED + "/"):
+            index = ref.rsplit("/", 1)[1]
+            return unresolved[int(index)] if index.isdigit() and int(index) < len(unresolved) else ("", "unresolved $ref")
+        try:
+            target = pointer_target(document, ref[1:])
+        except RefError as exc:
+            return "", exc.reason
+        ref = target.get("$ref") if isinstance(target, dict) else None
+        if not isinstance(ref, str) or not ref.startswith("#"):
+            return None
+    return "", "a $ref chain loops on itself"
 
 
 def _semantic_warnings(raw: dict[str, Any], spec_file: Path, checker: Any) -> list[str]:

@@ -1,0 +1,143 @@
+"""Serve what can be served of a draft spec.
+
+Frontend teams' specs are often drafts: no `info`, responses without `description`, a `$ref` to a
+schema not written yet. The user is told each slip (see spec_checks); the gateway serves a copy
+patched with harmless defaults where the document lacks what connexion and the mocker read, and
+leaves out only the operations that need a reference that leads nowhere.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from .spec_checks import broken_refs
+from .spec_refs import RefError, pointer_target
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+PARAMETER_PLACES = {"query", "header", "path", "cookie", "body", "formData"}
+Broken = list[tuple[str, dict[str, Any], str]]
+
+
+def servable(raw: dict[str, Any], spec_file: Path, unresolved: list[tuple[str, str]],
+             draft: bool) -> tuple[dict[str, Any], list[str]]:
+    """The document to serve (`raw` itself when it is sound) and a warning per thing left out.
+
+    `draft`: the document breaks the OpenAPI structure somewhere, so the copy is patched.
+    """
+    broken = broken_refs(raw, unresolved)
+    if not broken and not draft:
+        return raw, []
+    served = copy.deepcopy(raw)
+    broken = broken_refs(served, unresolved)  # the same places, on the copy's nodes
+    warnings = _leave_out(served, broken, spec_file) if broken else []
+    for _place, node, _reason in broken:
+        node.pop("$ref", None)  # nothing served reaches it now; resolving must not trip on it
+    _fill_defaults(served, spec_file)
+    return served, warnings
+
+
+def operations_of(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(path, method, operation) for every operation object in the document."""
+    paths = document.get("paths")
+    if not isinstance(paths, dict):
+        return []
+    return [(path, method, item[method]) for path, item in paths.items() if isinstance(item, dict)
+            for method in HTTP_METHODS if isinstance(item.get(method), dict)]
+
+
+def _leave_out(served: dict[str, Any], broken: Broken, spec_file: Path) -> list[str]:
+    """Remove each operation that reaches a broken reference; one warning per operation, and one per
+    broken reference that no operation reaches (an unused component)."""
+    where = {id(node): (place, reason) for place, node, reason in broken}
+    clean: set[int] = set()  # nodes known to reach no broken reference
+    mentioned: set[int] = set()
+    warnings: list[str] = []
+    for path, method, operation in operations_of(served):
+        item = served["paths"][path]
+        shared = [v for k, v in item.items() if k not in HTTP_METHODS]  # path-level parameters, servers
+        hit = _first_broken(served, [operation, *shared], where, clean)
+        if hit is None:
+            continue
+        mentioned.add(hit)
+        place, reason = where[hit]
+        warnings.append(f"{spec_file}: {place}: {reason}; {method.upper()} {path} is left out")
+        del item[method]
+    for place, node, reason in broken:
+        if id(node) not in mentioned and not place.startswith("paths."):
+            warnings.append(f"{spec_file}: {place}: {reason}")
+    return warnings
+
+
+def _first_broken(document: dict[str, Any], roots: list[Any], where: dict[int, Any], clean: set[int]) -> int | None:
+    """The id of the first broken `$ref` node reachable from `roots` (following references), else None;
+    on None, everything visited is added to `clean` so later operations skip it."""
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, (dict, list)) or id(node) in seen or id(node) in clean:
+            continue
+        seen.add(id(node))
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if id(node) in where:
+            return id(node)
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#"):
+            stack.append(pointer_target(document, ref[1:]))
+        stack.extend(v for k, v in node.items() if k != "$ref")
+    clean.update(seen)
+    return None
+
+
+def _fill_defaults(served: dict[str, Any], spec_file: Path) -> None:
+    """What connexion, Swagger UI and the mocker read, where the draft lacks it or has the wrong shape."""
+    info = served.get("info")
+    if not isinstance(info, dict):
+        info = served["info"] = {}
+    info["title"] = str(info.get("title") or spec_file.stem)
+    info["version"] = str(info.get("version") or "0")
+    components = served.get("components") if isinstance(served.get("components"), dict) else {}
+    for response in [*_values(components.get("responses")), *_values(served.get("responses"))]:
+        response.setdefault("description", "")
+    for path, _method, operation in operations_of(served):
+        _fill_operation(served, served["paths"][path], operation)
+
+
+def _fill_operation(served: dict[str, Any], item: dict[str, Any], operation: dict[str, Any]) -> None:
+    if not isinstance(operation.get("responses"), dict):
+        operation["responses"] = {}
+    for status, response in list(operation["responses"].items()):
+        if not isinstance(response, dict):
+            del operation["responses"][status]
+        elif "$ref" not in response:
+            response.setdefault("description", "")
+            if "content" in response and not isinstance(response["content"], dict):
+                response["content"] = {}
+    if "requestBody" in operation and not isinstance(operation["requestBody"], dict):
+        del operation["requestBody"]
+    for holder in (item, operation):
+        if "parameters" in holder:
+            holder["parameters"] = [p for p in _as_list(holder["parameters"]) if _usable_parameter(served, p)]
+
+
+def _usable_parameter(served: dict[str, Any], parameter: Any) -> bool:
+    """A parameter the router and validator can use: a name and a place (a broken one is warned of)."""
+    if isinstance(parameter, dict) and isinstance(parameter.get("$ref"), str):
+        try:
+            parameter = pointer_target(served, parameter["$ref"].lstrip("#"))
+        except RefError:
+            return False
+    return (isinstance(parameter, dict) and isinstance(parameter.get("name"), str)
+            and parameter.get("in") in PARAMETER_PLACES)
+
+
+def _values(mapping: Any) -> list[dict[str, Any]]:
+    return [v for v in mapping.values() if isinstance(v, dict) and "$ref" not in v] if isinstance(mapping, dict) else []
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
