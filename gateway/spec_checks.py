@@ -39,27 +39,34 @@ def _checker(raw: dict[str, Any]) -> Any:
             OpenAPIV31SpecValidator if version.startswith("3.1") else OpenAPIV30SpecValidator)
 
 
-def structural_warnings(raw: dict[str, Any], spec_file: Path) -> list[str]:
-    """Every place where the document breaks the OpenAPI structure, one located line each.
+Finding = tuple[tuple[Any, ...], str]  # (place in the document, reason)
+
+
+def structural_findings(raw: dict[str, Any]) -> list[Finding]:
+    """Every place where the document breaks the OpenAPI structure, with the reason.
 
     A draft spec (no `info`, a response without `description`, an unknown key) is still served,
-    so these are warnings; the fast checker finds them, and where it only says "none of the oneOf
+    so these become warnings; the fast checker finds them, and where it only says "none of the oneOf
     alternatives", the reference checker is asked which rule of the closest alternative broke.
     """
     errors = [(_real_path(raw, error.absolute_path), error) for error in _checker(raw).schema_validator.iter_errors(raw)]
     explained = _explain_vague(raw, [path for path, e in errors if _VAGUE.search(_first_line(e.message))])
-    warnings: list[str] = []
+    findings: list[Finding] = []
     for path, error in errors:
-        for place, reason in explained.get(path) or _located(path, error.message):
-            line = f"{spec_file}: {_dotted(place) or '(top level)'}: {reason}"
-            if line not in warnings:
-                warnings.append(line)
-    return warnings
+        for finding in explained.get(path) or _located(path, error.message):
+            if finding not in findings:
+                findings.append(finding)
+    return findings
+
+
+def finding_lines(findings: list[Finding], spec_file: Path) -> list[str]:
+    """`file: place: reason`, one line per finding."""
+    return [f"{spec_file}: {dotted(place) or '(top level)'}: {reason}" for place, reason in findings]
 
 
 _VAGUE = re.compile(r"is not valid under any of the schemas|is valid under each of")
 _REQUIRED = re.compile(r"""^['"](.+)['"] is a required property""")
-_UNEXPECTED = re.compile(r"Additional properties are not allowed \((.*) (?:was|were) unexpected\)"
+_UNEXPECTED = re.compile(r"(?:Additional|Unevaluated) properties are not allowed \((.*) (?:was|were) unexpected\)"
                          r"|^'(.+)' does not match any of the regexes")
 
 
@@ -77,12 +84,15 @@ def _real_path(document: Any, path: Any) -> tuple[Any, ...]:
 
 
 def merge_warnings(precise: list[str], deep: list[str]) -> list[str]:
-    """Both lists, each line once, without a deep check's vague line about a place that a precise
-    line already explains from inside (a schema "not valid under any of the given schemas" because
-    of its pattern)."""
+    """Both lists, each line once, without a deep check's vague line about what a precise line already
+    explains (a schema "not valid under any of the given schemas" because of its pattern; a value
+    found "somewhere" that the structure check located)."""
     places = [": ".join(line.split(": ", 2)[:2]) for line in precise]
     vague = [line for line in deep if "not valid under any of the given schemas" in line
              and any(place.startswith(": ".join(line.split(": ", 2)[:2]) + ".") for place in places)]
+    # "somewhere: 'strin' is not ...": a value the structure check already named with its place
+    vague += [line for line in deep if ": somewhere: " in line
+              and any(f": {line.split(': somewhere: ', 1)[1].split(' is not ', 1)[0]} is not " in p for p in precise)]
     return list(dict.fromkeys([*precise, *(line for line in deep if line not in vague)]))
 
 
@@ -111,7 +121,7 @@ def _explain_vague(raw: dict[str, Any], paths: list[tuple[Any, ...]]) -> dict[tu
         for error in validator.iter_errors(_pruned(raw, paths)):
             path = tuple(error.absolute_path)
             if path in paths and error.context:
-                found.setdefault(path, []).extend(_located(*_closest(error)))
+                found.setdefault(path, []).extend(f for leaf in _leaves(error) for f in _located(*leaf))
         return found
     except Exception:  # the explanation is a nicety: without it the fast checker's line stands
         return {}
@@ -122,17 +132,22 @@ def _meta_schema(raw: dict[str, Any]) -> Any:
     return schema_v2 if version == "2.0" else schema_v31 if version.startswith("3.1") else schema_v30
 
 
-def _closest(error: Any) -> tuple[tuple[Any, ...], str]:
-    """Down through oneOf/anyOf: the alternative that got furthest (a bare `$ref` alternative only
-    when it is the only one), to its deepest error."""
-    while error.context:
-        branches: dict[Any, list[Any]] = {}
-        for sub in error.context:
-            branches.setdefault(sub.relative_schema_path[0] if sub.relative_schema_path else 0, []).append(sub)
-        candidates = [b for b in branches.values() if not all("'$ref'" in e.message for e in b)] or list(branches.values())
-        branch = max(candidates, key=lambda b: (max(len(e.absolute_path) for e in b), -len(b)))
-        error = max(branch, key=lambda e: len(e.absolute_path))
-    return tuple(error.absolute_path), error.message
+def _leaves(error: Any) -> list[tuple[tuple[Any, ...], str]]:
+    """Down through oneOf/anyOf, the errors of the alternative that got furthest (a bare `$ref`
+    alternative only when it is the only one): every (place, message) that breaks it."""
+    if not error.context:
+        return [(tuple(error.absolute_path), error.message)]
+    branches: dict[Any, list[Any]] = {}
+    for sub in error.context:
+        branches.setdefault(sub.relative_schema_path[0] if sub.relative_schema_path else 0, []).append(sub)
+    candidates = [b for b in branches.values() if not all("'$ref'" in e.message for e in b)] or list(branches.values())
+    branch = max(candidates, key=lambda b: (max(len(e.absolute_path) for e in b), -len(b)))
+    leaves = [leaf for sub in branch for leaf in _leaves(sub)]
+    plain = [leaf for leaf in leaves if not _NOISE.search(leaf[1])]  # "valid under each of" repeats a plain reason
+    return plain or leaves[:1]
+
+
+_NOISE = re.compile(r"is valid under each of|should not be valid under|is not valid under any of")
 
 
 def _pruned(node: Any, paths: list[tuple[Any, ...]]) -> Any:
@@ -151,7 +166,7 @@ def _pruned(node: Any, paths: list[tuple[Any, ...]]) -> Any:
     return node
 
 
-def _dotted(path: tuple[Any, ...]) -> str:
+def dotted(path: tuple[Any, ...]) -> str:
     text = ""
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
@@ -186,7 +201,8 @@ def check_in_background(raw: dict[str, Any], spec_file: Path, into: list[str]) -
     """Work the warnings out in a thread, log them, and add them to `into` (the service's list)."""
 
     def run() -> None:
-        warnings = semantic_warnings(raw, spec_file)
+        known = list(into)
+        warnings = [line for line in merge_warnings(known, semantic_warnings(raw, spec_file)) if line not in known]
         into.extend(warnings)
         for warning in warnings[:5]:
             log.warning("%s", warning)

@@ -12,7 +12,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from .spec_checks import broken_refs
+from .spec_checks import Finding, broken_refs
 from .spec_refs import RefError, pointer_target
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -21,21 +21,40 @@ Broken = list[tuple[str, dict[str, Any], str]]
 
 
 def servable(raw: dict[str, Any], spec_file: Path, unresolved: list[tuple[str, str]],
-             draft: bool) -> tuple[dict[str, Any], list[str]]:
+             findings: list[Finding]) -> tuple[dict[str, Any], list[str]]:
     """The document to serve (`raw` itself when it is sound) and a warning per thing left out.
 
-    `draft`: the document breaks the OpenAPI structure somewhere, so the copy is patched.
+    `findings`: where the document breaks the OpenAPI structure; in the copy, a value of the wrong
+    type or outside its allowed set is dropped (the default applies, as for a key not written).
     """
     broken = broken_refs(raw, unresolved)
-    if not broken and not draft:
+    if not broken and not findings:
         return raw, []
     served = copy.deepcopy(raw)
+    _drop_wrong_values(served, findings)
     broken = broken_refs(served, unresolved)  # the same places, on the copy's nodes
     warnings = _leave_out(served, broken, spec_file) if broken else []
     for _place, node, _reason in broken:
         node.pop("$ref", None)  # nothing served reaches it now; resolving must not trip on it
     _fill_defaults(served, spec_file)
     return served, warnings
+
+
+_WRONG_VALUE = ("is not of type", "is not one of", "should be non-empty", "is too short", "is not valid under any",
+                "does not match", "unknown key", "is less than", "is greater than", "non-unique")
+
+
+def _drop_wrong_values(served: dict[str, Any], findings: list[Finding]) -> None:
+    """Delete each mapping entry the structure check found a wrong value at (deepest first)."""
+    for path, reason in sorted(findings, key=lambda finding: -len(finding[0])):
+        if not path or not isinstance(path[-1], str) or not any(kind in reason for kind in _WRONG_VALUE):
+            continue
+        parent: Any = served
+        for part in path[:-1]:
+            parent = parent.get(part) if isinstance(parent, dict) else \
+                parent[part] if isinstance(parent, list) and isinstance(part, int) and part < len(parent) else None
+        if isinstance(parent, dict) and path[-1] != "$ref":
+            parent.pop(path[-1], None)
 
 
 def operations_of(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -100,11 +119,26 @@ def _fill_defaults(served: dict[str, Any], spec_file: Path) -> None:
         info = served["info"] = {}
     info["title"] = str(info.get("title") or spec_file.stem)
     info["version"] = str(info.get("version") or "0")
-    components = served.get("components") if isinstance(served.get("components"), dict) else {}
-    for response in [*_values(components.get("responses")), *_values(served.get("responses"))]:
-        response.setdefault("description", "")
-    for path, _method, operation in operations_of(served):
-        _fill_operation(served, served["paths"][path], operation)
+    for key, kind in (("components", dict), ("servers", list), ("tags", list), ("security", list)):
+        if key in served and not isinstance(served[key], kind):
+            del served[key]
+    components = served.setdefault("components", {}) if "openapi" in served else served
+    for section in ("schemas", "responses", "parameters", "requestBodies", "headers", "securitySchemes",
+                    "definitions", "securityDefinitions"):
+        if section in components and not isinstance(components[section], dict):
+            del components[section]
+    for response in _values(components.get("responses")):
+        _fill_response(response)
+    paths = served.get("paths")
+    for path, item in list(paths.items()) if isinstance(paths, dict) else []:
+        if not isinstance(item, dict):
+            del paths[path]  # a path item that is not a mapping holds no operation
+            continue
+        for method in HTTP_METHODS:
+            if method in item and not isinstance(item[method], dict):
+                del item[method]
+        for _path, _method, operation in operations_of({"paths": {path: item}}):
+            _fill_operation(served, item, operation)
 
 
 def _fill_operation(served: dict[str, Any], item: dict[str, Any], operation: dict[str, Any]) -> None:
@@ -114,14 +148,40 @@ def _fill_operation(served: dict[str, Any], item: dict[str, Any], operation: dic
         if not isinstance(response, dict):
             del operation["responses"][status]
         elif "$ref" not in response:
-            response.setdefault("description", "")
-            if "content" in response and not isinstance(response["content"], dict):
-                response["content"] = {}
-    if "requestBody" in operation and not isinstance(operation["requestBody"], dict):
-        del operation["requestBody"]
+            _fill_response(response)
+    body = operation.get("requestBody")
+    if "requestBody" in operation and not (isinstance(body, dict) and ("$ref" in body or _media_map(body))):
+        del operation["requestBody"]  # no media type to read a body as: the operation takes none
+    elif isinstance(body, dict) and "$ref" not in body:
+        body["content"] = _media_map(body)
+    if "security" in operation and not isinstance(operation["security"], list):
+        del operation["security"]
     for holder in (item, operation):
         if "parameters" in holder:
             holder["parameters"] = [p for p in _as_list(holder["parameters"]) if _usable_parameter(served, p)]
+
+
+def _fill_response(response: dict[str, Any]) -> None:
+    response.setdefault("description", "")
+    if "content" in response:
+        response["content"] = _media_map(response)
+    if "headers" in response:
+        headers = response["headers"]
+        response["headers"] = {k: v for k, v in headers.items() if isinstance(v, dict)} if isinstance(headers, dict) else {}
+
+
+def _media_map(holder: dict[str, Any]) -> dict[str, Any]:
+    """A `content` map with only media type objects in it; a non-mapping `examples` in one is dropped."""
+    content = holder.get("content")
+    if not isinstance(content, dict):
+        return {}
+    kept = {media: entry for media, entry in content.items() if isinstance(entry, dict)}
+    for entry in kept.values():
+        if "examples" in entry and not isinstance(entry["examples"], dict):
+            del entry["examples"]
+        if "schema" in entry and not isinstance(entry["schema"], (dict, bool)):
+            del entry["schema"]
+    return kept
 
 
 def _usable_parameter(served: dict[str, Any], parameter: Any) -> bool:
@@ -131,8 +191,10 @@ def _usable_parameter(served: dict[str, Any], parameter: Any) -> bool:
             parameter = pointer_target(served, parameter["$ref"].lstrip("#"))
         except RefError:
             return False
-    return (isinstance(parameter, dict) and isinstance(parameter.get("name"), str)
-            and parameter.get("in") in PARAMETER_PLACES)
+    usable = isinstance(parameter, dict) and isinstance(parameter.get("name"), str) and parameter.get("in") in PARAMETER_PLACES
+    if usable and "schema" in parameter and not isinstance(parameter["schema"], (dict, bool)):
+        del parameter["schema"]
+    return usable
 
 
 def _values(mapping: Any) -> list[dict[str, Any]]:

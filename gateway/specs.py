@@ -19,10 +19,19 @@ import yaml
 from connexion.spec import OpenAPISpecification, Specification, Swagger2Specification
 
 from .config import mount_prefix
-from .spec_checks import SpecError, cached_warnings, check_in_background, merge_warnings, semantic_warnings, structural_warnings
+from .spec_checks import (
+    SpecError,
+    cached_warnings,
+    check_in_background,
+    finding_lines,
+    merge_warnings,
+    semantic_warnings,
+    structural_findings,
+)
 from .spec_draft import HTTP_METHODS, operations_of, servable
 from .spec_refs import RefError, bundle, resolve_in_place
 from .spec_slips import schema_slips
+from .spec_trial import leave_out_unbuildable
 from .spec_yaml import AliasBomb, load_yaml
 
 __all__ = ["Operation", "Service", "SpecError", "below_base", "find_operation", "load_service", "path_specificity",
@@ -90,13 +99,18 @@ def load_service(name: str, spec_file: Path, base_path: str, deep_check: str = "
         unresolved: list[tuple[str, str]] = []
         raw = bundle(spec_file, read_document, unresolved)
         _check_version(raw, spec_file)
-        warnings = structural_warnings(raw, spec_file)
-        served, left_out = servable(raw, spec_file, unresolved, draft=bool(warnings))
+        findings = structural_findings(raw)
+        warnings = finding_lines(findings, spec_file)
+        served, left_out = servable(raw, spec_file, unresolved, findings)
         _check_operations(raw, served, spec_file, left_out)
         warnings += left_out + schema_slips(served, spec_file)
         deep = semantic_warnings(served, spec_file) if deep_check == "now" else cached_warnings(served, spec_file)
         unchecked = copy.deepcopy(served) if deep_check == "later" and deep is None else None
         specification = _specification(served, spec_file)
+        if warnings:  # a draft: an operation that cannot be built is left out, not the whole spec
+            warnings += [f"{spec_file}: paths.{path}.{method}: cannot be served ({reason}); {method.upper()} {path} is left out"
+                         for path, method, reason in leave_out_unbuildable(specification)]
+            _check_operations(raw, specification.spec, spec_file, warnings)
     except RefError as exc:
         raise SpecError(exc.source or str(spec_file), exc.key, exc.reason) from None
     except RecursionError:

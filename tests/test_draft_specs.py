@@ -137,3 +137,21 @@ def test_modest_yaml_anchors_still_load(tmp_path: Path) -> None:
                     "  /b:\n    get:\n      responses: *ok\n")
     service = load_service("anchors", spec, "/")
     assert set(service.operations) == {"GET /a", "GET /b"} and service.warnings == []
+
+
+def test_values_of_the_wrong_shape_are_warned_and_served_as_if_not_written(tmp_path: Path) -> None:
+    spec = DRAFTS / "wrong_shapes.yaml"
+    config = gateway_config({"pets": {"spec": str(spec), "base_path": "/"}}, reload=False)
+    with GatewayThread(config) as gateway, gateway.client() as client:
+        listed = client.get("/pets", params={"limit": "0", "kind": "cat"})
+        owners = client.get("/owners")
+        service = gateway.app.services["pets"]
+    assert listed.status_code == 200 and listed.json() == [{"name": "Rex"}]
+    assert owners.status_code == 404
+    assert set(service.operations) == {"listPets"}
+    lines = "\n".join(service.warnings)
+    for place in ("tags", "paths./pets.get.parameters[0].required", "paths./pets.get.parameters[0].schema.minimum",
+                  "paths./pets.get.parameters[1].in", "paths./pets.get.responses.200.headers",
+                  "paths./pets.get.responses.200.content.application/json.schema.items.properties.name.type",
+                  "paths./pets.get.responses.200.content.text/plain", "paths./owners", "paths./vets.get"):
+        assert f"{spec}: {place}: " in lines, place
