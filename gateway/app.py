@@ -37,7 +37,8 @@ from .pipeline import Pipeline
 from .reload import Reloader
 from .routing import Router
 from .shared_state import open_state
-from .specs import Service, SpecError, load_service
+from .spec_fetch import fetch_spec, is_url
+from .specs import Service, SpecError, load_service, read_document
 from .steps.access_log import AccessLog
 from .steps.authenticate import Authenticate
 from .steps.body_limit import BodyLimit
@@ -74,7 +75,9 @@ def load_services(config: GatewayConfig, deep_check: str = "later", check_auth: 
         result.errors += auth_errors(config)  # unreadable keys, unset ${ENV} tokens: one line each, at start
     for settings in config.services.values():
         try:
+            note = fetch_spec(settings.spec, read=read_document)[1] if is_url(settings.spec) else None
             service = load_service(settings.name, config.spec_path(settings), settings.base_path, deep_check)
+            service.warnings[:0] = [note] if note else []
             _check_operation_overrides(config, settings.name, service)
             result.services[settings.name] = service
         except SpecError as exc:

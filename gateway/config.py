@@ -137,6 +137,10 @@ class GatewayConfig:
         return path if path.is_absolute() else Path(self.root) / path
 
     def spec_path(self, service: ServiceConfig) -> Path:
+        """The spec's file; for a spec URL, its cached copy (the loader fetches it: `gateway/spec_fetch.py`)."""
+        if service.spec.startswith(("http://", "https://")):
+            from .spec_fetch import cached_path  # spec_fetch imports this module: imported where needed
+            return cached_path(service.spec)
         path = Path(service.spec)
         return path if path.is_absolute() else Path(self.root) / path
 

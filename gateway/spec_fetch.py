@@ -34,7 +34,7 @@ def fetch_spec(url: str, timeout: float = 10.0, read: Any = None) -> tuple[Path,
     """The local copy of the spec at `url` (fetched now, else the cached one) and a note when the
     cached copy is served because the URL could not be reached; FetchError when there is neither.
     `read` parses a fetched file (the spec loader's reader) so its relative references can be followed."""
-    root = remote_cache() / hashlib.sha256(url.encode()).hexdigest()[:16]
+    root = _root(url)
     target = _mirror_path(root, url)
     try:
         _download(url, target, timeout)
@@ -47,6 +47,16 @@ def fetch_spec(url: str, timeout: float = 10.0, read: Any = None) -> tuple[Path,
     if read is not None:
         _fetch_references(url, target, root, timeout, read)
     return target, None
+
+
+def cached_path(url: str) -> Path:
+    """Where the copy of the spec at `url` is kept (whether or not it was fetched yet)."""
+    return _mirror_path(_root(url), url)
+
+
+def _root(url: str) -> Path:
+    """One folder per spec URL: the document and the files it refers to, mirrored by URL path."""
+    return remote_cache() / hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
 def _fetch_references(url: str, target: Path, root: Path, timeout: float, read: Any) -> None:

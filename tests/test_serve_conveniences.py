@@ -142,3 +142,12 @@ def test_the_banner_counts_the_operations_of_a_large_service(tmp_path: Path) -> 
     service.operations = dict(list(service.operations.items())[:2])
     assert operation_lines("http://127.0.0.1:8000", service) == ["  GET  http://127.0.0.1:8000/api/r0",
                                                                  "  GET  http://127.0.0.1:8000/api/r1"]
+
+
+def test_a_spec_url_in_gateway_yaml_is_fetched_at_start(spec_server: SpecServer, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    config = gateway_config({"pets": {"spec": f"{spec_server.url}/api.yaml", "base_path": "/pets"}}, reload=False)
+    with GatewayThread(config) as gateway, gateway.client() as client:
+        assert client.get("/pets/pets").json() == [{"name": "Fetched Rex"}]
+        assert gateway.app.services["pets"].title == "Remote pets"
