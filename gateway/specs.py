@@ -101,16 +101,18 @@ def load_service(name: str, spec_file: Path, base_path: str, deep_check: str = "
         _check_version(raw, spec_file)
         findings = structural_findings(raw)
         warnings = finding_lines(findings, spec_file)
+        had_paths = bool(raw.get("paths"))
         served, left_out = servable(raw, spec_file, unresolved, findings)
-        _check_operations(raw, served, spec_file, left_out)
         warnings += left_out + schema_slips(served, spec_file)
         deep = semantic_warnings(served, spec_file) if deep_check == "now" else cached_warnings(served, spec_file)
         unchecked = copy.deepcopy(served) if deep_check == "later" and deep is None else None
         specification = _specification(served, spec_file)
         if warnings:  # a draft: an operation that cannot be built is left out, not the whole spec
-            warnings += [f"{spec_file}: paths.{path}.{method}: cannot be served ({reason}); {method.upper()} {path} is left out"
-                         for path, method, reason in leave_out_unbuildable(specification)]
-            _check_operations(raw, specification.spec, spec_file, warnings)
+            unbuildable = [f"{spec_file}: paths.{path}.{method}: cannot be served ({reason}); {method.upper()} {path} is left out"
+                           for path, method, reason in leave_out_unbuildable(specification)]
+            warnings += unbuildable
+            left_out += unbuildable
+        _check_operations(had_paths, specification.spec, spec_file, left_out)
     except RefError as exc:
         raise SpecError(exc.source or str(spec_file), exc.key, exc.reason) from None
     except RecursionError:
@@ -123,13 +125,12 @@ def load_service(name: str, spec_file: Path, base_path: str, deep_check: str = "
     return service
 
 
-def _check_operations(raw: dict[str, Any], served: dict[str, Any], spec_file: Path, left_out: list[str]) -> None:
+def _check_operations(had_paths: bool, spec: dict[str, Any], spec_file: Path, left_out: list[str]) -> None:
     """Refuse a document with nothing to serve: no operation at all, or every one left out."""
-    if operations_of(served):
+    if operations_of(spec):
         return
-    if operations_of(raw):
-        first = left_out[0].removeprefix(f"{spec_file}: ") if left_out else "none can be served"
-        raise SpecError(str(spec_file), "paths", f"no operation can be served ({first})")
+    if had_paths and left_out:
+        raise SpecError(str(spec_file), "paths", f"no operation can be served ({left_out[0].removeprefix(f'{spec_file}: ')})")
     raise SpecError(str(spec_file), "paths", "no operations to serve: the document describes no path with a method")
 
 

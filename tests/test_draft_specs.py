@@ -155,3 +155,11 @@ def test_values_of_the_wrong_shape_are_warned_and_served_as_if_not_written(tmp_p
                   "paths./pets.get.responses.200.content.application/json.schema.items.properties.name.type",
                   "paths./pets.get.responses.200.content.text/plain", "paths./owners", "paths./vets.get"):
         assert f"{spec}: {place}: " in lines, place
+
+
+def test_operations_behind_a_path_item_ref_count_as_operations(tmp_path: Path) -> None:
+    spec = tmp_path / "path_item_ref.yaml"
+    spec.write_text("openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n  /x: {$ref: '#/components/pathItems/X'}\n"
+                    "components:\n  pathItems:\n    X:\n      get:\n        responses: {'200': {description: ok}}\n")
+    service = load_service("refs", spec, "/")
+    assert list(service.operations) == ["GET /x"] and service.warnings == []
