@@ -42,8 +42,8 @@ def fetch_spec(url: str, timeout: float = 10.0, read: Any = None) -> tuple[Path,
         reason = _reason(exc)
         if not target.exists():
             raise FetchError(url, "", f"cannot fetch the spec ({reason}) and no copy is cached") from None
-        fetched_at = time.strftime("%Y-%m-%d %H:%M", time.localtime(target.stat().st_mtime))
-        return target, f"{url}: cannot fetch ({reason}); serving the copy fetched {fetched_at}"
+        cached_at = time.strftime("%Y-%m-%d %H:%M", time.localtime(target.stat().st_mtime))
+        return target, f"{url}: cannot fetch ({reason}); serving the copy cached {cached_at}"
     if read is not None:
         _fetch_references(url, target, root, timeout, read)
     return target, None
@@ -108,6 +108,8 @@ def _download(url: str, target: Path, timeout: float) -> None:
             body += chunk
             if len(body) > MAX_BYTES:
                 raise FetchError(url, "", f"larger than {MAX_BYTES // (1024 * 1024)} MiB")
+    if target.is_file() and target.read_bytes() == body:
+        return  # unchanged: the file (and its time) stays, so a watching reload sees no change
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     temporary.write_bytes(bytes(body))
