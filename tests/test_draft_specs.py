@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from gateway.specs import SpecError, load_service
 from tests.conftest import TEST_SPECS, GatewayThread, eventually, gateway_config
@@ -163,3 +164,16 @@ def test_operations_behind_a_path_item_ref_count_as_operations(tmp_path: Path) -
                     "components:\n  pathItems:\n    X:\n      get:\n        responses: {'200': {description: ok}}\n")
     service = load_service("refs", spec, "/")
     assert list(service.operations) == ["GET /x"] and service.warnings == []
+
+
+def test_one_malformed_slip_per_operation_is_served_as_if_not_written() -> None:
+    spec = DRAFTS / "malformed_operations.yaml"
+    config = gateway_config({"slips": {"spec": str(spec), "base_path": "/"}}, reload=False)
+    with GatewayThread(config) as gateway, gateway.client() as client:
+        paths = list(yaml.safe_load(spec.read_text())["paths"].items())
+        answers = {path: client.request(next(iter(item)).upper(), path, params={"q": "2"}, json={"name": "n"})
+                   for path, item in paths}
+        warned = "\n".join(gateway.app.services["slips"].warnings)
+    assert answers["/good"].json() == {"ok": True}
+    assert {path: a.status_code for path, a in answers.items() if a.status_code != 200} == {}  # never a 500
+    assert all(f"paths.{path}." in warned or f"paths.{path}:" in warned for path, _item in paths if path != "/good")
