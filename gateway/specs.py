@@ -108,8 +108,7 @@ def load_service(name: str, spec_file: Path, base_path: str, deep_check: str = "
         unchecked = copy.deepcopy(served) if deep_check == "later" and deep is None else None
         specification = _specification(served, spec_file)
         if warnings:  # a draft: an operation that cannot be built is left out, not the whole spec
-            unbuildable = [f"{spec_file}: paths.{path}.{method}: cannot be served ({reason}); {method.upper()} {path} is left out"
-                           for path, method, reason in leave_out_unbuildable(specification)]
+            unbuildable = _unbuildable(specification, spec_file)
             warnings += unbuildable
             left_out += unbuildable
         _check_operations(had_paths, specification.spec, spec_file, left_out)
@@ -123,6 +122,11 @@ def load_service(name: str, spec_file: Path, base_path: str, deep_check: str = "
         check_in_background(unchecked, spec_file, service.warnings)
     _index_operations(service)
     return service
+
+
+def _unbuildable(specification: Specification, spec_file: Path) -> list[str]:
+    return [f"{spec_file}: paths.{path}.{method}: cannot be served ({reason}); {method.upper()} {path} is left out"
+            for path, method, reason in leave_out_unbuildable(specification)]
 
 
 def _check_operations(had_paths: bool, spec: dict[str, Any], spec_file: Path, left_out: list[str]) -> None:
