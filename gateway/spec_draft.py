@@ -72,6 +72,7 @@ def _leave_out(served: dict[str, Any], broken: Broken, spec_file: Path) -> list[
     where = {id(node): (place, reason) for place, node, reason in broken}
     clean: set[int] = set()  # nodes known to reach no broken reference
     mentioned: set[int] = set()
+    gone: list[str] = []  # places of the operations left out: the broken refs inside them are said with them
     warnings: list[str] = []
     for path, method, operation in operations_of(served):
         item = served["paths"][path]
@@ -80,11 +81,12 @@ def _leave_out(served: dict[str, Any], broken: Broken, spec_file: Path) -> list[
         if hit is None:
             continue
         mentioned.add(hit)
+        gone.append(f"paths.{path}.{method}")
         place, reason = where[hit]
         warnings.append(f"{spec_file}: {place}: {reason}; {method.upper()} {path} is left out")
         del item[method]
     for place, node, reason in broken:
-        if id(node) not in mentioned and not place.startswith("paths."):
+        if id(node) not in mentioned and not any(place == g or place.startswith(g + ".") for g in gone):
             warnings.append(f"{spec_file}: {place}: {reason}")
     return warnings
 

@@ -177,3 +177,15 @@ def test_one_malformed_slip_per_operation_is_served_as_if_not_written() -> None:
     assert answers["/good"].json() == {"ok": True}
     assert {path: a.status_code for path, a in answers.items() if a.status_code != 200} == {}  # never a 500
     assert all(f"paths.{path}." in warned or f"paths.{path}:" in warned for path, _item in paths if path != "/good")
+
+
+def test_a_broken_ref_no_operation_reaches_is_still_warned(tmp_path: Path) -> None:
+    spec = tmp_path / "unused.yaml"
+    spec.write_text("openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /x: {$ref: '#/nope'}\n"
+                    "  /y:\n    get:\n      responses: {'200': {description: ok}}\n"
+                    "components:\n  securitySchemes:\n    key: {$ref: '#/components/securitySchemes/gone'}\n")
+    service = load_service("unused", spec, "/")
+    assert list(service.operations) == ["GET /y"]
+    assert service.warnings == [
+        f"{spec}: components.securitySchemes.key: $ref target #/components/securitySchemes/gone does not exist",
+        f"{spec}: paths./x: $ref target #/nope does not exist"]
