@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from gateway.app import build_app, load_services
@@ -53,7 +54,7 @@ SourcesArg = Annotated[Optional[list[str]], typer.Argument(
 
 
 def fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -87,7 +88,7 @@ def _local(source: str) -> Path:
         fail(str(exc))
         raise  # unreachable
     if note:
-        err.print(f"[yellow]warning:[/] {note}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]warning:[/] {escape(note)}", highlight=False, soft_wrap=True)
     return path
 
 
@@ -148,7 +149,7 @@ def serve(
     if strict:  # every warning is a refusal
         problems += [warning for service in loaded.services.values() for warning in service.warnings]
     for problem in problems:
-        err.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(problem)}", highlight=False, soft_wrap=True)
     if problems and strict:
         raise typer.Exit(1)
     if loaded.errors and not config.keep_going:
@@ -158,7 +159,7 @@ def serve(
         fail("no service could be started", 1)
     for service in loaded.services.values():
         for warning in service.warnings[:5]:
-            err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+            err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
         if len(service.warnings) > 5:
             err.print(f"[yellow]warning:[/] {len(service.warnings) - 5} more in {service.spec_file}: see `gw lint`")
     try:  # gateway-wide settings (keys, networks) are checked here: --keep-going skips services, not these
@@ -200,7 +201,7 @@ def routes(
     config = _config(_args(sources))
     loaded = load_services(config, deep_check="cached")
     for error in loaded.errors:
-        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
     auth = _auth_for_listing(config)
     rows = []
     for name, service in loaded.services.items():
@@ -249,14 +250,14 @@ def lint(sources: SourcesArg = None) -> None:
     try:
         config = args.config_obj()
     except ConfigError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     loaded = load_services(config, deep_check="now")
     for error in loaded.errors:
-        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
     for name, service in loaded.services.items():
         for warning in service.warnings:
-            err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+            err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
         note = f", {len(service.warnings)} warnings" if service.warnings else ""
         out.print(f"[green]ok[/] {name}: {service.spec_file} ({len(service.operations)} operations{note})",
                   highlight=False, soft_wrap=True)
@@ -295,7 +296,7 @@ def record(
     setup_logging(config.log_format, "warning")
     loaded = load_services(config)
     for error in loaded.errors:
-        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
     if service not in loaded.services:
         raise typer.Exit(1)
     gateway = build_app(config, keep_going=True, loaded=loaded)
@@ -335,7 +336,7 @@ def _store(sources: list[Path] | None) -> tuple[GatewayConfig, StubStore]:
     config = _config(_args(sources))
     store = StubStore(config.stubs_path(), list(config.services))
     for error in store.errors:
-        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
     return config, store
 
 
@@ -389,7 +390,7 @@ def stubs_import(
     config = _config(_args([config_file] if config_file else None))
     loaded = load_services(config, deep_check="cached")
     for error in loaded.errors:
-        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
     gateway = build_app(config, keep_going=True, loaded=loaded)
     try:
         report = import_har(har, loaded.services, gateway.recorder)
@@ -419,7 +420,7 @@ def stubs_verify(
         fail(f"no service {service!r}; services: {', '.join(config.services)}")
     loaded = load_services(config, deep_check="cached")
     for error in loaded.errors:
-        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
     bad = len(store.errors) + len(loaded.errors)
     checked = 0
     for stub in store.all(service):

@@ -151,3 +151,12 @@ def test_a_spec_url_in_gateway_yaml_is_fetched_at_start(spec_server: SpecServer,
     with GatewayThread(config) as gateway, gateway.client() as client:
         assert client.get("/pets/pets").json() == [{"name": "Fetched Rex"}]
         assert gateway.app.services["pets"].title == "Remote pets"
+
+
+def test_warnings_with_brackets_print_as_written(tmp_path: Path) -> None:
+    spec = tmp_path / "brackets.yaml"
+    spec.write_text("openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /x:\n    get:\n"
+                    "      '[bold]': 1\n      responses: {'200': {description: ok}}\n")
+    result = run_gw("lint", str(spec))
+    assert result.stderr.strip() == (
+        f"warning: {spec}: paths./x.get.[bold]: unknown key (not part of OpenAPI; extensions start with x-)")
