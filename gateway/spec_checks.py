@@ -141,10 +141,25 @@ def _leaves(error: Any) -> list[tuple[tuple[Any, ...], str]]:
     for sub in error.context:
         branches.setdefault(sub.relative_schema_path[0] if sub.relative_schema_path else 0, []).append(sub)
     candidates = [b for b in branches.values() if not all("'$ref'" in e.message for e in b)] or list(branches.values())
+    chosen = _one_choice(candidates)
+    if chosen is not None:
+        return [chosen]
     branch = max(candidates, key=lambda b: (max(len(e.absolute_path) for e in b), -len(b)))
     leaves = [leaf for sub in branch for leaf in _leaves(sub)]
     plain = [leaf for leaf in leaves if not _NOISE.search(leaf[1])]  # "valid under each of" repeats a plain reason
     return plain or leaves[:1]
+
+
+def _one_choice(branches: list[list[Any]]) -> tuple[tuple[Any, ...], str] | None:
+    """When every alternative is told apart by one value (a security scheme's `type`) and the value
+    matches none, that is the one reason: the allowed values of all the alternatives together."""
+    if len(branches) < 2:
+        return None
+    choices = [[e for e in branch if e.validator in ("enum", "const")] for branch in branches]
+    if not all(choices) or len({tuple(c[0].absolute_path) for c in choices}) != 1:
+        return None
+    allowed = [v for c in choices for v in (c[0].validator_value if c[0].validator == "enum" else [c[0].validator_value])]
+    return tuple(choices[0][0].absolute_path), f"{choices[0][0].instance!r} is not one of {list(dict.fromkeys(allowed))!r}"
 
 
 _NOISE = re.compile(r"is valid under each of|should not be valid under|is not valid under any of")

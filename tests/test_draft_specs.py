@@ -189,3 +189,11 @@ def test_a_broken_ref_no_operation_reaches_is_still_warned(tmp_path: Path) -> No
     assert service.warnings == [
         f"{spec}: components.securitySchemes.key: $ref target #/components/securitySchemes/gone does not exist",
         f"{spec}: paths./x: $ref target #/nope does not exist"]
+
+
+def test_a_value_that_picks_no_alternative_lists_every_allowed_one(tmp_path: Path) -> None:
+    spec = tmp_path / "scheme.yaml"
+    spec.write_text("openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /x:\n    get:\n"
+                    "      responses: {'200': {description: ok}}\ncomponents:\n  securitySchemes:\n    key: {type: apikey}\n")
+    assert load_service("scheme", spec, "/").warnings == [
+        f"{spec}: components.securitySchemes.key.type: 'apikey' is not one of ['apiKey', 'http', 'oauth2', 'openIdConnect']"]
