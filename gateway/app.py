@@ -89,7 +89,7 @@ def load_services(config: GatewayConfig, deep_check: str = "later", check_auth: 
 
 def _check_operation_overrides(config: GatewayConfig, name: str, service: Service) -> None:
     for key in config.services[name].operations:
-        if key not in service.operations:
+        if key not in service.operations and key not in service.left_out:  # one left out is warned of already
             raise ConfigError(config.source, f"services.{name}.operations.{key}",
                               f"no such operation in {service.spec_file.name}")
 

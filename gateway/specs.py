@@ -70,6 +70,7 @@ class Service:
     operations: dict[str, Operation] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     schema_names: dict[int, str] = field(default_factory=dict)  # id(resolved schema) -> component name
+    left_out: set[str] = field(default_factory=set)  # keys of the spec's operations that could not be served (warned)
 
     @property
     def title(self) -> str:
@@ -121,7 +122,13 @@ def load_service(name: str, spec_file: Path, base_path: str, deep_check: str = "
     if unchecked is not None:
         check_in_background(unchecked, spec_file, service.warnings)
     _index_operations(service)
+    service.left_out = {_key(path, method, operation) for path, method, operation in operations_of(raw)} - set(service.operations)
     return service
+
+
+def _key(path: str, method: str, operation: dict[str, Any]) -> str:
+    """An operation's key: its operationId, or "GET /path" where the spec gives none."""
+    return str(operation.get("operationId") or f"{method.upper()} {path}")
 
 
 def _unbuildable(specification: Specification, spec_file: Path) -> list[str]:
@@ -257,7 +264,7 @@ def _operations(service: Service) -> list[Operation]:
             if not isinstance(definition, dict):
                 continue
             raw_definition = (raw_paths.get(path) or {}).get(method) or {}
-            key = raw_definition.get("operationId") or f"{method.upper()} {path}"
+            key = _key(path, method, raw_definition)
             security = definition.get("security", spec.get("security"))
             result.append(Operation(
                 service=service.name,

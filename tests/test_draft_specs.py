@@ -197,3 +197,11 @@ def test_a_value_that_picks_no_alternative_lists_every_allowed_one(tmp_path: Pat
                     "      responses: {'200': {description: ok}}\ncomponents:\n  securitySchemes:\n    key: {type: apikey}\n")
     assert load_service("scheme", spec, "/").warnings == [
         f"{spec}: components.securitySchemes.key.type: 'apikey' is not one of ['apiKey', 'http', 'oauth2', 'openIdConnect']"]
+
+
+def test_a_setting_for_a_left_out_operation_does_not_refuse_the_service() -> None:
+    services = {"pets": {"spec": str(DRAFTS / "unresolved_ref.yaml"), "base_path": "/",
+                         "operations": {"listOwners": {"mode": "live"}}}}
+    with GatewayThread(gateway_config(services, reload=False)) as gateway, gateway.client() as client:
+        assert client.get("/pets").status_code == 200
+        assert gateway.app.services["pets"].left_out == {"listOwners", "listVets"}
