@@ -58,7 +58,7 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _args(given: list[str] | None, **flags: object) -> ServeArgs:
+def _args(given: list[str | Path] | list[str] | list[Path] | None, **flags: object) -> ServeArgs:
     sources = [_local(source) for source in given or []]
     configs = [s for s in sources if is_gateway_config(s)]
     specs = [s for s in sources if s not in configs]
@@ -78,9 +78,9 @@ def _args(given: list[str] | None, **flags: object) -> ServeArgs:
     return ServeArgs(config=config, specs=[str(s) for s in specs], **flags)  # type: ignore[arg-type]
 
 
-def _local(source: str) -> Path:
+def _local(source: str | Path) -> Path:
     """A spec file as given, or the cached copy of a spec URL (fetched now when reachable)."""
-    if not is_url(source):
+    if isinstance(source, Path) or not is_url(source):
         return Path(source)
     try:
         path, note = fetch_spec(source, read=read_document)
@@ -502,8 +502,9 @@ def contract(
 
     Example: gw contract specs/users.yaml --target http://localhost:9001
     """
-    files = [Path(i) for i in items or [] if Path(i).suffix in SPEC_SUFFIXES or "/" in i]
-    names = [i for i in items or [] if Path(i) not in files]
+    files: list[str | Path] = [i if is_url(i) else Path(i) for i in items or []
+                               if is_url(i) or Path(i).suffix in SPEC_SUFFIXES or "/" in i]
+    names = [i for i in items or [] if i not in files and Path(i) not in files]
     config = _config(_args([*([config_file] if config_file else []), *files] or None, upstream=upstream or []))
     setup_logging(config.log_format, "error")
     try:

@@ -12,8 +12,9 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from .spec_checks import Finding, broken_refs
+from .spec_checks import broken_refs
 from .spec_refs import RefError, pointer_target
+from .spec_structure import Finding
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 PARAMETER_PLACES = {"query", "header", "path", "cookie", "body", "formData"}

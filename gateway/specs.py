@@ -19,18 +19,11 @@ import yaml
 from connexion.spec import OpenAPISpecification, Specification, Swagger2Specification
 
 from .config import mount_prefix
-from .spec_checks import (
-    SpecError,
-    cached_warnings,
-    check_in_background,
-    finding_lines,
-    merge_warnings,
-    semantic_warnings,
-    structural_findings,
-)
+from .spec_checks import SpecError, cached_warnings, check_in_background, merge_warnings, semantic_warnings
 from .spec_draft import HTTP_METHODS, operations_of, servable
 from .spec_refs import RefError, bundle, resolve_in_place
 from .spec_slips import schema_slips
+from .spec_structure import finding_lines, structural_findings
 from .spec_trial import leave_out_unbuildable
 from .spec_yaml import AliasBomb, load_yaml
 
