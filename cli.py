@@ -161,7 +161,8 @@ def serve(
         for warning in service.warnings[:5]:
             err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
         if len(service.warnings) > 5:
-            err.print(f"[yellow]warning:[/] {len(service.warnings) - 5} more in {service.spec_file}: see `gw lint`")
+            err.print(f"[yellow]warning:[/] {len(service.warnings) - 5} more in {service.spec_file}: see `gw lint`",
+                      highlight=False, soft_wrap=True)
     try:  # gateway-wide settings (keys, networks) are checked here: --keep-going skips services, not these
         gateway = build_app(config, keep_going=True, loaded=loaded)
     except ConfigError as exc:
