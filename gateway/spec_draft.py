@@ -133,6 +133,9 @@ def _fill_defaults(served: dict[str, Any], spec_file: Path) -> None:
     for response in _values(components.get("responses")):
         _fill_response(response)
     paths = served.get("paths")
+    for path in [p for p in paths if not p.startswith(("/", "x-"))] if isinstance(paths, dict) else []:
+        item = paths.pop(path)
+        paths.setdefault(f"/{path}", item)  # `pets:` for `/pets:`, a common slip (warned)
     for path, item in list(paths.items()) if isinstance(paths, dict) else []:
         if not isinstance(item, dict):
             del paths[path]  # a path item that is not a mapping holds no operation

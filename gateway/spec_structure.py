@@ -70,7 +70,8 @@ def _located(path: tuple[Any, ...], message: str) -> list[tuple[tuple[Any, ...],
     unexpected = _UNEXPECTED.search(line)
     if unexpected:
         keys = re.findall(r"'([^']*)'", unexpected.group(1)) if unexpected.group(1) else [unexpected.group(2)]
-        return [((*path, key), "unknown key (not part of OpenAPI; extensions start with x-)") for key in keys]
+        return [((*path, key), f"a path must start with / (served as /{key})" if path == ("paths",) else
+                 "unknown key (not part of OpenAPI; extensions start with x-)") for key in keys]
     return [(path, short(line))]
 
 

@@ -205,3 +205,13 @@ def test_a_setting_for_a_left_out_operation_does_not_refuse_the_service() -> Non
     with GatewayThread(gateway_config(services, reload=False)) as gateway, gateway.client() as client:
         assert client.get("/pets").status_code == 200
         assert gateway.app.services["pets"].left_out == {"listOwners", "listVets"}
+
+
+def test_a_path_without_its_leading_slash_is_served_with_it(tmp_path: Path) -> None:
+    spec = tmp_path / "no_slash.yaml"
+    spec.write_text("openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  pets:\n    get:\n"
+                    "      responses: {'200': {description: ok, content: {application/json: {example: [1]}}}}\n")
+    config = gateway_config({"pets": {"spec": str(spec), "base_path": "/"}}, reload=False)
+    with GatewayThread(config) as gateway, gateway.client() as client:
+        assert client.get("/pets").json() == [1]
+        assert gateway.app.services["pets"].warnings == [f"{spec}: paths.pets: a path must start with / (served as /pets)"]
