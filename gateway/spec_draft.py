@@ -1,7 +1,7 @@
 """Serve what can be served of a draft spec.
 
 Frontend teams' specs are often drafts: no `info`, responses without `description`, a `$ref` to a
-schema not written yet. The user is told each slip (see spec_checks); the gateway serves a copy
+schema not written yet. The user is told each slip (spec_structure, spec_checks); the gateway serves a copy
 patched with harmless defaults where the document lacks what connexion and the mocker read, and
 leaves out only the operations that need a reference that leads nowhere.
 """
