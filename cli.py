@@ -13,10 +13,12 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from gateway.app import build_app, load_services
 from gateway.auth.setup import Auth
+from gateway.banner import operation_lines
 from gateway.config import MODES, SPEC_SUFFIXES, ConfigError, GatewayConfig, mount_prefix, parse_weighted_upstreams
 from gateway.conformance import ContractError, run_contract
 from gateway.conformance import Options as ContractOptions
@@ -28,7 +30,8 @@ from gateway.logs import setup_logging
 from gateway.server import ServeArgs, is_gateway_config
 from gateway.server import serve as run_server
 from gateway.shared_state import SharedState
-from gateway.specs import Service
+from gateway.spec_fetch import FetchError, fetch_spec, is_url, remote_cache
+from gateway.specs import Service, read_document
 from gateway.stubs import Stub, StubStore
 from gateway.stubs.har import HarError, import_har
 from gateway.stubs.recorder import Recorded
@@ -46,17 +49,17 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
-SourcesArg = Annotated[Optional[list[Path]], typer.Argument(
-    help="Spec files, or one gateway.yaml. Default: ./gateway.yaml", show_default=False)]
+SourcesArg = Annotated[Optional[list[str]], typer.Argument(
+    help="Spec files or URLs, or one gateway.yaml. Default: ./gateway.yaml", show_default=False)]
 
 
 def fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
-def _args(sources: list[Path] | None, **flags: object) -> ServeArgs:
-    sources = sources or []
+def _args(given: list[str | Path] | list[str] | list[Path] | None, **flags: object) -> ServeArgs:
+    sources = [_local(source) for source in given or []]
     configs = [s for s in sources if is_gateway_config(s)]
     specs = [s for s in sources if s not in configs]
     if configs and (specs or len(configs) > 1):
@@ -64,7 +67,7 @@ def _args(sources: list[Path] | None, **flags: object) -> ServeArgs:
     for spec in specs:
         if not spec.exists():
             fail(f"{spec}: no such file")
-        if spec.suffix not in SPEC_SUFFIXES:
+        if spec.suffix not in SPEC_SUFFIXES and not spec.is_relative_to(remote_cache()):
             fail(f"{spec}: expected a .yaml, .yml or .json OpenAPI document")
     config = str(configs[0]) if configs else None
     if not sources:
@@ -73,6 +76,20 @@ def _args(sources: list[Path] | None, **flags: object) -> ServeArgs:
             fail("no gateway.yaml here; give spec files (gw serve specs/api.yaml) or a config file")
         config = str(default)
     return ServeArgs(config=config, specs=[str(s) for s in specs], **flags)  # type: ignore[arg-type]
+
+
+def _local(source: str | Path) -> Path:
+    """A spec file as given, or the cached copy of a spec URL (fetched now when reachable)."""
+    if isinstance(source, Path) or not is_url(source):
+        return Path(source)
+    try:
+        path, note = fetch_spec(source, read=read_document)
+    except FetchError as exc:
+        fail(str(exc))
+        raise  # unreachable
+    if note:
+        err.print(f"[yellow]warning:[/] {escape(note)}", highlight=False, soft_wrap=True)
+    return path
 
 
 def print_rows(rows: list[dict], columns: list[str], as_json: bool, empty: str = "nothing to show") -> None:
@@ -110,20 +127,31 @@ def serve(
     retries: Annotated[Optional[int], typer.Option(help="Retries for idempotent requests.")] = None,
     workers: Annotated[Optional[int], typer.Option(help="Worker processes sharing the port.")] = None,
     keep_going: Annotated[bool, typer.Option("--keep-going", help="Start the services that load; report the rest.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Refuse to start on any problem in a spec (for CI).")] = False,
+    dynamic: Annotated[bool, typer.Option("--dynamic", help="Generated bodies for every operation, not examples "
+                                                           "(as `Prefer: dynamic=true` on each request).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No start-up banner.")] = False,
 ) -> None:
     """Serve every service: stubs with no backend, or proxied live.
 
     Example: gw serve --port 8000
 
     Example: gw serve specs/orders.yaml --mode live --upstream http://localhost:9000
+
+    Example: gw serve https://example.com/openapi.yaml --dynamic
     """
     args = _args(sources, mode=mode, upstream=upstream or [], timeout=timeout, retries=retries,
-                 keep_going=keep_going, host=host, port=port, workers=workers)
+                 keep_going=keep_going, host=host, port=port, workers=workers, dynamic=dynamic)
     config = _config(args)
     setup_logging(config.log_format, config.log_level)
-    loaded = load_services(config)
-    for error in loaded.errors:
-        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    loaded = load_services(config, deep_check="now" if strict else "later")
+    problems = [str(error) for error in loaded.errors]
+    if strict:  # every warning is a refusal
+        problems += [warning for service in loaded.services.values() for warning in service.warnings]
+    for problem in problems:
+        err.print(f"[bold red]error:[/] {escape(problem)}", highlight=False, soft_wrap=True)
+    if problems and strict:
+        raise typer.Exit(1)
     if loaded.errors and not config.keep_going:
         err.print("no service started; fix the error above, or pass --keep-going to start the others")
         raise typer.Exit(1)
@@ -131,15 +159,17 @@ def serve(
         fail("no service could be started", 1)
     for service in loaded.services.values():
         for warning in service.warnings[:5]:
-            err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+            err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
         if len(service.warnings) > 5:
-            err.print(f"[yellow]warning:[/] {len(service.warnings) - 5} more in {service.spec_file}: see `gw lint`")
+            err.print(f"[yellow]warning:[/] {len(service.warnings) - 5} more in {service.spec_file}: see `gw lint`",
+                      highlight=False, soft_wrap=True)
     try:  # gateway-wide settings (keys, networks) are checked here: --keep-going skips services, not these
         gateway = build_app(config, keep_going=True, loaded=loaded)
     except ConfigError as exc:
         fail(str(exc), 1)
         return
-    _banner(config, loaded.services)
+    if not quiet:
+        _banner(config, loaded.services)
     run_server(args, config, gateway if config.workers == 1 else None)
 
 
@@ -152,6 +182,10 @@ def _banner(config: GatewayConfig, services: dict) -> None:
         table.add_row(name, service.base_path, settings.mode, str(len(service.operations)),
                       ", ".join(settings.upstream) or "-")
     err.print(table)
+    for name, service in services.items():
+        err.print(f"{name}:", highlight=False)
+        for line in operation_lines(f"http://{config.host}:{config.port}", service):
+            err.print(line, highlight=False, soft_wrap=True, markup=False)
     err.print(f"health: http://{config.host}:{config.port}/_gw/health   ready: /_gw/ready")
     err.print(f"dashboard: http://{config.host}:{config.port}/_gw/ui   API docs: /_gw/docs")
 
@@ -168,7 +202,7 @@ def routes(
     config = _config(_args(sources))
     loaded = load_services(config, deep_check="cached")
     for error in loaded.errors:
-        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
     auth = _auth_for_listing(config)
     rows = []
     for name, service in loaded.services.items():
@@ -209,7 +243,7 @@ def _policy_lines(config: GatewayConfig) -> list[str]:
 
 @app.command()
 def lint(sources: SourcesArg = None) -> None:
-    """Check the config and every spec; print each problem with its file and place.
+    """Check the config and every spec; print each problem with its file and place (exit 1 on any).
 
     Example: gw lint && echo "specs and config are fine"
     """
@@ -217,20 +251,20 @@ def lint(sources: SourcesArg = None) -> None:
     try:
         config = args.config_obj()
     except ConfigError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     loaded = load_services(config, deep_check="now")
     for error in loaded.errors:
-        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
     for name, service in loaded.services.items():
         for warning in service.warnings:
-            err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+            err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
         note = f", {len(service.warnings)} warnings" if service.warnings else ""
         out.print(f"[green]ok[/] {name}: {service.spec_file} ({len(service.operations)} operations{note})",
                   highlight=False, soft_wrap=True)
     for line in _policy_lines(config):
         out.print(f"   {line}", highlight=False, soft_wrap=True)
-    if loaded.errors:
+    if loaded.errors or any(service.warnings for service in loaded.services.values()):
         raise typer.Exit(1)
 
 
@@ -263,7 +297,7 @@ def record(
     setup_logging(config.log_format, "warning")
     loaded = load_services(config)
     for error in loaded.errors:
-        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
     if service not in loaded.services:
         raise typer.Exit(1)
     gateway = build_app(config, keep_going=True, loaded=loaded)
@@ -303,7 +337,7 @@ def _store(sources: list[Path] | None) -> tuple[GatewayConfig, StubStore]:
     config = _config(_args(sources))
     store = StubStore(config.stubs_path(), list(config.services))
     for error in store.errors:
-        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
     return config, store
 
 
@@ -357,7 +391,7 @@ def stubs_import(
     config = _config(_args([config_file] if config_file else None))
     loaded = load_services(config, deep_check="cached")
     for error in loaded.errors:
-        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
     gateway = build_app(config, keep_going=True, loaded=loaded)
     try:
         report = import_har(har, loaded.services, gateway.recorder)
@@ -387,7 +421,7 @@ def stubs_verify(
         fail(f"no service {service!r}; services: {', '.join(config.services)}")
     loaded = load_services(config, deep_check="cached")
     for error in loaded.errors:
-        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
     bad = len(store.errors) + len(loaded.errors)
     checked = 0
     for stub in store.all(service):
@@ -469,8 +503,9 @@ def contract(
 
     Example: gw contract specs/users.yaml --target http://localhost:9001
     """
-    files = [Path(i) for i in items or [] if Path(i).suffix in SPEC_SUFFIXES or "/" in i]
-    names = [i for i in items or [] if Path(i) not in files]
+    files: list[str | Path] = [i if is_url(i) else Path(i) for i in items or []
+                               if is_url(i) or Path(i).suffix in SPEC_SUFFIXES or "/" in i]
+    names = [i for i in items or [] if i not in files and Path(i) not in files]
     config = _config(_args([*([config_file] if config_file else []), *files] or None, upstream=upstream or []))
     setup_logging(config.log_format, "error")
     try:

@@ -38,7 +38,8 @@ from .pipeline import Pipeline
 from .reload import Reloader
 from .routing import Router
 from .shared_state import open_state
-from .specs import Service, SpecError, load_service
+from .spec_fetch import fetch_spec, is_url
+from .specs import Service, SpecError, load_service, read_document
 from .steps.access_log import AccessLog
 from .steps.authenticate import Authenticate
 from .steps.body_limit import BodyLimit
@@ -76,7 +77,9 @@ def load_services(config: GatewayConfig, deep_check: str = "later", check_auth: 
         result.errors += auth_errors(config)  # unreadable keys, unset ${ENV} tokens: one line each, at start
     for settings in config.services.values():
         try:
+            note = fetch_spec(settings.spec, read=read_document)[1] if is_url(settings.spec) else None
             service = load_service(settings.name, config.spec_path(settings), settings.base_path, deep_check)
+            service.warnings[:0] = [note] if note else []
             _check_operation_overrides(config, settings.name, service)
             service.brackets = settings.brackets
             result.services[settings.name] = service
@@ -89,7 +92,7 @@ def load_services(config: GatewayConfig, deep_check: str = "later", check_auth: 
 
 def _check_operation_overrides(config: GatewayConfig, name: str, service: Service) -> None:
     for key in config.services[name].operations:
-        if key not in service.operations:
+        if key not in service.operations and key not in service.left_out:  # one left out is warned of already
             raise ConfigError(config.source, f"services.{name}.operations.{key}",
                               f"no such operation in {service.spec_file.name}")
 
@@ -140,7 +143,7 @@ class GatewayApp:
         services = loaded.services
         self.recorder.redactors = {n: Redactor.for_spec(s.specification.security_schemes or {}, self.config.redact)
                                   for n, s in services.items()}
-        mocker = Mocker(Replay(self.stubs))
+        mocker = Mocker(Replay(self.stubs), frozenset(n for n, s in self.config.services.items() if s.dynamic))
         per_service_limits = {s.base_path: s.max_body for s in self.config.services.values() if s.max_body}
         mocker.pacing = Pacing(self.config.streams.events, self.config.streams.interval)
         steps = [

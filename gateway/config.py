@@ -56,6 +56,7 @@ class ServiceConfig:
     spec: str = ""
     base_path: str = ""
     mode: str = "stub"
+    dynamic: bool = False  # stub answers generated from schemas, never examples (as `Prefer: dynamic=true`)
     upstream: list[str] = field(default_factory=list)
     timeout: float = 10.0
     connect_timeout: float = 2.0
@@ -139,6 +140,10 @@ class GatewayConfig:
         return path if path.is_absolute() else Path(self.root) / path
 
     def spec_path(self, service: ServiceConfig) -> Path:
+        """The spec's file; for a spec URL, its cached copy (the loader fetches it: `gateway/spec_fetch.py`)."""
+        if service.spec.startswith(("http://", "https://")):
+            from .spec_fetch import cached_path  # spec_fetch imports this module: imported where needed
+            return cached_path(service.spec)
         path = Path(service.spec)
         return path if path.is_absolute() else Path(self.root) / path
 

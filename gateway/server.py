@@ -46,6 +46,7 @@ class ServeArgs:
     host: str | None = None
     port: int | None = None
     workers: int | None = None
+    dynamic: bool = False  # generated bodies for every service's operations
 
     def config_obj(self) -> GatewayConfig:
         config = config_for_specs(self.specs) if self.specs else load_config(self.config)
@@ -58,6 +59,8 @@ class ServeArgs:
             config.workers = self.workers
         if self.keep_going:
             config.keep_going = True
+        for service in config.services.values():
+            service.dynamic = service.dynamic or self.dynamic
         return config
 
 

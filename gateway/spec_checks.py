@@ -1,6 +1,7 @@
-"""Is this a usable OpenAPI document? Structural errors refuse it, with their place; semantic
-findings (examples or defaults that break their own schemas, common in published specs) become
-warnings that name the place, cached by content so a large spec is checked once.
+"""Is this a usable OpenAPI document? Semantic findings (examples or defaults that break their own
+schemas, common in published specs) become warnings that name the place, cached by content so a
+large spec is checked once; references that lead nowhere are found here, so the loader leaves out
+only the operations that need them. (Structural findings: spec_structure.py.)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from openapi_spec_validator import OpenAPIV2SpecValidator, OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 
 from .config import ConfigError
-from .spec_refs import RefError, pointer_target
+from .spec_refs import UNRESOLVED, RefError, pointer_target
 
 log = logging.getLogger("gw.specs")
 
@@ -28,28 +29,33 @@ class SpecError(ConfigError):
     """A spec that cannot be served: `file: place: reason`."""
 
 
-def _checker(raw: dict[str, Any]) -> Any:
+def checker_for(raw: dict[str, Any]) -> Any:
+    """openapi-spec-validator's checker for the document's OpenAPI version."""
     version = str(raw.get("openapi") or raw.get("swagger"))
     return (OpenAPIV2SpecValidator if version == "2.0" else
             OpenAPIV31SpecValidator if version.startswith("3.1") else OpenAPIV30SpecValidator)
 
 
-def check_structure(raw: dict[str, Any], spec_file: Path) -> None:
-    """Refuse a document that breaks the OpenAPI structure or points nowhere, naming the place."""
-    structural = _most_specific(list(_checker(raw).schema_validator.iter_errors(raw)))
-    if structural is not None:
-        place = ".".join(str(p) for p in structural.absolute_path)
-        raise SpecError(str(spec_file), place, _short(structural.message))
-    check_local_refs(raw, spec_file)
+def merge_warnings(precise: list[str], deep: list[str]) -> list[str]:
+    """Both lists, each line once, without a deep check's vague line about what a precise line already
+    explains (a schema "not valid under any of the given schemas" because of its pattern; a value
+    found "somewhere" that the structure check located)."""
+    places = [": ".join(line.split(": ", 2)[:2]) for line in precise]
+    vague = [line for line in deep if "not valid under any of the given schemas" in line
+             and any(place.startswith(": ".join(line.split(": ", 2)[:2]) + ".") for place in places)]
+    # "somewhere: 'strin' is not ...": a value the structure check already named with its place
+    vague += [line for line in deep if ": somewhere: " in line
+              and any(f": {line.split(': somewhere: ', 1)[1].split(' is not ', 1)[0]} is not " in p for p in precise)]
+    return list(dict.fromkeys([*precise, *(line for line in deep if line not in vague)]))
 
 
 def semantic_warnings(raw: dict[str, Any], spec_file: Path) -> list[str]:
     """What openapi-spec-validator finds beyond structure (examples, defaults that break their
     schemas...), as located warnings; saved in the cache for the next start."""
     try:
-        warnings = _semantic_warnings(raw, spec_file, _checker(raw))
+        warnings = _semantic_warnings(raw, spec_file, checker_for(raw))
     except Exception as exc:  # the checker's own failure must not stop a servable spec
-        warnings = [f"{spec_file}: could not finish checking the document ({type(exc).__name__}: {_short(str(exc))})"]
+        warnings = [f"{spec_file}: could not finish checking the document ({type(exc).__name__}: {short(str(exc))})"]
     _save(raw, [w.replace(str(spec_file), "{spec}", 1) for w in warnings])
     return warnings
 
@@ -67,7 +73,8 @@ def check_in_background(raw: dict[str, Any], spec_file: Path, into: list[str]) -
     """Work the warnings out in a thread, log them, and add them to `into` (the service's list)."""
 
     def run() -> None:
-        warnings = semantic_warnings(raw, spec_file)
+        known = list(into)
+        warnings = [line for line in merge_warnings(known, semantic_warnings(raw, spec_file)) if line not in known]
         into.extend(warnings)
         for warning in warnings[:5]:
             log.warning("%s", warning)
@@ -94,31 +101,39 @@ def _save(raw: dict[str, Any], warnings: list[str]) -> None:
         pass  # a read-only home only costs the next start the check again
 
 
-def _most_specific(errors: list[Any]) -> Any:
-    """The error deepest in the document; inside oneOf/anyOf, the deepest of the alternatives."""
-    if not errors:
-        return None
-    best = max(errors, key=lambda e: len(e.absolute_path))
-    while best.context:
-        best = max(best.context, key=lambda e: len(e.absolute_path))
-    return best
-
-
-def check_local_refs(raw: dict[str, Any], spec_file: Path) -> None:
-    """Every `#/...` reference must point somewhere; name the first that does not."""
-    stack: list[tuple[Any, str]] = [(raw, "")]
+def broken_refs(document: dict[str, Any], unresolved: list[tuple[str, str]]) -> list[tuple[str, dict[str, Any], str]]:
+    """Every local `$ref` that leads nowhere, as (place, the node holding it, reason); references the
+    bundler could not bring in (`unresolved`) count, named at the place they were written."""
+    found: list[tuple[str, dict[str, Any], str]] = []
+    stack: list[tuple[Any, str]] = [(document, "")]
     while stack:
         node, place = stack.pop()
         if isinstance(node, dict):
             ref = node.get("$ref")
             if isinstance(ref, str) and ref.startswith("#"):
-                try:
-                    pointer_target(raw, ref[1:])
-                except RefError as exc:
-                    raise SpecError(str(spec_file), place, exc.reason) from None
+                problem = _ref_problem(document, ref, unresolved)
+                if problem is not None:
+                    found.append((problem[0] or place, node, problem[1]))
             stack.extend((v, f"{place}.{k}" if place else str(k)) for k, v in node.items() if isinstance(v, (dict, list)))
         elif isinstance(node, list):
             stack.extend((v, f"{place}[{i}]") for i, v in enumerate(node) if isinstance(v, (dict, list)))
+    return sorted(found, key=lambda item: item[0])
+
+
+def _ref_problem(document: dict[str, Any], ref: str, unresolved: list[tuple[str, str]]) -> tuple[str, str] | None:
+    """None when `ref` (and any chain of refs it starts) reaches a value; else (place or "", reason)."""
+    for _ in range(64):
+        if ref.startswith(UNRESOLVED + "/"):
+            index = ref.rsplit("/", 1)[1]
+            return unresolved[int(index)] if index.isdigit() and int(index) < len(unresolved) else ("", "unresolved $ref")
+        try:
+            target = pointer_target(document, ref[1:])
+        except RefError as exc:
+            return "", exc.reason
+        ref = target.get("$ref") if isinstance(target, dict) else None
+        if not isinstance(ref, str) or not ref.startswith("#"):
+            return None
+    return "", "a $ref chain loops on itself"
 
 
 def _semantic_warnings(raw: dict[str, Any], spec_file: Path, checker: Any) -> list[str]:
@@ -129,7 +144,7 @@ def _semantic_warnings(raw: dict[str, Any], spec_file: Path, checker: Any) -> li
         instance = _instance(error)
         key = repr(instance)
         place = next(places.setdefault(key, locate(raw, instance)), "")
-        warning = f"{spec_file}: {place or 'somewhere'}: {_short(error.message)}"
+        warning = f"{spec_file}: {place or 'somewhere'}: {short(error.message)}"
         if warning in warnings:
             continue
         warnings.append(warning)
@@ -170,7 +185,8 @@ def locate(document: Any, instance: Any, limit: int = 200_000) -> Iterator[str]:
             queue.extend((value, f"{place}[{i}]") for i, value in enumerate(node) if isinstance(value, (dict, list)))
 
 
-def _short(message: str) -> str:
+def short(message: str) -> str:
+    """The first line of a message, at most 240 characters."""
     line = message.splitlines()[0] if message else "invalid"
     return line if len(line) <= 240 else line[:237] + "..."
 

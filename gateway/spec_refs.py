@@ -19,20 +19,27 @@ class RefError(ConfigError):
     """A reference that cannot be followed: `file: place: reason`."""
 
 
-def bundle(spec_file: Path, read: Any) -> dict[str, Any]:
+UNRESOLVED = "#/x-gw-unresolved"  # what a reference that could not be brought in points at instead
+
+
+def bundle(spec_file: Path, read: Any, unresolved: list[tuple[str, str]] | None = None) -> dict[str, Any]:
     """The document with every reference to another file brought inside it.
 
     A reference to another file's component (`common.yaml#/components/schemas/Address`) is
     copied into this document's components (renamed on a clash) and pointed at locally, so
     circular references across files stay references instead of recursing forever.
+    With `unresolved`, a reference that cannot be brought in is noted there (place, reason) and
+    pointed at `UNRESOLVED/<index>`, so only the operations that need it are lost; without, it raises.
     """
     root = read(spec_file)
-    return _Bundler(spec_file.resolve(), root, read).run()
+    return _Bundler(spec_file.resolve(), root, read, unresolved).run()
 
 
 class _Bundler:
-    def __init__(self, root_file: Path, root: dict[str, Any], read: Any) -> None:
+    def __init__(self, root_file: Path, root: dict[str, Any], read: Any,
+                 unresolved: list[tuple[str, str]] | None = None) -> None:
         self.read = read
+        self.unresolved = unresolved
         self.root_file = root_file
         self.root = root
         self.documents: dict[Path, dict[str, Any]] = {root_file: root}
@@ -46,13 +53,25 @@ class _Bundler:
         if isinstance(node, dict):
             ref = node.get("$ref")
             if isinstance(ref, str):
-                self._rewrite(node, ref, base, place)
+                try:
+                    self._rewrite(node, ref, base, place)
+                except ConfigError as exc:  # a missing file or target, or another file that does not parse
+                    if self.unresolved is None:
+                        raise
+                    node["$ref"] = f"{UNRESOLVED}/{len(self.unresolved)}"
+                    self.unresolved.append((place, self._reason(exc, place)))
             for key, value in list(node.items()):
                 if key != "$ref":
                     self._walk(value, base, f"{place}.{key}" if place else key)
         elif isinstance(node, list):
             for index, value in enumerate(node):
                 self._walk(value, base, f"{place}[{index}]")
+
+    def _reason(self, exc: ConfigError, place: str) -> str:
+        if exc.source in ("", str(self.root_file)):
+            return exc.reason
+        where = f"{exc.key}: " if exc.key and exc.key != place else ""
+        return f"{Path(exc.source).name}: {where}{exc.reason}"
 
     def _rewrite(self, node: dict[str, Any], ref: str, base: Path, place: str) -> None:
         file_part, _, pointer = ref.partition("#")

@@ -22,13 +22,17 @@ from connexion.spec import OpenAPISpecification, Specification, Swagger2Specific
 from .config import mount_prefix
 from .judge import learn_schema_names
 from .request_path import collapse, slash_twin
-from .spec_checks import SpecError, cached_warnings, check_in_background, check_structure, semantic_warnings
+from .spec_checks import SpecError, cached_warnings, check_in_background, merge_warnings, semantic_warnings
+from .spec_draft import HTTP_METHODS, operations_of, servable
 from .spec_refs import RefError, bundle, resolve_in_place
+from .spec_slips import schema_slips
+from .spec_structure import finding_lines, structural_findings
+from .spec_trial import leave_out_unbuildable
+from .spec_yaml import AliasBomb, load_yaml
 
 __all__ = ["Operation", "Service", "SpecError", "below_base", "find_operation", "load_service", "path_specificity",
            "path_template", "read_document", "route_order"]
 
-HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
 @dataclass
@@ -63,6 +67,7 @@ class Service:
     warnings: list[str] = field(default_factory=list)
     schema_names: dict[int, str] = field(default_factory=dict)  # id(resolved schema) -> component name
     brackets: bool = False  # the service's `brackets` setting: `a[b]=x` read as nested in every query and form
+    left_out: set[str] = field(default_factory=set)  # keys of the spec's operations that could not be served (warned)
 
     @property
     def title(self) -> str:
@@ -80,35 +85,72 @@ class Service:
 
 
 def load_service(name: str, spec_file: Path, base_path: str, deep_check: str = "now") -> Service:
-    """Read, bundle, check and index one spec; raise SpecError on anything unusable.
+    """Read, bundle, check and index one spec; raise SpecError only on what cannot be served.
 
-    A document that breaks the OpenAPI structure is refused; one whose examples or defaults
-    disagree with their schemas (common in published specs) loads, with a warning for each.
-    `deep_check` says when those warnings are worked out: "now", "later" (in the background, so a
-    large spec starts at once) or "cached" (only what an earlier check of this content found).
+    A draft (no `info`, responses without `description`, unknown keys), examples or defaults that
+    disagree with their schemas, and operations whose `$ref` leads nowhere (left out) all load, with
+    a located warning each. Refused: not YAML/JSON, not OpenAPI, no operation to serve.
+    `deep_check` says when the semantic warnings are worked out: "now", "later" (in the background,
+    so a large spec starts at once) or "cached" (only what an earlier check of this content found).
     """
     try:
-        raw = bundle(spec_file, read_document)
+        unresolved: list[tuple[str, str]] = []
+        raw = bundle(spec_file, read_document, unresolved)
         _check_version(raw, spec_file)
-        check_structure(raw, spec_file)
-        warnings = semantic_warnings(raw, spec_file) if deep_check == "now" else cached_warnings(raw, spec_file)
-        unchecked = copy.deepcopy(raw) if deep_check == "later" and warnings is None else None
-        specification = _specification(raw, spec_file)
+        findings = structural_findings(raw)
+        warnings = finding_lines(findings, spec_file)
+        had_paths = bool(raw.get("paths"))
+        served, left_out = servable(raw, spec_file, unresolved, findings)
+        warnings += left_out + schema_slips(served, spec_file)
+        deep = semantic_warnings(served, spec_file) if deep_check == "now" else cached_warnings(served, spec_file)
+        unchecked = copy.deepcopy(served) if deep_check == "later" and deep is None else None
+        specification = _specification(served, spec_file)
+        if warnings:  # a draft: an operation that cannot be built is left out, not the whole spec
+            unbuildable = _unbuildable(specification, spec_file)
+            warnings += unbuildable
+            left_out += unbuildable
+        _check_operations(had_paths, specification.spec, spec_file, left_out)
     except RefError as exc:
         raise SpecError(exc.source or str(spec_file), exc.key, exc.reason) from None
     except RecursionError:
         raise SpecError(str(spec_file), "", "the document nests too deeply to read") from None
-    service = Service(name, spec_file, base_path, specification, specification.version, warnings=warnings or [],
-                      schema_names=_schema_names(specification.spec))
+    service = Service(name, spec_file, base_path, specification, specification.version,
+                      warnings=merge_warnings(warnings, deep or []), schema_names=_schema_names(specification.spec))
     learn_schema_names(specification.spec)
     if unchecked is not None:
         check_in_background(unchecked, spec_file, service.warnings)
+    _index_operations(service)
+    service.left_out = {_key(path, method, operation) for path, method, operation in operations_of(raw)} - set(service.operations)
+    return service
+
+
+def _key(path: str, method: str, operation: dict[str, Any]) -> str:
+    """An operation's key: its operationId, or "GET /path" where the spec gives none."""
+    return str(operation.get("operationId") or f"{method.upper()} {path}")
+
+
+def _unbuildable(specification: Specification, spec_file: Path) -> list[str]:
+    return [f"{spec_file}: paths.{path}.{method}: cannot be served ({reason}); {method.upper()} {path} is left out"
+            for path, method, reason in leave_out_unbuildable(specification)]
+
+
+def _check_operations(had_paths: bool, spec: dict[str, Any], spec_file: Path, left_out: list[str]) -> None:
+    """Refuse a document with nothing to serve: no operation at all, or every one left out."""
+    if operations_of(spec):
+        return
+    if had_paths and left_out:
+        raise SpecError(str(spec_file), "paths", f"no operation can be served ({left_out[0].removeprefix(f'{spec_file}: ')})")
+    raise SpecError(str(spec_file), "paths", "no operations to serve: the document describes no path with a method")
+
+
+def _index_operations(service: Service) -> None:
+    """The service's operations by key; an operationId used twice keys the later one by method and path."""
     for operation in _operations(service):
         if operation.key in service.operations:
-            raise SpecError(str(spec_file), f"paths.{operation.path}.{operation.method.lower()}",
-                            f"operationId {operation.key!r} is used twice")
+            service.warnings.append(f"{service.spec_file}: paths.{operation.path}.{operation.method.lower()}.operationId: "
+                                    f"{operation.key!r} is used twice; this one is {operation.label}")
+            operation.key = operation.label
         service.operations[operation.key] = operation
-    return service
 
 
 class _ResolvedInPlace:
@@ -203,9 +245,11 @@ def read_document(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise SpecError(str(path), "", "not UTF-8 text") from None
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_Loader)
+        data = json.loads(text) if path.suffix == ".json" else load_yaml(text)
     except json.JSONDecodeError as exc:
         raise SpecError(str(path), f"line {exc.lineno}, column {exc.colno}", f"not valid JSON: {exc.msg}") from None
+    except AliasBomb as exc:
+        raise SpecError(str(path), "", f"refused: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         place = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -213,23 +257,6 @@ def read_document(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise SpecError(str(path), "", "is not an OpenAPI document (expected a mapping at the top)")
     return data
-
-
-class _Loader(yaml.SafeLoader):
-    """Safe YAML with string keys (YAML reads `200:` as an int; JSON and OpenAPI want "200")."""
-
-
-def _string_keys(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[str, Any]:
-    pairs = loader.construct_pairs(node, deep=True)
-    return {str(k): v for k, v in pairs}
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _string_keys)
-# Dates in examples stay strings, as they arrive over JSON.
-_Loader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 
 
 def _check_version(raw: dict[str, Any], spec_file: Path) -> None:
@@ -261,7 +288,7 @@ def _operations(service: Service) -> list[Operation]:
             if not isinstance(definition, dict):
                 continue
             raw_definition = (raw_paths.get(path) or {}).get(method) or {}
-            key = raw_definition.get("operationId") or f"{method.upper()} {path}"
+            key = _key(path, method, raw_definition)
             security = definition.get("security", spec.get("security"))
             result.append(Operation(
                 service=service.name,

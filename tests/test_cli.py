@@ -78,7 +78,7 @@ def test_broken_spec_stops_serve_with_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1
-    assert "specs/orders.yaml: info:" in errors[0]
+    assert "specs/orders.yaml: paths: no operations to serve" in errors[0]
     assert "Traceback" not in result.stderr
 
 

@@ -67,9 +67,7 @@ components:
 
 
 @pytest.mark.parametrize(("text", "place", "reason"), [
-    ("openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /x:\n    get:\n      responses: {'200': {}}\n",
-     "paths./x.get.responses.200", "is not valid under any of the schemas"),
-    ("openapi: 3.0.3\ninfo: {title: t}\npaths: {}\n", "info", "version\" is a required property"),
+    ("openapi: 3.0.3\ninfo: {title: t}\npaths: {}\n", "paths", "no operations to serve"),
     ("openapi: 4.0.0\ninfo: {title: t, version: '1'}\npaths: {}\n", "openapi", "version 4.0.0 is not supported"),
     ("info: {title: t}\n", "openapi", "not an OpenAPI document"),
     ("openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /x:\n    get:\n      responses:\n        '200':\n"

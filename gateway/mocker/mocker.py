@@ -21,6 +21,7 @@ from ..media_types import is_json
 from ..problems import Problem
 from ..specs import Operation, Service, below_base
 from ..validation import coerce_text, declared_types
+from .dynamic import dynamic_by_default
 from .generator import Options, generate
 from .media import content_type, encode, is_binary
 from .negotiator import Preferences, choose_media, choose_status, find_example, parse_prefer, status_number
@@ -55,8 +56,9 @@ class Mocker:
     """Answers a request from the contract alone; never touches an upstream."""
     pacing = Pacing()  # streamed answers: how many events, how fast (the gateway's `streams` setting)
 
-    def __init__(self, stubs: StubSource | None = None) -> None:
+    def __init__(self, stubs: StubSource | None = None, dynamic: frozenset[str] = frozenset()) -> None:
         self.stubs = stubs
+        self.dynamic = dynamic  # services whose answers are generated unless a request asks otherwise
 
     async def answer(self, exchange: Exchange) -> Response:
         if self.stubs is not None:
@@ -67,6 +69,8 @@ class Mocker:
         operation, service = exchange.operation, exchange.service
         assert operation is not None and service is not None
         prefs = parse_prefer(exchange.headers.get("prefer"))
+        if service.name in self.dynamic:
+            prefs = dynamic_by_default(prefs, exchange.headers.get("prefer"))
         accept = exchange.headers.get("accept")
         accept = await streamed_accept(exchange) or accept  # `"stream": true` in the body, as OpenAI-style APIs read it
         cache_key = (prefs.code, prefs.example, accept)
