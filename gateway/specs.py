@@ -97,7 +97,8 @@ def load_service(name: str, spec_file: Path, base_path: str, deep_check: str = "
         unresolved: list[tuple[str, str]] = []
         raw = bundle(spec_file, read_document, unresolved)
         _check_version(raw, spec_file)
-        findings = structural_findings(raw)
+        raw, keywords = _as_31(raw)
+        findings = [f for f in structural_findings(raw) if not (f[0] and f[0][-1] in keywords)]
         warnings = finding_lines(findings, spec_file)
         had_paths = bool(raw.get("paths"))
         served, left_out = servable(raw, spec_file, unresolved, findings)
@@ -259,13 +260,28 @@ def read_document(path: Path) -> dict[str, Any]:
     return data
 
 
+# OpenAPI 3.2 keeps 3.1's schema dialect and adds keywords gw reads where it knows them (`itemSchema`
+# for streams); the checks and connexion know 3.1, so a 3.2 document is served as 3.1.
+KEYWORDS_32 = frozenset({"itemSchema", "itemEncoding", "prefixEncoding", "$self", "additionalOperations", "query",
+                         "dataValue", "serializedValue", "defaultMapping", "parent", "kind", "summary", "name",
+                         "oauth2MetadataUrl", "deprecated"})
+
+
+def _as_31(raw: dict[str, Any]) -> tuple[dict[str, Any], frozenset[str]]:
+    """A 3.2 document as the 3.1 one it extends (the version read as 3.1.1, its own keywords kept and not
+    warned about), and the keywords that are its own."""
+    if not str(raw.get("openapi", "")).startswith("3.2"):
+        return raw, frozenset()
+    return {**raw, "openapi": "3.1.1"}, KEYWORDS_32
+
+
 def _check_version(raw: dict[str, Any], spec_file: Path) -> None:
     version = raw.get("openapi") or raw.get("swagger")
     if version is None:
         raise SpecError(str(spec_file), "openapi", "missing: not an OpenAPI document (no `openapi` or `swagger` field)")
     text = str(version)
-    if not (text.startswith("3.0") or text.startswith("3.1") or text == "2.0"):
-        raise SpecError(str(spec_file), "openapi", f"version {text} is not supported (3.0, 3.1 and Swagger 2.0 are)")
+    if not (text.startswith(("3.0", "3.1", "3.2")) or text == "2.0"):
+        raise SpecError(str(spec_file), "openapi", f"version {text} is not supported (3.0, 3.1, 3.2 and Swagger 2.0 are)")
     if not isinstance(raw.get("paths", {}), dict):
         raise SpecError(str(spec_file), "paths", "must be a mapping of paths to operations")
 

@@ -58,7 +58,7 @@ def test_a_union_of_object_and_empty_string_reads_either(client: httpx.Client) -
     assert errors(client.post("/customers", content="shipping=home", headers=FORM)) == {("body", "", "/shipping")}
     assert client.get("/invoices?created[gte]=5&created[lt]=9").status_code == 200
     assert client.get("/invoices?created=5").status_code == 200
-    assert errors(client.get("/invoices?created[gte]=soon")) == {("query", "created", "")}
+    assert errors(client.get("/invoices?created[gte]=soon")) == {("query", "created", "/gte")}  # the closest branch
 
 
 def test_multipart_json_part_is_parsed_and_validated(client: httpx.Client) -> None:

@@ -94,7 +94,7 @@ class Mocker:
 def build_answer(service: Service, operation: Operation, prefs: Preferences, accept: str | None,
                  exchange: Exchange) -> Answer:
     status_key = choose_status(operation, prefs)
-    status = status_number(status_key)
+    status = status_number(status_key, prefs.code)
     definition = operation.responses.get(status_key) or {}
     content = definition.get("content") or {}
     headers = response_headers(service, operation, definition)

@@ -64,9 +64,13 @@ def choose_status(operation: Operation, prefs: Preferences) -> str:
     return "200"  # the operation declares no response at all (3.1 allows it): an empty 200
 
 
-def status_number(status: str) -> int:
+def status_number(status: str, preferred: str | None = None) -> int:
+    """The status to send for a declared key: a range (`4XX`) or `default` chosen for `Prefer: code=404`
+    answers 404, the code the client asked for."""
     if status.isdigit():
         return int(status)
+    if preferred and preferred.isdigit() and len(preferred) == 3 and (status == "default" or preferred[0] == status[0]):
+        return int(preferred)
     if status.upper().endswith("XX"):
         return int(status[0]) * 100
     return 200  # default
