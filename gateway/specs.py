@@ -24,6 +24,7 @@ from .judge import learn_schema_names
 from .request_path import collapse, slash_twin
 from .spec_checks import SpecError, cached_warnings, check_in_background, merge_warnings, semantic_warnings
 from .spec_draft import HTTP_METHODS, operations_of, servable
+from .spec_loops import break_schema_loops
 from .spec_refs import RefError, bundle, resolve_in_place
 from .spec_slips import schema_slips
 from .spec_structure import finding_lines, structural_findings
@@ -97,8 +98,9 @@ def load_service(name: str, spec_file: Path, base_path: str, deep_check: str = "
         unresolved: list[tuple[str, str]] = []
         raw = bundle(spec_file, read_document, unresolved)
         _check_version(raw, spec_file)
+        loops = break_schema_loops(raw, spec_file)  # before anything resolves or walks the schemas
         findings = structural_findings(raw)
-        warnings = finding_lines(findings, spec_file)
+        warnings = finding_lines(findings, spec_file) + loops
         had_paths = bool(raw.get("paths"))
         served, left_out = servable(raw, spec_file, unresolved, findings)
         warnings += left_out + schema_slips(served, spec_file)
