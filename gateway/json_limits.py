@@ -7,8 +7,9 @@ matching — goes through `parse_json`, so a document deeper or with longer numb
 refused before anything walks it: a client's is a 400 problem, an upstream's a 502. The walkers after it
 (validation, redaction, matching, generation, the journal, YAML dumps) only ever see bounded documents.
 
-The depth is measured before parsing by counting brackets outside strings (regex and C-level counting,
-linear time), so a bomb costs one scan, never a deep recursion.
+A bomb nested deeper than the interpreter allows stops the C parser at its recursion guard (linear time,
+nothing built); a document that parses is measured without recursion (`json_depth`, only when it has more
+brackets than `max_depth`), so nothing deeper than the limit reaches a walker.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from itertools import accumulate
 from typing import Any
 
 from .policy_settings import SettingsError
@@ -55,11 +55,6 @@ def limits() -> JsonSettings:
     return _limits
 
 
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_STEPS = {"[": 1, "{": 1, "]": -1, "}": -1}
-
-
 def parse_json(data: bytes | bytearray | str, settings: JsonSettings | None = None) -> Any:
     """`data` parsed as JSON, or ValueError: JSONDecodeError when malformed, JsonLimitError when nested
     deeper than `max_depth` or holding a number longer than `max_number_digits`, UnicodeDecodeError."""
@@ -69,23 +64,20 @@ def parse_json(data: bytes | bytearray | str, settings: JsonSettings | None = No
     if not isinstance(data, str):
         raise TypeError(f"JSON text must be str or bytes, not {type(data).__name__}")
     text = data
-    check_depth(text, bounds.max_depth)
     hooks: dict[str, Any] = {}
-    if re.search(rf"\d{{{bounds.max_number_digits + 1}}}", text):  # a run that long (in strings too): check each number
+    if re.search(rf"[\d.eE+-]{{{bounds.max_number_digits + 1}}}", text):  # a literal that long may be there: count each
         hooks = {"parse_int": _bounded(int, bounds.max_number_digits), "parse_float": _bounded(float, bounds.max_number_digits)}
     try:
-        return json.loads(text, **hooks)
-    except RecursionError:  # cannot happen below HIGHEST_DEPTH, kept so no path ever raises past a handler
-        raise JsonLimitError(f"JSON nested deeper than {bounds.max_depth} levels") from None
+        document = json.loads(text, **hooks)
+    except RecursionError:  # the C parser stops a bomb at the interpreter's recursion limit, in linear time
+        raise _too_deep(bounds.max_depth) from None
+    if text.count("[") + text.count("{") > bounds.max_depth and json_depth(document) > bounds.max_depth:
+        raise _too_deep(bounds.max_depth)
+    return document
 
 
-def check_depth(text: str, max_depth: int) -> None:
-    """JsonLimitError when the brackets outside strings nest deeper than `max_depth`."""
-    if text.count("[") + text.count("{") <= max_depth:  # the common case: cannot be that deep
-        return
-    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
-    if brackets and max(accumulate(map(_STEPS.__getitem__, brackets))) > max_depth:
-        raise JsonLimitError(f"JSON nested deeper than {max_depth} levels (the gateway's json.max_depth)")
+def _too_deep(max_depth: int) -> JsonLimitError:
+    return JsonLimitError(f"JSON nested deeper than {max_depth} levels (the gateway's json.max_depth)")
 
 
 def _bounded(convert: Any, max_digits: int) -> Any:
@@ -99,12 +91,13 @@ def _bounded(convert: Any, max_digits: int) -> Any:
 def json_depth(value: Any) -> int:
     """How deeply a parsed document nests (a scalar: 0, `[]`: 1), counted without recursion."""
     deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 0)]
+    if not isinstance(value, (dict, list)):
+        return 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
-        if isinstance(node, (dict, list)):
-            depth += 1
-            deepest = max(deepest, depth)
-            stack.extend((child, depth) for child in (node.values() if isinstance(node, dict) else node)
-                         if isinstance(child, (dict, list)))
+        if depth > deepest:
+            deepest = depth
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend([(child, depth + 1) for child in children if isinstance(child, (dict, list))])
     return deepest
