@@ -21,7 +21,7 @@ from typing import Any
 
 from .policy_settings import SettingsError
 
-HIGHEST_DEPTH = 512  # the walkers recurse per level: above this a Python stack is at risk
+HIGHEST_DEPTH = 400  # validation, redaction and the recorder recurse per level: above ~500 Python's stack runs out
 
 
 @dataclass
