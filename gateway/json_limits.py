@@ -8,8 +8,10 @@ refused before anything walks it: a client's is a 400 problem, an upstream's a 5
 (validation, redaction, matching, generation, the journal, YAML dumps) only ever see bounded documents.
 
 A bomb nested deeper than the interpreter allows stops the C parser at its recursion guard (linear time,
-nothing built); a document that parses is measured without recursion (`json_depth`, only when it has more
-brackets than `max_depth`), so nothing deeper than the limit reaches a walker.
+nothing built), before any scan of ours; a document that parses is measured without recursion
+(`json_depth`, only when it has more brackets than `max_depth`) and parsed again with counting number
+hooks only when a run of number characters longer than `max_number_digits` appears in it, so nothing
+deeper or longer than the limits reaches a walker, and ordinary bodies pay one regex scan.
 """
 
 from __future__ import annotations
@@ -64,13 +66,17 @@ def parse_json(data: bytes | bytearray | str, settings: JsonSettings | None = No
     if not isinstance(data, str):
         raise TypeError(f"JSON text must be str or bytes, not {type(data).__name__}")
     text = data
-    hooks: dict[str, Any] = {}
-    if re.search(rf"[\d.eE+-]{{{bounds.max_number_digits + 1}}}", text):  # a literal that long may be there: count each
-        hooks = {"parse_int": _bounded(int, bounds.max_number_digits), "parse_float": _bounded(float, bounds.max_number_digits)}
     try:
-        document = json.loads(text, **hooks)
+        document = json.loads(text)
     except RecursionError:  # the C parser stops a bomb at the interpreter's recursion limit, in linear time
         raise _too_deep(bounds.max_depth) from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # Python's own cap on integer conversion (4,300 digits), above any allowed limit
+        raise _too_long(bounds.max_number_digits) from None
+    if re.search(rf"[\d.eE+-]{{{bounds.max_number_digits + 1}}}", text):  # a literal that long may be there: count each
+        bounded = _bounded(int, bounds.max_number_digits), _bounded(float, bounds.max_number_digits)
+        document = json.loads(text, parse_int=bounded[0], parse_float=bounded[1])
     if text.count("[") + text.count("{") > bounds.max_depth and json_depth(document) > bounds.max_depth:
         raise _too_deep(bounds.max_depth)
     return document
@@ -80,10 +86,14 @@ def _too_deep(max_depth: int) -> JsonLimitError:
     return JsonLimitError(f"JSON nested deeper than {max_depth} levels (the gateway's json.max_depth)")
 
 
+def _too_long(max_digits: int) -> JsonLimitError:
+    return JsonLimitError(f"a JSON number of more than {max_digits} digits (the gateway's json.max_number_digits)")
+
+
 def _bounded(convert: Any, max_digits: int) -> Any:
     def parse(literal: str) -> Any:
         if sum(c.isdigit() for c in literal) > max_digits:
-            raise JsonLimitError(f"a JSON number of more than {max_digits} digits (the gateway's json.max_number_digits)")
+            raise _too_long(max_digits)
         return convert(literal)
     return parse
 
