@@ -160,8 +160,8 @@ def test_a_deep_body_to_a_recursive_schema_is_a_400_not_a_500(client: httpx.Clie
 
 def test_an_integer_of_5000_digits_is_a_quick_400_problem(client: httpx.Client) -> None:
     answer = refused_quickly(client, "/stub/items", '{"n": ' + "7" * 5_000 + "}")
-    assert "more than 1000 digits" in answer.text
-    refused_quickly(client, "/stub/items", "[1." + "5" * 5_000 + "]")
+    assert "integer of more than 1000 digits" in answer.text
+    refused_quickly(client, "/stub/items", "[-" + "5" * 1_001 + "]")
     still_answers(client)
 
 

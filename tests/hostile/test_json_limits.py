@@ -28,10 +28,15 @@ def test_one_level_past_max_depth_is_refused(text: str) -> None:
         parse_json(text, TIGHT)
 
 
-@pytest.mark.parametrize("text", ["123456", "-123456", "1.23456", "[1, 2, 999999]", "1e123456"])
-def test_a_number_with_more_digits_than_allowed_is_refused(text: str) -> None:
+@pytest.mark.parametrize("text", ["123456", "-123456", "[1, 2, 999999]", '{"a": [100000]}', "9" * 5_000])
+def test_an_integer_with_more_digits_than_allowed_is_refused(text: str) -> None:
     with pytest.raises(JsonLimitError, match="more than 5 digits"):
         parse_json(text, TIGHT)
+
+
+@pytest.mark.parametrize("text", ["1.23456", "-1.5e123", "[0." + "3" * 5_000 + "]"])
+def test_floats_are_fixed_size_whatever_their_literal(text: str) -> None:
+    assert parse_json(text, TIGHT) == json.loads(text)
 
 
 def test_brackets_and_digits_inside_strings_do_not_count() -> None:
