@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import json_limits
 from .admin import AdminAccess
 from .admin.api import AdminApi, publish_circuit_changes
 from .auth.setup import Auth, auth_errors
@@ -104,6 +105,7 @@ class GatewayApp:
 
     def __init__(self, config: GatewayConfig, loaded: LoadResult) -> None:
         self.config = config
+        json_limits.configure(config.json)  # process-wide: every JSON body parsed is bounded the same way
         self.started = time.time()  # uptime counts from here, across reloads
         self.state = open_state(config.redis_url)  # memory, or Redis shared by every gateway process
         self.events = EventBus()  # live feed for the dashboard and `gw journal --follow`

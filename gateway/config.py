@@ -19,6 +19,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
+from .json_limits import JsonSettings
 from .policy_settings import (
     LOAD_BALANCING,
     AdminSettings,
@@ -121,6 +122,7 @@ class GatewayConfig:
     trusted_proxies: list[str] = field(default_factory=list)  # CIDRs whose X-Forwarded-For names the real client
     security_headers: bool = True  # nosniff, no-referrer, frame deny on the gateway's own answers
     streams: StreamSettings = field(default_factory=StreamSettings)  # mocked SSE / JSON Lines: events, pacing
+    json: JsonSettings = field(default_factory=JsonSettings)  # bounds on JSON bodies: max_depth, max_number_digits
     source: str = field(default="<defaults>", metadata={"internal": True})
     root: str = field(default=".", metadata={"internal": True})
 

@@ -9,10 +9,10 @@ operation, status and media type), so a value has one verdict wherever it is che
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from .json_limits import JsonLimitError, parse_json
 from .judge import compile_schema, explain, pointer
 from .media_types import base_type, is_json
 from .specs import Operation, Service
@@ -27,6 +27,7 @@ class Violation:
 
     where: str  # status | content-type | body/pointer | header NAME
     message: str
+    uncheckable: bool = False  # the body is beyond the gateway's JSON limits: nothing judged it
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}" if self.where not in ("status", "content-type") else self.message
@@ -81,8 +82,10 @@ def _body_violations(service: Service, operation: Operation, status: str, media:
     """A JSON body judged by its media type's schema (a range's such as `*/*` too: it still describes the JSON)."""
     validator = body_validator(service, operation, status, media, any_media=not is_json(media))
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        document = parse_json(body)
+    except JsonLimitError as exc:  # nothing can walk it: the answer cannot be checked (a 502 on the proxy)
+        return [Violation("body", f"cannot be checked: {exc}", uncheckable=True)]
+    except ValueError as exc:  # malformed or undecodable
         return [Violation("body", f"not valid JSON: {exc}")]
     if validator is None:
         return []

@@ -76,10 +76,10 @@ def _extra_matcher(stub: Stub, regexes: dict[tuple[str, str], Any]) -> Callable[
             if not any(matcher["regex"].search(v) for v in values):
                 return False, f"{where} {name} does not match /{matcher['regex'].pattern}/"
         if stub.body:
-            import json
+            from .json_limits import parse_json
 
             try:
-                document = json.loads(request.body or b"null")
+                document = parse_json(request.body or b"null")
             except ValueError:
                 return False, "body is not JSON"
             for path, expected in stub.body.items():

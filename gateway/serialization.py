@@ -13,7 +13,6 @@ and Swagger 2.0's `collectionFormat` (csv, ssv, tsv, pipes, multi) mapped onto t
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import cookie_parser
 
+from .json_limits import parse_json
 from .media_types import base_type
 
 Pairs = list[tuple[str, Any]]
@@ -271,7 +271,7 @@ def decode_content(text: str, media: str) -> Any:
     """A parameter with `content`: JSON text parsed (as the media type says), other media left as text."""
     if names_json(media):
         try:
-            return Parsed(json.loads(text))
+            return Parsed(parse_json(text))
         except (ValueError, RecursionError) as exc:
             raise DecodeError(f"not valid JSON ({media}): {exc}") from None
     return text
@@ -387,7 +387,7 @@ def names_json(media: str) -> bool:
 
 def _json_or_text(value: Any) -> Any:
     try:
-        return Parsed(json.loads(value))
+        return Parsed(parse_json(value))
     except (TypeError, ValueError, RecursionError):
         return value
 

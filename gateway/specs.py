@@ -24,6 +24,7 @@ from .judge import learn_schema_names
 from .request_path import collapse, slash_twin
 from .spec_checks import SpecError, cached_warnings, check_in_background, merge_warnings, semantic_warnings
 from .spec_draft import HTTP_METHODS, operations_of, servable
+from .spec_loops import break_schema_loops
 from .spec_refs import RefError, bundle, resolve_in_place
 from .spec_slips import schema_slips
 from .spec_structure import finding_lines, structural_findings
@@ -98,8 +99,9 @@ def load_service(name: str, spec_file: Path, base_path: str, deep_check: str = "
         raw = bundle(spec_file, read_document, unresolved)
         _check_version(raw, spec_file)
         raw, keywords = _as_31(raw)
+        loops = break_schema_loops(raw, spec_file)  # before anything resolves or walks the schemas
         findings = [f for f in structural_findings(raw) if not (f[0] and f[0][-1] in keywords)]
-        warnings = finding_lines(findings, spec_file)
+        warnings = finding_lines(findings, spec_file) + loops
         had_paths = bool(raw.get("paths"))
         served, left_out = servable(raw, spec_file, unresolved, findings)
         warnings += left_out + schema_slips(served, spec_file)

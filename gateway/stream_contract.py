@@ -9,12 +9,12 @@ contract, and `strict` ends the stream unfinished so a client's test fails loudl
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from .contract import Violation
+from .json_limits import parse_json
 from .media_types import base_type
 from .mocker.streams import RS, cut_events, is_sse_shaped, item_checker, item_schema, stream_kind
 from .specs import Operation, Service
@@ -133,7 +133,7 @@ def _event_errors(kind: str, event: bytes, checker: Any, shaped: bool) -> list[s
         if not text:
             return []
         try:
-            value = json.loads(text)
+            value = parse_json(text)
         except ValueError:
             return ["not a JSON value"]
     try:
@@ -164,7 +164,7 @@ def _sse_fields(text: str) -> dict[str, Any]:
 
 def _loaded(data: str) -> Any:
     try:
-        return json.loads(data)
+        return parse_json(data)
     except ValueError:
         return data  # judged as the text it is (a string item schema accepts it)
 

@@ -7,7 +7,6 @@ with `nullable` and readOnly/writeOnly rules, 3.1 schemas as JSON Schema 2020-12
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import parse_qsl  # form bodies
 
@@ -18,6 +17,7 @@ from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartParser
 
 from .exchange import PARAMETERS
+from .json_limits import parse_json
 from .judge import Lenient, compile_schema, schema_errors
 from .media_types import base_type, is_json
 from .problems import validation_problem
@@ -225,8 +225,8 @@ class OperationValidator(RequestValidationOperation):
                 return [{"in": "body", "name": "", "pointer": "", "message": "a request body is required"}]
             return []
         try:
-            document = json.loads(body.decode(encoding or "utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            document = parse_json(body.decode(encoding or "utf-8"))
+        except (ValueError, LookupError) as exc:  # malformed, undecodable, or beyond the gateway's json limits
             return [{"in": "body", "name": "", "pointer": "", "message": f"not valid JSON: {exc}"}]
         if validator is None:
             return []

@@ -15,7 +15,6 @@ URL-encoded; `%2F` is kept encoded through routing and decoded in the handler.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +25,7 @@ from ..exchange import Exchange, Response
 from ..forwarder import Forwarder
 from ..forwarder.breaker import Breaker
 from ..forwarder.upstreams import Upstream
+from ..json_limits import parse_json
 from ..modes import ModeError
 from ..pipeline import Next
 from ..problems import Problem
@@ -256,7 +256,7 @@ def _param(exchange: Exchange, name: str) -> str:
 
 
 async def _mode(exchange: Exchange) -> str:
-    return str(json.loads(await exchange.body())["mode"])  # the validator has checked the body's shape
+    return str(parse_json(await exchange.body())["mode"])  # the validator has checked the body's shape
 
 
 def _instance_view(instance: Upstream) -> dict[str, Any]:

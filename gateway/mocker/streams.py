@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..exchange import Exchange
+from ..json_limits import parse_json
 from ..media_types import base_type
 from ..validation import compile_schema
 
@@ -136,7 +137,7 @@ async def streamed_accept(exchange: Exchange) -> str | None:
     if b'"stream"' not in body:
         return None
     try:
-        document = json.loads(body)
+        document = parse_json(body)
     except ValueError:
         return None
     return declared[0] if isinstance(document, dict) and document.get("stream") is True else None

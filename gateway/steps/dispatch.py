@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 from ..config import ServiceConfig
@@ -14,6 +15,8 @@ from ..mocker.streams import stream_kind
 from ..problems import Problem
 from ..stubs.recorder import Captured, Recorder
 from ..stubs.replay import near_miss_header
+
+log = logging.getLogger("gw.record")
 
 FALLBACK_STATUSES = frozenset({500, 502, 503, 504})
 
@@ -65,6 +68,10 @@ class ModeDispatch:
         violations = check_response(service, operation, response.status, response.header("content-type") or "", body,
                                     dict(response.headers))
         exchange.contract_violations = violations  # judged once: the validation proxy step reuses the verdict
+        if any(v.uncheckable for v in violations):  # beyond the JSON limits: never a stub (the client gets a 502)
+            log.warning("not recorded: %s %s", operation.key, violations[0].message,
+                        extra={"fields": {"request_id": exchange.request_id, "operation": operation.key}})
+            return Response(response.status, [(k, v) for k, v in response.headers if k.lower() != "transfer-encoding"], body)
         captured = await Captured.from_exchange(exchange, response.status, response.headers, body)
         recorded = await asyncio.to_thread(self.recorder.save, service, operation, captured, [str(v) for v in violations])
         exchange.notes["stub"] = recorded.stub_id

@@ -4,7 +4,9 @@ In live, record, fallback and spy modes the upstream's status, media type, heade
 body was read whole) JSON body are judged by `contract.check_response`. A violation is logged with
 the operation and the failing places, counted, and marked on the response (`X-GW-Contract:
 violation` and `X-GW-Contract-Reason`); with `strict` the client gets a 502 problem+json instead,
-for teams that want drift to fail their CI loudly. An SSE / JSON Lines / json-seq body has each
+for teams that want drift to fail their CI loudly. A JSON answer beyond the gateway's `json:` limits
+(nested deeper than `max_depth`, a number longer than `max_number_digits`) cannot be judged at all:
+always a 502 problem+json. An SSE / JSON Lines / json-seq body has each
 event judged against the item schema (`stream_contract.py`): a streamed one as it passes, never
 buffered (its violations are logged and counted; `strict` ends it before the breaking event).
 """
@@ -53,6 +55,11 @@ class ResponseContract:
         if not violations:
             return response
         self._report(exchange, response, violations)
+        if any(v.uncheckable for v in violations):  # deeper than the JSON limits: not passed on unjudged, strict or not
+            await response.close()
+            raise Problem(502, title="Upstream answer cannot be checked", slug="upstream-answer-uncheckable",
+                          detail=f"{exchange.operation.key}: {short_reason(violations)}",
+                          extra={"operation": exchange.operation.key, "upstream_status": response.status})
         if settings.strict:
             await response.close()
             raise Problem(502, title="Upstream answer breaks the contract", slug="contract-violation",

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..json_limits import parse_json
 from .format import Stub
 
 
@@ -30,7 +31,7 @@ class RequestView:
         if not self._parsed:
             self._parsed = True
             try:
-                self._json = json.loads(self.body) if self.body else None
+                self._json = parse_json(self.body) if self.body else None
             except (ValueError, UnicodeDecodeError):
                 self._json = None
         return self._json

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 
 from ..config import mount_prefix
 from ..exchange import Exchange
+from ..json_limits import json_depth, parse_json
 from ..specs import Operation, Service
 from .format import read_stub
 from .persister import dump_yaml, write_atomic
@@ -28,6 +29,7 @@ from .store import StubStore
 
 log = logging.getLogger("gw.record")
 INLINE_LIMIT = 64 * 1024
+INLINE_DEPTH = 64  # deeper JSON goes to the side file as JSON: YAML's dumper and loader recurse per level
 KEPT_RESPONSE_HEADERS = ("content-type", "location", "etag", "cache-control", "content-language", "content-disposition",
                          "link", "retry-after", "vary", "last-modified", "expires")
 
@@ -163,9 +165,9 @@ class Recorder:
         if not body:
             return response
         document = _json(body, content_type)
-        if document is not None and len(body) <= INLINE_LIMIT:
+        if document is not None and len(body) <= INLINE_LIMIT and json_depth(document) <= INLINE_DEPTH:
             response["body"] = redactor.document(document, applied, "response body")
-        elif _is_text(content_type, body) and len(body) <= INLINE_LIMIT:
+        elif document is None and _is_text(content_type, body) and len(body) <= INLINE_LIMIT:
             response["body"] = redactor.text(body.decode("utf-8"), applied, "response body")
         else:
             side = folder / f"{name}.body"
@@ -194,6 +196,8 @@ def _body_matcher(body: bytes, content_type: str, redactor: Redactor, applied: l
         if scrubbed_list:  # a secret inside: match the field's presence only, never its value
             applied += scrubbed_list
             continue
+        if json_depth(cleaned) > INLINE_DEPTH - 2:  # too deep to write as YAML: not a constraint of the stub
+            continue
         path = f"$.{key}" if re.fullmatch(r"[A-Za-z_][\w-]*", str(key)) else f"$['{key}']"
         matcher[path] = cleaned
     return matcher
@@ -203,8 +207,8 @@ def _json(body: bytes, content_type: str) -> Any:
     if "json" not in content_type.lower():
         return None
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        return parse_json(body)
+    except ValueError:  # malformed, or beyond the JSON limits: kept as text or bytes
         return None
 
 
