@@ -178,7 +178,12 @@ class Recorder:
             if redactor.secret_query(key):
                 applied.append(f"query {key}")
                 continue
-            query[key] = redactor.text(value, applied, f"query {key}")
+            scrubbed: list[str] = []
+            cleaned = redactor.text(value, scrubbed, f"query {key}")
+            if scrubbed:  # a secret inside: the matcher leaves the parameter out rather than keep a placeholder
+                applied += scrubbed
+                continue
+            query[key] = cleaned
         if query:
             request["query"] = query
         matcher = _body_matcher(captured.body, captured.header("content-type"), redactor, applied)

@@ -5,6 +5,7 @@ All the rules are in two tables below, so what is scrubbed can be read in one pl
 - NAME_RULES: a header, query parameter, form field or JSON field whose *name* says it holds a secret.
   Names are compared normalised (lower case, letters and digits only), so `access_token`,
   `accessToken`, `AccessToken` and `Access-Token` are one name; each rule says where it applies.
+  NOT_SECRET lists the few names those patterns would catch that are no secret (pagination tokens).
 - VALUE_RULES: text that *looks* like a secret wherever it appears (a JWT, a bearer token, a card
   number that passes the Luhn check, provider keys), each with its own extra check.
 
@@ -64,11 +65,14 @@ NAME_RULES: tuple[NameRule, ...] = (
     NameRule(r".*(secret|secretkey|privatekey|signingkey)", PLACES, "a secret or private key"),
     NameRule(r".*token", PLACES, "a token (access, refresh, id, session, csrf, ...)"),
     NameRule(r".*(apikey|accesskey)", PLACES, "an API key"),
-    NameRule(r".*session(id)?|sid", PLACES, "a session id"),
+    NameRule(r".*session(id)?", PLACES, "a session id"),
     NameRule(r"(proxy)?authorization|(set)?cookie|credentials?", PLACES, "credentials or cookies"),
     NameRule(r"otp|pin|cvc|cvv2?|cardnumber|ssn", ("query", "field"), "a one-time code, PIN or card data"),
     NameRule(r"key|sig|signature", ("query",), "a signed URL's key or signature"),
 )
+
+# names a NAME_RULES pattern would catch that hold no secret: pagination cursors must replay as recorded
+NOT_SECRET = r".*pagetoken|continuationtoken|.*cursortoken"
 
 VALUE_RULES: tuple[ValueRule, ...] = (
     ValueRule("a JWT", r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
@@ -86,6 +90,9 @@ _PAIRS = (
     re.compile(r"\"(?P<name>[A-Za-z_][\w.\- ]{0,63})\"\s*:\s*\"(?P<value>(?:[^\"\\\r\n]|\\.){1,4096})\""),
     re.compile(r"(?m)^[ \t]*(?P<name>[A-Za-z_][\w-]{0,63}):[ \t]*(?P<value>[^\r\n]+?)[ \t]*$"),
 )
+
+
+_NOT_SECRET = re.compile(NOT_SECRET)
 
 
 def normalised(name: str) -> str:
@@ -130,7 +137,9 @@ class Redactor:
 
     def _secret(self, name: str, place: str, extra: set[str]) -> bool:
         key = normalised(name)
-        return bool(key) and (key in extra or self.rules[place].fullmatch(key) is not None)
+        if not key:
+            return False
+        return key in extra or (self.rules[place].fullmatch(key) is not None and _NOT_SECRET.fullmatch(key) is None)
 
     def secret_header(self, name: str) -> bool:
         return self._secret(name, "header", self.headers)

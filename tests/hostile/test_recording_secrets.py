@@ -9,6 +9,7 @@ temp files a killed recording leaves behind are swept when the gateway starts.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import threading
@@ -22,7 +23,8 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import GatewayProcess
+from gateway.stubs.redaction import Redactor
+from tests.conftest import GatewayProcess, run_gw
 
 PLANTED: dict[str, str] = {}
 
@@ -291,3 +293,43 @@ def test_temp_files_of_killed_recordings_are_swept_at_start(tmp_path: Path, leak
     assert [file for file in old if file.exists()] == []
     assert fresh.exists() and mine.exists()
     assert httpx.get(f"{gateway.url}/search", params={"q": "after"}, timeout=10).status_code == 200
+
+
+def test_har_import_scrubs_the_same_places(tmp_path: Path) -> None:
+    """`gw stubs import` goes through the same redaction: a form answer and a binary answer echoing the token."""
+    project(tmp_path, "http://127.0.0.1:9")
+    token, refresh = plant("har-bearer"), plant("har-refresh")
+    binary = base64.b64encode(b"\x00\x01" + token.encode() + b"\xff").decode()
+    entries = [
+        {"request": {"method": "GET", "url": "https://api.example/download",
+                     "headers": [{"name": "Authorization", "value": f"Bearer {token}"}]},
+         "response": {"status": 200, "headers": [{"name": "Content-Type", "value": "application/octet-stream"}],
+                      "content": {"text": binary, "encoding": "base64"}}},
+        {"request": {"method": "POST", "url": "https://api.example/token", "headers": [],
+                     "postData": {"mimeType": "application/x-www-form-urlencoded", "text": f"refresh_token={refresh}"}},
+         "response": {"status": 200, "headers": [{"name": "Content-Type", "value": "application/x-www-form-urlencoded"}],
+                      "content": {"text": f"accessToken={refresh}x&scope=read"}}},
+    ]
+    har = tmp_path / "session.har"
+    har.write_text(json.dumps({"log": {"entries": entries}}))
+    result = run_gw("stubs", "import", str(har), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    files = [p for p in (tmp_path / "stubs").rglob("*") if p.is_file()]
+    assert len(files) == 3
+    assert not [f.name for f in files for secret in (token, refresh) if secret.encode() in f.read_bytes()]
+
+
+def test_names_match_in_every_spelling_and_projects_extend_the_table() -> None:
+    redactor = Redactor.for_spec({"partner": {"type": "apiKey", "in": "header", "name": "X-Partner"}},
+                                 {"fields": ["member_number"], "query": ["tenant-code"]})
+    for name in ("access_token", "accessToken", "Access-Token", "ACCESS_TOKEN", "refreshToken", "clientSecret",
+                 "idToken", "IdToken", "api-key", "sessionId", "x-session-token", "memberNumber"):
+        assert redactor.secret_field(name), name
+    assert redactor.secret_header("X-Partner") and redactor.secret_header("X-Foo-Api-Key")
+    assert redactor.secret_query("tenantCode") and redactor.secret_query("sig")
+    for name in ("username", "token_type", "expires_in", "nextPageToken", "description", "author"):
+        assert not redactor.secret_field(name), name
+    applied: list[str] = []
+    assert redactor.text("card 4111 1111 1111 1111, order 1234 5678 9012 3456", applied, "t") == (
+        "card [REDACTED], order 1234 5678 9012 3456")  # the Luhn check keeps what is no card number
+    assert applied == ["t: value like a card number"]
