@@ -10,6 +10,7 @@ temp files a killed recording leaves behind are swept when the gateway starts.
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import os
 import threading
@@ -64,6 +65,8 @@ LOCATION_QUERY = plant("location-query")
 RESPONSE_HEADERS = {"X-Session-Token": plant("h-x-session-token"), "X-Partner-Api-Key": plant("h-partner-api-key"),
                     "X-Refresh-Token": plant("h-x-refresh-token")}
 TEXT_PASSWORD = plant("text-password")
+PACKED_BEARER = plant("packed-bearer")
+PACKED_TOKEN = plant("packed-access_token")
 BIG = 30 * 1024 * 1024
 
 SPEC = """
@@ -101,6 +104,10 @@ paths:
     get:
       operationId: report
       responses: {"200": {description: a long text, content: {text/plain: {schema: {type: string}}}}}
+  /packed:
+    get:
+      operationId: packed
+      responses: {"200": {description: gzip-compressed JSON, content: {application/json: {schema: {type: object}}}}}
   /big:
     get:
       operationId: big
@@ -153,6 +160,9 @@ class Leaky(BaseHTTPRequestHandler):
         elif path == "/report":
             line = f"key={self.headers.get('X-Api-Key')} seen; password={TEXT_PASSWORD}; all good\n"
             self._answer(200, "text/plain", (line + "filler line of the report\n" * 4000).encode())
+        elif path == "/packed":
+            body = json.dumps({"seen": self.headers.get("Authorization"), "access_token": PACKED_TOKEN})
+            self._answer(200, "application/json", gzip.compress(body.encode()), {"Content-Encoding": "gzip"})
         elif path == "/big":
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
@@ -201,6 +211,7 @@ def record_everything(url: str) -> list[httpx.Response]:
             client.get("/search", params={"q": "lamp", **QUERY}),
             client.get("/download", headers={"Authorization": f"Bearer {DOWNLOAD_BEARER}"}),
             client.get("/report", headers={"X-Api-Key": REPORT_KEY}),
+            client.get("/packed", headers={"Authorization": f"Bearer {PACKED_BEARER}", "Accept-Encoding": "gzip"}),
         ]
 
 
@@ -215,14 +226,14 @@ def test_no_planted_secret_reaches_the_stubs_folder(tmp_path: Path, leaky: str,
     stubs = project(tmp_path, leaky)
     gateway = gw_process(cwd=tmp_path).wait_ready()
     responses = record_everything(gateway.url)
-    assert [r.status_code for r in responses] == [200, 200, 302, 200, 200, 200]
+    assert [r.status_code for r in responses] == [200, 200, 302, 200, 200, 200, 200]
     assert all(r.headers["x-gw-source"] == "live-recorded" for r in responses)
     assert LOCATION_FRAGMENT in responses[2].headers["location"]  # the client gets the live answer untouched
     assert DOWNLOAD_BEARER.encode() in responses[4].content
     assert len(PLANTED) >= 39
 
     files = [p for p in stubs.rglob("*") if p.is_file()]
-    assert len(files) == 8  # six stubs and two side files (octet-stream, long text)
+    assert len(files) == 9  # seven stubs and two side files (octet-stream, long text)
     found = [(label, file.name) for file in files for label, value in PLANTED.items() if value.encode() in file.read_bytes()]
     assert found == []
 
@@ -250,6 +261,8 @@ def test_no_planted_secret_reaches_the_stubs_folder(tmp_path: Path, leaky: str,
     assert authorize["response"]["headers"]["Location"] == (
         "https://app.example/callback?id_token=[REDACTED]&state=xyz#access_token=[REDACTED]&token_type=bearer"
         "&expires_in=3600")
+    packed = stub_of(stubs, "packed")  # a gzip answer is decoded, then scanned
+    assert packed["response"]["body"] == {"seen": "[REDACTED]", "access_token": "[REDACTED]"}
     search = stub_of(stubs, "search")
     assert search["request"]["query"] == {"q": "lamp"}
 
