@@ -47,6 +47,7 @@ class ValueRule:
     kind: str
     pattern: str
     check: Callable[[str], bool] | None = None
+    hints: tuple[str, ...] = ()  # lower-case text one of which every match holds: the regex is skipped without it
 
 
 def _luhn(text: str) -> bool:
@@ -75,20 +76,20 @@ NAME_RULES: tuple[NameRule, ...] = (
 NOT_SECRET = r".*pagetoken|continuationtoken|.*cursortoken"
 
 VALUE_RULES: tuple[ValueRule, ...] = (
-    ValueRule("a JWT", r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
-    ValueRule("a bearer token", r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}"),
-    ValueRule("a card number", r"\b(?:\d[ -]?){12,18}\d\b", _luhn),
-    ValueRule("a Stripe key", r"\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{8,}\b"),
-    ValueRule("an AWS access key id", r"\bAKIA[0-9A-Z]{16}\b"),
-    ValueRule("a GitHub token", r"\bgh[pousr]_[A-Za-z0-9]{30,}\b"),
+    ValueRule("a JWT", r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*", hints=("eyj",)),
+    ValueRule("a bearer token", r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}", hints=("bearer",)),
+    ValueRule("a card number", r"(?a)\b(?:\d[ -]?){12,18}\d\b", _luhn),
+    ValueRule("a Stripe key", r"\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{8,}\b", hints=("_live_", "_test_")),
+    ValueRule("an AWS access key id", r"\bAKIA[0-9A-Z]{16}\b", hints=("akia",)),
+    ValueRule("a GitHub token", r"\bgh[pousr]_[A-Za-z0-9]{30,}\b", hints=("ghp_", "gho_", "ghu_", "ghs_", "ghr_")),
 )
 
 # `name=value` (query strings, form bodies, URL fragments, cookies), `"name": "value"` (JSON in text)
 # and `Name: value` lines (headers or YAML quoted in text): the value is scrubbed when the name is secret.
-_PAIRS = (
-    re.compile(r"(?P<name>[A-Za-z_][\w.\-\[\]]{0,63})=(?P<value>[^&#;\s\"'<>,]+)"),
-    re.compile(r"\"(?P<name>[A-Za-z_][\w.\- ]{0,63})\"\s*:\s*\"(?P<value>(?:[^\"\\\r\n]|\\.){1,4096})\""),
-    re.compile(r"(?m)^[ \t]*(?P<name>[A-Za-z_][\w-]{0,63}):[ \t]*(?P<value>[^\r\n]+?)[ \t]*$"),
+_PAIRS = (  # each with the character it cannot match without (a cheap test first)
+    ("=", re.compile(r"(?P<name>[A-Za-z_][\w.\-\[\]]{0,63})=(?P<value>[^&#;\s\"'<>,]+)")),
+    ('"', re.compile(r"\"(?P<name>[A-Za-z_][\w.\- ]{0,63})\"\s*:\s*\"(?P<value>(?:[^\"\\\r\n]|\\.){1,4096})\"")),
+    (":", re.compile(r"(?m)^[ \t]*(?P<name>[A-Za-z_][\w-]{0,63}):[ \t]*(?P<value>[^\r\n]+?)[ \t]*$")),
 )
 
 
@@ -109,10 +110,11 @@ class Redactor:
     headers: set[str] = field(default_factory=set)  # extra names (normalised), beyond NAME_RULES
     query: set[str] = field(default_factory=set)
     fields: set[str] = field(default_factory=set)
-    patterns: list[tuple[str, re.Pattern[str], Callable[[str], bool] | None]] = field(
-        default_factory=lambda: [(rule.kind, re.compile(rule.pattern), rule.check) for rule in VALUE_RULES])
+    patterns: list[tuple[str, re.Pattern[str], Callable[[str], bool] | None, tuple[str, ...]]] = field(
+        default_factory=lambda: [(rule.kind, re.compile(rule.pattern), rule.check, rule.hints) for rule in VALUE_RULES])
     known: list[str] = field(default_factory=list)  # secret values of the exchange being recorded, longest first
     rules: dict[str, re.Pattern[str]] = field(default_factory=lambda: {p: _compile(NAME_RULES, p) for p in PLACES})
+    decided: dict[tuple[str, str], bool] = field(default_factory=dict, repr=False)
 
     @classmethod
     def for_spec(cls, security_schemes: dict[str, Any], extra: dict[str, list[str]] | None = None) -> Redactor:
@@ -132,14 +134,18 @@ class Redactor:
                     redactor.query.add(normalised(str(scheme["name"])))
                 elif where == "cookie":
                     redactor.fields.add(normalised(str(scheme["name"])))
-        redactor.patterns += [("a configured pattern", re.compile(p), None) for p in extra.get("patterns", [])]
+        redactor.patterns += [("a configured pattern", re.compile(p), None, ()) for p in extra.get("patterns", [])]
         return redactor
 
     def _secret(self, name: str, place: str, extra: set[str]) -> bool:
-        key = normalised(name)
-        if not key:
-            return False
-        return key in extra or (self.rules[place].fullmatch(key) is not None and _NOT_SECRET.fullmatch(key) is None)
+        found = self.decided.get((name, place))
+        if found is None:
+            key = normalised(name)
+            found = bool(key) and (key in extra or (self.rules[place].fullmatch(key) is not None
+                                                    and _NOT_SECRET.fullmatch(key) is None))
+            if len(self.decided) < 10_000:  # names repeat (every item of a list): decide each once
+                self.decided[(name, place)] = found
+        return found
 
     def secret_header(self, name: str) -> bool:
         return self._secret(name, "header", self.headers)
@@ -176,7 +182,7 @@ class Redactor:
             raw = secret.encode("utf-8").decode("latin-1")  # as it shows in a binary file read byte for byte
             variants.add(raw)
         return Redactor(self.headers, self.query, self.fields, self.patterns, sorted(variants, key=len, reverse=True),
-                        self.rules)
+                        self.rules, self.decided)
 
     def _collect(self, value: Any, known: set[str]) -> None:
         stack = [value]
@@ -191,14 +197,19 @@ class Redactor:
             elif isinstance(current, list):
                 stack.extend(current)
 
-    def text(self, value: str, applied: list[str], where: str) -> str:
+    def text(self, value: str, applied: list[str], where: str, binary: bool = False) -> str:
         """`value` with the request's known secrets, secret `name=value` pairs, and anything that looks
-        like a secret replaced."""
+        like a secret replaced. In `binary` data only the known secrets and the value rules with hints
+        (JWTs, bearer tokens, provider keys) are looked for: pairs and digit runs there are noise, and
+        rewriting them would corrupt the file."""
         for secret in self.known:
             if secret in value:
                 value = value.replace(secret, PLACEHOLDER)
                 applied.append(f"{where}: a secret of the request")
-        for pairs in _PAIRS:
+        for needed, pairs in () if binary else _PAIRS:
+            if needed not in value:
+                continue
+
             def pair(match: re.Match[str]) -> str:
                 if match.group("value") == PLACEHOLDER or not self.secret_name(match.group("name")):
                     return match.group(0)
@@ -208,7 +219,11 @@ class Redactor:
                 offset = match.start()
                 return text[:start - offset] + PLACEHOLDER + text[end - offset:]
             value = pairs.sub(pair, value)
-        for kind, pattern, check in self.patterns:
+        lowered = value.lower() if any(hints for *_, hints in self.patterns) else value
+        for kind, pattern, check, hints in self.patterns:
+            if (hints and not any(hint in lowered for hint in hints)) or (binary and not hints):
+                continue
+
             def replace(match: re.Match[str], kind: str = kind, check: Callable[[str], bool] | None = check) -> str:
                 if check is not None and not check(match.group(0)):
                     return match.group(0)
@@ -219,7 +234,7 @@ class Redactor:
 
     def binary(self, value: bytes, applied: list[str], where: str) -> bytes:
         """A body that is not text, scanned byte for byte (latin-1 maps each byte to one character)."""
-        return self.text(value.decode("latin-1"), applied, where).encode("latin-1")
+        return self.text(value.decode("latin-1"), applied, where, binary=True).encode("latin-1")
 
     def document(self, value: Any, applied: list[str], where: str = "body") -> Any:
         """A JSON document with secret fields and secret-looking strings replaced, at any depth."""
