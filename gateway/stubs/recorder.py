@@ -98,6 +98,7 @@ class Recorder:
         }
         if not_recorded:
             meta["not_recorded"] = not_recorded
+            log.warning("%s %s: answer body not recorded: %s", captured.method, captured.path, not_recorded)
         if captured.truncated:
             meta["truncated"] = captured.truncated
         if violations:
@@ -151,7 +152,8 @@ class Recorder:
         if len(body) <= self.max_body:
             return body
         captured.truncated = f"stream over {_size(self.max_body)}: only its first whole events are kept"
-        return body[:body.rfind(b"\n", 0, self.max_body) + 1]
+        cut = body.rfind(b"\n\n", 0, self.max_body - 1)  # an SSE event ends with a blank line
+        return body[:cut + 2] if cut >= 0 else body[:body.rfind(b"\n", 0, self.max_body) + 1]  # a JSON line
 
     def stub_id(self, service: Service, operation: Operation, captured: Captured) -> str:
         """The stub `captured` will be saved as: known before a streamed answer has ended."""

@@ -108,6 +108,10 @@ paths:
     get:
       operationId: packed
       responses: {"200": {description: gzip-compressed JSON, content: {application/json: {schema: {type: object}}}}}
+  /events:
+    get:
+      operationId: events
+      responses: {"200": {description: a long stream, content: {text/event-stream: {schema: {type: string}}}}}
   /big:
     get:
       operationId: big
@@ -163,6 +167,15 @@ class Leaky(BaseHTTPRequestHandler):
         elif path == "/packed":
             body = json.dumps({"seen": self.headers.get("Authorization"), "access_token": PACKED_TOKEN})
             self._answer(200, "application/json", gzip.compress(body.encode()), {"Content-Encoding": "gzip"})
+        elif path == "/events":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            event = b"data: " + b"e" * 1000 + b"\n\n"
+            for _ in range(3 * 1024):  # about 3 MiB of events
+                self.wfile.write(event)
+            self.close_connection = True
         elif path == "/big":
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
@@ -271,7 +284,7 @@ def test_no_planted_secret_reaches_the_stubs_folder(tmp_path: Path, leaky: str,
     assert replay.status_code == 200
 
 
-def test_leftover_temp_files_are_swept_at_start_and_a_big_answer_is_recorded_with_bounded_memory(
+def test_leftover_temp_files_are_swept_at_start_and_big_answers_are_recorded_with_bounded_memory(
         tmp_path: Path, leaky: str, gw_process: Callable[..., GatewayProcess]) -> None:
     stubs = project(tmp_path, leaky)
     folder = stubs / "leaky"
@@ -287,7 +300,7 @@ def test_leftover_temp_files_are_swept_at_start_and_a_big_answer_is_recorded_wit
         os.utime(file, (stamp, stamp))
     soon = time.time() + 60  # "just written", however long a loaded machine takes to start the gateway
     os.utime(fresh, (soon, soon))
-    gateway = gw_process(cwd=tmp_path).wait_ready()
+    gateway = gw_process(cwd=tmp_path, env={"GW_RECORD__MAX_BODY": "2MiB"}).wait_ready()
     assert [file for file in old if file.exists()] == []
     assert fresh.exists() and mine.exists()
 
@@ -299,9 +312,17 @@ def test_leftover_temp_files_are_swept_at_start_and_a_big_answer_is_recorded_wit
     grown = vm_hwm(gateway.proc.pid) - before
     assert grown < 24 * 1024 * 1024, f"peak memory grew by {grown / 2**20:.0f} MiB for a 30 MiB answer"
     big = stub_of(stubs, "big")
-    assert big["meta"]["not_recorded"].startswith("body over 10 MiB")
+    assert big["meta"]["not_recorded"].startswith("body over 2 MiB")
     assert "body" not in big["response"] and "body_file" not in big["response"]
     assert not list(folder.glob("big-*.body"))
+
+    with httpx.stream("GET", f"{gateway.url}/events", timeout=30) as response:
+        size = sum(len(chunk) for chunk in response.iter_bytes())
+    assert size == 3 * 1024 * 1008  # the client gets the whole stream
+    events = stub_of(stubs, "events")
+    assert events["meta"]["truncated"].startswith("stream over 2 MiB")
+    kept = (folder / events["response"]["body_file"]).read_bytes()
+    assert len(kept) <= 2 * 1024 * 1024 and kept.endswith(b"\n\n") and kept.startswith(b"data: eee")
     assert httpx.get(f"{gateway.url}/search", params={"q": "after"}, timeout=10).status_code == 200
 
 
