@@ -81,6 +81,7 @@ VALUE_RULES: tuple[ValueRule, ...] = (
     ValueRule("a card number", r"(?a)\b(?:\d[ -]?){12,18}\d\b", _luhn),
     ValueRule("a Stripe key", r"\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{8,}\b", hints=("_live_", "_test_")),
     ValueRule("an AWS access key id", r"\bAKIA[0-9A-Z]{16}\b", hints=("akia",)),
+    ValueRule("credentials in a URL", r"(?<=://)[^/\s:@]{1,256}:[^/\s@]{1,256}(?=@)", hints=("://",)),
     ValueRule("a GitHub token", r"\bgh[pousr]_[A-Za-z0-9]{30,}\b", hints=("ghp_", "gho_", "ghu_", "ghs_", "ghr_")),
 )
 

@@ -364,3 +364,5 @@ def test_names_match_in_every_spelling_and_projects_extend_the_table() -> None:
     assert redactor.text("card 4111 1111 1111 1111, order 1234 5678 9012 3456", applied, "t") == (
         "card [REDACTED], order 1234 5678 9012 3456")  # the Luhn check keeps what is no card number
     assert applied == ["t: value like a card number"]
+    assert redactor.text("from https://bob:hunter2@up.example/v1", applied, "source") == (
+        "from https://[REDACTED]@up.example/v1")
