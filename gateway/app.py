@@ -115,7 +115,7 @@ class GatewayApp:
         self.forwarder.upstream_identity = UpstreamIdentity(config)  # forward | strip | bearer | mint, per service
         self.stubs = StubStore(config.stubs_path(), list(config.services))
         self.recorder = Recorder(self.stubs, {}, {n: ", ".join(s.upstream) for n, s in config.services.items()},
-                                 keep_versions=config.record_versions)
+                                 keep_versions=config.record_versions, max_body=config.record.max_body)
         self.contract = ResponseContract(config)  # kept across reloads: its counts are the gateway's
         self.origins = OriginMatcher(config.cors.origins)  # one matcher (and its cache) for CORS and WebSockets
         origins = self.origins.allows if config.cors.enabled else None

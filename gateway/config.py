@@ -29,6 +29,7 @@ from .policy_settings import (
     CorsSettings,
     HealthCheckSettings,
     RateLimitSettings,
+    RecordSettings,
     SettingsError,
     StreamSettings,
     check_roles,
@@ -109,6 +110,7 @@ class GatewayConfig:
     stubs: str = "stubs"  # the stub store's folder, relative to gateway.yaml
     redact: dict[str, list[str]] = field(default_factory=dict)  # more to scrub when recording: headers, query, fields, patterns
     record_versions: bool = False  # keep an updated stub's previous content in stubs/<service>/.versions/
+    record: RecordSettings = field(default_factory=RecordSettings)  # record.max_body: larger bodies are not kept
     reload: bool = True  # pick up edited or added stub files and specs while running
     reload_interval: float = 1.0
     auth: AuthSettings = field(default_factory=AuthSettings)

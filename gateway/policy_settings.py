@@ -258,3 +258,15 @@ class StreamSettings:
             raise SettingsError("events", "must be between 0 and 1000")
         if not 0 <= self.interval <= 10:
             raise SettingsError("interval", "must be between 0s and 10s")
+
+
+@dataclass
+class RecordSettings:
+    """Record mode: how much of an answer a stub keeps. A larger body passes through to the client
+    untouched but is not written (the stub's `meta.not_recorded` says so); recording never holds more."""
+
+    max_body: int = 10 * 1024 * 1024  # e.g. 10MiB; GW_RECORD__MAX_BODY
+
+    def check(self) -> None:
+        if not 1024 <= self.max_body <= 1024**3:
+            raise SettingsError("max_body", "must be between 1KiB and 1GiB")

@@ -13,7 +13,7 @@ from ..forwarder import Forwarder
 from ..mocker import Mocker
 from ..mocker.streams import stream_kind
 from ..problems import Problem
-from ..stubs.recorder import Captured, Recorder
+from ..stubs.recorder import Captured, Recorder, read_capped
 from ..stubs.replay import near_miss_header
 
 log = logging.getLogger("gw.record")
@@ -62,7 +62,11 @@ class ModeDispatch:
             return response
         if not isinstance(response.body, bytes) and stream_kind(response.header("content-type")):
             return await self._record_stream(exchange, response, self.recorder)
-        body = await _read_all(response)
+        chunks, rest = await read_capped(response, self.recorder.max_body)  # never more than record.max_body held
+        if rest is not None:
+            return await self._record_oversized(exchange, response, chunks, rest, self.recorder)
+        body = b"".join(chunks)
+        del chunks
         service, operation = exchange.service, exchange.operation
         assert service is not None and operation is not None
         violations = check_response(service, operation, response.status, response.header("content-type") or "", body,
@@ -79,6 +83,30 @@ class ModeDispatch:
         headers = [(k, v) for k, v in response.headers if k.lower() != "transfer-encoding"]
         return Response(response.status, headers, body)
 
+    async def _record_oversized(self, exchange: Exchange, response: Response, head: list[bytes],
+                                rest: AsyncIterator[bytes], recorder: Recorder) -> Response:
+        """An answer over `record.max_body` passes through as it comes, never held whole; its stub keeps the
+        status and headers, and says why the body is not in it."""
+        service, operation = exchange.service, exchange.operation
+        assert service is not None and operation is not None
+        violations = check_response(service, operation, response.status, response.header("content-type") or "", None,
+                                    dict(response.headers))
+        exchange.contract_violations = violations
+        captured = await Captured.from_exchange(exchange, response.status, response.headers, b"")
+        captured.not_recorded = recorder.over_limit()
+        recorded = await asyncio.to_thread(recorder.save, service, operation, captured, [str(v) for v in violations])
+        exchange.notes["stub"] = recorded.stub_id
+        exchange.source = "live-recorded"
+
+        async def passed_on() -> AsyncIterator[bytes]:
+            while head:
+                yield head.pop(0)
+            async for chunk in rest:
+                yield chunk
+
+        headers = [(k, v) for k, v in response.headers if k.lower() != "transfer-encoding"]
+        return Response(response.status, headers, passed_on(), on_close=response.close)
+
     async def _record_stream(self, exchange: Exchange, response: Response, recorder: Recorder) -> Response:
         """An SSE / JSON Lines answer passes through as it comes (never held back to be recorded);
         the stub is saved once the stream has ended, before the client sees its end."""
@@ -92,11 +120,13 @@ class ModeDispatch:
         exchange.source = "live-recorded"
 
         async def passed_on(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-            seen = []
+            seen, size = [], 0
             async for chunk in chunks:
-                seen.append(chunk)
+                if size <= recorder.max_body:  # what is kept of a long stream stays bounded
+                    seen.append(chunk)
+                    size += len(chunk)
                 yield chunk
-            captured.response_body = b"".join(seen)
+            captured.response_body = recorder.kept_of_stream(b"".join(seen), captured)
             # the head's verdict, and the events the validation proxy has judged on their way through
             found = list(dict.fromkeys([*map(str, violations), *exchange.notes.get("contract", [])]))
             await asyncio.to_thread(recorder.save, service, operation, captured, found)
@@ -134,11 +164,3 @@ class ModeDispatch:
         stubbed.headers.append(("x-gw-fallback-reason", exchange.notes["fallback_reason"]))  # e.g. circuit-open
         return stubbed
 
-
-async def _read_all(response: Response) -> bytes:
-    if isinstance(response.body, bytes):
-        return response.body
-    try:
-        return b"".join([chunk async for chunk in response.body])
-    finally:
-        await response.close()

@@ -6,7 +6,9 @@ file (the last rename wins)."""
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,33 @@ def write_atomic(target: Path, data: bytes) -> None:
             os.close(directory)
     except OSError:
         pass
+
+
+# write_atomic's temp files: `.<target name>.<mkstemp's 8 random characters>.tmp`
+_LEFTOVER = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+
+
+def sweep_leftovers(root: Path, older_than: float = 10.0) -> int:
+    """Remove temp files a killed recording left behind (our own naming only, and only those older than
+    `older_than` seconds, so a write in flight in another process is never touched). Returns how many."""
+    removed = 0
+    if not root.is_dir():
+        return 0
+    cutoff = time.time() - older_than
+    for folder in [root, *(p for p in root.iterdir() if p.is_dir()), *root.glob("*/.versions")]:
+        try:
+            entries = list(folder.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if (_LEFTOVER.fullmatch(entry.name) and entry.is_file() and not entry.is_symlink()
+                        and entry.stat().st_mtime < cutoff):
+                    entry.unlink()
+                    removed += 1
+            except OSError:
+                continue
+    return removed
 
 
 def dump_yaml(document: dict[str, Any]) -> bytes:

@@ -12,7 +12,8 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from .store import StubStore
 log = logging.getLogger("gw.record")
 INLINE_LIMIT = 64 * 1024
 INLINE_DEPTH = 64  # deeper JSON goes to the side file as JSON: YAML's dumper and loader recurse per level
+MAX_BODY = 10 * 1024 * 1024  # the default of gateway.yaml's `record.max_body`
+FORM = "application/x-www-form-urlencoded"
 KEPT_RESPONSE_HEADERS = ("content-type", "location", "etag", "cache-control", "content-language", "content-disposition",
                          "link", "retry-after", "vary", "last-modified", "expires")
 
@@ -47,6 +50,8 @@ class Captured:
     response_headers: list[tuple[str, str]]
     response_body: bytes
     source: str = ""  # where it was recorded from
+    not_recorded: str = ""  # why the answer's body is left out of the stub (too big, cannot be scanned)
+    truncated: str = ""  # why only the first part of a streamed answer is kept
 
     def header(self, name: str) -> str:
         lowered = name.lower()
@@ -72,8 +77,9 @@ class Recorded:
 
 class Recorder:
     def __init__(self, store: StubStore, redactors: dict[str, Redactor], upstream_of: dict[str, str],
-                 keep_versions: bool = False) -> None:
+                 keep_versions: bool = False, max_body: int = MAX_BODY) -> None:
         self.store = store
+        self.max_body = max_body  # an answer's body larger than this is not recorded (the stub says so)
         self.keep_versions = keep_versions  # an updated stub's previous content goes to .versions/
         self.redactors = redactors
         self.upstream_of = upstream_of
@@ -84,14 +90,19 @@ class Recorder:
         """Write `captured` as a stub of `operation` (redacted first); the same request updates its file."""
         redactor, applied, request, name = self._named(service, operation, captured)
         folder = self.store.root / service.name
-        response = self._response(captured.status, captured.response_headers, captured.response_body, redactor,
-                                  applied, folder, name)
-        meta = {
+        body, not_recorded = self._body_to_record(captured)
+        response = self._response(captured.status, captured.response_headers, body, redactor, applied, folder, name)
+        meta: dict[str, Any] = {
             "operation": operation.key,
             "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "source": redactor.text(captured.source or self.upstream_of.get(service.name, ""), applied, "source"),
             "redactions": sorted(set(applied)),
         }
+        if not_recorded:
+            meta["not_recorded"] = not_recorded
+            log.warning("%s %s: answer body not recorded: %s", captured.method, captured.path, not_recorded)
+        if captured.truncated:
+            meta["truncated"] = captured.truncated
         if violations:
             meta["contract"] = {"ok": False, "violations": violations}
         target = folder / f"{name}.yaml"
@@ -113,6 +124,39 @@ class Recorder:
             listener(result, summary)
         return result
 
+    def _body_to_record(self, captured: Captured) -> tuple[bytes, str]:
+        """The answer's body as the stub keeps it (decoded when the upstream compressed it), or nothing
+        and the reason: too big to record, or encoded in a way that cannot be scanned for secrets."""
+        if captured.not_recorded:
+            return b"", captured.not_recorded
+        body = captured.response_body
+        if len(body) > self.max_body:
+            return b"", f"body over {_size(self.max_body)} ({len(body)} bytes): raise record.max_body to keep it"
+        encoding = next((v for k, v in captured.response_headers if k.lower() == "content-encoding"), "").strip().lower()
+        if encoding in ("", "identity") or not body:
+            return body, ""
+        if encoding not in ("gzip", "x-gzip", "deflate"):
+            return b"", f"body encoded as {encoding}: it cannot be scanned for secrets"
+        decoder = zlib.decompressobj(wbits=47 if "gzip" in encoding else 15)
+        try:
+            decoded = decoder.decompress(body, self.max_body + 1)
+        except zlib.error:
+            return b"", f"body declared {encoding} but not decodable: it cannot be scanned for secrets"
+        if len(decoded) > self.max_body or decoder.unconsumed_tail:
+            return b"", f"body over {_size(self.max_body)} once decoded: raise record.max_body to keep it"
+        return decoded, ""
+
+    def over_limit(self) -> str:
+        return f"body over {_size(self.max_body)}: raise record.max_body to keep it"
+
+    def kept_of_stream(self, body: bytes, captured: Captured) -> bytes:
+        """A streamed answer's first `max_body` bytes, cut after its last whole line (event), noted as truncated."""
+        if len(body) <= self.max_body:
+            return body
+        captured.truncated = f"stream over {_size(self.max_body)}: only its first whole events are kept"
+        cut = body.rfind(b"\n\n", 0, self.max_body - 1)  # an SSE event ends with a blank line
+        return body[:cut + 2] if cut >= 0 else body[:body.rfind(b"\n", 0, self.max_body) + 1]  # a JSON line
+
     def stub_id(self, service: Service, operation: Operation, captured: Captured) -> str:
         """The stub `captured` will be saved as: known before a streamed answer has ended."""
         return f"{service.name}/{self._named(service, operation, captured)[3]}"
@@ -121,8 +165,9 @@ class Recorder:
                captured: Captured) -> tuple[Redactor, list[str], dict[str, Any], str]:
         """The redactor for this exchange, the redactions applied so far, the request matcher, and the file's name."""
         query_pairs = parse_qsl(captured.query_string, keep_blank_values=True)
+        content_type = captured.header("content-type")
         redactor = self.redactors[service.name].secrets_in(
-            captured.headers, query_pairs, _json(captured.body, captured.header("content-type")))
+            captured.headers, query_pairs, _json(captured.body, content_type), _form(captured.body, content_type))
         applied: list[str] = []
         request = self._request(captured, service.base_path, query_pairs, redactor, applied)
         return redactor, applied, request, f"{_slug(operation.key)}-{_digest(request)}"
@@ -137,7 +182,12 @@ class Recorder:
             if redactor.secret_query(key):
                 applied.append(f"query {key}")
                 continue
-            query[key] = redactor.text(value, applied, f"query {key}")
+            scrubbed: list[str] = []
+            cleaned = redactor.text(value, scrubbed, f"query {key}")
+            if scrubbed:  # a secret inside: the matcher leaves the parameter out rather than keep a placeholder
+                applied += scrubbed
+                continue
+            query[key] = cleaned
         if query:
             request["query"] = query
         matcher = _body_matcher(captured.body, captured.header("content-type"), redactor, applied)
@@ -169,12 +219,14 @@ class Recorder:
             response["body"] = redactor.document(document, applied, "response body")
         elif document is None and _is_text(content_type, body) and len(body) <= INLINE_LIMIT:
             response["body"] = redactor.text(body.decode("utf-8"), applied, "response body")
-        else:
+        else:  # a side file: scanned like inline bodies, binary ones byte for byte
             side = folder / f"{name}.body"
             if document is not None:
                 body = json.dumps(redactor.document(document, applied, "response body")).encode()
             elif _is_text(content_type, body):
                 body = redactor.text(body.decode("utf-8"), applied, "response body").encode()
+            else:
+                body = redactor.binary(body, applied, "response body")
             write_atomic(side, body)
             response["body_file"] = side.name
         return response
@@ -203,6 +255,42 @@ def _body_matcher(body: bytes, content_type: str, redactor: Redactor, applied: l
     return matcher
 
 
+async def read_capped(response: Any, limit: int) -> tuple[list[bytes], AsyncIterator[bytes] | None]:
+    """An answer's body read up to `limit` bytes: (its chunks, None) when it all came, else (the chunks
+    read so far, the rest still to come) so that the caller passes it on without holding it whole."""
+    if isinstance(response.body, bytes):
+        return [response.body], None
+    iterator = aiter(response.body)
+    chunks, size = [], 0
+    try:
+        async for chunk in iterator:
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                return chunks, iterator
+    except BaseException:
+        await response.close()
+        raise
+    await response.close()
+    return chunks, None
+
+
+def _form(body: bytes, content_type: str) -> list[tuple[str, str]] | None:
+    if FORM not in content_type.lower():
+        return None
+    try:
+        return parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def _size(count: int) -> str:
+    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if count >= size and count % size == 0:
+            return f"{count // size} {unit}"
+    return f"{count} bytes"
+
+
 def _json(body: bytes, content_type: str) -> Any:
     if "json" not in content_type.lower():
         return None
@@ -214,7 +302,8 @@ def _json(body: bytes, content_type: str) -> Any:
 
 def _is_text(content_type: str, body: bytes) -> bool:
     lowered = content_type.lower()
-    if not (lowered.startswith("text/") or "xml" in lowered or "json" in lowered or "javascript" in lowered):
+    if not (lowered.startswith("text/") or "xml" in lowered or "json" in lowered or "javascript" in lowered
+            or FORM in lowered):
         return False
     try:
         body.decode("utf-8")

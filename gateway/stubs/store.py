@@ -10,6 +10,7 @@ from ..config import mount_prefix
 from ..specs import Operation, Service, find_operation
 from .format import Stub, StubError, read_stub
 from .matchers import RequestView, Verdict, judge
+from .persister import sweep_leftovers
 
 log = logging.getLogger("gw.stubs")
 
@@ -53,6 +54,9 @@ class StubStore:
         self.services = services
         self.stubs: dict[str, list[Stub]] = {}
         self.errors: list[StubError] = []
+        swept = sweep_leftovers(root)  # temp files of recordings killed mid-write, from an earlier run
+        if swept:
+            log.info("removed %d temp file(s) left by interrupted recordings in %s", swept, root)
         self.load()
 
     def load(self) -> None:
