@@ -1,12 +1,14 @@
 """Hardening: refuse Hosts the gateway does not serve, and send security headers on its own answers.
 
 `allowed_hosts` stops DNS-rebinding pages (a site whose name suddenly resolves to 127.0.0.1) from
-talking to a developer's gateway. The security headers go on what the gateway itself makes
+talking to a developer's gateway: one rule for every HTTP request and every WebSocket handshake
+(the gateway's `/_gw/ws` and the pass-through sockets alike). The security headers go on what the gateway itself makes
 (stubs, problem+json, /_gw/ endpoints, preflights); a proxied upstream answer keeps its own policy.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 
 from ..exchange import UPSTREAM_SOURCES, Exchange, Response
@@ -34,14 +36,36 @@ class AllowedHosts:
         host = _bare_host(host)
         return self.any or host in self.exact or (bool(host) and host.endswith(self.suffixes))
 
-    async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
-        host = exchange.headers.get("host", "")
+    def refusal(self, host: str) -> Problem | None:
+        """The 400 problem for a Host that is not served here; None when it is."""
         if self.allows(host):
+            return None
+        return Problem(400, detail=f"host {host or '(none)'} is not served here (allowed_hosts)",
+                       title="Host not allowed", slug="host-not-allowed")
+
+    async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
+        problem = self.refusal(exchange.headers.get("host", ""))
+        if problem is None:
             return await call_next(exchange)
-        problem = Problem(400, detail=f"host {host or '(none)'} is not served here (allowed_hosts)",
-                          title="Host not allowed", slug="host-not-allowed")
         exchange.notes["problem"] = problem.slug
         return Response.from_problem(problem, exchange.path)  # before the problem step: it renders its own
+
+
+def rebinding_proof(host: str, bind_host: str = "") -> bool:
+    """A name no DNS rebinding can point here: an IP literal, `localhost` (browsers resolve it themselves) or the bind name.
+
+    What a browser page may be served from when `allowed_hosts` is not set (the gateway's own origin).
+    """
+    host = _bare_host(host)
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost") or host == _bare_host(bind_host):
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _bare_host(host: str) -> str:
