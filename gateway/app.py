@@ -49,7 +49,7 @@ from .steps.cors import Cors, OriginMatcher
 from .steps.cross_site import CrossSiteGuard
 from .steps.dispatch import ModeDispatch
 from .steps.errors import ProblemResponses
-from .steps.hardening import AllowedHosts, SecurityHeaders, rebinding_proof
+from .steps.hardening import AllowedHosts, OwnPages, SecurityHeaders, rebinding_proof
 from .steps.journal import JournalStep
 from .steps.metrics import ObserveMetrics
 from .steps.rate_limit import RateLimit, any_rate_limit
@@ -129,6 +129,7 @@ class GatewayApp:
         self.admin_service = self.admin_api.service  # that document as a Service (name gw-admin), for Swagger UI
         self.allowed_hosts = AllowedHosts(config.allowed_hosts) if config.allowed_hosts else None  # HTTP and sockets
         own_host = self.allowed_hosts.allows if self.allowed_hosts else partial(rebinding_proof, bind_host=config.host)
+        self.own_pages = OwnPages(own_host, origins)  # browser pages that speak for the gateway (/_gw/ws, /_gw/api)
         self.live_events = LiveEvents(self.events, self.admin_access, self._hello, origins,  # /_gw/ws, operators only
                                       own_host=own_host)
         self.metrics = GatewayMetrics() if config.metrics else None  # kept across reloads, as the contract's counts
@@ -161,7 +162,7 @@ class GatewayApp:
             *self._edge(),  # security headers, allowed hosts, CORS: outside problem+json, so errors get them too
             ProblemResponses(),
             BodyLimit(self.config.max_body, per_service_limits),
-            CrossSiteGuard(),  # a foreign page's form cannot change state through /_gw/api or /_gw/auth
+            CrossSiteGuard(self.own_pages),  # a foreign page's form cannot change state through /_gw/api or /_gw/auth
             AuthEndpoints(self.auth),
             self.admin_api,  # /_gw/api/: before /_gw/ endpoints, which answer 404 for the rest
             Dashboard(self.admin_access, lambda: services_snapshot(self.config, self.services)),  # /_gw/ui

@@ -17,19 +17,17 @@ or the bind name): a DNS-rebinding page (`Host` and `Origin` both `evil.example`
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..admin import AdminAccess
 from ..events import Event, EventBus, Subscription
 from ..exchange import Exchange
 from ..problems import Problem
-from ..steps.hardening import rebinding_proof
+from ..steps.hardening import OwnPages, rebinding_proof
 from ..steps.request_id import request_id_for
 from ..websockets import first_done, refuse
 
@@ -87,11 +85,10 @@ class LiveEvents:
         origin = exchange.headers.get("origin")
         if not origin:
             return  # not a browser: scripts and CLIs send none
-        if _same_host(origin, exchange.headers.get("host", "")) and self.own_host(exchange.headers.get("host", "")):
+        if OwnPages(self.own_host, self.origin_allowed).allows(origin, exchange.headers.get("host", "")):
             return
-        if self.origin_allowed is not None and self.origin_allowed(origin):
-            return
-        raise Problem(403, detail=f"a page from {origin} may not read the gateway's live events", slug="origin-refused")
+        raise Problem(403, detail=f"a page from {origin} may not read the gateway's live events (a host name of "
+                                  "the gateway's own belongs in allowed_hosts)", slug="origin-refused")
 
     async def _pump(self, subscription: Subscription, send: Any) -> None:
         """Events out as they come; a heartbeat when idle; a `dropped` note when this client fell behind."""
@@ -114,15 +111,3 @@ async def _until_disconnect(receive: Any) -> None:
 
 async def _send_json(send: Any, event: Event) -> None:
     await send({"type": "websocket.send", "text": json.dumps(event, default=str, separators=(",", ":"))})
-
-
-def _same_host(origin: str, host: str) -> bool:
-    """The page came from this gateway: the Origin's host is the Host the request was sent to.
-
-    Ports are not compared: a proxy in front (nginx) may rewrite Host without the client's port.
-    """
-    origin_host = urlsplit(origin).hostname or ""
-    with contextlib.suppress(ValueError):
-        return bool(origin_host) and origin_host == urlsplit(f"//{host}").hostname
-    return False
-

@@ -8,8 +8,10 @@ talking to a developer's gateway: one rule for every HTTP request and every WebS
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from urllib.parse import urlsplit
 
 from ..exchange import UPSTREAM_SOURCES, Exchange, Response
 from ..pipeline import Next
@@ -66,6 +68,34 @@ def rebinding_proof(host: str, bind_host: str = "") -> bool:
     except ValueError:
         return False
     return True
+
+
+class OwnPages:
+    """Which browser pages speak for the gateway: served from the Host asked, when that Host is one of its own, or a CORS origin.
+
+    A DNS-rebinding page has `Origin` and `Host` both `evil.example`: same host, yet not the gateway's
+    own name, so it is another site. `own_host` is `allowed_hosts` when set, else `rebinding_proof`.
+    """
+
+    def __init__(self, own_host: Callable[[str], bool], cors_allowed: Callable[[str], bool] | None = None) -> None:
+        self.own_host = own_host
+        self.cors_allowed = cors_allowed
+
+    def allows(self, origin: str, host: str) -> bool:
+        if same_host(origin, host) and self.own_host(host):
+            return True
+        return self.cors_allowed is not None and self.cors_allowed(origin)
+
+
+def same_host(origin: str, host: str) -> bool:
+    """The page came from this gateway: the Origin's host is the Host the request was sent to.
+
+    Ports are not compared: a proxy in front (nginx) may rewrite Host without the client's port.
+    """
+    origin_host = urlsplit(origin).hostname or ""
+    with contextlib.suppress(ValueError):
+        return bool(origin_host) and origin_host == urlsplit(f"//{host}").hostname
+    return False
 
 
 def _bare_host(host: str) -> str:

@@ -193,7 +193,7 @@ def test_a_reused_refresh_token_refuses_every_access_token_of_the_session(gatewa
 
 
 def test_revocation_and_the_attempt_limit_hold_across_two_processes_sharing_redis(tmp_path: Path) -> None:
-    """Also: without allowed_hosts, the live feed still refuses a rebound page (its Origin is not the gateway's own)."""
+    """Also: without allowed_hosts, the live feed and the admin API still refuse a rebound page (not the gateway's own)."""
     redis = RedisServer(tmp_path)
     gateway_yaml(tmp_path, redis_url=redis.url, allowed_hosts=[])
     first = second = None
@@ -218,6 +218,11 @@ def test_revocation_and_the_attempt_limit_hold_across_two_processes_sharing_redi
         own_page = handshake(first, "/_gw/ws", f"localhost:{first.port}", f"http://localhost:{first.port}")
         assert b"403" in rebound, rebound
         assert b" 101 " in own_page + b" ", own_page
+        rebound_post = httpx.post(first.url + "/_gw/api/stubs/reload", headers={
+            "Host": "evil.example", "Origin": "http://evil.example", "X-GW-Admin": "1"}, timeout=5)
+        own_post = httpx.post(first.url + "/_gw/api/stubs/reload", headers={
+            "Origin": f"http://127.0.0.1:{first.port}", "X-GW-Admin": "1"}, timeout=5)
+        assert rebound_post.status_code == 403 and own_post.status_code == 200
     finally:
         for process in (first, second):
             if process is not None:
@@ -241,10 +246,14 @@ def test_a_cross_site_simple_post_to_the_admin_api_is_refused(gateway, headers: 
 
 def test_a_cross_site_form_cannot_reset_a_circuit_or_log_in(gateway) -> None:
     reset = httpx.post(gateway.url + "/_gw/api/services/chat/instances/x/circuit/reset", data={"a": "b"}, timeout=5)
-    login = httpx.post(gateway.url + "/_gw/auth/login", content=f'{{"username":"alice","password":"{PASSWORD}"}}',
-                       headers={"Content-Type": "text/plain"}, timeout=5)
+    body = f'{{"username":"dave","password":"{PASSWORD}"}}'
+    login = httpx.post(gateway.url + "/_gw/auth/login", content=body,
+                       headers={"Content-Type": "text/plain", "Origin": "http://evil.example"}, timeout=5)
+    like_curl = httpx.post(gateway.url + "/_gw/auth/login", content=body,  # curl -d: a form type, no Origin
+                           headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=5)
 
-    assert reset.status_code == 403 and login.status_code == 415
+    assert reset.status_code == 403 and login.status_code == 403
+    assert like_curl.status_code == 200
     with_cookie = httpx.post(gateway.url + "/_gw/auth/logout", headers={"Cookie": "session=x", "Content-Type": "text/plain"},
                              timeout=5)
     assert with_cookie.status_code == 403
