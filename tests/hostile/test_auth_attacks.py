@@ -300,8 +300,10 @@ def handshake(gateway: GatewayProcess, path: str, host: str, origin: str | None)
 @pytest.mark.parametrize("path", ["/_gw/ws", "/chat/events"])
 def test_a_rebinding_handshake_is_refused_on_every_websocket(gateway, path: str) -> None:
     rebound = handshake(gateway, path, "evil.example", "http://evil.example")
+    without_origin = handshake(gateway, path, "evil.example", None)
     own = handshake(gateway, path, f"127.0.0.1:{gateway.port}", None)
 
     assert b" 101 " not in rebound + b" " and b"400" in rebound, rebound
+    assert b"400" in without_origin, without_origin
     assert b" 101 " in own + b" ", own
     still_answers(gateway)
