@@ -11,6 +11,7 @@ import gc
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from . import json_limits
@@ -46,13 +47,14 @@ from .steps.authenticate import Authenticate
 from .steps.body_limit import BodyLimit
 from .steps.client_address import ClientAddress
 from .steps.cors import Cors, OriginMatcher
+from .steps.cross_site import CrossSiteGuard
 from .steps.dispatch import ModeDispatch
 from .steps.errors import ProblemResponses
-from .steps.hardening import AllowedHosts, SecurityHeaders
+from .steps.hardening import AllowedHosts, OwnPages, SecurityHeaders, rebinding_proof
 from .steps.journal import JournalStep
 from .steps.metrics import ObserveMetrics
 from .steps.rate_limit import RateLimit, any_rate_limit
-from .steps.request_id import RequestId
+from .steps.request_id import RequestId, request_id_for
 from .steps.response_contract import ResponseContract
 from .streaming import send_answer
 from .stubs import StubStore
@@ -60,6 +62,7 @@ from .stubs.recorder import Recorder
 from .stubs.redaction import Redactor
 from .stubs.replay import Replay
 from .websockets import WebSocketPassThrough
+from .websockets import refuse as refuse_socket
 
 log = logging.getLogger("gw")
 
@@ -126,7 +129,11 @@ class GatewayApp:
         publish_circuit_changes(self.forwarder, self.events)
         self.admin_api = AdminApi(self)  # /_gw/api/, described by gateway/admin/openapi.yaml
         self.admin_service = self.admin_api.service  # that document as a Service (name gw-admin), for Swagger UI
-        self.live_events = LiveEvents(self.events, self.admin_access, self._hello, origins)  # /_gw/ws, operators only
+        self.allowed_hosts = AllowedHosts(config.allowed_hosts) if config.allowed_hosts else None  # HTTP and sockets
+        own_host = self.allowed_hosts.allows if self.allowed_hosts else partial(rebinding_proof, bind_host=config.host)
+        self.own_pages = OwnPages(own_host, origins)  # browser pages that speak for the gateway (/_gw/ws, /_gw/api)
+        self.live_events = LiveEvents(self.events, self.admin_access, self._hello, origins,  # /_gw/ws, operators only
+                                      own_host=own_host)
         self.metrics = GatewayMetrics() if config.metrics else None  # kept across reloads, as the contract's counts
         if self.metrics is not None:
             self.metrics.attach(self.forwarder, self.websockets)
@@ -157,6 +164,7 @@ class GatewayApp:
             *self._edge(),  # security headers, allowed hosts, CORS: outside problem+json, so errors get them too
             ProblemResponses(),
             BodyLimit(self.config.max_body, per_service_limits),
+            CrossSiteGuard(self.own_pages),  # a foreign page's form cannot change state through /_gw/api or /_gw/auth
             AuthEndpoints(self.auth),
             self.admin_api,  # /_gw/api/: before /_gw/ endpoints, which answer 404 for the rest
             Dashboard(self.admin_access, lambda: services_snapshot(self.config, self.services)),  # /_gw/ui
@@ -183,8 +191,8 @@ class GatewayApp:
         edge: list[Any] = []
         if config.security_headers:
             edge.append(SecurityHeaders())
-        if config.allowed_hosts:
-            edge.append(AllowedHosts(config.allowed_hosts))
+        if self.allowed_hosts is not None:
+            edge.append(self.allowed_hosts)
         if config.cors.enabled:
             edge.append(Cors(config.cors, self.origins))
         return edge
@@ -217,10 +225,23 @@ class GatewayApp:
         elif kind == "websocket":
             if self.client_address is not None:
                 self.client_address.resolve(scope)
+            if await self._refused_host(scope, receive, send):
+                return
             if scope["path"] == LIVE_EVENTS_PATH:
                 await self.live_events(scope, receive, send)
             else:
                 await self.websockets(scope, receive, send)
+
+    async def _refused_host(self, scope: dict[str, Any], receive: Any, send: Any) -> bool:
+        """A WebSocket handshake to a Host not in `allowed_hosts` is refused as an HTTP request would be."""
+        if self.allowed_hosts is None:
+            return False
+        exchange = Exchange(scope, receive)
+        problem = self.allowed_hosts.refusal(exchange.headers.get("host", ""))
+        if problem is None:
+            return False
+        await refuse_socket(scope, send, problem, request_id_for(exchange))
+        return True
 
     async def _hello(self) -> dict[str, Any]:
         """The first frame of /_gw/ws: the services and their modes now, so a client can draw at once."""

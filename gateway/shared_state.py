@@ -104,6 +104,34 @@ class SharedState:
         self._values[key] = (str(count), current[1])
         return count
 
+    async def reserve(self, keys: list[str], limit: int, ttl: float) -> bool:
+        """Count one more try on every counter, only if each is still below `limit`; all or nothing, atomically.
+
+        The check and the count are one step (no await in between here; one Lua script in Redis), so
+        however many requests arrive at once, at most `limit` are ever let through per window.
+        """
+        now = time.time()
+        counts = []
+        for key in keys:
+            current = self._values.get(key)
+            counts.append(int(current[0]) if current is not None and current[1] > now else 0)
+        if any(count >= limit for count in counts):
+            return False
+        for key, count in zip(keys, counts, strict=True):
+            expires = self._values[key][1] if count else now + ttl
+            self._values[key] = (str(count + 1), expires)
+        self._sweep()
+        return True
+
+    async def release(self, key: str) -> None:
+        """Give back one reserved try (a counter never goes below zero)."""
+        current = self._values.get(key)
+        if current is not None and current[1] > time.time() and int(current[0]) > 0:
+            self._values[key] = (str(int(current[0]) - 1), current[1])
+
+    async def get_many(self, *keys: str) -> list[str | None]:
+        return [await self.get(key) for key in keys]
+
     async def take(self, key: str, limit: int, window: float, burst: int = 0) -> Allowance:
         now = time.time()
         allowance, new_tat = gcra(self._tats.get(key), now, limit, window, burst)
@@ -149,6 +177,22 @@ if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n
 """
 
+_RESERVE_LUA = """
+local limit = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') >= limit then return 0 end
+end
+for i, key in ipairs(KEYS) do
+  if redis.call('INCR', key) == 1 then redis.call('PEXPIRE', key, ARGV[2]) end
+end
+return 1
+"""
+
+_RELEASE_LUA = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
+return 0
+"""
+
 
 class RedisState(SharedState):
     """The same operations in Redis, atomic where two processes could race (Lua scripts)."""
@@ -164,6 +208,8 @@ class RedisState(SharedState):
                                             decode_responses=True, health_check_interval=30)
         self._gcra = self._client.register_script(_GCRA_LUA)
         self._incr = self._client.register_script(_INCR_LUA)
+        self._reserve = self._client.register_script(_RESERVE_LUA)
+        self._release = self._client.register_script(_RELEASE_LUA)
         self._down_until = 0.0
 
     async def _call(self, operation: Any) -> Any:
@@ -191,6 +237,15 @@ class RedisState(SharedState):
 
     async def incr(self, key: str, ttl: float) -> int:
         return int(await self._call(self._incr(keys=[PREFIX + key], args=[_millis(ttl)])))
+
+    async def reserve(self, keys: list[str], limit: int, ttl: float) -> bool:
+        return bool(await self._call(self._reserve(keys=[PREFIX + k for k in keys], args=[limit, _millis(ttl)])))
+
+    async def release(self, key: str) -> None:
+        await self._call(self._release(keys=[PREFIX + key]))
+
+    async def get_many(self, *keys: str) -> list[str | None]:
+        return list(await self._call(self._client.mget([PREFIX + k for k in keys]))) if keys else []
 
     async def take(self, key: str, limit: int, window: float, burst: int = 0) -> Allowance:
         ok, capacity, remaining, reset, retry = await self._call(self._gcra(keys=[PREFIX + "rl:" + key],

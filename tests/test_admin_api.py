@@ -15,6 +15,7 @@ from tests.upstream import UpstreamServer
 ECHO = str(TEST_SPECS / "echo.yaml")
 USERS = str(SPECS / "users.yaml")
 SECRET = "a-test-secret-of-at-least-32-bytes!"
+ADMIN = {"X-GW-Admin": "1"}  # what a state change without a JSON body carries (cross-site forms cannot)
 STUB = """\
 request:
   method: GET
@@ -86,7 +87,7 @@ def test_an_operation_key_with_a_space_and_a_slash_is_addressed_url_encoded(gate
     with gateway.client() as client:
         set_ = client.put(path, json={"mode": "live"})
         listed = client.get("/_gw/api/services/users").json()["operations"]
-        cleared = client.delete(path)
+        cleared = client.delete(path, headers=ADMIN)
     assert set_.status_code == 200
     assert set_.json() == {"key": "GET /me", "method": "GET", "path": "/users/me", "mode": "live", "override": True}
     me = next(op for op in listed if op["key"] == "GET /me")
@@ -123,11 +124,11 @@ def test_stubs_can_be_listed_shown_deleted_and_reloaded(gateway: GatewayThread, 
         listed = client.get("/_gw/api/stubs", params={"service": "users"}).json()
         shown = client.get("/_gw/api/stubs/users/getUser-7")
         served = client.get("/users/users/7")
-        deleted = client.delete("/_gw/api/stubs/users/getUser-7")
+        deleted = client.delete("/_gw/api/stubs/users/getUser-7", headers=ADMIN)
         gone = client.get("/_gw/api/stubs/users/getUser-7")
         after = client.get("/users/users/7")
         (stub_dir / "users" / "getUser-8.yaml").write_text(STUB.replace("7", "8"))
-        reloaded = client.post("/_gw/api/stubs/reload")
+        reloaded = client.post("/_gw/api/stubs/reload", headers=ADMIN)
         unknown = client.get("/_gw/api/stubs", params={"service": "nope"})
     assert [(s["id"], s["file"], s["status"], s["operation"]) for s in listed["stubs"]] == [
         ("getUser-7", "users/getUser-7.yaml", 200, "getUser")]
@@ -143,7 +144,7 @@ def test_stubs_can_be_listed_shown_deleted_and_reloaded(gateway: GatewayThread, 
 
 def test_journal_lists_filters_follows_shows_and_clears(gateway: GatewayThread) -> None:
     with gateway.client() as client:
-        client.delete("/_gw/api/journal")
+        client.delete("/_gw/api/journal", headers=ADMIN)
         client.get("/users/users/1", headers={"X-Request-ID": "first-one"})
         client.get("/users/users/abc")  # 400
         start = client.get("/_gw/api/journal").json()
@@ -153,7 +154,7 @@ def test_journal_lists_filters_follows_shows_and_clears(gateway: GatewayThread) 
         only_echo = client.get("/_gw/api/journal", params={"service": "echo"}).json()
         newest = client.get("/_gw/api/journal", params={"limit": 1}).json()
         entry = client.get("/_gw/api/journal/first-one").json()
-        cleared = client.delete("/_gw/api/journal")
+        cleared = client.delete("/_gw/api/journal", headers=ADMIN)
         empty = client.get("/_gw/api/journal").json()
     assert [e["path"] for e in start["entries"]] == ["/users/users/1", "/users/users/abc"]
     assert [e["path"] for e in newer["entries"]] == ["/echo/items/2"]
@@ -175,8 +176,8 @@ def test_a_circuit_can_be_reset(start_gateway: Callable[..., GatewayThread]) -> 
         client.get("/echo/items/1")
         opened = client.get("/_gw/api/services/echo").json()["instances"][0]["circuit"]["state"]
         refused = client.get("/echo/items/1")
-        reset = client.post(reset_path)
-        unknown = client.post("/_gw/api/services/echo/instances/http%3A%2F%2Fnowhere/circuit/reset")
+        reset = client.post(reset_path, headers=ADMIN)
+        unknown = client.post("/_gw/api/services/echo/instances/http%3A%2F%2Fnowhere/circuit/reset", headers=ADMIN)
     assert opened == "open"
     assert refused.status_code == 503
     assert reset.status_code == 200 and reset.json()["circuit"]["state"] == "closed"

@@ -21,6 +21,7 @@ import requests
 
 from ..auth.setup import expand_env
 from ..config import ConfigError, load_config_here
+from ..steps.cross_site import ADMIN_HEADER
 from ..stubs.persister import write_atomic
 from .access import KEY_HEADER
 
@@ -64,6 +65,7 @@ class AdminClient:
     def __init__(self, url: str, key: str = "") -> None:
         self.url = url.rstrip("/")
         self.session = requests.Session()
+        self.session.headers[ADMIN_HEADER] = "1"  # the gateway refuses state changes without it (cross-site forms)
         if key:
             self.session.headers[KEY_HEADER] = key
 

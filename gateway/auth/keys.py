@@ -73,9 +73,13 @@ def key_algorithms(key: Any, setting: str) -> tuple[str, ...]:
 
 
 def _pinned(available: tuple[str, ...], configured: list[str], setting: str) -> tuple[str, ...]:
-    """The configured algorithms if the key can use them all; else the key's own default."""
+    """The configured algorithms if the key can use them all; else the key's one default.
+
+    A secret defaults to exactly HS256 and an RSA key to RS256 (as documented): a token signed with
+    HS512 under the same secret is refused unless `algorithms` lists it.
+    """
     if not configured:
-        return available[:1] if available == RSA_ALGORITHMS else available
+        return available[:1] if available in (RSA_ALGORITHMS, HMAC_ALGORITHMS) else available
     wrong = [a for a in configured if a not in available]
     if wrong:
         raise KeyMaterialError("algorithms", f"{', '.join(wrong)} cannot be used with the key in {setting}")

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..shared_state import SharedState, StateUnavailable
 from .problems import invalid_token, store_unavailable
-from .sessions import revoked_key
+from .sessions import revoked_key, session_revoked_key
 
 log = logging.getLogger("gw.auth")
 WARN_EVERY = 60.0
@@ -26,18 +26,21 @@ class Revocations:
         self._warned = -WARN_EVERY
 
     async def check(self, claims: dict[str, Any]) -> None:
-        """Raise a 401 problem when the token's `jti` was revoked (logout)."""
-        jti = claims.get("jti")
-        if not jti:
+        """Raise a 401 problem when the token's `jti` (logout) or its session `sid` (logout, reused refresh) is revoked."""
+        keys = [revoked_key(str(claims["jti"]))] if claims.get("jti") else []
+        session = claims.get("sid") or claims.get("fam")
+        if session:
+            keys.append(session_revoked_key(str(session)))
+        if not keys:
             return
         try:
-            revoked = await self.state.get(revoked_key(str(jti)))
+            revoked = any(value is not None for value in await self.state.get_many(*keys))
         except StateUnavailable as exc:
             if self.fail_closed:
                 raise store_unavailable("cannot check whether the token was revoked") from None
             self._warn(exc)
             return
-        if revoked is not None:
+        if revoked:
             raise invalid_token("token revoked")
 
     def _warn(self, exc: Exception) -> None:

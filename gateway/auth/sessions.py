@@ -3,8 +3,10 @@
 A login starts a refresh-token *family*. Each refresh consumes its token (an atomic set-if-absent
 on its `jti`) and issues the next one; presenting a consumed token again means it was stolen or
 replayed, so the whole family is revoked (OAuth 2.0 Security BCP, refresh token rotation).
-Logout revokes the access token's `jti` until it expires, and the family. Failed logins are
-counted per username and per client address.
+Logout revokes the access token's `jti` until it expires, and the family. Every access token of a
+login carries the family as its session id (`sid`), so revoking the family (logout, or a reused
+refresh token) refuses every access token of that session at once. Login tries are counted per
+username and per client address.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def revoked_key(jti: str) -> str:
     return f"auth:revoked:{jti}"
 
 
-def _family_key(family: str) -> str:
+def session_revoked_key(family: str) -> str:
     return f"auth:family-revoked:{family}"
 
 
@@ -55,32 +57,32 @@ class Sessions:
         self._dummy_hash = users[0].password_hash if users else ""
 
     async def login(self, username: str, password: str, client_ip: str) -> Tokens:
-        counters = [f"auth:failed:user:{username}", f"auth:failed:ip:{client_ip}"]
+        """Tokens for the right password; 401 for a wrong one; 429 once the attempts of the window are used up.
+
+        A try is reserved on both counters (user and client address) before the password is checked,
+        in one atomic step, so a burst of concurrent tries gets at most `attempts` checked per window;
+        a success gives its try back (and clears the user's count), a failure keeps it.
+        """
+        user_key, ip_key = f"auth:failed:user:{username}", f"auth:failed:ip:{client_ip}"
+        settings = self.login_settings
         try:
-            await self._refuse_when_limited(counters)
+            if not await self.state.reserve([user_key, ip_key], settings.attempts, settings.window):
+                raise Problem(429, detail=f"too many failed logins; try again within {settings.window:g}s",
+                              title="Too many failed logins", slug="too-many-failed-logins",
+                              headers={"Retry-After": str(int(settings.window))})
             user = self.users.get(username)
             ok = await passwords.check(password, user.password_hash if user else self._dummy_hash)
             if user is None or not ok:
-                for key in counters:
-                    await self.state.incr(key, self.login_settings.window)
                 raise Problem(401, detail="wrong username or password", slug="invalid-credentials")
-            await self.state.delete(counters[0])
+            await self.state.delete(user_key)
+            await self.state.release(ip_key)
         except StateUnavailable:
             raise store_unavailable("cannot check login attempts") from None
         return self._start(user)
 
-    async def _refuse_when_limited(self, counters: list[str]) -> None:
-        for key in counters:
-            count = int(await self.state.get(key) or 0)
-            if count >= self.login_settings.attempts:
-                window = self.login_settings.window
-                raise Problem(429, detail=f"too many failed logins; try again within {window:g}s",
-                              title="Too many failed logins", slug="too-many-failed-logins",
-                              headers={"Retry-After": str(int(window))})
-
     def _start(self, user: AuthUser, family: str | None = None) -> Tokens:
         family = family or secrets.token_hex(16)
-        access, _ = self.issuer.access(user.username, user.roles, family=family)
+        access, _ = self.issuer.access(user.username, user.roles, family=family)  # its `sid` is the family
         refresh, _ = self.issuer.refresh(user.username, family)
         return Tokens(access, refresh, int(self.issuer.access_ttl))
 
@@ -88,11 +90,11 @@ class Sessions:
         claims = await self._verified(refresh_token, REFRESH)
         family, jti = str(claims.get("fam", "")), str(claims["jti"])
         try:
-            if await self.state.get(_family_key(family)) is not None:
+            if await self.state.get(session_revoked_key(family)) is not None:
                 raise invalid_token("this session was revoked; log in again")
             fresh = await self.state.set_if_absent(f"auth:used:{jti}", "1", ttl=self._left(claims))
             if not fresh:
-                await self.state.set(_family_key(family), "reuse", ttl=self.issuer.refresh_ttl)
+                await self.state.set(session_revoked_key(family), "reuse", ttl=self.issuer.refresh_ttl)
                 raise invalid_token("refresh token already used; every token of this session is revoked")
         except StateUnavailable:
             raise store_unavailable("cannot check the refresh token") from None
@@ -106,13 +108,13 @@ class Sessions:
         if "jti" not in access_claims:
             raise Problem(400, detail="this access token has no jti claim, so it cannot be revoked; it expires by itself",
                           slug="not-revocable")
-        family = str(access_claims.get("fam", ""))
+        family = str(access_claims.get("sid") or access_claims.get("fam") or "")
         if refresh_token:
             family = str((await self._verified(refresh_token, REFRESH)).get("fam", "")) or family
         try:
             await self.state.set(revoked_key(str(access_claims["jti"])), "logout", ttl=self._left(access_claims))
             if family:
-                await self.state.set(_family_key(family), "logout", ttl=self.issuer.refresh_ttl)
+                await self.state.set(session_revoked_key(family), "logout", ttl=self.issuer.refresh_ttl)
         except StateUnavailable:
             raise store_unavailable("cannot record the logout") from None
 

@@ -144,7 +144,7 @@ class TokenIssuer:
         if scope:
             claims["scope"] = scope
         if family:
-            claims["fam"] = family
+            claims["fam"] = claims["sid"] = family  # `sid`: the session id revocation checks (fam: older readers)
         return self.sign(claims, self.access_ttl if ttl is None else ttl)
 
     def refresh(self, subject: str, family: str) -> tuple[str, dict[str, Any]]:

@@ -10,23 +10,24 @@ a request: the bus gives each listener a bounded queue and drops from it, never 
 Only operators may listen (the same check as the admin API). Because a browser lets any web page
 open a WebSocket to any address, and loopback is an operator address by default, a handshake from
 another site's page (its `Origin` neither this gateway's host nor an allowed CORS origin) is
-refused: otherwise any page a developer visits could read their traffic.
+refused: otherwise any page a developer visits could read their traffic. A page's own origin only
+counts when its host is one of the gateway's own (`allowed_hosts`, else an IP address, `localhost`
+or the bind name): a DNS-rebinding page (`Host` and `Origin` both `evil.example`) is another site.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..admin import AdminAccess
 from ..events import Event, EventBus, Subscription
 from ..exchange import Exchange
 from ..problems import Problem
+from ..steps.hardening import OwnPages, rebinding_proof
 from ..steps.request_id import request_id_for
 from ..websockets import first_done, refuse
 
@@ -35,17 +36,20 @@ log = logging.getLogger("gw.live")
 PATH = "/_gw/ws"
 Hello = Callable[[], Awaitable[dict[str, Any]]]  # the first frame's content
 OriginCheck = Callable[[str], bool]
+HostCheck = Callable[[str], bool]  # is this host name one of the gateway's own
 
 
 class LiveEvents:
     """ASGI handler for WebSocket scopes at `/_gw/ws`."""
 
     def __init__(self, events: EventBus, access: AdminAccess, hello: Hello,
-                 origin_allowed: OriginCheck | None = None, heartbeat: float = 15.0, queue_size: int = 1000) -> None:
+                 origin_allowed: OriginCheck | None = None, heartbeat: float = 15.0, queue_size: int = 1000,
+                 own_host: HostCheck | None = None) -> None:
         self.events = events
         self.access = access
         self.hello = hello
         self.origin_allowed = origin_allowed
+        self.own_host = own_host or rebinding_proof
         self.heartbeat = heartbeat
         self.queue_size = queue_size
         self.open = 0  # connected listeners (for the operator surface's own metrics)
@@ -81,11 +85,10 @@ class LiveEvents:
         origin = exchange.headers.get("origin")
         if not origin:
             return  # not a browser: scripts and CLIs send none
-        if _same_host(origin, exchange.headers.get("host", "")):
+        if OwnPages(self.own_host, self.origin_allowed).allows(origin, exchange.headers.get("host", "")):
             return
-        if self.origin_allowed is not None and self.origin_allowed(origin):
-            return
-        raise Problem(403, detail=f"a page from {origin} may not read the gateway's live events", slug="origin-refused")
+        raise Problem(403, detail=f"a page from {origin} may not read the gateway's live events (a host name of "
+                                  "the gateway's own belongs in allowed_hosts)", slug="origin-refused")
 
     async def _pump(self, subscription: Subscription, send: Any) -> None:
         """Events out as they come; a heartbeat when idle; a `dropped` note when this client fell behind."""
@@ -108,15 +111,3 @@ async def _until_disconnect(receive: Any) -> None:
 
 async def _send_json(send: Any, event: Event) -> None:
     await send({"type": "websocket.send", "text": json.dumps(event, default=str, separators=(",", ":"))})
-
-
-def _same_host(origin: str, host: str) -> bool:
-    """The page came from this gateway: the Origin's host is the Host the request was sent to.
-
-    Ports are not compared: a proxy in front (nginx) may rewrite Host without the client's port.
-    """
-    origin_host = urlsplit(origin).hostname or ""
-    with contextlib.suppress(ValueError):
-        return bool(origin_host) and origin_host == urlsplit(f"//{host}").hostname
-    return False
-

@@ -1,13 +1,17 @@
 """Hardening: refuse Hosts the gateway does not serve, and send security headers on its own answers.
 
 `allowed_hosts` stops DNS-rebinding pages (a site whose name suddenly resolves to 127.0.0.1) from
-talking to a developer's gateway. The security headers go on what the gateway itself makes
+talking to a developer's gateway: one rule for every HTTP request and every WebSocket handshake
+(the gateway's `/_gw/ws` and the pass-through sockets alike). The security headers go on what the gateway itself makes
 (stubs, problem+json, /_gw/ endpoints, preflights); a proxied upstream answer keeps its own policy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import ipaddress
+from collections.abc import Callable, Iterable
+from urllib.parse import urlsplit
 
 from ..exchange import UPSTREAM_SOURCES, Exchange, Response
 from ..pipeline import Next
@@ -34,14 +38,64 @@ class AllowedHosts:
         host = _bare_host(host)
         return self.any or host in self.exact or (bool(host) and host.endswith(self.suffixes))
 
-    async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
-        host = exchange.headers.get("host", "")
+    def refusal(self, host: str) -> Problem | None:
+        """The 400 problem for a Host that is not served here; None when it is."""
         if self.allows(host):
+            return None
+        return Problem(400, detail=f"host {host or '(none)'} is not served here (allowed_hosts)",
+                       title="Host not allowed", slug="host-not-allowed")
+
+    async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
+        problem = self.refusal(exchange.headers.get("host", ""))
+        if problem is None:
             return await call_next(exchange)
-        problem = Problem(400, detail=f"host {host or '(none)'} is not served here (allowed_hosts)",
-                          title="Host not allowed", slug="host-not-allowed")
         exchange.notes["problem"] = problem.slug
         return Response.from_problem(problem, exchange.path)  # before the problem step: it renders its own
+
+
+def rebinding_proof(host: str, bind_host: str = "") -> bool:
+    """A name no DNS rebinding can point here: an IP literal, `localhost` (browsers resolve it themselves) or the bind name.
+
+    What a browser page may be served from when `allowed_hosts` is not set (the gateway's own origin).
+    """
+    host = _bare_host(host)
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost") or host == _bare_host(bind_host):
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+class OwnPages:
+    """Which browser pages speak for the gateway: served from the Host asked, when that Host is one of its own, or a CORS origin.
+
+    A DNS-rebinding page has `Origin` and `Host` both `evil.example`: same host, yet not the gateway's
+    own name, so it is another site. `own_host` is `allowed_hosts` when set, else `rebinding_proof`.
+    """
+
+    def __init__(self, own_host: Callable[[str], bool], cors_allowed: Callable[[str], bool] | None = None) -> None:
+        self.own_host = own_host
+        self.cors_allowed = cors_allowed
+
+    def allows(self, origin: str, host: str) -> bool:
+        if same_host(origin, host) and self.own_host(host):
+            return True
+        return self.cors_allowed is not None and self.cors_allowed(origin)
+
+
+def same_host(origin: str, host: str) -> bool:
+    """The page came from this gateway: the Origin's host is the Host the request was sent to.
+
+    Ports are not compared: a proxy in front (nginx) may rewrite Host without the client's port.
+    """
+    origin_host = urlsplit(origin).hostname or ""
+    with contextlib.suppress(ValueError):
+        return bool(origin_host) and origin_host == urlsplit(f"//{host}").hostname
+    return False
 
 
 def _bare_host(host: str) -> str:
