@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .aborted import GUARD, BodyGuard, ClientAborted, CompleteBody
 from .admin import AdminAccess
 from .admin.api import AdminApi, publish_circuit_changes
 from .auth.setup import Auth, auth_errors
@@ -155,6 +156,7 @@ class GatewayApp:
             *self._edge(),  # security headers, allowed hosts, CORS: outside problem+json, so errors get them too
             ProblemResponses(),
             BodyLimit(self.config.max_body, per_service_limits),
+            CompleteBody(),  # a success waits for the body's end: an upload cut short is never answered as whole
             AuthEndpoints(self.auth),
             self.admin_api,  # /_gw/api/: before /_gw/ endpoints, which answer 404 for the rest
             Dashboard(self.admin_access, lambda: services_snapshot(self.config, self.services)),  # /_gw/ui
@@ -204,8 +206,13 @@ class GatewayApp:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         kind = scope["type"]
         if kind == "http":
-            exchange = Exchange(scope, receive)
-            response = await self.pipeline(exchange)
+            guard = scope[GUARD] = BodyGuard(scope, receive)
+            exchange = Exchange(scope, guard)
+            try:
+                response = await self.pipeline(exchange)
+            except ClientAborted as aborted:
+                self._aborted(exchange, aborted)
+                return
             try:
                 await send_answer(response, send, receive, head_only=scope["method"] == "HEAD")
             except OSError:
@@ -219,6 +226,17 @@ class GatewayApp:
                 await self.live_events(scope, receive, send)
             else:
                 await self.websockets(scope, receive, send)
+
+    def _aborted(self, exchange: Exchange, aborted: ClientAborted) -> None:
+        """A request whose client left mid-body: nothing was forwarded, recorded or journaled; one line, one count."""
+        operation = exchange.operation
+        service = operation.service if operation is not None else exchange.service.name if exchange.service else ""
+        log.warning("request aborted: %s %s: %s", exchange.method, exchange.path, aborted,
+                    extra={"fields": {"request_id": exchange.request_id, "method": exchange.method, "path": exchange.path,
+                                      "service": service, "received": aborted.received, "declared": aborted.declared,
+                                      "client": exchange.client_ip}})
+        if self.metrics is not None:
+            self.metrics.aborted(service)
 
     async def _hello(self) -> dict[str, Any]:
         """The first frame of /_gw/ws: the services and their modes now, so a client can draw at once."""
