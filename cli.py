@@ -149,8 +149,7 @@ def serve(
     if strict:  # every warning is a refusal
         problems += [warning for service in loaded.services.values() for warning in service.warnings]
     for problem in problems:
-        if not report("error", problem):
-            err.print(f"[bold red]error:[/] {escape(problem)}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(problem)}", highlight=False, soft_wrap=True)
     if problems and strict:
         raise typer.Exit(1)
     if loaded.errors and not config.keep_going:

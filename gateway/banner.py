@@ -38,7 +38,8 @@ def log_start(config: GatewayConfig, services: dict[str, Service]) -> None:
 
 
 def report(level: str, text: str) -> bool:
-    """A start-up error or warning as a log line when logs are JSON (True); False: the caller prints it for people."""
+    """A warning of a gateway about to serve as a log line when logs are JSON (True); False: the caller prints
+    it for people. Errors that stop `gw serve` stay one plain line (`file: place: reason`), as every CLI error."""
     if not json_logs():
         return False
     log.log(logging.ERROR if level == "error" else logging.WARNING, text)

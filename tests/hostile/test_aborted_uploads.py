@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import threading
 import time
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from gateway.conformance.inprocess import free_port
+from gateway.logs import SERVER_LOGGERS, setup_logging
 from tests.conftest import ROOT, GatewayProcess
 
 SPEC = ROOT / "tests" / "specs" / "uploads.yaml"
@@ -129,17 +131,17 @@ def serve(tmp_path: Path, gw_process: Callable[..., GatewayProcess], mode: str, 
     return gw_process(cwd=tmp_path).wait_ready()
 
 
-def cut_content_length(port: int, path: str, method: str = "PUT") -> None:
+def cut_content_length(port: int, path: str, method: str = "PUT", media: str = "application/octet-stream") -> None:
     """Declares DECLARED bytes, sends SENT, and leaves."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
+        sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {media}\r\n"
                      f"Content-Length: {DECLARED}\r\n\r\n".encode() + b"z" * SENT)
 
 
-def cut_chunked(port: int, path: str, method: str = "PUT") -> None:
+def cut_chunked(port: int, path: str, method: str = "PUT", media: str = "application/octet-stream") -> None:
     """Sends a chunked body without its terminating `0` chunk, and leaves."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
+        sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {media}\r\n"
                      "Transfer-Encoding: chunked\r\n\r\n".encode())
         for _ in range(5):
             sock.sendall(b"%x\r\n%s\r\n" % (SENT // 5, b"z" * (SENT // 5)))
@@ -176,8 +178,8 @@ def test_a_truncated_upload_never_reaches_the_upstream_whole(
     cut_chunked(gateway.port, "/files/cut-chunked")
     assert wait_for(lambda: aborted_count(gateway) == 2), gateway.log()[-2000:]
 
-    for seen in raw_upstream.requests_to("/files/cut"):
-        assert not seen.complete, f"the upstream took a truncated upload as whole: {seen}"
+    # the body is read whole before the upstream is contacted: a truncated one opens no upstream request at all
+    assert raw_upstream.requests_to("/files/cut") == [], "a truncated upload reached the upstream"
     assert not any(p.startswith("/files/cut") and s < 400 for p, s in journal_paths(gateway))
     stubs = tmp_path / "stubs"
     written = [p for p in stubs.rglob("*") if p.is_file() and b"/files/cut" in p.read_bytes()] if stubs.exists() else []
@@ -196,11 +198,14 @@ def test_a_truncated_upload_never_reaches_the_upstream_whole(
 
 def test_a_truncated_post_in_stub_mode_is_not_answered_as_if_complete(
         tmp_path: Path, gw_process: Callable[..., GatewayProcess]) -> None:
+    """/notes declares no body (the stub never reads it); /orders has a JSON body that validation reads."""
     gateway = serve(tmp_path, gw_process, "stub", "http://127.0.0.1:9")
-    cut_content_length(gateway.port, "/notes", method="POST")
-    cut_chunked(gateway.port, "/notes", method="POST")
-    assert wait_for(lambda: aborted_count(gateway) == 2), gateway.log()[-2000:]
-    assert not any(p == "/notes" and s < 400 for p, s in journal_paths(gateway))
+    for path in ("/notes", "/orders"):
+        cut_content_length(gateway.port, path, method="POST", media="application/json")
+        cut_chunked(gateway.port, path, method="POST", media="application/json")
+    assert wait_for(lambda: aborted_count(gateway) == 4), gateway.log()[-2000:]
+    assert journal_paths(gateway) == []
+    assert "unhandled error" not in gateway.log()
     answered = httpx.post(f"{gateway.url}/notes", content=b"{}", timeout=5, headers={"content-type": "application/json"})
     assert answered.status_code == 201
     assert journal_paths(gateway).count(("/notes", 201)) == 1
@@ -222,3 +227,25 @@ def test_json_logs_stay_one_object_per_line_when_an_upstream_cuts_a_streamed_ans
     for line in lines:
         entry = json.loads(line)  # every line is one JSON object: no traceback lines in between
         assert isinstance(entry, dict) and "level" in entry, line
+
+
+def test_json_logs_put_a_servers_traceback_in_one_field(capsys: pytest.CaptureFixture[str]) -> None:
+    """uvicorn's "Exception in ASGI application" (and asyncio's task errors) are one JSON object, not many lines."""
+    loggers = [logging.getLogger(name) for name in ("gw", *SERVER_LOGGERS)]
+    saved = [(each.handlers[:], each.propagate, each.level) for each in loggers]
+    try:
+        setup_logging("json", "info")
+        try:
+            raise RuntimeError("upstream cut the body")
+        except RuntimeError:
+            logging.getLogger("uvicorn.error").exception("Exception in ASGI application\n")
+            logging.getLogger("asyncio").exception("Task exception was never retrieved")
+    finally:
+        for each, (handlers, propagate, level) in zip(loggers, saved, strict=True):
+            each.handlers[:], each.propagate = handlers, propagate
+            each.setLevel(level)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        entry = json.loads(line)
+        assert "RuntimeError: upstream cut the body" in entry["exc"] and entry["level"] == "error"
