@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import aiohttp
+
 from ..config import ServiceConfig
 from ..contract import check_response
 from ..exchange import Exchange, Response
 from ..forwarder import Forwarder
+from ..forwarder.proxy import broke_off
 from ..mocker import Mocker
 from ..mocker.streams import stream_kind
 from ..problems import Problem
@@ -59,9 +62,12 @@ class ModeDispatch:
             return response
         if not isinstance(response.body, bytes) and stream_kind(response.header("content-type")):
             return await self._record_stream(exchange, response, self.recorder)
-        body = await _read_all(response)
         service, operation = exchange.service, exchange.operation
         assert service is not None and operation is not None
+        try:
+            body = await _read_all(response)
+        except (aiohttp.ClientError, TimeoutError):  # cut by the upstream: a 502, nothing recorded
+            raise broke_off(service.name) from None
         violations = check_response(service, operation, response.status, response.header("content-type") or "", body,
                                     dict(response.headers))
         exchange.contract_violations = violations  # judged once: the validation proxy step reuses the verdict
