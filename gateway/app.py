@@ -1,6 +1,7 @@
 """Assemble the gateway: load every service's spec, then chain the pipeline a request walks.
 
     request id -> access log -> security headers -> allowed hosts -> CORS -> problem+json -> body limit
+      -> complete body (aborted.py: an upload cut short is never answered as whole)
       -> /_gw/ endpoints -> router (connexion: route, policies (auth, rate limit), validate)
       -> mode dispatch (mocker | forwarder)
 """
