@@ -119,16 +119,31 @@ class RawUpstream:
         return [s for s in self.seen if s.path.startswith(prefix)]
 
 
-@pytest.fixture
-def raw_upstream() -> Iterator[RawUpstream]:
-    with RawUpstream() as upstream:
-        yield upstream
-
-
-def serve(tmp_path: Path, gw_process: Callable[..., GatewayProcess], mode: str, upstream: str) -> GatewayProcess:
-    (tmp_path / "gateway.yaml").write_text(
+def serve(folder: Path, start: Callable[..., GatewayProcess], mode: str, upstream: str) -> GatewayProcess:
+    (folder / "gateway.yaml").write_text(
         f"services:\n  files:\n    spec: {SPEC}\n    base_path: /\n    mode: {mode}\n    upstream: {upstream}\n")
-    return gw_process(cwd=tmp_path).wait_ready()
+    return start(cwd=folder).wait_ready()
+
+
+@dataclass
+class Proxied:
+    """A `gw serve` in a proxying mode in front of a RawUpstream, shared by the tests of one mode."""
+
+    mode: str
+    gateway: GatewayProcess
+    upstream: RawUpstream
+    folder: Path
+
+
+@pytest.fixture(scope="module", params=["live", "record"])
+def proxied(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxied]:
+    folder = tmp_path_factory.mktemp(request.param)
+    with RawUpstream() as upstream:
+        gateway = serve(folder, lambda **kw: GatewayProcess([], **kw), request.param, upstream.url)
+        try:
+            yield Proxied(request.param, gateway, upstream, folder)
+        finally:
+            gateway.stop()
 
 
 def cut_content_length(port: int, path: str, method: str = "PUT", media: str = "application/octet-stream") -> None:
@@ -170,18 +185,17 @@ def journal_paths(gateway: GatewayProcess) -> list[tuple[str, int]]:
     return [(e["path"], e["status"]) for e in items]
 
 
-@pytest.mark.parametrize("mode", ["live", "record"])
-def test_a_truncated_upload_never_reaches_the_upstream_whole(
-        mode: str, tmp_path: Path, gw_process: Callable[..., GatewayProcess], raw_upstream: RawUpstream) -> None:
-    gateway = serve(tmp_path, gw_process, mode, raw_upstream.url)
+def test_a_truncated_upload_never_reaches_the_upstream_whole(proxied: Proxied) -> None:
+    gateway, upstream = proxied.gateway, proxied.upstream
+    before = aborted_count(gateway)
     cut_content_length(gateway.port, "/files/cut-length")
     cut_chunked(gateway.port, "/files/cut-chunked")
-    assert wait_for(lambda: aborted_count(gateway) == 2), gateway.log()[-2000:]
+    assert wait_for(lambda: aborted_count(gateway) == before + 2), gateway.log()[-2000:]
 
     # the body is read whole before the upstream is contacted: a truncated one opens no upstream request at all
-    assert raw_upstream.requests_to("/files/cut") == [], "a truncated upload reached the upstream"
+    assert upstream.requests_to("/files/cut") == [], "a truncated upload reached the upstream"
     assert not any(p.startswith("/files/cut") and s < 400 for p, s in journal_paths(gateway))
-    stubs = tmp_path / "stubs"
+    stubs = proxied.folder / "stubs"
     written = [p for p in stubs.rglob("*") if p.is_file() and b"/files/cut" in p.read_bytes()] if stubs.exists() else []
     assert written == [], "a truncated upload was recorded"
     lines = [json.loads(line) for line in gateway.log().splitlines() if line.startswith("{")]
@@ -191,8 +205,8 @@ def test_a_truncated_upload_never_reaches_the_upstream_whole(
     whole = httpx.put(f"{gateway.url}/files/whole", content=b"w" * 1000, timeout=10,
                       headers={"content-type": "application/octet-stream"})
     assert whole.status_code == 200 and whole.json() == {"received": 1000}
-    assert [s.complete for s in raw_upstream.requests_to("/files/whole")] == [True]
-    if mode == "record":
+    assert [s.complete for s in upstream.requests_to("/files/whole")] == [True]
+    if proxied.mode == "record":
         assert any(p.is_file() and b"/files/whole" in p.read_bytes() for p in stubs.rglob("*"))
 
 
@@ -211,24 +225,22 @@ def test_a_truncated_post_in_stub_mode_is_not_answered_as_if_complete(
     assert journal_paths(gateway).count(("/notes", 201)) == 1
 
 
-@pytest.mark.parametrize("mode", ["live", "record"])
-def test_json_logs_stay_one_object_per_line_when_an_upstream_cuts_a_streamed_answer(
-        mode: str, tmp_path: Path, gw_process: Callable[..., GatewayProcess], raw_upstream: RawUpstream) -> None:
+def test_json_logs_stay_one_object_per_line_when_an_upstream_cuts_a_streamed_answer(proxied: Proxied) -> None:
     """Live, the client sees the answer broken (never complete); record mode reads it whole first, so a 502."""
-    gateway = serve(tmp_path, gw_process, mode, raw_upstream.url)
+    gateway = proxied.gateway
     with httpx.Client(timeout=10) as client:
         for _ in range(3):
-            if mode == "record":
+            if proxied.mode == "record":
                 assert client.get(f"{gateway.url}/download").status_code == 502
                 continue
             with pytest.raises(httpx.HTTPError), client.stream("GET", f"{gateway.url}/download") as answer:
                 b"".join(answer.iter_bytes())
-        assert client.put(f"{gateway.url}/files/after", content=b"ok", headers={"content-type": "application/octet-stream"}
-                          ).status_code == 200
-    output = gateway.stop()
-    assert not [p for p in (tmp_path / "stubs").rglob("*") if p.is_file() and b"/download" in p.read_bytes()]
-    lines = [line for line in output.splitlines() if line.strip()]
-    assert lines
+        after = client.put(f"{gateway.url}/files/after", content=b"ok", headers={"content-type": "application/octet-stream"})
+        assert after.status_code == 200
+    assert wait_for(lambda: after.headers["x-request-id"] in gateway.log())
+    assert not [p for p in (proxied.folder / "stubs").rglob("*") if p.is_file() and b"/download" in p.read_bytes()]
+    lines = [line for line in gateway.log().splitlines() if line.strip()]
+    assert len(lines) > 5
     for line in lines:
         entry = json.loads(line)  # every line is one JSON object: no traceback lines in between
         assert isinstance(entry, dict) and "level" in entry, line
