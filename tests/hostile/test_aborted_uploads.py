@@ -11,13 +11,14 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
+from gateway.aborted import BodyGuard, ClientAborted
 from gateway.conformance.inprocess import free_port
 from gateway.logs import SERVER_LOGGERS, setup_logging
 from tests.conftest import ROOT, GatewayProcess
@@ -266,3 +267,36 @@ def test_json_logs_put_a_servers_traceback_in_one_field(capsys: pytest.CaptureFi
     for line in lines:
         entry = json.loads(line)
         assert "RuntimeError: upstream cut the body" in entry["exc"] and entry["level"] == "error"
+
+
+def _scripted(*messages: dict) -> Callable[[], Awaitable[dict]]:
+    queue = list(messages)
+
+    async def receive() -> dict:
+        return queue.pop(0)
+
+    return receive
+
+
+@pytest.mark.parametrize(("headers", "messages", "aborted"), [
+    ([(b"content-length", b"10")], [{"type": "http.request", "body": b"12345", "more_body": True},
+                                    {"type": "http.disconnect"}], True),
+    ([(b"transfer-encoding", b"chunked")], [{"type": "http.disconnect"}], True),
+    ([(b"content-length", b"5")], [{"type": "http.request", "body": b"12345"}, {"type": "http.disconnect"}], False),
+    ([], [{"type": "http.request", "body": b""}, {"type": "http.disconnect"}], False),
+    ([(b"content-length", b"0")], [{"type": "http.disconnect"}], False),
+], ids=["short-length", "chunked-without-end", "whole-then-gone", "no-body", "empty-body"])
+def test_the_body_guard_stops_only_a_declared_body_cut_short(headers: list, messages: list, aborted: bool) -> None:
+    """A disconnect before a declared body's end raises; after it, or without a body, it is the client leaving."""
+    guard = BodyGuard({"headers": headers}, _scripted(*messages))
+
+    async def read_all() -> None:
+        for _ in messages:
+            await guard()
+
+    if aborted:
+        with pytest.raises(ClientAborted):
+            asyncio.run(read_all())
+    else:
+        asyncio.run(read_all())
+        assert guard.complete
