@@ -18,7 +18,7 @@ from rich.table import Table
 
 from gateway.app import build_app, load_services
 from gateway.auth.setup import Auth
-from gateway.banner import log_start, operation_lines, report
+from gateway.banner import log_start, operation_lines, report_warning
 from gateway.config import MODES, SPEC_SUFFIXES, ConfigError, GatewayConfig, mount_prefix, parse_weighted_upstreams
 from gateway.conformance import ContractError, run_contract
 from gateway.conformance import Options as ContractOptions
@@ -159,11 +159,11 @@ def serve(
         fail("no service could be started", 1)
     for service in loaded.services.values():
         for warning in service.warnings[:5]:
-            if not report("warning", warning):
+            if not report_warning(warning):
                 err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
         if len(service.warnings) > 5:
             more = f"{len(service.warnings) - 5} more in {service.spec_file}: see `gw lint`"
-            if not report("warning", more):
+            if not report_warning(more):
                 err.print(f"[yellow]warning:[/] {more}", highlight=False, soft_wrap=True)
     try:  # gateway-wide settings (keys, networks) are checked here: --keep-going skips services, not these
         gateway = build_app(config, keep_going=True, loaded=loaded)

@@ -1,5 +1,5 @@
 """The start-up banner's operation list: what a client can call, as URLs to paste. With JSON logs the
-banner, and the warnings before it, are log lines like the rest (`log_start`, `report`)."""
+banner, and the warnings before it, are log lines like the rest (`log_start`, `report_warning`)."""
 
 from __future__ import annotations
 
@@ -37,10 +37,10 @@ def log_start(config: GatewayConfig, services: dict[str, Service]) -> None:
     log.info("gw serving on http://%s:%s", config.host, config.port, extra={"fields": {"services": listed}})
 
 
-def report(level: str, text: str) -> bool:
-    """A warning of a gateway about to serve as a log line when logs are JSON (True); False: the caller prints
+def report_warning(text: str) -> bool:
+    """A warning of a gateway about to serve, as a log line when logs are JSON (True); False: the caller prints
     it for people. Errors that stop `gw serve` stay one plain line (`file: place: reason`), as every CLI error."""
     if not json_logs():
         return False
-    log.log(logging.ERROR if level == "error" else logging.WARNING, text)
+    log.warning(text)
     return True
