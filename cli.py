@@ -18,7 +18,7 @@ from rich.table import Table
 
 from gateway.app import build_app, load_services
 from gateway.auth.setup import Auth
-from gateway.banner import operation_lines
+from gateway.banner import log_start, operation_lines, report_warning
 from gateway.config import MODES, SPEC_SUFFIXES, ConfigError, GatewayConfig, mount_prefix, parse_weighted_upstreams
 from gateway.conformance import ContractError, run_contract
 from gateway.conformance import Options as ContractOptions
@@ -26,7 +26,7 @@ from gateway.conformance import Target as ContractTarget
 from gateway.conformance.report import RichProgress, print_failures, print_summary, print_verdict, to_json, write_junit
 from gateway.conformance.runner import PHASES, resolve_phases
 from gateway.contract import response_violations
-from gateway.logs import setup_logging
+from gateway.logs import json_logs, setup_logging
 from gateway.server import ServeArgs, is_gateway_config
 from gateway.server import serve as run_server
 from gateway.shared_state import SharedState
@@ -159,16 +159,20 @@ def serve(
         fail("no service could be started", 1)
     for service in loaded.services.values():
         for warning in service.warnings[:5]:
-            err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+            if not report_warning(warning):
+                err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
         if len(service.warnings) > 5:
-            err.print(f"[yellow]warning:[/] {len(service.warnings) - 5} more in {service.spec_file}: see `gw lint`",
-                      highlight=False, soft_wrap=True)
+            more = f"{len(service.warnings) - 5} more in {service.spec_file}: see `gw lint`"
+            if not report_warning(more):
+                err.print(f"[yellow]warning:[/] {more}", highlight=False, soft_wrap=True)
     try:  # gateway-wide settings (keys, networks) are checked here: --keep-going skips services, not these
         gateway = build_app(config, keep_going=True, loaded=loaded)
     except ConfigError as exc:
         fail(str(exc), 1)
         return
-    if not quiet:
+    if not quiet and json_logs():
+        log_start(config, loaded.services)  # with JSON logs, the banner is one log line too
+    elif not quiet:
         _banner(config, loaded.services)
     run_server(args, config, gateway if config.workers == 1 else None)
 

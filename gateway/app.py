@@ -1,6 +1,7 @@
 """Assemble the gateway: load every service's spec, then chain the pipeline a request walks.
 
     request id -> access log -> security headers -> allowed hosts -> CORS -> problem+json -> body limit
+      -> complete body (aborted.py: an upload cut short is never answered as whole)
       -> /_gw/ endpoints -> router (connexion: route, policies (auth, rate limit), validate)
       -> mode dispatch (mocker | forwarder)
 """
@@ -15,6 +16,7 @@ from functools import partial
 from typing import Any
 
 from . import json_limits
+from .aborted import GUARD, BodyGuard, ClientAborted, CompleteBody
 from .admin import AdminAccess
 from .admin.api import AdminApi, publish_circuit_changes
 from .auth.setup import Auth, auth_errors
@@ -165,6 +167,7 @@ class GatewayApp:
             ProblemResponses(),
             BodyLimit(self.config.max_body, per_service_limits),
             CrossSiteGuard(self.own_pages),  # a foreign page's form cannot change state through /_gw/api or /_gw/auth
+            CompleteBody(),  # a success waits for the body's end: an upload cut short is never answered as whole
             AuthEndpoints(self.auth),
             self.admin_api,  # /_gw/api/: before /_gw/ endpoints, which answer 404 for the rest
             Dashboard(self.admin_access, lambda: services_snapshot(self.config, self.services)),  # /_gw/ui
@@ -214,8 +217,13 @@ class GatewayApp:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         kind = scope["type"]
         if kind == "http":
-            exchange = Exchange(scope, receive)
-            response = await self.pipeline(exchange)
+            guard = scope[GUARD] = BodyGuard(scope, receive)
+            exchange = Exchange(scope, guard)
+            try:
+                response = await self.pipeline(exchange)
+            except ClientAborted as aborted:
+                self._aborted(exchange, aborted)
+                return
             try:
                 await send_answer(response, send, receive, head_only=scope["method"] == "HEAD")
             except OSError:
@@ -242,6 +250,16 @@ class GatewayApp:
             return False
         await refuse_socket(scope, send, problem, request_id_for(exchange))
         return True
+    def _aborted(self, exchange: Exchange, aborted: ClientAborted) -> None:
+        """A request whose client left mid-body: nothing was forwarded, recorded or journaled; one line, one count."""
+        operation = exchange.operation
+        service = operation.service if operation is not None else exchange.service.name if exchange.service else ""
+        log.warning("request aborted: %s %s: %s", exchange.method, exchange.path, aborted,
+                    extra={"fields": {"request_id": exchange.request_id, "method": exchange.method, "path": exchange.path,
+                                      "service": service, "received": aborted.received, "declared": aborted.declared,
+                                      "client": exchange.client_ip}})
+        if self.metrics is not None:
+            self.metrics.aborted(service)
 
     async def _hello(self) -> dict[str, Any]:
         """The first frame of /_gw/ws: the services and their modes now, so a client can draw at once."""

@@ -1,9 +1,16 @@
-"""The start-up banner's operation list: what a client can call, as URLs to paste."""
+"""The start-up banner's operation list: what a client can call, as URLs to paste. With JSON logs the
+banner, and the warnings before it, are log lines like the rest (`log_start`, `report_warning`)."""
 
 from __future__ import annotations
 
-from .config import mount_prefix
+import logging
+from typing import Any
+
+from .config import GatewayConfig, mount_prefix
+from .logs import json_logs
 from .specs import Service
+
+log = logging.getLogger("gw")
 
 LISTED = 20  # a service with more operations is summed up in one line (`gw routes` lists them)
 
@@ -19,3 +26,21 @@ def operation_lines(base_url: str, service: Service, limit: int = LISTED) -> lis
     url_width = max((len(url) for url in urls), default=0)
     return [f"  {op.method.ljust(width)}  {url.ljust(url_width)}  {op.key if op.key != op.label else ''}".rstrip()
             for op, url in zip(operations, urls, strict=True)]
+
+
+def log_start(config: GatewayConfig, services: dict[str, Service]) -> None:
+    """The banner as one JSON log line: where the gateway listens and what each service serves."""
+    listed: list[dict[str, Any]] = [
+        {"name": name, "base_path": service.base_path, "mode": config.services[name].mode,
+         "operations": len(service.operations), "upstream": list(config.services[name].upstream)}
+        for name, service in services.items()]
+    log.info("gw serving on http://%s:%s", config.host, config.port, extra={"fields": {"services": listed}})
+
+
+def report_warning(text: str) -> bool:
+    """A warning of a gateway about to serve, as a log line when logs are JSON (True); False: the caller prints
+    it for people. Errors that stop `gw serve` stay one plain line (`file: place: reason`), as every CLI error."""
+    if not json_logs():
+        return False
+    log.warning(text)
+    return True

@@ -34,9 +34,15 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+# Loggers of the libraries that log while gw serves, written through gw's own handler: with JSON
+# logs, uvicorn's "Exception in ASGI application" and asyncio's "Task exception was never retrieved"
+# are one JSON object each (the traceback in its `exc` field), never lines of plain text in between.
+SERVER_LOGGERS = ("uvicorn", "asyncio")
+
+
 def setup_logging(log_format: str = "auto", level: str = "info") -> None:
-    global _access
-    use_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
+    global _access, _json
+    use_json = _json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
     _access = AccessLogWriter(sys.stderr, use_json) if logging.getLevelName(level.upper()) <= logging.INFO else None
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if use_json else TextFormatter())
@@ -44,6 +50,15 @@ def setup_logging(log_format: str = "auto", level: str = "info") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     root.propagate = False
+    for name in SERVER_LOGGERS:  # uvicorn.error and uvicorn.access propagate to `uvicorn`
+        server = logging.getLogger(name)
+        server.handlers[:] = [handler]
+        server.propagate = False
+
+
+def json_logs() -> bool:
+    """Whether this process logs JSON lines (set up by `setup_logging`): then nothing else may write plain text."""
+    return _json
 
 
 class AccessLogWriter:
@@ -92,6 +107,7 @@ def _text_line(fields: dict[str, Any]) -> str:
 
 
 _access: AccessLogWriter | None = None
+_json = False
 
 
 def access_log() -> AccessLogWriter | None:

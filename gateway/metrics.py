@@ -150,6 +150,9 @@ class GatewayMetrics:
                                     ["service"], registry=own)
         self.contract_violations = Counter("gw_contract_violations", "Upstream answers that break the spec "
                                            "(the validation proxy)", ["service", "operation"], registry=own)
+        self.aborted_requests = Counter("gw_aborted_requests", "Requests whose client left before the end of the "
+                                        "body it declared: never forwarded, recorded or answered", ["service"],
+                                        registry=own)
         self.stub_matches = Counter("gw_stub_matches", "Requests answered by a stub file", ["service"], registry=own)
         self.near_misses = Counter("gw_stub_near_misses", "Requests no stub file matched while some came close",
                                    ["service"], registry=own)
@@ -203,6 +206,10 @@ class GatewayMetrics:
         series.duration.observe(time.perf_counter() - exchange.started)
         if exchange.notes:
             self._observe_notes(exchange, key, series.service)
+
+    def aborted(self, service: str) -> None:
+        """A request cut short by its client (gateway/aborted.py): counted here, never as answered."""
+        self.aborted_requests.labels(service).inc()
 
     def _observe_notes(self, exchange: Exchange, key: tuple[str, str], service: _ServiceSeries) -> None:
         """What the steps noted on the way: stub match or near misses, retries, a 429, a contract breach."""

@@ -80,8 +80,9 @@ def _served(app: GatewayApp) -> GatewayApp:
 
 def uvicorn_options(config: GatewayConfig) -> dict:
     """How uvicorn runs the gateway; tests use the same. Our own access log replaces uvicorn's, and
-    X-Forwarded-* from clients is not trusted (the forwarder appends the peer it really saw)."""
-    return dict(host=config.host, port=config.port, log_level="warning", access_log=False,
+    X-Forwarded-* from clients is not trusted (the forwarder appends the peer it really saw). uvicorn's
+    loggers write through gw's handler (`setup_logging`), not a logging config of uvicorn's own."""
+    return dict(host=config.host, port=config.port, log_level="warning", access_log=False, log_config=None,
                 server_header=False, proxy_headers=False, lifespan="on")
 
 

@@ -91,7 +91,7 @@ def test_serve_a_spec_url_with_relative_refs_and_restart_offline_from_the_cache(
     assert httpx.get(f"{online.url}/pets", timeout=5).json() == [{"name": "Fetched Rex"}]
     online.stop()
     spec_server.stop()
-    offline = gw_process(url, env=env).wait_ready()
+    offline = gw_process(url, env={**env, "GW_LOG_FORMAT": "text"}).wait_ready()  # the warning as people read it
     assert httpx.get(f"{offline.url}/pets", timeout=5).json() == [{"name": "Fetched Rex"}]
     assert f"warning: {url}: cannot fetch (cannot connect" in offline.stop()
 
@@ -106,7 +106,7 @@ def test_an_unreachable_spec_url_is_one_line(tmp_path: Path) -> None:
 
 
 def test_dynamic_flag_generates_bodies_and_the_banner_lists_operations(gw_process: Callable[..., GatewayProcess]) -> None:
-    gateway = gw_process(str(DRAFTS / "dynamic.yaml"), "--dynamic").wait_ready()
+    gateway = gw_process(str(DRAFTS / "dynamic.yaml"), "--dynamic", env={"GW_LOG_FORMAT": "text"}).wait_ready()
     answers = [httpx.get(f"{gateway.url}/pets/1", timeout=5) for _ in range(3)]
     asked = httpx.get(f"{gateway.url}/pets/1", headers={"Prefer": "dynamic=false"}, timeout=5)
     assert {a.headers["x-gw-source"] for a in answers} == {"generated"}

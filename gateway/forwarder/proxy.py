@@ -128,8 +128,7 @@ class Forwarder:
                 upstream.breaker.failed(probe=False)
                 if self.observer is not None:
                     self.observer.upstream_broke_off(service.name, str(upstream.url), exc)
-                raise Problem(502, detail=f"{service.name} upstream broke off its answer",
-                              title="Upstream answer incomplete", slug="upstream-incomplete") from None
+                raise broke_off(service.name) from None
         assert failure is not None
         raise failure
 
@@ -172,6 +171,12 @@ class Forwarder:
         timeout = self._timeouts[settings.name]
         return await self.session.request(method, url, headers=headers, data=body or None,
                                           allow_redirects=False, timeout=timeout)
+
+
+def broke_off(service: str) -> Problem:
+    """The 502 for an upstream answer that ended before its end: never passed on, or recorded, as whole."""
+    return Problem(502, detail=f"{service} upstream broke off its answer", title="Upstream answer incomplete",
+                   slug="upstream-incomplete")
 
 
 def request_target(exchange: Exchange, base_path: str) -> str:

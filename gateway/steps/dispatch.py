@@ -6,10 +6,13 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 
+import aiohttp
+
 from ..config import ServiceConfig
 from ..contract import check_response
 from ..exchange import Exchange, Response
 from ..forwarder import Forwarder
+from ..forwarder.proxy import broke_off
 from ..mocker import Mocker
 from ..mocker.streams import stream_kind
 from ..problems import Problem
@@ -62,13 +65,16 @@ class ModeDispatch:
             return response
         if not isinstance(response.body, bytes) and stream_kind(response.header("content-type")):
             return await self._record_stream(exchange, response, self.recorder)
-        chunks, rest = await read_capped(response, self.recorder.max_body)  # never more than record.max_body held
+        service, operation = exchange.service, exchange.operation
+        assert service is not None and operation is not None
+        try:
+            chunks, rest = await read_capped(response, self.recorder.max_body)  # never more than record.max_body held
+        except (aiohttp.ClientError, TimeoutError):  # cut by the upstream: a 502, nothing recorded
+            raise broke_off(service.name) from None
         if rest is not None:
             return await self._record_oversized(exchange, response, chunks, rest, self.recorder)
         body = b"".join(chunks)
         del chunks
-        service, operation = exchange.service, exchange.operation
-        assert service is not None and operation is not None
         violations = check_response(service, operation, response.status, response.header("content-type") or "", body,
                                     dict(response.headers))
         exchange.contract_violations = violations  # judged once: the validation proxy step reuses the verdict

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from ..aborted import ClientAborted
 from ..error_answers import documented_refusal, problem_line
 from ..exchange import Exchange, Response
 from ..pipeline import Next
@@ -19,6 +20,8 @@ class ProblemResponses:
             return await call_next(exchange)
         except Problem as problem:
             return _answer(exchange, problem)
+        except ClientAborted:
+            raise  # nobody to answer: the app logs and counts it (gateway/aborted.py)
         except Exception:
             log.exception("unhandled error", extra={"request_id": exchange.request_id})
             exchange.notes.pop("problem", None)
