@@ -12,6 +12,7 @@ import uvicorn
 
 from .app import GatewayApp, build_app
 from .config import GatewayConfig, apply_overrides, config_for_specs, load_config
+from .connections import uvicorn_limits
 from .logs import setup_logging
 from .metrics import multiprocess_dir
 
@@ -80,9 +81,10 @@ def _served(app: GatewayApp) -> GatewayApp:
 
 def uvicorn_options(config: GatewayConfig) -> dict:
     """How uvicorn runs the gateway; tests use the same. Our own access log replaces uvicorn's, and
-    X-Forwarded-* from clients is not trusted (the forwarder appends the peer it really saw)."""
+    X-Forwarded-* from clients is not trusted (the forwarder appends the peer it really saw). Connections are
+    bounded by `server:` (gateway/connections.py)."""
     return dict(host=config.host, port=config.port, log_level="warning", access_log=False,
-                server_header=False, proxy_headers=False, lifespan="on")
+                server_header=False, proxy_headers=False, lifespan="on", **uvicorn_limits(config.server))
 
 
 def serve(args: ServeArgs, config: GatewayConfig, app: GatewayApp | None = None) -> None:
