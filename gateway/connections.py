@@ -20,6 +20,7 @@ moves them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from email.utils import formatdate
@@ -41,6 +42,28 @@ def uvicorn_limits(settings: ServerSettings) -> dict[str, Any]:
     """uvicorn options applying `settings`. The protocol factory pickles (workers are spawned with it)."""
     return {"http": functools.partial(GuardedHttpProtocol, settings=settings),
             "timeout_keep_alive": settings.keep_alive}
+
+
+def make_room_for_connections(max_connections: int) -> None:
+    """Raise this process's soft limit on open files toward what `max_connections` needs (a proxied request holds
+    an upstream socket too; workers inherit the limit). The common default of 1,024 is below the default cap, and
+    past it accept() fails for everyone, not just the newest client. Warn when the hard limit forbids enough."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 2 * max_connections + 256
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+    if soft < max_connections + 64:
+        log.warning("open-file limit %d is too low for server.max_connections %d: raise `ulimit -n` or lower the "
+                    "setting, or new connections fail before the cap answers 503", soft, max_connections)
 
 
 class _UvicornCycle:

@@ -12,7 +12,7 @@ import uvicorn
 
 from .app import GatewayApp, build_app
 from .config import GatewayConfig, apply_overrides, config_for_specs, load_config
-from .connections import uvicorn_limits
+from .connections import make_room_for_connections, uvicorn_limits
 from .logs import setup_logging
 from .metrics import multiprocess_dir
 
@@ -90,6 +90,7 @@ def uvicorn_options(config: GatewayConfig) -> dict:
 def serve(args: ServeArgs, config: GatewayConfig, app: GatewayApp | None = None) -> None:
     """Block serving until interrupted. With one worker the already built `app` is served."""
     options = uvicorn_options(config)
+    make_room_for_connections(config.server.max_connections)
     if config.workers > 1:
         os.environ[SERVE_ARGS] = json.dumps(asdict(args))
         # Workers count into files in a fresh folder that every scrape adds up (gateway/metrics.py).

@@ -10,7 +10,10 @@ import asyncio
 import contextlib
 import json
 import os
+import pickle
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +23,9 @@ import httpx
 import pytest
 
 from gateway.config import ConfigError, load_config
-from tests.conftest import TEST_SPECS, GatewayProcess, eventually
+from gateway.connections import GuardedHttpProtocol, uvicorn_limits
+from gateway.policy_settings import ServerSettings
+from tests.conftest import ROOT, TEST_SPECS, GatewayProcess, eventually
 
 KEEP_ALIVE = 0.5
 HEADER_TIMEOUT = 1.5
@@ -321,3 +326,23 @@ def test_uvicorn_internals_this_module_relies_on() -> None:
                                  keep_alive=True, on_response=lambda: None)
     assert (cycle.disconnected, cycle.response_started, cycle.response_complete) == (False, False, False)
     assert isinstance(cycle.message_event, asyncio.Event)
+
+
+def test_the_limits_reach_worker_processes() -> None:
+    """`gw serve --workers N` spawns workers with uvicorn's config pickled: the guarded protocol goes with it."""
+    options = uvicorn_limits(ServerSettings(header_timeout=3, max_connections=7))
+    factory = pickle.loads(pickle.dumps(options["http"]))
+    assert factory.func is GuardedHttpProtocol
+    assert (factory.keywords["settings"].header_timeout, factory.keywords["settings"].max_connections) == (3, 7)
+
+
+def test_the_open_file_limit_is_raised_for_max_connections() -> None:
+    """With the common soft limit of 1,024 the default cap of 1,000 connections would run out of descriptors
+    (a proxied request holds two): serving raises the soft limit as far as the hard one allows."""
+    script = ("import resource; from gateway.connections import make_room_for_connections as room; "
+              "hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]; "
+              "resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard)); room(1000); "
+              "print(resource.getrlimit(resource.RLIMIT_NOFILE)[0], hard)")
+    soft, hard = map(int, subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                                         cwd=ROOT).stdout.split())
+    assert soft == (2256 if hard < 0 or hard >= 2256 else hard)
