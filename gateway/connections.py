@@ -11,8 +11,9 @@ linear, memory bounded), and keeps two deadlines on the event loop's timers.
 
 Beyond the parser callbacks and asyncio's Protocol methods that it overrides, it relies on uvicorn in three
 places, all in `_UvicornCycle` below: the server's set of open connections (`self.connections`), the
-current request's cycle (`self.cycle`: response started / complete) and telling the app the client is gone
-(`cycle.disconnected`, `cycle.message_event`, as uvicorn's own `connection_lost` does).
+current request's cycle (`self.cycle`: response started / complete, waiting for `100 Continue`) and
+telling the app the client is gone (`cycle.disconnected`, `cycle.message_event`, as uvicorn's own
+`connection_lost` does).
 tests/hostile/test_connections.py::test_uvicorn_internals_this_module_relies_on fails loudly if a release
 moves them.
 """
@@ -80,6 +81,12 @@ class _UvicornCycle:
         if cycle is None or cycle.response_complete:
             return "idle"
         return "sending" if cycle.response_started else "waiting"
+
+    @staticmethod
+    def awaiting_continue(protocol: HttpToolsProtocol) -> bool:
+        """The client asked `Expect: 100-continue` and waits for the app to read before it sends the body."""
+        cycle = protocol.cycle
+        return cycle is not None and bool(cycle.waiting_for_100_continue)
 
     @staticmethod
     def client_gone(protocol: HttpToolsProtocol) -> None:
@@ -242,7 +249,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._refused or self.transport.is_closing():
             return
         now = self._clock.time()
-        if not self.transport.is_reading():  # held back by the app not reading yet: not the client's doing
+        if not self.transport.is_reading() or _UvicornCycle.awaiting_continue(self):  # the app holds it back, not the client
             self._body_since = self._body_last = now
             self._body_bytes = 0
         deadline = self._body_deadline()

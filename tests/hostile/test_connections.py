@@ -207,6 +207,16 @@ def test_a_slow_body_above_the_minimum_rate_is_served(gateway: GatewayProcess) -
         assert read_answer(sock).startswith(b"HTTP/1.1 201")
 
 
+def test_a_client_waiting_for_100_continue_is_not_cut(gateway: GatewayProcess) -> None:
+    body = b'{"name": "z"}'
+    with sockets(gateway, 1) as (sock,):
+        sock.sendall(head("/items", "POST", f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                                            "Expect: 100-continue\r\n"))
+        assert sock.recv(65536).startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(body)
+        assert read_answer(sock).startswith(b"HTTP/1.1 201")
+
+
 def test_connections_over_the_cap_get_a_clean_503_and_service_returns_once_they_go(gateway: GatewayProcess) -> None:
     with sockets(gateway, MAX_CONNECTIONS) as holders:
         for sock in holders[:5]:  # a few with requests under way: they count the same as idle ones
@@ -325,6 +335,7 @@ def test_uvicorn_internals_this_module_relies_on() -> None:
                                  default_headers=[], message_event=asyncio.Event(), expect_100_continue=False,
                                  keep_alive=True, on_response=lambda: None)
     assert (cycle.disconnected, cycle.response_started, cycle.response_complete) == (False, False, False)
+    assert cycle.waiting_for_100_continue is False
     assert isinstance(cycle.message_event, asyncio.Event)
 
 
