@@ -72,15 +72,23 @@ def read_until_closed(sock: socket.socket, timeout: float = 5) -> tuple[bytes, f
     return data, time.monotonic() - start
 
 
+def read_answers(sock: socket.socket, count: int) -> list[bytes]:
+    """`count` whole answers with Content-Length bodies, leaving the connection open."""
+    data, answers = b"", []
+    while len(answers) < count:
+        top, found, rest = data.partition(b"\r\n\r\n")
+        if found:
+            length = int(parse(top + found)[1]["content-length"])
+            if len(rest) >= length:
+                answers.append(top + found + rest[:length])
+                data = rest[length:]
+                continue
+        data += sock.recv(65536)
+    return answers
+
+
 def read_answer(sock: socket.socket) -> bytes:
-    """One whole answer with a Content-Length body, leaving the connection open."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += sock.recv(65536)
-    length = int(parse(data)[1]["content-length"])
-    while len(data.partition(b"\r\n\r\n")[2]) < length:
-        data += sock.recv(65536)
-    return data
+    return read_answers(sock, 1)[0]
 
 
 def parse(answer: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -251,6 +259,12 @@ def test_headers_over_the_cap_get_431(gateway: GatewayProcess) -> None:
             answer, _ = read_until_closed(sock)
             assert assert_problem(answer, 431)["type"] == "/_gw/problems/request-headers-too-large"
     assert answers_quickly(gateway) < 1
+
+
+def test_pipelined_requests_in_one_packet_are_all_answered(gateway: GatewayProcess) -> None:
+    with sockets(gateway, 1) as (sock,):
+        sock.sendall(head() + head("/items/1") + head())
+        assert [answer.split(b" ", 2)[1] for answer in read_answers(sock, 3)] == [b"200", b"200", b"200"]
 
 
 def test_a_request_just_under_the_caps_is_served(gateway: GatewayProcess) -> None:
