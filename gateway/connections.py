@@ -114,7 +114,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._body_since = self._body_last = 0.0
         self._body_bytes = 0
         self._over_capacity = False
-        self._refused = False  # answered by the guard: what the client still sends is read and dropped
+        self._done = False  # answered by the guard (what the client still sends is dropped) or handed to a WebSocket
 
     # asyncio.Protocol
 
@@ -129,7 +129,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._refused:
+        if self._done:
             return
         if not self._reading_head:
             super().data_received(data)
@@ -144,7 +144,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             piece, data = data[:room], data[room:]
             self._head_bytes += len(piece)
             super().data_received(piece)
-            if self._refused or self.transport.is_closing():
+            if self._done or self.transport.is_closing():
                 return
             if not self._reading_head:
                 if data:
@@ -154,7 +154,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     # httptools parser callbacks
 
     def on_message_begin(self) -> None:
-        if self._refused:
+        if self._done:
             return
         self._head_begun = True
         if self._head_timer is None:
@@ -162,7 +162,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().on_message_begin()
 
     def on_url(self, url: bytes) -> None:
-        if self._refused:
+        if self._done:
             return
         self._url_bytes += len(url)
         if self._url_bytes > self.settings.max_request_line:
@@ -172,11 +172,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if not self._refused:
+        if not self._done:
             super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
-        if self._refused:
+        if self._done:
             return
         self._cancel_head_timer()
         self._reading_head = self._head_begun = False
@@ -190,14 +190,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
-        if self._refused:
+        if self._done:
             return
         self._body_bytes += len(body)
         self._body_last = self._clock.time()
         super().on_body(body)
 
     def on_message_complete(self) -> None:
-        if self._refused:
+        if self._done:
             return
         self._cancel_body_timer()
         self._reading_head, self._head_bytes, self._url_bytes = True, 0, 0
@@ -206,20 +206,21 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     # uvicorn's own answers and hand-overs
 
     def send_400_response(self, msg: str) -> None:
-        if not self._refused:  # after the guard's answer the parser may still trip on what follows: say nothing more
+        if not self._done:  # after the guard's answer the parser may still trip on what follows: say nothing more
             super().send_400_response(msg)
 
     def handle_websocket_upgrade(self) -> None:
-        if self._refused:
+        if self._done:
             return
         self._cancel_timers()  # the transport now belongs to the WebSocket protocol
+        self._done = True  # and this protocol reads nothing more
         super().handle_websocket_upgrade()
 
     # deadlines
 
     def _head_timed_out(self) -> None:
         self._head_timer = None
-        if self._refused or self.transport.is_closing():
+        if self._done or self.transport.is_closing():
             return
         if _UvicornCycle.state(self) != "idle":  # a pipelined head while an answer is under way: wait for it
             self._head_timer = self._clock.call_later(self.settings.header_timeout, self._head_timed_out)
@@ -246,7 +247,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def _body_check(self) -> None:
         self._body_timer = None
-        if self._refused or self.transport.is_closing():
+        if self._done or self.transport.is_closing():
             return
         now = self._clock.time()
         if not self.transport.is_reading() or _UvicornCycle.awaiting_continue(self):  # the app holds it back, not the client
@@ -279,7 +280,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def _refuse(self, status: int, title: str, slug: str, detail: str, retry_after: int | None = None) -> None:
         """Answer problem+json and close gently: the client's remaining bytes are read and dropped for a moment
         (closing on unread data would reset the connection and the client might never see the answer)."""
-        self._refused = True
+        self._done = True
         self._cancel_timers()
         peer = self.transport.get_extra_info("peername")
         client = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "")
