@@ -30,6 +30,7 @@ from .policy_settings import (
     HealthCheckSettings,
     RateLimitSettings,
     RecordSettings,
+    ServerSettings,
     SettingsError,
     StreamSettings,
     check_roles,
@@ -125,6 +126,7 @@ class GatewayConfig:
     security_headers: bool = True  # nosniff, no-referrer, frame deny on the gateway's own answers
     streams: StreamSettings = field(default_factory=StreamSettings)  # mocked SSE / JSON Lines: events, pacing
     json: JsonSettings = field(default_factory=JsonSettings)  # bounds on JSON bodies: max_depth, max_number_digits
+    server: ServerSettings = field(default_factory=ServerSettings)  # connection timeouts and limits (per process)
     source: str = field(default="<defaults>", metadata={"internal": True})
     root: str = field(default=".", metadata={"internal": True})
 
@@ -156,8 +158,9 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.I)
 _SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3}
 _DURATION_KEYS = {"timeout", "connect_timeout", "backoff", "backoff_max", "reload_interval", "window", "open_seconds",
-                  "interval", "leeway", "access_ttl", "refresh_ttl", "max_age"}
-_SIZE_KEYS = {"max_body"}
+                  "interval", "leeway", "access_ttl", "refresh_ttl", "max_age", "keep_alive", "header_timeout",
+                  "body_timeout"}
+_SIZE_KEYS = {"max_body", "body_min_rate", "max_request_line", "max_header_size"}
 
 
 def load_config(path: str | Path | None = None, env: dict[str, str] | None = None) -> GatewayConfig:

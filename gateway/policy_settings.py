@@ -270,3 +270,29 @@ class RecordSettings:
     def check(self) -> None:
         if not 1024 <= self.max_body <= 1024**3:
             raise SettingsError("max_body", "must be between 1KiB and 1GiB")
+
+
+@dataclass
+class ServerSettings:
+    """How long and how much one client connection may hold the server (gateway/connections.py applies them).
+
+    Without them an idle, half-sent or dribbling connection stays open forever and a huge header costs
+    seconds of CPU: a few hundred such sockets exhaust the process's file descriptors."""
+
+    keep_alive: float = 5.0  # an idle keep-alive connection is closed after this
+    header_timeout: float = 10.0  # the request head (line and headers) must arrive within this; else 408 and close
+    body_timeout: float = 30.0  # the longest pause between two pieces of a request body; else 408 and close
+    body_min_rate: int = 240  # bytes per second a body must average once it has had `body_timeout`; 0: no minimum
+    max_connections: int = 1000  # open connections per process; one more gets 503 and is closed
+    max_request_line: int = 16 * 1024  # the request target (path and query); longer: 414
+    max_header_size: int = 64 * 1024  # all header lines together; larger: 431
+
+    def check(self) -> None:
+        for name in ("keep_alive", "header_timeout", "body_timeout"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(name, "must be more than 0s")
+        if self.max_connections < 1:
+            raise SettingsError("max_connections", "must be 1 or more")
+        for name in ("max_request_line", "max_header_size"):
+            if getattr(self, name) < 1024:
+                raise SettingsError(name, "must be at least 1KiB")

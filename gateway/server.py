@@ -12,6 +12,7 @@ import uvicorn
 
 from .app import GatewayApp, build_app
 from .config import GatewayConfig, apply_overrides, config_for_specs, load_config
+from .connections import make_room_for_connections, uvicorn_limits
 from .logs import setup_logging
 from .metrics import multiprocess_dir
 
@@ -81,18 +82,27 @@ def _served(app: GatewayApp) -> GatewayApp:
 def uvicorn_options(config: GatewayConfig) -> dict:
     """How uvicorn runs the gateway; tests use the same. Our own access log replaces uvicorn's, and
     X-Forwarded-* from clients is not trusted (the forwarder appends the peer it really saw). uvicorn's
-    loggers write through gw's handler (`setup_logging`), not a logging config of uvicorn's own."""
+    loggers write through gw's handler (`setup_logging`), not a logging config of uvicorn's own. Connections
+    are bounded by `server:` (gateway/connections.py)."""
     return dict(host=config.host, port=config.port, log_level="warning", access_log=False, log_config=None,
-                server_header=False, proxy_headers=False, lifespan="on")
+                server_header=False, proxy_headers=False, lifespan="on", **uvicorn_limits(config.server))
+
+
+WORKER_START_GRACE = 120  # seconds a worker may take to load its specs before uvicorn deems it hung
 
 
 def serve(args: ServeArgs, config: GatewayConfig, app: GatewayApp | None = None) -> None:
     """Block serving until interrupted. With one worker the already built `app` is served."""
     options = uvicorn_options(config)
+    make_room_for_connections(config.server.max_connections)
     if config.workers > 1:
         os.environ[SERVE_ARGS] = json.dumps(asdict(args))
         # Workers count into files in a fresh folder that every scrape adds up (gateway/metrics.py).
         with multiprocess_dir() if config.metrics else contextlib.nullcontext():
-            uvicorn.run("gateway.server:worker_app", factory=True, workers=config.workers, **options)
+            # uvicorn restarts a worker that has not answered its supervisor within `timeout_worker_healthcheck`
+            # (5 s by default); a worker loading large specs on a busy box takes longer, and was killed and
+            # restarted over and over: `--workers 2` then took 12-25 s, or never started. Loading is not hanging.
+            uvicorn.run("gateway.server:worker_app", factory=True, workers=config.workers,
+                        timeout_worker_healthcheck=WORKER_START_GRACE, **options)
     else:
         uvicorn.run(_served(app or build_app(config)), **options)
