@@ -1,0 +1,178 @@
+"""A hostile or pathological spec edited in while serving is refused with one line; serving and later reloads go on.
+
+One real `gw serve` (reload polling every 0.1 s, `reload_timeout: 2s`, `reload_max_spec_size: 16MiB`) serves two
+services from one folder, `api.yaml` and `api.json`. Each test writes a bomb over one of them (atomically, as an
+editor saving), and checks: a normal request keeps answering within a second while the reload runs, one error
+line names the refused file, the process (and its workers) go back to idle, and a good edit then reloads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import GatewayProcess, eventually
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads CPU time from /proc")
+
+
+def spec_yaml(extra_path: str = "", tail: str = "") -> str:
+    added = (f"  {extra_path}:\n    get:\n      responses:\n        '200':\n          description: ok\n"
+             f"          content: {{application/json: {{example: {{added: true}}}}}}\n") if extra_path else ""
+    return ("openapi: 3.0.3\ninfo: {title: y, version: '1'}\npaths:\n  /ping:\n    get:\n      responses:\n"
+            "        '200':\n          description: ok\n          content: {application/json: {example: {pong: yaml}}}\n"
+            f"{added}{tail}")
+
+
+def spec_json(extra_path: str = "", **extra: object) -> str:
+    answer = {"200": {"description": "ok", "content": {"application/json": {"example": {"pong": "json"}}}}}
+    paths = {"/ping": {"get": {"responses": answer}}}
+    if extra_path:
+        paths[extra_path] = {"get": {"responses": answer}}
+    return json.dumps({"openapi": "3.0.3", "info": {"title": "j", "version": "1"}, "paths": paths, **extra})
+
+
+def write(path: Path, text: str) -> None:
+    """As an editor saves: the whole new content at once (a reload never sees half a file)."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+class Gateway:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        write(folder / "api.yaml", spec_yaml())
+        write(folder / "api.json", spec_json())
+        (folder / "gateway.yaml").write_text(
+            "reload_interval: 0.1\nreload_timeout: 2s\nreload_max_spec_size: 16MiB\n"
+            "services:\n  y: {spec: api.yaml, base_path: /y}\n  j: {spec: api.json, base_path: /j}\n")
+        self.process = GatewayProcess([], cwd=folder).wait_ready()
+        self.client = httpx.Client(base_url=self.process.url, timeout=10)
+
+    def refusals(self, file: str) -> list[str]:
+        lines = [json.loads(line) for line in self.process.log().splitlines() if line.startswith("{")]
+        return [e["msg"] for e in lines if e.get("level") == "error" and "spec not reloaded" in e.get("msg", "")
+                and file in e["msg"]]
+
+    def cpu_seconds(self) -> float:
+        """User + system time of the gateway and every process of its group (the reload's workers too)."""
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == self.process.proc.pid:  # field 5, pgrp: the gateway leads its own group
+                total += int(fields[11]) + int(fields[12])
+        return total / TICKS
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    served = Gateway(tmp_path_factory.mktemp("reload-bombs"))
+    yield served
+    served.client.close()
+    served.process.stop()
+
+
+class Probe:
+    """GET /y/ping every 50 ms in a thread; the slowest answer (and any failure) while it runs."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.slowest, self.failures, self.count = url, 0.0, [], 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Probe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=10) as client:
+            while not self._stop.is_set():
+                started = time.monotonic()
+                try:
+                    status = client.get(f"{self.url}/y/ping").status_code
+                    if status != 200:
+                        self.failures.append(status)
+                except httpx.HTTPError as exc:
+                    self.failures.append(repr(exc))
+                self.slowest = max(self.slowest, time.monotonic() - started)
+                self.count += 1
+                self._stop.wait(0.05)
+
+
+def refused_then_recovers(gateway: Gateway, file: str, bomb: str, good: str, new_path: str) -> None:
+    """Write `bomb` over `file`: refused in one line while requests answer; idle after; then `good` reloads."""
+    before = len(gateway.refusals(file))
+    with Probe(gateway.process.url) as probe:
+        write(gateway.folder / file, bomb)
+        eventually(lambda: len(gateway.refusals(file)), lambda n: n > before, timeout=15)
+        time.sleep(0.3)
+    assert probe.failures == [] and probe.count > 0
+    assert probe.slowest < 1.0, f"a request took {probe.slowest:.2f} s during the reload"
+    cpu = gateway.cpu_seconds()
+    time.sleep(1.0)
+    assert gateway.cpu_seconds() - cpu < 0.25, "the gateway did not go back to idle after refusing the file"
+    service = "y" if file.endswith(".yaml") else "j"
+    assert gateway.client.get(f"/{service}/ping").json() == {"pong": "yaml" if service == "y" else "json"}
+    write(gateway.folder / file, good)
+    assert eventually(lambda: gateway.client.get(f"/{service}{new_path}").status_code, lambda s: s == 200, timeout=15)
+    assert len(gateway.refusals(file)) == before + 1, gateway.refusals(file)
+
+
+def billion_laughs() -> str:
+    levels = ['  l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    levels += [f"  l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, 10)]
+    return spec_yaml(tail="x-laughs:\n" + "\n".join(levels) + "\n")
+
+
+def slow_aliases() -> str:
+    """Under the alias-bomb limit (~2.7 million nodes once expanded), yet slow to bundle, check and hash."""
+    levels = ["  l0: &l0 lol"]
+    levels += [f"  l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 8)}]" for i in range(1, 8)]
+    return spec_yaml(tail="x-slow:\n" + "\n".join(levels) + "\n")
+
+
+def test_a_billion_laughs_edit_is_refused_and_a_later_edit_reloads(gateway: Gateway) -> None:
+    refused_then_recovers(gateway, "api.yaml", billion_laughs(), spec_yaml("/after-laughs"), "/after-laughs")
+    assert "alias" in gateway.refusals("api.yaml")[-1]
+
+
+def test_yaml_nested_100k_deep_is_refused_and_a_later_edit_reloads(gateway: Gateway) -> None:
+    deep = spec_yaml(tail="x-deep: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    refused_then_recovers(gateway, "api.yaml", deep, spec_yaml("/after-deep-yaml"), "/after-deep-yaml")
+    # PyYAML's scanner is quadratic in flow nesting: the deadline, not the recursion limit, stops this one
+    assert any(why in gateway.refusals("api.yaml")[-1] for why in ("nests too deeply", "longer than reload_timeout"))
+
+
+def test_json_nested_100k_deep_is_refused_and_a_later_edit_reloads(gateway: Gateway) -> None:
+    deep = spec_json()[:-1] + ', "x-deep": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    refused_then_recovers(gateway, "api.json", deep, spec_json("/after-deep-json"), "/after-deep-json")
+    assert "nests too deeply" in gateway.refusals("api.json")[-1]
+
+
+def test_a_20_mb_spec_over_the_size_limit_is_refused_unread(gateway: Gateway) -> None:
+    huge = spec_json(**{"x-filler": ["x" * 1000] * 20_000})
+    assert len(huge) > 20_000_000
+    refused_then_recovers(gateway, "api.json", huge, spec_json("/after-huge"), "/after-huge")
+    assert "over reload_max_spec_size (16 MiB)" in gateway.refusals("api.json")[-1]
+
+
+def test_a_spec_slow_to_load_is_stopped_at_the_reload_timeout(gateway: Gateway) -> None:
+    refused_then_recovers(gateway, "api.yaml", slow_aliases(), spec_yaml("/after-slow"), "/after-slow")
+    assert "longer than reload_timeout (2 s)" in gateway.refusals("api.yaml")[-1]
