@@ -64,6 +64,8 @@ def read_stub(file: Path, service: str) -> Stub:
         data = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
     except OSError as exc:
         raise StubError(str(file), "", exc.strerror or str(exc)) from None
+    except RecursionError:
+        raise StubError(str(file), "", "nests too deeply to read") from None
     except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         place = f"line {mark.line + 1}" if mark else ""

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gateway.config import ConfigError, apply_env, build_config
 from tests.conftest import GatewayProcess, eventually
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -176,3 +177,33 @@ def test_a_20_mb_spec_over_the_size_limit_is_refused_unread(gateway: Gateway) ->
 def test_a_spec_slow_to_load_is_stopped_at_the_reload_timeout(gateway: Gateway) -> None:
     refused_then_recovers(gateway, "api.yaml", slow_aliases(), spec_yaml("/after-slow"), "/after-slow")
     assert "longer than reload_timeout (2 s)" in gateway.refusals("api.yaml")[-1]
+
+
+def test_the_admin_stubs_reload_is_bounded_too(gateway: Gateway) -> None:
+    folder = gateway.folder / "stubs" / "y"
+    folder.mkdir(parents=True, exist_ok=True)
+    write(folder / "ping.yaml", "request: {method: GET, path: /ping}\nresponse: {status: 200, body: {pong: stub}}\n")
+    write(folder / "deep.json", "[" * 100_000 + "]" * 100_000)
+    headers = {"Content-Type": "application/json"}
+    answer = gateway.client.post("/_gw/api/stubs/reload", content="{}", headers=headers).json()
+    assert answer["stubs"] >= 1 and any("deep.json" in e and "nests too deeply" in e for e in answer["errors"])
+    assert gateway.client.get("/y/ping").json() == {"pong": "stub"}
+    write(folder / "slow.yaml", "x: " + "[" * 100_000 + "]" * 100_000 + "\n")  # quadratic to scan: past the deadline
+    with Probe(gateway.process.url) as probe:
+        answer = gateway.client.post("/_gw/api/stubs/reload", content="{}", headers=headers).json()
+    assert any("longer than reload_timeout" in e for e in answer["errors"]), answer["errors"]
+    assert probe.slowest < 1.0 and probe.failures == []
+    assert gateway.client.get("/y/ping").json() == {"pong": "stub"}  # the stubs loaded before are kept
+    for name in ("ping.yaml", "deep.json", "slow.yaml"):
+        (folder / name).unlink()
+
+
+def test_reload_bounds_are_settings_with_defaults_and_env_overrides() -> None:
+    defaults = build_config({}, "test")
+    assert (defaults.reload_timeout, defaults.reload_max_spec_size, defaults.reload_max_memory) == (10.0, 50 * 2**20, 2 * 2**30)
+    data: dict[str, object] = {"reload_timeout": "500ms"}
+    apply_env(data, {"GW_RELOAD_MAX_SPEC_SIZE": "5MiB", "GW_RELOAD_MAX_MEMORY": "512MiB"})
+    config = build_config(data, "test")
+    assert (config.reload_timeout, config.reload_max_spec_size, config.reload_max_memory) == (0.5, 5 * 2**20, 512 * 2**20)
+    with pytest.raises(ConfigError, match="reload_timeout"):
+        build_config({"reload_timeout": "soon"}, "test")
