@@ -17,6 +17,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -173,9 +174,14 @@ def _stubs_work(sender: Any, root: Path, services: list[str], bounds: Bounds) ->
 
 
 def _in_worker(bounds: Bounds) -> None:
-    """The worker's memory cap; its logging off (the gateway reports what the worker sends back)."""
+    """The worker's memory cap; its logging off (the gateway reports what the worker sends back); the server's
+    signal handling undone, so SIGTERM ends a forked worker and no signal of its own reaches the gateway's loop."""
     _cap_memory(bounds.max_memory)
     logging.getLogger("gw").disabled = True
+    with contextlib.suppress(ValueError, OSError):
+        signal.set_wakeup_fd(-1)
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, signal.SIG_DFL)
 
 
 def _sized_reader(limit: int) -> Any:

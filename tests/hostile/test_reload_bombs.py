@@ -123,7 +123,6 @@ def refused_then_recovers(gateway: Gateway, file: str, bomb: str, good: str, new
     with Probe(gateway.process.url) as probe:
         write(gateway.folder / file, bomb)
         eventually(lambda: len(gateway.refusals(file)), lambda n: n > before, timeout=15)
-        time.sleep(0.3)
     assert probe.failures == [] and probe.count > 0
     assert probe.slowest < 1.0, f"a request took {probe.slowest:.2f} s during the reload"
     cpu = gateway.cpu_seconds()
