@@ -75,6 +75,8 @@ class Gateway:
                 continue
             if int(fields[2]) == self.process.proc.pid:  # field 5, pgrp: the gateway leads its own group
                 total += int(fields[11]) + int(fields[12])
+                if stat.parent.name == str(self.process.proc.pid):
+                    total += int(fields[13]) + int(fields[14])  # and the workers it has reaped
         return total / TICKS
 
 
