@@ -185,9 +185,12 @@ def test_the_admin_stubs_reload_is_bounded_too(gateway: Gateway) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     write(folder / "ping.yaml", "request: {method: GET, path: /ping}\nresponse: {status: 200, body: {pong: stub}}\n")
     write(folder / "deep.json", "[" * 100_000 + "]" * 100_000)
+    write(folder / "laughs.yaml", "request: {method: GET, path: /laughs}\nresponse: {status: 200}\nmeta:\n"
+          + billion_laughs().split("x-laughs:\n", 1)[1])
     headers = {"Content-Type": "application/json"}
     answer = gateway.client.post("/_gw/api/stubs/reload", content="{}", headers=headers).json()
     assert answer["stubs"] >= 1 and any("deep.json" in e and "nests too deeply" in e for e in answer["errors"])
+    assert any("laughs.yaml" in e and "alias" in e for e in answer["errors"]), answer["errors"]
     assert gateway.client.get("/y/ping").json() == {"pong": "stub"}
     write(folder / "slow.yaml", "x: " + "[" * 100_000 + "]" * 100_000 + "\n")  # quadratic to scan: past the deadline
     with Probe(gateway.process.url) as probe:
@@ -195,7 +198,7 @@ def test_the_admin_stubs_reload_is_bounded_too(gateway: Gateway) -> None:
     assert any("longer than reload_timeout" in e for e in answer["errors"]), answer["errors"]
     assert probe.slowest < 1.0 and probe.failures == []
     assert gateway.client.get("/y/ping").json() == {"pong": "stub"}  # the stubs loaded before are kept
-    for name in ("ping.yaml", "deep.json", "slow.yaml"):
+    for name in ("ping.yaml", "deep.json", "laughs.yaml", "slow.yaml"):
         (folder / name).unlink()
 
 
