@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,17 @@ class Refused(Exception):
 def run_bounded(target: Any, args: tuple[Any, ...], bounds: Bounds) -> Any:
     """`target(sender, *args)` in a worker process; what it sent (pickled), or Refused when it took longer than
     `bounds.timeout` (it is killed: nothing of it keeps running) or stopped without an answer. Blocks: call it
-    from a thread (`asyncio.to_thread`), never on the event loop."""
+    from a thread (`asyncio.to_thread`), never on the event loop. One worker at a time (the poller and the admin
+    API may both reload): memory stays within one `reload_max_memory`, and multiprocessing's child list is not
+    thread-safe."""
+    with _ONE_AT_A_TIME:
+        return _run(target, args, bounds)
+
+
+_ONE_AT_A_TIME = threading.Lock()
+
+
+def _run(target: Any, args: tuple[Any, ...], bounds: Bounds) -> Any:
     context = _context()
     receiver, sender = context.Pipe(duplex=False)
     worker = context.Process(target=target, args=(sender, *args), name="gw reload", daemon=True)
