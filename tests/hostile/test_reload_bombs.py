@@ -19,6 +19,8 @@ import httpx
 import pytest
 
 from gateway.config import ConfigError, apply_env, build_config
+from gateway.reload_worker import Bounds, trial
+from gateway.specs import SpecError
 from tests.conftest import GatewayProcess, eventually
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -211,3 +213,14 @@ def test_reload_bounds_are_settings_with_defaults_and_env_overrides() -> None:
     assert (config.reload_timeout, config.reload_max_spec_size, config.reload_max_memory) == (0.5, 5 * 2**20, 512 * 2**20)
     with pytest.raises(ConfigError, match="reload_timeout"):
         build_config({"reload_timeout": "soon"}, "test")
+
+
+def test_a_reload_past_its_memory_cap_is_refused(tmp_path: Path) -> None:
+    spec = tmp_path / "api.json"
+    write(spec, spec_json(**{"x-filler": [{"n": i, "s": "x" * 20} for i in range(100_000)]}))  # ~4 MB of JSON
+    config = build_config({"services": {"j": {"spec": str(spec), "base_path": "/"}}}, "test")
+    with pytest.raises(SpecError, match=r"reload_max_memory \(32 MiB\)"):
+        trial(config, config.services["j"], Bounds(timeout=20, max_spec_size=2**30, max_memory=32 * 2**20))
+    write(spec, spec_json("/small"))
+    raw, _, _ = trial(config, config.services["j"], Bounds(timeout=20, max_spec_size=2**30, max_memory=32 * 2**20))
+    assert "/small" in raw["paths"]  # a small spec loads within the same cap
