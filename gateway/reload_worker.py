@@ -19,6 +19,7 @@ import os
 import pickle
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,7 @@ class Bounds:
         return cls(config.reload_timeout, config.reload_max_spec_size, config.reload_max_memory)
 
 
-def bounded_loader(config: GatewayConfig, bounds: Bounds) -> Any:
+def bounded_loader(config: GatewayConfig, bounds: Bounds) -> Callable[[ServiceConfig], Service]:
     """A loader for `load_services`: each spec tried in a worker first, then built here from what it read."""
 
     def load(settings: ServiceConfig) -> Service:
