@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import multiprocessing
 import os
 import pickle
@@ -186,9 +187,11 @@ def _stubs_work(sender: Any, root: Path, services: list[str], bounds: Bounds) ->
 
 
 def _in_worker(bounds: Bounds) -> None:
-    """The worker's memory cap; its logging off (the gateway reports what the worker sends back); the server's
-    signal handling undone, so SIGTERM ends a forked worker and no signal of its own reaches the gateway's loop."""
+    """The worker's memory and CPU caps; its logging off (the gateway reports what the worker sends back); the
+    server's signal handling undone, so SIGTERM ends a forked worker and no signal of its own reaches the gateway's
+    loop. The CPU cap ends the worker even when the gateway died (kill -9) before it could."""
     _cap_memory(bounds.max_memory)
+    _cap_cpu(bounds.timeout)
     logging.getLogger("gw").disabled = True
     with contextlib.suppress(ValueError, OSError):
         signal.set_wakeup_fd(-1)
@@ -208,6 +211,16 @@ def _sized_reader(limit: int) -> Any:
         return read_document(path)
 
     return read
+
+
+def _cap_cpu(timeout: float) -> None:
+    try:
+        import resource
+
+        seconds = math.ceil(timeout) + 1  # past the soft limit the kernel sends SIGXCPU (ends it), past the hard SIGKILL
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
+    except (ImportError, OSError, ValueError):
+        pass
 
 
 def _cap_memory(budget: int) -> None:
