@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -21,7 +22,7 @@ from .admin import AdminAccess
 from .admin.api import AdminApi, publish_circuit_changes
 from .auth.setup import Auth, auth_errors
 from .auth.upstream import UpstreamIdentity
-from .config import ConfigError, GatewayConfig
+from .config import ConfigError, GatewayConfig, ServiceConfig
 from .endpoints.auth import AuthEndpoints
 from .endpoints.dashboard import Dashboard, services_snapshot
 from .endpoints.docs import ServiceDocs
@@ -75,17 +76,21 @@ class LoadResult:
     errors: list[SpecError] = field(default_factory=list)
 
 
-def load_services(config: GatewayConfig, deep_check: str = "later", check_auth: bool = True) -> LoadResult:
+ServiceLoader = Callable[[ServiceConfig], Service]
+
+
+def load_services(config: GatewayConfig, deep_check: str = "later", check_auth: bool = True,
+                  loader: ServiceLoader | None = None) -> LoadResult:
     """Every configured spec, loaded; failures collected, one SpecError each. A reload leaves out the
-    auth check (`check_auth`): settings do not change while running, only specs and stubs do."""
+    auth check (`check_auth`): settings do not change while running, only specs and stubs do, and brings
+    its own `loader` (gateway/reload_worker.py: read in a bounded worker process)."""
     result = LoadResult()
     if check_auth:
         result.errors += auth_errors(config)  # unreadable keys, unset ${ENV} tokens: one line each, at start
+    load = loader or (lambda settings: load_spec(config, settings, deep_check))
     for settings in config.services.values():
         try:
-            note = fetch_spec(settings.spec, read=read_document)[1] if is_url(settings.spec) else None
-            service = load_service(settings.name, config.spec_path(settings), settings.base_path, deep_check)
-            service.warnings[:0] = [note] if note else []
+            service = load(settings)
             _check_operation_overrides(config, settings.name, service)
             service.brackets = settings.brackets
             result.services[settings.name] = service
@@ -94,6 +99,14 @@ def load_services(config: GatewayConfig, deep_check: str = "later", check_auth: 
         except ConfigError as exc:
             result.errors.append(SpecError(exc.source, exc.key, exc.reason))
     return result
+
+
+def load_spec(config: GatewayConfig, settings: ServiceConfig, deep_check: str = "later", **how: Any) -> Service:
+    """One service's spec (fetched first when it is a URL); `how`: what `load_service` takes beyond the file."""
+    note = fetch_spec(settings.spec, read=read_document)[1] if is_url(settings.spec) else None
+    service = load_service(settings.name, config.spec_path(settings), settings.base_path, deep_check, **how)
+    service.warnings[:0] = [note] if note else []
+    return service
 
 
 def _check_operation_overrides(config: GatewayConfig, name: str, service: Service) -> None:

@@ -114,6 +114,9 @@ class GatewayConfig:
     record: RecordSettings = field(default_factory=RecordSettings)  # record.max_body: larger bodies are not kept
     reload: bool = True  # pick up edited or added stub files and specs while running
     reload_interval: float = 1.0
+    reload_timeout: float = 10.0  # a spec reload taking longer (a hostile or pathological file) is refused
+    reload_max_spec_size: int = 50 * 1024 * 1024  # bytes per spec file read on reload; larger ones are refused
+    reload_max_memory: int = 2 * 1024 * 1024 * 1024  # bytes the reload's worker process may add while loading
     auth: AuthSettings = field(default_factory=AuthSettings)
     cors: CorsSettings = field(default_factory=CorsSettings)
     rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
@@ -157,10 +160,10 @@ class GatewayConfig:
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.I)
 _SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3}
-_DURATION_KEYS = {"timeout", "connect_timeout", "backoff", "backoff_max", "reload_interval", "window", "open_seconds",
-                  "interval", "leeway", "access_ttl", "refresh_ttl", "max_age", "keep_alive", "header_timeout",
-                  "body_timeout"}
-_SIZE_KEYS = {"max_body", "body_min_rate", "max_request_line", "max_header_size"}
+_DURATION_KEYS = {"timeout", "connect_timeout", "backoff", "backoff_max", "reload_interval", "reload_timeout", "window",
+                  "open_seconds", "interval", "leeway", "access_ttl", "refresh_ttl", "max_age", "keep_alive",
+                  "header_timeout", "body_timeout"}
+_SIZE_KEYS = {"max_body", "body_min_rate", "max_request_line", "max_header_size", "reload_max_spec_size", "reload_max_memory"}
 
 
 def load_config(path: str | Path | None = None, env: dict[str, str] | None = None) -> GatewayConfig:

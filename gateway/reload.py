@@ -3,6 +3,8 @@
 Polling, once a second by default: a stat per file is cheap for stores of thousands of stubs,
 needs no watcher service, and behaves the same on every filesystem. A broken stub file is
 reported and skipped; a broken spec is reported and the service keeps its last good version.
+Specs are read in a bounded worker process (gateway/reload_worker.py): a hostile edit costs at most
+`reload_timeout` and `reload_max_memory`, is refused with one line, and later edits reload as usual.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import SPEC_SUFFIXES
+from .reload_worker import Bounds, bounded_loader, reload_stubs
 
 if TYPE_CHECKING:
     from .app import GatewayApp
@@ -53,18 +56,19 @@ class Reloader:
             await asyncio.to_thread(self.reload_specs)
         if stubs != self._stubs:
             self._stubs = stubs
-            await asyncio.to_thread(self.app.stubs.load)
+            await asyncio.to_thread(reload_stubs, self.app.stubs, Bounds.of(self.app.config))
             count = len(self.app.stubs.all())
             log.warning("stubs reloaded: %d stubs, %d broken files", count, len(self.app.stubs.errors))
 
     def reload_specs(self) -> None:
         from .app import LoadResult, load_services
 
-        fresh = load_services(self.app.config, deep_check="cached", check_auth=False)
+        config = self.app.config
+        fresh = load_services(config, deep_check="cached", check_auth=False, loader=bounded_loader(config, Bounds.of(config)))
         previous = self.app.services
         services = dict(previous)
         for error in fresh.errors:
-            log.warning("spec not reloaded, keeping the last good one: %s", error)
+            log.error("spec not reloaded, keeping the last good one: %s", error)
         services.update(fresh.services)
         # a service still served from its last good spec is not an error for readiness
         errors = [] if set(services) == set(self.app.config.services) else fresh.errors

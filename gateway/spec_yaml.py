@@ -37,7 +37,15 @@ _Loader.yaml_implicit_resolvers = {
 
 def load_yaml(text: str, limit: int = MAX_EXPANDED) -> Any:
     """The document in `text`; AliasBomb when its aliases expand it past `limit` nodes or loop."""
-    loader = _Loader(text)
+    return _load(_Loader(text), limit)
+
+
+def safe_load(text: str, limit: int = MAX_EXPANDED) -> Any:
+    """`yaml.safe_load` (its keys and dates as they are), with the same alias-bomb check: for stub files."""
+    return _load(yaml.SafeLoader(text), limit)
+
+
+def _load(loader: yaml.SafeLoader, limit: int) -> Any:
     try:
         node = loader.get_single_node()
         if node is None:

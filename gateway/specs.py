@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,9 +31,10 @@ from .spec_structure import finding_lines, structural_findings
 from .spec_trial import leave_out_unbuildable
 from .spec_yaml import AliasBomb, load_yaml
 
-__all__ = ["Operation", "Service", "SpecError", "below_base", "find_operation", "load_service", "path_specificity",
-           "path_template", "read_document", "route_order"]
+__all__ = ["Bundled", "Operation", "Service", "SpecError", "below_base", "bundle_spec", "find_operation", "load_service",
+           "path_specificity", "path_template", "read_document", "route_order"]
 
+Bundled = tuple[dict[str, Any], list[tuple[str, str]]]  # a bundled document and its unresolved references
 
 
 @dataclass
@@ -85,7 +86,19 @@ class Service:
         return self.version >= (3, 1, 0)
 
 
-def load_service(name: str, spec_file: Path, base_path: str, deep_check: str = "now") -> Service:
+def bundle_spec(spec_file: Path, read: Callable[[Path], dict[str, Any]] | None = None) -> Bundled:
+    """The spec's document with other files brought in, and the references that could not be (place, reason)."""
+    unresolved: list[tuple[str, str]] = []
+    try:
+        return bundle(spec_file, read or read_document, unresolved), unresolved
+    except RefError as exc:
+        raise SpecError(exc.source or str(spec_file), exc.key, exc.reason) from None
+    except RecursionError:
+        raise SpecError(str(spec_file), "", "the document nests too deeply to read") from None
+
+
+def load_service(name: str, spec_file: Path, base_path: str, deep_check: str = "now",
+                 bundled: Bundled | None = None) -> Service:
     """Read, bundle, check and index one spec; raise SpecError only on what cannot be served.
 
     A draft (no `info`, responses without `description`, unknown keys), examples or defaults that
@@ -93,10 +106,10 @@ def load_service(name: str, spec_file: Path, base_path: str, deep_check: str = "
     a located warning each. Refused: not YAML/JSON, not OpenAPI, no operation to serve.
     `deep_check` says when the semantic warnings are worked out: "now", "later" (in the background,
     so a large spec starts at once) or "cached" (only what an earlier check of this content found).
+    `bundled`: the document already read and bundled (`bundle_spec`), as a hot reload's worker hands it over.
     """
+    raw, unresolved = bundled or bundle_spec(spec_file)
     try:
-        unresolved: list[tuple[str, str]] = []
-        raw = bundle(spec_file, read_document, unresolved)
         _check_version(raw, spec_file)
         raw, keywords = _as_31(raw)
         loops = break_schema_loops(raw, spec_file)  # before anything resolves or walks the schemas

@@ -29,6 +29,7 @@ from ..json_limits import parse_json
 from ..modes import ModeError
 from ..pipeline import Next
 from ..problems import Problem
+from ..reload_worker import Bounds, reload_stubs
 from ..routing import Router
 from ..shared_state import StateUnavailable
 from ..specs import Operation, Service, load_service
@@ -190,8 +191,9 @@ class AdminApi:
 
     async def reload_stubs(self, _exchange: Exchange) -> Response:
         store = self.app.stubs
-        await asyncio.to_thread(store.load)
-        return Response.json(200, {"stubs": len(store.all()), "errors": [str(e) for e in store.errors]})
+        refused = await asyncio.to_thread(reload_stubs, store, Bounds.of(self.app.config))  # as a hot reload: bounded
+        errors = [str(e) for e in store.errors] + ([refused] if refused else [])
+        return Response.json(200, {"stubs": len(store.all()), "errors": errors})
 
     def _stub(self, exchange: Exchange) -> Stub:
         service = self._service_name(exchange)

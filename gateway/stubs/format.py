@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from ..config import ConfigError
+from ..spec_yaml import safe_load
 
 METHODS = {"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"}
 
@@ -61,9 +62,11 @@ def read_stub(file: Path, service: str) -> Stub:
     """Parse one stub file; a StubError names the file, the place and the reason."""
     try:
         text = file.read_text(encoding="utf-8")
-        data = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if file.suffix == ".json" else safe_load(text)  # refuses YAML alias bombs
     except OSError as exc:
         raise StubError(str(file), "", exc.strerror or str(exc)) from None
+    except RecursionError:
+        raise StubError(str(file), "", "nests too deeply to read") from None
     except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         place = f"line {mark.line + 1}" if mark else ""
