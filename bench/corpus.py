@@ -225,7 +225,7 @@ class Gateway:
         # here), while an unhandled error is still logged with its traceback and request id.
         # Auth off: this judges stub answers, and schemathesis sends no credentials for most schemes, so every
         # secured operation would be the gateway's 401 (tests/test_auth.py covers that), never a stub.
-        self.env = _local_env({"GW_LOG_FORMAT": "json", "GW_LOG_LEVEL": "error", "GW_AUTH__REQUIRE": "none",
+        self.env = _local_env({"GW_LOG_FORMAT": "json", "GW_LOG_LEVEL": "warning", "GW_AUTH__REQUIRE": "none",
                                **(env or {})})
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -303,7 +303,9 @@ def read_gw_output(text: str) -> GwOutput:
                 if entry.get("exc"):
                     logged += 1
                     exceptions[entry.get("request_id") or f"#{logged}"] = exception_summary(entry["exc"])
-                continue
+                if not (entry.get("logger") in ("gw", "gw.specs") and entry.get("level") == "warning"):
+                    continue
+                line = f"warning: {entry.get('msg', '')}"  # a spec warning (at start, or from the background check)
         if in_traceback or line.startswith(TRACEBACK):
             in_traceback = True
             traceback_lines.append(line)

@@ -6,10 +6,9 @@ answers a normal request afterwards."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -18,7 +17,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import GatewayProcess
+from tests.conftest import GatewayProcess, threaded_server
 
 PROBLEM = "application/problem+json"
 QUICK = 3.0  # seconds a bomb may take to be refused (on a shared, slow CI machine)
@@ -93,12 +92,8 @@ class _Upstream(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with threaded_server(_Upstream) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,9 @@ import base64
 import gzip
 import json
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -25,7 +24,7 @@ import pytest
 import yaml
 
 from gateway.stubs.redaction import Redactor
-from tests.conftest import GatewayProcess, run_gw
+from tests.conftest import GatewayProcess, run_gw, threaded_server
 
 PLANTED: dict[str, str] = {}
 
@@ -190,11 +189,8 @@ class Leaky(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def leaky() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Leaky)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with threaded_server(Leaky) as url:
+        yield url
 
 
 def project(folder: Path, upstream: str) -> Path:
