@@ -411,7 +411,7 @@ def typed(raw: Any, schema: Any, depth: int = 0) -> Any:
             return [typed(v, items, depth + 1) for v in raw]
         return typed(raw[-1], schema, depth + 1) if raw else ""
     if isinstance(raw, str):
-        return coerce_text(raw, types)
+        return coerce_text(raw, [*types, "null"] if "null" not in types and _nullable(schema) else types)
     if depth > MAX_DEPTH * 2:
         return raw
     if isinstance(raw, list):
@@ -438,6 +438,12 @@ def declared_types(schema: Any) -> list[str]:
         for branch in schema.get(key) or []:
             found += [t for t in declared_types(branch) if t not in found]
     return found
+
+
+def _nullable(schema: Any) -> bool:
+    """3.0's `nullable: true` on the schema or a union branch: the text `null` reads as null, as a 3.1
+    type list with "null" does (a multipart or form field cannot say null any other way)."""
+    return any(part.get("nullable") is True for part in branches(schema))
 
 
 def items_schema(schema: Any) -> Any:
