@@ -101,6 +101,20 @@ def _union(kind: str, hold_tags: bool) -> Callable[..., Iterator[ValidationError
     return keyword
 
 
+def _exclusive_one_of(validator: Any, branches: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    """oneOf read strictly, as clients' validators do (they ignore discriminators): the answer fits exactly
+    one branch, the one its tag names where a discriminator names one. Only the mocker holds its own answers to it."""
+    if not isinstance(branches, list) or not branches or (instance is None and schema.get("nullable") is True):
+        return
+    lenient = list(_ANSWER_KEYWORDS["oneOf"](validator, branches, instance, schema))
+    if lenient:  # the tag (if any) must still name a branch the value fits; clients then count every branch
+        yield from lenient
+        return
+    fitting = [index for index, sub in enumerate(branches) if not any(validator.descend(instance, sub, schema_path=index))]
+    if len(fitting) > 1:
+        yield ValidationError(f"{_short(instance)} is valid under each of branches {fitting}")
+
+
 _NAMED: dict[int, tuple[Any, str]] = {}  # id(component schema) -> (schema, its name)
 _MAPPED: dict[int, tuple[Any, dict[Any, int]]] = {}  # id(union) -> (union, tag value -> branch index)
 
@@ -241,13 +255,19 @@ _PARAMETER_DIALECTS = {**_REQUEST_DIALECTS, "3.0": [extend(OAS30Validator, _KEYW
 _RESPONSE_DIALECTS = {"3.1": [extend(OAS31Validator, _ANSWER_KEYWORDS), extend(Draft202012Validator, _ANSWER_KEYWORDS)],
                       "3.0": [extend(OAS30ReadValidator, _ANSWER_KEYWORDS), extend(OAS31Validator, _ANSWER_KEYWORDS),
                               extend(Draft4Validator, _ANSWER_KEYWORDS)]}
+_EXCLUSIVE_KEYWORDS = {**_ANSWER_KEYWORDS, "oneOf": _exclusive_one_of}
+_EXCLUSIVE_DIALECTS = {"3.1": [extend(OAS31Validator, _EXCLUSIVE_KEYWORDS), extend(Draft202012Validator, _EXCLUSIVE_KEYWORDS)],
+                       "3.0": [extend(OAS30ReadValidator, _EXCLUSIVE_KEYWORDS), extend(OAS31Validator, _EXCLUSIVE_KEYWORDS),
+                               extend(Draft4Validator, _EXCLUSIVE_KEYWORDS)]}
 
 
 def compile_schema(schema: dict[str, Any], openapi31: bool, direction: str = "request") -> Lenient:
     """A validator for a request body (readOnly properties refused), a response body (writeOnly
     refused, a discriminator's tag held to the schemas it names) or a parameter/header (neither
-    applies). Each is a chain: the spec's dialect first, plainer ones where it cannot judge."""
-    dialects = {"request": _REQUEST_DIALECTS, "response": _RESPONSE_DIALECTS}.get(direction, _PARAMETER_DIALECTS)
+    applies), or the mocker's own answer ("exclusive": a response whose oneOf fits exactly one branch).
+    Each is a chain: the spec's dialect first, plainer ones where it cannot judge."""
+    dialects = {"request": _REQUEST_DIALECTS, "response": _RESPONSE_DIALECTS,
+                "exclusive": _EXCLUSIVE_DIALECTS}.get(direction, _PARAMETER_DIALECTS)
     return Lenient(schema, dialects["3.1" if openapi31 else "3.0"])
 
 

@@ -22,6 +22,7 @@ from ..problems import Problem
 from ..specs import Operation, Service, below_base
 from ..validation import coerce_text, declared_types
 from .dynamic import dynamic_by_default
+from .exclusive import exclusive, exclusive_checker
 from .generator import Options, generate
 from .media import content_type, encode, is_binary
 from .negotiator import Preferences, choose_media, choose_status, find_example, parse_prefer, status_number
@@ -170,18 +171,23 @@ def generate_valid(service: Service, operation: Operation, schema: Any, seed: st
                    exchange: Exchange) -> Any:
     """A generated body that passes the response schema (first with echoed request values), else the
     smallest value that does; never one that does not: then a 500 naming the schema's place."""
-    candidate = None
+    candidate = fallback = None
     path = below_base(service.base_path, exchange.path) or exchange.path
+    strict = exclusive_checker(operation, schema, service.openapi31) if checker is not None else None
     for attempt in range(ATTEMPTS):
         options = Options(response=True, names=service.schema_names, attempt=attempt, use_examples=attempt < 2,
                           validator=checker_factory(service.openapi31, "response"), path=path,
                           null_when_allowed=attempt >= ATTEMPTS - 2, minimal=attempt == ATTEMPTS - 1)
         candidate = generate(schema, seed, options)
         echoed = echo(candidate, schema, exchange)
-        if checker is None or _valid(checker, echoed):
-            return echoed
-        if echoed is not candidate and _valid(checker, candidate):
-            return candidate
+        for value in (echoed, candidate) if echoed is not candidate else (echoed,):
+            if checker is None or _valid(checker, value):
+                chosen = exclusive(value, strict, checker)
+                if chosen is not None:
+                    return chosen[0]
+                fallback = fallback or (value,)  # fits, but several branches of a oneOf: draw again
+    if fallback is not None:
+        return fallback[0]
     for smallest in (make() for make in _SMALLEST):
         if _valid(checker, smallest):
             return smallest
