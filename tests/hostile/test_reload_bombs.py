@@ -196,10 +196,13 @@ def test_the_admin_stubs_reload_is_bounded_too(gateway: Gateway) -> None:
     assert answer["stubs"] >= 1 and any("deep.json" in e and "nests too deeply" in e for e in answer["errors"])
     assert any("laughs.yaml" in e and "alias" in e for e in answer["errors"]), answer["errors"]
     assert gateway.client.get("/y/ping").json() == {"pong": "stub"}
-    write(folder / "slow.yaml", "x: " + "[" * 100_000 + "]" * 100_000 + "\n")  # quadratic to scan: past the deadline
+    write(folder / "slow.yaml", "x: " + "[" * 100_000 + "]" * 100_000 + "\n")  # quadratic to scan
     with Probe(gateway.process.url) as probe:
         answer = gateway.client.post("/_gw/api/stubs/reload", content="{}", headers=headers).json()
-    assert any("longer than reload_timeout" in e for e in answer["errors"]), answer["errors"]
+    # refused either way, and only that file: past the deadline on a busy box, or as too deep once scanned
+    # (the spec test above pins the deadline itself with a file that is slow on any box)
+    slow = [e for e in answer["errors"] if "slow.yaml" in e]
+    assert slow and any(("longer than reload_timeout" in e or "nests too deeply" in e) for e in slow), answer["errors"]
     assert probe.slowest < 1.0 and probe.failures == []
     assert gateway.client.get("/y/ping").json() == {"pong": "stub"}  # the stubs loaded before are kept
     for name in ("ping.yaml", "deep.json", "laughs.yaml", "slow.yaml"):
