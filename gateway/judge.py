@@ -306,6 +306,14 @@ class Lenient:
             return False
 
 
+def accepts(checker: Any, value: Any) -> bool:
+    """Whether `checker` passes `value`; False where it cannot judge it (a discriminator naming no schema...)."""
+    try:
+        return checker.is_valid(value)
+    except Exception:
+        return False
+
+
 def schema_errors(validator: Any, value: Any, where: str, name: str) -> list[Error]:
     """Every way `value` breaks the schema, each as {in, name, pointer, message}; a union's failure
     is told by its most relevant branch."""

@@ -18,7 +18,7 @@ from starlette.formparsers import MultiPartParser
 
 from .exchange import PARAMETERS
 from .json_limits import parse_json
-from .judge import Lenient, compile_schema, schema_errors
+from .judge import Lenient, accepts, compile_schema, schema_errors
 from .media_types import base_type, is_json
 from .problems import validation_problem
 from .serialization import (
@@ -79,7 +79,7 @@ class _Parameter:
             return MISSING
         if len(candidates) == 1:
             return candidates[0]
-        return next((value for value in candidates if _accepts(self.validator, value)), candidates[0])
+        return next((value for value in candidates if accepts(self.validator, value)), candidates[0])
 
 
 MISSING = object()  # a parameter the request does not carry
@@ -95,12 +95,6 @@ def _parameter_schema(definition: dict[str, Any]) -> dict[str, Any]:
         return (media.get("schema") or {}) if isinstance(media, dict) else {}
     return definition
 
-
-def _accepts(validator: Any, value: Any) -> bool:
-    try:
-        return validator.is_valid(value)
-    except Exception:
-        return False
 
 
 _WILDCARDS = ("*/*", "application/*")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..judge import compile_schema
+from ..judge import accepts, compile_schema
 from ..specs import Operation
 
 MAX_DROPS = 32
@@ -29,7 +29,7 @@ def exclusive_checker(operation: Operation, schema: Any, openapi31: bool) -> Any
 def exclusive(value: Any, strict: Any, checker: Any) -> tuple[Any] | None:
     """`(value,)` when it fits strictly, else `(a copy without the array items that fit several branches,)`
     when that still fits the schema, else None."""
-    if strict is None or _fits(strict, value):
+    if strict is None or accepts(strict, value):
         return (value,)
     current = copy.deepcopy(value)
     for _ in range(MAX_DROPS):
@@ -38,7 +38,7 @@ def exclusive(value: Any, strict: Any, checker: Any) -> tuple[Any] | None:
         except Exception:  # the strict reading cannot judge this schema: the lenient verdict stands
             return (value,)
         if not errors:
-            return (current,) if _fits(checker, current) else None
+            return (current,) if accepts(checker, current) else None
         if not _drop_item(current, list(errors[0].absolute_path)):
             return None
     return None
@@ -59,12 +59,6 @@ def _drop_item(value: Any, path: list[Any]) -> bool:
             return True
     return False
 
-
-def _fits(checker: Any, value: Any) -> bool:
-    try:
-        return checker.is_valid(value)
-    except Exception:
-        return False
 
 
 def _has_one_of(schema: Any) -> bool:

@@ -23,7 +23,7 @@ from email.utils import format_datetime
 from typing import Any
 
 from ..formats import INT_RANGES
-from ..judge import checker_factory
+from ..judge import accepts, checker_factory
 from .regex import matching_string
 
 OPTIONAL_DEPTH = 3  # below this depth only required properties and minimum array lengths are filled
@@ -114,12 +114,6 @@ def _checker(schema: dict[str, Any], validator: Any) -> Any:
     return _CHECKERS[key][1]
 
 
-def _accepts(checker: Any, value: Any) -> bool:
-    try:
-        return checker.is_valid(value)
-    except Exception:
-        return False
-
 
 def generate(schema: Any, seed: str | int = 0, options: Options | None = None) -> Any:
     """A value meant to be valid against `schema` (resolved, possibly cyclic)."""
@@ -183,7 +177,7 @@ class _Generator:
         """oneOf means exactly one: draw again from the same branch until no other branch accepts it."""
         others = [_checker(b, self.options.validator) for i, b in enumerate(branches) if i != index and isinstance(b, dict)]
         for _ in range(8):
-            if not any(_accepts(other, value) for other in others):
+            if not any(accepts(other, value) for other in others):
                 return value
             value = self.value(combined, depth, name)
         return value

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from ..contract import body_validator as contract_body_validator
 from ..exchange import Exchange, Response
-from ..judge import checker_factory, explain, schema_place
+from ..judge import accepts, checker_factory, explain, schema_place
 from ..media_types import is_json
 from ..problems import Problem
 from ..specs import Operation, Service, below_base
@@ -123,7 +123,7 @@ def build_answer(service: Service, operation: Operation, prefs: Preferences, acc
     checker = body_validator(service, operation, status_key, media)
     if found:
         value = without_write_only(value, schema)
-    if found and not prefs.dynamic and (checker is None or prefs.example is not None or _valid(checker, value)):
+    if found and not prefs.dynamic and (checker is None or prefs.example is not None or accepts(checker, value)):
         return "example", status, headers, encode(value, media, schema)
     if is_binary(media, schema):
         return "generated", status, headers, encode(None, media, schema)
@@ -153,7 +153,7 @@ def mock_stream(service: Service, operation: Operation, status_key: str, media: 
 
     def valid(value: Any) -> bool:
         check = checker("item", item_schema(entry))
-        return check is None or prefs.example is not None or _valid(check, value)
+        return check is None or prefs.example is not None or accepts(check, value)
 
     return build_stream(kind, entry, example, not prefs.dynamic, make, valid)
 
@@ -181,7 +181,7 @@ def generate_valid(service: Service, operation: Operation, schema: Any, seed: st
         candidate = generate(schema, seed, options)
         echoed = echo(candidate, schema, exchange)
         for value in (echoed, candidate) if echoed is not candidate else (echoed,):
-            if checker is None or _valid(checker, value):
+            if checker is None or accepts(checker, value):
                 chosen = exclusive(value, strict, checker)
                 if chosen is not None:
                     return chosen[0]
@@ -189,7 +189,7 @@ def generate_valid(service: Service, operation: Operation, schema: Any, seed: st
     if fallback is not None:
         return fallback[0]
     for smallest in (make() for make in _SMALLEST):
-        if _valid(checker, smallest):
+        if accepts(checker, smallest):
             return smallest
     raise _unsatisfiable(operation, schema, checker, candidate)
 
@@ -257,12 +257,6 @@ def body_validator(service: Service, operation: Operation, status: str, media: s
     """The response schema's validator: the contract checker's own (judge.py), compiled once."""
     return contract_body_validator(service, operation, status, media)
 
-
-def _valid(checker: Any, value: Any) -> bool:
-    try:
-        return checker.is_valid(value)
-    except Exception:  # the validator could not judge it (a discriminator naming no schema...): try another
-        return False
 
 
 def _remember(cache: dict[Any, Any], key: Any, answer: Answer) -> None:

@@ -21,6 +21,7 @@ Anything else is a 403 problem+json naming what to send.
 from __future__ import annotations
 
 from ..exchange import Exchange, Response
+from ..media_types import base_type
 from ..pipeline import Next
 from ..problems import Problem
 from .hardening import OwnPages
@@ -33,7 +34,8 @@ PROOF_HEADERS = ("x-gw-admin", "x-gw-admin-key")
 
 
 def is_json_media_type(content_type: str) -> bool:
-    media = content_type.partition(";")[0].strip().lower()
+    """JSON or a `+json` type: never a simple request's (wildcards, which `media_types.is_json` admits, do not count)."""
+    media = base_type(content_type)
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
