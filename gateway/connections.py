@@ -42,7 +42,9 @@ HEAD_SLACK = 64  # the method, the version and the line ends around the target a
 def uvicorn_limits(settings: ServerSettings) -> dict[str, Any]:
     """uvicorn options applying `settings`. The protocol factory pickles (workers are spawned with it)."""
     return {"http": functools.partial(GuardedHttpProtocol, settings=settings),
-            "timeout_keep_alive": settings.keep_alive}
+            "timeout_keep_alive": settings.keep_alive,
+            # SIGTERM (Kubernetes, docker stop): stop accepting, let in-flight requests finish, bounded
+            "timeout_graceful_shutdown": settings.drain_timeout}
 
 
 def make_room_for_connections(max_connections: int) -> None:

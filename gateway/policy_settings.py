@@ -286,9 +286,10 @@ class ServerSettings:
     max_connections: int = 1000  # open connections per process; one more gets 503 and is closed
     max_request_line: int = 16 * 1024  # the request target (path and query); longer: 414
     max_header_size: int = 64 * 1024  # all header lines together; larger: 431
+    drain_timeout: float = 20.0  # on SIGTERM: in-flight requests get this long to finish before the process ends
 
     def check(self) -> None:
-        for name in ("keep_alive", "header_timeout", "body_timeout"):
+        for name in ("keep_alive", "header_timeout", "body_timeout", "drain_timeout"):
             if getattr(self, name) <= 0:
                 raise SettingsError(name, "must be more than 0s")
         if self.max_connections < 1:

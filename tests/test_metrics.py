@@ -5,6 +5,8 @@ Debian's promtool; and with `gw serve --workers 2`, every worker's counts added 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import shutil
 import subprocess
 import time
@@ -15,6 +17,7 @@ from typing import Any
 import aiohttp
 import httpx
 import pytest
+import yaml
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
@@ -336,3 +339,54 @@ def test_the_gateways_own_endpoints_are_not_counted_as_traffic(start_gateway) ->
             client.get(path)
         samples = parse(scrape(client))
     assert total(samples, "gw_requests_total") == 0
+
+
+# --- the Grafana dashboard asks only for what is exposed --------------------------------------------
+
+DASHBOARD = Path(__file__).resolve().parent.parent / "deploy" / "grafana" / "gw-dashboard.json"
+
+
+def _dashboard_queries() -> list[str]:
+    panels = json.loads(DASHBOARD.read_text(encoding="utf-8"))["panels"]
+    return [t["expr"] for p in panels for t in p.get("targets", [])]
+
+
+def _as_prometheus(expr: str) -> str:
+    """A dashboard query with Grafana's variables filled, as Prometheus would receive it."""
+    return expr.replace("$__rate_interval", "5m").replace("$service", ".*")
+
+
+def test_every_dashboard_query_is_valid_promql() -> None:
+    rules = {"groups": [{"name": "dashboard", "rules": [{"record": f"gw:panel_{i}", "expr": _as_prometheus(e)}
+                                                       for i, e in enumerate(_dashboard_queries())]}]}
+    binary = shutil.which("promtool") or "/usr/bin/promtool"
+    result = subprocess.run([binary, "check", "rules", "/dev/stdin"], input=yaml.safe_dump(rules), capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_dashboard_query_names_only_exposed_metrics_and_labels(traffic: dict[str, Any]) -> None:
+    labels_of: dict[str, set[str]] = {}
+    for (name, labels), _ in traffic["samples"].items():
+        labels_of.setdefault(name, set()).update(k for k, _ in labels)
+    queries = _dashboard_queries()
+    assert len(queries) >= 10
+    for expr in queries:
+        names = set(re.findall(r"\b(gw_[a-z_]+)\b", expr))
+        assert names, expr
+        unknown = names - set(labels_of)
+        assert not unknown, f"{expr}: not exposed: {unknown}"
+        used = set(re.findall(r"\bby \(([^)]*)\)", expr))
+        grouped = {label.strip() for group in used for label in group.split(",")}
+        matched = set(re.findall(r"[{,]\s*([a-z_]+)\s*=~?", expr))
+        for name in names:
+            missing = (grouped | matched) - labels_of[name] - ({"le"} if name.endswith("_bucket") else set())
+            assert not missing, f"{expr}: {name} has no label {missing}"
+
+
+def test_the_dashboard_covers_what_operators_read_first() -> None:
+    text = " ".join(_dashboard_queries())
+    for needed in ("gw_requests_total", 'code=~"5..', 'code=~"4..', "histogram_quantile(0.95", "gw_upstream_errors_total",
+                   "gw_upstream_circuit_state", "gw_rate_limited_requests_total", "gw_contract_violations_total",
+                   "by (mode"):
+        assert needed in text, needed
