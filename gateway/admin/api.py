@@ -35,6 +35,7 @@ from ..shared_state import StateUnavailable
 from ..specs import Operation, Service, load_service
 from ..stubs import Stub
 from ..stubs.redaction import Redactor
+from .stubs_api import StubsApi
 
 if TYPE_CHECKING:
     from ..app import GatewayApp
@@ -65,6 +66,8 @@ class AdminApi:
             "deleteStub": self.delete_stub, "listJournal": self.list_journal, "clearJournal": self.clear_journal,
             "getJournalEntry": self.get_journal_entry,
         }
+        self.stubs_api = StubsApi(app, self._redactor)  # stubs and verification for tests in any language
+        self.handlers.update(self.stubs_api.handlers())
         missing = {op.key for op in self.service.operations.values()} - set(self.handlers)
         assert not missing, f"admin operations without a handler: {missing}"
 
