@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .background import Loop
 from .shared_state import PREFIX, REDIS_TIMEOUT, SharedState, display_url
 
 log = logging.getLogger("gw.cluster")
@@ -48,7 +49,7 @@ class Cluster:
         self._waiting: dict[str, _Answers] = {}
         self._client: Any = None
         self._ready = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Loop("gw-cluster")
         self._running: set[asyncio.Task[None]] = set()
 
     @property
@@ -99,15 +100,11 @@ class Cluster:
         return str(getattr(self.state, "url", ""))
 
     def start(self) -> None:
-        if self.shared and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._listen(), name="gw-cluster")
+        if self.shared:
+            self._loop.start(self._listen)
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._loop.stop()
         if self._client is not None:
             with contextlib.suppress(Exception):
                 await self._client.aclose()

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from ..background import Loop, follow
 from ..cluster import Cluster
 from ..contract import response_violations
 from ..media_types import is_json
@@ -123,7 +124,7 @@ class ApiStubs:
         self.services = services  # the loaded specs now (a reload swaps them)
         self.entries: list[dict[str, Any]] = []  # {id, service, stub, persist}, oldest first, as applied here
         self._seen: str | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Loop("gw-api-stubs-sync")
         cluster.on("stubs", self._sync_topic)
         cluster.on("forget-stub", self._forget_topic)
 
@@ -272,31 +273,13 @@ class ApiStubs:
     # -- following other processes -------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._follow(), name="gw-api-stubs-sync")
+        """Apply what the shared document holds now; with Redis, follow it every SYNC_INTERVAL."""
+        if self.cluster.shared:
+            self._loop.start(lambda: follow(self.sync_once, SYNC_INTERVAL, log, "stubs created over the admin API "
+                                            "not followed (%s): retrying", "reading the shared stubs failed"))
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _follow(self) -> None:
-        warned = False
-        while True:
-            try:
-                await self.sync_once()
-                warned = False
-            except StateUnavailable as exc:
-                if not warned:
-                    log.warning("stubs created over the admin API not followed (%s): retrying", exc)
-                    warned = True
-            except Exception:  # a bad value in the store must not end the loop
-                log.exception("reading the shared stubs failed")
-            if not self.cluster.shared:
-                return  # one process: every change is applied where it is made
-            await asyncio.sleep(SYNC_INTERVAL)
+        await self._loop.stop()
 
 
 def _unlink_with_side_file(file: Path) -> None:
