@@ -56,8 +56,10 @@ class TakenId(Exception):
 class Refused(Exception):
     """A stub the contract does not allow, or a request block that cannot be read: each failure listed."""
 
-    def __init__(self, errors: list[dict[str, str]]) -> None:
-        super().__init__("; ".join(f"{e['name']}: {e['message']}" for e in errors))
+    def __init__(self, errors: list[dict[str, str]], about: str = "") -> None:
+        first = f"{errors[0]['name']}: {errors[0]['message']}"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(f"{about}{first}{more}")
         self.errors = errors
 
 
@@ -87,7 +89,8 @@ def checked_stub(service: Service, document: dict[str, Any], file: Path) -> dict
     violations = response_violations(service, operation, stub.status, content_type, stub.response_body,
                                      stub.response_headers)
     if violations:
-        raise Refused([{"name": "response", "message": f"{v} ({operation.label} {stub.status})"} for v in violations])
+        raise Refused([{"name": "response", "message": v} for v in violations],
+                      f"the answer breaks {operation.label} {stub.status}: ")
     return kept
 
 
