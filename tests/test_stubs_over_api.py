@@ -154,6 +154,31 @@ def test_a_persisted_stub_is_a_file_written_whole_that_a_restart_loads(client: h
     assert not file.exists()
 
 
+def test_the_stub_store_endpoints_show_and_remove_api_stubs_and_side_files(client: httpx.Client,
+                                                                           stubs_root: Path) -> None:
+    stub_id = client.post("/_gw/api/stubs", json=stub(ADA)).json()["id"]
+    listed = client.get("/_gw/api/stubs", params={"service": "users"}).json()["stubs"]
+    assert [s["id"] for s in listed] == [stub_id]
+    shown = client.get(f"/_gw/api/stubs/users/{stub_id}")
+    assert shown.status_code == 200 and yaml.safe_load(shown.json()["content"])["response"]["body"] == ADA
+    assert client.delete(f"/_gw/api/stubs/users/{stub_id}").status_code == 204
+    assert client.get(f"/_gw/api/stubs/{stub_id}").status_code == 404  # gone from the shared document too
+    assert client.get("/users/users/7").headers["x-gw-source"] != "recorded"
+
+    folder = stubs_root / "users"
+    folder.mkdir(exist_ok=True)
+    (folder / "big.yaml").write_text("request: {method: GET, path: /users/9}\n"
+                                     "response: {status: 200, headers: {Content-Type: application/json}, "
+                                     "body_file: big.body}\n")
+    (folder / "big.body").write_text('{"id": 9, "username": "big", "email": "b@example.com", "role": "viewer", '
+                                     '"created_at": "2024-01-01T00:00:00Z"}')
+    assert client.post("/_gw/api/stubs/reload").json()["errors"] == []
+    assert client.get("/users/users/9").json()["username"] == "big"
+    assert client.delete("/_gw/api/stubs/users%2Fbig").status_code == 204
+    assert not (folder / "big.yaml").exists() and not (folder / "big.body").exists()
+    assert client.get("/users/users/9").headers["x-gw-source"] != "recorded"
+
+
 def test_requests_are_counted_found_and_cleared_by_a_stub_file_request_block(client: httpx.Client) -> None:
     for user in (1, 2, 2):
         client.get(f"/users/users/{user}", headers={"Authorization": "Bearer secret-token"})

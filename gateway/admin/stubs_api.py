@@ -21,7 +21,9 @@ from ..exchange import Exchange, Response
 from ..json_limits import parse_json
 from ..problems import Problem
 from ..shared_state import StateUnavailable
+from ..stubs import Stub
 from ..stubs.api_stubs import ApiStubs, Refused, TakenId, UnknownStub
+from ..stubs.persister import dump_yaml
 from ..stubs.redaction import Redactor
 from ..verification import Verification
 
@@ -65,15 +67,31 @@ class StubsApi:
 
     async def remove(self, exchange: Exchange) -> Response:
         stub_id = _id(exchange)
-        async with _answers():
-            if self.stubs.find(stub_id) is not None:
+        if self.stubs.find(stub_id) is not None:
+            async with _answers():
                 await self.stubs.remove(stub_id)
-                return Response(204)
-            stub = self.app.stubs.find(stub_id)
-            if stub is None:
-                raise Problem(404, detail=f"no stub {stub_id!r} (a stub file's is `service/id`)")
-            await self.stubs.remove_file_stub(stub)
+            return Response(204)
+        stub = self.app.stubs.find(stub_id)
+        if stub is None:
+            raise Problem(404, detail=f"no stub {stub_id!r} (a stub file's is `service/id`)")
+        return await self.remove_stub(stub)
+
+    async def remove_stub(self, stub: Stub) -> Response:
+        """A stub the store holds, whichever way it came: one created over the API, or a file (and its body_file)."""
+        async with _answers():
+            entry = self.stubs.find(stub.id)
+            if entry is not None and entry["service"] == stub.service:
+                await self.stubs.remove(stub.id)
+            else:
+                await self.stubs.remove_file_stub(stub)
         return Response(204)
+
+    def content(self, stub: Stub) -> str | None:
+        """A stub created over the API and kept in memory, as the YAML its file would hold; None for any other."""
+        entry = self.stubs.find(stub.id)
+        if entry is None or entry["service"] != stub.service or entry["persist"]:
+            return None
+        return dump_yaml(entry["stub"]).decode()
 
     async def remove_all(self, _exchange: Exchange) -> Response:
         async with _answers():
