@@ -143,6 +143,14 @@ class RunningGateway:
     url: str
     stop: Callable[[], None]
     app: Any = None
+    _gw: Gw | None = None
+
+    @property
+    def gw(self) -> Gw:
+        """Stubs and verification through this gateway's admin API (see `Gw`); its stubs go when the test ends."""
+        if self._gw is None:
+            self._gw = Gw(self.url)
+        return self._gw
 
     def service_url(self, service: str) -> str:
         """The base URL of one service: the gateway's URL plus the service's base path."""
@@ -177,6 +185,8 @@ def gw_gateway(request: pytest.FixtureRequest) -> Iterator[Callable[..., Running
 
     yield start
     for gateway in started:
+        if gateway._gw is not None:
+            gateway._gw.cleanup()  # persisted stubs are files that would outlive the gateway
         gateway.stop()
 
 

@@ -326,6 +326,16 @@ def test_the_gw_fixture_stubs_counts_finds_and_resets(pytester: pytest.Pytester)
     result.assert_outcomes(passed=3)
 
 
+def test_a_gateway_the_test_started_is_driven_the_same_way(gw_gateway) -> None:
+    gateway = gw_gateway(SPECS / "users.yaml")
+    gateway.gw.service = "users"
+    stub_id = gateway.gw.stub({"request": GET_7, "response": {"status": 200, "body": ADA}})
+    assert httpx.get(gateway.url + "/users/7").json() == ADA
+    assert gateway.gw.count(GET_7) == 1 and gateway.gw.find(GET_7)[0]["stub"] == f"users/{stub_id}"
+    gateway.gw.remove(stub_id)
+    assert httpx.get(gateway.url + "/users/7").headers["x-gw-source"] != "recorded"
+
+
 def test_loading_the_plugin_imports_nothing_heavy() -> None:
     import subprocess
     import sys
