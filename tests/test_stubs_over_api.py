@@ -269,6 +269,28 @@ def test_two_workers_serve_api_stubs_and_count_the_whole_gateway(two_workers: Ga
     assert all(fresh(url, "/users/7").headers["x-gw-source"] != "recorded" for _ in range(10))
 
 
+def test_gateways_sharing_redis_serve_one_set_of_api_stubs_a_late_one_included(redis: RedisServer,
+                                                                               tmp_path: Path) -> None:
+    def start() -> GatewayThread:
+        return GatewayThread(gateway_config(services(), stubs=str(tmp_path), redis_url=redis.url, reload=False))
+
+    with start() as one, start() as two, one.client(headers={"X-GW-Admin": "1"}) as first, two.client() as second:
+        created = first.post("/_gw/api/stubs", json=stub(ADA))
+        assert created.status_code == 201, created.text
+        assert second.get("/users/users/7").json() == ADA  # at once: applied by both before the 201
+        first.get("/users/users/7")
+        query = {"service": "users", "request": GET_7}
+        assert second.post("/_gw/api/requests/count", json=query, headers={"X-GW-Admin": "1"}).json() == {"count": 2}
+        with start() as late, late.client() as third:
+            eventually(lambda: third.get(created.headers["location"]).status_code == 200)  # read at its start
+            assert third.get("/users/users/7").headers["x-gw-source"] == "recorded"
+            assert third.post("/_gw/api/requests/count", json=query, headers={"X-GW-Admin": "1"}).json() == {"count": 3}
+        assert first.delete(created.headers["location"]).status_code == 204
+        assert second.get("/users/users/7").headers["x-gw-source"] != "recorded"
+        assert first.delete("/_gw/api/requests").status_code == 204
+        assert second.post("/_gw/api/requests/count", json=query, headers={"X-GW-Admin": "1"}).json() == {"count": 0}
+
+
 def test_several_workers_without_redis_refuse_rather_than_answer_for_one(stubs_root: Path) -> None:
     """What each of `gw serve --workers 2`'s processes sees without redis_url: no channel to the other one."""
     with GatewayThread(gateway_config(services(), stubs=str(stubs_root), workers=2)) as worker, \
