@@ -269,10 +269,12 @@ def test_two_workers_serve_api_stubs_and_count_the_whole_gateway(two_workers: Ga
     assert all(fresh(url, "/users/7").headers["x-gw-source"] != "recorded" for _ in range(10))
 
 
-def test_gateways_sharing_redis_serve_one_set_of_api_stubs_a_late_one_included(redis: RedisServer,
+def test_gateways_sharing_redis_serve_one_set_of_api_stubs_a_late_one_included(redis_server: RedisServer,
                                                                                tmp_path: Path) -> None:
+    """A Redis of their own: every process subscribed to one Redis is part of the same gateway."""
+
     def start() -> GatewayThread:
-        return GatewayThread(gateway_config(services(), stubs=str(tmp_path), redis_url=redis.url, reload=False))
+        return GatewayThread(gateway_config(services(), stubs=str(tmp_path), redis_url=redis_server.url, reload=False))
 
     with start() as one, start() as two, one.client(headers={"X-GW-Admin": "1"}) as first, two.client() as second:
         created = first.post("/_gw/api/stubs", json=stub(ADA))
