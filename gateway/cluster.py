@@ -45,6 +45,7 @@ class Cluster:
         self.workers = workers
         self.handlers: dict[str, Handler] = {}
         self.member = uuid.uuid4().hex  # this process, as the others address it
+        self._channel = CHANNEL  # + the database number, once connected: pub/sub channels span a server's databases
         self._replies = f"{CHANNEL}:reply:{self.member}"
         self._waiting: dict[str, _Answers] = {}
         self._client: Any = None
@@ -77,7 +78,7 @@ class Cluster:
         try:
             message = json.dumps({"id": question, "topic": topic, "payload": payload, "reply_to": self._replies})
             try:
-                heard = int(await asyncio.wait_for(self._client.publish(CHANNEL, message), REDIS_TIMEOUT * 4))
+                heard = int(await asyncio.wait_for(self._client.publish(self._channel, message), REDIS_TIMEOUT * 4))
             except Exception as exc:
                 raise ClusterUnavailable(f"redis at {display_url(self._url)}: {exc or type(exc).__name__}") from None
             answers.expect(heard)
@@ -123,11 +124,13 @@ class Cluster:
 
         # Its own connection, without the shared state's short read timeout: a subscription waits for messages.
         self._client = redis.Redis.from_url(self._url, socket_connect_timeout=REDIS_TIMEOUT, decode_responses=True)
+        # Gateways on other databases of the same Redis server are other gateways: they must not hear these questions.
+        self._channel = f"{CHANNEL}:{self._client.connection_pool.connection_kwargs.get('db', 0)}"
         warned = False
         while True:
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(CHANNEL, self._replies)
+                await pubsub.subscribe(self._channel, self._replies)
                 self._ready.set()
                 warned = False
                 async for message in pubsub.listen():

@@ -293,6 +293,21 @@ def test_gateways_sharing_redis_serve_one_set_of_api_stubs_a_late_one_included(r
         assert second.post("/_gw/api/requests/count", json=query, headers={"X-GW-Admin": "1"}).json() == {"count": 0}
 
 
+def test_gateways_on_other_databases_of_one_redis_are_other_gateways(redis_server: RedisServer, tmp_path: Path) -> None:
+    def start(db: int) -> GatewayThread:
+        url = redis_server.url.rsplit("/", 1)[0] + f"/{db}"
+        return GatewayThread(gateway_config(services(), stubs=str(tmp_path), redis_url=url, reload=False))
+
+    query = {"service": "users", "request": GET_7}
+    with start(0) as one, start(1) as other, one.client(headers={"X-GW-Admin": "1"}) as first, \
+            other.client(headers={"X-GW-Admin": "1"}) as second:
+        assert first.post("/_gw/api/stubs", json=stub(ADA)).status_code == 201
+        assert first.get("/users/users/7").headers["x-gw-source"] == "recorded"
+        assert second.get("/users/users/7").headers["x-gw-source"] != "recorded"
+        assert first.post("/_gw/api/requests/count", json=query).json() == {"count": 1}
+        assert second.post("/_gw/api/requests/count", json=query).json() == {"count": 1}
+
+
 def test_several_workers_without_redis_refuse_rather_than_answer_for_one(stubs_root: Path) -> None:
     """What each of `gw serve --workers 2`'s processes sees without redis_url: no channel to the other one."""
     with GatewayThread(gateway_config(services(), stubs=str(stubs_root), workers=2)) as worker, \
