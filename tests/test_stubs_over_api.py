@@ -308,6 +308,18 @@ def test_gateways_on_other_databases_of_one_redis_are_other_gateways(redis_serve
         assert second.post("/_gw/api/requests/count", json=query).json() == {"count": 1}
 
 
+def test_an_unreachable_redis_is_a_503_never_a_partial_answer(tmp_path: Path) -> None:
+    from gateway.conformance import free_port
+
+    config = gateway_config(services(), stubs=str(tmp_path), redis_url=f"redis://127.0.0.1:{free_port()}/0", reload=False)
+    with GatewayThread(config) as gateway, gateway.client(headers={"X-GW-Admin": "1"}) as http:
+        for refused in (http.post("/_gw/api/stubs", json=stub(ADA)),
+                        http.post("/_gw/api/requests/count", json={"service": "users", "request": GET_7})):
+            assert refused.status_code == 503 and refused.headers["content-type"] == "application/problem+json"
+            assert "not every gateway process can be reached" in refused.json()["detail"]
+        assert http.get("/users/users/7").status_code == 200  # the services still answer
+
+
 def test_several_workers_without_redis_refuse_rather_than_answer_for_one(stubs_root: Path) -> None:
     """What each of `gw serve --workers 2`'s processes sees without redis_url: no channel to the other one."""
     with GatewayThread(gateway_config(services(), stubs=str(stubs_root), workers=2)) as worker, \
