@@ -13,7 +13,8 @@ journal asked how many requests matched (and which), for the whole gateway.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from ..cluster import Cluster, ClusterUnavailable
@@ -123,27 +124,23 @@ class StubsApi:
         return entry
 
 
-class _answers:
+@contextlib.asynccontextmanager
+async def _answers() -> AsyncIterator[None]:
     """The model's refusals as the admin API's problem+json."""
-
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(self, kind: Any, exc: BaseException | None, _tb: Any) -> None:
-        if exc is None:
-            return
-        if isinstance(exc, Refused):
-            raise Problem(422, detail=str(exc), title="Stub does not fit the contract", slug="stub-refused",
-                          errors=exc.errors) from None
-        if isinstance(exc, TakenId):
-            raise Problem(409, detail=str(exc)) from None
-        if isinstance(exc, UnknownStub):
-            raise Problem(404, detail=str(exc)) from None
-        if isinstance(exc, (ClusterUnavailable, StateUnavailable)):
-            raise Problem(503, detail=f"not every gateway process can be reached: {exc}", slug="state-unavailable") from None
-        if isinstance(exc, OSError):
-            raise Problem(500, detail=f"the stub file could not be written: {exc.strerror or exc}",
-                          slug="stub-not-written") from None
+    try:
+        yield
+    except Refused as exc:
+        raise Problem(422, detail=str(exc), title="Stub does not fit the contract", slug="stub-refused",
+                      errors=exc.errors) from None
+    except TakenId as exc:
+        raise Problem(409, detail=str(exc)) from None
+    except UnknownStub as exc:
+        raise Problem(404, detail=str(exc)) from None
+    except (ClusterUnavailable, StateUnavailable) as exc:
+        raise Problem(503, detail=f"not every gateway process can be reached: {exc}", slug="state-unavailable") from None
+    except OSError as exc:
+        raise Problem(500, detail=f"the stub file could not be written: {exc.strerror or exc}",
+                      slug="stub-not-written") from None
 
 
 async def _json(exchange: Exchange) -> dict[str, Any]:
