@@ -22,6 +22,7 @@ from .admin import AdminAccess
 from .admin.api import AdminApi, publish_circuit_changes
 from .auth.setup import Auth, auth_errors
 from .auth.upstream import UpstreamIdentity
+from .cluster import Cluster
 from .config import ConfigError, GatewayConfig, ServiceConfig
 from .endpoints.auth import AuthEndpoints
 from .endpoints.dashboard import Dashboard, services_snapshot
@@ -141,6 +142,7 @@ class GatewayApp:
         self.reloader = Reloader(self)
         self.journal = Journal(config.admin.journal_size)  # the last exchanges, for /_gw/api/journal
         self.modes = Modes(config.services, self.state, self.events)  # runtime switches, followed through Redis
+        self.cluster = Cluster(self.state, config.workers)  # questions every gateway process answers (admin API)
         publish_circuit_changes(self.forwarder, self.events)
         self.admin_api = AdminApi(self)  # /_gw/api/, described by gateway/admin/openapi.yaml
         self.admin_service = self.admin_api.service  # that document as a Service (name gw-admin), for Swagger UI
@@ -284,6 +286,8 @@ class GatewayApp:
             if message["type"] == "lifespan.startup":
                 await self.forwarder.start()
                 self.modes.start()
+                self.cluster.start()
+                self.admin_api.stubs_api.stubs.start()
                 if self.config.reload:
                     self.reloader.start()
                 if self.freeze_objects:
@@ -292,6 +296,8 @@ class GatewayApp:
             elif message["type"] == "lifespan.shutdown":
                 await self.reloader.stop()
                 await self.modes.stop()
+                await self.admin_api.stubs_api.stubs.stop()
+                await self.cluster.stop()
                 await self.forwarder.close()
                 await self.state.close()
                 if self.metrics is not None:

@@ -19,6 +19,7 @@ Body = bytes | AsyncIterator[bytes]
 ASGISend = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIReceive = Callable[[], Awaitable[dict[str, Any]]]
 CLIENT_IP = "gw.client_ip"  # scope key: the client address resolved through trusted proxies
+READ_BODY = "read_body"  # note: the body as request validation read it (and replayed it to the next step)
 PARAMETERS = "gw.parameters"  # scope key: {location: {name: value}} as validation decoded them (serialization.py)
 
 
@@ -162,6 +163,11 @@ class Exchange:
     def client_ip(self) -> str:
         """The client: the peer, or who trusted proxies say it is (steps/client_address.py)."""
         return self.scope.get(CLIENT_IP) or self.peer_ip
+
+    @property
+    def body_if_read(self) -> bytes | None:
+        """The request body if a step has read it (None when it was streamed on, or never needed): free to keep."""
+        return self._body if self._body is not None else self.notes.get(READ_BODY)
 
     async def body(self) -> bytes:
         """The whole request body, read once (the size limit step has already bounded it)."""

@@ -13,16 +13,15 @@ Each change (local or adopted) is published on the event bus as a `mode` event.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import copy
 import json
 import logging
 from typing import Any
 
+from .background import Loop, follow
 from .config import MODES, ServiceConfig
 from .events import EventBus
-from .shared_state import SharedState, StateUnavailable
+from .shared_state import SharedState
 
 log = logging.getLogger("gw.modes")
 
@@ -64,7 +63,7 @@ class Modes:
         self.overrides = Overrides()
         self.shared = state.kind != "memory"
         self._seen: str | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Loop("gw-mode-sync")
 
     # -- switching -----------------------------------------------------------------------------
 
@@ -143,15 +142,12 @@ class Modes:
     # -- following other processes ---------------------------------------------------------------
 
     def start(self) -> None:
-        if self.shared and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._follow(), name="gw-mode-sync")
+        if self.shared:
+            self._loop.start(lambda: follow(self.sync_once, SYNC_INTERVAL, log, "modes not shared (%s): this process "
+                                            "keeps its own until Redis is back", "reading the shared modes failed"))
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._loop.stop()
 
     async def sync_once(self) -> None:
         """Adopt the shared overrides when another process changed them."""
@@ -159,17 +155,3 @@ class Modes:
         if text is not None and text != self._seen:
             self._seen = text
             self.apply(Overrides(json.loads(text)))
-
-    async def _follow(self) -> None:
-        warned = False
-        while True:
-            try:
-                await self.sync_once()
-                warned = False
-            except StateUnavailable as exc:
-                if not warned:
-                    log.warning("modes not shared (%s): this process keeps its own until Redis is back", exc)
-                    warned = True
-            except Exception:  # a bad value in the store must not end the loop
-                log.exception("reading the shared modes failed")
-            await asyncio.sleep(SYNC_INTERVAL)

@@ -139,7 +139,7 @@ def reload_stubs(store: StubStore, bounds: Bounds) -> str | None:
         log.error("stubs not reloaded, keeping the ones loaded before: %s: %s", store.root, payload)
         return f"{store.root}: {payload}"
     stubs, errors = payload
-    store.stubs, store.errors = stubs, [StubError(*error) for error in errors]
+    store.replace(stubs, [StubError(*error) for error in errors])
     for error in store.errors:
         log.warning("stub skipped: %s", error)
     return None

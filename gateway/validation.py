@@ -16,7 +16,7 @@ from connexion.utils import is_null
 from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartParser
 
-from .exchange import PARAMETERS
+from .exchange import PARAMETERS, READ_BODY
 from .json_limits import parse_json
 from .judge import Lenient, accepts, compile_schema, schema_errors
 from .media_types import base_type, is_json
@@ -152,6 +152,10 @@ class OperationValidator(RequestValidationOperation):
         elif form is not None:
             body, receive = await _read_and_replay(receive)
             errors += await self.form_errors(body, scope, *form)
+        else:
+            body = None
+        if body is not None and "gw.exchange" in scope:
+            scope["gw.exchange"].notes[READ_BODY] = body  # the journal keeps it: verification matches body fields
         if errors:
             raise validation_problem(errors, self.failure_status(errors))
         await self.next_app(scope, receive, send)

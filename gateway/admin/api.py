@@ -35,6 +35,7 @@ from ..shared_state import StateUnavailable
 from ..specs import Operation, Service, load_service
 from ..stubs import Stub
 from ..stubs.redaction import Redactor
+from .stubs_api import StubsApi
 
 if TYPE_CHECKING:
     from ..app import GatewayApp
@@ -65,6 +66,8 @@ class AdminApi:
             "deleteStub": self.delete_stub, "listJournal": self.list_journal, "clearJournal": self.clear_journal,
             "getJournalEntry": self.get_journal_entry,
         }
+        self.stubs_api = StubsApi(app, self._redactor)  # stubs and verification for tests in any language
+        self.handlers.update(self.stubs_api.handlers())
         missing = {op.key for op in self.service.operations.values()} - set(self.handlers)
         assert not missing, f"admin operations without a handler: {missing}"
 
@@ -179,15 +182,11 @@ class AdminApi:
 
     async def get_stub(self, exchange: Exchange) -> Response:
         stub = self._stub(exchange)
-        content = await asyncio.to_thread(_read_text, stub.file)
+        content = self.stubs_api.content(stub) or await asyncio.to_thread(_read_text, stub.file)
         return Response.json(200, {**self._stub_view(stub), "content": content})
 
     async def delete_stub(self, exchange: Exchange) -> Response:
-        stub = self._stub(exchange)
-        await asyncio.to_thread(stub.file.unlink, True)  # one unlink: atomic, never half a file
-        store = self.app.stubs
-        store.stubs[stub.service] = [s for s in store.stubs.get(stub.service, []) if s.file != stub.file]
-        return Response(204)
+        return await self.stubs_api.remove_stub(self._stub(exchange))  # its file and body_file, in every process
 
     async def reload_stubs(self, _exchange: Exchange) -> Response:
         store = self.app.stubs

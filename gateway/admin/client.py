@@ -90,6 +90,26 @@ class AdminClient:
             path += f"/operations/{segment(operation)}"
         return self.call("PUT", path + "/mode", json={"mode": mode})
 
+    # -- stubs and verification (the pytest plugin's `gw` fixture) ----------------------------------
+
+    def create_stub(self, stub: dict[str, Any]) -> dict[str, Any]:
+        return self.call("POST", "/stubs", json=stub)
+
+    def remove_stub(self, stub_id: str) -> None:
+        self.call("DELETE", f"/stubs/{segment(stub_id)}")
+
+    def remove_api_stubs(self) -> int:
+        return self.call("DELETE", "/stubs")["removed"]
+
+    def count(self, query: dict[str, Any]) -> int:
+        return self.call("POST", "/requests/count", json=query)["count"]
+
+    def find(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        return self.call("POST", "/requests/find", json=query)["requests"]
+
+    def clear_requests(self) -> None:
+        self.call("DELETE", "/requests")
+
     def journal(self, limit: int, since: int | None = None) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit}
         if since is not None:

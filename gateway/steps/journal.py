@@ -34,7 +34,7 @@ class JournalStep:
                       scope.get("query_string", b""), scope["headers"], exchange.client_ip, response.status,
                       response.headers, operation.service if operation else None, operation.key if operation else None,
                       exchange.mode, exchange.source, round((time.perf_counter() - exchange.started) * 1000, 2),
-                      notes)
+                      notes, exchange.body_if_read)
         self.journal.add(entry)
         if self.events.listeners:
             self.events.publish(entry.event())

@@ -72,6 +72,12 @@ def read_stub(file: Path, service: str) -> Stub:
         place = f"line {mark.line + 1}" if mark else ""
         raise StubError(str(file), place, f"not valid {'JSON' if file.suffix == '.json' else 'YAML'}: "
                                           f"{getattr(exc, 'problem', None) or exc}") from None
+    return stub_from_data(data, file, service)
+
+
+def stub_from_data(data: Any, file: Path, service: str) -> Stub:
+    """A stub from its parsed document (a file's, or one sent to the admin API); `file` names it in errors
+    and is where `body_file` is looked for."""
     if not isinstance(data, dict):
         raise StubError(str(file), "", "a stub is a mapping with `request` and `response`")
     request = _section(data, "request", file)

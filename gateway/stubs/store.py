@@ -54,6 +54,7 @@ class StubStore:
         self.services = services
         self.stubs: dict[str, list[Stub]] = {}
         self.errors: list[StubError] = []
+        self.pinned: list[Stub] = []  # kept in memory, not read from files: stubs created over the admin API
         swept = sweep_leftovers(root)  # temp files of recordings killed mid-write, from an earlier run
         if swept:
             log.info("removed %d temp file(s) left by interrupted recordings in %s", swept, root)
@@ -76,7 +77,27 @@ class StubStore:
                     continue
                 stub.order = len(stubs[service])
                 stubs[service].append(stub)
-        self.stubs, self.errors = stubs, errors
+        self.replace(stubs, errors)
+
+    def replace(self, stubs: dict[str, list[Stub]], errors: list[StubError]) -> None:
+        """The files' stubs, just read (a load or a reload), with the pinned ones kept."""
+        self.errors = errors
+        self._join(stubs, self.pinned)
+
+    def pin(self, pinned: list[Stub]) -> None:
+        """Hold these (instead of the ones pinned before) beside the files' stubs, across reloads. Oldest first:
+        a later one wins a tie with an earlier one and with every file; it hides a file stub of its own file."""
+        dropped = {id(s) for s in self.pinned}
+        self.pinned = pinned
+        self._join({name: [s for s in stubs if id(s) not in dropped] for name, stubs in self.stubs.items()}, pinned)
+
+    def _join(self, stubs: dict[str, list[Stub]], pinned: list[Stub]) -> None:
+        files = {s.file for s in pinned}
+        stubs = {name: [s for s in found if s.file not in files] for name, found in stubs.items()}
+        for index, stub in enumerate(pinned):
+            stub.order = -1 - index  # ties go to the lowest order: the newest pinned stub
+            stubs.setdefault(stub.service, []).append(stub)
+        self.stubs = stubs
 
     def add(self, stub: Stub) -> None:
         """A stub just written: replaces the one from the same file, or joins the end."""
