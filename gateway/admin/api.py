@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ from ..shared_state import StateUnavailable
 from ..specs import Operation, Service, load_service
 from ..stubs import Stub
 from ..stubs.redaction import Redactor
+from .webhooks import fire_webhook
 
 if TYPE_CHECKING:
     from ..app import GatewayApp
@@ -64,6 +66,7 @@ class AdminApi:
             "listStubs": self.list_stubs, "reloadStubs": self.reload_stubs, "getStub": self.get_stub,
             "deleteStub": self.delete_stub, "listJournal": self.list_journal, "clearJournal": self.clear_journal,
             "getJournalEntry": self.get_journal_entry,
+            "fireWebhook": partial(fire_webhook, app),
         }
         missing = {op.key for op in self.service.operations.values()} - set(self.handlers)
         assert not missing, f"admin operations without a handler: {missing}"
