@@ -289,6 +289,27 @@ def test_services_without_callbacks_have_no_callback_step() -> None:
         assert not [s for s in served.app.pipeline.steps if isinstance(s, Callbacks)]
 
 
+def test_a_real_gw_serve_sends_an_allowed_callback_and_logs_a_refused_one(gw_process: Any, receiver: Receiver,
+                                                                        listener: Listener) -> None:
+    port = receiver.url.rsplit(":", 1)[1]
+    served = gw_process(str(SPECS / "orders.yaml"), env={"GW_CALLBACKS__ALLOW": f"127.0.0.1:{port}",
+                                                          "GW_CALLBACKS__DELAY": "50ms"}).wait_ready()
+
+    sent = httpx.post(f"{served.url}/orders", params={"callback_url": f"{receiver.url}/hooks/served"}, json=ORDER, timeout=10)
+    refused = httpx.post(f"{served.url}/orders", params={"callback_url": f"http://127.0.0.1:{listener.port}/served"},
+                         json=ORDER, timeout=10)
+
+    got = receiver.wait_for("/hooks/served")
+    assert sent.status_code == refused.status_code == 201
+    assert got.method == "POST" and json.loads(got.body)["status"]
+    line = eventually(lambda: [json.loads(x) for x in served.log().splitlines()
+                               if x.startswith("{") and "not in callbacks.allow" in x], timeout=10)[0]
+    assert line["level"] == "warning"
+    assert line["target"] == f"http://127.0.0.1:{listener.port}/served"
+    assert line["outcome"] == "refused"
+    assert listener.connections == 0
+
+
 # -- webhooks: admin API and CLI ------------------------------------------------------------------------
 
 

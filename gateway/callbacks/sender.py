@@ -14,6 +14,7 @@ import asyncio
 import itertools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,26 +83,30 @@ class CallbackSender:
     def pending(self) -> int:
         return len(self._tasks)
 
-    def schedule(self, outgoing: list[Outgoing], delay: float | None = None) -> None:
-        """Send each after `delay` (the setting's by default) in the background; never raises."""
-        for item in outgoing:
+    def schedule(self, builders: list[Callable[[], Outgoing]], delay: float | None = None) -> None:
+        """Build and send each after `delay` (the setting's by default) in the background; never raises.
+        Building (URL, payload) happens in the background too, off the path of the answer it follows."""
+        for build in builders:
             if len(self._tasks) >= self.settings.max_pending:
-                self._record(item, Outcome("dropped", reason=f"{self.settings.max_pending} callbacks are already "
-                                                              f"pending (callbacks.max_pending)"))
+                self._record(build(), Outcome("dropped", reason=f"{self.settings.max_pending} callbacks are already "
+                                                                f"pending (callbacks.max_pending)"))
                 continue
-            task = asyncio.get_running_loop().create_task(self._later(item, self.settings.delay if delay is None else delay))
+            task = asyncio.get_running_loop().create_task(self._later(build, self.settings.delay if delay is None else delay))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _later(self, outgoing: Outgoing, delay: float) -> None:
+    async def _later(self, build: Callable[[], Outgoing], delay: float) -> None:
+        url = "?"
         try:
             if delay:
                 await asyncio.sleep(delay)
+            outgoing = build()
+            url = outgoing.url
             await self.send(outgoing)
         except asyncio.CancelledError:
             raise
         except Exception:  # a bug here must never reach the event loop's default handler as a traceback per request
-            log.exception("callback to %s could not be sent", outgoing.url)
+            log.exception("callback to %s could not be sent", url)
 
     async def send(self, outgoing: Outgoing) -> Outcome:
         """Judge, send, time, check and record one request; the outcome, whatever happened."""

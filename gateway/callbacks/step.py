@@ -11,6 +11,7 @@ last byte of the answer was handed to the server, so they never delay or break i
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from ..exchange import UPSTREAM_SOURCES, Exchange, Response
@@ -39,7 +40,7 @@ class Callbacks:
         service = self.services[operation.service]
         context = await exchange_context(exchange, response)
         origin = exchange.request_id
-        after_sent(response, lambda: self.sender.schedule([outgoing(service, t, context, origin) for t in targets]))
+        after_sent(response, lambda: self.sender.schedule([partial(outgoing, service, t, context, origin) for t in targets]))
         return response
 
 
