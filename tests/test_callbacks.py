@@ -24,7 +24,7 @@ from gateway.callbacks.settings import CallbackSettings
 from gateway.callbacks.step import Callbacks
 from gateway.config import ConfigError, build_config
 from gateway.judge import compile_schema
-from tests.conftest import ROOT, SPECS, GatewayThread, eventually, gateway_config, run_gw, threaded_server
+from tests.conftest import ROOT, SPECS, TEST_SPECS, GatewayThread, eventually, gateway_config, run_gw, threaded_server
 
 DELAY = 0.4
 ORDER = {"customer_id": "cus_7Hq2LmX9", "items": [{"sku": "ABC-1234", "quantity": 1, "unit_price": 2.5}],
@@ -277,6 +277,21 @@ def test_the_live_feed_carries_each_callback(gateway: GatewayThread, receiver: R
     assert event["callback"]["target"] == f"{receiver.url}/hooks/live"
     assert event["callback"]["outcome"] == "sent"
     assert event["duration_ms"] > 0
+
+
+def test_a_referenced_callback_builds_its_url_from_request_and_response_bodies(start_gateway: Any,
+                                                                              receiver: Receiver) -> None:
+    port = receiver.url.rsplit(":", 1)[1]
+    served = start_gateway({"subs": {"spec": str(TEST_SPECS / "callbacks.yaml"), "base_path": "/"}},
+                           callbacks={"delay": 0, "allow": [f"127.0.0.1:{port}"]}, reload=False)
+
+    answer = httpx.post(f"{served.url}/subs", json={"url": f"{receiver.url}/subscriber"}, timeout=10)
+
+    assert answer.status_code == 201
+    got = receiver.wait_for(f"/subscriber/events/{answer.json()['id']}")
+    assert got.method == "PUT"  # the referenced path item's method
+    payload = json.loads(got.body)
+    assert set(payload) == {"n"} and payload["n"] >= 5  # generated from the referenced schema, and valid
 
 
 def test_services_without_callbacks_have_no_callback_step() -> None:
