@@ -16,7 +16,9 @@ import ipaddress
 import re
 import socket
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -111,9 +113,15 @@ class Verdict:
     addresses: tuple[str, ...] | None = None
 
 
+_DNS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="gw-callback-dns")  # slow lookups never take the loop's own
+
+
 async def system_resolve(host: str, port: int) -> list[str]:
-    """The addresses `host` resolves to, as the sender's own connection would find them."""
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    """The addresses `host` resolves to, as the sender's own connection would find them. A callback URL comes
+    from a request, so its lookups run on threads of their own: a name that takes seconds to fail cannot hold
+    the event loop's default executor, which the gateway's own blocking work uses."""
+    infos = await asyncio.get_running_loop().run_in_executor(
+        _DNS, partial(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM))
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
