@@ -514,3 +514,27 @@ def test_gw_init_writes_a_commented_callbacks_example(tmp_path: Path) -> None:
 
 def test_the_bundled_samples_document_a_callback_and_a_webhook() -> None:
     assert ROOT.joinpath("specs/orders.yaml").read_text().count("{$request.query.callback_url}") == 1
+
+
+def test_callbacks_beyond_max_pending_are_dropped_and_journaled_and_close_cancels_the_rest() -> None:
+    from gateway.callbacks.payload import Payload
+    from gateway.callbacks.plan import webhook_targets
+    from gateway.callbacks.sender import CallbackSender, Outgoing
+    from gateway.journal import Journal
+    from gateway.specs import load_service
+
+    service = load_service("orders", SPECS / "orders.yaml", "/orders")
+    target = webhook_targets(service)["orderStatusChanged"][0]
+    journal = Journal(10)
+
+    async def run() -> int:
+        sender = CallbackSender(CallbackSettings(max_pending=1, delay=60), journal)
+        sender.schedule([lambda n=n: Outgoing(service, target, f"http://127.0.0.1:1/{n}", Payload()) for n in range(2)])
+        pending = sender.pending
+        await sender.close()
+        return pending
+
+    assert asyncio.run(run()) == 1
+    (entry,) = journal.entries  # the waiting one was cancelled unsent; the one beyond the bound is journaled
+    assert entry.source == "dropped"
+    assert "callbacks.max_pending" in entry.notes["callback"]["reason"]
