@@ -460,6 +460,8 @@ LOOPBACK = CallbackSettings().allow
     (LOOPBACK, "gopher://127.0.0.1/x", {}, False),
     (LOOPBACK, "http://unresolvable.test/x", {}, False),
     (LOOPBACK, "http:///nohost", {}, False),
+    (LOOPBACK, "http://127.0.0.1:9000\\@evil.test/", {}, False),  # read as aiohttp reads it: no parser differential
+    (LOOPBACK, "http://2130706433/", {"2130706433": ["127.0.0.1"]}, True),  # judged by what it resolves to
 ])
 def test_allow_list_judges_names_ports_networks_and_resolved_addresses(entries: list[str], url: str,
                                                                       resolved: dict[str, list[str]],

@@ -20,9 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp.abc import AbstractResolver
+from yarl import URL
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -135,16 +135,17 @@ class AllowList:
         self.timeout = timeout
 
     async def judge(self, url: str) -> Verdict:
+        """Parsed by yarl, as aiohttp will parse it to connect: no second parser to disagree about the host."""
         try:
-            parts = urlsplit(url)
-            host, port = parts.hostname, parts.port
-        except ValueError as exc:
+            parts = URL(url)
+            scheme, host, port = parts.scheme.lower(), parts.host, parts.port
+        except (ValueError, TypeError) as exc:
             return Verdict(False, f"not a valid URL: {exc}")
-        if parts.scheme not in DEFAULT_PORTS:
-            return Verdict(False, f"only http and https URLs are called, not {parts.scheme or 'a relative URL'!r}")
+        if scheme not in DEFAULT_PORTS:
+            return Verdict(False, f"only http and https URLs are called, not {scheme or 'a relative URL'!r}")
         if not host:
             return Verdict(False, "the URL names no host")
-        port = port or DEFAULT_PORTS[parts.scheme]
+        port = port or DEFAULT_PORTS[scheme]
         if any(e.anywhere or e.allows_name(host, port) for e in self.entries):
             return Verdict(True)
         literal = _address(host)
