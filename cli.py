@@ -702,6 +702,37 @@ def journal(
         return
 
 
+@app.command()
+def webhook(
+    service: Annotated[str, typer.Argument(help="The service whose spec documents the webhook.")],
+    name: Annotated[str, typer.Argument(help="The webhook's name under the spec's `webhooks` (OpenAPI 3.1).")],
+    to: Annotated[str, typer.Option("--to", help="The receiver's URL (yours to choose: callbacks.allow does not apply).")],
+    config_file: Annotated[Optional[Path], typer.Option("--config", help="gateway.yaml to read.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Fire a webhook now: its documented method and a payload from its schema or example; one line: status and time.
+
+    Example: gw webhook orders orderStatusChanged --to http://127.0.0.1:9000/hooks
+    """
+    from gateway.callbacks.command import WebhookCommandError, fire_from_cli
+
+    try:
+        outcome, sent = fire_from_cli(_auth_config(config_file), service, name, to)
+    except WebhookCommandError as exc:
+        fail(str(exc))
+        return
+    if as_json:
+        sys.stdout.write(json.dumps({**sent, "outcome": outcome.outcome, "status": outcome.status or None,
+                                     "duration_ms": outcome.duration_ms, "reason": outcome.reason or None,
+                                     "contract": outcome.contract}, indent=2) + "\n")
+    elif outcome.outcome == "sent":
+        out.print(f"{sent['method']} {to}: {outcome.line()}", highlight=False, soft_wrap=True)
+    else:
+        fail(f"{sent['method']} {to}: {outcome.reason}", code=1)
+    if outcome.outcome != "sent" or outcome.status >= 400:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     try:
         app()

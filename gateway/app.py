@@ -22,6 +22,8 @@ from .admin import AdminAccess
 from .admin.api import AdminApi, publish_circuit_changes
 from .auth.setup import Auth, auth_errors
 from .auth.upstream import UpstreamIdentity
+from .callbacks.sender import CallbackSender
+from .callbacks.step import callback_step
 from .cluster import Cluster
 from .config import ConfigError, GatewayConfig, ServiceConfig
 from .endpoints.auth import AuthEndpoints
@@ -143,6 +145,7 @@ class GatewayApp:
         self.journal = Journal(config.admin.journal_size)  # the last exchanges, for /_gw/api/journal
         self.modes = Modes(config.services, self.state, self.events)  # runtime switches, followed through Redis
         self.cluster = Cluster(self.state, config.workers)  # questions every gateway process answers (admin API)
+        self.callbacks = CallbackSender(config.callbacks, self.journal, self.events)  # callbacks and webhooks gw sends
         publish_circuit_changes(self.forwarder, self.events)
         self.admin_api = AdminApi(self)  # /_gw/api/, described by gateway/admin/openapi.yaml
         self.admin_service = self.admin_api.service  # that document as a Service (name gw-admin), for Swagger UI
@@ -191,6 +194,7 @@ class GatewayApp:
                              self._gateway_routes(), self.started),
             Router(services, policies=self._policies()),
             self.contract,
+            *callback_step(services, self.callbacks, self.config.callbacks.enabled),  # only where a spec has callbacks
         ]
         dispatch = ModeDispatch(self.config.services, mocker, self.forwarder, self.recorder)
         self.services, self.loaded = services, loaded
@@ -295,6 +299,7 @@ class GatewayApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.reloader.stop()
+                await self.callbacks.close()
                 await self.modes.stop()
                 await self.admin_api.stubs_api.stubs.stop()
                 await self.cluster.stop()

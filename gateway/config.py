@@ -19,6 +19,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
+from .callbacks.settings import CallbackSettings, check_delay
 from .json_limits import JsonSettings
 from .policy_settings import (
     LOAD_BALANCING,
@@ -130,6 +131,7 @@ class GatewayConfig:
     streams: StreamSettings = field(default_factory=StreamSettings)  # mocked SSE / JSON Lines: events, pacing
     json: JsonSettings = field(default_factory=JsonSettings)  # bounds on JSON bodies: max_depth, max_number_digits
     server: ServerSettings = field(default_factory=ServerSettings)  # connection timeouts and limits (per process)
+    callbacks: CallbackSettings = field(default_factory=CallbackSettings)  # OpenAPI callbacks: delay, allow-list, limits
     source: str = field(default="<defaults>", metadata={"internal": True})
     root: str = field(default=".", metadata={"internal": True})
 
@@ -253,7 +255,7 @@ _NOT_SETTINGS = {"GW_URL", "GW_CONFIG", "GW_SERVE_ARGS"}
 
 
 _ENV_LIST_KEYS = {"upstream", "idempotent", "origins", "methods", "headers", "expose", "allowed_hosts", "trusted_proxies",
-                  "allow_from", "websockets", "algorithms"}
+                  "allow_from", "websockets", "algorithms", "allow"}
 
 
 def _foreign(name: str) -> bool:
@@ -367,7 +369,8 @@ def _coerce(key: str, value: Any, hint: Any, source: str, dotted: str) -> Any:
 
 
 # Settings whose shape a type hint cannot say, by (owning class, key).
-_CHECKED = {("ServiceConfig", "upstream_auth"): check_upstream_auth, ("ServiceConfig", "roles"): check_roles}
+_CHECKED = {("ServiceConfig", "upstream_auth"): check_upstream_auth, ("ServiceConfig", "roles"): check_roles,
+            ("CallbackSettings", "delay"): check_delay}
 
 
 def _checked(check: Any, value: Any, source: str, dotted: str) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from .callbacks.settings import INIT_EXAMPLE as CALLBACKS_EXAMPLE
 from .config import SPEC_SUFFIXES, ConfigError, build_config, service_name
 from .specs import HTTP_METHODS, SpecError, read_document
 
@@ -119,6 +120,7 @@ def render(services: dict[str, SpecSummary], skipped: list[SpecSummary], root: P
               "services:"]
     for number, (name, summary) in enumerate(services.items()):
         lines += _service_block(name, summary, root, 9001 + number)
+    lines += ["", *CALLBACKS_EXAMPLE.splitlines()]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,7 @@ from ..specs import Operation, Service, load_service
 from ..stubs import Stub
 from ..stubs.redaction import Redactor
 from .stubs_api import StubsApi
+from .webhooks import fire_webhook
 
 if TYPE_CHECKING:
     from ..app import GatewayApp
@@ -65,6 +67,7 @@ class AdminApi:
             "listStubs": self.list_stubs, "reloadStubs": self.reload_stubs, "getStub": self.get_stub,
             "deleteStub": self.delete_stub, "listJournal": self.list_journal, "clearJournal": self.clear_journal,
             "getJournalEntry": self.get_journal_entry,
+            "fireWebhook": partial(fire_webhook, app),
         }
         self.stubs_api = StubsApi(app, self._redactor)  # stubs and verification for tests in any language
         self.handlers.update(self.stubs_api.handlers())
