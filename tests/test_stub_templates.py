@@ -319,3 +319,16 @@ def test_bundled_templated_order_sample_renders_within_the_contract(sample_clien
     assert isinstance(order["items"][0]["quantity"], int)
     assert order["note"].startswith("For acme, placed ")
     assert order["shipping_address"]["line1"]
+
+
+def test_templated_stubs_survive_a_reload(tmp_path: Path, start_gateway: Any) -> None:
+    (tmp_path / "templated.yaml").write_text(yaml.safe_dump(SPEC))
+    folder = tmp_path / "stubs" / "templated"
+    folder.mkdir(parents=True)
+    gateway = start_gateway({"templated": {"spec": str(tmp_path / "templated.yaml"), "base_path": "/"}},
+                            stubs=str(tmp_path / "stubs"), reload=False)
+    (folder / "count.yaml").write_text(yaml.safe_dump(STUBS["count-number.yaml"]))
+    with gateway.client() as client:
+        reloaded = client.post("/_gw/api/stubs/reload", headers={"X-GW-Admin": "1"})  # read in a worker process
+        assert reloaded.json() == {"stubs": 1, "errors": []}
+        assert client.get("/counts/number", params={"n": "5"}).json() == {"n": 5}

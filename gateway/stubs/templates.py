@@ -65,9 +65,13 @@ class Piece:
     """One templated string of the stub: text, or (`typed`) one whole expression keeping its value's type."""
 
     place: str  # response.body.items[0].name, response.headers.X-Trace
-    source: str
+    source: str  # the string as the stub file has it
     typed: bool
     compiled: Any
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Stubs reloaded in a worker process come back pickled: a Piece travels as its source, compiled again."""
+        return _recompiled, (self.place, self.source, self.typed)
 
     def render(self, variables: dict[str, Any]) -> Any:
         try:
@@ -149,18 +153,31 @@ class _Compiler:
     def piece(self, value: str, place: str, keys: tuple[Any, ...], typed: bool = True) -> Any:
         if not any(mark in value for mark in _MARKS):
             return value  # nothing to render: kept as it is, costs nothing per request
-        whole = _WHOLE.match(value) if typed else None
-        env = environment()
+        whole = typed and _WHOLE.match(value) is not None
         try:
-            source = whole.group("expression") if whole else value
-            _refuse_private_names(env.parse("{{ " + source + " }}" if whole else source))
-            compiled = env.compile_expression(source, undefined_to_none=True) if whole else env.from_string(value)
+            compiled = _compiled(value, whole)
         except TemplateSyntaxError as exc:
             line = _file_line(self.file, keys, 1 if whole else exc.lineno or 1)
             where = f"{place} (line {line})" if line else place
             raise StubError(str(self.file), where, f"template syntax: {exc.message}") from None
         self.pieces += 1
-        return Piece(place, value, bool(whole), compiled)
+        return Piece(place, value, whole, compiled)
+
+
+def _compiled(source: str, typed: bool) -> Any:
+    """A text template, or (`typed`) the expression inside one whole `{{ ... }}` as a callable giving its value."""
+    env = environment()
+    if typed:
+        expression = _WHOLE.match(source)
+        assert expression is not None
+        _refuse_private_names(env.parse("{{ " + expression.group("expression") + " }}"))
+        return env.compile_expression(expression.group("expression"), undefined_to_none=True)
+    _refuse_private_names(env.parse(source))
+    return env.from_string(source)
+
+
+def _recompiled(place: str, source: str, typed: bool) -> Piece:
+    return Piece(place, source, typed, _compiled(source, typed))
 
 
 def _refuse_private_names(tree: nodes.Template) -> None:
