@@ -146,6 +146,14 @@ class SharedState:
         if len(fields) > HASH_FIELDS:  # bounded: the longest-unchanged field goes first
             del fields[next(iter(fields))]
 
+    async def hswap(self, key: str, name: str, expected: str, value: str, unset: str) -> bool:
+        """Set the field to `value` only if it still holds `expected` (`unset`: what a missing field counts as),
+        atomically: two processes moving the same flow never move it back."""
+        if self._hashes.get(key, {}).get(name, unset) != expected:
+            return False
+        await self.hset(key, name, value)
+        return True
+
     async def hgetall(self, key: str) -> dict[str, str]:
         return dict(self._hashes.get(key, {}))
 
@@ -216,6 +224,14 @@ return 0
 """
 
 
+_HSWAP_LUA = """
+local current = redis.call('HGET', KEYS[1], ARGV[1]) or ARGV[2]
+if current ~= ARGV[3] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
+return 1
+"""
+
+
 class RedisState(SharedState):
     """The same operations in Redis, atomic where two processes could race (Lua scripts)."""
 
@@ -232,6 +248,7 @@ class RedisState(SharedState):
         self._incr = self._client.register_script(_INCR_LUA)
         self._reserve = self._client.register_script(_RESERVE_LUA)
         self._release = self._client.register_script(_RELEASE_LUA)
+        self._hswap = self._client.register_script(_HSWAP_LUA)
         self._down_until = 0.0
 
     async def _call(self, operation: Any) -> Any:
@@ -281,6 +298,9 @@ class RedisState(SharedState):
 
     async def hset(self, key: str, name: str, value: str) -> None:
         await self._call(self._client.hset(PREFIX + key, name, value))
+
+    async def hswap(self, key: str, name: str, expected: str, value: str, unset: str) -> bool:
+        return bool(await self._call(self._hswap(keys=[PREFIX + key], args=[name, unset, expected, value])))
 
     async def hgetall(self, key: str) -> dict[str, str]:
         return dict(await self._call(self._client.hgetall(PREFIX + key)))

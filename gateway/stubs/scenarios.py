@@ -76,9 +76,9 @@ class Scenarios:
         return {name: value or STARTED for name, value in zip(ordered, found, strict=True)}
 
     async def advance(self, session: str, step: ScenarioStep) -> None:
-        """A stub answered: its scenario moves to the stub's next state."""
+        """A stub answered: its scenario moves to the stub's next state, unless another request moved it first."""
         if step.next_state is not None and step.next_state != step.state:
-            await self.set(step.name, step.next_state, session)
+            await self._ask(self.state.hswap(_key(step.name), session, step.state, step.next_state, STARTED))
 
     async def set(self, name: str, state: str, session: str) -> None:
         await self._ask(self.state.hset(_key(name), session, state))
