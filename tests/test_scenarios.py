@@ -191,3 +191,17 @@ def test_bundled_order_tracking_sample_moves_pending_paid_shipped(sample_client:
     answers = [sample_client.get(url, headers=session) for _ in range(4)]
     assert [r.json()["status"] for r in answers] == ["pending", "paid", "shipped", "shipped"]
     assert all(r.status_code == 200 and "x-gw-contract" not in r.headers for r in answers)
+
+
+def test_gw_init_writes_commented_examples_of_templates_and_scenarios(tmp_path: Path) -> None:
+    from gateway.init_config import init
+    from tests.conftest import SPECS
+
+    target, _, _ = init([SPECS / "users.yaml"], tmp_path)
+    text = target.read_text()
+    for example in ("#     template: true", "{{ request.path.id }}", "#   scenario: export-job", "#   state: Started",
+                    "#   next_state: running", "# templates:", "#   max_output: 1mb", "/_gw/api/scenarios"):
+        assert example in text
+    uncommented = yaml.safe_load("\n".join(line.replace("# ", "", 1) if line.startswith("# templates:") or
+                                           line.startswith("#   max_") else line for line in text.splitlines()))
+    assert uncommented["templates"] == {"max_output": "1mb", "max_iterations": 10000}

@@ -332,3 +332,16 @@ def test_templated_stubs_survive_a_reload(tmp_path: Path, start_gateway: Any) ->
         reloaded = client.post("/_gw/api/stubs/reload", headers={"X-GW-Admin": "1"})  # read in a worker process
         assert reloaded.json() == {"stubs": 1, "errors": []}
         assert client.get("/counts/number", params={"n": "5"}).json() == {"n": 5}
+
+
+def test_template_bounds_are_settings_with_env_overrides(tmp_path: Path) -> None:
+    from gateway.config import ConfigError, load_config
+
+    path = tmp_path / "gateway.yaml"
+    path.write_text("templates: {max_output: 2kb}\n")
+    config = load_config(path, env={"GW_TEMPLATES__MAX_ITERATIONS": "50"})
+    assert (config.templates.max_output, config.templates.max_iterations) == (2000, 50)
+    assert load_config(None, env={}).templates.max_output == 1024 * 1024
+    path.write_text("templates: {max_iterations: 0}\n")
+    with pytest.raises(ConfigError, match=r"templates\.max_iterations: must be at least 1"):
+        load_config(path, env={})
