@@ -205,3 +205,17 @@ def test_gw_init_writes_commented_examples_of_templates_and_scenarios(tmp_path: 
     uncommented = yaml.safe_load("\n".join(line.replace("# ", "", 1) if line.startswith("# templates:") or
                                            line.startswith("#   max_") else line for line in text.splitlines()))
     assert uncommented["templates"] == {"max_output": "1mb", "max_iterations": 10000}
+
+
+def test_a_stub_in_another_state_is_a_near_miss_saying_so(tmp_path: Path, start_gateway: Any) -> None:
+    (tmp_path / "jobs.yaml").write_text(yaml.safe_dump(SPEC))
+    folder = tmp_path / "stubs" / "jobs"
+    folder.mkdir(parents=True)
+    (folder / "once.yaml").write_text(yaml.safe_dump({**STUBS["1-queued.yaml"], "next_state": "gone"}))
+    gateway = start_gateway({"jobs": {"spec": str(tmp_path / "jobs.yaml"), "base_path": "/"}},
+                            stubs=str(tmp_path / "stubs"), reload=False)
+    with gateway.client() as client:
+        first, second = client.get("/jobs/1"), client.get("/jobs/1")
+    assert first.headers["x-gw-stub"] == "jobs/once"
+    assert "x-gw-stub" not in second.headers  # answered from the spec instead
+    assert second.headers["x-gw-near-miss"] == "once: scenario export: in state gone, this stub answers in Started"
