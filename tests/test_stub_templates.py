@@ -112,6 +112,11 @@ STUBS = {
         "response": {"template": True, "headers": {"Content-Type": "application/json"},
                      "body": {"n": "{{ request | attr(request.query.a) }}"}},
     },
+    "count-mutate.yaml": {
+        "request": {"method": "GET", "path": "/counts/mutate"},
+        "response": {"template": True, "headers": {"Content-Type": "application/json"},
+                     "body": {"n": "{% set seen = request.query.values() | list %}{{ seen.append(1) }}"}},
+    },
     "count-big.yaml": {
         "request": {"method": "GET", "path": "/counts/big"},
         "response": {"template": True, "headers": {"Content-Type": "application/json"},
@@ -224,6 +229,12 @@ def test_sandbox_refuses_python_internals_at_request_time(client: httpx.Client) 
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
     assert "unsafe" in response.json()["detail"] and "count-escape.yaml" in response.json()["detail"]
+
+
+def test_sandbox_refuses_changing_values_in_place(client: httpx.Client) -> None:
+    response = client.get("/counts/mutate", params={"tags": "a,b"})
+    assert response.status_code == 500
+    assert "'append' of 'list' object is unsafe" in response.json()["detail"]
 
 
 def test_output_beyond_max_output_is_refused(client: httpx.Client) -> None:

@@ -1,4 +1,4 @@
-"""The sandbox stub templates render in: Jinja2's `SandboxedEnvironment`, with every way a template could
+"""The sandbox stub templates render in: Jinja2's `ImmutableSandboxedEnvironment`, with every way a template could
 take a worker's memory or time bounded.
 
 Jinja's sandbox already refuses Python internals (`''.__class__`, `_private`, unsafe callables) and caps
@@ -23,7 +23,7 @@ from typing import Any
 
 from jinja2 import ChainableUndefined, nodes
 from jinja2.compiler import CodeGenerator, Frame
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from ..policy_settings import TemplateSettings
 
@@ -107,8 +107,9 @@ def _bounded_concat(pieces: Iterable[str]) -> str:
     return "".join(kept)
 
 
-class Sandbox(SandboxedEnvironment):
-    """SandboxedEnvironment with bounded output, loops and calls."""
+class Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja2's sandbox (the immutable one: a template cannot change the values it is given), with bounded
+    output, loops and calls."""
 
     code_generator_class = _Generator
     concat = staticmethod(_bounded_concat)
