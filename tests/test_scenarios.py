@@ -219,3 +219,10 @@ def test_a_stub_in_another_state_is_a_near_miss_saying_so(tmp_path: Path, start_
     assert first.headers["x-gw-stub"] == "jobs/once"
     assert "x-gw-stub" not in second.headers  # answered from the spec instead
     assert second.headers["x-gw-near-miss"] == "once: scenario export: in state gone, this stub answers in Started"
+
+
+def test_journal_says_which_scenario_step_answered(client: httpx.Client) -> None:
+    answered = client.get("/jobs/1", headers={"X-GW-Session": "journal"})
+    entry = client.get(f"/_gw/api/journal/{answered.headers['x-request-id']}").json()
+    assert entry["stub"] == "jobs/1-queued"
+    assert entry["notes"]["scenario"] == "export: Started -> running"
