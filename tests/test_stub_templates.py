@@ -356,3 +356,18 @@ def test_template_bounds_are_settings_with_env_overrides(tmp_path: Path) -> None
     path.write_text("templates: {max_iterations: 0}\n")
     with pytest.raises(ConfigError, match=r"templates\.max_iterations: must be at least 1"):
         load_config(path, env={})
+
+
+def test_syntax_error_in_a_json_stub_names_the_line_of_the_string(tmp_path: Path) -> None:
+    path = write_stub(tmp_path, "broken.json", "\n".join([
+        "{",
+        '  "request": {"method": "GET", "path": "/x"},',
+        '  "response": {',
+        '    "template": true,',
+        '    "body": {"n": "{{ request.path.id }}",',
+        '             "m": "{{ request.path.id | }}"}',
+        "  }",
+        "}",
+    ]))
+    with pytest.raises(StubError, match=r"broken\.json: response\.body\.m \(line 6\): template syntax:"):
+        read_stub(path, "svc")

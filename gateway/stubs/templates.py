@@ -157,7 +157,7 @@ class _Compiler:
         try:
             compiled = _compiled(value, whole)
         except TemplateSyntaxError as exc:
-            line = _file_line(self.file, keys, 1 if whole else exc.lineno or 1)
+            line = _file_line(self.file, keys, value, 1 if whole else exc.lineno or 1)
             where = f"{place} (line {line})" if line else place
             raise StubError(str(self.file), where, f"template syntax: {exc.message}") from None
         self.pieces += 1
@@ -223,15 +223,15 @@ def _header_text(value: Any, place: str) -> str:
     return text
 
 
-def _file_line(file: Path, keys: tuple[Any, ...], template_line: int) -> int | None:
-    """The file's line of a templated string's `template_line` (YAML: from the node's mark; JSON: by search)."""
+def _file_line(file: Path, keys: tuple[Any, ...], source: str, template_line: int) -> int | None:
+    """The file's line of a templated string's `template_line` (YAML: from the node's mark; JSON, where a
+    string is one line: where the string is written)."""
     try:
         text = file.read_text(encoding="utf-8")
     except OSError:
         return None
     if file.suffix == ".json":
-        key = json.dumps(str(keys[-1])) if keys else ""
-        found = text.find(key) if key else -1
+        found = text.find(json.dumps(source, ensure_ascii=False)[1:-1])
         return text.count("\n", 0, found) + 1 if found >= 0 else None
     try:
         node: Any = yaml.compose(text, Loader=yaml.SafeLoader)
