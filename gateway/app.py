@@ -172,7 +172,8 @@ class GatewayApp:
         services = loaded.services
         self.recorder.redactors = {n: Redactor.for_spec(s.specification.security_schemes or {}, self.config.redact)
                                   for n, s in services.items()}
-        mocker = Mocker(Replay(self.stubs), frozenset(n for n, s in self.config.services.items() if s.dynamic))
+        replay = Replay(self.stubs, self.state, self.config.templates)  # scenario states shared as the modes are
+        mocker = Mocker(replay, frozenset(n for n, s in self.config.services.items() if s.dynamic))
         per_service_limits = {s.base_path: s.max_body for s in self.config.services.values() if s.max_body}
         mocker.pacing = Pacing(self.config.streams.events, self.config.streams.interval)
         steps = [

@@ -34,6 +34,7 @@ from .policy_settings import (
     ServerSettings,
     SettingsError,
     StreamSettings,
+    TemplateSettings,
     check_roles,
     check_upstream_auth,
 )
@@ -129,6 +130,7 @@ class GatewayConfig:
     trusted_proxies: list[str] = field(default_factory=list)  # CIDRs whose X-Forwarded-For names the real client
     security_headers: bool = True  # nosniff, no-referrer, frame deny on the gateway's own answers
     streams: StreamSettings = field(default_factory=StreamSettings)  # mocked SSE / JSON Lines: events, pacing
+    templates: TemplateSettings = field(default_factory=TemplateSettings)  # stub templates: output and loop bounds
     json: JsonSettings = field(default_factory=JsonSettings)  # bounds on JSON bodies: max_depth, max_number_digits
     server: ServerSettings = field(default_factory=ServerSettings)  # connection timeouts and limits (per process)
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)  # OpenAPI callbacks: delay, allow-list, limits
@@ -166,6 +168,7 @@ _DURATION_KEYS = {"timeout", "connect_timeout", "backoff", "backoff_max", "reloa
                   "open_seconds", "interval", "leeway", "access_ttl", "refresh_ttl", "max_age", "keep_alive",
                   "header_timeout", "body_timeout", "drain_timeout"}
 _SIZE_KEYS = {"max_body", "body_min_rate", "max_request_line", "max_header_size", "reload_max_spec_size", "reload_max_memory"}
+_SIZE_KEYS |= {"max_output"}  # templates.max_output: characters a rendered stub answer may hold
 
 
 def load_config(path: str | Path | None = None, env: dict[str, str] | None = None) -> GatewayConfig:

@@ -116,8 +116,8 @@ def render(services: dict[str, SpecSummary], skipped: list[SpecSummary], root: P
     if skipped:
         names = ", ".join(_relative(s.path, root) for s in skipped)
         lines += [f"# Left out (OpenAPI documents without operations, e.g. shared schemas other specs $ref): {names}"]
-    lines += ["", "# port: 8000                      # gateway-wide settings: host, port, workers, log_format, ...", "",
-              "services:"]
+    lines += ["", "# port: 8000                      # gateway-wide settings: host, port, workers, log_format, ...",
+              *STUB_TEMPLATES_AND_SCENARIOS, "", "services:"]
     for number, (name, summary) in enumerate(services.items()):
         lines += _service_block(name, summary, root, 9001 + number)
     lines += ["", *CALLBACKS_EXAMPLE.splitlines()]
@@ -190,6 +190,21 @@ def init(specs: list[Path], root: Path, force: bool = False) -> tuple[Path, dict
     write(target, text, force)
     return target, services, skipped
 
+
+STUB_TEMPLATES_AND_SCENARIOS = [
+    "#",
+    "# Stub files (stubs/<service>/*.yaml) can render answers per request and answer in turn:",
+    "#   response:",
+    "#     template: true               # Jinja2, sandboxed: {{ request.path.id }}, {{ request.query.q }},",
+    "#     body:                        #   {{ request.headers.x_tenant }}, {{ request.body.name }}, {{ now('+1d') }},",
+    "#       id: \"{{ request.path.order_id }}\"  #   {{ uuid() }}, {{ random_int(1, 9) }}, {{ fake.name() }}",
+    "#   scenario: export-job           # answer only while the scenario is in `state` (all start in Started),",
+    "#   state: Started                 #   then move it to `next_state`: 202, 202, then 200 for a polling client;",
+    "#   next_state: running            #   per X-GW-Session; see and reset them at /_gw/api/scenarios",
+    "# templates:                       # what rendering one templated answer may cost",
+    "#   max_output: 1mb                # characters of body and headers",
+    "#   max_iterations: 10000          # loop iterations and calls",
+]
 
 HEADER = """\
 # gw gateway configuration, written by `gw init`. Edit freely: comments are yours to keep.

@@ -247,6 +247,21 @@ def check_roles(value: Any) -> dict[str, list[str]]:
 
 
 @dataclass
+class TemplateSettings:
+    """Templated stub answers (`response.template: true`): what rendering one answer may cost, so a template
+    (or a request feeding it) can never hold a worker or its memory."""
+
+    max_output: int = 1024 * 1024  # characters one answer's rendered body and headers may hold (e.g. 256kb)
+    max_iterations: int = 10_000  # loop iterations and calls one answer's rendering may make
+
+    def check(self) -> None:
+        if self.max_output < 1:
+            raise SettingsError("max_output", "must be at least 1")
+        if self.max_iterations < 1:
+            raise SettingsError("max_iterations", "must be at least 1")
+
+
+@dataclass
 class StreamSettings:
     """Mocked streams (SSE, JSON Lines, json-seq): events in a generated answer, and the pause before each."""
 

@@ -1,7 +1,7 @@
 """State the gateway's policies keep between requests: in this process, or in Redis for several.
 
-Rate-limit allowances, revoked tokens, refresh-token families, circuit counts and runtime modes
-all live behind one small interface, so N gateway processes sharing one Redis behave as one
+Rate-limit allowances, revoked tokens, refresh-token families, circuit counts, runtime modes and
+stub scenario states all live behind one small interface, so N gateway processes sharing one Redis behave as one
 gateway, and one process without Redis needs nothing else running.
 
 Redis calls are bounded (short socket timeouts) and a failed Redis is not asked again for a
@@ -22,6 +22,7 @@ log = logging.getLogger("gw.state")
 PREFIX = "gw:"
 REDIS_TIMEOUT = 0.25  # seconds: a gateway must not wait on its bookkeeping
 RETRY_AFTER_FAILURE = 1.0
+HASH_FIELDS = 100_000  # fields one in-memory hash keeps (sessions per scenario)
 
 
 def display_url(url: str) -> str:
@@ -72,6 +73,7 @@ class SharedState:
     def __init__(self) -> None:
         self._values: dict[str, tuple[str, float]] = {}  # key -> (value, expires at; inf: never)
         self._tats: dict[str, float] = {}
+        self._hashes: dict[str, dict[str, str]] = {}  # key -> {field: value}: scenario states per session
 
     async def get(self, key: str) -> str | None:
         value = self._values.get(key)
@@ -93,6 +95,7 @@ class SharedState:
     async def delete(self, *keys: str) -> None:
         for key in keys:
             self._values.pop(key, None)
+            self._hashes.pop(key, None)
 
     async def incr(self, key: str, ttl: float) -> int:
         """Add one to a counter that expires `ttl` after its first increment."""
@@ -131,6 +134,33 @@ class SharedState:
 
     async def get_many(self, *keys: str) -> list[str | None]:
         return [await self.get(key) for key in keys]
+
+    async def hget_many(self, keys: list[str], name: str) -> list[str | None]:
+        """One field of several hashes (a session's state in each scenario)."""
+        return [self._hashes.get(key, {}).get(name) for key in keys]
+
+    async def hset(self, key: str, name: str, value: str) -> None:
+        fields = self._hashes.setdefault(key, {})
+        fields.pop(name, None)
+        fields[name] = value
+        if len(fields) > HASH_FIELDS:  # bounded: the longest-unchanged field goes first
+            del fields[next(iter(fields))]
+
+    async def hswap(self, key: str, name: str, expected: str, value: str, unset: str) -> bool:
+        """Set the field to `value` only if it still holds `expected` (`unset`: what a missing field counts as),
+        atomically: two processes moving the same flow never move it back."""
+        if self._hashes.get(key, {}).get(name, unset) != expected:
+            return False
+        await self.hset(key, name, value)
+        return True
+
+    async def hgetall(self, key: str) -> dict[str, str]:
+        return dict(self._hashes.get(key, {}))
+
+    async def hdel(self, key: str, *names: str) -> None:
+        fields = self._hashes.get(key, {})
+        for name in names:
+            fields.pop(name, None)
 
     async def take(self, key: str, limit: int, window: float, burst: int = 0) -> Allowance:
         now = time.time()
@@ -194,6 +224,14 @@ return 0
 """
 
 
+_HSWAP_LUA = """
+local current = redis.call('HGET', KEYS[1], ARGV[1]) or ARGV[2]
+if current ~= ARGV[3] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
+return 1
+"""
+
+
 class RedisState(SharedState):
     """The same operations in Redis, atomic where two processes could race (Lua scripts)."""
 
@@ -210,6 +248,7 @@ class RedisState(SharedState):
         self._incr = self._client.register_script(_INCR_LUA)
         self._reserve = self._client.register_script(_RESERVE_LUA)
         self._release = self._client.register_script(_RELEASE_LUA)
+        self._hswap = self._client.register_script(_HSWAP_LUA)
         self._down_until = 0.0
 
     async def _call(self, operation: Any) -> Any:
@@ -246,6 +285,29 @@ class RedisState(SharedState):
 
     async def get_many(self, *keys: str) -> list[str | None]:
         return list(await self._call(self._client.mget([PREFIX + k for k in keys]))) if keys else []
+
+    async def hget_many(self, keys: list[str], name: str) -> list[str | None]:
+        if not keys:
+            return []
+        if len(keys) == 1:
+            return [await self._call(self._client.hget(PREFIX + keys[0], name))]
+        pipe = self._client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hget(PREFIX + key, name)
+        return list(await self._call(pipe.execute()))
+
+    async def hset(self, key: str, name: str, value: str) -> None:
+        await self._call(self._client.hset(PREFIX + key, name, value))
+
+    async def hswap(self, key: str, name: str, expected: str, value: str, unset: str) -> bool:
+        return bool(await self._call(self._hswap(keys=[PREFIX + key], args=[name, unset, expected, value])))
+
+    async def hgetall(self, key: str) -> dict[str, str]:
+        return dict(await self._call(self._client.hgetall(PREFIX + key)))
+
+    async def hdel(self, key: str, *names: str) -> None:
+        if names:
+            await self._call(self._client.hdel(PREFIX + key, *names))
 
     async def take(self, key: str, limit: int, window: float, burst: int = 0) -> Allowance:
         ok, capacity, remaining, reset, retry = await self._call(self._gcra(keys=[PREFIX + "rl:" + key],

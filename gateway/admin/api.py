@@ -36,6 +36,7 @@ from ..shared_state import StateUnavailable
 from ..specs import Operation, Service, load_service
 from ..stubs import Stub
 from ..stubs.redaction import Redactor
+from .scenarios import ScenarioAdmin
 from .stubs_api import StubsApi
 from .webhooks import fire_webhook
 
@@ -68,6 +69,7 @@ class AdminApi:
             "deleteStub": self.delete_stub, "listJournal": self.list_journal, "clearJournal": self.clear_journal,
             "getJournalEntry": self.get_journal_entry,
             "fireWebhook": partial(fire_webhook, app),
+            **ScenarioAdmin(app).handlers(),
         }
         self.stubs_api = StubsApi(app, self._redactor)  # stubs and verification for tests in any language
         self.handlers.update(self.stubs_api.handlers())

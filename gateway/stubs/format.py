@@ -12,6 +12,10 @@ response:
   status: 200
   headers: {Content-Type: application/json}
   body: {id: 1, username: alice}   # JSON, or text; or body_file: a file beside this one
+  template: false             # true: body and headers are Jinja2 templates (templates.py)
+scenario: job                 # optional (scenarios.py): answer only while scenario `job` is in
+state: Started                #   this state, then move it to
+next_state: done              #   this one
 meta: {operation: getUser, recorded_at: ..., source: ..., redactions: [...]}
 ```
 """
@@ -52,6 +56,8 @@ class Stub:
     response_body: bytes = b""
     meta: dict[str, Any] = field(default_factory=dict)
     order: int = 0  # position in the store, for a stable tie-break
+    template: Any = None  # templates.AnswerTemplate: `response.template: true` renders the answer per request
+    scenario: Any = None  # scenarios.ScenarioStep: answers only in its scenario's `state`, then moves it on
 
     @property
     def operation(self) -> str | None:
@@ -82,19 +88,21 @@ def stub_from_data(data: Any, file: Path, service: str) -> Stub:
         raise StubError(str(file), "", "a stub is a mapping with `request` and `response`")
     request = _section(data, "request", file)
     response = _section(data, "response", file)
-    unknown = set(data) - {"request", "response", "meta"}
+    unknown = set(data) - {"request", "response", "meta", "scenario", "state", "next_state"}
     if unknown:
-        raise StubError(str(file), sorted(unknown)[0], "unknown section (a stub has request, response, meta)")
+        raise StubError(str(file), sorted(unknown)[0], "unknown section (a stub has request, response, meta; "
+                                                       "scenario, state, next_state)")
     method = str(request.get("method", "")).upper()
     if method not in METHODS:
         raise StubError(str(file), "request.method", f"expected an HTTP method, got {request.get('method')!r}")
     _check_keys(request, {"method", "path", "query", "headers", "body"}, "request", file)
-    _check_keys(response, {"status", "headers", "body", "body_file"}, "response", file)
+    _check_keys(response, {"status", "headers", "body", "body_file", "template"}, "response", file)
     status = response.get("status", 200)
     if not isinstance(status, int) or not 100 <= status <= 599:
         raise StubError(str(file), "response.status", f"expected an HTTP status code, got {status!r}")
     headers = {str(k): str(v) for k, v in (_mapping(response, "headers", file, "response") or {}).items()}
-    return Stub(
+    body = _response_body(response, headers, file)
+    stub = Stub(
         id=file.stem,
         service=service,
         file=file,
@@ -106,9 +114,18 @@ def stub_from_data(data: Any, file: Path, service: str) -> Stub:
         body={str(k): _body_matcher(k, v, file) for k, v in _mapping(request, "body", file).items()},
         status=status,
         response_headers=headers,
-        response_body=_response_body(response, headers, file),
+        response_body=body,
         meta=data.get("meta") or {},
     )
+    if "template" in response:  # templates and scenarios: their modules only load for stubs that use them
+        from .templates import compile_answer
+
+        stub.template = compile_answer(response, headers, body, file)
+    if data.keys() & {"scenario", "state", "next_state"}:
+        from .scenarios import scenario_step
+
+        stub.scenario = scenario_step(data, file)
+    return stub
 
 
 def _section(data: dict[str, Any], name: str, file: Path) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..json_limits import parse_json
 from .format import Stub
+from .scenarios import STARTED
 
 
 @dataclass
@@ -24,6 +25,7 @@ class RequestView:
     query: dict[str, list[str]]
     headers: dict[str, str]  # lower-case names
     body: bytes = b""
+    scenarios: dict[str, str] = field(default_factory=dict)  # scenario -> its state in the request's session
     _json: Any = field(default=None, repr=False)
     _parsed: bool = field(default=False, repr=False)
 
@@ -57,6 +59,10 @@ def judge(stub: Stub, request: RequestView) -> Verdict:
             reasons.append(reason)
 
     check(stub.method == request.method, 1, f"method: expected {stub.method}, got {request.method}")
+    if stub.scenario is not None:  # its state counts as an exact constraint: it beats the same stub without one
+        current = request.scenarios.get(stub.scenario.name, STARTED)
+        check(current == stub.scenario.state, 2,
+              f"scenario {stub.scenario.name}: in state {current}, this stub answers in {stub.scenario.state}")
     if stub.path is not None:
         check(_text_matches(stub.path, request.path), _weight(stub.path),
               f"path: expected {_show(stub.path)}, got {request.path}")
@@ -80,7 +86,7 @@ def judge(stub: Stub, request: RequestView) -> Verdict:
 def specificity(stub: Stub) -> int:
     """The score a stub earns when it matches: exact constraints count 2, regexes 1, the method 1."""
     weights = [_weight(m) for m in (*stub.query.values(), *stub.headers.values(), *stub.body.values())]
-    return 1 + (_weight(stub.path) if stub.path is not None else 0) + sum(weights)
+    return 1 + (_weight(stub.path) if stub.path is not None else 0) + sum(weights) + (2 if stub.scenario else 0)
 
 
 def _weight(matcher: Any) -> int:

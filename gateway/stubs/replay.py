@@ -7,7 +7,12 @@ from urllib.parse import parse_qs
 from ..config import mount_prefix
 from ..exchange import Exchange, Response
 from ..mocker.streams import replay_events, stream_kind
+from ..policy_settings import TemplateSettings
+from ..session import session_of
+from ..shared_state import SharedState
+from .format import Stub
 from .matchers import RequestView
+from .scenarios import Scenarios
 from .store import StubStore
 
 HEADER_LIMIT = 600  # keep the near-miss header well inside what proxies accept
@@ -16,8 +21,11 @@ HEADER_LIMIT = 600  # keep the near-miss header well inside what proxies accept
 class Replay:
     """The stub store as the mocker's first source; reports near misses when nothing matched."""
 
-    def __init__(self, store: StubStore) -> None:
+    def __init__(self, store: StubStore, state: SharedState | None = None,
+                 templates: TemplateSettings | None = None) -> None:
         self.store = store
+        self.scenarios = Scenarios(state or SharedState())  # asked only when a candidate stub is in a scenario
+        self.templates = templates or TemplateSettings()
 
     async def answer(self, exchange: Exchange) -> Response | None:
         service, operation = exchange.service, exchange.operation
@@ -26,19 +34,38 @@ class Replay:
         if not candidates:
             return None
         request = await request_view(exchange, service.base_path)
+        named = {s.scenario.name for s in candidates if s.scenario is not None}
+        session = session_of(exchange) if named else ""
+        if named:
+            request.scenarios = await self.scenarios.current(session, named)
         match = self.store.lookup(service.name, request, operation.key, candidates)
         if match.stub is not None:
-            exchange.notes["stub"] = f"{match.stub.service}/{match.stub.id}"
             stub = match.stub
-            headers = list(stub.response_headers.items())
-            content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
-            kind = stream_kind(content_type)  # a recorded SSE / JSON Lines answer goes out event by event again
-            body = replay_events(kind, stub.response_body) if kind and stub.response_body else stub.response_body
-            return Response(stub.status, headers, body)
+            exchange.notes["stub"] = f"{stub.service}/{stub.id}"
+            response = await self._templated(stub, exchange, request) if stub.template is not None else _fixed(stub)
+            if stub.scenario is not None:  # moved on once it has answered (a failed template leaves it)
+                await self.scenarios.advance(session, stub.scenario)
+                exchange.notes["scenario"] = f"{stub.scenario.name}: {stub.scenario.state} -> " \
+                                             f"{stub.scenario.next_state or stub.scenario.state}"
+            return response
         if match.near_misses:  # the access log line and the x-gw-near-miss header carry them
             exchange.notes["near_misses"] = [miss.line() for miss in match.near_misses]
             exchange.notes["near_miss_detail"] = match.near_misses  # each reason on its own, for the journal
         return None
+
+    async def _templated(self, stub: Stub, exchange: Exchange, request: RequestView) -> Response:
+        from .templated import templated_answer  # Jinja2 loads only for gateways with templated stubs
+
+        return await templated_answer(stub, exchange, request, self.templates)
+
+
+def _fixed(stub: Stub) -> Response:
+    """The stub's answer as written; a recorded SSE / JSON Lines answer goes out event by event again."""
+    headers = list(stub.response_headers.items())
+    content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
+    kind = stream_kind(content_type)
+    body = replay_events(kind, stub.response_body) if kind and stub.response_body else stub.response_body
+    return Response(stub.status, headers, body)
 
 
 async def request_view(exchange: Exchange, base_path: str) -> RequestView:
