@@ -43,6 +43,7 @@ from .pipeline import Pipeline
 from .reload import Reloader
 from .routing import Router
 from .shared_state import open_state
+from .simulation.simulator import Simulation
 from .spec_fetch import fetch_spec, is_url
 from .specs import Service, SpecError, load_service, read_document
 from .steps.access_log import AccessLog
@@ -190,7 +191,8 @@ class GatewayApp:
             Router(services, policies=self._policies()),
             self.contract,
         ]
-        dispatch = ModeDispatch(self.config.services, mocker, self.forwarder, self.recorder)
+        self.simulation = Simulation.build(self.config, services, self.state, self.contract.violations)  # `state:` services
+        dispatch = ModeDispatch(self.config.services, mocker, self.forwarder, self.recorder, self.simulation)
         self.services, self.loaded = services, loaded
         self.pipeline = Pipeline(steps, dispatch)
 

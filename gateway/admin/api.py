@@ -35,6 +35,7 @@ from ..shared_state import StateUnavailable
 from ..specs import Operation, Service, load_service
 from ..stubs import Stub
 from ..stubs.redaction import Redactor
+from .state import state_handlers
 
 if TYPE_CHECKING:
     from ..app import GatewayApp
@@ -64,6 +65,7 @@ class AdminApi:
             "listStubs": self.list_stubs, "reloadStubs": self.reload_stubs, "getStub": self.get_stub,
             "deleteStub": self.delete_stub, "listJournal": self.list_journal, "clearJournal": self.clear_journal,
             "getJournalEntry": self.get_journal_entry,
+            **state_handlers(app),
         }
         missing = {op.key for op in self.service.operations.values()} - set(self.handlers)
         assert not missing, f"admin operations without a handler: {missing}"
