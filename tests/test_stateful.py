@@ -186,14 +186,21 @@ def test_a_cursor_the_api_never_handed_out_is_a_400(client: httpx.Client) -> Non
 
 
 def test_nested_collections_are_scoped_to_their_parent(client: httpx.Client) -> None:
-    cart = within_contract(client.post("/shop/customers/1/carts", json={"label": "weekend"}))
+    one, two = (within_contract(client.post("/shop/customers", json={"name": n})).json()["customerId"] for n in "ab")
+    cart = within_contract(client.post(f"/shop/customers/{one}/carts", json={"label": "weekend"}))
     assert cart.status_code == 201
     body = cart.json()
-    assert re.fullmatch(r"cart_[a-z0-9]{8}", body["id"]) and body["customerId"] == 1
-    assert cart.headers["location"] == f"/shop/customers/1/carts/{body['id']}"
-    assert within_contract(client.get("/shop/customers/1/carts")).json() == [body]
-    assert within_contract(client.get("/shop/customers/2/carts")).json() == []
-    assert within_contract(client.get(f"/shop/customers/2/carts/{body['id']}")).status_code == 404
+    assert re.fullmatch(r"cart_[a-z0-9]{8}", body["id"]) and body["customerId"] == one
+    assert cart.headers["location"] == f"/shop/customers/{one}/carts/{body['id']}"
+    assert within_contract(client.get(f"/shop/customers/{one}/carts")).json() == [body]
+    assert within_contract(client.get(f"/shop/customers/{two}/carts")).json() == []
+    assert within_contract(client.get(f"/shop/customers/{two}/carts/{body['id']}")).status_code == 404
+
+
+def test_below_a_parent_that_does_not_exist_is_the_documented_404(client: httpx.Client) -> None:
+    response = within_contract(client.get("/shop/customers/999/carts/cart_abcdefgh"))
+    assert response.status_code == 404
+    assert response.json()["error"]["message"] == "no customers with id 999"
 
 
 def test_two_sessions_do_not_see_each_others_resources(served: GatewayProcess) -> None:

@@ -40,6 +40,7 @@ class Collection:
     id_schema: dict[str, Any]
     item_schema: dict[str, Any] | None
     actions: dict[str, str] = field(default_factory=dict)  # operation key -> action
+    parent: str = ""  # the collection whose item this one is nested below (`customers` for carts), if simulated
 
 
 @dataclass
@@ -75,7 +76,16 @@ def infer(service: Service, settings: StateSettings) -> Catalog:
         for pair in _inferred_pairs(by_path):
             if pair[0] not in taken and pair[1] not in taken:
                 _add(catalog, service, by_path, _name_of(pair[0] or _parent_path(pair[1]), catalog), pair, None, taken)
+    _link_parents(catalog)
     return catalog
+
+
+def _link_parents(catalog: Catalog) -> None:
+    """Each nested collection's parent collection: the one whose item path its own path starts from."""
+    by_item = {c.item_path: c.name for c in catalog.collections.values() if c.item_path}
+    for collection in catalog.collections.values():
+        if collection.parents:
+            collection.parent = by_item.get(_parent_path(collection.path or _parent_path(collection.item_path)), "")
 
 
 def _inferred_pairs(by_path: dict[str, dict[str, Operation]]) -> list[tuple[str, str]]:

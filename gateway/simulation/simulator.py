@@ -17,7 +17,7 @@ from typing import Any
 
 from ..config import GatewayConfig, mount_prefix
 from ..contract import body_validator, check_response, short_reason
-from ..error_answers import documented_refusal, problem_line
+from ..error_answers import documented_refusal, documented_status, problem_line
 from ..exchange import Exchange, Response
 from ..json_limits import parse_json
 from ..judge import accepts
@@ -101,13 +101,26 @@ class Simulation:
                     *self._scope(exchange, collection))
         try:
             await call.store.enter(call.session)
-            response = await _ACTIONS[action](call)
+            response = await self._orphan(call, catalog) or await _ACTIONS[action](call)
         except StateUnavailable as exc:
             raise Problem(503, detail=f"the resources cannot be reached: {exc}", slug="state-unavailable") from None
         exchange.source = SOURCE
         exchange.notes["state"] = f"{collection.name}: {action}"
         self._judge(exchange, response)
         return response
+
+    @staticmethod
+    async def _orphan(call: Call, catalog: Catalog) -> Response | None:
+        """Below a parent that does not exist (`/customers/99/carts`): the operation's documented 404, where it
+        documents one (else the nested collection answers, empty, as the contract allows)."""
+        parent = catalog.collections.get(call.collection.parent)
+        if parent is None or documented_status(call.operation, 404) is None:
+            return None
+        scope = tuple((name, value) for name, value in call.scope if name in parent.parents)
+        parent_id = call.parents.get(parent.id_param)
+        if await call.store.get(call.session, parent.name, scope, parent_id) is not None:
+            return None
+        return _not_found(call, parent.name, parent_id)
 
     @staticmethod
     def _scope(exchange: Exchange, collection: Collection) -> tuple[Scope, dict[str, Any]]:
@@ -272,10 +285,11 @@ def _respond(status_key: str, media: str | None, value: Any, schema: Any, header
     return Response(status, headers, encode(value, media, schema))
 
 
-def _not_found(call: Call) -> Response:
+def _not_found(call: Call, collection: str = "", item_id: Any = None) -> Response:
     """The operation's documented 404 in the API's error shape; problem+json where it documents none."""
     exchange = call.exchange
-    problem = Problem(404, detail=f"no {call.collection.name} with id {_text(call.item_id)}", slug="not-found")
+    collection, item_id = (collection, item_id) if collection else (call.collection.name, call.item_id)
+    problem = Problem(404, detail=f"no {collection} with id {_text(item_id)}", slug="not-found")
     exchange.notes.setdefault("problem", problem.slug)
     response = documented_refusal(exchange, problem) or Response.from_problem(problem, exchange.path)
     response.set_header("x-gw-problem", problem_line(problem))
