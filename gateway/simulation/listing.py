@@ -170,9 +170,9 @@ def items_property(schema: Any, collection: str) -> str | None:
 def envelope(generated: dict[str, Any], schema: dict[str, Any], name: str, page_items: list[dict[str, Any]],
              page: Page, link: Any, checker: Any) -> dict[str, Any]:
     """The generated envelope with the page in `name` and its paging fields saying the truth (each change kept
-    only while the schema accepts it)."""
-    value = {**generated, name: page_items}
-    return apply_edits(value, _edits(value, schema, page, link, (), name), checker)
+    only while the schema accepts it: judged with one item, so a long page is not validated once per field)."""
+    value = {**generated, name: page_items[:1]}
+    return {**apply_edits(value, _edits(value, schema, page, link, (), name), checker), name: page_items}
 
 
 def _edits(value: dict[str, Any], schema: dict[str, Any], page: Page, link: Any, path: tuple[str, ...],

@@ -245,7 +245,11 @@ async def _list(call: Call) -> Response:
     if isinstance(schema, dict) and "array" not in declared_types(schema):
         name = items_property(schema, collection.name)
         link = page_link(exchange.path, dict(exchange.query), declared, page)
-        base = generate_valid(call.service, operation, schema, f"{operation.key}:envelope", checker, exchange)
+        key = ("state-envelope", status_key, media)  # generated once per operation: paging fields are set per request
+        base = operation.cache.get(key)
+        if base is None:
+            base = operation.cache[key] = generate_valid(call.service, operation, schema, f"{operation.key}:envelope",
+                                                         checker, exchange)
         value = envelope(base if isinstance(base, dict) else {}, schema, name, chosen, page, link, checker) if name else base
     headers = [(k, str(page.total) if "total" in k.lower() and "count" in k.lower() else v)
                for k, v in response_headers(call.service, operation, operation.responses.get(status_key) or {})]

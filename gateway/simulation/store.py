@@ -51,15 +51,19 @@ class ResourceStore:
     def __init__(self, state: SharedState, service: str, seed: Seed, limit: int) -> None:
         self.state, self.service, self.seed, self.limit = state, service, seed, limit
         self.root = f"sim|{service}|"
+        self._seeded = [(name, scope_text(scope), {id_text(i): _record(n, i, item) for n, (i, item) in enumerate(items)})
+                        for (name, scope), items in seed.items.items()]  # serialized once, copied per session
 
     def _bucket(self, session: str, collection: str, scope: Scope) -> str:
         return f"{self.root}{session}|{collection}|{scope_text(scope)}"
 
     async def enter(self, session: str) -> None:
         """The session's resources exist: copied from the seed the first time it is used."""
-        hashes = {self._bucket(session, name, scope): {id_text(i): _record(n, i, item) for n, (i, item) in enumerate(items)}
-                  for (name, scope), items in self.seed.items.items()}
-        if await self.state.fill_once(f"{self.root}{session}|seeded", hashes, f"{self.root}{session}|index"):
+        marker = f"{self.root}{session}|seeded"
+        if await self.state.get(marker) is not None:  # the common case: one small read, the seed not sent again
+            return
+        hashes = {f"{self.root}{session}|{name}|{scope}": fields for name, scope, fields in self._seeded}
+        if await self.state.fill_once(marker, hashes, f"{self.root}{session}|index"):
             await self.state.set_add(f"{self.root}sessions", session)
 
     async def get(self, session: str, collection: str, scope: Scope, item_id: Any) -> dict[str, Any] | None:
