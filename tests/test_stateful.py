@@ -180,6 +180,19 @@ def test_pages_by_cursor_and_filters_on_item_fields(client: httpx.Client) -> Non
     assert [c["name"] for c in gold["data"]] == ["c0", "c2", "c3"] and gold["meta"]["total_count"] == 3
 
 
+def test_lists_sort_as_the_query_asks(client: httpx.Client) -> None:
+    for name, tier in (("bea", "gold"), ("al", "silver"), ("cid", "gold")):
+        within_contract(client.post("/shop/customers", json={"name": name, "tier": tier}))
+
+    def names(sort: str) -> list[str]:
+        page = within_contract(client.get("/shop/customers", params={"sort": sort, "limit": 10})).json()
+        return [c["name"] for c in page["data"]]
+    assert names("name") == ["al", "bea", "cid"]
+    assert names("-name") == ["cid", "bea", "al"]
+    assert names("tier,-name") == ["cid", "bea", "al"]
+    assert names("no_such_field") == ["bea", "al", "cid"]  # unknown fields leave the order as created
+
+
 def test_a_cursor_the_api_never_handed_out_is_a_400(client: httpx.Client) -> None:
     response = client.get("/shop/customers", params={"cursor": "nonsense"})
     assert response.status_code == 400

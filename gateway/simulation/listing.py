@@ -1,6 +1,7 @@
 """A list answer: the collection filtered and paged by the spec's own query parameters, in the list's shape.
 
-Recognised by name: page size (`limit`, `per_page`, `page_size`, `size`...), `offset` / `skip`, `page`
+Recognised by name: sorting (`sort=-created_at`, `order_by`, `order=desc`), page size (`limit`, `per_page`,
+`page_size`, `size`...), `offset` / `skip`, `page`
 (1-based unless its schema starts at 0), and opaque cursors (`cursor`, `after`, `page_token`...: gw's
 cursors encode the offset). Any other query parameter named like an item field filters by equality
 (a list value: any of them); `<field>_after` / `_before` / `min_` / `max_` compare. The answer is a
@@ -28,6 +29,8 @@ OFFSET = frozenset({"offset", "skip", "start", "startindex"})
 PAGE = frozenset({"page", "pagenumber", "pageno", "pagenum", "pageindex", "currentpage"})
 CURSOR = frozenset({"cursor", "after", "pagetoken", "startingafter", "nexttoken", "continuationtoken", "continuation",
                     "pagecursor", "startcursor", "marker"})
+SORT = frozenset({"sort", "sortby", "orderby", "ordering", "sortfield", "order"})
+DIRECTION = frozenset({"direction", "sortorder", "sortdirection", "dir", "order"})
 ITEMS = ("items", "data", "results", "records", "content", "entries", "values", "list", "elements", "rows", "hits",
          "objects", "resources", "nodes")
 TOTAL = frozenset({"total", "totalcount", "totalitems", "totalelements", "totalresults", "totalrecords", "count",
@@ -106,12 +109,41 @@ def filtered(items: list[dict[str, Any]], declared: dict[str, dict[str, Any]], g
     """The items every field filter in the query keeps."""
     tests = []
     for name, value in given.items():
-        if name not in declared or norm(name) in SIZE | OFFSET | PAGE | CURSOR or value is None:
+        if name not in declared or norm(name) in SIZE | OFFSET | PAGE | CURSOR | SORT | DIRECTION or value is None:
             continue
         test = _test(name, value, fields)
         if test is not None:
             tests.append(test)
     return [item for item in items if all(test(item) for test in tests)]
+
+
+def ordered(items: list[dict[str, Any]], declared: dict[str, dict[str, Any]], given: dict[str, Any],
+            fields: dict[str, Any]) -> list[dict[str, Any]]:
+    """Sorted as the query asks: `sort=name`, `sort=-created_at`, `order_by=name desc`, `sort=name:desc`,
+    `sort=a,-b`, or a field with `order` / `direction` = asc | desc; unknown fields are left out of the order."""
+    keys: list[tuple[str, bool]] = []
+    descending = any(norm(n) in DIRECTION and str(v).lower() in ("desc", "descending") for n, v in given.items()
+                     if n in declared)
+    for name, value in given.items():
+        if name not in declared or norm(name) not in SORT or value is None:
+            continue
+        for part in (value if isinstance(value, list) else str(value).split(",")):
+            text = str(part).strip()
+            field, _, how = text.lstrip("-+").replace(":", " ").partition(" ")
+            if field in fields:
+                keys.append((field, text.startswith("-") or how.strip().lower() in ("desc", "descending") or descending))
+    for field, reverse in reversed(keys):  # stable sorts, the first key last
+        items = sorted(items, key=lambda item, f=field: _sort_key(item.get(f)), reverse=reverse)
+    return items
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    """Missing and null values first, then numbers, then text: any two items compare."""
+    if value is None:
+        return (0, 0)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (1, value)
+    return (2, _text(value))
 
 
 def _test(name: str, value: Any, fields: dict[str, Any]) -> Any:

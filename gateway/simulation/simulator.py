@@ -32,7 +32,7 @@ from ..shared_state import SharedState, StateUnavailable
 from ..specs import Operation, Service
 from ..validation import declared_types
 from .inference import Catalog, Collection, json_entry, state_catalogs, success_status
-from .listing import declared_query, envelope, filtered, items_property, page_link, page_of
+from .listing import declared_query, envelope, filtered, items_property, ordered, page_link, page_of
 from .resources import created, new_id, updated
 from .seed import load_seed, scope_value
 from .store import ResourceStore, Scope
@@ -235,7 +235,8 @@ async def _list(call: Call) -> Response:
     declared = declared_query(_parameters(call.service, operation))
     given = {**{k: v for k, v in exchange.query.items()}, **exchange.parameters.get("query", {})}
     items = await call.store.items(call.session, collection.name, call.scope)
-    items = filtered(items, declared, given, properties_of(collection.item_schema))
+    fields = properties_of(collection.item_schema)
+    items = ordered(filtered(items, declared, given, fields), declared, given, fields)
     page = page_of(declared, given)
     page.total = len(items)
     chosen = items[page.offset:page.end]
