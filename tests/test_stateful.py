@@ -19,7 +19,9 @@ import yaml
 from gateway.app import load_services
 from gateway.config import build_config
 from gateway.init_config import init
+from gateway.problems import Problem
 from gateway.simulation.inference import state_catalogs
+from gateway.simulation.json_patch import apply_patch
 from gateway.simulation.resources import merge_patch
 from tests.conftest import SPECS, TEST_SPECS, GatewayProcess, GatewayThread, RedisServer, eventually, gateway_config, run_gw
 
@@ -139,6 +141,20 @@ def test_patch_merges_and_merge_patch_null_removes_a_field(client: httpx.Client)
     assert merged["name"] == "cy" and merged["customerId"] == customer["customerId"]
     plain = within_contract(client.patch(where, json={"nickname": None})).json()  # application/json: a shallow merge
     assert plain["nickname"] is None and plain["address"] == {"city": "Bergen", "zip": "0150"}
+
+
+def test_patch_applies_json_patch_operations_or_refuses_them_whole(client: httpx.Client) -> None:
+    customer = within_contract(client.post("/shop/customers", json={"name": "ed", "address": {"city": "Rome"}})).json()
+    where, media = f"/shop/customers/{customer['customerId']}", {"content-type": "application/json-patch+json"}
+    operations = [{"op": "test", "path": "/name", "value": "ed"}, {"op": "replace", "path": "/name", "value": "eddie"},
+                  {"op": "add", "path": "/address/zip", "value": "00100"}, {"op": "remove", "path": "/tier"}]
+    patched = within_contract(client.patch(where, content=json.dumps(operations), headers=media)).json()
+    assert patched["name"] == "eddie" and patched["address"] == {"city": "Rome", "zip": "00100"}
+    assert patched["tier"] == customer["tier"]  # required: a patch cannot take it away
+    failing = [{"op": "replace", "path": "/name", "value": "x"}, {"op": "test", "path": "/name", "value": "nope"}]
+    refused = client.patch(where, content=json.dumps(failing), headers=media)
+    assert refused.status_code == 422 and "operation 1: test failed at /name" in refused.json()["detail"]
+    assert within_contract(client.get(where)).json()["name"] == "eddie"  # all or nothing
 
 
 def test_delete_answers_its_documented_200_with_the_resource(client: httpx.Client) -> None:
@@ -360,3 +376,36 @@ def test_infer_false_keeps_only_the_collections_named(tmp_path: Path) -> None:
 ])
 def test_merge_patch_follows_rfc_7396(target: dict, patch: dict, result: dict) -> None:
     assert merge_patch(target, patch) == result
+
+
+@pytest.mark.parametrize(("document", "patch", "result"), [  # RFC 6902, appendix A
+    ({"foo": "bar"}, [{"op": "add", "path": "/baz", "value": "qux"}], {"foo": "bar", "baz": "qux"}),
+    ({"foo": ["bar", "baz"]}, [{"op": "add", "path": "/foo/1", "value": "qux"}], {"foo": ["bar", "qux", "baz"]}),
+    ({"baz": "qux", "foo": "bar"}, [{"op": "remove", "path": "/baz"}], {"foo": "bar"}),
+    ({"foo": ["bar", "qux", "baz"]}, [{"op": "remove", "path": "/foo/1"}], {"foo": ["bar", "baz"]}),
+    ({"baz": "qux", "foo": "bar"}, [{"op": "replace", "path": "/baz", "value": "boo"}], {"baz": "boo", "foo": "bar"}),
+    ({"foo": {"bar": "baz", "waldo": "fred"}, "qux": {"corge": "grault"}},
+     [{"op": "move", "from": "/foo/waldo", "path": "/qux/thud"}],
+     {"foo": {"bar": "baz"}, "qux": {"corge": "grault", "thud": "fred"}}),
+    ({"foo": ["all", "grass", "cows", "eat"]}, [{"op": "move", "from": "/foo/1", "path": "/foo/3"}],
+     {"foo": ["all", "cows", "eat", "grass"]}),
+    ({"foo": ["bar"]}, [{"op": "add", "path": "/foo/-", "value": ["abc", "def"]}], {"foo": ["bar", ["abc", "def"]]}),
+    ({"/": 9, "~1": 10}, [{"op": "test", "path": "/~01", "value": 10}], {"/": 9, "~1": 10}),
+    ({"foo": "bar"}, [{"op": "copy", "from": "/foo", "path": "/baz"}], {"foo": "bar", "baz": "bar"}),
+])
+def test_json_patch_follows_rfc_6902(document: dict, patch: list, result: dict) -> None:
+    assert apply_patch(document, patch) == result
+
+
+@pytest.mark.parametrize("patch", [
+    [{"op": "test", "path": "/baz", "value": "bar"}],
+    [{"op": "add", "path": "/baz/bat", "value": "qux"}],
+    [{"op": "remove", "path": "/nope"}],
+    [{"op": "add", "path": "/list/5", "value": 1}],
+    [{"op": "frobnicate", "path": "/a"}],
+    {"op": "add"},
+])
+def test_a_json_patch_that_cannot_apply_is_a_422(patch: object) -> None:
+    with pytest.raises(Problem) as refused:
+        apply_patch({"baz": "qux", "list": []}, patch)
+    assert refused.value.status == 422

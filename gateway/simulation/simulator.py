@@ -32,6 +32,7 @@ from ..shared_state import SharedState, StateUnavailable
 from ..specs import Operation, Service
 from ..validation import declared_types
 from .inference import Catalog, Collection, json_entry, state_catalogs, success_status
+from .json_patch import apply_patch
 from .listing import declared_query, envelope, filtered, items_property, ordered, page_link, page_of
 from .resources import created, new_id, updated
 from .seed import load_seed, scope_value
@@ -205,13 +206,16 @@ async def _read(call: Call) -> Response:
 
 
 async def _change(call: Call) -> Response:
-    """PUT replaces, PATCH merges (RFC 7396 for application/merge-patch+json)."""
+    """PUT replaces, PATCH merges (RFC 7396 for application/merge-patch+json) or applies RFC 6902 operations."""
     collection, action = call.collection, call.collection.actions[call.operation.key]
     old = await call.store.get(call.session, collection.name, call.scope, call.item_id)
     if old is None:
         return _not_found(call)
-    merge = base_type(call.exchange.headers.get("content-type") or "") == "application/merge-patch+json"
-    item = updated(collection, old, await _body(call.exchange), action, merge)
+    media = base_type(call.exchange.headers.get("content-type") or "")
+    body = await _body(call.exchange)
+    if media == "application/json-patch+json":  # RFC 6902: the operations give the whole new resource
+        body, action = apply_patch(old, body), "replace"
+    item = updated(collection, old, body, action, media == "application/merge-patch+json")
     if not await call.store.replace(call.session, collection.name, call.scope, call.item_id, item):
         return _not_found(call)
     status_key = success_status(call.operation) or "200"
