@@ -226,6 +226,18 @@ def test_nested_collections_are_scoped_to_their_parent(client: httpx.Client) -> 
     assert within_contract(client.get(f"/shop/customers/{two}/carts/{body['id']}")).status_code == 404
 
 
+def test_a_bare_array_list_says_its_total_and_neighbours_in_headers(client: httpx.Client) -> None:
+    owner = within_contract(client.post("/shop/customers", json={"name": "fay"})).json()["customerId"]
+    for label in "abc":
+        within_contract(client.post(f"/shop/customers/{owner}/carts", json={"label": label}))
+    page = within_contract(client.get(f"/shop/customers/{owner}/carts", params={"offset": 1}))
+    assert [c["label"] for c in page.json()] == ["b", "c"] and page.headers["x-total-count"] == "3"
+    assert page.headers["link"] == (f'</shop/customers/{owner}/carts?offset=0&limit=2>; rel="prev", '
+                                    f'</shop/customers/{owner}/carts?offset=0&limit=2>; rel="first"')
+    first = within_contract(client.get(f"/shop/customers/{owner}/carts"))
+    assert first.headers["link"].startswith(f'</shop/customers/{owner}/carts?offset=2&limit=2>; rel="next"')
+
+
 def test_below_a_parent_that_does_not_exist_is_the_documented_404(client: httpx.Client) -> None:
     response = within_contract(client.get("/shop/customers/999/carts/cart_abcdefgh"))
     assert response.status_code == 404

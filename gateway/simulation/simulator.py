@@ -33,7 +33,7 @@ from ..specs import Operation, Service
 from ..validation import declared_types
 from .inference import Catalog, Collection, json_entry, state_catalogs, success_status
 from .json_patch import apply_patch
-from .listing import declared_query, envelope, filtered, items_property, ordered, page_link, page_of
+from .listing import Page, declared_query, envelope, filtered, items_property, ordered, page_link, page_of
 from .resources import created, new_id, updated
 from .seed import load_seed, scope_value
 from .store import ResourceStore, Scope
@@ -247,18 +247,31 @@ async def _list(call: Call) -> Response:
     status_key = success_status(operation) or "200"
     schema, media, checker = _schema(call, status_key)
     value: Any = chosen
+    link = page_link(exchange.path, dict(exchange.query), declared, page)
     if isinstance(schema, dict) and "array" not in declared_types(schema):
         name = items_property(schema, collection.name)
-        link = page_link(exchange.path, dict(exchange.query), declared, page)
         key = ("state-envelope", status_key, media)  # generated once per operation: paging fields are set per request
         base = operation.cache.get(key)
         if base is None:
             base = operation.cache[key] = generate_valid(call.service, operation, schema, f"{operation.key}:envelope",
                                                          checker, exchange)
         value = envelope(base if isinstance(base, dict) else {}, schema, name, chosen, page, link, checker) if name else base
-    headers = [(k, str(page.total) if "total" in k.lower() and "count" in k.lower() else v)
+    headers = [(k, _paging_header(k, v, page, link))
                for k, v in response_headers(call.service, operation, operation.responses.get(status_key) or {})]
     return _respond(status_key, media, value, schema, headers)
+
+
+def _paging_header(name: str, value: str, page: Page, link: Any) -> str:
+    """A documented `X-Total-Count`-like header says the total; `Link` the neighbouring pages (RFC 8288)."""
+    lowered = name.lower()
+    if "total" in lowered or lowered.endswith("count"):
+        return str(page.total)
+    if lowered == "link":
+        rels = [f'<{link(page.end)}>; rel="next"'] if page.more and page.end is not None else []
+        if page.offset > 0:
+            rels.append(f'<{link(max(page.offset - (page.size or 0), 0))}>; rel="prev"')
+        return ", ".join([*rels, f'<{link(0)}>; rel="first"'])
+    return value
 
 
 _ACTIONS = {"create": _create, "read": _read, "replace": _change, "update": _change, "delete": _delete, "list": _list}
