@@ -377,6 +377,14 @@ def test_infer_false_keeps_only_the_collections_named(tmp_path: Path) -> None:
     assert catalog.operations.keys() == {"getUser", "updateUser"}
 
 
+def test_tags_keep_only_those_operation_groups() -> None:
+    config = gateway_config({"users": {"spec": str(SPECS / "users.yaml"), "state": {
+        "tags": ["directory"], "collections": {"users": {"path": "/users", "item": "/users/{user_id}"}}}},
+        "cameras": {"spec": str(SPECS / "cameras.yaml"), "state": {"tags": ["no-such-tag"]}}})
+    catalogs = state_catalogs(config, load_services(config).services)
+    assert list(catalogs["users"].collections) == ["users"] and catalogs["cameras"].collections == {}
+
+
 @pytest.mark.parametrize(("target", "patch", "result"), [  # RFC 7396, appendix A
     ({"a": "b"}, {"a": "c"}, {"a": "c"}),
     ({"a": "b"}, {"b": "c"}, {"a": "b", "b": "c"}),

@@ -76,8 +76,19 @@ def infer(service: Service, settings: StateSettings) -> Catalog:
         for pair in _inferred_pairs(by_path):
             if pair[0] not in taken and pair[1] not in taken:
                 _add(catalog, service, by_path, _name_of(pair[0] or _parent_path(pair[1]), catalog), pair, None, taken)
+    if settings.tags:
+        _keep_tagged(catalog, service, set(settings.tags))
     _link_parents(catalog)
     return catalog
+
+
+def _keep_tagged(catalog: Catalog, service: Service, tags: set[str]) -> None:
+    """Only the collections of these operation groups: one of their operations carries one of the tags."""
+    for name, collection in list(catalog.collections.items()):
+        if not any(set(service.operations[key].definition.get("tags") or []) & tags for key in collection.actions):
+            del catalog.collections[name]
+            for key in collection.actions:
+                catalog.operations.pop(key, None)
 
 
 def _link_parents(catalog: Catalog) -> None:

@@ -5,6 +5,7 @@
     state:
       max_resources: 1000          # per collection (and parent, and session); one more create is refused
       infer: true                  # false: only the collections named below
+      tags: [orders]               # only collections whose operations carry one of these tags (operation groups)
       collections:
         orders: {path: /orders, item: /orders/{order_id}, id: id}
         users: {path: /users, item: /users/{user_id}, create: /register}   # another path's POST creates
@@ -20,7 +21,7 @@ from ..policy_settings import SettingsError
 
 DEFAULT_MAX_RESOURCES = 1000
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_KEYS = {"max_resources", "infer", "collections"}
+_KEYS = {"max_resources", "infer", "collections", "tags"}
 _COLLECTION_KEYS = {"path", "item", "id", "create"}
 
 
@@ -40,6 +41,7 @@ class StateSettings:
     max_resources: int = DEFAULT_MAX_RESOURCES
     infer: bool = True
     collections: tuple[CollectionSetting, ...] = field(default_factory=tuple)
+    tags: tuple[str, ...] = ()  # empty: every collection
 
 
 def check_state(value: Any) -> StateSettings | None:
@@ -51,7 +53,7 @@ def check_state(value: Any) -> StateSettings | None:
     if isinstance(value, StateSettings):
         return value
     if not isinstance(value, dict):
-        raise SettingsError("", f"expected true, false or a mapping (max_resources, infer, collections), got {value!r}")
+        raise SettingsError("", f"expected true, false or a mapping (max_resources, infer, tags, collections), got {value!r}")
     for key in value:
         if key not in _KEYS:
             raise SettingsError(str(key), f"unknown setting (known: {', '.join(sorted(_KEYS))})")
@@ -61,7 +63,11 @@ def check_state(value: Any) -> StateSettings | None:
     infer = value.get("infer", True)
     if not isinstance(infer, bool):
         raise SettingsError("infer", f"expected true or false, got {infer!r}")
-    return StateSettings(limit, infer, _collections(value.get("collections") or {}))
+    tags = value.get("tags") or []
+    tags = [tags] if isinstance(tags, str) else tags
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise SettingsError("tags", f"expected a list of the spec's tags, got {value.get('tags')!r}")
+    return StateSettings(limit, infer, _collections(value.get("collections") or {}), tuple(tags))
 
 
 def _collections(raw: Any) -> tuple[CollectionSetting, ...]:
