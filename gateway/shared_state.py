@@ -182,6 +182,9 @@ class SharedState:
     async def set_members(self, key: str) -> set[str]:
         return set(self._sets.get(key, set()))
 
+    async def set_remove(self, key: str, *members: str) -> None:
+        self._sets.get(key, set()).difference_update(members)
+
     async def counter_next(self, key: str, floor: int = 0) -> int:
         """The next number of a counter that never expires, above `floor` (ids already taken by seed data)."""
         number = self._counters[key] = max(self._counters.get(key, 0) + 1, floor + 1)
@@ -365,6 +368,10 @@ class RedisState(SharedState):
 
     async def set_members(self, key: str) -> set[str]:
         return set(await self._call(self._client.smembers(PREFIX + key)))
+
+    async def set_remove(self, key: str, *members: str) -> None:
+        if members:
+            await self._call(self._client.srem(PREFIX + key, *members))
 
     async def counter_next(self, key: str, floor: int = 0) -> int:
         return int(await self._call(self._counter(keys=[PREFIX + key], args=[floor])))

@@ -313,6 +313,17 @@ def test_the_collection_bound_refuses_one_more_create() -> None:
         assert c.get("/orders/orders").json()["total"] == 2
 
 
+def test_beyond_max_sessions_the_oldest_session_is_forgotten() -> None:
+    config = gateway_config({"orders": {"spec": str(SPECS / "orders.yaml"), "base_path": "/orders",
+                                        "state": {"max_sessions": 2}}})
+    with GatewayThread(config) as gateway, gateway.client() as c:
+        made = {s: c.post("/orders/orders", json=ORDER, headers={"X-GW-Session": s}).json()["id"] for s in ("a", "b", "c")}
+        assert set(c.get("/_gw/api/services/orders/state").json()["sessions"]) == {"b", "c"}
+        for session in ("b", "c"):
+            assert c.get(f"/orders/orders/{made[session]}", headers={"X-GW-Session": session}).status_code == 200
+        assert c.get(f"/orders/orders/{made['a']}", headers={"X-GW-Session": "a"}).status_code == 404
+
+
 def test_state_is_shared_by_two_processes_through_redis(tmp_path: Path) -> None:
     redis = RedisServer(tmp_path)
     folder = tmp_path / "project"

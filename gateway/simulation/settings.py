@@ -4,6 +4,7 @@
 
     state:
       max_resources: 1000          # per collection (and parent, and session); one more create is refused
+      max_sessions: 1000           # X-GW-Session values kept; a new one beyond this drops the oldest
       infer: true                  # false: only the collections named below
       tags: [orders]               # only collections whose operations carry one of these tags (operation groups)
       collections:
@@ -20,8 +21,9 @@ from typing import Any
 from ..policy_settings import SettingsError
 
 DEFAULT_MAX_RESOURCES = 1000
+DEFAULT_MAX_SESSIONS = 1000
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_KEYS = {"max_resources", "infer", "collections", "tags"}
+_KEYS = {"max_resources", "max_sessions", "infer", "collections", "tags"}
 _COLLECTION_KEYS = {"path", "item", "id", "create"}
 
 
@@ -42,6 +44,7 @@ class StateSettings:
     infer: bool = True
     collections: tuple[CollectionSetting, ...] = field(default_factory=tuple)
     tags: tuple[str, ...] = ()  # empty: every collection
+    max_sessions: int = DEFAULT_MAX_SESSIONS
 
 
 def check_state(value: Any) -> StateSettings | None:
@@ -53,13 +56,12 @@ def check_state(value: Any) -> StateSettings | None:
     if isinstance(value, StateSettings):
         return value
     if not isinstance(value, dict):
-        raise SettingsError("", f"expected true, false or a mapping (max_resources, infer, tags, collections), got {value!r}")
+        raise SettingsError("", f"expected true, false or a mapping ({', '.join(sorted(_KEYS))}), got {value!r}")
     for key in value:
         if key not in _KEYS:
             raise SettingsError(str(key), f"unknown setting (known: {', '.join(sorted(_KEYS))})")
-    limit = value.get("max_resources", DEFAULT_MAX_RESOURCES)
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-        raise SettingsError("max_resources", f"expected a whole number of 1 or more, got {limit!r}")
+    limit = _count(value, "max_resources", DEFAULT_MAX_RESOURCES)
+    sessions = _count(value, "max_sessions", DEFAULT_MAX_SESSIONS)
     infer = value.get("infer", True)
     if not isinstance(infer, bool):
         raise SettingsError("infer", f"expected true or false, got {infer!r}")
@@ -67,7 +69,14 @@ def check_state(value: Any) -> StateSettings | None:
     tags = [tags] if isinstance(tags, str) else tags
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise SettingsError("tags", f"expected a list of the spec's tags, got {value.get('tags')!r}")
-    return StateSettings(limit, infer, _collections(value.get("collections") or {}), tuple(tags))
+    return StateSettings(limit, infer, _collections(value.get("collections") or {}), tuple(tags), sessions)
+
+
+def _count(value: dict[str, Any], key: str, default: int) -> int:
+    number = value.get(key, default)
+    if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+        raise SettingsError(key, f"expected a whole number of 1 or more, got {number!r}")
+    return number
 
 
 def _collections(raw: Any) -> tuple[CollectionSetting, ...]:

@@ -77,8 +77,10 @@ class Simulation:
         catalogs, stores, errors = state_catalogs(config, services), {}, []
         for name, catalog in catalogs.items():
             seed, bad = load_seed(Path(config.stubs_path()) / name / "state", services[name], catalog)
-            limit = config.services[name].state.max_resources  # type: ignore[union-attr]
-            stores[name] = ResourceStore(state, name, seed, limit)
+            settings = config.services[name].state
+            assert settings is not None
+            stores[name] = ResourceStore(state, name, seed, list(catalog.collections), settings.max_resources,
+                                         settings.max_sessions)
             errors += [str(e) for e in bad]
         if not catalogs:
             return None
@@ -161,7 +163,7 @@ class Simulation:
         store = self.stores[service]
         sessions = [session] if session else sorted(set(await store.sessions()) | {"default"})
         for name in sessions:
-            await store.reset(name, list(self.catalogs[service].collections))
+            await store.reset(name)
         return sessions
 
 

@@ -5,6 +5,7 @@ time the session is used (atomically: two processes never seed it twice). A coll
 parent (`/users/{user_id}/orders`) keeps each parent's items apart. Keys, all below `sim|<service>|`:
 
     sessions                            the sessions in use (for dumps and resets)
+    born                                a hash: session -> when it was first used (the oldest goes first)
     <session>|seeded                    set once the seed is copied in
     <session>|index                     every item hash of the session
     <session>|<collection>|<scope>      one hash: id -> {"seq", "id", "item"} as JSON
@@ -48,8 +49,10 @@ def id_text(value: Any) -> str:
 class ResourceStore:
     """The resources of one service, per session, kept in the shared state."""
 
-    def __init__(self, state: SharedState, service: str, seed: Seed, limit: int) -> None:
-        self.state, self.service, self.seed, self.limit = state, service, seed, limit
+    def __init__(self, state: SharedState, service: str, seed: Seed, collections: list[str], limit: int,
+                 max_sessions: int = 1000) -> None:
+        self.state, self.service, self.seed, self.limit, self.max_sessions = state, service, seed, limit, max_sessions
+        self.collections = collections  # their names: each has an id counter per session
         self.root = f"sim|{service}|"
         self._seeded = [(name, scope_text(scope), {id_text(i): _record(n, i, item) for n, (i, item) in enumerate(items)})
                         for (name, scope), items in seed.items.items()]  # serialized once, copied per session
@@ -65,6 +68,25 @@ class ResourceStore:
         hashes = {f"{self.root}{session}|{name}|{scope}": fields for name, scope, fields in self._seeded}
         if await self.state.fill_once(marker, hashes, f"{self.root}{session}|index"):
             await self.state.set_add(f"{self.root}sessions", session)
+            await self.state.hash_add(f"{self.root}born", session, str(time.time_ns()), 2**31, f"{self.root}born-index")
+            await self._make_room(session)
+
+    async def _make_room(self, newest: str) -> None:
+        """Beyond `max_sessions`: the sessions first used longest ago are forgotten (a long-running gateway
+        serving CI runs, each with its own X-GW-Session, stays bounded)."""
+        born = await self.state.hash_all(f"{self.root}born")
+        excess = len(born) - self.max_sessions
+        if excess <= 0:
+            return
+        oldest = sorted((int(t), name) for name, t in born.items() if name != newest)[:excess]
+        for _, name in oldest:
+            await self.forget(name)
+
+    async def forget(self, session: str) -> None:
+        """The session and everything in it gone (a later request with it starts from the seed again)."""
+        await self.reset(session)
+        await self.state.set_remove(f"{self.root}sessions", session)
+        await self.state.hash_remove(f"{self.root}born", session)
 
     async def get(self, session: str, collection: str, scope: Scope, item_id: Any) -> dict[str, Any] | None:
         raw = await self.state.hash_get(self._bucket(session, collection, scope), id_text(item_id))
@@ -109,11 +131,11 @@ class ResourceStore:
             found.append({"collection": collection, "parent": scope_of(scope), "items": items})
         return found
 
-    async def reset(self, session: str, collections: list[str]) -> None:
+    async def reset(self, session: str) -> None:
         """The session back to the seed: its items, counters and seed mark go; the next request seeds it again."""
         prefix = f"{self.root}{session}|"
         buckets = await self.state.set_members(f"{prefix}index")
-        counters = [f"{prefix}{name}|#id" for name in collections]
+        counters = [f"{prefix}{name}|#id" for name in self.collections]
         await self.state.delete(*buckets, *counters, f"{prefix}index", f"{prefix}seeded")
 
 
