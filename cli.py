@@ -200,7 +200,8 @@ def routes(
     sources: SourcesArg = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """List every route the gateway serves: service, method, path, operation, mode.
+    """List every route the gateway serves: service, method, path, operation, mode (and, for services with
+    `state`, the collection and action each operation simulates).
 
     Example: gw routes --json | jq '.[] | select(.mode == "live")'
     """

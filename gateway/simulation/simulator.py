@@ -82,6 +82,8 @@ class Simulation:
             stores[name] = ResourceStore(state, name, seed, list(catalog.collections), settings.max_resources,
                                          settings.max_sessions)
             errors += [str(e) for e in bad]
+            log.info("state for %s: %s", name, "; ".join(_summary(c) for c in catalog.collections.values()) or "no collections",
+                     extra={"fields": {"service": name, "collections": list(catalog.collections)}})
         if not catalogs:
             return None
         simulation = cls(services, catalogs, stores, violations)
@@ -165,6 +167,11 @@ class Simulation:
         for name in sessions:
             await store.reset(name)
         return sessions
+
+
+def _summary(collection: Collection) -> str:
+    """`orders (create, list, read, delete; uuid id)`: what a start-up line says of a collection."""
+    return f"{collection.name} ({', '.join(dict.fromkeys(collection.actions.values()))}; {collection.id_kind} id)"
 
 
 def _describe(collection: Collection) -> dict[str, Any]:
