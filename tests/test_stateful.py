@@ -53,6 +53,10 @@ def write_project(folder: Path, **top: object) -> Path:
     (folder / "stubs" / "shop" / "state").mkdir(parents=True)
     (folder / "stubs" / "shop" / "state" / "broken.yaml").write_text(
         yaml.safe_dump({"customers": [{"customerId": 7, "name": "x", "tier": "platinum", "createdAt": "2024-01-01T00:00:00Z"}]}))
+    (folder / "stubs" / "shop" / "getCustomer-77.yaml").write_text(yaml.safe_dump({
+        "request": {"method": "GET", "path": "/customers/77"},
+        "response": {"status": 200, "headers": {"Content-Type": "application/json"},
+                     "body": {"customerId": 77, "name": "stub", "tier": "gold", "createdAt": "2024-01-01T00:00:00Z"}}}))
     path = folder / "gateway.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -296,6 +300,13 @@ def test_an_answer_that_breaks_the_contract_is_marked_and_counted(served: Gatewa
         assert "body/text" in response.headers["x-gw-contract-reason"]
         metrics = raw.get("/_gw/metrics").text
     assert re.search(r'gw_contract_violations_total\{operation="createNote",service="shop"\} 1', metrics)
+
+
+def test_a_stub_file_that_matches_still_answers_first(client: httpx.Client) -> None:
+    response = within_contract(client.get("/shop/customers/77"))
+    assert response.status_code == 200 and response.headers["x-gw-source"] == "recorded"
+    assert response.json()["name"] == "stub"
+    assert within_contract(client.get("/shop/customers/78")).status_code == 404
 
 
 def test_prefer_still_reaches_the_mocker_for_error_screens(client: httpx.Client) -> None:

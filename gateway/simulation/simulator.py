@@ -23,7 +23,7 @@ from ..json_limits import parse_json
 from ..judge import accepts
 from ..media_types import base_type, is_json
 from ..mocker.media import encode
-from ..mocker.mocker import concrete_media, generate_valid, response_headers
+from ..mocker.mocker import StubSource, concrete_media, generate_valid, response_headers
 from ..mocker.negotiator import parse_prefer
 from ..mocker.status_fields import properties as properties_of
 from ..problems import Problem
@@ -90,16 +90,22 @@ class Simulation:
         simulation.seed_errors = errors
         return simulation
 
-    async def answer(self, exchange: Exchange) -> Response | None:
-        """The collection's answer, or None when the operation is not one of a collection's."""
+    async def answer(self, exchange: Exchange, stubs: StubSource | None = None) -> Response | None:
+        """The collection's answer, or None when the operation is not one of a collection's (or the request's
+        `Prefer` asks the mocker for a particular answer). A stub file that matches still answers first, as
+        DESIGN.md orders stub answers: a hand-written `GET /users/42` stays what its author wrote."""
         operation, service = exchange.operation, exchange.service
         assert operation is not None and service is not None
         catalog = self.catalogs.get(operation.service)
         found = catalog.operations.get(operation.key) if catalog is not None else None
         if found is None:
             return None
+        recorded = await stubs.answer(exchange) if stubs is not None else None
+        if recorded is not None:
+            exchange.source = "recorded"
+            return recorded
         prefs = parse_prefer(exchange.headers.get("prefer"))
-        if prefs.code or prefs.example or prefs.dynamic:  # the client asks for a particular answer: the mocker's
+        if prefs.code or prefs.example or prefs.dynamic:
             return None
         collection, action = found
         call = Call(exchange, service, operation, collection, self.stores[operation.service], session_of(exchange),

@@ -42,7 +42,7 @@ class ModeDispatch:
         assert operation is not None
         mode = exchange.mode = self.settings[operation.service].mode_for(operation.key)
         if mode == "stub":
-            simulated = await self.simulation.answer(exchange) if self.simulation is not None else None
+            simulated = await self.simulation.answer(exchange, self.mocker.stubs) if self.simulation is not None else None
             response = simulated if simulated is not None else await self.mocker.answer(exchange)
         elif mode == "fallback":
             response = await self._fallback(exchange)
