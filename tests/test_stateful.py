@@ -22,6 +22,7 @@ from gateway.init_config import init
 from gateway.problems import Problem
 from gateway.simulation.inference import state_catalogs
 from gateway.simulation.json_patch import apply_patch
+from gateway.simulation.listing import page_of
 from gateway.simulation.resources import merge_patch
 from tests.conftest import SPECS, TEST_SPECS, GatewayProcess, GatewayThread, RedisServer, eventually, gateway_config, run_gw
 
@@ -451,3 +452,20 @@ def test_a_json_patch_that_cannot_apply_is_a_422(patch: object) -> None:
     with pytest.raises(Problem) as refused:
         apply_patch({"baz": "qux", "list": []}, patch)
     assert refused.value.status == 422
+
+
+@pytest.mark.parametrize(("given", "offset", "size"), [
+    ({"page": 3, "per_page": 5}, 10, 5),  # a page number, though an offset parameter is declared too
+    ({"offset": 7, "per_page": 5}, 7, 5),
+    ({}, 0, 20),  # the parameters' defaults
+])
+def test_the_page_asked_for_by_the_specs_own_parameters(given: dict, offset: int, size: int) -> None:
+    declared = {"page": {"type": "integer", "minimum": 1, "default": 1}, "per_page": {"type": "integer", "default": 20},
+                "offset": {"type": "integer", "default": 0}}
+    page = page_of(declared, given)
+    assert (page.offset, page.size) == (offset, size)
+
+
+def test_a_zero_based_page_number_starts_at_the_first_item() -> None:
+    page = page_of({"page": {"type": "integer", "minimum": 0}, "size": {"type": "integer", "default": 10}}, {"page": 0})
+    assert (page.offset, page.first_page) == (0, 0)

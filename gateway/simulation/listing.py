@@ -77,8 +77,8 @@ def page_of(declared: dict[str, dict[str, Any]], given: dict[str, Any]) -> Page:
         kind, value = norm(name), given.get(name, schema.get("default"))
         if kind in SIZE and size is None:
             size = _int(value) if value is not None else _int(schema.get("maximum"))
-        elif kind in OFFSET:
-            offset = _int(value) or 0
+        elif kind in OFFSET and given.get(name) is not None:  # only when asked: a page number may say it instead
+            offset = _int(given[name]) or 0
         elif kind in PAGE:
             first = 0 if schema.get("minimum") == 0 or schema.get("default") == 0 else 1
             page = _int(value) if value is not None else first
