@@ -30,6 +30,7 @@ from gateway.logs import json_logs, setup_logging
 from gateway.server import ServeArgs, is_gateway_config
 from gateway.server import serve as run_server
 from gateway.shared_state import SharedState
+from gateway.simulation.inference import state_catalogs
 from gateway.spec_fetch import FetchError, fetch_spec, is_url, remote_cache
 from gateway.specs import Service, read_document
 from gateway.stubs import Stub, StubStore
@@ -199,7 +200,8 @@ def routes(
     sources: SourcesArg = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """List every route the gateway serves: service, method, path, operation, mode.
+    """List every route the gateway serves: service, method, path, operation, mode (and, for services with
+    `state`, the collection and action each operation simulates).
 
     Example: gw routes --json | jq '.[] | select(.mode == "live")'
     """
@@ -208,6 +210,7 @@ def routes(
     for error in loaded.errors:
         err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
     auth = _auth_for_listing(config)
+    catalogs = state_catalogs(config, loaded.services)  # `state:` services: which collection each operation serves
     rows = []
     for name, service in loaded.services.items():
         base = mount_prefix(service.base_path)
@@ -216,8 +219,10 @@ def routes(
             rows.append({"service": name, "method": op.method, "path": base + op.path,
                          "operation": op.key, "mode": config.services[name].mode_for(op.key),
                          "auth": plan.describe() if plan else "public",
-                         "rate_limit": config.rate_limit_for(name, op.key).describe()})
-    print_rows(rows, ["service", "method", "path", "operation", "mode", "auth", "rate_limit"], as_json)
+                         "rate_limit": config.rate_limit_for(name, op.key).describe(),
+                         **({"state": catalogs[name].describe(op.key) if name in catalogs else ""} if catalogs else {})})
+    print_rows(rows, ["service", "method", "path", "operation", "mode", "auth", "rate_limit", *(["state"] if catalogs else [])],
+               as_json)
     if loaded.errors:
         raise typer.Exit(1)
 

@@ -46,6 +46,7 @@ from .pipeline import Pipeline
 from .reload import Reloader
 from .routing import Router
 from .shared_state import open_state
+from .simulation.simulator import Simulation
 from .spec_fetch import fetch_spec, is_url
 from .specs import Service, SpecError, load_service, read_document
 from .steps.access_log import AccessLog
@@ -197,7 +198,8 @@ class GatewayApp:
             self.contract,
             *callback_step(services, self.callbacks, self.config.callbacks.enabled),  # only where a spec has callbacks
         ]
-        dispatch = ModeDispatch(self.config.services, mocker, self.forwarder, self.recorder)
+        self.simulation = Simulation.build(self.config, services, self.state, self.contract.violations)  # `state:` services
+        dispatch = ModeDispatch(self.config.services, mocker, self.forwarder, self.recorder, self.simulation)
         self.services, self.loaded = services, loaded
         self.pipeline = Pipeline(steps, dispatch)
 

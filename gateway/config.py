@@ -38,6 +38,7 @@ from .policy_settings import (
     check_roles,
     check_upstream_auth,
 )
+from .simulation.settings import StateSettings, check_state
 
 MODES = ("stub", "live", "record", "fallback", "spy")
 PROXIED_MODES = frozenset({"live", "record", "fallback", "spy"})  # the modes that reach the upstream
@@ -79,6 +80,7 @@ class ServiceConfig:
     roles: dict[str, list[str]] = field(default_factory=dict)  # {"*" or opKey: [roles]}
     websockets: list[str] = field(default_factory=list)  # paths (below base_path) passed through as WebSockets
     contract: ContractSettings | None = None  # None: the gateway-wide setting
+    state: StateSettings | None = None  # stateful resources from the spec's paths (gateway/simulation/); None: off
     brackets: bool = False  # read `a[b][0]=x`, `a[]=x` as nested in queries and forms where the spec does not say deepObject
     weights: dict[str, int] = field(default_factory=dict, metadata={"internal": True})  # upstream URL -> weight
 
@@ -373,7 +375,7 @@ def _coerce(key: str, value: Any, hint: Any, source: str, dotted: str) -> Any:
 
 # Settings whose shape a type hint cannot say, by (owning class, key).
 _CHECKED = {("ServiceConfig", "upstream_auth"): check_upstream_auth, ("ServiceConfig", "roles"): check_roles,
-            ("CallbackSettings", "delay"): check_delay}
+            ("CallbackSettings", "delay"): check_delay, ("ServiceConfig", "state"): check_state}
 
 
 def _checked(check: Any, value: Any, source: str, dotted: str) -> Any:

@@ -137,6 +137,7 @@ def _service_block(name: str, summary: SpecSummary, root: Path, port: int) -> li
         f"    # upstream: {upstream}   # {where}; needed for every mode but stub",
         "    # timeout: 5s",
         "    # retries: 2",
+        "    # state: true                  # stub answers remember what clients create (POST, GET, list, DELETE)",
         "",
     ]
 
@@ -217,6 +218,10 @@ HEADER = """\
 #   mode       stub: answer from the spec's examples and stubs/<service>/ files, or with data generated
 #              from the response schemas; live / fallback / spy / record reach `upstream` (see README)
 #   upstream   the real service's base URL (a list load-balances), unused in stub mode
+#   state      true: stub mode remembers what clients create, per X-GW-Session (POST /things then GET,
+#              list, PUT, PATCH, DELETE and the spec's 404), seeded from stubs/<service>/state/*.yaml;
+#              where the paths are ambiguous name the collection:
+#              state: {max_resources: 1000, collections: {orders: {path: /orders, item: /orders/{order_id}, id: id}}}
 #
 # Start it with `gw serve`; the dashboard is at /_gw/ui and each service's docs at /_gw/docs.
 #"""

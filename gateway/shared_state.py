@@ -11,6 +11,7 @@ second: callers get `StateUnavailable` at once and decide to fail open or closed
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import time
@@ -74,6 +75,9 @@ class SharedState:
         self._values: dict[str, tuple[str, float]] = {}  # key -> (value, expires at; inf: never)
         self._tats: dict[str, float] = {}
         self._hashes: dict[str, dict[str, str]] = {}  # key -> {field: value}: scenario states per session
+        self._hashes: dict[str, dict[str, str]] = {}  # simulated resources (gateway/simulation/store.py)
+        self._sets: dict[str, set[str]] = {}
+        self._counters: dict[str, int] = {}
 
     async def get(self, key: str) -> str | None:
         value = self._values.get(key)
@@ -96,6 +100,8 @@ class SharedState:
         for key in keys:
             self._values.pop(key, None)
             self._hashes.pop(key, None)
+            self._sets.pop(key, None)
+            self._counters.pop(key, None)
 
     async def incr(self, key: str, ttl: float) -> int:
         """Add one to a counter that expires `ttl` after its first increment."""
@@ -171,6 +177,58 @@ class SharedState:
             self._tats = {k: t for k, t in self._tats.items() if t > now}
         return allowance
 
+    # -- hashes, sets and counters: the simulated resources (gateway/simulation/store.py) ------------
+
+    async def hash_get(self, key: str, field: str) -> str | None:
+        return self._hashes.get(key, {}).get(field)
+
+    async def hash_all(self, key: str) -> dict[str, str]:
+        return dict(self._hashes.get(key, {}))
+
+    async def hash_add(self, key: str, field: str, value: str, limit: int, index: str) -> bool:
+        """Set a field, unless it is new and the hash holds `limit` already; the hash's key joins the set `index`."""
+        fields = self._hashes.setdefault(key, {})
+        if field not in fields and len(fields) >= limit:
+            return False
+        fields[field] = value
+        self._sets.setdefault(index, set()).add(key)
+        return True
+
+    async def hash_replace(self, key: str, field: str, value: str) -> bool:
+        """Set a field only if it is there (a resource deleted meanwhile is not brought back)."""
+        fields = self._hashes.get(key)
+        if fields is None or field not in fields:
+            return False
+        fields[field] = value
+        return True
+
+    async def hash_remove(self, key: str, field: str) -> bool:
+        return self._hashes.get(key, {}).pop(field, None) is not None
+
+    async def set_add(self, key: str, *members: str) -> None:
+        self._sets.setdefault(key, set()).update(members)
+
+    async def set_members(self, key: str) -> set[str]:
+        return set(self._sets.get(key, set()))
+
+    async def set_remove(self, key: str, *members: str) -> None:
+        self._sets.get(key, set()).difference_update(members)
+
+    async def counter_next(self, key: str, floor: int = 0) -> int:
+        """The next number of a counter that never expires, above `floor` (ids already taken by seed data)."""
+        number = self._counters[key] = max(self._counters.get(key, 0) + 1, floor + 1)
+        return number
+
+    async def fill_once(self, marker: str, hashes: dict[str, dict[str, str]], index: str) -> bool:
+        """Write these hashes (each key joining `index`) only if `marker` is not set, and set it; all at once."""
+        if marker in self._values:
+            return False
+        self._values[marker] = ("1", math.inf)
+        for key, fields in hashes.items():
+            self._hashes.setdefault(key, {}).update(fields)
+            self._sets.setdefault(index, set()).add(key)
+        return True
+
     async def close(self) -> None:
         return None
 
@@ -231,6 +289,37 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
 return 1
 """
 
+_HASH_ADD_LUA = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[4])
+return 1
+"""
+
+_HASH_REPLACE_LUA = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+
+_COUNTER_LUA = """
+local n = redis.call('INCR', KEYS[1])
+local floor = tonumber(ARGV[1])
+if n <= floor then n = floor + 1; redis.call('SET', KEYS[1], n) end
+return n
+"""
+
+_FILL_ONCE_LUA = """
+if redis.call('SET', KEYS[1], '1', 'NX') == false then return 0 end
+local hashes = cjson.decode(ARGV[1])
+for i = 3, #KEYS do
+  local entry = hashes[i - 2]
+  for name, value in pairs(entry[2]) do redis.call('HSET', KEYS[i], name, value) end
+  redis.call('SADD', KEYS[2], entry[1])
+end
+return 1
+"""
+
 
 class RedisState(SharedState):
     """The same operations in Redis, atomic where two processes could race (Lua scripts)."""
@@ -249,6 +338,10 @@ class RedisState(SharedState):
         self._reserve = self._client.register_script(_RESERVE_LUA)
         self._release = self._client.register_script(_RELEASE_LUA)
         self._hswap = self._client.register_script(_HSWAP_LUA)
+        self._hash_add = self._client.register_script(_HASH_ADD_LUA)
+        self._hash_replace = self._client.register_script(_HASH_REPLACE_LUA)
+        self._counter = self._client.register_script(_COUNTER_LUA)
+        self._fill_once = self._client.register_script(_FILL_ONCE_LUA)
         self._down_until = 0.0
 
     async def _call(self, operation: Any) -> Any:
@@ -313,6 +406,39 @@ class RedisState(SharedState):
         ok, capacity, remaining, reset, retry = await self._call(self._gcra(keys=[PREFIX + "rl:" + key],
                                                                              args=[limit, window, burst]))
         return Allowance(bool(ok), int(capacity), int(remaining), float(reset), float(retry))
+
+    async def hash_get(self, key: str, field: str) -> str | None:
+        return await self._call(self._client.hget(PREFIX + key, field))
+
+    async def hash_all(self, key: str) -> dict[str, str]:
+        return dict(await self._call(self._client.hgetall(PREFIX + key)))
+
+    async def hash_add(self, key: str, field: str, value: str, limit: int, index: str) -> bool:
+        return bool(await self._call(self._hash_add(keys=[PREFIX + key, PREFIX + index], args=[field, value, limit, key])))
+
+    async def hash_replace(self, key: str, field: str, value: str) -> bool:
+        return bool(await self._call(self._hash_replace(keys=[PREFIX + key], args=[field, value])))
+
+    async def hash_remove(self, key: str, field: str) -> bool:
+        return bool(await self._call(self._client.hdel(PREFIX + key, field)))
+
+    async def set_add(self, key: str, *members: str) -> None:
+        if members:
+            await self._call(self._client.sadd(PREFIX + key, *members))
+
+    async def set_members(self, key: str) -> set[str]:
+        return set(await self._call(self._client.smembers(PREFIX + key)))
+
+    async def set_remove(self, key: str, *members: str) -> None:
+        if members:
+            await self._call(self._client.srem(PREFIX + key, *members))
+
+    async def counter_next(self, key: str, floor: int = 0) -> int:
+        return int(await self._call(self._counter(keys=[PREFIX + key], args=[floor])))
+
+    async def fill_once(self, marker: str, hashes: dict[str, dict[str, str]], index: str) -> bool:
+        keys = [PREFIX + marker, PREFIX + index, *(PREFIX + k for k in hashes)]
+        return bool(await self._call(self._fill_once(keys=keys, args=[json.dumps([[k, h] for k, h in hashes.items()])])))
 
     async def ping(self) -> bool:
         return bool(await self._call(self._client.ping()))

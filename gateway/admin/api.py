@@ -37,6 +37,7 @@ from ..specs import Operation, Service, load_service
 from ..stubs import Stub
 from ..stubs.redaction import Redactor
 from .scenarios import ScenarioAdmin
+from .state import state_handlers
 from .stubs_api import StubsApi
 from .webhooks import fire_webhook
 
@@ -70,6 +71,7 @@ class AdminApi:
             "getJournalEntry": self.get_journal_entry,
             "fireWebhook": partial(fire_webhook, app),
             **ScenarioAdmin(app).handlers(),
+            **state_handlers(app),
         }
         self.stubs_api = StubsApi(app, self._redactor)  # stubs and verification for tests in any language
         self.handlers.update(self.stubs_api.handlers())

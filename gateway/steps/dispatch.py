@@ -16,6 +16,7 @@ from ..forwarder.proxy import broke_off
 from ..mocker import Mocker
 from ..mocker.streams import stream_kind
 from ..problems import Problem
+from ..simulation.simulator import Simulation
 from ..stubs.recorder import Captured, Recorder, read_capped
 from ..stubs.replay import near_miss_header
 
@@ -29,18 +30,20 @@ class ModeDispatch:
     routed operation."""
 
     def __init__(self, settings: dict[str, ServiceConfig], mocker: Mocker, forwarder: Forwarder,
-                 recorder: Recorder | None = None) -> None:
+                 recorder: Recorder | None = None, simulation: Simulation | None = None) -> None:
         self.settings = settings
         self.mocker = mocker
         self.forwarder = forwarder
         self.recorder = recorder
+        self.simulation = simulation  # stateful collections (`state:`); None when no service has them
 
     async def __call__(self, exchange: Exchange) -> Response:
         operation = exchange.operation
         assert operation is not None
         mode = exchange.mode = self.settings[operation.service].mode_for(operation.key)
         if mode == "stub":
-            response = await self.mocker.answer(exchange)
+            simulated = await self.simulation.answer(exchange, self.mocker.stubs) if self.simulation is not None else None
+            response = simulated if simulated is not None else await self.mocker.answer(exchange)
         elif mode == "fallback":
             response = await self._fallback(exchange)
         elif mode == "spy":

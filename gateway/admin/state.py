@@ -1,0 +1,50 @@
+"""Admin API for simulated resources: `GET /_gw/api/services/{service}/state` dumps them, `DELETE` resets
+them to the seed data (every session, or `?session=` one)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from ..exchange import Exchange, Response
+from ..problems import Problem
+from ..shared_state import StateUnavailable
+
+if TYPE_CHECKING:
+    from ..app import GatewayApp
+    from ..simulation.simulator import Simulation
+
+Handler = Callable[[Exchange], Awaitable[Response]]
+
+
+def state_handlers(app: GatewayApp) -> dict[str, Handler]:
+    """The handlers by operationId, for AdminApi's map."""
+
+    async def get_state(exchange: Exchange) -> Response:
+        simulation, service = _target(app, exchange)
+        return Response.json(200, await _guarded(simulation.dump(service, exchange.query.get("session"))))
+
+    async def reset_state(exchange: Exchange) -> Response:
+        simulation, service = _target(app, exchange)
+        sessions = await _guarded(simulation.reset(service, exchange.query.get("session")))
+        return Response.json(200, {"service": service, "reset": sessions})
+
+    return {"getServiceState": get_state, "resetServiceState": reset_state}
+
+
+def _target(app: GatewayApp, exchange: Exchange) -> tuple[Simulation, str]:
+    name = str(exchange.path_params.get("service", ""))
+    if name not in app.config.services:
+        raise Problem(404, detail=f"no service {name!r}; services: {', '.join(app.config.services)}")
+    simulation = app.simulation
+    if simulation is None or name not in simulation.stores:
+        raise Problem(404, detail=f"service {name!r} keeps no state: set `state: true` for it in gateway.yaml",
+                      slug="no-state")
+    return simulation, name
+
+
+async def _guarded(work: Awaitable) -> object:  # type: ignore[type-arg]
+    try:
+        return await work
+    except StateUnavailable as exc:
+        raise Problem(503, detail=f"the resources cannot be reached: {exc}", slug="state-unavailable") from None
