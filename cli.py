@@ -267,7 +267,7 @@ def _policy_lines(config: GatewayConfig) -> list[str]:
     keys = "HS256 secret" if jwt.secret else "public key" if jwt.public_key else f"JWKS {jwt.jwks_url}" if jwt.jwks_url else \
         "none (tokens checked for presence only)"
     cors = ", ".join(config.cors.origins) if config.cors.enabled else "off"
-    return [f"auth: require {config.auth.require}; keys: {keys}; {len(config.auth.users)} login users",
+    return [f"auth: require {config.auth.require}; keys: {keys}; {counted(len(config.auth.users), 'login user')}",
             f"cors: {cors}" + ("; credentials" if config.cors.enabled and config.cors.credentials else ""),
             f"rate limit: {config.rate_limit.describe()}" + "".join(
                 f"; {n}: {s.rate_limit.describe()}" for n, s in config.services.items() if s.rate_limit),

@@ -371,7 +371,7 @@
         el("b", { text: event.to })], event.to === "open" ? "bad" : "");
     },
     dropped(event) {
-      log("#gateway-events", [`this page fell behind: ${event.count} events were dropped`], "bad");
+      log("#gateway-events", [`this page fell behind: ${event.count} ${event.count === 1 ? "event was" : "events were"} dropped`], "bad");
     },
     heartbeat() {},
   };
