@@ -46,6 +46,8 @@ def connection(url: str | None, config_path: Path = DEFAULT_CONFIG, port: int | 
     except ConfigError as exc:
         if chosen:  # the URL is given: a broken gateway.yaml only costs the key
             return chosen.rstrip("/"), ""
+        if port:
+            return f"http://127.0.0.1:{port}", ""
         raise AdminError(f"{exc} (or give --url)") from None
     try:
         key = expand_env(config.admin.key, config.source, "admin.key") if config.admin.key else ""
