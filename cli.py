@@ -12,21 +12,23 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from gateway import __version__
 from gateway.app import build_app, load_services
 from gateway.auth.setup import Auth
 from gateway.banner import log_start, operation_lines, report_warning
-from gateway.config import MODES, SPEC_SUFFIXES, ConfigError, GatewayConfig, mount_prefix, parse_weighted_upstreams
+from gateway.config import MODES, SPEC_SUFFIXES, ConfigError, GatewayConfig, ServiceConfig, mount_prefix, parse_weighted_upstreams
 from gateway.conformance import ContractError, run_contract
 from gateway.conformance import Options as ContractOptions
 from gateway.conformance import Target as ContractTarget
 from gateway.conformance.report import RichProgress, print_failures, print_summary, print_verdict, to_json, write_junit
 from gateway.conformance.runner import PHASES, resolve_phases
+from gateway.console import make_console
 from gateway.contract import response_violations
 from gateway.logs import json_logs, setup_logging
+from gateway.port_check import listen_problem
 from gateway.server import ServeArgs, is_gateway_config
 from gateway.server import serve as run_server
 from gateway.shared_state import SharedState
@@ -37,6 +39,7 @@ from gateway.stubs import Stub, StubStore
 from gateway.stubs.har import HarError, import_har
 from gateway.stubs.recorder import Recorded
 from gateway.stubs.store import stub_operation
+from gateway.wording import counted
 
 app = typer.Typer(
     help="gw: a mock-first developer gateway driven by OpenAPI specs.\n\n"
@@ -47,11 +50,23 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console()
-err = Console(stderr=True)
+out = make_console()  # wide, unwrapped lines when piped (CI logs); COLUMNS and NO_COLOR honoured
+err = make_console(stderr=True)
 
 SourcesArg = Annotated[Optional[list[str]], typer.Argument(
     help="Spec files or URLs, or one gateway.yaml. Default: ./gateway.yaml", show_default=False)]
+
+
+def _version(show: bool) -> None:
+    if show:
+        sys.stdout.write(f"gw {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print gw's version and exit.")] = False) -> None:
+    pass
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -117,12 +132,25 @@ def _config(args: ServeArgs) -> GatewayConfig:
         raise  # unreachable
 
 
+def _check_port(config: GatewayConfig) -> None:
+    """A port another process holds is one line and exit 2, before any banner."""
+    problem = listen_problem(config.host, config.port)
+    if problem:
+        fail(problem)
+
+
+DEFAULTS = GatewayConfig()
+HOST_HELP = f"Address to listen on (default {DEFAULTS.host}, or gateway.yaml's host)."
+PORT_HELP = f"Port to listen on (default {DEFAULTS.port}, or gateway.yaml's port)."
+
+
 @app.command()
 def serve(
     sources: SourcesArg = None,
-    host: Annotated[Optional[str], typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[Optional[int], typer.Option("--port", "-p", help="Port to listen on.")] = None,
-    mode: Annotated[Optional[str], typer.Option(help=f"Mode for every service: {', '.join(MODES)}.")] = None,
+    host: Annotated[Optional[str], typer.Option(help=HOST_HELP)] = None,
+    port: Annotated[Optional[int], typer.Option("--port", "-p", help=PORT_HELP)] = None,
+    mode: Annotated[Optional[str], typer.Option(help=f"Mode for every service: {', '.join(MODES)} (default {ServiceConfig.mode}, "
+                                                     "or each service's mode in gateway.yaml).")] = None,
     upstream: Annotated[Optional[list[str]], typer.Option(help="Upstream URL for every service (repeatable).")] = None,
     timeout: Annotated[Optional[float], typer.Option(help="Upstream timeout in seconds.")] = None,
     retries: Annotated[Optional[int], typer.Option(help="Retries for idempotent requests.")] = None,
@@ -144,6 +172,7 @@ def serve(
     args = _args(sources, mode=mode, upstream=upstream or [], timeout=timeout, retries=retries,
                  keep_going=keep_going, host=host, port=port, workers=workers, dynamic=dynamic)
     config = _config(args)
+    _check_port(config)
     setup_logging(config.log_format, config.log_level)
     loaded = load_services(config, deep_check="now" if strict else "later")
     problems = [str(error) for error in loaded.errors]
@@ -154,7 +183,8 @@ def serve(
     if problems and strict:
         raise typer.Exit(1)
     if loaded.errors and not config.keep_going:
-        err.print("no service started; fix the error above, or pass --keep-going to start the others")
+        if loaded.services:  # --keep-going would start these; with none loaded, the errors say it all
+            err.print("no service started; fix the error above, or pass --keep-going to start the others")
         raise typer.Exit(1)
     if not loaded.services:
         fail("no service could be started", 1)
@@ -163,7 +193,7 @@ def serve(
             if not report_warning(warning):
                 err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
         if len(service.warnings) > 5:
-            more = f"{len(service.warnings) - 5} more in {service.spec_file}: see `gw lint`"
+            more = f"{counted(len(service.warnings) - 5, 'more warning')} in {service.spec_file}: see `gw lint`"
             if not report_warning(more):
                 err.print(f"[yellow]warning:[/] {more}", highlight=False, soft_wrap=True)
     try:  # gateway-wide settings (keys, networks) are checked here: --keep-going skips services, not these
@@ -242,7 +272,7 @@ def _policy_lines(config: GatewayConfig) -> list[str]:
     keys = "HS256 secret" if jwt.secret else "public key" if jwt.public_key else f"JWKS {jwt.jwks_url}" if jwt.jwks_url else \
         "none (tokens checked for presence only)"
     cors = ", ".join(config.cors.origins) if config.cors.enabled else "off"
-    return [f"auth: require {config.auth.require}; keys: {keys}; {len(config.auth.users)} login users",
+    return [f"auth: require {config.auth.require}; keys: {keys}; {counted(len(config.auth.users), 'login user')}",
             f"cors: {cors}" + ("; credentials" if config.cors.enabled and config.cors.credentials else ""),
             f"rate limit: {config.rate_limit.describe()}" + "".join(
                 f"; {n}: {s.rate_limit.describe()}" for n, s in config.services.items() if s.rate_limit),
@@ -268,8 +298,8 @@ def lint(sources: SourcesArg = None) -> None:
     for name, service in loaded.services.items():
         for warning in service.warnings:
             err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
-        note = f", {len(service.warnings)} warnings" if service.warnings else ""
-        out.print(f"[green]ok[/] {name}: {service.spec_file} ({len(service.operations)} operations{note})",
+        note = f", {counted(len(service.warnings), 'warning')}" if service.warnings else ""
+        out.print(f"[green]ok[/] {name}: {service.spec_file} ({counted(len(service.operations), 'operation')}{note})",
                   highlight=False, soft_wrap=True)
     for line in _policy_lines(config):
         out.print(f"   {line}", highlight=False, soft_wrap=True)
@@ -282,8 +312,8 @@ def record(
     service: Annotated[str, typer.Argument(help="The service to record (the others serve as configured).")],
     upstream: Annotated[Optional[list[str]], typer.Option(help="Upstream URL for the service (repeatable).")] = None,
     config_file: Annotated[Optional[Path], typer.Option("--config", help="gateway.yaml to read.")] = None,
-    host: Annotated[Optional[str], typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[Optional[int], typer.Option("--port", "-p", help="Port to listen on.")] = None,
+    host: Annotated[Optional[str], typer.Option(help=HOST_HELP)] = None,
+    port: Annotated[Optional[int], typer.Option("--port", "-p", help=PORT_HELP)] = None,
 ) -> None:
     """Proxy a service live and save each exchange as a stub in stubs/<service>/, secrets scrubbed.
 
@@ -303,6 +333,7 @@ def record(
     if not settings.upstream:
         fail(f"service {service} has no upstream: give --upstream URL or set services.{service}.upstream")
     config.workers = 1
+    _check_port(config)
     setup_logging(config.log_format, "warning")
     loaded = load_services(config)
     for error in loaded.errors:
@@ -325,7 +356,8 @@ def record(
 
 def _record_summary(recorded: list[Recorded]) -> None:
     counts = {outcome: sum(1 for r in recorded if r.outcome == outcome) for outcome in ("created", "updated", "unchanged")}
-    err.print(f"recorded {len(recorded)} exchanges: {counts['created']} new stubs, {counts['updated']} updated, "
+    err.print(f"recorded {counted(len(recorded), 'exchange')}: {counted(counts['created'], 'new stub')}, "
+              f"{counts['updated']} updated, "
               f"{counts['unchanged']} unchanged", highlight=False)
     broken = {r.stub_id: r for r in recorded if r.violations}
     if broken:
@@ -412,7 +444,7 @@ def stubs_import(
         out.print(f"{recorded.outcome:9} {recorded.stub_id}{flag}", highlight=False)
     _record_summary(report.recorded)
     if report.skipped:
-        err.print(f"skipped {len(report.skipped)} entries (no service operation matches): "
+        err.print(f"skipped {counted(len(report.skipped), 'entry', 'entries')} (no service operation matches): "
                   + "; ".join(report.skipped[:5]) + (" ..." if len(report.skipped) > 5 else ""), highlight=False)
 
 
@@ -441,7 +473,8 @@ def stubs_verify(
         for problem in stub_problems(stub, spec):
             bad += 1
             err.print(f"{stub.file}: {stub.operation or stub.method}: {problem}", highlight=False, soft_wrap=True)
-    out.print(f"checked {checked} stubs: {'all honour the spec' if not bad else f'{bad} problems'}", highlight=False)
+    verdict = "all honour the spec" if not bad else counted(bad, "problem")
+    out.print(f"checked {counted(checked, 'stub')}: {verdict}", highlight=False)
     if bad:
         raise typer.Exit(1)
 
@@ -640,7 +673,7 @@ def init(
         fail(str(exc))
         return
     names = ", ".join(services)
-    out.print(f"wrote {target.name}: {len(services)} service{'s' if len(services) != 1 else ''} ({names}), stub mode",
+    out.print(f"wrote {target.name}: {counted(len(services), 'service')} ({names}), stub mode",
               highlight=False)
     for summary in skipped:
         out.print(f"  left out {summary.path.name}: no operations (shared schemas)", highlight=False)
@@ -653,9 +686,12 @@ def mode_command(
                                                      help="The service; alone: its operations and their modes.")] = None,
     new_mode: Annotated[Optional[str], typer.Argument(metavar="[MODE]", help=f"Switch to: {', '.join(MODES)}.",
                                                       show_default=False)] = None,
-    operation: Annotated[Optional[str], typer.Option("--operation", "-o", help="Switch one operation (its key).")] = None,
+    operation: Annotated[Optional[str], typer.Option("--operation", "-o", help="Switch one operation: its operationId, "
+                                                     'or "METHOD /path" as `gw mode SERVICE` lists it.')] = None,
     save: Annotated[bool, typer.Option("--save", help="Also write the mode into ./gateway.yaml (comments kept).")] = False,
     url: Annotated[Optional[str], typer.Option(help="The gateway. Default: GW_URL, else ./gateway.yaml's host:port.")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", "-p", help="The gateway's port on this machine, as given "
+                                                "to `gw serve --port` (default: gateway.yaml's port).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Show or switch modes on a running gateway (every process, when they share redis_url).
@@ -673,9 +709,10 @@ def mode_command(
         if new_mode is None and (save or operation):
             fail("give the MODE to switch to, e.g. gw mode users live --save")
         elif new_mode is None:
-            print_rows(*show_modes(url, service), as_json=as_json)
+            print_rows(*show_modes(url, service, port), as_json=as_json)
         else:
-            out.print(switch_mode(url, service or "", new_mode, operation, save), highlight=False, soft_wrap=True)
+            out.print(switch_mode(url, service or "", new_mode, operation, save, port=port), highlight=False,
+                      soft_wrap=True)
     except AdminError as exc:
         fail(str(exc))
 
@@ -685,6 +722,8 @@ def journal(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new exchanges until Ctrl-C.")] = False,
     limit: Annotated[int, typer.Option(help="How many recent exchanges.", min=1)] = 20,
     url: Annotated[Optional[str], typer.Option(help="The gateway. Default: GW_URL, else ./gateway.yaml's host:port.")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", "-p", help="The gateway's port on this machine, as given "
+                                                "to `gw serve --port` (default: gateway.yaml's port).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """The gateway's request journal: recent exchanges with their answer source, time and near misses.
@@ -697,11 +736,11 @@ def journal(
     from gateway.admin.commands import JOURNAL_COLUMNS, follow_journal, journal_rows
 
     try:
-        rows, cursor = journal_rows(url, limit)
+        rows, cursor = journal_rows(url, limit, port)
         if rows or not follow:
             print_rows(rows, JOURNAL_COLUMNS, as_json, empty="the journal is empty")
         if follow:
-            follow_journal(url, cursor, lambda line: out.print(line, highlight=False, soft_wrap=True))
+            follow_journal(url, cursor, lambda line: out.print(line, highlight=False, soft_wrap=True), port=port)
     except AdminError as exc:
         fail(str(exc))
     except KeyboardInterrupt:

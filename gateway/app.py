@@ -108,7 +108,10 @@ def load_services(config: GatewayConfig, deep_check: str = "later", check_auth: 
 def load_spec(config: GatewayConfig, settings: ServiceConfig, deep_check: str = "later", **how: Any) -> Service:
     """One service's spec (fetched first when it is a URL); `how`: what `load_service` takes beyond the file."""
     note = fetch_spec(settings.spec, read=read_document)[1] if is_url(settings.spec) else None
-    service = load_service(settings.name, config.spec_path(settings), settings.base_path, deep_check, **how)
+    path = config.spec_path(settings)
+    if note is None and not is_url(settings.spec) and not path.exists() and not config.source.startswith("<"):
+        raise ConfigError(config.source, f"services.{settings.name}.spec", f"{settings.spec}: no such file")
+    service = load_service(settings.name, path, settings.base_path, deep_check, **how)
     service.warnings[:0] = [note] if note else []
     return service
 

@@ -50,16 +50,16 @@ def test_mode_without_arguments_prints_every_service_and_its_mode(served: Gatewa
 
 def test_mode_switches_the_running_gateway(served: GatewayProcess, project: Path) -> None:
     switched = run_gw("mode", "users", "live", "--url", served.url, cwd=project)
-    one_operation = run_gw("mode", "orders", "spy", "--operation", "listOrders", "--url", served.url, cwd=project)
+    one_operation = run_gw("mode", "orders", "fallback", "--operation", "listOrders", "--url", served.url, cwd=project)
     assert switched.returncode == 0, switched.stderr
     assert switched.stdout.strip() == "users: live"
     assert one_operation.returncode == 0, one_operation.stderr
     services = {s["name"]: s for s in httpx.get(f"{served.url}/_gw/api/services").json()["services"]}
     assert services["users"]["mode"] == "live"
-    assert next(op for op in services["orders"]["operations"] if op["key"] == "listOrders")["mode"] == "spy"
+    assert next(op for op in services["orders"]["operations"] if op["key"] == "listOrders")["mode"] == "fallback"
     assert (project / "gateway.yaml").read_text() == CONFIG  # without --save the file is untouched
     listed = run_gw("mode", "orders", "--url", served.url, cwd=project)
-    assert ["orders", "listOrders", "spy", "GET", "/orders/orders"] in [line.split() for line in listed.stdout.splitlines()]
+    assert ["orders", "listOrders", "fallback", "GET", "/orders/orders"] in [line.split() for line in listed.stdout.splitlines()]
 
 
 def test_mode_save_writes_gateway_yaml_keeping_comments_and_order(served: GatewayProcess, project: Path) -> None:

@@ -19,7 +19,7 @@ def gateway(start_gateway: Callable[..., GatewayThread]) -> GatewayThread:
     return start_gateway(SAMPLES, admin={"allow_from": ["127.0.0.1/32"]}, reload=False)
 
 
-def test_swagger_ui_page_is_served_with_connexions_bundle(gateway: GatewayThread) -> None:
+def test_swagger_ui_page_is_served_with_the_vendored_bundle(gateway: GatewayThread) -> None:
     with gateway.client() as client:
         page = client.get("/_gw/docs/users/")
         script = client.get("/_gw/docs/users/swagger-ui-bundle.js")

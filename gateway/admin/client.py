@@ -33,18 +33,21 @@ class AdminError(Exception):
     """Something the operator must hear about in one line (unreachable gateway, 403, bad input)."""
 
 
-def connection(url: str | None, config_path: Path = DEFAULT_CONFIG) -> tuple[str, str]:
+def connection(url: str | None, config_path: Path = DEFAULT_CONFIG, port: int | None = None) -> tuple[str, str]:
     """Where the gateway is and the admin key to present, from one read of the config.
 
-    The URL: --url, else GW_URL, else http://host:port of gateway.yaml (or the defaults). The key:
-    admin.key (GW_ADMIN__KEY applies), `${ENV}` expanded, "" when none or unset.
+    The URL: --url, else GW_URL, else http://host:port of gateway.yaml (or the defaults), `port` (--port,
+    as `gw serve` takes it) replacing the port. The key: admin.key (GW_ADMIN__KEY applies), `${ENV}`
+    expanded, "" when none or unset.
     """
-    chosen = url or os.environ.get("GW_URL")
+    chosen = url or (None if port else os.environ.get("GW_URL"))  # an explicit --port outranks GW_URL
     try:
         config = load_config_here(config_path if config_path.exists() else None)
     except ConfigError as exc:
         if chosen:  # the URL is given: a broken gateway.yaml only costs the key
             return chosen.rstrip("/"), ""
+        if port:
+            return f"http://127.0.0.1:{port}", ""
         raise AdminError(f"{exc} (or give --url)") from None
     try:
         key = expand_env(config.admin.key, config.source, "admin.key") if config.admin.key else ""
@@ -53,7 +56,8 @@ def connection(url: str | None, config_path: Path = DEFAULT_CONFIG) -> tuple[str
     if chosen:
         return chosen.rstrip("/"), key
     host = "127.0.0.1" if config.host in ("0.0.0.0", "::", "") else config.host
-    return (f"http://[{host}]:{config.port}" if ":" in host else f"http://{host}:{config.port}"), key
+    port = port or config.port
+    return (f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"), key
 
 
 def segment(value: str) -> str:
@@ -83,6 +87,9 @@ class AdminClient:
 
     def services(self) -> list[dict[str, Any]]:
         return self.call("GET", "/services")["services"]
+
+    def service(self, name: str) -> dict[str, Any]:
+        return self.call("GET", f"/services/{segment(name)}")
 
     def set_mode(self, service: str, mode: str, operation: str | None = None) -> dict[str, Any]:
         path = f"/services/{segment(service)}"

@@ -8,22 +8,23 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..config import MODES
+from ..config import MODES, PROXIED_MODES
 from .client import DEFAULT_CONFIG, AdminClient, AdminError, connection, save_mode
 
 MODE_COLUMNS = ["service", "operation", "mode", "path"]
 JOURNAL_COLUMNS = ["time", "method", "path", "status", "source", "ms", "stub"]
 FOLLOW_INTERVAL = 0.5
+NEEDS_UPSTREAM = PROXIED_MODES - {"fallback"}  # fallback answers from stubs while there is no upstream
 
 
-def client(url: str | None, config_path: Path = DEFAULT_CONFIG) -> AdminClient:
-    return AdminClient(*connection(url, config_path))
+def client(url: str | None, config_path: Path = DEFAULT_CONFIG, port: int | None = None) -> AdminClient:
+    return AdminClient(*connection(url, config_path, port))
 
 
-def show_modes(url: str | None, service: str | None) -> tuple[list[dict[str, Any]], list[str]]:
+def show_modes(url: str | None, service: str | None, port: int | None = None) -> tuple[list[dict[str, Any]], list[str]]:
     """Rows for the modes table: each service, then the operations with a mode of their own
     (every operation when one service is asked for)."""
-    services = client(url).services()
+    services = client(url, port=port).services()
     if service is not None:
         services = [s for s in services if s["name"] == service]
         if not services:
@@ -40,13 +41,23 @@ def show_modes(url: str | None, service: str | None) -> tuple[list[dict[str, Any
 
 
 def switch_mode(url: str | None, service: str, mode: str, operation: str | None, save: bool,
-                config_path: Path = DEFAULT_CONFIG) -> str:
-    """Switch at runtime through the admin API; with `save`, then write it into gateway.yaml. One line back."""
+                config_path: Path = DEFAULT_CONFIG, port: int | None = None) -> str:
+    """Switch at runtime through the admin API; with `save`, then write it into gateway.yaml. One line back.
+
+    `operation` is an operationId (a key) or `METHOD /path` as `gw mode SERVICE` lists it. A mode that
+    proxies is refused for a service with no upstream: every request would be answered 502.
+    """
     if mode not in MODES:
         raise AdminError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if save and not config_path.exists():
         raise AdminError(f"--save: no {config_path} here to write the mode into")
-    client(url, config_path).set_mode(service, mode, operation)
+    api = client(url, config_path, port)
+    entry = api.service(service)
+    operation = operation_key(entry, operation) if operation else None
+    if mode in NEEDS_UPSTREAM and not entry.get("instances"):
+        raise AdminError(f"service {service} has no upstream, so {mode} mode would answer every request 502; set "
+                         f"services.{service}.upstream in gateway.yaml (or serve with --upstream URL) first")
+    api.set_mode(service, mode, operation)
     target = f"{service} {operation}" if operation else service
     line = f"{target}: {mode}"
     if save:
@@ -55,9 +66,27 @@ def switch_mode(url: str | None, service: str, mode: str, operation: str | None,
     return line
 
 
-def journal_rows(url: str | None, limit: int) -> tuple[list[dict[str, Any]], int]:
+def operation_key(entry: dict[str, Any], given: str) -> str:
+    """The key of the service's operation that `given` names: its key (operationId), or `METHOD /path` with
+    the path as the spec writes it or as served under the base path (what `gw mode SERVICE` prints)."""
+    operations = entry.get("operations") or []
+    if any(op["key"] == given for op in operations):
+        return given
+    method, _, path = given.strip().partition(" ")
+    base = entry.get("base_path", "").rstrip("/")
+    for op in operations:
+        served = op["path"]
+        spec_path = served[len(base):] if base and served.startswith(base) else served
+        if op["method"].upper() == method.upper() and path.strip() in (served, spec_path):
+            return op["key"]
+    listed = ", ".join(op["key"] for op in operations[:8]) + (", ..." if len(operations) > 8 else "")
+    raise AdminError(f"service {entry['name']} has no operation {given!r}; give an operationId or METHOD /path "
+                     f"as `gw mode {entry['name']}` lists them ({listed})")
+
+
+def journal_rows(url: str | None, limit: int, port: int | None = None) -> tuple[list[dict[str, Any]], int]:
     """The newest `limit` exchanges as table rows, and the cursor to follow from."""
-    answer = client(url).journal(limit)
+    answer = client(url, port=port).journal(limit)
     return [journal_row(e) for e in answer["entries"]], answer["cursor"]
 
 
@@ -71,9 +100,9 @@ def journal_row(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def follow_journal(url: str | None, cursor: int, emit: Callable[[str], None],
-                   interval: float = FOLLOW_INTERVAL) -> None:
+                   interval: float = FOLLOW_INTERVAL, port: int | None = None) -> None:
     """Poll GET /journal?since=cursor and emit one line per new exchange, until interrupted (Ctrl-C)."""
-    api = client(url)
+    api = client(url, port=port)
     while True:
         answer = api.journal(500, since=cursor)
         for entry in answer["entries"]:

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..wording import counted
 from .runner import ContractReport, Failure, ServiceResult
 
 MESSAGE_LINES = 8
@@ -107,10 +108,11 @@ def print_verdict(report: ContractReport, console: Console) -> None:
     cases = sum(r.cases for r in report.services)
     seed = f"seed {report.seed} (same run: --seed {report.seed})"
     if report.ok:
-        console.print(f"\n[green]contract honoured[/]: {cases} cases, {seed}, {report.seconds:.1f} s", highlight=False)
+        console.print(f"\n[green]contract honoured[/]: {counted(cases, 'case')}, {seed}, {report.seconds:.1f} s",
+                      highlight=False, soft_wrap=True)
     else:
-        console.print(f"\n[red]contract broken[/]: {failures} failures, {errors} errors in {cases} cases, {seed}, "
-                      f"{report.seconds:.1f} s", highlight=False)
+        console.print(f"\n[red]contract broken[/]: {counted(failures, 'failure')}, {counted(errors, 'error')} in "
+                      f"{counted(cases, 'case')}, {seed}, {report.seconds:.1f} s", highlight=False, soft_wrap=True)
 
 
 def to_json(report: ContractReport) -> str:

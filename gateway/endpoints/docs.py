@@ -1,7 +1,7 @@
 """Swagger UI per service at `/_gw/docs/{service}/`, and an index of them at `/_gw/docs`.
 
-The UI is connexion's (the `swagger_ui_bundle` files and connexion's `index.j2` page, found through
-connexion's own Swagger UI options), but the spec it shows is the one the gateway serves: bundled
+The UI is Swagger UI 5.x, vendored in `gateway/swagger_ui/` (it draws OpenAPI 3.0, 3.1 and Swagger
+2.0; connexion's bundle is 4.x, which cannot draw 3.1). The spec it shows is the one the gateway serves: bundled
 (cross-file `$ref`s brought in) and with `servers` replaced by the service's base path on this
 gateway, so "Try it out" goes through the gateway (stubs or live, by the service's mode) and never
 straight to an upstream the spec happens to name.
@@ -18,19 +18,16 @@ import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import jinja2
-from connexion.options import SwaggerUIConfig, SwaggerUIOptions
-from markupsafe import escape
-
 from ..config import mount_prefix
-from ..dashboard import StaticFiles, html_response, read_only_page, render_page
+from ..dashboard import StaticFiles, read_only_page, render_page
 from ..exchange import Exchange, Response
 from ..pipeline import Next
 from ..problems import Problem
 from ..specs import Service
+from ..swagger_ui import FOLDER as SWAGGER_UI
+from ..swagger_ui import VERSION as SWAGGER_UI_VERSION
 
 PREFIX = "/_gw/docs"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -58,10 +55,7 @@ class ServiceDocs:
         for service in ordered:
             self.entries.setdefault(service.name, service_entry(service))
         self._specs: dict[str, bytes] = {}  # rendered once per assembly: a reload builds a new step
-        ui = SwaggerUIConfig(SwaggerUIOptions(), oas_version=(3, 0, 0))
-        folder = Path(ui.swagger_ui_template_dir)
-        self.static = StaticFiles(folder, exclude=frozenset({"index.j2", "index.html", "swagger-initializer.js"}))
-        self.ui_page = jinja2.Environment(loader=jinja2.FileSystemLoader(folder), autoescape=True).get_template("index.j2")
+        self.static = StaticFiles(SWAGGER_UI, exclude=frozenset({"__init__.py", "VERSION"}))
 
     async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
         if not read_only_page(exchange, PREFIX):
@@ -88,9 +82,7 @@ class ServiceDocs:
         return static
 
     def _ui(self, entry: DocEntry) -> Response:
-        body = self.ui_page.render(openapi_spec_url="./openapi.json").replace(
-            "<title>Swagger UI</title>", f"<title>{escape(entry.title)} · gw docs</title>", 1)
-        return html_response(body)
+        return render_page("swagger_ui.html", title=entry.title, ui_version=SWAGGER_UI_VERSION)
 
     def _spec_json(self, entry: DocEntry) -> bytes:
         if entry.name not in self._specs:

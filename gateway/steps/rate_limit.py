@@ -24,6 +24,7 @@ from ..pipeline import Next
 from ..policy_settings import RateLimitSettings
 from ..problems import Problem
 from ..shared_state import Allowance, SharedState, StateUnavailable
+from ..wording import counted
 
 log = logging.getLogger("gw.rate_limit")
 
@@ -102,7 +103,7 @@ class RateLimit:
         headers = rate_limit_headers(allowance)
         if not allowance.allowed:
             retry_after = str(max(1, math.ceil(allowance.retry_after)))
-            raise Problem(429, detail=f"rate limit of {limit.settings.limit} requests per {limit.settings.window:g}s "
+            raise Problem(429, detail=f"rate limit of {counted(limit.settings.limit, 'request')} per {limit.settings.window:g}s "
                                       f"reached; retry in {retry_after}s",
                           slug="rate-limited", headers={**headers, "Retry-After": retry_after})
         try:

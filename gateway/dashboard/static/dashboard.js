@@ -48,12 +48,21 @@
     return Number.isFinite(parsed) ? parsed : now();
   };
   const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour12: false }) + "." + String(Math.floor(ms % 1000)).padStart(3, "0");
-  const isError = (status) => status >= 400;
+  // Operators read 5xx and 4xx apart: a 5xx is the gateway's or an upstream's failure, a 4xx a client's error
+  // (most often the validator refusing a request that breaks the contract: the gateway doing its job).
+  const isFailure = (status) => status >= 500;
+  const isClientError = (status) => status >= 400 && status < 500;
+  const share = (samples, test) => (samples.length ? (100 * samples.filter((s) => test(s.status)).length) / samples.length : 0);
 
   function percentile(values, p) {
     if (!values.length) return null;
     const sorted = [...values].sort((a, b) => a - b);
     return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+  }
+
+  // a share as operators read it: "0%", "0.4%" (never rounded down to nothing), "25%"
+  function percent(value) {
+    return value > 0 && value < 1 ? `${value.toFixed(1)}%` : `${value.toFixed(0)}%`;
   }
 
   function formatMs(value) {
@@ -274,7 +283,7 @@
     }
     return {
       rate: buckets.map((b) => b.length / (BUCKET_MS / 1000)),
-      errors: buckets.map((b) => (b.length ? (100 * b.filter((s) => isError(s.status)).length) / b.length : 0)),
+      failures: buckets.map((b) => share(b, isFailure)),
       p95: buckets.map((b) => percentile(b.map((s) => s.ms), 95) || 0),
     };
   }
@@ -283,7 +292,8 @@
     const recent = samples.filter((s) => s.t > end - NOW_MS);
     return {
       rate: recent.length / (NOW_MS / 1000),
-      errors: recent.length ? (100 * recent.filter((s) => isError(s.status)).length) / recent.length : 0,
+      failures: share(recent, isFailure),
+      client: share(recent, isClientError),
       p95: percentile(recent.map((s) => s.ms), 95),
       count: recent.length,
     };
@@ -317,13 +327,16 @@
         const metric = figure.dataset.metric;
         spark($("svg", figure), points[metric]);
         const value = metric === "rate" ? current.rate.toFixed(current.rate >= 10 ? 0 : 2)
-          : metric === "errors" ? `${current.errors.toFixed(0)}%` : formatMs(current.p95);
+          : metric === "failures" ? percent(current.failures) : formatMs(current.p95);
         $("figcaption b", figure).textContent = value;
+        if (metric === "failures") $("figcaption .client i", figure).textContent = percent(current.client);
       }
     }
     const total = headline(everything, end);
     $("#total-rate").textContent = total.rate.toFixed(total.rate >= 10 ? 0 : 2);
-    $("#total-errors").textContent = `${total.errors.toFixed(0)}%`;
+    $("#total-5xx").textContent = percent(total.failures);
+    $("#total-5xx").classList.toggle("failing", total.failures > 0);
+    $("#total-4xx").textContent = percent(total.client);
     $("#total-p95").textContent = total.p95 === null ? "–" : `${formatMs(total.p95)} ms`;
   }
 
@@ -358,7 +371,7 @@
         el("b", { text: event.to })], event.to === "open" ? "bad" : "");
     },
     dropped(event) {
-      log("#gateway-events", [`this page fell behind: ${event.count} events were dropped`], "bad");
+      log("#gateway-events", [`this page fell behind: ${event.count} ${event.count === 1 ? "event was" : "events were"} dropped`], "bad");
     },
     heartbeat() {},
   };
