@@ -42,7 +42,8 @@ def browser() -> Iterator[Any]:
 def operations(gateway: GatewayThread, name: str) -> list[dict[str, Any]]:
     with gateway.client() as client:
         spec = client.get(f"/_gw/docs/{name}/openapi.json").json()
-    return [op for item in spec["paths"].values() for method, op in item.items() if method in HTTP_METHODS]
+    items = [*spec.get("paths", {}).values(), *spec.get("webhooks", {}).values()]  # 3.1 webhooks are drawn too
+    return [op for item in items for method, op in item.items() if method in HTTP_METHODS]
 
 
 def drawn_operations(browser: Any, url: str) -> tuple[list[str], str, list[str]]:
