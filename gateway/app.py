@@ -3,7 +3,7 @@
     request id -> access log -> security headers -> allowed hosts -> CORS -> problem+json -> body limit
       -> complete body (aborted.py: an upload cut short is never answered as whole)
       -> /_gw/ endpoints -> router (connexion: route, policies (auth, rate limit), validate)
-      -> mode dispatch (mocker | forwarder)
+      -> chaos (delays and faults on purpose) -> mode dispatch (mocker | forwarder)
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from .admin import AdminAccess
 from .admin.api import AdminApi, publish_circuit_changes
 from .auth.setup import Auth, auth_errors
 from .auth.upstream import UpstreamIdentity
+from .chaos.step import Chaos
+from .chaos.switches import ChaosSwitches
 from .config import ConfigError, GatewayConfig, ServiceConfig
 from .endpoints.auth import AuthEndpoints
 from .endpoints.dashboard import Dashboard, services_snapshot
@@ -141,6 +143,7 @@ class GatewayApp:
         self.reloader = Reloader(self)
         self.journal = Journal(config.admin.journal_size)  # the last exchanges, for /_gw/api/journal
         self.modes = Modes(config.services, self.state, self.events)  # runtime switches, followed through Redis
+        self.chaos = Chaos(config, ChaosSwitches(config.services, self.state, self.events))  # delays and faults
         publish_circuit_changes(self.forwarder, self.events)
         self.admin_api = AdminApi(self)  # /_gw/api/, described by gateway/admin/openapi.yaml
         self.admin_service = self.admin_api.service  # that document as a Service (name gw-admin), for Swagger UI
@@ -183,12 +186,13 @@ class GatewayApp:
             CompleteBody(),  # a success waits for the body's end: an upload cut short is never answered as whole
             AuthEndpoints(self.auth),
             self.admin_api,  # /_gw/api/: before /_gw/ endpoints, which answer 404 for the rest
-            Dashboard(self.admin_access, lambda: services_snapshot(self.config, self.services)),  # /_gw/ui
+            Dashboard(self.admin_access, lambda: services_snapshot(self.config, self.services, self.chaos.summary)),
             ServiceDocs(services, [self.admin_service]),  # /_gw/docs: Swagger UI per service, public
             GatewayEndpoints(self.config, services, [str(e) for e in loaded.errors], self.forwarder,
                              self._gateway_routes(), self.started),
             Router(services, policies=self._policies()),
             self.contract,
+            self.chaos,  # last: its faults replace the answer as it leaves dispatch
         ]
         dispatch = ModeDispatch(self.config.services, mocker, self.forwarder, self.recorder)
         self.services, self.loaded = services, loaded
@@ -276,7 +280,7 @@ class GatewayApp:
 
     async def _hello(self) -> dict[str, Any]:
         """The first frame of /_gw/ws: the services and their modes now, so a client can draw at once."""
-        return {"services": services_snapshot(self.config, self.services)}
+        return {"services": services_snapshot(self.config, self.services, self.chaos.summary)}
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:
@@ -284,6 +288,7 @@ class GatewayApp:
             if message["type"] == "lifespan.startup":
                 await self.forwarder.start()
                 self.modes.start()
+                self.chaos.switches.start()
                 if self.config.reload:
                     self.reloader.start()
                 if self.freeze_objects:
@@ -292,6 +297,7 @@ class GatewayApp:
             elif message["type"] == "lifespan.shutdown":
                 await self.reloader.stop()
                 await self.modes.stop()
+                await self.chaos.switches.stop()
                 await self.forwarder.close()
                 await self.state.close()
                 if self.metrics is not None:

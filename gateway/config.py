@@ -19,6 +19,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
+from .chaos.settings import ChaosLimits, ChaosSettings, check_chaos
 from .json_limits import JsonSettings
 from .policy_settings import (
     LOAD_BALANCING,
@@ -77,6 +78,7 @@ class ServiceConfig:
     roles: dict[str, list[str]] = field(default_factory=dict)  # {"*" or opKey: [roles]}
     websockets: list[str] = field(default_factory=list)  # paths (below base_path) passed through as WebSockets
     contract: ContractSettings | None = None  # None: the gateway-wide setting
+    chaos: ChaosSettings | None = None  # delay and faults on purpose (gateway/chaos/settings.py)
     brackets: bool = False  # read `a[b][0]=x`, `a[]=x` as nested in queries and forms where the spec does not say deepObject
     weights: dict[str, int] = field(default_factory=dict, metadata={"internal": True})  # upstream URL -> weight
 
@@ -130,6 +132,7 @@ class GatewayConfig:
     streams: StreamSettings = field(default_factory=StreamSettings)  # mocked SSE / JSON Lines: events, pacing
     json: JsonSettings = field(default_factory=JsonSettings)  # bounds on JSON bodies: max_depth, max_number_digits
     server: ServerSettings = field(default_factory=ServerSettings)  # connection timeouts and limits (per process)
+    chaos: ChaosLimits = field(default_factory=ChaosLimits)  # max_delay, Prefer: delay/fault, seed
     source: str = field(default="<defaults>", metadata={"internal": True})
     root: str = field(default=".", metadata={"internal": True})
 
@@ -162,7 +165,7 @@ _SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.I)
 _SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3}
 _DURATION_KEYS = {"timeout", "connect_timeout", "backoff", "backoff_max", "reload_interval", "reload_timeout", "window",
                   "open_seconds", "interval", "leeway", "access_ttl", "refresh_ttl", "max_age", "keep_alive",
-                  "header_timeout", "body_timeout"}
+                  "header_timeout", "body_timeout", "max_delay"}
 _SIZE_KEYS = {"max_body", "body_min_rate", "max_request_line", "max_header_size", "reload_max_spec_size", "reload_max_memory"}
 
 
@@ -367,7 +370,8 @@ def _coerce(key: str, value: Any, hint: Any, source: str, dotted: str) -> Any:
 
 
 # Settings whose shape a type hint cannot say, by (owning class, key).
-_CHECKED = {("ServiceConfig", "upstream_auth"): check_upstream_auth, ("ServiceConfig", "roles"): check_roles}
+_CHECKED = {("ServiceConfig", "upstream_auth"): check_upstream_auth, ("ServiceConfig", "roles"): check_roles,
+            ("ServiceConfig", "chaos"): check_chaos}
 
 
 def _checked(check: Any, value: Any, source: str, dotted: str) -> Any:
@@ -478,11 +482,11 @@ def _check_service(service: ServiceConfig, source: str, key: str) -> None:
         raise ConfigError(source, f"{key}.base_path", "/_gw is reserved for the gateway's own endpoints")
 
 
-_OPERATION_KEYS = {"mode", "rate_limit", "roles"}
+_OPERATION_KEYS = {"mode", "rate_limit", "roles", "chaos"}
 
 
 def _operation_override(override: Any, source: str, key: str) -> dict[str, Any]:
-    """{mode, rate_limit, roles} for one operation, each checked as at service level."""
+    """{mode, rate_limit, roles, chaos} for one operation, each checked as at service level."""
     if not isinstance(override, dict):
         raise ConfigError(source, key, "expected a mapping such as {mode: live}")
     checked: dict[str, Any] = {}
@@ -495,6 +499,8 @@ def _operation_override(override: Any, source: str, key: str) -> dict[str, Any]:
             value = _coerce(name, value, RateLimitSettings, source, f"{key}.rate_limit")
         if name == "roles":
             value = _checked(check_roles, value, source, f"{key}.roles").get("*", [])
+        if name == "chaos":
+            value = _checked(check_chaos, value, source, f"{key}.chaos")
         checked[name] = value
     return checked
 

@@ -135,6 +135,11 @@ def _service_block(name: str, summary: SpecSummary, root: Path, port: int) -> li
         f"    # upstream: {upstream}   # {where}; needed for every mode but stub",
         "    # timeout: 5s",
         "    # retries: 2",
+        "    # chaos:                         # latency and faults on purpose, in every mode (`gw chaos` switches them live)",
+        "    #   delay: 100ms..2s             # 300ms fixed | 100ms..2s uniform | {median: 200ms, sigma: 0.4} log-normal",
+        "    #   fault: status                # status (a documented error) | connection_reset | empty_response |",
+        "    #                                # malformed_chunk | random_data_then_close",
+        "    #   rate: 0.05                   # the fault hits 5 % of requests; `Prefer: delay=800` per request too",
         "",
     ]
 

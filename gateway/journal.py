@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 
 from .stubs.redaction import PLACEHOLDER, Redactor
 
-NOTE_KEYS = ("upstream", "retries", "problem", "problem_detail", "fallback_reason", "contract", "stub_source")
+NOTE_KEYS = ("upstream", "retries", "problem", "problem_detail", "fallback_reason", "contract", "stub_source", "chaos")
 
 
 class Entry:

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..chaos.admin import ChaosApi
 from ..config import ServiceConfig, mount_prefix
 from ..events import EventBus
 from ..exchange import Exchange, Response
@@ -64,6 +65,7 @@ class AdminApi:
             "listStubs": self.list_stubs, "reloadStubs": self.reload_stubs, "getStub": self.get_stub,
             "deleteStub": self.delete_stub, "listJournal": self.list_journal, "clearJournal": self.clear_journal,
             "getJournalEntry": self.get_journal_entry,
+            **ChaosApi(self).handlers(),  # gateway/chaos/admin.py
         }
         missing = {op.key for op in self.service.operations.values()} - set(self.handlers)
         assert not missing, f"admin operations without a handler: {missing}"

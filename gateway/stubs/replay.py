@@ -30,6 +30,8 @@ class Replay:
         if match.stub is not None:
             exchange.notes["stub"] = f"{match.stub.service}/{match.stub.id}"
             stub = match.stub
+            if stub.chaos is not None:
+                exchange.notes["stub_chaos"] = stub.chaos  # the chaos step applies it (gateway/chaos/step.py)
             headers = list(stub.response_headers.items())
             content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
             kind = stream_kind(content_type)  # a recorded SSE / JSON Lines answer goes out event by event again
