@@ -7,22 +7,20 @@ re-assembles the pipeline over the same config objects) keeps it.
 With `redis_url` set, every switch is also written to one shared document (`gw:modes`) of
 overrides on top of each process's gateway.yaml, and a background task reads it every
 SYNC_INTERVAL and applies what another process changed: all processes follow within half a
-second, and a request never waits on Redis. A process started later adopts the overrides too.
-Each change (local or adopted) is published on the event bus as a `mode` event.
+second, and a request never waits on Redis (gateway/shared_document.py). A process started later
+adopts the overrides too. Each change (local or adopted) is published on the event bus as a `mode` event.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import copy
 import json
 import logging
 from typing import Any
 
 from .config import MODES, ServiceConfig
 from .events import EventBus
-from .shared_state import SharedState, StateUnavailable
+from .shared_document import Document, SharedDocument
+from .shared_state import SharedState
 
 log = logging.getLogger("gw.modes")
 
@@ -49,8 +47,11 @@ class Overrides:
         self.services: dict[str, str] = dict(data.get("services") or {})
         self.operations: dict[str, dict[str, str | None]] = {k: dict(v) for k, v in (data.get("operations") or {}).items()}
 
+    def to_document(self) -> Document:
+        return {"services": self.services, "operations": self.operations}
+
     def to_json(self) -> str:
-        return json.dumps({"services": self.services, "operations": self.operations}, sort_keys=True)
+        return json.dumps(self.to_document(), sort_keys=True)
 
 
 class Modes:
@@ -62,9 +63,9 @@ class Modes:
         self.events = events
         self.baseline = {name: (s.mode, {k: dict(v) for k, v in s.operations.items()}) for name, s in settings.items()}
         self.overrides = Overrides()
-        self.shared = state.kind != "memory"
-        self._seen: str | None = None
-        self._task: asyncio.Task[None] | None = None
+        self.document = SharedDocument(state, KEY, lambda document: self.apply(Overrides(document)), "modes",
+                                       SYNC_INTERVAL)
+        self.shared = self.document.shared
 
     # -- switching -----------------------------------------------------------------------------
 
@@ -88,18 +89,15 @@ class Modes:
             raise ModeError(400, f"mode must be one of {', '.join(MODES)}, got {mode!r}")
 
     async def _change(self, edit: Any) -> None:
-        """Read the freshest shared overrides, edit, write back, apply here at once."""
-        overrides = await self._fresh() if self.shared else copy.deepcopy(self.overrides)
-        edit(overrides)
-        if self.shared:
-            text = overrides.to_json()
-            await self.state.set(KEY, text)
-            self._seen = text
-        self.apply(overrides)
+        """Edit the freshest shared overrides, write them back, apply them here at once."""
 
-    async def _fresh(self) -> Overrides:
-        text = await self.state.get(KEY)
-        return Overrides(json.loads(text)) if text else copy.deepcopy(self.overrides)
+        def edited(document: Document) -> None:
+            overrides = Overrides(document)
+            edit(overrides)
+            document.clear()
+            document.update(overrides.to_document())
+
+        await self.document.change(edited)
 
     # -- applying ------------------------------------------------------------------------------
 
@@ -143,33 +141,11 @@ class Modes:
     # -- following other processes ---------------------------------------------------------------
 
     def start(self) -> None:
-        if self.shared and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._follow(), name="gw-mode-sync")
+        self.document.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self.document.stop()
 
     async def sync_once(self) -> None:
         """Adopt the shared overrides when another process changed them."""
-        text = await self.state.get(KEY)
-        if text is not None and text != self._seen:
-            self._seen = text
-            self.apply(Overrides(json.loads(text)))
-
-    async def _follow(self) -> None:
-        warned = False
-        while True:
-            try:
-                await self.sync_once()
-                warned = False
-            except StateUnavailable as exc:
-                if not warned:
-                    log.warning("modes not shared (%s): this process keeps its own until Redis is back", exc)
-                    warned = True
-            except Exception:  # a bad value in the store must not end the loop
-                log.exception("reading the shared modes failed")
-            await asyncio.sleep(SYNC_INTERVAL)
+        await self.document.sync_once()
