@@ -429,3 +429,11 @@ def test_a_switch_reaches_every_gateway_process_sharing_redis(tmp_path: Path, up
         for process in processes:
             process.stop()
         redis.stop()
+
+
+def test_requests_cannot_ask_for_chaos_when_prefer_is_off(start_gateway: Any) -> None:
+    gateway = start_gateway({"orders": {"spec": str(SPECS / "orders.yaml"), "base_path": "/orders"}},
+                            chaos={"prefer": False})
+    with gateway.client() as http:
+        response, took = timed(lambda: http.get("/orders/orders", headers={"Prefer": "delay=3000, fault=empty_response"}))
+    assert response.status_code == 200 and "x-gw-chaos" not in response.headers and took < 3
