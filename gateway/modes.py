@@ -13,7 +13,6 @@ adopts the overrides too. Each change (local or adopted) is published on the eve
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -49,9 +48,6 @@ class Overrides:
 
     def to_document(self) -> Document:
         return {"services": self.services, "operations": self.operations}
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_document(), sort_keys=True)
 
 
 class Modes:
