@@ -114,13 +114,13 @@ class RawConnection:
     """One client connection below HTTP, for faults on purpose: reset it, close it unanswered, or write
     bytes no HTTP server would and close. Afterwards the protocol reads nothing more from it."""
 
-    def __init__(self, transport: asyncio.Transport, done: Any) -> None:
+    def __init__(self, transport: asyncio.Transport, on_cut: Any) -> None:
         self.transport = transport
-        self._done = done
+        self._on_cut = on_cut  # the protocol stops reading and answering
 
     def reset(self) -> None:
         """A TCP RST: linger 0, then close (the kernel drops what is queued and resets the connection)."""
-        self._done()
+        self._on_cut()
         sock = self.transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -129,7 +129,7 @@ class RawConnection:
 
     def close(self, data: bytes = b"") -> None:
         """Write `data` (maybe nothing), then close: the client reads it and then the end of the connection."""
-        self._done()
+        self._on_cut()
         if data:
             self.transport.write(data)
         self.transport.close()
