@@ -717,6 +717,46 @@ def mode_command(
         fail(str(exc))
 
 
+@app.command("chaos")
+def chaos_command(
+    service: Annotated[str, typer.Argument(help="The service.", show_default=False)],
+    delay: Annotated[Optional[str], typer.Option(help="300ms (fixed), 100ms..2s (uniform) or 0 (none).")] = None,
+    fault: Annotated[Optional[str], typer.Option(help="connection_reset, empty_response, malformed_chunk, "
+                                                      "random_data_then_close, status or none.")] = None,
+    fault_rate: Annotated[Optional[float], typer.Option("--fault-rate", help="Share of requests the fault hits "
+                                                        "(0.1: 10 %). Default 1.", min=0, max=1)] = None,
+    status: Annotated[Optional[int], typer.Option(help="A status fault's status (default: the lowest documented 5xx).")] = None,
+    operation: Annotated[Optional[str], typer.Option("--operation", "-o", help="One operation (its key).")] = None,
+    off: Annotated[bool, typer.Option("--off", help="Clear the runtime switch (gateway.yaml's chaos applies again).")] = False,
+    url: Annotated[Optional[str], typer.Option(help="The gateway. Default: GW_URL, else ./gateway.yaml's host:port.")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", "-p", help="The gateway on this loopback port.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show or switch latency and faults on a running gateway (every process, when they share redis_url).
+
+    Example: gw chaos orders --delay 1s --fault connection_reset --fault-rate 0.1
+
+    Example: gw chaos orders -o getOrder --fault status --status 404
+
+    Example: gw chaos orders --off                (back to gateway.yaml's chaos, if any)
+    """
+    from gateway.admin.client import AdminError
+    from gateway.chaos.commands import change_body, chaos, chaos_line
+
+    try:
+        switching = any(v is not None for v in (delay, fault, fault_rate, status))
+        if off and switching:
+            fail("--off clears the switch: give it alone, or the new --delay/--fault without it")
+        body = change_body(delay, fault, fault_rate, status) if switching else None
+        view = chaos(url or (f"http://127.0.0.1:{port}" if port else None), service, operation, body, off)
+        if as_json:
+            print(json.dumps(view, indent=2))
+        else:
+            out.print(chaos_line(view), highlight=False, soft_wrap=True)
+    except AdminError as exc:
+        fail(str(exc))
+
+
 @app.command()
 def journal(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new exchanges until Ctrl-C.")] = False,

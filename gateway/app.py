@@ -3,7 +3,7 @@
     request id -> access log -> security headers -> allowed hosts -> CORS -> problem+json -> body limit
       -> complete body (aborted.py: an upload cut short is never answered as whole)
       -> /_gw/ endpoints -> router (connexion: route, policies (auth, rate limit), validate)
-      -> mode dispatch (mocker | forwarder)
+      -> chaos (delays and faults on purpose) -> mode dispatch (mocker | forwarder)
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from .auth.setup import Auth, auth_errors
 from .auth.upstream import UpstreamIdentity
 from .callbacks.sender import CallbackSender
 from .callbacks.step import callback_step
+from .chaos.step import Chaos
+from .chaos.switches import ChaosSwitches
 from .cluster import Cluster
 from .config import ConfigError, GatewayConfig, ServiceConfig
 from .endpoints.auth import AuthEndpoints
@@ -150,6 +152,7 @@ class GatewayApp:
         self.modes = Modes(config.services, self.state, self.events)  # runtime switches, followed through Redis
         self.cluster = Cluster(self.state, config.workers)  # questions every gateway process answers (admin API)
         self.callbacks = CallbackSender(config.callbacks, self.journal, self.events)  # callbacks and webhooks gw sends
+        self.chaos = Chaos(config, ChaosSwitches(config.services, self.state, self.events))  # delays and faults
         publish_circuit_changes(self.forwarder, self.events)
         self.admin_api = AdminApi(self)  # /_gw/api/, described by gateway/admin/openapi.yaml
         self.admin_service = self.admin_api.service  # that document as a Service (name gw-admin), for Swagger UI
@@ -193,13 +196,14 @@ class GatewayApp:
             CompleteBody(),  # a success waits for the body's end: an upload cut short is never answered as whole
             AuthEndpoints(self.auth),
             self.admin_api,  # /_gw/api/: before /_gw/ endpoints, which answer 404 for the rest
-            Dashboard(self.admin_access, lambda: services_snapshot(self.config, self.services)),  # /_gw/ui
+            Dashboard(self.admin_access, lambda: services_snapshot(self.config, self.services, self.chaos.summary)),
             ServiceDocs(services, [self.admin_service]),  # /_gw/docs: Swagger UI per service, public
             GatewayEndpoints(self.config, services, [str(e) for e in loaded.errors], self.forwarder,
                              self._gateway_routes(), self.started),
             Router(services, policies=self._policies()),
             self.contract,
             *callback_step(services, self.callbacks, self.config.callbacks.enabled),  # only where a spec has callbacks
+            self.chaos,  # last: its faults replace the answer as it leaves dispatch
         ]
         self.simulation = Simulation.build(self.config, services, self.state, self.contract.violations)  # `state:` services
         dispatch = ModeDispatch(self.config.services, mocker, self.forwarder, self.recorder, self.simulation)
@@ -288,7 +292,7 @@ class GatewayApp:
 
     async def _hello(self) -> dict[str, Any]:
         """The first frame of /_gw/ws: the services and their modes now, so a client can draw at once."""
-        return {"services": services_snapshot(self.config, self.services)}
+        return {"services": services_snapshot(self.config, self.services, self.chaos.summary)}
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:
@@ -298,6 +302,7 @@ class GatewayApp:
                 self.modes.start()
                 self.cluster.start()
                 self.admin_api.stubs_api.stubs.start()
+                self.chaos.switches.start()
                 if self.config.reload:
                     self.reloader.start()
                 if self.freeze_objects:
@@ -309,6 +314,7 @@ class GatewayApp:
                 await self.modes.stop()
                 await self.admin_api.stubs_api.stubs.stop()
                 await self.cluster.stop()
+                await self.chaos.switches.stop()
                 await self.forwarder.close()
                 await self.state.close()
                 if self.metrics is not None:

@@ -20,6 +20,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 import yaml
 
 from .callbacks.settings import CallbackSettings, check_delay
+from .chaos.settings import ChaosLimits, ChaosSettings, check_chaos
 from .json_limits import JsonSettings
 from .policy_settings import (
     LOAD_BALANCING,
@@ -81,6 +82,7 @@ class ServiceConfig:
     websockets: list[str] = field(default_factory=list)  # paths (below base_path) passed through as WebSockets
     contract: ContractSettings | None = None  # None: the gateway-wide setting
     state: StateSettings | None = None  # stateful resources from the spec's paths (gateway/simulation/); None: off
+    chaos: ChaosSettings | None = None  # delay and faults on purpose (gateway/chaos/settings.py)
     brackets: bool = False  # read `a[b][0]=x`, `a[]=x` as nested in queries and forms where the spec does not say deepObject
     weights: dict[str, int] = field(default_factory=dict, metadata={"internal": True})  # upstream URL -> weight
 
@@ -136,6 +138,7 @@ class GatewayConfig:
     json: JsonSettings = field(default_factory=JsonSettings)  # bounds on JSON bodies: max_depth, max_number_digits
     server: ServerSettings = field(default_factory=ServerSettings)  # connection timeouts and limits (per process)
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)  # OpenAPI callbacks: delay, allow-list, limits
+    chaos: ChaosLimits = field(default_factory=ChaosLimits)  # max_delay, Prefer: delay/fault, seed
     source: str = field(default="<defaults>", metadata={"internal": True})
     root: str = field(default=".", metadata={"internal": True})
 
@@ -168,7 +171,7 @@ _SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.I)
 _SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3}
 _DURATION_KEYS = {"timeout", "connect_timeout", "backoff", "backoff_max", "reload_interval", "reload_timeout", "window",
                   "open_seconds", "interval", "leeway", "access_ttl", "refresh_ttl", "max_age", "keep_alive",
-                  "header_timeout", "body_timeout", "drain_timeout"}
+                  "header_timeout", "body_timeout", "drain_timeout", "max_delay"}
 _SIZE_KEYS = {"max_body", "body_min_rate", "max_request_line", "max_header_size", "reload_max_spec_size", "reload_max_memory"}
 _SIZE_KEYS |= {"max_output"}  # templates.max_output: characters a rendered stub answer may hold
 
@@ -375,7 +378,8 @@ def _coerce(key: str, value: Any, hint: Any, source: str, dotted: str) -> Any:
 
 # Settings whose shape a type hint cannot say, by (owning class, key).
 _CHECKED = {("ServiceConfig", "upstream_auth"): check_upstream_auth, ("ServiceConfig", "roles"): check_roles,
-            ("CallbackSettings", "delay"): check_delay, ("ServiceConfig", "state"): check_state}
+            ("CallbackSettings", "delay"): check_delay, ("ServiceConfig", "state"): check_state,
+            ("ServiceConfig", "chaos"): check_chaos}
 
 
 def _checked(check: Any, value: Any, source: str, dotted: str) -> Any:
@@ -486,11 +490,11 @@ def _check_service(service: ServiceConfig, source: str, key: str) -> None:
         raise ConfigError(source, f"{key}.base_path", "/_gw is reserved for the gateway's own endpoints")
 
 
-_OPERATION_KEYS = {"mode", "rate_limit", "roles"}
+_OPERATION_KEYS = {"mode", "rate_limit", "roles", "chaos"}
 
 
 def _operation_override(override: Any, source: str, key: str) -> dict[str, Any]:
-    """{mode, rate_limit, roles} for one operation, each checked as at service level."""
+    """{mode, rate_limit, roles, chaos} for one operation, each checked as at service level."""
     if not isinstance(override, dict):
         raise ConfigError(source, key, "expected a mapping such as {mode: live}")
     checked: dict[str, Any] = {}
@@ -503,6 +507,8 @@ def _operation_override(override: Any, source: str, key: str) -> dict[str, Any]:
             value = _coerce(name, value, RateLimitSettings, source, f"{key}.rate_limit")
         if name == "roles":
             value = _checked(check_roles, value, source, f"{key}.roles").get("*", [])
+        if name == "chaos":
+            value = _checked(check_chaos, value, source, f"{key}.chaos")
         checked[name] = value
     return checked
 

@@ -9,11 +9,15 @@ number of reads, so one 64 MB header cost ~15 s of CPU. This subclass, given to 
 option, counts the head's raw bytes before the parser sees them and refuses past the caps (parsing stays
 linear, memory bounded), and keeps two deadlines on the event loop's timers.
 
-Beyond the parser callbacks and asyncio's Protocol methods that it overrides, it relies on uvicorn in three
+Each request's ASGI scope also carries the connection itself as the extension `gw.connection`
+(`RawConnection`): chaos faults (gateway/chaos/faults.py) cut or garble it below HTTP, which ASGI
+cannot say.
+
+Beyond the parser callbacks and asyncio's Protocol methods that it overrides, it relies on uvicorn in four
 places, all in `_UvicornCycle` below: the server's set of open connections (`self.connections`), the
-current request's cycle (`self.cycle`: response started / complete, waiting for `100 Continue`) and
+current request's cycle (`self.cycle`: response started / complete, waiting for `100 Continue`),
 telling the app the client is gone (`cycle.disconnected`, `cycle.message_event`, as uvicorn's own
-`connection_lost` does).
+`connection_lost` does) and the scope of the request being read (`self.scope`, for the extension).
 tests/hostile/test_connections.py::test_uvicorn_internals_this_module_relies_on fails loudly if a release
 moves them.
 """
@@ -24,6 +28,8 @@ import asyncio
 import contextlib
 import functools
 import logging
+import socket
+import struct
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
@@ -37,6 +43,7 @@ log = logging.getLogger("gw.connections")
 
 LINGER = 2.0  # after a refusal, how long the client's remaining bytes are read and dropped before closing
 HEAD_SLACK = 64  # the method, the version and the line ends around the target and the header lines
+CONNECTION_EXTENSION = "gw.connection"  # scope["extensions"][...]: the request's RawConnection
 
 
 def uvicorn_limits(settings: ServerSettings) -> dict[str, Any]:
@@ -99,6 +106,36 @@ class _UvicornCycle:
             cycle.disconnected = True
             cycle.message_event.set()
 
+    @staticmethod
+    def scope(protocol: HttpToolsProtocol) -> dict[str, Any]:
+        """The ASGI scope of the request whose head is being read (made by uvicorn at its first byte)."""
+        return protocol.scope
+
+
+class RawConnection:
+    """One client connection below HTTP, for faults on purpose: reset it, close it unanswered, or write
+    bytes no HTTP server would and close. Afterwards the protocol reads nothing more from it."""
+
+    def __init__(self, transport: asyncio.Transport, on_cut: Any) -> None:
+        self.transport = transport
+        self._on_cut = on_cut  # the protocol stops reading and answering
+
+    def reset(self) -> None:
+        """A TCP RST: linger 0, then close (the kernel drops what is queued and resets the connection)."""
+        self._on_cut()
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
+
+    def close(self, data: bytes = b"") -> None:
+        """Write `data` (maybe nothing), then close: the client reads it and then the end of the connection."""
+        self._on_cut()
+        if data:
+            self.transport.write(data)
+        self.transport.close()
+
 
 class GuardedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with head/body deadlines, head size caps and a connection cap."""
@@ -125,6 +162,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._clock = asyncio.get_running_loop()
         self._over_capacity = _UvicornCycle.open_connections(self) > self.settings.max_connections
         self._head_timer = self._clock.call_later(self.settings.header_timeout, self._head_timed_out)
+        self._raw = RawConnection(transport, self._cut)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timers()
@@ -162,6 +200,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._head_timer is None:
             self._head_timer = self._clock.call_later(self.settings.header_timeout, self._head_timed_out)
         super().on_message_begin()
+        _UvicornCycle.scope(self).setdefault("extensions", {})[CONNECTION_EXTENSION] = self._raw
 
     def on_url(self, url: bytes) -> None:
         if self._done:
@@ -217,6 +256,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._cancel_timers()  # the transport now belongs to the WebSocket protocol
         self._done = True  # and this protocol reads nothing more
         super().handle_websocket_upgrade()
+
+    def _cut(self) -> None:
+        """The connection is being cut on purpose (RawConnection): nothing more is read or answered."""
+        self._done = True
+        self._cancel_timers()
 
     # deadlines
 

@@ -138,6 +138,11 @@ def _service_block(name: str, summary: SpecSummary, root: Path, port: int) -> li
         "    # timeout: 5s",
         "    # retries: 2",
         "    # state: true                  # stub answers remember what clients create (POST, GET, list, DELETE)",
+        "    # chaos:                         # latency and faults on purpose, in every mode (`gw chaos` switches them live)",
+        "    #   delay: 100ms..2s             # 300ms fixed | 100ms..2s uniform | {median: 200ms, sigma: 0.4} log-normal",
+        "    #   fault: status                # status (a documented error) | connection_reset | empty_response |",
+        "    #                                # malformed_chunk | random_data_then_close",
+        "    #   rate: 0.05                   # the fault hits 5 % of requests; `Prefer: delay=800` per request too",
         "",
     ]
 

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 from .stubs.redaction import PLACEHOLDER, Redactor
 
 NOTE_KEYS = ("upstream", "retries", "problem", "problem_detail", "fallback_reason", "contract", "stub_source", "callback",
-             "scenario")
+             "scenario", "chaos")
 
 
 class Entry:

@@ -156,6 +156,11 @@ class GatewayMetrics:
         self.stub_matches = Counter("gw_stub_matches", "Requests answered by a stub file", ["service"], registry=own)
         self.near_misses = Counter("gw_stub_near_misses", "Requests no stub file matched while some came close",
                                    ["service"], registry=own)
+        self.injected_faults = Counter("gw_injected_faults", "Faults injected on purpose (chaos), by kind: "
+                                       "connection_reset, empty_response, malformed_chunk, random_data_then_close, "
+                                       "status", ["service", "operation", "kind"], registry=own)
+        self.injected_delay = Histogram("gw_injected_delay_seconds", "Delays injected on purpose (chaos)",
+                                        ["service", "operation"], registry=own, buckets=LATENCY_BUCKETS)
         self.websocket_connections = Gauge("gw_websocket_connections", "WebSocket connections passing through now",
                                            ["service"], registry=own, multiprocess_mode="livesum")
         if own is not None:
@@ -224,6 +229,15 @@ class GatewayMetrics:
             service.rate_limited.inc()
         if "contract" in notes:
             self.contract_violations.labels(*key).inc()
+        if "chaos" in notes:
+            self._observe_chaos(key, notes["chaos"])
+
+    def _observe_chaos(self, key: tuple[str, str], injected: dict[str, Any]) -> None:
+        """A delay or a fault injected on purpose (gateway/chaos/step.py): rare enough to resolve labels here."""
+        if "delay_ms" in injected:
+            self.injected_delay.labels(*key).observe(injected["delay_ms"] / 1000)
+        if "fault" in injected:
+            self.injected_faults.labels(*key, injected["fault"]).inc()
 
     def _bind(self, key: tuple[str, str]) -> _OperationSeries:
         service = self._services.get(key[0])

@@ -7,20 +7,18 @@ re-assembles the pipeline over the same config objects) keeps it.
 With `redis_url` set, every switch is also written to one shared document (`gw:modes`) of
 overrides on top of each process's gateway.yaml, and a background task reads it every
 SYNC_INTERVAL and applies what another process changed: all processes follow within half a
-second, and a request never waits on Redis. A process started later adopts the overrides too.
-Each change (local or adopted) is published on the event bus as a `mode` event.
+second, and a request never waits on Redis (gateway/shared_document.py). A process started later
+adopts the overrides too. Each change (local or adopted) is published on the event bus as a `mode` event.
 """
 
 from __future__ import annotations
 
-import copy
-import json
 import logging
 from typing import Any
 
-from .background import Loop, follow
 from .config import MODES, ServiceConfig
 from .events import EventBus
+from .shared_document import Document, SharedDocument
 from .shared_state import SharedState
 
 log = logging.getLogger("gw.modes")
@@ -48,8 +46,8 @@ class Overrides:
         self.services: dict[str, str] = dict(data.get("services") or {})
         self.operations: dict[str, dict[str, str | None]] = {k: dict(v) for k, v in (data.get("operations") or {}).items()}
 
-    def to_json(self) -> str:
-        return json.dumps({"services": self.services, "operations": self.operations}, sort_keys=True)
+    def to_document(self) -> Document:
+        return {"services": self.services, "operations": self.operations}
 
 
 class Modes:
@@ -61,9 +59,9 @@ class Modes:
         self.events = events
         self.baseline = {name: (s.mode, {k: dict(v) for k, v in s.operations.items()}) for name, s in settings.items()}
         self.overrides = Overrides()
-        self.shared = state.kind != "memory"
-        self._seen: str | None = None
-        self._loop = Loop("gw-mode-sync")
+        self.document = SharedDocument(state, KEY, lambda document: self.apply(Overrides(document)), "modes",
+                                       SYNC_INTERVAL)
+        self.shared = self.document.shared
 
     # -- switching -----------------------------------------------------------------------------
 
@@ -87,18 +85,15 @@ class Modes:
             raise ModeError(400, f"mode must be one of {', '.join(MODES)}, got {mode!r}")
 
     async def _change(self, edit: Any) -> None:
-        """Read the freshest shared overrides, edit, write back, apply here at once."""
-        overrides = await self._fresh() if self.shared else copy.deepcopy(self.overrides)
-        edit(overrides)
-        if self.shared:
-            text = overrides.to_json()
-            await self.state.set(KEY, text)
-            self._seen = text
-        self.apply(overrides)
+        """Edit the freshest shared overrides, write them back, apply them here at once."""
 
-    async def _fresh(self) -> Overrides:
-        text = await self.state.get(KEY)
-        return Overrides(json.loads(text)) if text else copy.deepcopy(self.overrides)
+        def edited(document: Document) -> None:
+            overrides = Overrides(document)
+            edit(overrides)
+            document.clear()
+            document.update(overrides.to_document())
+
+        await self.document.change(edited)
 
     # -- applying ------------------------------------------------------------------------------
 
@@ -142,16 +137,11 @@ class Modes:
     # -- following other processes ---------------------------------------------------------------
 
     def start(self) -> None:
-        if self.shared:
-            self._loop.start(lambda: follow(self.sync_once, SYNC_INTERVAL, log, "modes not shared (%s): this process "
-                                            "keeps its own until Redis is back", "reading the shared modes failed"))
+        self.document.start()
 
     async def stop(self) -> None:
-        await self._loop.stop()
+        await self.document.stop()
 
     async def sync_once(self) -> None:
         """Adopt the shared overrides when another process changed them."""
-        text = await self.state.get(KEY)
-        if text is not None and text != self._seen:
-            self._seen = text
-            self.apply(Overrides(json.loads(text)))
+        await self.document.sync_once()

@@ -147,7 +147,7 @@ class CorsSettings:
     headers: list[str] = field(default_factory=lambda: ["*"])  # `*`: whatever the preflight asks for
     expose: list[str] = field(default_factory=lambda: [
         "X-Request-ID", "X-GW-Source", "X-GW-Stub", "X-GW-Near-Miss", "X-GW-Contract", "X-GW-Contract-Reason",
-        "X-GW-Fallback-Reason", "X-GW-Problem",
+        "X-GW-Fallback-Reason", "X-GW-Problem", "X-GW-Chaos",
         "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "Location"])
     credentials: bool = False
     max_age: float = 600.0

@@ -20,6 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..chaos.admin import ChaosApi
 from ..config import ServiceConfig, mount_prefix
 from ..events import EventBus
 from ..exchange import Exchange, Response
@@ -72,6 +73,7 @@ class AdminApi:
             "fireWebhook": partial(fire_webhook, app),
             **ScenarioAdmin(app).handlers(),
             **state_handlers(app),
+            **ChaosApi(self).handlers(),  # gateway/chaos/admin.py
         }
         self.stubs_api = StubsApi(app, self._redactor)  # stubs and verification for tests in any language
         self.handlers.update(self.stubs_api.handlers())

@@ -52,11 +52,13 @@ class Dashboard:
         return render_page("dashboard.html", services=self.snapshot(), modes=MODES, version=__version__)
 
 
-def services_snapshot(config: GatewayConfig, services: dict[str, Service]) -> list[dict[str, Any]]:
+def services_snapshot(config: GatewayConfig, services: dict[str, Service],
+                      chaos: Callable[[str], str] | None = None) -> list[dict[str, Any]]:
     """Every service with its current mode and its operations' own modes (the runtime switches land in config).
 
     The same shape as the admin API's `GET /_gw/api/services` entries, minus the instances, so the
-    page and the `hello` frame of `/_gw/ws` agree with what the dashboard later fetches.
+    page and the `hello` frame of `/_gw/ws` agree with what the dashboard later fetches. `chaos` says
+    a service's chaos in effect in one line (gateway/chaos/step.py).
     """
     rows = []
     for name, settings in config.services.items():
@@ -64,5 +66,6 @@ def services_snapshot(config: GatewayConfig, services: dict[str, Service]) -> li
         operations = [operation_view(settings, op) for op in (service.operations.values() if service else [])]
         rows.append({"name": name, "base_path": settings.base_path, "mode": settings.mode,
                      "title": service.title if service else name, "loaded": service is not None,
-                     "upstream": list(settings.upstream), "operations": operations})
+                     "upstream": list(settings.upstream), "operations": operations,
+                     "chaos": chaos(name) if chaos is not None else "off"})
     return rows

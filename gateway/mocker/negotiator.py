@@ -1,7 +1,8 @@
 """Choose which of an operation's declared responses to answer: status, media type, example.
 
 Prism-compatible `Prefer` (`code=404`, `example=notFound`, `dynamic=true`, combinable) and the
-client's `Accept` decide; without them, the lowest 2xx and the first media type win.
+client's `Accept` decide (`delay=MS` and `fault=KIND` are read here too, for the chaos step); without
+them, the lowest 2xx and the first media type win.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ class Preferences:
     code: str | None = None
     example: str | None = None
     dynamic: bool = False
+    delay: str | None = None  # milliseconds, as sent (gateway/chaos/step.py reads them)
+    fault: str | None = None
 
 
 def parse_prefer(header: str | None) -> Preferences:
@@ -29,7 +32,8 @@ def parse_prefer(header: str | None) -> Preferences:
         key, _, value = part.strip().partition("=")
         if key:
             values[key.strip().lower()] = value.strip().strip('"')
-    return Preferences(values.get("code"), values.get("example"), values.get("dynamic", "").lower() == "true")
+    return Preferences(values.get("code"), values.get("example"), values.get("dynamic", "").lower() == "true",
+                       values.get("delay"), values.get("fault"))
 
 
 def choose_status(operation: Operation, prefs: Preferences) -> str:

@@ -25,7 +25,7 @@ class AccessLog:
             if exchange.operation is not None:
                 fields.update(service=exchange.operation.service, operation=exchange.operation.key,
                               mode=exchange.mode, source=exchange.source)
-            for key in ("upstream", "retries", "problem", "stub", "near_misses", "fallback_reason", "contract"):
+            for key in ("upstream", "retries", "problem", "stub", "near_misses", "fallback_reason", "contract", "chaos"):
                 if key in exchange.notes:
                     fields[key] = exchange.notes[key]
             writer.write(fields)

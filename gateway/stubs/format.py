@@ -13,6 +13,8 @@ response:
   headers: {Content-Type: application/json}
   body: {id: 1, username: alice}   # JSON, or text; or body_file: a file beside this one
   template: false             # true: body and headers are Jinja2 templates (templates.py)
+  delay: 100ms..2s            # optional chaos (gateway/chaos/settings.py): a delay before this answer,
+  fault: {kind: connection_reset, rate: 0.1}   # and a fault in its place at a rate
 scenario: job                 # optional (scenarios.py): answer only while scenario `job` is in
 state: Started                #   this state, then move it to
 next_state: done              #   this one
@@ -29,9 +31,12 @@ from typing import Any
 
 import yaml
 
+from ..chaos.settings import ChaosSettings, check_chaos
 from ..config import ConfigError
+from ..policy_settings import SettingsError
 from ..spec_yaml import safe_load
 
+STUB_CHAOS_KEYS = ("delay", "fault")
 METHODS = {"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"}
 
 
@@ -55,6 +60,7 @@ class Stub:
     response_headers: dict[str, str] = field(default_factory=dict)
     response_body: bytes = b""
     meta: dict[str, Any] = field(default_factory=dict)
+    chaos: ChaosSettings | None = None  # response.delay / response.fault
     order: int = 0  # position in the store, for a stable tie-break
     template: Any = None  # templates.AnswerTemplate: `response.template: true` renders the answer per request
     scenario: Any = None  # scenarios.ScenarioStep: answers only in its scenario's `state`, then moves it on
@@ -96,7 +102,7 @@ def stub_from_data(data: Any, file: Path, service: str) -> Stub:
     if method not in METHODS:
         raise StubError(str(file), "request.method", f"expected an HTTP method, got {request.get('method')!r}")
     _check_keys(request, {"method", "path", "query", "headers", "body"}, "request", file)
-    _check_keys(response, {"status", "headers", "body", "body_file", "template"}, "response", file)
+    _check_keys(response, {"status", "headers", "body", "body_file", "template", "delay", "fault"}, "response", file)
     status = response.get("status", 200)
     if not isinstance(status, int) or not 100 <= status <= 599:
         raise StubError(str(file), "response.status", f"expected an HTTP status code, got {status!r}")
@@ -116,6 +122,7 @@ def stub_from_data(data: Any, file: Path, service: str) -> Stub:
         response_headers=headers,
         response_body=body,
         meta=data.get("meta") or {},
+        chaos=_chaos(response, file),
     )
     if "template" in response:  # templates and scenarios: their modules only load for stubs that use them
         from .templates import compile_answer
@@ -126,6 +133,18 @@ def stub_from_data(data: Any, file: Path, service: str) -> Stub:
 
         stub.scenario = scenario_step(data, file)
     return stub
+
+
+def _chaos(response: dict[str, Any], file: Path) -> ChaosSettings | None:
+    """`response.delay` and `response.fault` (a kind, or {kind, rate, status}), read as a chaos block is."""
+    given = {k: response[k] for k in STUB_CHAOS_KEYS if k in response}  # `status` is the answer's own
+    if not given:
+        return None
+    try:
+        return check_chaos(given)
+    except SettingsError as exc:
+        place = exc.key if exc.key.startswith(("delay", "fault")) else f"fault.{exc.key}"
+        raise StubError(str(file), f"response.{place}", exc.reason) from None
 
 
 def _section(data: dict[str, Any], name: str, file: Path) -> dict[str, Any]:

@@ -41,6 +41,8 @@ class Replay:
         match = self.store.lookup(service.name, request, operation.key, candidates)
         if match.stub is not None:
             stub = match.stub
+            if stub.chaos is not None:
+                exchange.notes["stub_chaos"] = stub.chaos  # the chaos step applies it (gateway/chaos/step.py)
             exchange.notes["stub"] = f"{stub.service}/{stub.id}"
             response = await self._templated(stub, exchange, request) if stub.template is not None else _fixed(stub)
             if stub.scenario is not None:  # moved on once it has answered (a failed template leaves it)

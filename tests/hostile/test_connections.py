@@ -340,6 +340,8 @@ def test_uvicorn_internals_this_module_relies_on() -> None:
         state = ServerState()
         protocol = HttpToolsProtocol(config=Config(app, lifespan="off"), server_state=state, app_state={}, _loop=loop)
         assert protocol.connections is state.connections and protocol.cycle is None
+        protocol.on_message_begin()  # makes the scope the guard adds its `gw.connection` extension to
+        assert protocol.scope["type"] == "http" and isinstance(protocol.scope, dict)
     finally:
         loop.close()
     for name in ("on_message_begin", "on_url", "on_header", "on_headers_complete", "on_body", "on_message_complete",

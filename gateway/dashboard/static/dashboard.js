@@ -100,8 +100,23 @@
     $(".overrides", node).textContent = count ? ` · ${count} with a mode of their own` : "";
   }
 
+  function showChaos(service, summary) {
+    const line = $(`[data-chaos-for="${CSS.escape(service)}"]`);
+    if (!line || summary === undefined) return;
+    $("b", line).textContent = summary;
+    line.hidden = summary === "off";
+  }
+
+  async function refreshChaos(service) {
+    try {
+      const response = await fetch(`/_gw/api/services/${encodeURIComponent(service)}/chaos`, { headers: { accept: "application/json" } });
+      if (response.ok) showChaos(service, (await response.json()).summary);
+    } catch (error) { /* the next event tries again */ }
+  }
+
   function applyServices(services) {
     for (const service of services) {
+      showChaos(service.name, service.chaos);
       showMode(service.name, service.mode);
       for (const op of service.operations || []) showOperationMode(service.name, op.key, op.mode, Boolean(op.override));
     }
@@ -365,6 +380,11 @@
       else { showMode(event.service, event.mode); showOperationMode(event.service, null, event.mode, false); }
       log("#gateway-events", [el("b", { text: event.service }), event.operation ? ` ${event.operation}` : "", " is now ",
         el("b", { text: event.mode })]);
+    },
+    chaos(event) {
+      refreshChaos(event.service);
+      log("#gateway-events", [el("b", { text: event.service }), event.operation ? ` ${event.operation}` : "", " chaos: ",
+        el("b", { text: event.chaos })], event.switched ? "bad" : "");
     },
     circuit(event) {
       log("#gateway-events", [el("b", { text: event.service }), ` ${event.instance}: circuit ${event.from} → `,
