@@ -485,19 +485,33 @@ _INDEX = re.compile(r"[0-9]{1,9}")  # an array index in brackets (`²` is a digi
 _BOOLEANS = {"true": True, "false": False}
 
 
+# a number as JSON writes it (a leading `+` and zeros tolerated): not Python's `1_000`, `inf`, `nan` or ` 5 `
+_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]{1,4})?")
+
+
 def coerce_text(text: str, types: list[str]) -> Any:
-    """Request text as the first of `types` it reads as (left as text when none fits)."""
+    """Request text as the first of `types` it reads as (left as text when none fits). An integer is
+    any number with a zero fractional part (`2`, `2.0`, `2e3`), as JSON Schema (draft 4 on) counts it."""
+    number = _number(text) if ("integer" in types or "number" in types) else None
     for kind in types:
-        try:
-            if kind == "integer":
-                return int(text)
-            if kind == "number":
-                number = float(text)
-                return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
-        except ValueError:
-            continue
+        if kind == "integer" and number is not None and float(number).is_integer():
+            return int(number)
+        if kind == "number" and number is not None:
+            return number
         if kind == "boolean" and text.lower() in _BOOLEANS:
             return _BOOLEANS[text.lower()]
         if kind == "null" and text in ("", "null"):
             return None
     return text
+
+
+def _number(text: str) -> int | float | None:
+    """`5` as an int, `5.0`, `5e0` and `5.5` as floats; None for text that is no (finite) number."""
+    if not _NUMBER.fullmatch(text):
+        return None
+    if "." not in text and "e" not in text.lower():
+        return int(text)
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        return None
+    return value

@@ -1,28 +1,92 @@
-"""Schema slips no meta-schema names precisely: a `pattern` Python's regex engine cannot compile
-(ECMA syntax such as `\\p{L}`). Served all the same; each is a located warning so the author can
-fix it. (An `enum` listing a value twice is the semantic check's.)"""
+"""Schema slips no meta-schema names precisely, each served all the same with a located warning so
+the author can fix it:
+- a `pattern` Python's regex engine cannot compile (ECMA syntax such as `\\p{L}`);
+- a `pattern` written as a JavaScript regex literal (`'/^[a-z]+$/'`, `'/x/i'`): as written no value
+  can match the slashes, so every request would be refused and no answer generated. The author meant
+  the inside, and the served copy reads it so (`i` as case-insensitive, other flags dropped). Only a
+  pattern that both starts with `/` and ends with `/` plus optional flags, and whose inside compiles,
+  is read so: `/users/[0-9]+` is a real pattern and stays as written.
+(An `enum` listing a value twice is the semantic check's.)"""
 
 from __future__ import annotations
 
+import copy
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+LITERAL_MARK = "x-gw-pattern-literal"  # the pattern as written, kept beside the one read (see generator.py)
+_LITERAL = re.compile(r"/(?P<inside>.+)/(?P<flags>[dgimsuvy]*)", re.DOTALL)
+_VALUES = frozenset({"example", "examples", "default", "enum", "const"})  # data, not schemas
+_NAMES = frozenset({"properties", "patternProperties", "$defs", "definitions", "schemas", "dependentSchemas"})
 
 
 def schema_slips(document: dict[str, Any], spec_file: Path, limit: int = 50) -> list[str]:
     """One `file: place: reason` line per slip, in document order, at most `limit`."""
     warnings: list[str] = []
-    stack: list[tuple[Any, str]] = [(document, "")]
-    while stack and len(warnings) < limit:
-        node, place = stack.pop()
-        if isinstance(node, dict):
-            warnings += [f"{spec_file}: {place}.{key}: {reason}" if place else f"{spec_file}: {key}: {reason}"
-                         for key, reason in _slips(node)]
-            stack.extend((v, f"{place}.{k}" if place else str(k)) for k, v in reversed(node.items())
-                         if isinstance(v, (dict, list)))
-        elif isinstance(node, list):
-            stack.extend((v, f"{place}[{i}]") for i, v in reversed(list(enumerate(node))) if isinstance(v, (dict, list)))
+    for place, node in _schemas(document):
+        warnings += [f"{spec_file}: {place}.{key}: {reason}" if place else f"{spec_file}: {key}: {reason}"
+                     for key, reason in _slips(node)]
+        if len(warnings) >= limit:
+            break
     return warnings[:limit]
+
+
+def js_regex_literals(document: dict[str, Any], spec_file: Path, limit: int = 50) -> tuple[dict[str, Any], list[str]]:
+    """The document with every regex-literal `pattern` read as the regex it denotes (`document` itself
+    when none is written), and a warning per place (at most `limit`, then a count)."""
+    if not any(_literal(node) for _place, node in _schemas(document)):
+        return document, []
+    served = copy.deepcopy(document)
+    warnings = []
+    for place, node in list(_schemas(served)):
+        read = _literal(node)
+        if read is not None:
+            node[LITERAL_MARK], node["pattern"] = node["pattern"], read
+            where = f"{place}.pattern" if place else "pattern"
+            warnings.append(f"{spec_file}: {where}: pattern is written as a JavaScript regex literal; read as {read}")
+    if len(warnings) > limit:
+        more = f"{spec_file}: {len(warnings) - limit} more patterns are written as JavaScript regex literals"
+        warnings = [*warnings[:limit], more]
+    return served, warnings
+
+
+def inside_of(pattern: str) -> str | None:
+    """The regex a JavaScript literal `/inside/flags` denotes, or None when `pattern` is not one."""
+    found = _LITERAL.fullmatch(pattern)
+    if found is None:
+        return None
+    read = f"(?i){found['inside']}" if "i" in found["flags"] else found["inside"]
+    try:
+        re.compile(read)
+    except re.error:
+        return None
+    return read
+
+
+def _literal(node: dict[str, Any]) -> str | None:
+    pattern = node.get("pattern")
+    return inside_of(pattern) if isinstance(pattern, str) and LITERAL_MARK not in node else None
+
+
+def _schemas(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(place, mapping) for each mapping that may be a schema, in document order: data (examples,
+    defaults, enums) is not walked, and under `properties` and the like every key is a name."""
+    stack: list[tuple[Any, str, bool]] = [(document, "", False)]
+    seen: set[int] = set()
+    while stack:
+        node, place, named = stack.pop()  # named: a map of names to schemas (`properties`)
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, dict):
+            if not named:
+                yield place, node
+            stack.extend((v, f"{place}.{k}" if place else str(k), k in _NAMES and not named) for k, v in reversed(node.items())
+                         if isinstance(v, (dict, list)) and (named or k not in _VALUES))
+        elif isinstance(node, list):
+            stack.extend((v, f"{place}[{i}]", False) for i, v in reversed(list(enumerate(node))) if isinstance(v, (dict, list)))
 
 
 def _slips(node: dict[str, Any]) -> list[tuple[str, str]]:

@@ -1,0 +1,124 @@
+"""Requests real clients send and specs real authors write, served as meant: numbers with a zero
+fraction are integers, JavaScript regex literal patterns read as the regex they denote, overlapping
+`oneOf` branches told apart in answers, form arrays sent as `name[]=a`, media types a spec lists
+only in Content-Type/Accept header parameters, and query objects whose values are arrays of objects."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from jsonschema import Draft202012Validator
+
+from tests.conftest import GatewayThread, gateway_config
+
+
+def _spec(paths: dict[str, Any], schemas: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": paths,
+            "components": {"schemas": schemas or {}}}
+
+
+def _get(parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"get": {"parameters": parameters, "responses": {"204": {"description": "ok"}}}}
+
+
+def _answer(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"get": {"responses": {"200": {"description": "ok", "content": {"application/json": {"schema": schema}}}}}}
+
+
+NUMBERS = _spec({
+    "/count": _get([{"name": "n", "in": "query", "required": True, "schema": {"type": "integer"}},
+                    {"name": "X-Size", "in": "header", "schema": {"type": "integer", "maximum": 10}},
+                    {"name": "ratio", "in": "query", "schema": {"type": "number"}}]),
+})
+
+USER = {"type": "object", "properties": {
+    "name": {"type": "string", "pattern": "/^[a-z0-9._]+$/"},
+    "link": {"type": "string", "pattern": "/magnet:\\?xt=urn:[a-z0-9]+/i"},
+    "path": {"type": "string", "pattern": "/users/[0-9]+"}}, "required": ["link"]}
+STATS = {"allOf": [{"$ref": "#/components/schemas/User"},
+                   {"type": "object", "properties": {"videosCount": {"type": "integer"}, "abuses": {"type": "integer"}}}]}
+USERS = _spec({
+    "/users": {"post": {"requestBody": {"required": True, "content": {"application/json": {"schema": USER}}},
+                        "responses": {"204": {"description": "ok"}}}},
+    "/users/{id}": {"get": {"parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                            "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {
+                                "oneOf": [{"$ref": "#/components/schemas/User"},
+                                          {"$ref": "#/components/schemas/UserWithStats"}]}}}}}}},
+}, {"User": USER, "UserWithStats": STATS})
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayThread]:
+    folder = tmp_path_factory.mktemp("specs")
+    services = {}
+    for name, spec in (("numbers", NUMBERS), ("users", USERS)):
+        path = folder / f"{name}.json"
+        path.write_text(json.dumps(spec))
+        services[name] = {"spec": str(path), "base_path": f"/{name}"}
+    with GatewayThread(gateway_config(services)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def client(gateway: GatewayThread) -> Iterator[httpx.Client]:
+    with gateway.client() as client:
+        yield client
+
+
+# --- numbers --------------------------------------------------------------------------------------
+
+def test_an_integer_parameter_takes_a_number_with_a_zero_fraction(client: httpx.Client) -> None:
+    assert client.get("/numbers/count", params={"n": "0.0"}).status_code == 204
+    assert client.get("/numbers/count", params={"n": "2e3"}).status_code == 204
+    assert client.get("/numbers/count", params={"n": "3"}, headers={"X-Size": "4.0"}).status_code == 204
+
+
+def test_an_integer_parameter_refuses_fractions_and_words_python_would_read(client: httpx.Client) -> None:
+    for text in ("1.5", "1_000", " 7", "nan"):
+        refused = client.get("/numbers/count", params={"n": text})
+        assert refused.status_code == 400, text
+        assert "query n" in refused.json()["detail"]
+    assert client.get("/numbers/count", params={"n": "1", "ratio": "inf"}).status_code == 400
+    assert client.get("/numbers/count", params={"n": "1"}, headers={"X-Size": "11.0"}).status_code == 400
+
+
+# --- JavaScript regex literal patterns ------------------------------------------------------------
+
+def test_a_javascript_regex_literal_pattern_is_read_as_the_regex_it_denotes(client: httpx.Client) -> None:
+    assert client.post("/users/users", json={"name": "chocobozzz", "link": "MAGNET:?xt=urn:btih"}).status_code == 204
+    assert client.post("/users/users", json={"name": "No Spaces", "link": "magnet:?xt=urn:a"}).status_code == 400
+
+
+def test_a_pattern_that_only_starts_with_a_slash_stays_as_written(client: httpx.Client) -> None:
+    sent = {"link": "magnet:?xt=urn:a", "path": "/users/12"}
+    assert client.post("/users/users", json=sent).status_code == 204
+    assert client.post("/users/users", json={**sent, "path": "users12"}).status_code == 400
+
+
+def test_a_javascript_regex_literal_pattern_is_warned_at_its_place(gateway: GatewayThread) -> None:
+    warnings = [w for w in gateway.app.services["users"].warnings if "JavaScript regex literal" in w]
+    assert any(w.endswith("components.schemas.User.properties.name.pattern: pattern is written as a JavaScript "
+                          "regex literal; read as ^[a-z0-9._]+$") for w in warnings), warnings
+    assert not any("properties.path" in w for w in warnings)
+
+
+# --- overlapping oneOf branches in answers ----------------------------------------------------------
+
+def test_an_answer_fits_one_branch_where_one_branch_extends_the_other(client: httpx.Client) -> None:
+    denoted = {**USER, "properties": {**USER["properties"], "name": {"type": "string", "pattern": "^[a-z0-9._]+$"},
+                                      "link": {"type": "string", "pattern": "(?i)magnet:\\?xt=urn:[a-z0-9]+"}}}
+    schema = {"oneOf": [{"$ref": "#/components/schemas/User"}, {"$ref": "#/components/schemas/UserWithStats"}],
+              "components": {"schemas": {"User": denoted, "UserWithStats": STATS}}}
+    strict = Draft202012Validator(schema)
+    for user in range(1, 7):
+        answer = client.get(f"/users/users/{user}")
+        assert answer.status_code == 200
+        body = answer.json()
+        assert not list(strict.iter_errors(body)), answer.text
+        assert re.search("(?i)magnet:\\?xt=urn:[a-z0-9]+", body["link"]), answer.text
+        assert "name" not in body  # optional, and written as a literal no value matches as written
