@@ -233,7 +233,8 @@ def decode_pairs(pairs: Pairs, name: str, style: Style, shape: str, schema: Any 
     an object's properties as keys; not: `id=3,4`), `spaceDelimited`, `pipeDelimited`, `deepObject`
     (`id[role]=admin`, nested `a[b][0][c]=x`, `a[]=x`). None when the request does not carry it.
     `claimed`: keys that are other parameters' (never an exploded object's properties)."""
-    values = [value for key, value in pairs if key == name]
+    values = [value for key, value in pairs if key == name
+              or (shape == "array" and key == f"{name}[]" and key not in claimed)]  # `ids[]=1&ids[]=2`, as PHP and Rails send
     if shape != "scalar" and (style.style == "deepObject" or brackets):
         deep = deep_object(pairs, name)
         if deep is not None:
@@ -334,10 +335,13 @@ def decode_parameter(request: RequestText, where: str, name: str, style: Style, 
 
 # --- form bodies -------------------------------------------------------------------------------------
 
-def decode_form(pairs: Pairs, schema: Any, encoding: dict[str, Any], brackets: bool = False) -> dict[str, Any]:
+def decode_form(pairs: Pairs, schema: Any, encoding: dict[str, Any], brackets: bool = False) -> Any:
     """Form fields (urlencoded, or multipart parts as text) as the object the body schema describes,
-    each field as its `encoding` says: `deepObject` brackets, arrays by repeated keys or delimiters,
-    parts whose contentType is JSON parsed. `brackets`: read `a[b]=x` as nested for every field."""
+    each field as its `encoding` says: `deepObject` brackets, arrays by repeated keys, `name[]` or
+    delimiters, parts whose contentType is JSON parsed. `brackets`: read `a[b]=x` as nested for every
+    field. A body schema that is an array (OpenAPI defines no form for it) is read as `form_items` says."""
+    if declared_types(schema)[:1] == ["array"]:
+        return form_items(pairs)
     properties = merged_properties(schema)
     plain: dict[str, list[Any]] = {}
     deep: Pairs = []
@@ -345,12 +349,32 @@ def decode_form(pairs: Pairs, schema: Any, encoding: dict[str, Any], brackets: b
         path = bracket_path(key)
         if path and (brackets or style_of(encoding.get(path[0]) or {}, "formData").style == "deepObject"):
             deep.append((key, value))
+        elif path and path[1:] == [""] and key not in properties and "array" in declared_types(properties.get(path[0])):
+            plain.setdefault(path[0], []).append(value)  # `tags[]=a&tags[]=b`, as PHP and Rails send an array
         else:
             plain.setdefault(key, []).append(value)
     fields: dict[str, Any] = {name: _field(values, properties.get(name), encoding.get(name) or {})
                               for name, values in plain.items()}
     fields.update(nest([(bracket_path(key) or [key], value) for key, value in deep]))
     return fields
+
+
+def form_items(pairs: Pairs) -> Any:
+    """A form body whose schema is an array, read by the conventions clients use: nothing or `[]` is
+    the empty list, `0[name]=cut&1[name]=add` indexed items (as qs and Rack write them), and plain keys
+    one item after another, a new item where a key comes again (`name=cut&name=add`: two items)."""
+    entries: list[tuple[list[str], Any]] = []
+    item, seen = 0, set()
+    for key, value in pairs:
+        path = bracket_path(key)
+        if path and _INDEX.fullmatch(path[0]):
+            entries.append((path, value))
+        elif key not in ("", "[]") and path is None:
+            if key in seen:
+                item, seen = item + 1, set()
+            seen.add(key)
+            entries.append(([str(item), key], value))
+    return nest(entries) if entries else Parsed([])
 
 
 def _field(values: list[Any], prop: Any, encoding: dict[str, Any]) -> Any:
@@ -426,6 +450,18 @@ def typed(raw: Any, schema: Any, depth: int = 0) -> Any:
                            if isinstance(p.get("additionalProperties"), dict)), {})
         return {key: typed(value, properties.get(key, additional), depth + 1) for key, value in raw.items()}
     return raw
+
+
+def text_readings(raw: Any, schema: Any) -> list[Any]:
+    """A text's other readings where its schema allows several scalar types (`oneOf: [integer, string]`:
+    `0` as 0 and as "0"), for the caller to keep the one the schema accepts; [] for anything else."""
+    types = declared_types(schema)
+    if not isinstance(raw, str) or len(types) < 2:
+        return []
+    return [coerce_text(raw, [kind]) for kind in types[1:] if kind in _SCALARS]
+
+
+_SCALARS = ("string", "integer", "number", "boolean", "null")
 
 
 def declared_types(schema: Any) -> list[str]:

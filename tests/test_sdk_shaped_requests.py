@@ -36,6 +36,21 @@ NUMBERS = _spec({
                     {"name": "ratio", "in": "query", "schema": {"type": "number"}}]),
 })
 
+ID_OR_UUID = {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "format": "uuid"},
+                        {"type": "string", "minLength": 1}]}
+TASK = {"type": "object", "properties": {"name": {"type": "string", "enum": ["cut", "add"]}, "start": {"type": "integer"}}}
+FORMS = _spec({
+    "/videos/{id}": {"delete": {"parameters": [{"name": "id", "in": "path", "required": True, "schema": ID_OR_UUID}],
+                                "responses": {"204": {"description": "ok"}}}},
+    "/search": _get([{"name": "ids", "in": "query", "schema": {"type": "array", "items": {"type": "integer"}}}]),
+    "/tags": {"post": {"requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+        "type": "object", "required": ["tags"], "properties": {"tags": {"type": "array", "items": {"type": "string"}},
+                                                               "title": {"type": "string"}}}}}},
+        "responses": {"204": {"description": "ok"}}}},
+    "/edit": {"post": {"requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+        "type": "array", "items": TASK}}}}, "responses": {"204": {"description": "ok"}}}},
+})
+
 USER = {"type": "object", "properties": {
     "name": {"type": "string", "pattern": "/^[a-z0-9._]+$/"},
     "link": {"type": "string", "pattern": "/magnet:\\?xt=urn:[a-z0-9]+/i"},
@@ -56,7 +71,7 @@ USERS = _spec({
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayThread]:
     folder = tmp_path_factory.mktemp("specs")
     services = {}
-    for name, spec in (("numbers", NUMBERS), ("users", USERS)):
+    for name, spec in (("numbers", NUMBERS), ("users", USERS), ("forms", FORMS)):
         path = folder / f"{name}.json"
         path.write_text(json.dumps(spec))
         services[name] = {"spec": str(path), "base_path": f"/{name}"}
@@ -122,3 +137,34 @@ def test_an_answer_fits_one_branch_where_one_branch_extends_the_other(client: ht
         assert not list(strict.iter_errors(body)), answer.text
         assert re.search("(?i)magnet:\\?xt=urn:[a-z0-9]+", body["link"]), answer.text
         assert "name" not in body  # optional, and written as a literal no value matches as written
+
+
+# --- scalar readings, form arrays ------------------------------------------------------------------
+
+def test_a_path_parameter_that_is_an_id_or_a_text_takes_either_reading(client: httpx.Client) -> None:
+    assert client.delete("/forms/videos/12").status_code == 204
+    assert client.delete("/forms/videos/0").status_code == 204  # not an id >= 1, but a non-empty text
+    assert client.delete("/forms/videos/9c9de5e8-0a1e-484a-b099-e80766180a6d").status_code == 204
+
+
+def test_an_array_query_parameter_takes_the_bracket_suffix(client: httpx.Client) -> None:
+    assert client.get("/forms/search?ids[]=1&ids[]=2").status_code == 204
+    assert client.get("/forms/search?ids=1&ids=2").status_code == 204
+    refused = client.get("/forms/search?ids[]=1&ids[]=two")
+    assert refused.status_code == 400 and "query ids" in refused.json()["detail"]
+
+
+def test_a_form_array_field_takes_the_bracket_suffix_and_repeated_keys(client: httpx.Client) -> None:
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert client.post("/forms/tags", content="tags[]=a&tags[]=b&title=x", headers=form).status_code == 204
+    assert client.post("/forms/tags", content="tags=a&tags=b", headers=form).status_code == 204
+    assert client.post("/forms/tags", content="title=x", headers=form).status_code == 400
+
+
+def test_a_form_body_whose_schema_is_an_array_is_read_as_items(client: httpx.Client) -> None:
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert client.post("/forms/edit", content="[]", headers=form).status_code == 204
+    assert client.post("/forms/edit", content="0[name]=cut&0[start]=2&1[name]=add", headers=form).status_code == 204
+    assert client.post("/forms/edit", content="name=cut&start=2&name=add", headers=form).status_code == 204
+    refused = client.post("/forms/edit", content="name=cut&name=trim", headers=form)
+    assert refused.status_code == 400 and "/1/name" in refused.text
