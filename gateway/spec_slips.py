@@ -1,6 +1,8 @@
 """Schema slips no meta-schema names precisely, each served all the same with a located warning so
 the author can fix it:
 - a `pattern` Python's regex engine cannot compile (ECMA syntax such as `\\p{L}`);
+- words beside a `$ref` in OpenAPI 3.0 / Swagger 2.0 that constrain values (`required`, `minimum`...):
+  those versions say they are ignored, and spec_refs ignores them as clients do;
 - a `pattern` written as a JavaScript regex literal (`'/^[a-z]+$/'`, `'/x/i'`): as written no value
   can match the slashes, so every request would be refused and no answer generated. The author meant
   the inside, and the served copy reads it so (`i` as case-insensitive, other flags dropped). Only a
@@ -15,6 +17,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from .spec_refs import SIBLINGS_30
 
 LITERAL_MARK = "x-gw-pattern-literal"  # the pattern as written, kept beside the one read (see generator.py)
 _LITERAL = re.compile(r"/(?P<inside>.+)/(?P<flags>[dgimsuvy]*)", re.DOTALL)
@@ -31,6 +35,22 @@ def schema_slips(document: dict[str, Any], spec_file: Path, limit: int = 50) -> 
         if len(warnings) >= limit:
             break
     return warnings[:limit]
+
+
+def ref_siblings(document: dict[str, Any], spec_file: Path, limit: int = 50) -> list[str]:
+    """One warning per `$ref` whose 3.0 / 2.0 siblings constrain values, which that version ignores."""
+    if str(document.get("openapi", "")).startswith(("3.1", "3.2")):
+        return []
+    warnings = []
+    for place, node in _schemas(document):
+        ignored = [key for key in node if isinstance(node.get("$ref"), str) and key != "$ref"
+                   and key not in SIBLINGS_30 and not key.startswith("x-")]
+        if ignored:
+            warnings.append(f"{spec_file}: {place or '$ref'}: {', '.join(ignored)} beside $ref "
+                            f"{'is' if len(ignored) == 1 else 'are'} ignored in OpenAPI 3.0 and Swagger 2.0")
+    if len(warnings) > limit:
+        warnings = [*warnings[:limit], f"{spec_file}: {len(warnings) - limit} more $refs have siblings that are ignored"]
+    return warnings
 
 
 def js_regex_literals(document: dict[str, Any], spec_file: Path, limit: int = 50) -> tuple[dict[str, Any], list[str]]:

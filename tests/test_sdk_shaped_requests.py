@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from jsonschema import Draft202012Validator
 
 from tests.conftest import GatewayThread, gateway_config
@@ -51,6 +52,19 @@ FORMS = _spec({
         "type": "array", "items": TASK}}}}, "responses": {"204": {"description": "ok"}}}},
 })
 
+APP = {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "size": {"type": "integer"}}}
+MEDIA_HEADER = {"in": "header", "schema": {"type": "string", "enum": ["application/json", "application/yaml"]}}
+MEDIA = _spec({
+    "/apps": {"post": {"parameters": [{**MEDIA_HEADER, "name": "Content-Type"}, {**MEDIA_HEADER, "name": "Accept"}],
+                       "requestBody": {"required": True, "content": {"application/json": {"schema": APP}}},
+                       "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": APP}}}}}},
+    "/configs": {"get": {"responses": {"200": {"description": "ok", "content": {"application/yaml": {"schema": APP}}}}}},
+    "/members": {"post": {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "$ref": "#/components/schemas/Members", "required": ["ids"], "minProperties": 1, "description": "members"}}}},
+        "responses": {"204": {"description": "ok"}}}},
+}, {"Members": {"type": "object", "properties": {"ids": {"type": "array", "items": {"type": "integer"}}}}})
+MEMBERS_31 = {**MEDIA, "openapi": "3.1.0"}
+
 USER = {"type": "object", "properties": {
     "name": {"type": "string", "pattern": "/^[a-z0-9._]+$/"},
     "link": {"type": "string", "pattern": "/magnet:\\?xt=urn:[a-z0-9]+/i"},
@@ -71,7 +85,7 @@ USERS = _spec({
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayThread]:
     folder = tmp_path_factory.mktemp("specs")
     services = {}
-    for name, spec in (("numbers", NUMBERS), ("users", USERS), ("forms", FORMS)):
+    for name, spec in (("numbers", NUMBERS), ("users", USERS), ("forms", FORMS), ("media", MEDIA), ("media31", MEMBERS_31)):
         path = folder / f"{name}.json"
         path.write_text(json.dumps(spec))
         services[name] = {"spec": str(path), "base_path": f"/{name}"}
@@ -168,3 +182,50 @@ def test_a_form_body_whose_schema_is_an_array_is_read_as_items(client: httpx.Cli
     assert client.post("/forms/edit", content="name=cut&start=2&name=add", headers=form).status_code == 204
     refused = client.post("/forms/edit", content="name=cut&name=trim", headers=form)
     assert refused.status_code == 400 and "/1/name" in refused.text
+
+
+# --- media types listed by header parameters, YAML answers, $ref siblings -------------------------------
+
+def test_a_media_type_listed_by_a_content_type_header_parameter_is_accepted(client: httpx.Client) -> None:
+    sent = client.post("/media/apps", content=b"name: web\n", headers={"Content-Type": "application/yaml"})
+    assert sent.status_code == 200
+    assert sent.headers["content-type"].startswith("application/json")
+
+
+def test_a_media_type_listed_by_an_accept_header_parameter_is_answered_in_the_documented_type(client: httpx.Client) -> None:
+    answer = client.post("/media/apps", json={"name": "web"}, headers={"Accept": "application/yaml"})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("application/json")
+    assert not list(Draft202012Validator(APP).iter_errors(answer.json()))
+    assert client.post("/media/apps", json={"name": "web"}, headers={"Accept": "text/csv"}).status_code == 406
+
+
+def test_media_types_listed_by_header_parameters_are_warned_at_their_place(gateway: GatewayThread) -> None:
+    warnings = gateway.app.services["media"].warnings
+    assert any("paths./apps.post.parameters[0]: OpenAPI ignores the Content-Type header parameter" in w for w in warnings)
+    assert any("paths./apps.post.parameters[1]: OpenAPI ignores the Accept header parameter" in w for w in warnings)
+
+
+def test_a_response_declared_as_yaml_is_yaml(client: httpx.Client) -> None:
+    answer = client.get("/media/configs")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("application/yaml")
+    assert not list(Draft202012Validator(APP).iter_errors(yaml.safe_load(answer.text)))
+
+
+def test_constraints_beside_a_ref_are_ignored_in_30_as_the_version_says(client: httpx.Client) -> None:
+    assert client.post("/media/members", json={}).status_code == 204
+    assert client.post("/media/members", json={"ids": ["x"]}).status_code == 400
+
+
+def test_constraints_beside_a_ref_apply_in_31(client: httpx.Client) -> None:
+    assert client.post("/media31/members", json={}).status_code == 400
+    assert client.post("/media31/members", json={"ids": [1]}).status_code == 204
+
+
+def test_constraints_beside_a_ref_in_30_are_warned_at_their_place(gateway: GatewayThread) -> None:
+    warnings = [w for w in gateway.app.services["media"].warnings if "beside $ref" in w]
+    assert any("paths./members.post.requestBody.content.application/json.schema: required, minProperties beside $ref are "
+               "ignored" in w for w in warnings), warnings
+    assert not gateway.app.services["media31"].warnings or not any("beside $ref" in w
+                                                                   for w in gateway.app.services["media31"].warnings)
