@@ -210,8 +210,10 @@ def brackets_hint(keys: Iterable[str]) -> str:
 
 
 def deep_object(pairs: Pairs, name: str) -> Any:
-    """`name[a]=1&name[b][0]=2` (deepObject, and brackets generally) -> {a: 1, b: {0: 2}}; None when absent."""
-    entries = [(path, value) for key, value in pairs if (path := bracket_path(key)) and path[0] == name]
+    """`name[a]=1&name[b][0]=2` (deepObject, and brackets generally) -> {a: 1, b: {0: 2}}; None when absent.
+    A name with brackets of its own (`filter[status]`) takes the keys that continue it (`filter[status][value]`)."""
+    entries = [([name, *path[1:]], value) for key, value in pairs
+               if key.startswith(f"{name}[") and (path := bracket_path("_" + key[len(name):]))]
     return nest(entries).get(name) if entries else None
 
 
@@ -235,19 +237,13 @@ def decode_pairs(pairs: Pairs, name: str, style: Style, shape: str, schema: Any 
     `claimed`: keys that are other parameters' (never an exploded object's properties)."""
     values = [value for key, value in pairs if key == name
               or (shape == "array" and key == f"{name}[]" and key not in claimed)]  # `ids[]=1&ids[]=2`, as PHP and Rails send
-    if shape != "scalar" and (style.style == "deepObject" or brackets):
-        deep = deep_object(pairs, name)
+    # brackets where the spec says deepObject, the service says `brackets`, or the name is written in them itself
+    if shape != "scalar" and (style.style == "deepObject" or brackets or (shape == "object" and bracket_path(name))):
+        deep = deep_object([(key, value) for key, value in pairs if key not in claimed], name)
         if deep is not None:
             return deep
     if shape == "object" and style.explode and style.style in ("form", "deepObject"):
-        if style.style == "form":
-            names, open_ = object_keys(schema)
-            found: dict[str, Repeated] = {}
-            for key, value in pairs:
-                if key in names or (open_ and key not in claimed and key != name and not _bracketed(key, claimed)):
-                    found[key] = Repeated((*found.get(key, ()), value))
-            return found or None
-        return None
+        return exploded_object(pairs, name, schema, claimed) if style.style == "form" else None
     if not values:
         return None
     if shape == "scalar":
@@ -256,6 +252,32 @@ def decode_pairs(pairs: Pairs, name: str, style: Style, shape: str, schema: Any 
         return list(values) if shape == "array" else _shaped(values, shape, True)
     delimiter = DELIMITERS.get(style.style, ",")
     return _shaped([part for value in values for part in split(value, delimiter)], shape, False)
+
+
+def exploded_object(pairs: Pairs, name: str, schema: Any, claimed: frozenset[str]) -> dict[str, Any] | None:
+    """An exploded `form` object: its properties as keys (`offset=1&limit=2`). OpenAPI defines no form
+    for a property that is itself an object or an array of objects: it is read from the conventions
+    clients use (`details[0][code]=x`, or JSON text), and text that follows none (`details=code`, all a
+    client keeps of `[{"code": ...}]` when it iterates a dict) is left unjudged, not refused."""
+    names, open_ = object_keys(schema)
+    found: dict[str, Any] = {}
+    nested: list[tuple[list[str], Any]] = []
+    for key, value in pairs:
+        path = bracket_path(key)
+        if key in names or (open_ and key not in claimed and key != name and not _bracketed(key, claimed)):
+            found[key] = Repeated((*found.get(key, ()), value))
+        elif path and path[0] in names and key not in claimed:
+            nested.append((path, value))
+    properties = merged_properties(schema)
+    for key, texts in list(found.items()):
+        if _holds_objects(properties.get(key)) or "object" in declared_types(properties.get(key)):
+            read = _field(list(texts), properties.get(key), {"contentType": "application/json"})
+            if isinstance(read, Parsed):
+                found[key] = read
+            else:
+                del found[key]
+    found.update(nest(nested))
+    return found or None
 
 
 def _bracketed(key: str, names: frozenset[str]) -> bool:

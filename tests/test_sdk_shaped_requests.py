@@ -65,6 +65,18 @@ MEDIA = _spec({
 }, {"Members": {"type": "object", "properties": {"ids": {"type": "array", "items": {"type": "integer"}}}}})
 MEMBERS_31 = {**MEDIA, "openapi": "3.1.0"}
 
+DETAIL = {"type": "object", "properties": {"code": {"type": "string", "enum": ["late", "missing"]},
+                                           "description": {"type": "string"}}}
+STATUS = {"type": "object", "properties": {"value": {"type": "string", "enum": ["draft", "ported"]},
+                                           "details": {"type": "array", "items": DETAIL}}}
+ORDERS = _spec({
+    "/orders": _get([{"name": "filter[status]", "in": "query", "schema": STATUS},
+                     {"name": "filter[customer_reference]", "in": "query", "schema": {"type": "string"}},
+                     {"name": "page", "in": "query", "style": "deepObject", "explode": True, "schema": {
+                         "type": "object", "properties": {"size": {"type": "integer"},
+                                                          "cursors": {"type": "array", "items": DETAIL}}}}]),
+})
+
 USER = {"type": "object", "properties": {
     "name": {"type": "string", "pattern": "/^[a-z0-9._]+$/"},
     "link": {"type": "string", "pattern": "/magnet:\\?xt=urn:[a-z0-9]+/i"},
@@ -85,7 +97,8 @@ USERS = _spec({
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayThread]:
     folder = tmp_path_factory.mktemp("specs")
     services = {}
-    for name, spec in (("numbers", NUMBERS), ("users", USERS), ("forms", FORMS), ("media", MEDIA), ("media31", MEMBERS_31)):
+    for name, spec in (("numbers", NUMBERS), ("users", USERS), ("forms", FORMS), ("media", MEDIA), ("media31", MEMBERS_31),
+                       ("orders", ORDERS)):
         path = folder / f"{name}.json"
         path.write_text(json.dumps(spec))
         services[name] = {"spec": str(path), "base_path": f"/{name}"}
@@ -229,3 +242,32 @@ def test_constraints_beside_a_ref_in_30_are_warned_at_their_place(gateway: Gatew
                "ignored" in w for w in warnings), warnings
     assert not gateway.app.services["media31"].warnings or not any("beside $ref" in w
                                                                    for w in gateway.app.services["media31"].warnings)
+
+
+# --- query objects whose values are arrays of objects ---------------------------------------------------
+
+def test_a_query_object_named_with_brackets_takes_the_keys_that_continue_its_name(client: httpx.Client) -> None:
+    sent = "filter[status][value]=ported&filter[status][details][0][code]=late&filter[status][details][1][code]=missing"
+    assert client.get(f"/orders/orders?{sent}&filter[customer_reference]=abc").status_code == 204
+    refused = client.get("/orders/orders?filter[status][details][0][code]=early")
+    assert refused.status_code == 400 and "filter[status]" in refused.json()["detail"]
+
+
+def test_a_form_object_property_that_is_an_array_of_objects_reads_brackets_and_json(client: httpx.Client) -> None:
+    assert client.get("/orders/orders?value=ported&details[0][code]=late&details[0][description]=x").status_code == 204
+    assert client.get("/orders/orders", params={"value": "draft", "details": '[{"code": "late"}]'}).status_code == 204
+    refused = client.get("/orders/orders", params={"details": '[{"code": "early"}]'})
+    assert refused.status_code == 400 and "filter[status]" in refused.json()["detail"]
+
+
+def test_a_form_object_property_sent_as_flat_text_where_openapi_defines_no_form_is_unjudged(client: httpx.Client) -> None:
+    # what a client that iterates a dict sends for details=[{"code": ..., "description": ...}]
+    assert client.get("/orders/orders?details=code&details=description&value=ported").status_code == 204
+    assert client.get("/orders/orders?details=code&value=lost").status_code == 400  # the rest is still judged
+
+
+def test_a_deep_object_property_that_is_an_array_of_objects_is_read_from_indexed_brackets(client: httpx.Client) -> None:
+    sent = "page[size]=2&page[cursors][0][code]=late&page[cursors][1][code]=missing"
+    assert client.get(f"/orders/orders?{sent}").status_code == 204
+    refused = client.get("/orders/orders?page[size]=2&page[cursors][0][code]=early")
+    assert refused.status_code == 400 and "query page" in refused.json()["detail"]
