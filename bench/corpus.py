@@ -22,7 +22,8 @@ What counts as a failure: a check failure on a case, except (both counted in the
   with a 4xx (no `x-gw-source`): the expected answer to negative testing;
 - when the spec forces the failure on any server (`unavoidable`): an operation that documents only
   5xx answers, or no response at all, a 204 documented with content, a malformed media type, a
-  `Content-Length` header parameter sent as a number HTTP cannot frame a body with (`0.0`).
+  `Content-Length` header parameter sent as a number HTTP cannot frame a body with (`0.0`), a value
+  held to an anchored pattern written as a JavaScript regex literal (`'/^[a-z]+$/'` matches no string).
 """
 
 from __future__ import annotations
@@ -644,6 +645,7 @@ UNAVOIDABLE = (
     "204 documented with content",
     "spec documents a malformed media type",
     "request frames its body with a Content-Length HTTP forbids",
+    "spec pattern written as a JavaScript regex literal",
 )
 
 
@@ -700,6 +702,8 @@ def probable_cause(failure: Failure) -> str:
             return "required response header missing"
         return "response header value does not match its schema"
     if check == "response_schema_conformance":
+        if re.search(r"""does not match ['"]/\^|\$/[dgimsuvy]*['"]""", first):
+            return "spec pattern written as a JavaScript regex literal (`/^...$/`): no string matches it as written"
         cause = next((cause for pattern, cause in _SCHEMA_CAUSES if re.search(pattern, first)), first[:80])
         if failure.gw_source == "example":
             return f"spec example served as-is does not match its schema: {cause}"
