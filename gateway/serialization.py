@@ -568,7 +568,10 @@ def _number(text: str) -> int | float | None:
     if not _NUMBER.fullmatch(text):
         return None
     if "." not in text and "e" not in text.lower():
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:  # more digits than Python converts (sys.int_info.str_digits_check_threshold)
+            return None
     value = float(text)
     if value != value or value in (float("inf"), float("-inf")):
         return None

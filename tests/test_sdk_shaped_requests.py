@@ -129,6 +129,7 @@ def test_an_integer_parameter_refuses_fractions_and_words_python_would_read(clie
         assert refused.status_code == 400, text
         assert "query n" in refused.json()["detail"]
     assert client.get("/numbers/count", params={"n": "1", "ratio": "inf"}).status_code == 400
+    assert client.get("/numbers/count", params={"n": "9" * 5000}).status_code == 400  # more digits than int() reads
     assert client.get("/numbers/count", params={"n": "1"}, headers={"X-Size": "11.0"}).status_code == 400
 
 
