@@ -26,50 +26,50 @@ _VALUES = frozenset({"example", "examples", "default", "enum", "const"})  # data
 _NAMES = frozenset({"properties", "patternProperties", "$defs", "definitions", "schemas", "dependentSchemas"})
 
 
-def schema_slips(document: dict[str, Any], spec_file: Path, limit: int = 50) -> list[str]:
-    """One `file: place: reason` line per slip, in document order, at most `limit`."""
-    warnings: list[str] = []
-    for place, node in _schemas(document):
-        warnings += [f"{spec_file}: {place}.{key}: {reason}" if place else f"{spec_file}: {key}: {reason}"
-                     for key, reason in _slips(node)]
-        if len(warnings) >= limit:
-            break
-    return warnings[:limit]
-
-
-def ref_siblings(document: dict[str, Any], spec_file: Path, limit: int = 50) -> list[str]:
-    """One warning per `$ref` whose 3.0 / 2.0 siblings constrain values, which that version ignores."""
-    if str(document.get("openapi", "")).startswith(("3.1", "3.2")):
-        return []
-    warnings = []
-    for place, node in _schemas(document):
-        ignored = [key for key in node if isinstance(node.get("$ref"), str) and key != "$ref"
-                   and key not in SIBLINGS_30 and not key.startswith("x-")]
-        if ignored:
-            warnings.append(f"{spec_file}: {place or '$ref'}: {', '.join(ignored)} beside $ref "
-                            f"{'is' if len(ignored) == 1 else 'are'} ignored in OpenAPI 3.0 and Swagger 2.0")
-    if len(warnings) > limit:
-        warnings = [*warnings[:limit], f"{spec_file}: {len(warnings) - limit} more $refs have siblings that are ignored"]
-    return warnings
-
-
-def js_regex_literals(document: dict[str, Any], spec_file: Path, limit: int = 50) -> tuple[dict[str, Any], list[str]]:
-    """The document with every regex-literal `pattern` read as the regex it denotes (`document` itself
-    when none is written), and a warning per place (at most `limit`, then a count)."""
-    if not any(_literal(node) for _place, node in _schemas(document)):
-        return document, []
-    served = copy.deepcopy(document)
-    warnings = []
-    for place, node in list(_schemas(served)):
+def schema_slips(document: dict[str, Any], spec_file: Path, limit: int = 50) -> tuple[dict[str, Any], list[str]]:
+    """The document with regex-literal patterns read as the regex they denote (`document` itself when
+    none is written), and one `file: place: reason` line per slip, in document order: at most `limit`
+    of each kind, then a count. One walk over the schemas."""
+    siblings_ignored = not str(document.get("openapi", "")).startswith(("3.1", "3.2"))
+    slips: list[str] = []
+    ignored: list[str] = []
+    literals: list[tuple[str, dict[str, Any], str]] = []
+    for chain, node in _schemas(document):
+        for key, reason in _slips(node):
+            slips.append(f"{spec_file}: {_place(chain, key)}: {reason}")
+        if siblings_ignored and isinstance(node.get("$ref"), str):
+            extra = [key for key in node if key != "$ref" and key not in SIBLINGS_30 and not key.startswith("x-")]
+            if extra:
+                ignored.append(f"{spec_file}: {_place(chain) or '$ref'}: {', '.join(extra)} beside $ref "
+                               f"{'is' if len(extra) == 1 else 'are'} ignored in OpenAPI 3.0 and Swagger 2.0")
         read = _literal(node)
         if read is not None:
-            node[LITERAL_MARK], node["pattern"] = node["pattern"], read
-            where = f"{place}.pattern" if place else "pattern"
-            warnings.append(f"{spec_file}: {where}: pattern is written as a JavaScript regex literal; read as {read}")
-    if len(warnings) > limit:
-        more = f"{spec_file}: {len(warnings) - limit} more patterns are written as JavaScript regex literals"
-        warnings = [*warnings[:limit], more]
-    return served, warnings
+            literals.append((_place(chain, "pattern"), node, read))
+    warnings = slips[:limit] + _counted(ignored, limit, f"{spec_file}: {{}} more $refs have siblings that are ignored")
+    if not literals:
+        return document, warnings
+    copies: dict[int, Any] = {}
+    served = copy.deepcopy(document, copies)  # `copies` maps each original node to its copy
+    for _place_text, node, read in literals:
+        patched = copies[id(node)]
+        patched[LITERAL_MARK], patched["pattern"] = patched["pattern"], read
+    lines = [f"{spec_file}: {place}: pattern is written as a JavaScript regex literal; read as {read}"
+             for place, _node, read in literals]
+    return served, warnings + _counted(lines, limit, f"{spec_file}: {{}} more patterns are written as JavaScript regex literals")
+
+
+def _counted(lines: list[str], limit: int, more: str) -> list[str]:
+    return lines if len(lines) <= limit else [*lines[:limit], more.format(len(lines) - limit)]
+
+
+def _place(chain: Any, last: str = "") -> str:
+    """`paths./a.get.parameters[0]` from the walk's (parent, key) chain, with `last` appended."""
+    parts: list[str] = []
+    while chain:
+        chain, key = chain
+        parts.append(f"[{key}]" if isinstance(key, int) else f".{key}")
+    text = "".join(reversed(parts)).lstrip(".")
+    return f"{text}.{last}".lstrip(".") if last else text
 
 
 def inside_of(pattern: str) -> str | None:
@@ -90,23 +90,24 @@ def _literal(node: dict[str, Any]) -> str | None:
     return inside_of(pattern) if isinstance(pattern, str) and LITERAL_MARK not in node else None
 
 
-def _schemas(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(place, mapping) for each mapping that may be a schema, in document order: data (examples,
-    defaults, enums) is not walked, and under `properties` and the like every key is a name."""
-    stack: list[tuple[Any, str, bool]] = [(document, "", False)]
+def _schemas(document: dict[str, Any]) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """(place chain, mapping) for each mapping that may be a schema, in document order: data (examples,
+    defaults, enums) is not walked, and under `properties` and the like every key is a name. The
+    place is a (parent chain, key) pair, spelled out by `_place` only where a warning needs it."""
+    stack: list[tuple[Any, Any, bool]] = [(document, None, False)]
     seen: set[int] = set()
     while stack:
-        node, place, named = stack.pop()  # named: a map of names to schemas (`properties`)
+        node, chain, named = stack.pop()  # named: a map of names to schemas (`properties`)
         if id(node) in seen:
             continue
         seen.add(id(node))
         if isinstance(node, dict):
             if not named:
-                yield place, node
-            stack.extend((v, f"{place}.{k}" if place else str(k), k in _NAMES and not named) for k, v in reversed(node.items())
+                yield chain, node
+            stack.extend((v, (chain, k), k in _NAMES and not named) for k, v in reversed(node.items())
                          if isinstance(v, (dict, list)) and (named or k not in _VALUES))
         elif isinstance(node, list):
-            stack.extend((v, f"{place}[{i}]", False) for i, v in reversed(list(enumerate(node))) if isinstance(v, (dict, list)))
+            stack.extend((v, (chain, i), False) for i, v in reversed(list(enumerate(node))) if isinstance(v, (dict, list)))
 
 
 def _slips(node: dict[str, Any]) -> list[tuple[str, str]]:

@@ -28,7 +28,7 @@ from .spec_loops import break_schema_loops
 from .spec_media_headers import media_header_types
 from .spec_nullable import nullable_as_31
 from .spec_refs import RefError, bundle, resolve_in_place
-from .spec_slips import js_regex_literals, ref_siblings, schema_slips
+from .spec_slips import schema_slips
 from .spec_structure import finding_lines, structural_findings
 from .spec_trial import leave_out_unbuildable
 from .spec_yaml import AliasBomb, load_yaml
@@ -121,8 +121,8 @@ def load_service(name: str, spec_file: Path, base_path: str, deep_check: str = "
         warnings = finding_lines(findings, spec_file) + loops + nullables + media_headers
         had_paths = bool(raw.get("paths"))
         served, left_out = servable(raw, spec_file, unresolved, findings)
-        served, literals = js_regex_literals(served, spec_file)
-        warnings += left_out + literals + schema_slips(served, spec_file) + ref_siblings(served, spec_file)
+        served, slips = schema_slips(served, spec_file)
+        warnings += left_out + slips
         deep = semantic_warnings(served, spec_file) if deep_check == "now" else cached_warnings(served, spec_file)
         unchecked = copy.deepcopy(served) if deep_check == "later" and deep is None else None
         specification = _specification(served, spec_file)
