@@ -16,6 +16,7 @@ from typing import Any
 
 from .media_types import base_type, is_json
 from .spec_draft import operations_of
+from .spec_refs import RefError, pointer_target
 
 _HEADERS = {"content-type": "request body", "accept": "responses"}
 ACCEPT_LISTED = "x-gw-accept-listed"  # on the served operation: types its Accept parameter lists
@@ -84,10 +85,8 @@ def _local(document: dict[str, Any], node: Any) -> Any:
     ref = node.get("$ref") if isinstance(node, dict) else None
     if not isinstance(ref, str) or not ref.startswith("#/"):
         return node if isinstance(node, dict) else {}
-    found: Any = document
-    for key in ref[2:].split("/"):
-        key = key.replace("~1", "/").replace("~0", "~")
-        if not isinstance(found, dict) or key not in found:
-            return {}
-        found = found[key]
+    try:
+        found = pointer_target(document, ref[1:])
+    except RefError:
+        return {}
     return found if isinstance(found, dict) else {}
