@@ -21,7 +21,9 @@ What counts as a failure: a check failure on a case, except (both counted in the
 - when schemathesis sent invalid data on purpose (a negative case) and gw's own validator refused it
   with a 4xx (no `x-gw-source`): the expected answer to negative testing;
 - when the spec forces the failure on any server (`unavoidable`): an operation that documents only
-  5xx answers, or no response at all, a 204 documented with content, a malformed media type.
+  5xx answers, or no response at all, a 204 documented with content, a malformed media type, a
+  `Content-Length` header parameter sent as a number HTTP cannot frame a body with (`0.0`), a value
+  held to an anchored pattern written as a JavaScript regex literal (`'/^[a-z]+$/'` matches no string).
 """
 
 from __future__ import annotations
@@ -642,6 +644,8 @@ UNAVOIDABLE = (
     "operation documents no response at all",
     "204 documented with content",
     "spec documents a malformed media type",
+    "request frames its body with a Content-Length HTTP forbids",
+    "spec pattern written as a JavaScript regex literal",
 )
 
 
@@ -665,6 +669,10 @@ def probable_cause(failure: Failure) -> str:
         return f"{status} from gw itself"
     if not failure.gw_source and 400 <= status < 500:
         if body.startswith("Invalid HTTP request"):
+            framing = re.search(r"-H '(?i:content-length): ([^']*)'", failure.curl)
+            if framing and not re.fullmatch(r"[0-9]+", framing.group(1).strip()):
+                return (f"request frames its body with a Content-Length HTTP forbids ({framing.group(1)!r}, a spec's "
+                        f"numeric header parameter): every HTTP server must refuse it with 400 (RFC 9112 6.3)")
             return f"HTTP server refused the request before gw saw it ({status} {body.strip()})"
         problem = _problem(body)
         if str(problem.get("type", "")).endswith("not-found"):
@@ -694,6 +702,8 @@ def probable_cause(failure: Failure) -> str:
             return "required response header missing"
         return "response header value does not match its schema"
     if check == "response_schema_conformance":
+        if re.search(r"""does not match ['"]/\^|\$/[dgimsuvy]*['"]""", first):
+            return "spec pattern written as a JavaScript regex literal (`/^...$/`): no string matches it as written"
         cause = next((cause for pattern, cause in _SCHEMA_CAUSES if re.search(pattern, first)), first[:80])
         if failure.gw_source == "example":
             return f"spec example served as-is does not match its schema: {cause}"

@@ -112,7 +112,9 @@ def _exclusive_one_of(validator: Any, branches: Any, instance: Any, schema: Any)
         return
     fitting = [index for index, sub in enumerate(branches) if not any(validator.descend(instance, sub, schema_path=index))]
     if len(fitting) > 1:
-        yield ValidationError(f"{_short(instance)} is valid under each of branches {fitting}")
+        overlap = ValidationError(f"{_short(instance)} is valid under each of branches {fitting}")
+        overlap.fitting = fitting  # type: ignore[attr-defined]  # for the mocker to tell them apart
+        yield overlap
 
 
 _NAMED: dict[int, tuple[Any, str]] = {}  # id(component schema) -> (schema, its name)

@@ -210,8 +210,10 @@ def brackets_hint(keys: Iterable[str]) -> str:
 
 
 def deep_object(pairs: Pairs, name: str) -> Any:
-    """`name[a]=1&name[b][0]=2` (deepObject, and brackets generally) -> {a: 1, b: {0: 2}}; None when absent."""
-    entries = [(path, value) for key, value in pairs if (path := bracket_path(key)) and path[0] == name]
+    """`name[a]=1&name[b][0]=2` (deepObject, and brackets generally) -> {a: 1, b: {0: 2}}; None when absent.
+    A name with brackets of its own (`filter[status]`) takes the keys that continue it (`filter[status][value]`)."""
+    entries = [([name, *path[1:]], value) for key, value in pairs
+               if key.startswith(f"{name}[") and (path := bracket_path("_" + key[len(name):]))]
     return nest(entries).get(name) if entries else None
 
 
@@ -233,20 +235,15 @@ def decode_pairs(pairs: Pairs, name: str, style: Style, shape: str, schema: Any 
     an object's properties as keys; not: `id=3,4`), `spaceDelimited`, `pipeDelimited`, `deepObject`
     (`id[role]=admin`, nested `a[b][0][c]=x`, `a[]=x`). None when the request does not carry it.
     `claimed`: keys that are other parameters' (never an exploded object's properties)."""
-    values = [value for key, value in pairs if key == name]
-    if shape != "scalar" and (style.style == "deepObject" or brackets):
-        deep = deep_object(pairs, name)
+    values = [value for key, value in pairs if key == name
+              or (shape == "array" and key == f"{name}[]" and key not in claimed)]  # `ids[]=1&ids[]=2`, as PHP and Rails send
+    # brackets where the spec says deepObject, the service says `brackets`, or the name is written in them itself
+    if shape != "scalar" and (style.style == "deepObject" or brackets or (shape == "object" and bracket_path(name))):
+        deep = deep_object([(key, value) for key, value in pairs if key not in claimed], name)
         if deep is not None:
             return deep
     if shape == "object" and style.explode and style.style in ("form", "deepObject"):
-        if style.style == "form":
-            names, open_ = object_keys(schema)
-            found: dict[str, Repeated] = {}
-            for key, value in pairs:
-                if key in names or (open_ and key not in claimed and key != name and not _bracketed(key, claimed)):
-                    found[key] = Repeated((*found.get(key, ()), value))
-            return found or None
-        return None
+        return exploded_object(pairs, name, schema, claimed) if style.style == "form" else None
     if not values:
         return None
     if shape == "scalar":
@@ -255,6 +252,32 @@ def decode_pairs(pairs: Pairs, name: str, style: Style, shape: str, schema: Any 
         return list(values) if shape == "array" else _shaped(values, shape, True)
     delimiter = DELIMITERS.get(style.style, ",")
     return _shaped([part for value in values for part in split(value, delimiter)], shape, False)
+
+
+def exploded_object(pairs: Pairs, name: str, schema: Any, claimed: frozenset[str]) -> dict[str, Any] | None:
+    """An exploded `form` object: its properties as keys (`offset=1&limit=2`). OpenAPI defines no form
+    for a property that is itself an object or an array of objects: it is read from the conventions
+    clients use (`details[0][code]=x`, or JSON text), and text that follows none (`details=code`, all a
+    client keeps of `[{"code": ...}]` when it iterates a dict) is left unjudged, not refused."""
+    names, open_ = object_keys(schema)
+    found: dict[str, Any] = {}
+    nested: list[tuple[list[str], Any]] = []
+    for key, value in pairs:
+        path = bracket_path(key)
+        if key in names or (open_ and key not in claimed and key != name and not _bracketed(key, claimed)):
+            found[key] = Repeated((*found.get(key, ()), value))
+        elif path and path[0] in names and key not in claimed:
+            nested.append((path, value))
+    properties = merged_properties(schema)
+    for key, texts in list(found.items()):
+        if _holds_objects(properties.get(key)) or "object" in declared_types(properties.get(key)):
+            read = _field(list(texts), properties.get(key), {"contentType": "application/json"})
+            if isinstance(read, Parsed):
+                found[key] = read
+            else:
+                del found[key]
+    found.update(nest(nested))
+    return found or None
 
 
 def _bracketed(key: str, names: frozenset[str]) -> bool:
@@ -334,10 +357,13 @@ def decode_parameter(request: RequestText, where: str, name: str, style: Style, 
 
 # --- form bodies -------------------------------------------------------------------------------------
 
-def decode_form(pairs: Pairs, schema: Any, encoding: dict[str, Any], brackets: bool = False) -> dict[str, Any]:
+def decode_form(pairs: Pairs, schema: Any, encoding: dict[str, Any], brackets: bool = False) -> Any:
     """Form fields (urlencoded, or multipart parts as text) as the object the body schema describes,
-    each field as its `encoding` says: `deepObject` brackets, arrays by repeated keys or delimiters,
-    parts whose contentType is JSON parsed. `brackets`: read `a[b]=x` as nested for every field."""
+    each field as its `encoding` says: `deepObject` brackets, arrays by repeated keys, `name[]` or
+    delimiters, parts whose contentType is JSON parsed. `brackets`: read `a[b]=x` as nested for every
+    field. A body schema that is an array (OpenAPI defines no form for it) is read as `form_items` says."""
+    if declared_types(schema)[:1] == ["array"]:
+        return form_items(pairs)
     properties = merged_properties(schema)
     plain: dict[str, list[Any]] = {}
     deep: Pairs = []
@@ -345,12 +371,32 @@ def decode_form(pairs: Pairs, schema: Any, encoding: dict[str, Any], brackets: b
         path = bracket_path(key)
         if path and (brackets or style_of(encoding.get(path[0]) or {}, "formData").style == "deepObject"):
             deep.append((key, value))
+        elif path and path[1:] == [""] and key not in properties and "array" in declared_types(properties.get(path[0])):
+            plain.setdefault(path[0], []).append(value)  # `tags[]=a&tags[]=b`, as PHP and Rails send an array
         else:
             plain.setdefault(key, []).append(value)
     fields: dict[str, Any] = {name: _field(values, properties.get(name), encoding.get(name) or {})
                               for name, values in plain.items()}
     fields.update(nest([(bracket_path(key) or [key], value) for key, value in deep]))
     return fields
+
+
+def form_items(pairs: Pairs) -> Any:
+    """A form body whose schema is an array, read by the conventions clients use: nothing or `[]` is
+    the empty list, `0[name]=cut&1[name]=add` indexed items (as qs and Rack write them), and plain keys
+    one item after another, a new item where a key comes again (`name=cut&name=add`: two items)."""
+    entries: list[tuple[list[str], Any]] = []
+    item, seen = 0, set()
+    for key, value in pairs:
+        path = bracket_path(key)
+        if path and _INDEX.fullmatch(path[0]):
+            entries.append((path, value))
+        elif key not in ("", "[]") and path is None:
+            if key in seen:
+                item, seen = item + 1, set()
+            seen.add(key)
+            entries.append(([str(item), key], value))
+    return nest(entries) if entries else Parsed([])
 
 
 def _field(values: list[Any], prop: Any, encoding: dict[str, Any]) -> Any:
@@ -428,6 +474,18 @@ def typed(raw: Any, schema: Any, depth: int = 0) -> Any:
     return raw
 
 
+def text_readings(raw: Any, schema: Any) -> list[Any]:
+    """A text's other readings where its schema allows several scalar types (`oneOf: [integer, string]`:
+    `0` as 0 and as "0"), for the caller to keep the one the schema accepts; [] for anything else."""
+    types = declared_types(schema)
+    if not isinstance(raw, str) or len(types) < 2:
+        return []
+    return [coerce_text(raw, [kind]) for kind in types[1:] if kind in _SCALARS]
+
+
+_SCALARS = ("string", "integer", "number", "boolean", "null")
+
+
 def declared_types(schema: Any) -> list[str]:
     """Every JSON type a schema (or its allOf/oneOf/anyOf branches) names, in order."""
     if not isinstance(schema, dict):
@@ -485,19 +543,36 @@ _INDEX = re.compile(r"[0-9]{1,9}")  # an array index in brackets (`²` is a digi
 _BOOLEANS = {"true": True, "false": False}
 
 
+# a number as JSON writes it (a leading `+` and zeros tolerated): not Python's `1_000`, `inf`, `nan` or ` 5 `
+_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]{1,4})?")
+
+
 def coerce_text(text: str, types: list[str]) -> Any:
-    """Request text as the first of `types` it reads as (left as text when none fits)."""
+    """Request text as the first of `types` it reads as (left as text when none fits). An integer is
+    any number with a zero fractional part (`2`, `2.0`, `2e3`), as JSON Schema (draft 4 on) counts it."""
+    number = _number(text) if ("integer" in types or "number" in types) else None
     for kind in types:
-        try:
-            if kind == "integer":
-                return int(text)
-            if kind == "number":
-                number = float(text)
-                return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
-        except ValueError:
-            continue
+        if kind == "integer" and number is not None and float(number).is_integer():
+            return int(number)
+        if kind == "number" and number is not None:
+            return number
         if kind == "boolean" and text.lower() in _BOOLEANS:
             return _BOOLEANS[text.lower()]
         if kind == "null" and text in ("", "null"):
             return None
     return text
+
+
+def _number(text: str) -> int | float | None:
+    """`5` as an int, `5.0`, `5e0` and `5.5` as floats; None for text that is no (finite) number."""
+    if not _NUMBER.fullmatch(text):
+        return None
+    if "." not in text and "e" not in text.lower():
+        try:
+            return int(text)
+        except ValueError:  # more digits than Python converts (sys.int_info.str_digits_check_threshold)
+            return None
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        return None
+    return value

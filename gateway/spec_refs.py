@@ -131,7 +131,11 @@ def _safe_name(name: str) -> str:
 
 def resolve_in_place(document: dict[str, Any]) -> dict[str, Any]:
     """Replace every local `{"$ref": "#/..."}` by the object it points at (shared, so cycles stay
-    cycles). Siblings of a `$ref` (allowed in 3.1) are kept on a merged copy."""
+    cycles). Siblings of a `$ref` (allowed in 3.1) are kept on a merged copy; in OpenAPI 3.0 and
+    Swagger 2.0, which say they are ignored, only those that constrain nothing are kept (`SIBLINGS_30`:
+    descriptions, examples, and `nullable`, which only widens), so `{$ref: X, required: [a]}` is X as
+    clients and other tools read it (spec_slips warns at each such place)."""
+    keep = None if str(document.get("openapi", "")).startswith(("3.1", "3.2")) else SIBLINGS_30
     seen: set[int] = set()
     stack: list[Any] = [document]
     while stack:
@@ -142,18 +146,24 @@ def resolve_in_place(document: dict[str, Any]) -> dict[str, Any]:
         items = node.items() if isinstance(node, dict) else enumerate(node)
         for key, value in list(items):
             if isinstance(value, dict) and isinstance(value.get("$ref"), str) and value["$ref"].startswith("#"):
-                value = _deref(document, value)
+                value = _deref(document, value, keep)
                 node[key] = value
             if isinstance(value, (dict, list)) and id(value) not in seen:
                 stack.append(value)
     return document
 
 
-def _deref(document: dict[str, Any], node: dict[str, Any]) -> Any:
+# beside a $ref in 3.0 / 2.0: words that constrain no value (or, as `nullable`, only admit one more)
+SIBLINGS_30 = frozenset({"description", "summary", "title", "example", "examples", "default", "deprecated", "nullable",
+                         "externalDocs", "xml", "x-nullable"})
+
+
+def _deref(document: dict[str, Any], node: dict[str, Any], keep: frozenset[str] | None = None) -> Any:
     hops = 0
     siblings: dict[str, Any] = {}
     while isinstance(node, dict) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#"):
-        siblings.update({k: v for k, v in node.items() if k != "$ref" and k not in siblings})
+        siblings.update({k: v for k, v in node.items() if k != "$ref" and k not in siblings
+                         and (keep is None or k in keep or k.startswith("x-"))})
         node = pointer_target(document, node["$ref"][1:])
         hops += 1
         if hops > 64:

@@ -25,6 +25,7 @@ from .request_path import collapse, slash_twin
 from .spec_checks import SpecError, cached_warnings, check_in_background, merge_warnings, semantic_warnings
 from .spec_draft import HTTP_METHODS, operations_of, servable
 from .spec_loops import break_schema_loops
+from .spec_media_headers import media_header_types
 from .spec_nullable import nullable_as_31
 from .spec_refs import RefError, bundle, resolve_in_place
 from .spec_slips import schema_slips
@@ -114,12 +115,14 @@ def load_service(name: str, spec_file: Path, base_path: str, deep_check: str = "
         _check_version(raw, spec_file)
         raw, keywords = _as_31(raw)
         raw, nullables = nullable_as_31(raw, spec_file)
+        raw, media_headers = media_header_types(raw, spec_file)
         loops = break_schema_loops(raw, spec_file)  # before anything resolves or walks the schemas
         findings = [f for f in structural_findings(raw) if not (f[0] and f[0][-1] in keywords)]
-        warnings = finding_lines(findings, spec_file) + loops + nullables
+        warnings = finding_lines(findings, spec_file) + loops + nullables + media_headers
         had_paths = bool(raw.get("paths"))
         served, left_out = servable(raw, spec_file, unresolved, findings)
-        warnings += left_out + schema_slips(served, spec_file)
+        served, slips = schema_slips(served, spec_file)
+        warnings += left_out + slips
         deep = semantic_warnings(served, spec_file) if deep_check == "now" else cached_warnings(served, spec_file)
         unchecked = copy.deepcopy(served) if deep_check == "later" and deep is None else None
         specification = _specification(served, spec_file)

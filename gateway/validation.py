@@ -30,6 +30,7 @@ from .serialization import (
     decode_parameter,
     names_json,
     style_of,
+    text_readings,
     typed,
 )
 from .serialization import coerce_text as coerce_text  # the mocker's import
@@ -72,13 +73,14 @@ class _Parameter:
                 failure = failure or exc
                 continue
             if raw is not None:
-                candidates.append(typed(raw, self.schema))
+                candidates += [typed(raw, self.schema), *text_readings(raw, self.schema)]
         if not candidates:
             if failure is not None:
                 raise failure
             return MISSING
         if len(candidates) == 1:
             return candidates[0]
+        candidates = list({repr(value): value for value in candidates}.values())  # the first of equal readings
         return next((value for value in candidates if accepts(self.validator, value)), candidates[0])
 
 
@@ -214,7 +216,8 @@ class OperationValidator(RequestValidationOperation):
         except Exception as exc:  # starlette's parsers raise several kinds on malformed bodies
             return [{"in": "body", "name": "", "pointer": "", "message": f"malformed form body: {exc}"}]
         errors = schema_errors(validator, fields, "body", "")
-        hint = "" if self.brackets else brackets_hint(key for key in fields if any(key in e["message"] for e in errors))
+        keys = fields if isinstance(fields, dict) else {}  # a form read as a list (an array body) has no field names
+        hint = "" if self.brackets else brackets_hint(key for key in keys if any(key in e["message"] for e in errors))
         return [{**e, "message": e["message"] + hint} if hint and "[" in e["message"] else e for e in errors]
 
     def body_errors(self, body: bytes, encoding: str, validator: Any) -> list[Error]:
@@ -237,7 +240,7 @@ _LOCATIONS = ("path", "query", "header", "cookie")
 
 
 async def parse_form(body: bytes, scope: Any, schema: Any, encoding: dict[str, Any] | None = None,
-                     brackets: bool = False) -> dict[str, Any]:
+                     brackets: bool = False) -> Any:
     """A form body as the object its schema describes, each field decoded as its `encoding` says
     (serialization.decode_form) and typed as its property says; uploaded files stand in as ""
     (their bytes are not text) unless they hold JSON."""

@@ -2,8 +2,11 @@
 
 The judge forgives a value that fits several `oneOf` branches (published specs overlap them); the
 mocker holds its own answers to the strict reading, since schemathesis and SDKs that pick a branch
-by trying each refuse such an answer. Where a draw fits several branches, the array items that do
-are dropped (the rest of the answer kept) before the mocker draws again.
+by trying each refuse such an answer. Where a draw fits several branches, it is told apart: an object
+that fits branch A and B gets a property only B describes, with a value B refuses (null, or a value
+of another type), so that it fits A alone (`User` beside `UserWithStats = allOf[User, stats]`: only a
+User whose stats are not numbers is a User and not a UserWithStats). Where that cannot be done, the
+array items that fit several are dropped (the rest of the answer kept) before the mocker draws again.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import copy
 from typing import Any
 
 from ..judge import accepts, compile_schema
+from ..serialization import branches, declared_types, merged_properties
 from ..specs import Operation
 
 MAX_DROPS = 32
@@ -39,13 +43,61 @@ def exclusive(value: Any, strict: Any, checker: Any) -> tuple[Any] | None:
             return (value,)
         if not errors:
             return (current,) if accepts(checker, current) else None
-        if not _drop_item(current, list(errors[0].absolute_path)):
+        if not _told_apart(current, errors[0]) and not _drop_item(current, list(errors[0].absolute_path)):
             return None
     return None
 
 
-def _drop_item(value: Any, path: list[Any]) -> bool:
-    """Delete the innermost array item on `path`; False when the path crosses no array."""
+def _told_apart(value: Any, error: Any) -> bool:
+    """Make the object at the error's place fit one of the oneOf branches it fits several of, by giving
+    it, for each other branch, a property only that branch describes with a value it refuses. False
+    when the error is not such an overlap or no branch can be singled out so."""
+    fitting, options = getattr(error, "fitting", None), error.validator_value
+    node = _at(value, list(error.absolute_path))
+    if not fitting or not isinstance(node, dict) or not isinstance(options, list):
+        return False
+    for target in fitting:
+        own = merged_properties(options[target])
+        if any(part.get("additionalProperties") is False for part in branches(options[target])):
+            continue
+        changes: dict[str, Any] = {}
+        for other in (index for index in fitting if index != target):
+            found = next(((key, off) for key, sub in merged_properties(options[other]).items()
+                          if key not in own and key not in changes and (off := _refused(sub)) is not None), None)
+            if found is None:
+                break
+            changes[found[0]] = found[1][0]
+        else:
+            if all(node.get(key, _ABSENT) != change for key, change in changes.items()):
+                node.update(changes)
+                return True
+    return False
+
+
+_ABSENT = object()
+_OFF_TYPE = ((None, "null"), ("", "string"), (False, "boolean"), (0, "integer"), ([], "array"), ({}, "object"))
+
+
+def _refused(schema: Any) -> tuple[Any] | None:
+    """`(a value of a type the schema does not allow,)`: null first; None when it allows every type."""
+    types = set(declared_types(schema))
+    if not types:
+        return None
+    if any(part.get("nullable") is True for part in branches(schema)):
+        types.add("null")
+    if "number" in types:
+        types.add("integer")
+    return next(((value,) for value, kind in _OFF_TYPE if kind not in types), None)
+
+
+def _at(value: Any, path: list[Any]) -> Any:
+    """The node at `path`, or None where the path leads nowhere."""
+    nodes = _nodes(value, path)
+    return nodes[-1] if len(nodes) == len(path) + 1 else None
+
+
+def _nodes(value: Any, path: list[Any]) -> list[Any]:
+    """The nodes along `path` from `value`, as far as it leads."""
     nodes = [value]
     for part in path:
         node = nodes[-1]
@@ -53,12 +105,17 @@ def _drop_item(value: Any, path: list[Any]) -> bool:
             nodes.append(node[part])
         else:
             break
+    return nodes
+
+
+def _drop_item(value: Any, path: list[Any]) -> bool:
+    """Delete the innermost array item on `path`; False when the path crosses no array."""
+    nodes = _nodes(value, path)
     for depth in range(len(nodes) - 2, -1, -1):
         if isinstance(nodes[depth], list):
             del nodes[depth][path[depth]]
             return True
     return False
-
 
 
 def _has_one_of(schema: Any) -> bool:

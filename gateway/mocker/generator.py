@@ -24,6 +24,7 @@ from typing import Any
 
 from ..formats import INT_RANGES
 from ..judge import accepts, checker_factory
+from ..spec_slips import LITERAL_MARK
 from .regex import matching_string
 
 OPTIONAL_DEPTH = 3  # below this depth only required properties and minimum array lengths are filled
@@ -219,6 +220,8 @@ class _Generator:
                 continue
             if key not in required and (depth >= OPTIONAL_DEPTH or self.options.minimal):
                 continue
+            if key not in required and self.options.response and holds_literal_pattern(sub):
+                continue  # a client judging by the spec as written can match no value here (spec_slips)
             if listing and key in LIST_URL_NAMES and _plain_string(sub):
                 result[key] = self.options.path or f"/v1/{self.rng.choice(_WORDS)}s"
                 continue
@@ -515,3 +518,31 @@ def bounds(schema: dict[str, Any], integer: bool) -> tuple[Any, Any]:
     if integer:
         low, high = math.ceil(low), math.floor(high)
     return low, high
+
+
+_LITERALS: dict[int, tuple[Any, bool]] = {}  # id(schema) -> (schema, verdict): schemas are shared and stable
+
+
+def holds_literal_pattern(schema: Any, depth: int = 0) -> bool:
+    """Whether every value of `schema` must match a pattern its spec writes as a JavaScript regex literal
+    (spec_slips: read as the regex it denotes, but as written no string matches it): the schema itself,
+    an allOf branch, every oneOf/anyOf branch, a required property or the items of a non-empty array."""
+    if not isinstance(schema, dict) or depth > 8:
+        return False
+    known = _LITERALS.get(id(schema))
+    if known is not None and known[0] is schema:
+        return known[1]
+    verdict = LITERAL_MARK in schema or any(holds_literal_pattern(b, depth + 1) for b in schema.get("allOf") or [])
+    for key in ("oneOf", "anyOf"):
+        options = schema.get(key)
+        verdict = verdict or (isinstance(options, list) and bool(options)
+                              and all(holds_literal_pattern(b, depth + 1) for b in options))
+    properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    verdict = verdict or any(holds_literal_pattern(properties.get(k), depth + 1) for k in schema.get("required") or []
+                             if isinstance(k, str))
+    verdict = verdict or (isinstance(schema.get("minItems"), int) and schema["minItems"] > 0
+                          and holds_literal_pattern(schema.get("items"), depth + 1))
+    if len(_LITERALS) > 65536:
+        _LITERALS.clear()
+    _LITERALS[id(schema)] = (schema, verdict)
+    return verdict

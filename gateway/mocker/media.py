@@ -7,7 +7,10 @@ import json
 from typing import Any
 from xml.sax.saxutils import escape
 
+import yaml
+
 from ..media_types import base_type, is_json
+from ..serialization import declared_types
 
 # Small but valid files, for binary responses without an example.
 _PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
@@ -31,7 +34,8 @@ def is_binary(media: str, schema: Any) -> bool:
 
 
 def encode(value: Any, media: str, schema: Any = None) -> bytes:
-    """The body for `value` as `media`: JSON, text, XML, or a small valid binary file."""
+    """The body for `value` as `media`: JSON, YAML, text, XML, or a small valid binary file (a string given
+    for a YAML body whose schema is not a string is YAML text already)."""
     base = base_type(media)
     if is_json(media):
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
@@ -45,12 +49,20 @@ def encode(value: Any, media: str, schema: Any = None) -> bytes:
         if isinstance(value, str) and value.lstrip().startswith("<"):
             return value.encode()
         return to_xml(value, _xml_root(schema)).encode()
+    if is_yaml(media) and not (isinstance(value, str) and "string" not in declared_types(schema)):
+        return yaml.safe_dump(value, allow_unicode=True, sort_keys=False).encode()
     if base == "application/x-www-form-urlencoded" and isinstance(value, dict):
         from urllib.parse import urlencode
         return urlencode({k: v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}).encode()
     if isinstance(value, str):
         return value.encode()
     return json.dumps(value, ensure_ascii=False).encode()
+
+
+def is_yaml(media: str) -> bool:
+    """YAML by name: application/yaml, application/x-yaml, text/yaml, text/x-yaml or a `+yaml` type."""
+    base = base_type(media)
+    return base.split("/")[-1] in ("yaml", "x-yaml") or base.endswith("+yaml")
 
 
 def content_type(media: str) -> str:

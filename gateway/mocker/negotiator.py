@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..problems import Problem
+from ..spec_media_headers import ACCEPT_LISTED
 from ..specs import Operation
 from .generator import schema_example
 
@@ -105,10 +106,19 @@ def choose_media(content: dict[str, Any], accept: str | None, operation: Operati
         rank = (quality, specificity, -position, -index)
         if best is None or rank > best:
             best, chosen = rank, media
+    if best is None and _listed_by_accept_parameter(operation, ranges):
+        return offered[0]
     if best is None:
         raise Problem(406, detail=f"{operation.label} can answer {', '.join(offered)}; Accept was {accept!r}",
                       extra={"available": offered})
     return chosen
+
+
+def _listed_by_accept_parameter(operation: Operation, ranges: Any) -> bool:
+    """The client asks for a type the operation's Accept header parameter lists (spec_media_headers):
+    answered in the documented type (RFC 9110 lets a server disregard Accept) rather than 406."""
+    listed = operation.definition.get(ACCEPT_LISTED) or []
+    return any((found := _best_range(_media_range(media), ranges)) is not None and found[0] > 0 for media in listed)
 
 
 _MediaRange = tuple[str, str, dict[str, str]]  # type, subtype, parameters (lowercase names)
