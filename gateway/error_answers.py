@@ -96,8 +96,9 @@ def documented_status(operation: Operation, status: int) -> str | None:
 
 def problem_line(problem: Problem) -> str:
     """The failure in one short ASCII line, for the X-GW-Problem header."""
-    text = f"{problem.slug}: {problem.detail or problem.title}"
-    text = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in " ".join(text.split()))
+    text = " ".join(f"{problem.slug}: {problem.detail or problem.title}".split())
+    if not (text.isascii() and text.isprintable()):  # printable ASCII (32-126) passes as it is
+        text = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)
     return text if len(text) <= HEADER_LIMIT else text[:HEADER_LIMIT - 3] + "..."
 
 
