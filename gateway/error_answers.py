@@ -133,9 +133,9 @@ def _value(service: Service, operation: Operation, key: str, media: str, entry: 
     checker = body_validator(service, operation, key, media)
     found, example = find_example(entry, None)
     if found:  # as the mocker does: an example its own schema refuses is not sent
-        example = stamp_status(without_write_only(example, schema), schema, failure.status, checker, generated=False)
-        if passes(checker, example):
-            return example
+        stamped = _stamped_example(operation, key, media, failure.status, example, schema, checker)
+        if stamped is not _UNFIT:
+            return stamped
     own = failure.problem
     if not isinstance(schema, dict):
         return own if is_json(media) else failure.detail
@@ -149,6 +149,21 @@ def _value(service: Service, operation: Operation, key: str, media: str, entry: 
         seed = f"{operation.service}:{operation.key}:{key}:refusal:{failure.slug}"
         value = operation.cache[cache_key] = generate_valid(service, operation, schema, seed, checker, exchange)
     return fill(value, schema, failure, checker)
+
+
+_UNFIT = object()  # a documented example its own schema refuses
+
+
+def _stamped_example(operation: Operation, key: str, media: str, status: int, example: Any, schema: Any,
+                     checker: Any) -> Any:
+    """The documented example with its status fields saying `status`, or _UNFIT when the schema refuses it;
+    it depends on nothing else, so it is worked out and checked once per status, not per refusal."""
+    cache_key = ("refusal example", key, media, status)
+    held = operation.cache.get(cache_key)
+    if held is None:
+        stamped = stamp_status(without_write_only(example, schema), schema, status, checker, generated=False)
+        held = operation.cache[cache_key] = (stamped if passes(checker, stamped) else _UNFIT,)
+    return held[0]
 
 
 def problem_like(schema: dict[str, Any]) -> bool:
