@@ -62,6 +62,7 @@ from .steps.errors import ProblemResponses
 from .steps.hardening import AllowedHosts, OwnPages, SecurityHeaders, rebinding_proof
 from .steps.journal import JournalStep
 from .steps.metrics import ObserveMetrics
+from .steps.own_paths import OwnPaths
 from .steps.rate_limit import RateLimit, any_rate_limit
 from .steps.request_id import RequestId, request_id_for
 from .steps.response_contract import ResponseContract
@@ -192,14 +193,16 @@ class GatewayApp:
             *self._edge(),  # security headers, allowed hosts, CORS: outside problem+json, so errors get them too
             ProblemResponses(),
             BodyLimit(self.config.max_body, per_service_limits),
-            CrossSiteGuard(self.own_pages),  # a foreign page's form cannot change state through /_gw/api or /_gw/auth
             CompleteBody(),  # a success waits for the body's end: an upload cut short is never answered as whole
-            AuthEndpoints(self.auth),
-            self.admin_api,  # /_gw/api/: before /_gw/ endpoints, which answer 404 for the rest
-            Dashboard(self.admin_access, lambda: services_snapshot(self.config, self.services, self.chaos.summary)),
-            ServiceDocs(services, [self.admin_service]),  # /_gw/docs: Swagger UI per service, public
-            GatewayEndpoints(self.config, services, [str(e) for e in loaded.errors], self.forwarder,
-                             self._gateway_routes(), self.started),
+            OwnPaths([  # /_gw/...: a service's request skips these with one prefix test
+                CrossSiteGuard(self.own_pages),  # a foreign page's form cannot change state through /_gw/api or /_gw/auth
+                AuthEndpoints(self.auth),
+                self.admin_api,  # /_gw/api/: before /_gw/ endpoints, which answer 404 for the rest
+                Dashboard(self.admin_access, lambda: services_snapshot(self.config, self.services, self.chaos.summary)),
+                ServiceDocs(services, [self.admin_service]),  # /_gw/docs: Swagger UI per service, public
+                GatewayEndpoints(self.config, services, [str(e) for e in loaded.errors], self.forwarder,
+                                 self._gateway_routes(), self.started),
+            ]),
             Router(services, policies=self._policies()),
             self.contract,
             *callback_step(services, self.callbacks, self.config.callbacks.enabled),  # only where a spec has callbacks

@@ -146,6 +146,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._clock: asyncio.AbstractEventLoop = None  # type: ignore[assignment]  # set once connected
         self._head_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
+        self._head_since = 0.0  # when the head being read began (its deadline counts from there)
+        self._body_open = False  # a head is complete and its body is not: the body's deadline applies
         self._reading_head = True  # between one message's end (or the connection's start) and the next head's end
         self._head_begun = False  # a byte of the next request has arrived
         self._head_bytes = 0
@@ -171,6 +173,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._done:
             return
+        self._feed(data)
+        self._arm_timers()
+
+    def _feed(self, data: bytes) -> None:
         if not self._reading_head:
             super().data_received(data)
             return
@@ -188,7 +194,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                 return
             if not self._reading_head:
                 if data:
-                    self.data_received(data)
+                    self._feed(data)
                 return
 
     # httptools parser callbacks
@@ -197,8 +203,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._done:
             return
         self._head_begun = True
-        if self._head_timer is None:
-            self._head_timer = self._clock.call_later(self.settings.header_timeout, self._head_timed_out)
+        self._head_since = self._clock.time()  # its timer is armed only if the head is still unfinished (_arm_timers)
         super().on_message_begin()
         _UvicornCycle.scope(self).setdefault("extensions", {})[CONNECTION_EXTENSION] = self._raw
 
@@ -227,7 +232,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                          "(server.max_connections); try again shortly", retry_after=1)
             return
         self._over_capacity = False
-        self._start_body_clock()
+        self._body_since = self._body_last = self._clock.time()
+        self._body_bytes = 0
+        self._body_open = True  # its timer is armed only if the body is still unfinished (_arm_timers)
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
@@ -241,6 +248,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._done:
             return
         self._cancel_body_timer()
+        self._body_open = False
         self._reading_head, self._head_bytes, self._url_bytes = True, 0, 0
         super().on_message_complete()
 
@@ -264,6 +272,17 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     # deadlines
 
+    def _arm_timers(self) -> None:
+        """After a read: a timer only for a head or body still unfinished. A request that arrives whole in one
+        read (nearly every one) sets and cancels no timer; the deadlines count from the head's first byte and
+        the head's end, as if armed then."""
+        if self._done or self.transport.is_closing():
+            return
+        if self._reading_head and self._head_begun and self._head_timer is None:
+            self._head_timer = self._clock.call_at(self._head_since + self.settings.header_timeout, self._head_timed_out)
+        elif self._body_open and self._body_timer is None:
+            self._body_timer = self._clock.call_at(self._body_deadline(), self._body_check)
+
     def _head_timed_out(self) -> None:
         self._head_timer = None
         if self._done or self.transport.is_closing():
@@ -276,11 +295,6 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             return
         self._refuse(408, "Request Timeout", "request-head-timeout",
                      f"the request head did not arrive within {self.settings.header_timeout:g}s (server.header_timeout)")
-
-    def _start_body_clock(self) -> None:
-        self._body_since = self._body_last = self._clock.time()
-        self._body_bytes = 0
-        self._body_timer = self._clock.call_later(self._body_deadline() - self._body_since, self._body_check)
 
     def _body_deadline(self) -> float:
         """When the body is late: `body_timeout` after its last piece, or once its average rate, after a first

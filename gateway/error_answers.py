@@ -96,8 +96,9 @@ def documented_status(operation: Operation, status: int) -> str | None:
 
 def problem_line(problem: Problem) -> str:
     """The failure in one short ASCII line, for the X-GW-Problem header."""
-    text = f"{problem.slug}: {problem.detail or problem.title}"
-    text = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in " ".join(text.split()))
+    text = " ".join(f"{problem.slug}: {problem.detail or problem.title}".split())
+    if not (text.isascii() and text.isprintable()):  # printable ASCII (32-126) passes as it is
+        text = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)
     return text if len(text) <= HEADER_LIMIT else text[:HEADER_LIMIT - 3] + "..."
 
 
@@ -132,9 +133,9 @@ def _value(service: Service, operation: Operation, key: str, media: str, entry: 
     checker = body_validator(service, operation, key, media)
     found, example = find_example(entry, None)
     if found:  # as the mocker does: an example its own schema refuses is not sent
-        example = stamp_status(without_write_only(example, schema), schema, failure.status, checker, generated=False)
-        if passes(checker, example):
-            return example
+        stamped = _stamped_example(operation, key, media, failure.status, example, schema, checker)
+        if stamped is not _UNFIT:
+            return stamped
     own = failure.problem
     if not isinstance(schema, dict):
         return own if is_json(media) else failure.detail
@@ -148,6 +149,21 @@ def _value(service: Service, operation: Operation, key: str, media: str, entry: 
         seed = f"{operation.service}:{operation.key}:{key}:refusal:{failure.slug}"
         value = operation.cache[cache_key] = generate_valid(service, operation, schema, seed, checker, exchange)
     return fill(value, schema, failure, checker)
+
+
+_UNFIT = object()  # a documented example its own schema refuses
+
+
+def _stamped_example(operation: Operation, key: str, media: str, status: int, example: Any, schema: Any,
+                     checker: Any) -> Any:
+    """The documented example with its status fields saying `status`, or _UNFIT when the schema refuses it;
+    it depends on nothing else, so it is worked out and checked once per status, not per refusal."""
+    cache_key = ("refusal example", key, media, status)
+    held = operation.cache.get(cache_key)
+    if held is None:
+        stamped = stamp_status(without_write_only(example, schema), schema, status, checker, generated=False)
+        held = operation.cache[cache_key] = (stamped if passes(checker, stamped) else _UNFIT,)
+    return held[0]
 
 
 def problem_like(schema: dict[str, Any]) -> bool:

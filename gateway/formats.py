@@ -25,8 +25,11 @@ _INT_RANGES = {"int8": (-(2**7), 2**7 - 1), "int16": (-(2**15), 2**15 - 1), "int
                "int64": (-(2**63), 2**63 - 1), "uint8": (0, 2**8 - 1), "double-int": (-(2**53) + 1, 2**53 - 1)}
 
 
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _date(text: str) -> bool:
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+    if not _DATE.fullmatch(text):
         return False
     try:
         date.fromisoformat(text)
@@ -38,9 +41,8 @@ def _date(text: str) -> bool:
 def _date_time(text: str) -> bool:
     if not _DATE_TIME.match(text):
         return False
-    day, clock = text[:10], text[11:19]
-    hour, minute, second = (int(part) for part in clock.split(":"))
-    return _date(day) and hour < 24 and minute < 60 and second <= 60  # a leap second is allowed
+    hour, minute, second = int(text[11:13]), int(text[14:16]), int(text[17:19])  # hh:mm:ss, as the pattern says
+    return _date(text[:10]) and hour < 24 and minute < 60 and second <= 60  # a leap second is allowed
 
 
 def _uuid(text: str) -> bool:

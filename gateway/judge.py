@@ -58,7 +58,9 @@ def _additional_properties(validator: Any, extra: Any, instance: Any, schema: An
         return
     known = schema.get("properties") or {}
     patterns = [p for p in (schema.get("patternProperties") or {}) if ecma_regex.compiled(p) is not None]
-    extras = [k for k in instance if k not in known and not any(ecma_regex.search(p, k) for p in patterns)]
+    extras = [k for k in instance if k not in known]
+    if patterns:
+        extras = [k for k in extras if not any(ecma_regex.search(p, k) for p in patterns)]
     if not extras:
         return
     if isinstance(extra, dict):

@@ -38,6 +38,8 @@ def routing_path(scope: dict[str, Any]) -> str:
     path: str = scope["path"]
     raw = scope.get("raw_path")
     text = raw.decode("latin-1").partition("?")[0] if raw else ""
+    if text == path and "%" not in text and "//" not in text:
+        return text  # the common case: nothing escaped, nothing to collapse (each step below would give it back)
     if not text or unquote(text) != path:
         # no raw path, or a step before us rewrote the path: route what we were given
         return collapse(path.replace("%", "%25"))

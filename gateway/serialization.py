@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -313,7 +314,7 @@ class RequestText:
 
     def path(self, name: str) -> list[str]:
         """The path parameter's text (its route names it with `_` for anything not a word character)."""
-        value = self.scope.get("path_params", {}).get(re.sub(r"\W", "_", name))
+        value = self.scope.get("path_params", {}).get(route_key(name))
         return [value] if value is not None else []
 
     def query(self) -> Pairs:
@@ -333,6 +334,12 @@ class RequestText:
             self._cookies = [pair for key, value in self.scope["headers"] if key.lower() == b"cookie"
                              for pair in cookie_pairs(value.decode("latin-1"))]
         return self._cookies
+
+
+@lru_cache(maxsize=4096)
+def route_key(name: str) -> str:
+    """A path parameter's name as its route spells it (`_` for anything not a word character)."""
+    return re.sub(r"\W", "_", name)
 
 
 def decode_parameter(request: RequestText, where: str, name: str, style: Style, shape: str, schema: Any = None,
@@ -457,7 +464,7 @@ def typed(raw: Any, schema: Any, depth: int = 0) -> Any:
             return [typed(v, items, depth + 1) for v in raw]
         return typed(raw[-1], schema, depth + 1) if raw else ""
     if isinstance(raw, str):
-        return coerce_text(raw, [*types, "null"] if "null" not in types and _nullable(schema) else types)
+        return coerce_text(raw, text_types(schema, types))
     if depth > MAX_DEPTH * 2:
         return raw
     if isinstance(raw, list):
@@ -484,6 +491,11 @@ def text_readings(raw: Any, schema: Any) -> list[Any]:
 
 
 _SCALARS = ("string", "integer", "number", "boolean", "null")
+def text_types(schema: Any, types: list[str] | None = None) -> list[str]:
+    """The types a text value of this schema is read as, in order: its declared ones, and null where 3.0's
+    `nullable` allows it (callers with a fixed schema work this out once)."""
+    types = declared_types(schema) if types is None else types
+    return [*types, "null"] if "null" not in types and _nullable(schema) else types
 
 
 def declared_types(schema: Any) -> list[str]:

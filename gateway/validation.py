@@ -31,6 +31,7 @@ from .serialization import (
     names_json,
     style_of,
     text_readings,
+    text_types,
     typed,
 )
 from .serialization import coerce_text as coerce_text  # the mocker's import
@@ -42,7 +43,8 @@ __all__ = ["Lenient", "OperationValidator", "coerce_text", "compile_schema", "de
 class _Parameter:
     """One declared parameter: where it lives, how it is serialized, its schema and validator."""
 
-    __slots__ = ("allow_empty", "name", "nullable", "required", "schema", "shapes", "style", "validator", "where")
+    __slots__ = ("allow_empty", "name", "nullable", "required", "schema", "shapes", "style", "text_types", "validator",
+                 "where")
 
     def __init__(self, definition: dict[str, Any], openapi31: bool) -> None:
         self.name: str = definition["name"]
@@ -56,6 +58,8 @@ class _Parameter:
         kinds = [{"object": "object", "array": "array"}.get(t, "scalar") for t in types] or ["scalar"]
         self.shapes = ["content"] if self.style.style == "content" else list(dict.fromkeys(kinds))
         self.allow_empty = bool(definition.get("allowEmptyValue"))
+        self.text_types = text_types(schema)  # how `typed` reads a plain text value, worked out once
+        self.several_scalars = len(types) > 1
         clean = {k: v for k, v in schema.items() if k not in ("name", "in", "required", "description", "collectionFormat",
                                                                "allowEmptyValue")}
         self.validator = compile_schema(clean, openapi31, direction="parameter")
@@ -73,7 +77,9 @@ class _Parameter:
                 failure = failure or exc
                 continue
             if raw is not None:
-                candidates += [typed(raw, self.schema), *text_readings(raw, self.schema)]
+                candidates.append(coerce_text(raw, self.text_types) if type(raw) is str else typed(raw, self.schema))
+                if self.several_scalars:  # `oneOf: [integer, string]`: `0` read as 0 and as "0"
+                    candidates += text_readings(raw, self.schema)
         if not candidates:
             if failure is not None:
                 raise failure

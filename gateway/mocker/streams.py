@@ -129,8 +129,7 @@ async def streamed_accept(exchange: Exchange) -> str | None:
     operation = exchange.operation
     if operation is None or "json" not in (exchange.headers.get("content-type") or ""):
         return None
-    declared = [media for code, response in operation.responses.items() if code.startswith("2")
-                for media in ((response or {}).get("content") or {}) if stream_kind(media)]
+    declared = _streamed_media(operation)
     if not declared:
         return None
     body = await exchange.body()
@@ -141,6 +140,16 @@ async def streamed_accept(exchange: Exchange) -> str | None:
     except ValueError:
         return None
     return declared[0] if isinstance(document, dict) and document.get("stream") is True else None
+
+
+def _streamed_media(operation: Operation) -> list[str]:
+    """The streaming media types the operation's 2xx answers document, worked out once per operation."""
+    key = ("validator", "streamed media")  # kept with the validators when the mocker drops old answers
+    found = operation.cache.get(key)
+    if found is None:
+        found = operation.cache[key] = [media for code, response in operation.responses.items() if code.startswith("2")
+                                        for media in ((response or {}).get("content") or {}) if stream_kind(media)]
+    return found
 
 
 def item_schema(entry: dict[str, Any]) -> Any:
