@@ -43,8 +43,8 @@ __all__ = ["Lenient", "OperationValidator", "coerce_text", "compile_schema", "de
 class _Parameter:
     """One declared parameter: where it lives, how it is serialized, its schema and validator."""
 
-    __slots__ = ("allow_empty", "name", "nullable", "required", "schema", "shapes", "style", "text_types", "validator",
-                 "where")
+    __slots__ = ("allow_empty", "name", "nullable", "required", "schema", "several_scalars", "shapes", "style",
+                 "text_types", "validator", "where")
 
     def __init__(self, definition: dict[str, Any], openapi31: bool) -> None:
         self.name: str = definition["name"]
