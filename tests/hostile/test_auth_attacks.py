@@ -261,7 +261,7 @@ def test_a_cross_site_form_cannot_reset_a_circuit_or_log_in(gateway) -> None:
 
 
 def test_the_cli_still_switches_modes_and_reads_the_journal(gateway, tmp_path: Path) -> None:
-    switched = run_gw("mode", "secured", "live", "--url", gateway.url, cwd=tmp_path)
+    switched = run_gw("mode", "secured", "fallback", "--url", gateway.url, cwd=tmp_path)
     client = AdminClient(gateway.url)  # what `gw mode` and `gw journal` send
     back = client.set_mode("secured", "stub")
     journal = client.journal(limit=5)
