@@ -2,7 +2,7 @@
 # Serves the bundled samples (gateway.yaml); mount your own: -v $PWD/specs:/srv/gw/specs -v $PWD/stubs:/srv/gw/stubs
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md cli.py ./
+COPY pyproject.toml README.md ./
 COPY gateway ./gateway
 RUN python -m venv /opt/gw && /opt/gw/bin/pip install --no-cache-dir --quiet .
 

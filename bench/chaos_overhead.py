@@ -12,9 +12,9 @@ import asyncio
 import time
 from typing import Any
 
-from gateway.app import GatewayApp, build_app
-from gateway.config import config_for_specs
-from gateway.pipeline import Pipeline
+from gw.app import GatewayApp, build_app
+from gw.config import config_for_specs
+from gw.pipeline import Pipeline
 
 SCOPE = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
          "path": "/users/1", "raw_path": b"/users/1", "query_string": b"", "root_path": "",

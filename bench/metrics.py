@@ -33,8 +33,8 @@ SCOPE: dict[str, Any] = {"type": "http", "method": "GET", "path": "/users/users/
 
 def build(metrics: bool) -> Any:
     sys.path.insert(0, str(REPO))
-    from gateway.app import build_app
-    from gateway.config import build_config
+    from gw.app import build_app
+    from gw.config import build_config
 
     config = build_config({"services": {"users": {"spec": "specs/users.yaml", "base_path": "/users"}},
                            "metrics": metrics, "reload": False, "log_level": "warning"}, "bench")
@@ -61,7 +61,7 @@ async def per_request_us(app: Any, requests: int) -> float:
 
 def observe_us(app: Any, requests: int) -> float:
     """Mean microseconds of the metrics step's own work for one such exchange: the figure the noise hides."""
-    from gateway.exchange import Exchange
+    from gw.exchange import Exchange
 
     operation = app.services["users"].operations["getUser"]
     exchange = Exchange(dict(SCOPE), None, service=app.services["users"], operation=operation, mode="stub",

@@ -1,7 +1,7 @@
 """In-process cost of one stub request, per route, for any checkout: before/after in one command.
 
 Why this exists: `bench/run.py` measures req/s through uvicorn and wrk, which on a shared box moves
-with the neighbours' load. This drives the assembled gateway (`gateway.app.build_app` on the bundled
+with the neighbours' load. This drives the assembled gateway (`gw.app.build_app` on the bundled
 samples) with raw ASGI calls in one process, so what is left is gw's own work per request. Several
 checkouts are measured interleaved (A B A B ...), each round in a fresh process, and the table shows
 medians: on a loaded box compare the ratios, not the absolute figures.
@@ -13,7 +13,9 @@ medians: on a loaded box compare the ratios, not the absolute figures.
     python bench/micro.py --client httpx                   # through httpx.ASGITransport instead
 
 Each checkout runs with the current interpreter and `PYTHONPATH=<repo>`, from the repo's root (so a
-tarball of an older commit works: `git archive 1e379dc | tar -x -C /tmp/gw-base`).
+tarball of an older commit works: `git archive 1e379dc | tar -x -C /tmp/gw-base`). The checkout's
+`gateway/` folder is loaded as the package `gw` (what an install names it), for older checkouts too:
+the `gw` installed in this venv is this checkout's, never the one measured.
 """
 
 from __future__ import annotations
@@ -78,8 +80,8 @@ class Gateway:
     """The assembled gateway for one bundled spec, started through its lifespan like uvicorn does."""
 
     def __init__(self, repo: Path, spec: str) -> None:
-        from gateway.app import build_app
-        from gateway.config import config_for_specs
+        from gw.app import build_app
+        from gw.config import config_for_specs
 
         config = config_for_specs([repo / "specs" / f"{spec}.yaml"], env={})
         config.root = str(repo)
@@ -192,11 +194,25 @@ async def measure(repo: Path, names: list[str], requests: int, warmup: int, clie
     return figures
 
 
+def load_checkout(repo: Path) -> None:
+    """Make `gw` the checkout's own `gateway/` folder (its modules import each other relatively)."""
+    import importlib.util
+
+    folder = repo / "gateway"
+    spec = importlib.util.spec_from_file_location("gw", folder / "__init__.py", submodule_search_locations=[str(folder)])
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"error: {repo}: no gateway/ package here")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["gw"] = module
+    spec.loader.exec_module(module)
+
+
 def child(args: argparse.Namespace) -> None:
     import logging
 
     logging.disable(logging.WARNING)  # a refusal per request would otherwise time the log handler
     repo = Path(args.repo[0]).resolve()
+    load_checkout(repo)
     profile = Path(args.profile_out) if args.profile_out else None
     figures = asyncio.run(measure(repo, args.route, args.requests, args.warmup, args.client, profile, not args.wall))
     print(json.dumps(figures))

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.conformance.contracts import plan_from_env
-from gateway.conformance.runner import serving
+from gw.conformance.contracts import plan_from_env
+from gw.conformance.runner import serving
 
 GATEWAY_YAML = str(Path(__file__).resolve().parent.parent / "gateway.yaml")
 

@@ -102,7 +102,7 @@ def serve(args: ServeArgs, config: GatewayConfig, app: GatewayApp | None = None)
             # uvicorn restarts a worker that has not answered its supervisor within `timeout_worker_healthcheck`
             # (5 s by default); a worker loading large specs on a busy box takes longer, and was killed and
             # restarted over and over: `--workers 2` then took 12-25 s, or never started. Loading is not hanging.
-            uvicorn.run("gateway.server:worker_app", factory=True, workers=config.workers,
+            uvicorn.run(f"{__package__}.server:worker_app", factory=True, workers=config.workers,
                         timeout_worker_healthcheck=WORKER_START_GRACE, **options)
     else:
         uvicorn.run(_served(app or build_app(config)), **options)

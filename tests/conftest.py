@@ -20,10 +20,10 @@ import httpx
 import jwt
 import pytest
 
-from gateway.config import GatewayConfig, build_config
-from gateway.conformance import InProcessGateway, free_port
-from gateway.conformance.process import GatewayProcess as ServedGateway
-from gateway.conformance.process import gw_command
+from gw.config import GatewayConfig, build_config
+from gw.conformance import InProcessGateway, free_port
+from gw.conformance.process import GatewayProcess as ServedGateway
+from gw.conformance.process import gw_command
 from tests.upstream import UpstreamServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,7 +95,7 @@ def start_gateway() -> Iterator[Callable[..., GatewayThread]]:
 @pytest.fixture(scope="session")
 def samples() -> Iterator[GatewayThread]:
     """The bundled sample services from gateway.yaml, in stub mode."""
-    from gateway.config import load_config
+    from gw.config import load_config
 
     with GatewayThread(load_config(ROOT / "gateway.yaml", env={})) as gateway:
         yield gateway

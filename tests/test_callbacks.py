@@ -19,11 +19,11 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from gateway.callbacks.guard import AllowList, parse_entry
-from gateway.callbacks.settings import CallbackSettings
-from gateway.callbacks.step import Callbacks
-from gateway.config import ConfigError, build_config
-from gateway.judge import compile_schema
+from gw.callbacks.guard import AllowList, parse_entry
+from gw.callbacks.settings import CallbackSettings
+from gw.callbacks.step import Callbacks
+from gw.config import ConfigError, build_config
+from gw.judge import compile_schema
 from tests.conftest import ROOT, SPECS, TEST_SPECS, GatewayThread, eventually, gateway_config, run_gw, threaded_server
 
 DELAY = 0.4
@@ -402,7 +402,7 @@ def gw_in_process(*args: str) -> Any:
     """The CLI run in this process (typer's runner): its exit code, stdout and stderr, without a new interpreter."""
     from typer.testing import CliRunner
 
-    from cli import app
+    from gw.cli import app
 
     return CliRunner().invoke(app, list(args))
 
@@ -488,7 +488,7 @@ def test_a_bad_allow_entry_is_one_config_line(entry: str) -> None:
 
 
 def test_callback_settings_read_durations_and_env() -> None:
-    from gateway.config import apply_env
+    from gw.config import apply_env
 
     data: dict[str, Any] = {"services": {}}
     apply_env(data, {"GW_CALLBACKS__DELAY": "2s", "GW_CALLBACKS__ALLOW": "localhost:9000, 10.0.0.0/8"})
@@ -504,7 +504,7 @@ def test_gw_init_writes_a_commented_callbacks_example(tmp_path: Path) -> None:
     (tmp_path / "orders.yaml").write_text((SPECS / "orders.yaml").read_text())
     (tmp_path / "common.yaml").write_text((SPECS / "common.yaml").read_text())
 
-    from gateway.init_config import init
+    from gw.init_config import init
 
     init([tmp_path / "orders.yaml"], tmp_path, False)
 
@@ -519,11 +519,11 @@ def test_the_bundled_samples_document_a_callback_and_a_webhook() -> None:
 
 
 def test_callbacks_beyond_max_pending_are_dropped_and_journaled_and_close_cancels_the_rest() -> None:
-    from gateway.callbacks.payload import Payload
-    from gateway.callbacks.plan import webhook_targets
-    from gateway.callbacks.sender import CallbackSender, Outgoing
-    from gateway.journal import Journal
-    from gateway.specs import load_service
+    from gw.callbacks.payload import Payload
+    from gw.callbacks.plan import webhook_targets
+    from gw.callbacks.sender import CallbackSender, Outgoing
+    from gw.journal import Journal
+    from gw.specs import load_service
 
     service = load_service("orders", SPECS / "orders.yaml", "/orders")
     target = webhook_targets(service)["orderStatusChanged"][0]

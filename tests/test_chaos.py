@@ -20,12 +20,12 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.chaos.settings import Delay, check_chaos
-from gateway.config import ConfigError, build_config
-from gateway.contract import check_response
-from gateway.policy_settings import SettingsError
-from gateway.specs import load_service
-from gateway.stubs.format import StubError, read_stub
+from gw.chaos.settings import Delay, check_chaos
+from gw.config import ConfigError, build_config
+from gw.contract import check_response
+from gw.policy_settings import SettingsError
+from gw.specs import load_service
+from gw.stubs.format import StubError, read_stub
 from tests.conftest import SPECS, GatewayProcess, RedisServer, eventually, run_gw, threaded_server
 
 ORDER_ID = "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d"
@@ -377,7 +377,7 @@ def test_bad_chaos_settings_are_one_line_naming_file_and_key() -> None:
 
 
 def test_env_overrides_reach_chaos_settings() -> None:
-    from gateway.config import load_config
+    from gw.config import load_config
 
     config = load_config(None, {"GW_CHAOS__MAX_DELAY": "5s"})
     assert config.chaos.max_delay == 5

@@ -12,11 +12,11 @@ import httpx
 import pytest
 from yarl import URL
 
-from gateway.config import ConfigError, build_config
-from gateway.forwarder import breaker as breaker_module
-from gateway.forwarder.breaker import CLOSED, HALF_OPEN, OPEN, Breaker
-from gateway.forwarder.upstreams import Upstream, UpstreamPool
-from gateway.policy_settings import CircuitBreakerSettings
+from gw.config import ConfigError, build_config
+from gw.forwarder import breaker as breaker_module
+from gw.forwarder.breaker import CLOSED, HALF_OPEN, OPEN, Breaker
+from gw.forwarder.upstreams import Upstream, UpstreamPool
+from gw.policy_settings import CircuitBreakerSettings
 from tests.conftest import TEST_SPECS, GatewayThread, eventually, free_port
 from tests.upstream import UpstreamServer
 

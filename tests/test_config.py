@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import ConfigError, apply_overrides, config_for_specs, load_config
+from gw.config import ConfigError, apply_overrides, config_for_specs, load_config
 from tests.conftest import ROOT
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.config import ConfigError, build_config, load_config
-from gateway.steps.cors import OriginMatcher
+from gw.config import ConfigError, build_config, load_config
+from gw.steps.cors import OriginMatcher
 from tests.conftest import SPECS, TEST_SPECS, GatewayThread
 from tests.upstream import UpstreamServer
 

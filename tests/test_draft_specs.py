@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gateway.specs import SpecError, load_service
+from gw.specs import SpecError, load_service
 from tests.conftest import TEST_SPECS, GatewayThread, eventually, gateway_config
 
 DRAFTS = TEST_SPECS / "draft"

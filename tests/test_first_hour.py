@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway import __version__
-from gateway.wording import counted
+from gw import __version__
+from gw.wording import counted
 from tests.conftest import SPECS, GatewayProcess, free_port, run_gw
 
 CONFIG = f"""\

@@ -20,9 +20,9 @@ import httpx
 import pytest
 import yaml
 
-from gateway.formats import INT_RANGES
-from gateway.judge import compile_schema
-from gateway.mocker.generator import generate
+from gw.formats import INT_RANGES
+from gw.judge import compile_schema
+from gw.mocker.generator import generate
 from tests.conftest import GatewayThread, gateway_config
 
 

@@ -6,8 +6,8 @@ import asyncio
 import gc
 from typing import Any
 
-from gateway.app import build_app
-from gateway.server import _served
+from gw.app import build_app
+from gw.server import _served
 from tests.conftest import ROOT, gateway_config
 
 

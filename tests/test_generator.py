@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from openapi_schema_validator import OAS30ReadValidator, OAS31Validator, oas30_format_checker, oas31_format_checker
 
-from gateway.mocker.generator import Options, generate
-from gateway.mocker.mocker import generate_valid  # noqa: F401  (imported to pin the public seam)
-from gateway.spec_refs import resolve_in_place
+from gw.mocker.generator import Options, generate
+from gw.mocker.mocker import generate_valid  # noqa: F401  (imported to pin the public seam)
+from gw.spec_refs import resolve_in_place
 
 
 def valid31(schema: Any, value: Any) -> list[str]:

@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.config import ConfigError, build_config
-from gateway.conformance import free_port
-from gateway.steps.hardening import SECURITY_HEADERS
+from gw.config import ConfigError, build_config
+from gw.conformance import free_port
+from gw.steps.hardening import SECURITY_HEADERS
 from tests.conftest import SPECS, TEST_SPECS, GatewayThread
 from tests.upstream import UpstreamServer
 

@@ -6,8 +6,8 @@ import time
 
 import httpx
 
-from gateway import __version__
-from gateway.conformance import free_port
+from gw import __version__
+from gw.conformance import free_port
 from tests.conftest import OUTSIDER, ROOT, TEST_SPECS
 from tests.upstream import UpstreamServer
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from gateway.journal import Entry, Journal
-from gateway.stubs.redaction import Redactor
+from gw.journal import Entry, Journal
+from gw.stubs.redaction import Redactor
 from tests.conftest import SPECS, GatewayThread
 
 USERS = str(SPECS / "users.yaml")

@@ -13,10 +13,10 @@ import httpx
 import pytest
 import yaml
 
-from gateway.contract import check_response
-from gateway.judge import compile_schema, schema_errors
-from gateway.mocker.mocker import body_validator
-from gateway.specs import Service, load_service
+from gw.contract import check_response
+from gw.judge import compile_schema, schema_errors
+from gw.mocker.mocker import body_validator
+from gw.specs import Service, load_service
 from tests.conftest import GatewayThread, gateway_config
 
 CARD = {"type": "object", "required": ["type", "number"],

@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 
-from gateway.config import build_config
-from gateway.forwarder.balancer import LeastConnections, Random, RoundRobin, SmoothWeightedRoundRobin
-from gateway.forwarder.upstreams import UpstreamPool
+from gw.config import build_config
+from gw.forwarder.balancer import LeastConnections, Random, RoundRobin, SmoothWeightedRoundRobin
+from gw.forwarder.upstreams import UpstreamPool
 from tests.conftest import TEST_SPECS, GatewayThread, eventually
 
 ECHO = str(TEST_SPECS / "echo.yaml")

@@ -22,8 +22,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.conformance import free_port
-from gateway.steps.metrics import ObserveMetrics
+from gw.conformance import free_port
+from gw.steps.metrics import ObserveMetrics
 from tests.conftest import TEST_SPECS, GatewayThread, gateway_config
 from tests.test_websockets import SocketUpstream, ws_url
 from tests.upstream import UpstreamServer
@@ -171,7 +171,7 @@ def test_rate_limits_contract_violations_and_stubs_are_counted_by_service(traffi
 
 def test_build_and_process_information_is_exposed(traffic: dict[str, Any]) -> None:
     samples = traffic["samples"]
-    from gateway import __version__
+    from gw import __version__
 
     assert total(samples, "gw_build_info", version=__version__) == 1
     assert value(samples, "process_start_time_seconds") > 0

@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import httpx
 
-from gateway.config import ServiceConfig
-from gateway.events import EventBus
-from gateway.modes import ModeError, Modes
-from gateway.shared_state import SharedState
+from gw.config import ServiceConfig
+from gw.events import EventBus
+from gw.modes import ModeError, Modes
+from gw.shared_state import SharedState
 from tests.conftest import SPECS, GatewayThread, eventually
 
 USERS = str(SPECS / "users.yaml")

@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from gateway.conformance import free_port
-from gateway.exchange import Exchange, Identity
-from gateway.steps.rate_limit import client_key, limit_for
+from gw.conformance import free_port
+from gw.exchange import Exchange, Identity
+from gw.steps.rate_limit import client_key, limit_for
 from tests.conftest import SPECS, GatewayThread, RedisServer, gateway_config
 
 USERS_SPEC = str(SPECS / "users.yaml")

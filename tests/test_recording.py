@@ -13,8 +13,8 @@ import httpx
 import pytest
 import yaml
 
-from gateway.stubs import StubStore
-from gateway.stubs.persister import write_atomic
+from gw.stubs import StubStore
+from gw.stubs.persister import write_atomic
 from tests.conftest import ROOT, TEST_SPECS, GatewayThread
 from tests.upstream import UpstreamServer
 
@@ -120,7 +120,7 @@ def test_an_interrupted_write_leaves_the_old_file_whole(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
         import os, sys
         sys.path.insert(0, {str(ROOT)!r})
-        import gateway.stubs.persister as p
+        import gw.stubs.persister as p
         real_fsync = os.fsync
         def dying_fsync(fd):
             os._exit(9)  # killed mid-write, after the temp file has its bytes, before the rename
@@ -140,7 +140,7 @@ def test_concurrent_writers_of_one_stub_leave_a_whole_file(tmp_path: Path) -> No
         import sys
         sys.path.insert(0, {str(ROOT)!r})
         from pathlib import Path
-        from gateway.stubs.persister import write_atomic
+        from gw.stubs.persister import write_atomic
         me = sys.argv[1]
         for i in range(200):
             write_atomic(Path({str(target)!r}), (f"writer: {{me}}\\n" + "x: " + me * 5000 + "\\n").encode())
@@ -169,7 +169,7 @@ def test_configured_redactions_add_to_the_defaults(start_gateway, tmp_path: Path
 
 
 def test_a_bad_redaction_setting_is_one_line(tmp_path: Path) -> None:
-    from gateway.config import ConfigError, build_config
+    from gw.config import ConfigError, build_config
 
     with pytest.raises(ConfigError, match=r"redact.patterns\[0\]: bad regex"):
         build_config({"redact": {"patterns": ["(["]}}, "gateway.yaml")

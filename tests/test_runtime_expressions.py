@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gateway.runtime_expressions import (
+from gw.runtime_expressions import (
     Context,
     ExpressionError,
     Message,

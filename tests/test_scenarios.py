@@ -13,7 +13,7 @@ import httpx
 import pytest
 import yaml
 
-from gateway.stubs.format import StubError, read_stub
+from gw.stubs.format import StubError, read_stub
 from tests.conftest import GatewayProcess, GatewayThread, RedisServer, gateway_config
 
 JOB = {"type": "object", "required": ["status"],
@@ -194,7 +194,7 @@ def test_bundled_order_tracking_sample_moves_pending_paid_shipped(sample_client:
 
 
 def test_gw_init_writes_commented_examples_of_templates_and_scenarios(tmp_path: Path) -> None:
-    from gateway.init_config import init
+    from gw.init_config import init
     from tests.conftest import SPECS
 
     target, _, _ = init([SPECS / "users.yaml"], tmp_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.serialization import (
+from gw.serialization import (
     DecodeError,
     Repeated,
     RequestText,

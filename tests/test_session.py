@@ -2,9 +2,9 @@
 
 import pytest
 
-from gateway.exchange import Exchange
-from gateway.problems import Problem
-from gateway.session import DEFAULT, session_of
+from gw.exchange import Exchange
+from gw.problems import Problem
+from gw.session import DEFAULT, session_of
 
 
 def _exchange(headers: list[tuple[bytes, bytes]]) -> Exchange:

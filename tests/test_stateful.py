@@ -16,14 +16,14 @@ import httpx
 import pytest
 import yaml
 
-from gateway.app import load_services
-from gateway.config import build_config
-from gateway.init_config import init
-from gateway.problems import Problem
-from gateway.simulation.inference import state_catalogs
-from gateway.simulation.json_patch import apply_patch
-from gateway.simulation.listing import page_of
-from gateway.simulation.resources import merge_patch
+from gw.app import load_services
+from gw.config import build_config
+from gw.init_config import init
+from gw.problems import Problem
+from gw.simulation.inference import state_catalogs
+from gw.simulation.json_patch import apply_patch
+from gw.simulation.listing import page_of
+from gw.simulation.resources import merge_patch
 from tests.conftest import SPECS, TEST_SPECS, GatewayProcess, GatewayThread, RedisServer, eventually, gateway_config, run_gw
 
 ORDER = {"customer_id": "cus_7Hq2LmX9", "items": [{"sku": "ABC-1234", "quantity": 2, "unit_price": 19.99}],

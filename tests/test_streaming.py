@@ -20,10 +20,10 @@ from aiohttp import web
 from httpx_sse import EventSource, connect_sse
 from jsonschema import Draft202012Validator
 
-from gateway.config import ConfigError
-from gateway.conformance import free_port
-from gateway.mocker.streams import item_schema
-from gateway.stream_contract import checked
+from gw.config import ConfigError
+from gw.conformance import free_port
+from gw.mocker.streams import item_schema
+from gw.stream_contract import checked
 from tests.conftest import TEST_SPECS, GatewayThread, eventually, gateway_config, run_gw
 
 STREAMS = TEST_SPECS / "streams.yaml"

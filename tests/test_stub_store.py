@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.stubs import StubError, StubStore
-from gateway.stubs.format import read_stub
-from gateway.stubs.matchers import RequestView, json_path
+from gw.stubs import StubError, StubStore
+from gw.stubs.format import read_stub
+from gw.stubs.matchers import RequestView, json_path
 from tests.conftest import SPECS, GatewayThread
 from tests.upstream import UpstreamServer
 

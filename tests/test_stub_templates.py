@@ -14,7 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from gateway.stubs.format import StubError, read_stub
+from gw.stubs.format import StubError, read_stub
 from tests.conftest import GatewayThread, gateway_config
 
 SPEC = {
@@ -346,7 +346,7 @@ def test_templated_stubs_survive_a_reload(tmp_path: Path, start_gateway: Any) ->
 
 
 def test_template_bounds_are_settings_with_env_overrides(tmp_path: Path) -> None:
-    from gateway.config import ConfigError, load_config
+    from gw.config import ConfigError, load_config
 
     path = tmp_path / "gateway.yaml"
     path.write_text("templates: {max_output: 2kb}\n")

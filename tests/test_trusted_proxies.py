@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.app import build_app
-from gateway.config import ConfigError, build_config, load_config
-from gateway.exchange import Exchange
-from gateway.problems import Problem
-from gateway.steps.client_address import ClientAddress, TrustedProxies, parse_networks
+from gw.app import build_app
+from gw.config import ConfigError, build_config, load_config
+from gw.exchange import Exchange
+from gw.problems import Problem
+from gw.steps.client_address import ClientAddress, TrustedProxies, parse_networks
 from tests.conftest import OUTSIDER, SPECS, TEST_SPECS, GatewayThread, gateway_config
 from tests.upstream import UpstreamServer
 

@@ -8,7 +8,7 @@ from typing import Any
 import jwt
 import pytest
 
-from gateway.app import load_services
+from gw.app import load_services
 from tests.conftest import TEST_SPECS, GatewayThread, gateway_config, mint_token, run_gw
 from tests.upstream import UpstreamServer
 

@@ -7,7 +7,6 @@ gateway fails to start and when it stops.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import signal
@@ -26,13 +25,11 @@ _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopba
 
 
 def gw_command() -> list[str]:
-    """How to run `gw`: the script beside this Python, else cli.py run by this Python (works from any cwd)."""
+    """How to run `gw`: the script beside this Python, else this package's CLI module run by this Python (any cwd)."""
     found = shutil.which("gw", path=str(Path(sys.executable).parent))
     if found:
         return [found]
-    spec = importlib.util.find_spec("cli")
-    script = Path(spec.origin) if spec and spec.origin else Path(__file__).resolve().parents[2] / "cli.py"
-    return [sys.executable, str(script)]
+    return [sys.executable, "-m", f"{__package__.partition('.')[0]}.cli"]
 
 
 class GatewayProcess:

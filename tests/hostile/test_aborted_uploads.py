@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.aborted import BodyGuard, ClientAborted
-from gateway.conformance.inprocess import free_port
-from gateway.logs import SERVER_LOGGERS, setup_logging
+from gw.aborted import BodyGuard, ClientAborted
+from gw.conformance.inprocess import free_port
+from gw.logs import SERVER_LOGGERS, setup_logging
 from tests.conftest import ROOT, GatewayProcess
 
 SPEC = ROOT / "tests" / "specs" / "uploads.yaml"

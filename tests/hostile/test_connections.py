@@ -22,9 +22,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.config import ConfigError, load_config
-from gateway.connections import GuardedHttpProtocol, uvicorn_limits
-from gateway.policy_settings import ServerSettings
+from gw.config import ConfigError, load_config
+from gw.connections import GuardedHttpProtocol, uvicorn_limits
+from gw.policy_settings import ServerSettings
 from tests.conftest import ROOT, TEST_SPECS, GatewayProcess, eventually
 
 KEEP_ALIVE = 0.5
@@ -366,7 +366,7 @@ def test_the_limits_reach_worker_processes() -> None:
 def test_the_open_file_limit_is_raised_for_max_connections() -> None:
     """With the common soft limit of 1,024 the default cap of 1,000 connections would run out of descriptors
     (a proxied request holds two): serving raises the soft limit as far as the hard one allows."""
-    script = ("import resource; from gateway.connections import make_room_for_connections as room; "
+    script = ("import resource; from gw.connections import make_room_for_connections as room; "
               "hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]; "
               "resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard)); room(1000); "
               "print(resource.getrlimit(resource.RLIMIT_NOFILE)[0], hard)")

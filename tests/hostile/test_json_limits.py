@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from gateway.config import ConfigError, build_config, load_config
-from gateway.json_limits import JsonLimitError, JsonSettings, json_depth, parse_json
-from gateway.spec_loops import break_schema_loops
-from gateway.spec_refs import resolve_in_place
+from gw.config import ConfigError, build_config, load_config
+from gw.json_limits import JsonLimitError, JsonSettings, json_depth, parse_json
+from gw.spec_loops import break_schema_loops
+from gw.spec_refs import resolve_in_place
 
 TIGHT = JsonSettings(max_depth=4, max_number_digits=5)
 

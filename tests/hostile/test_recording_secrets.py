@@ -23,7 +23,7 @@ import httpx
 import pytest
 import yaml
 
-from gateway.stubs.redaction import Redactor
+from gw.stubs.redaction import Redactor
 from tests.conftest import GatewayProcess, run_gw, threaded_server
 
 PLANTED: dict[str, str] = {}
