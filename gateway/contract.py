@@ -9,6 +9,8 @@ operation, status and media type), so a value has one verdict wherever it is che
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,6 +140,29 @@ def short_reason(violations: list[Violation]) -> str:
     first = str(violations[0])[:160]
     more = f" (+{len(violations) - 1} more)" if len(violations) > 1 else ""
     return (first + more).encode("ascii", "replace").decode().replace("\r", " ").replace("\n", " ")
+
+
+def report_violations(exchange: Any, response: Any, violations: list[Violation], what: str, logger: logging.Logger,
+                      counts: Counter[tuple[str, str]] | None = None) -> None:
+    """A verdict against the contract on an answer gw passes on (an upstream's, a simulated one): noted for the
+    journal and `gw_contract_violations_total`, counted per operation, logged once with every reason."""
+    operation = exchange.operation
+    found = [str(v) for v in violations]
+    exchange.notes["contract"] = found
+    if counts is not None:
+        counts[(operation.service, operation.key)] += 1
+    fields = {"request_id": exchange.request_id, "service": operation.service, "operation": operation.key,
+              "status": response.status, "violations": found}
+    if "stub" in exchange.notes:
+        fields["stub"] = exchange.notes["stub"]
+    logger.warning("%s breaks the contract: %s %s", what, operation.key, short_reason(violations),
+                   extra={"fields": fields})
+
+
+def mark_violation(response: Any, violations: list[Violation]) -> None:
+    """What a client sees of a violation it is still given the answer of: `X-GW-Contract: violation` and the reason."""
+    response.headers.append(("x-gw-contract", "violation"))
+    response.headers.append(("x-gw-contract-reason", short_reason(violations)))
 
 
 def _declared_status(declared: dict[str, Any], status: int) -> str | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import GatewayConfig, mount_prefix
-from ..contract import body_validator, check_response, short_reason
+from ..contract import body_validator, check_response, mark_violation, report_violations
 from ..error_answers import documented_refusal, documented_status, problem_line
 from ..exchange import Exchange, Response
 from ..json_limits import parse_json
@@ -148,14 +148,8 @@ class Simulation:
                                     dict(response.headers))
         if not violations:
             return
-        self.violations[(operation.service, operation.key)] += 1
-        exchange.notes["contract"] = [str(v) for v in violations]
-        log.warning("simulated answer breaks the contract: %s %s", operation.key, short_reason(violations),
-                    extra={"fields": {"request_id": exchange.request_id, "service": operation.service,
-                                      "operation": operation.key, "status": response.status,
-                                      "violations": [str(v) for v in violations]}})
-        response.headers.append(("x-gw-contract", "violation"))
-        response.headers.append(("x-gw-contract-reason", short_reason(violations)))
+        report_violations(exchange, response, violations, "simulated answer", log, self.violations)
+        mark_violation(response, violations)
 
     # -- the operator's view -------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import logging
 from collections import Counter
 
 from ..config import GatewayConfig
-from ..contract import Violation, check_response, short_reason
+from ..contract import Violation, check_response, mark_violation, report_violations, short_reason
 from ..exchange import UPSTREAM_SOURCES, Exchange, Response
 from ..mocker.streams import stream_kind
 from ..pipeline import Next
@@ -66,8 +66,7 @@ class ResponseContract:
                           detail=f"{exchange.operation.key}: {short_reason(violations)}",
                           extra={"operation": exchange.operation.key, "upstream_status": response.status,
                                  "violations": [{"where": v.where, "message": v.message} for v in violations]})
-        response.headers.append(("x-gw-contract", "violation"))
-        response.headers.append(("x-gw-contract-reason", short_reason(violations)))
+        mark_violation(response, violations)
         return response
 
     def _judge_events(self, exchange: Exchange, response: Response, strict: bool, counted: bool) -> None:
@@ -94,12 +93,5 @@ class ResponseContract:
         response.body = checked(response.body, kind, judge, report, strict)
 
     def _report(self, exchange: Exchange, response: Response, violations: list[Violation]) -> None:
-        operation = exchange.operation
-        assert operation is not None
-        self.violations[(operation.service, operation.key)] += 1
-        exchange.notes["contract"] = [str(v) for v in violations]
-        log.warning("upstream answer breaks the contract: %s %s", operation.key, short_reason(violations),
-                    extra={"fields": {"request_id": exchange.request_id, "service": operation.service,
-                                      "operation": operation.key, "status": response.status,
-                                      "violations": [str(v) for v in violations]}})
+        report_violations(exchange, response, violations, "upstream answer", log, self.violations)
 

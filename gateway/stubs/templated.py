@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..contract import check_response, short_reason
+from ..contract import check_response, mark_violation, report_violations
 from ..exchange import Exchange, Response
 from ..json_limits import parse_json
 from ..media_types import base_type, is_json
@@ -83,13 +83,8 @@ def judge(exchange: Exchange, response: Response) -> None:
                                 response.body, dict(response.headers))
     if not violations:
         return
-    exchange.notes["contract"] = [str(v) for v in violations]
-    log.warning("templated stub answer breaks the contract: %s %s", operation.key, short_reason(violations),
-                extra={"fields": {"request_id": exchange.request_id, "service": operation.service,
-                                  "operation": operation.key, "status": response.status, "stub": exchange.notes.get("stub"),
-                                  "violations": [str(v) for v in violations]}})
-    response.headers.append(("x-gw-contract", "violation"))
-    response.headers.append(("x-gw-contract-reason", short_reason(violations)))
+    report_violations(exchange, response, violations, "templated stub answer", log)
+    mark_violation(response, violations)
 
 
 async def request_variables(exchange: Exchange, view: RequestView) -> dict[str, Any]:
