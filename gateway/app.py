@@ -189,7 +189,7 @@ class GatewayApp:
             RequestId(),
             *([ObserveMetrics(self.metrics)] if self.metrics is not None else []),  # sees every answer as sent
             AccessLog(),
-            JournalStep(self.journal, self.events),  # inside the access log: sees the final status
+            JournalStep(self.journal, self.events, self.config.admin.journal_max_body),  # inside the access log
             *self._edge(),  # security headers, allowed hosts, CORS: outside problem+json, so errors get them too
             ProblemResponses(),
             BodyLimit(self.config.max_body, per_service_limits),

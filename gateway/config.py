@@ -172,7 +172,8 @@ _SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "
 _DURATION_KEYS = {"timeout", "connect_timeout", "backoff", "backoff_max", "reload_interval", "reload_timeout", "window",
                   "open_seconds", "interval", "leeway", "access_ttl", "refresh_ttl", "max_age", "keep_alive",
                   "header_timeout", "body_timeout", "drain_timeout", "max_delay"}
-_SIZE_KEYS = {"max_body", "body_min_rate", "max_request_line", "max_header_size", "reload_max_spec_size", "reload_max_memory"}
+_SIZE_KEYS = {"max_body", "journal_max_body", "body_min_rate", "max_request_line", "max_header_size", "reload_max_spec_size",
+              "reload_max_memory"}
 _SIZE_KEYS |= {"max_output"}  # templates.max_output: characters a rendered stub answer may hold
 
 

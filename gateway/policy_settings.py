@@ -207,6 +207,7 @@ class AdminSettings:
     allow_from: list[str] = field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
     key: str = ""  # sent as `X-GW-Admin-Key`; `${ENV}` is expanded
     journal_size: int = 500  # exchanges kept in the request journal (memory, per process)
+    journal_max_body: int = 64 * 1024  # request body bytes an entry keeps (for body matchers in counts); larger: none
 
     def check(self) -> None:
         import ipaddress
@@ -218,6 +219,8 @@ class AdminSettings:
                 raise SettingsError(f"allow_from[{index}]", f"{network!r} is not an address or CIDR network") from None
         if self.journal_size < 0:
             raise SettingsError("journal_size", "must be 0 or more")
+        if self.journal_max_body < 0:
+            raise SettingsError("journal_max_body", "must be 0 or more")
 
 
 def check_upstream_auth(value: Any) -> Any:

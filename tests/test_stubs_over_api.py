@@ -217,6 +217,18 @@ def test_body_fields_of_read_requests_are_matched(client: httpx.Client) -> None:
     assert client.post("/_gw/api/requests/count", json=query).json() == {"count": 1}
 
 
+def test_a_body_over_journal_max_body_is_not_kept_so_its_fields_never_match(stubs_root: Path) -> None:
+    config = gateway_config(services(), stubs=str(stubs_root), admin={"journal_max_body": 80})
+    with GatewayThread(config) as served, served.client(headers={"X-GW-Admin": "1"}) as http:
+        http.post("/users/register", json={"username": "ada_l", "email": "a@example.com", "password": "correct-horse-9"})
+        http.post("/users/register", json={"username": "ada_l", "email": "a" * 100 + "@example.com",
+                                            "password": "correct-horse-9"})
+        query = {"service": "users", "request": {"method": "POST", "path": "/register", "body": {"$.username": "ada_l"}}}
+        assert http.post("/_gw/api/requests/count", json=query).json() == {"count": 1}  # the short one only
+        assert http.post("/_gw/api/requests/count",
+                         json={"service": "users", "request": {"method": "POST", "path": "/register"}}).json() == {"count": 2}
+
+
 # -- several workers: one gateway ------------------------------------------------------------------
 
 

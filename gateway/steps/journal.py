@@ -19,9 +19,10 @@ OWN_PREFIX = "/_gw/"
 
 
 class JournalStep:
-    def __init__(self, journal: Journal, events: EventBus) -> None:
+    def __init__(self, journal: Journal, events: EventBus, max_body: int = 64 * 1024) -> None:
         self.journal = journal
         self.events = events
+        self.max_body = max_body  # a ring of 500 entries holding 10 MiB uploads each would hold 5 GiB
 
     async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
         response = await call_next(exchange)
@@ -30,11 +31,14 @@ class JournalStep:
             return response
         notes = exchange.notes
         operation = exchange.operation
+        body = exchange.body_if_read
+        if body is not None and len(body) > self.max_body:
+            body = None
         entry = Entry(self.journal.next_cursor(), exchange.request_id, time.time(), scope["method"], scope["path"],
                       scope.get("query_string", b""), scope["headers"], exchange.client_ip, response.status,
                       response.headers, operation.service if operation else None, operation.key if operation else None,
                       exchange.mode, exchange.source, round((time.perf_counter() - exchange.started) * 1000, 2),
-                      notes, exchange.body_if_read)
+                      notes, body)
         self.journal.add(entry)
         if self.events.listeners:
             self.events.publish(entry.event())
