@@ -231,6 +231,15 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
+def send_json(handler: BaseHTTPRequestHandler, body: bytes, status: int = 200) -> None:
+    """Answer a stdlib handler's request with a JSON body (the loopback servers tests write)."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 @contextlib.contextmanager
 def threaded_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     """A stdlib HTTP server for `handler` on a free loopback port, in a thread; yields its base URL."""

@@ -22,7 +22,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from tests.conftest import TEST_SPECS, GatewayThread, bearer, free_port, mint_token
+from tests.conftest import TEST_SPECS, GatewayThread, bearer, free_port, mint_token, send_json
 
 SECURED = str(TEST_SPECS / "secured.yaml")
 SECRET = "a-test-secret-of-at-least-32-bytes!"
@@ -197,11 +197,7 @@ class JwksServer:
             def do_GET(self) -> None:
                 outer.fetches += 1
                 body = json.dumps({"keys": outer.keys}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_json(self, body)
 
             def log_message(self, *_args: Any) -> None:
                 return

@@ -26,7 +26,7 @@ from gw.contract import check_response
 from gw.policy_settings import SettingsError
 from gw.specs import load_service
 from gw.stubs.format import StubError, read_stub
-from tests.conftest import SPECS, GatewayProcess, RedisServer, eventually, run_gw, threaded_server
+from tests.conftest import SPECS, GatewayProcess, RedisServer, eventually, run_gw, send_json, threaded_server
 
 ORDER_ID = "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d"
 USER = {"id": 42, "username": "douglas", "email": "douglas@example.com", "full_name": "Douglas Adams", "role": "member",
@@ -43,11 +43,7 @@ class Upstream(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         type(self).hits += 1
         body = json.dumps({"items": [], "page": 1, "per_page": 20, "total": 0}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_json(self, body)
 
     def log_message(self, *_args: Any) -> None:
         pass

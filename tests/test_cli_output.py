@@ -13,17 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, SPECS, gw_command
+from tests.test_contract_command import BROKEN_STUB  # the same hand-broken getUser stub
 
-BROKEN_STUB = """\
-request:
-  method: GET
-  path: {regex: "^/users/[0-9]+$"}
-response:
-  status: 200
-  headers: {Content-Type: application/json}
-  body: {id: "forty-two", username: douglas}
-meta: {operation: getUser}
-"""
 COLOUR = re.compile(r"\x1b\[[0-9;]*3[0-9](;[0-9]+)*m|\x1b\[[0-9;]*38;")  # a foreground colour
 
 

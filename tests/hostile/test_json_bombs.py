@@ -17,7 +17,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import GatewayProcess, threaded_server
+from tests.conftest import GatewayProcess, send_json, threaded_server
 
 PROBLEM = "application/problem+json"
 QUICK = 3.0  # seconds a bomb may take to be refused (on a shared, slow CI machine)
@@ -80,11 +80,7 @@ class _Upstream(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         depth = int(parse_qs(url.query).get("n", ["0"])[0])
         body = (nested(depth) if url.path.endswith("/deep") else "[1, 2, 3]").encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_json(self, body)
 
     def log_message(self, *_args: Any) -> None:
         pass
