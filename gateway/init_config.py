@@ -19,6 +19,7 @@ import yaml
 from .callbacks.settings import INIT_EXAMPLE as CALLBACKS_EXAMPLE
 from .config import SPEC_SUFFIXES, ConfigError, build_config, service_name
 from .specs import HTTP_METHODS, SpecError, read_document
+from .wording import counted
 
 DEFAULT_FOLDER = "specs"
 
@@ -127,10 +128,9 @@ def render(services: dict[str, SpecSummary], skipped: list[SpecSummary], root: P
 def _service_block(name: str, summary: SpecSummary, root: Path, port: int) -> list[str]:
     upstream = summary.upstream_hint or f"http://127.0.0.1:{port}"
     where = "from the spec's servers" if summary.upstream_hint else "where the real service runs"
-    plural = "s" if summary.operations != 1 else ""
     return [
         f"  {name}:",
-        f"    # {_one_line(summary.title)} (OpenAPI {summary.version}, {summary.operations} operation{plural})",
+        f"    # {_one_line(summary.title)} (OpenAPI {summary.version}, {counted(summary.operations, 'operation')})",
         f"    spec: {_yaml_scalar(_relative(summary.path, root))}",
         f"    base_path: /{name}",
         "    mode: stub                     # stub | live | fallback | spy | record",
