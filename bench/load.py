@@ -1,0 +1,100 @@
+"""wrk, the one load tool every server in bench/run.py is measured with, and how its report is read.
+
+A measurement whose report cannot be read, or that saw non-2xx answers or socket errors, is a
+broken measurement, never a figure: `Measurement.problem` says why and the run fails on it.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+@dataclass
+class Measurement:
+    """One wrk run against one server and route (or the reason it was not run)."""
+
+    section: str  # "stub" or "live"
+    scenario: str
+    server: str
+    connections: int
+    url: str = ""
+    rps: float | None = None
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    requests: int | None = None
+    non_2xx: int = 0
+    socket_errors: int = 0
+    checked: str = ""  # what the route check saw before the load
+    validates: bool | None = None
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem and self.rps is not None
+
+
+def parse_wrk(text: str) -> dict[str, float | int | None]:
+    """req/s, request count, p50/p99 in ms, non-2xx and socket error counts from `wrk --latency` output."""
+
+    def number(pattern: str) -> str | None:
+        match = re.search(pattern, text, re.MULTILINE)
+        return match.group(1) if match else None
+
+    def percentile(pct: str) -> float | None:
+        match = re.search(rf"^\s*{pct}(?:\.0+)?%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.MULTILINE)
+        return round(float(match.group(1)) * UNITS_MS[match.group(2)], 3) if match else None
+
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    rps = number(r"^Requests/sec:\s+([\d.]+)")
+    requests = number(r"^\s*(\d+) requests in")
+    non_2xx = number(r"Non-2xx or 3xx responses:\s+(\d+)")
+    return {
+        "rps": float(rps) if rps else None,
+        "requests": int(requests) if requests else None,
+        "p50_ms": percentile("50"),
+        "p99_ms": percentile("99"),
+        "non_2xx": int(non_2xx or 0),
+        "socket_errors": sum(int(n) for n in errors.groups()) if errors else 0,
+    }
+
+
+def load_problem(returncode: int, parsed: dict[str, float | int | None], output: str) -> str:
+    """Why a wrk run is not a figure ('' when it is): wrk failed, or the server answered errors or dropped sockets."""
+    if returncode != 0 or parsed["rps"] is None:
+        return f"wrk exit {returncode}: {output.strip()[-300:] or 'no report'}"
+    if parsed["non_2xx"]:
+        return f"{parsed['non_2xx']} of {parsed['requests']} answers were not 2xx/3xx (a benchmark of errors)"
+    if parsed["socket_errors"]:
+        return f"{parsed['socket_errors']} socket errors (connect/read/write/timeout) under load"
+    return ""
+
+
+@dataclass(frozen=True)
+class Wrk:
+    """How hard to push: wrk's path, seconds of load and of unrecorded warm-up, connections."""
+
+    path: str
+    duration: int
+    warmup: int
+    connections: int
+
+    def command(self, url: str, connections: int, seconds: int, script: Path | None = None) -> list[str]:
+        threads = min(2, connections)
+        cmd = [self.path, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+        return [*cmd, "-s", str(script), url] if script else [*cmd, url]
+
+    def run(self, measurement: Measurement, script: Path | None = None) -> None:
+        """Warm up, then load `measurement.url`; fills in the figures, or `problem` when they are not figures."""
+        url, connections = measurement.url, measurement.connections
+        if self.warmup:
+            subprocess.run(self.command(url, connections, self.warmup, script), capture_output=True)
+        done = subprocess.run(self.command(url, connections, self.duration, script), capture_output=True, text=True)
+        parsed = parse_wrk(done.stdout)
+        for key, value in parsed.items():
+            setattr(measurement, key, value)
+        measurement.problem = load_problem(done.returncode, parsed, done.stderr or done.stdout)
