@@ -29,6 +29,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
@@ -128,6 +129,8 @@ def serve_and_measure(run: Run, server: Server, load: list[tuple[Route, int]], w
     console.print(f"[cyan]{server.name}:[/] {' '.join(server.cmd)}", highlight=False)
     try:
         with running(server) as ready:
+            first = load[0][0]
+            wrk.warm(ready.base + first.path, wrk.server_warmup, post_script if first.method == "POST" else None)
             for route, connections in load:
                 run.measurements.append(measure(wrk, run, section, ready, route, connections, post_script))
     except NotReady as exc:
@@ -329,7 +332,8 @@ def metadata_for(args: argparse.Namespace, wrk: Wrk, load_before: tuple[float, .
     nginx = peers.nginx_bin()
     return {
         "when": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
-        "duration_s": args.duration, "warmup_s": args.warmup, "connections": args.connections,
+        "duration_s": args.duration, "warmup_s": args.warmup, "server_warmup_s": args.server_warmup,
+        "connections": args.connections,
         "sections": sorted(args.only), "cpus": os.cpu_count(), "machine": platform.platform(),
         "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
         "python": platform.python_version(), "gw": metadata.version("gw"), "commit": commit.stdout.strip() or None,
@@ -347,7 +351,9 @@ def metadata_for(args: argparse.Namespace, wrk: Wrk, load_before: tuple[float, .
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per measurement (default 10)")
-    parser.add_argument("--warmup", type=int, default=2, help="unrecorded seconds of load before each (default 2)")
+    parser.add_argument("--warmup", type=int, default=1, help="unrecorded seconds of load before each (default 1)")
+    parser.add_argument("--server-warmup", type=int, default=3,
+                        help="unrecorded seconds of load once each server is ready (default 3)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--only", action="append", choices=SECTIONS,
                         help="run only this section (repeatable): stub, live, startup")
@@ -391,8 +397,8 @@ def measure_all(args: argparse.Namespace, run: Run, wrk: Wrk, logs: Path) -> Non
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, on_sigterm)
-    run, load_before = Run(), os.getloadavg()
-    wrk = Wrk(ensure_wrk(), args.duration, args.warmup, args.connections)
+    run, load_before, started = Run(), os.getloadavg(), time.monotonic()
+    wrk = Wrk(ensure_wrk(), args.duration, args.warmup, args.server_warmup, args.connections)
     logs = Path(tempfile.mkdtemp(prefix="gw-bench-"))
     try:
         measure_all(args, run, wrk, logs)
@@ -402,8 +408,9 @@ def main(argv: list[str] | None = None) -> int:
         run.fail(str(exc))
     found = verdicts(run.measurements, run.startup, args.connections)
     report(run, found, args.connections)
-    path = write_json(run, found, metadata_for(args, wrk, load_before))
-    console.print(f"results: {path.relative_to(REPO)}")
+    meta = {**metadata_for(args, wrk, load_before), "took_s": round(time.monotonic() - started)}
+    path = write_json(run, found, meta)
+    console.print(f"results: {path.relative_to(REPO)} (the run took {meta['took_s'] // 60} min {meta['took_s'] % 60} s)")
     if run.failures:
         console.print(f"server logs kept in {logs}")
     else:

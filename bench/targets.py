@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 from bench.load import Measurement
@@ -92,7 +93,7 @@ def is_big(row: dict[str, Any]) -> bool:
 
 
 def is_kubernetes(row: dict[str, Any]) -> bool:
-    return str(row.get("spec", "")).lower().startswith("kubernetes") and not is_big(row)
+    return PurePath(str(row.get("spec", ""))).name.lower().startswith("kubernetes") and not is_big(row)
 
 
 def gw_rows(rows: list[dict[str, Any]], chosen: Callable[[dict[str, Any]], bool] = lambda row: True,
