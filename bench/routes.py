@@ -186,3 +186,24 @@ def refuses_invalid(route: Route, base: str) -> tuple[bool | None, str]:
         return True, ""
     what = "an invalid body" if route.method == "POST" else f"GET {route.invalid}"
     return False, f"answered {what} with {answer.status}: requests are NOT validated, figures skip validation"
+
+
+VIOLATION_PROBE = "/users/2"  # bench/upstream_app.py answers it with a User missing its required fields
+
+
+def validation_proxy_problem(base: str, expect_on: bool) -> str:
+    """'' when gw live at `base` checks upstream answers exactly when `expect_on` says it should.
+
+    A row labelled "validation on" measured with the check off (or the reverse) would judge the
+    wrong target, so the probe's answer must carry `X-GW-Contract: violation` iff the check is on.
+    """
+    try:
+        answer = request("GET", base + VIOLATION_PROBE)
+    except OSError as exc:
+        return f"validation-proxy probe GET {VIOLATION_PROBE} got no answer: {exc}"
+    marked = answer.headers.get("x-gw-contract") == "violation"
+    if marked == expect_on:
+        return ""
+    state = "on" if expect_on else "off"
+    return (f"validation proxy should be {state}, but GET {VIOLATION_PROBE} (an answer breaking the contract) came back "
+            f"{answer.status} {'with' if marked else 'without'} X-GW-Contract: violation")

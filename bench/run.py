@@ -30,8 +30,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -46,7 +48,16 @@ if __package__ in (None, ""):  # run as `python bench/run.py`: make the bench pa
 from bench import peers
 from bench.load import Measurement, Wrk
 from bench.peers import Missing, NotReady, Server, running
-from bench.routes import EXAMPLE, LIVE, REGISTER_BODY, STUB_ROUTES, Route, check_route, refuses_invalid
+from bench.routes import (
+    EXAMPLE,
+    LIVE,
+    REGISTER_BODY,
+    STUB_ROUTES,
+    Route,
+    check_route,
+    refuses_invalid,
+    validation_proxy_problem,
+)
 from bench.targets import (
     BARE_HOP,
     DIRECT,
@@ -125,10 +136,14 @@ def measure(wrk: Wrk, run: Run, section: str, server: Server, route: Route, conn
 
 
 def serve_and_measure(run: Run, server: Server, load: list[tuple[Route, int]], wrk: Wrk, section: str,
-                      post_script: Path) -> None:
+                      post_script: Path, probe: Callable[[str], str] | None = None) -> None:
+    """Start the server, run `probe` on it (a problem there: no rows), warm it up, measure each route."""
     console.print(f"[cyan]{server.name}:[/] {' '.join(server.cmd)}", highlight=False)
     try:
         with running(server) as ready:
+            if probe and (problem := probe(ready.base)):
+                run.fail(f"{server.name}: {problem}; NOT measured")
+                return
             first = load[0][0]
             wrk.warm(ready.base + first.path, wrk.server_warmup, post_script if first.method == "POST" else None)
             for route, connections in load:
@@ -183,7 +198,8 @@ def run_live(run: Run, wrk: Wrk, logs: Path, post_script: Path, upstream: Server
         serve_and_measure(run, hop, direct, wrk, "live", post_script)
     for check in (True, False):
         gw = peers.gw_live(upstream.base, check, logs)
-        serve_and_measure(run, gw, [(LIVE, c) for c in both], wrk, "live", post_script)
+        serve_and_measure(run, gw, [(LIVE, c) for c in both], wrk, "live", post_script,
+                          probe=partial(validation_proxy_problem, expect_on=check))
 
 
 def run_startup(run: Run, timeout: float) -> None:

@@ -18,12 +18,14 @@ from bench.load import Measurement, load_problem, parse_wrk
 from bench.routes import (
     EXAMPLE,
     GENERATED,
+    LIVE,
     REGISTER,
     STUB_ROUTES,
     Answer,
     answer_problem,
     check_route,
     refuses_invalid,
+    validation_proxy_problem,
 )
 from bench.run import NOT_MEASURED_STARTUP, Run, exit_code, startup_rows
 from bench.targets import (
@@ -276,3 +278,34 @@ def test_bare_hop_forwards_method_path_query_headers_and_body(echo_upstream: str
     assert (echoed["method"], echoed["path"], echoed["query"], echoed["body"]) == ("POST", "/items/7", {"limit": "5"},
                                                                                    '{"a": 1}')
     assert echoed["headers"]["x-trace"] == "t-1"
+
+
+# ---------------------------------------------------------------------------------------------
+# The live rows' upstream, and the probe that the validation proxy is on (or off) as the row says
+
+
+@pytest.fixture(scope="module")
+def bench_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """bench/upstream_app.py as the bench runs it: its own process, started and stopped by bench.peers."""
+    with peers.running(peers.upstream(tmp_path_factory.mktemp("logs")), timeout=30) as server:
+        yield server.base
+
+
+def live_users(upstream: str) -> dict[str, dict[str, object]]:
+    return {"users": {"spec": str(SPECS / "users.yaml"), "base_path": "/", "mode": "live", "upstream": upstream,
+                      "retries": 0}}
+
+
+def test_bench_upstream_answers_the_live_route_check_through_gw(start_gateway, bench_upstream: str) -> None:
+    assert check_route(replace(LIVE, source=None), bench_upstream) == ("200 application/json", "")
+    gateway = start_gateway(live_users(bench_upstream))
+    assert check_route(LIVE, gateway.url) == ("200 application/json x-gw-source=live", "")
+
+
+def test_the_validation_proxy_probe_tells_on_from_off(start_gateway, bench_upstream: str) -> None:
+    checking = start_gateway(live_users(bench_upstream))
+    assert validation_proxy_problem(checking.url, expect_on=True) == ""
+    assert "should be off, but GET /users/2" in validation_proxy_problem(checking.url, expect_on=False)
+    trusting = start_gateway(live_users(bench_upstream), contract={"check": False})
+    assert validation_proxy_problem(trusting.url, expect_on=False) == ""
+    assert "without X-GW-Contract: violation" in validation_proxy_problem(trusting.url, expect_on=True)
