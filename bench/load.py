@@ -70,7 +70,8 @@ def load_problem(returncode: int, parsed: dict[str, float | int | None], output:
     if parsed["non_2xx"]:
         return f"{parsed['non_2xx']} of {parsed['requests']} answers were not 2xx/3xx (a benchmark of errors)"
     if parsed["socket_errors"]:
-        return f"{parsed['socket_errors']} socket errors (connect/read/write/timeout) under load"
+        line = re.search(r"Socket errors: [^\n]*", output)
+        return f"{parsed['socket_errors']} socket errors under load ({line.group(0) if line else 'wrk said so'})"
     return ""
 
 

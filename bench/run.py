@@ -265,13 +265,14 @@ def print_stub(ms: list[Measurement]) -> None:
     rows = [m for m in ms if m.section == "stub"]
     if not rows:
         return
-    table = Table(title="stubs (specs/users.yaml)", title_justify="left")
-    for column in ("scenario", "server", "conns", "req/s", "p50 ms", "p99 ms", "checked", "note"):
-        table.add_column(column, justify="right" if column in ("conns", "req/s", "p50 ms", "p99 ms") else "left")
+    table = Table(title=f"stubs (specs/users.yaml, {rows[0].connections} connections)", title_justify="left")
+    for column in ("scenario", "server", "req/s", "p50 ms", "p99 ms", "checked"):
+        table.add_column(column, justify="right" if column in ("req/s", "p50 ms", "p99 ms") else "left", no_wrap=True)
+    table.add_column("note", overflow="fold")
     order = ("example", "generated", "register")
     for m in sorted(rows, key=lambda m: order.index(m.scenario)):
-        table.add_row(m.scenario, m.server, str(m.connections), fmt(m.rps, 0), fmt(m.p50_ms), fmt(m.p99_ms),
-                      escape(m.checked), note(m), style=None if m.ok else "red")
+        table.add_row(m.scenario, m.server, fmt(m.rps, 0), fmt(m.p50_ms), fmt(m.p99_ms), escape(m.checked), note(m),
+                      style=None if m.ok else "red")
     console.print(table)
 
 
@@ -290,7 +291,7 @@ def print_live(ms: list[Measurement], connections: int) -> None:
             and direct_one.p50_ms is not None and server != DIRECT else None
         share = f"{many.rps / bare.rps:.0%}" if many and bare and many.rps and bare.rps and server != DIRECT else ""
         broken = [m for m in ms if m.server == server and m.section == "live" and not m.ok]
-        table.add_row(server, fmt(one and one.p50_ms), "" if added is None else f"+{added:.2f}",
+        table.add_row(server, fmt(one and one.p50_ms), "" if added is None else f"{added:+.2f}",
                       fmt(many and many.rps, 0), share, fmt(many and many.p50_ms), fmt(many and many.p99_ms),
                       note(broken[0]) if broken else "")
     console.print(table)
@@ -373,8 +374,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--only", action="append", choices=SECTIONS,
                         help="run only this section (repeatable): stub, live, startup")
-    parser.add_argument("--startup-timeout", type=float, default=240,
-                        help="seconds bench/scale.py --json may take (default 240)")
+    parser.add_argument("--startup-timeout", type=float, default=120,
+                        help="seconds bench/scale.py --json may take (default 120)")
     args = parser.parse_args(argv)
     args.only = set(args.only or SECTIONS)
     return args

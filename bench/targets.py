@@ -73,7 +73,7 @@ def live_verdicts(ms: list[Measurement], connections: int) -> list[Verdict]:
     target = "live hop added p50 <= 0.5 ms at 1 connection (validation on)"
     if gw_one and direct_one and gw_one.p50_ms is not None and direct_one.p50_ms is not None:
         added = gw_one.p50_ms - direct_one.p50_ms
-        hop = Verdict(target, f"+{added:.2f} ms ({gw_one.p50_ms:.2f} vs {direct_one.p50_ms:.2f} direct)", added <= 0.5)
+        hop = Verdict(target, f"{added:+.2f} ms ({gw_one.p50_ms:.2f} vs {direct_one.p50_ms:.2f} direct)", added <= 0.5)
     else:
         hop = Verdict(target, "-", None)
     throughput = ratio_verdict(f"live throughput >= 80% of the bare hop ({connections} connections)",
