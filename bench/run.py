@@ -70,6 +70,7 @@ from bench.targets import (
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 RESULTS = BENCH / "results"
+SCALE = BENCH / "scale.py"
 SECTIONS = ("stub", "live", "startup")
 NOT_MEASURED_STARTUP = "start-up: not measured (bench/scale.py --json missing)"
 
@@ -202,12 +203,12 @@ def run_live(run: Run, wrk: Wrk, logs: Path, post_script: Path, upstream: Server
                           probe=partial(validation_proxy_problem, expect_on=check))
 
 
-def run_startup(run: Run, timeout: float) -> None:
+def run_startup(run: Run, timeout: float, script: Path = SCALE) -> None:
     """`bench/scale.py --json` (owned by the start-up work): its rows, or why there are none."""
-    console.print(f"[cyan]start-up:[/] {sys.executable} bench/scale.py --json", highlight=False)
+    console.print(f"[cyan]start-up:[/] {sys.executable} {script} --json", highlight=False)
     try:
-        done = subprocess.run([sys.executable, str(BENCH / "scale.py"), "--json"], cwd=REPO, capture_output=True,
-                              text=True, timeout=timeout)
+        done = subprocess.run([sys.executable, str(script), "--json"], cwd=REPO, capture_output=True, text=True,
+                              timeout=timeout)
     except subprocess.TimeoutExpired:
         run.fail(f"start-up: bench/scale.py --json took over {timeout:.0f}s; NOT measured")
         return

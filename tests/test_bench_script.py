@@ -27,7 +27,7 @@ from bench.routes import (
     refuses_invalid,
     validation_proxy_problem,
 )
-from bench.run import NOT_MEASURED_STARTUP, Run, exit_code, startup_rows
+from bench.run import NOT_MEASURED_STARTUP, Run, exit_code, run_startup, startup_rows
 from bench.targets import (
     BARE_HOP,
     DIRECT,
@@ -163,7 +163,42 @@ def test_startup_rows_are_read_from_scale_output_even_after_progress_lines() -> 
     assert startup_rows(json.dumps(rows)) == rows
     assert startup_rows("starting gw...\n" + json.dumps(rows) + "\n") == rows
     assert startup_rows("kubernetes.io.json: ready in 1.5 s") is None
-    assert NOT_MEASURED_STARTUP == "start-up: not measured (bench/scale.py --json missing)"
+
+
+def scale_script(tmp_path: Path, body: str) -> Path:
+    script = tmp_path / "scale.py"
+    script.write_text("import argparse, json\nargparse.ArgumentParser().parse_args()\n" + body, encoding="utf-8")
+    return script
+
+
+def test_a_scale_script_without_json_leaves_startup_not_measured_without_failing(tmp_path: Path) -> None:
+    run = Run()
+    run_startup(run, 30, scale_script(tmp_path, "print('kubernetes.io.json: ready in 1.5 s')\n"))
+    assert (run.startup, run.startup_note, run.failures) == (None, NOT_MEASURED_STARTUP, [])
+    assert run.startup_note == "start-up: not measured (bench/scale.py --json missing)"
+
+
+def test_scale_rows_are_kept_and_a_row_that_did_not_start_fails_the_run(tmp_path: Path) -> None:
+    rows = [{"spec": "kubernetes.io.json", "server": "gw", "workers": 1, "ready_s": 1.2, "rss_mb_per_worker": 99,
+             "ok": True},
+            {"spec": "kubernetes-x3.json", "server": "gw", "workers": 2, "ready_s": None, "rss_mb_per_worker": None,
+             "ok": False}]
+    script = tmp_path / "scale.py"
+    script.write_text(f"import json, sys\nassert sys.argv[1:] == ['--json']\nprint(json.dumps({rows!r}))\n",
+                      encoding="utf-8")
+    run = Run()
+    run_startup(run, 30, script)
+    assert run.startup == rows
+    assert run.failures == ["start-up: gw on kubernetes-x3.json x2 did not start or answer"]
+
+
+def test_a_crashing_scale_script_fails_the_run_with_its_output(tmp_path: Path) -> None:
+    script = tmp_path / "scale.py"
+    script.write_text("import sys\nsys.exit('gw exited: spec could not be read')\n", encoding="utf-8")
+    run = Run()
+    run_startup(run, 30, script)
+    assert run.startup is None
+    assert run.failures == ["start-up: bench/scale.py --json exit 1: gw exited: spec could not be read"]
 
 
 # ---------------------------------------------------------------------------------------------
