@@ -97,9 +97,12 @@ def stop(server: Server) -> None:
 def running(server: Server, timeout: float = 90) -> Iterator[Server]:
     """Start the server, yield it once ready, always stop it; NotReady (with its log) if it never got ready."""
     with server.log.open("wb") as log:
-        server.proc = subprocess.Popen(server.cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True,
-                                       env={**os.environ, **(server.env or {})})
+        try:
+            server.proc = subprocess.Popen(server.cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                           stdin=subprocess.DEVNULL, start_new_session=True,
+                                           env={**os.environ, **(server.env or {})})
+        except OSError as exc:
+            raise NotReady(f"{server.name} could not be started: {exc}") from None
     try:
         why = wait_ready(server, timeout)
         if why:

@@ -4,6 +4,7 @@ a fast 404 from counting as fast (against a real loopback gw stub server; no wrk
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler
@@ -344,3 +345,13 @@ def test_the_validation_proxy_probe_tells_on_from_off(start_gateway, bench_upstr
     trusting = start_gateway(live_users(bench_upstream), contract={"check": False})
     assert validation_proxy_problem(trusting.url, expect_on=False) == ""
     assert "without X-GW-Contract: violation" in validation_proxy_problem(trusting.url, expect_on=True)
+
+
+def test_a_server_that_cannot_start_or_exits_is_reported_with_its_log(tmp_path: Path) -> None:
+    missing = peers.Server("ghost", [str(tmp_path / "no-such-binary")], peers.free_port(), "/", tmp_path / "ghost.log")
+    with pytest.raises(peers.NotReady, match="ghost could not be started"), peers.running(missing):
+        pass
+    dying = peers.Server("quitter", [sys.executable, "-c", "print('bad config'); raise SystemExit(3)"],
+                         peers.free_port(), "/", tmp_path / "quitter.log")
+    with pytest.raises(peers.NotReady, match=r"(?s)quitter exited with code 3.*bad config"), peers.running(dying):
+        pass
