@@ -215,10 +215,10 @@ def bare_hop(upstream_url: str, logs: Path) -> Server:
                   port, "/users/1", logs / "bare-hop.log")
 
 
-def list_body(size: int = 5) -> dict[str, Any]:
-    """A UserPage of `size` users for the peers' list GET (gw generates its own of the same shape)."""
+def list_body(size: int = 1, limit: int = 5) -> dict[str, Any]:
+    """A UserPage for the peers' `GET /users?limit=5`: as big as gw's generated page (one user, ~200 bytes)."""
     users = [{**example_user(), "id": n + 1, "username": f"user_{n + 1}"} for n in range(size)]
-    return {"items": users, "total": size, "limit": size, "offset": 0}
+    return {"items": users, "total": size, "limit": limit, "offset": 0}
 
 
 def wiremock_mappings() -> list[dict[str, Any]]:
