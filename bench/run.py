@@ -195,6 +195,8 @@ def run_live(run: Run, wrk: Wrk, logs: Path, post_script: Path, upstream: Server
     hops: list[Server] = [peers.bare_hop(upstream.base, logs)]
     if nginx := peers.nginx_bin():
         hops.append(peers.nginx(nginx, upstream.base, logs)[0])
+    else:
+        run.warn("nginx is not installed (apt-get install nginx-light): its rows are skipped")
     for hop in hops:
         serve_and_measure(run, hop, direct, wrk, "live", post_script)
     for check in (True, False):
@@ -206,11 +208,9 @@ def run_live(run: Run, wrk: Wrk, logs: Path, post_script: Path, upstream: Server
 def run_startup(run: Run, timeout: float, script: Path = SCALE) -> None:
     """`bench/scale.py --json` (owned by the start-up work): its rows, or why there are none."""
     console.print(f"[cyan]start-up:[/] {sys.executable} {script} --json", highlight=False)
-    try:
-        done = subprocess.run([sys.executable, str(script), "--json"], cwd=REPO, capture_output=True, text=True,
-                              timeout=timeout)
-    except subprocess.TimeoutExpired:
-        run.fail(f"start-up: bench/scale.py --json took over {timeout:.0f}s; NOT measured")
+    done = run_bounded([sys.executable, str(script), "--json"], timeout)
+    if done is None:
+        run.fail(f"start-up: bench/scale.py --json took over {timeout:.0f}s (interrupted); NOT measured")
         return
     if done.returncode == 2 and "--json" in done.stderr and "unrecognized" in done.stderr:
         run.startup_note = NOT_MEASURED_STARTUP
@@ -224,6 +224,22 @@ def run_startup(run: Run, timeout: float, script: Path = SCALE) -> None:
     for row in rows:
         if not row.get("ok"):
             run.fail(f"start-up: {row.get('server')} on {row.get('spec')} x{row.get('workers')} did not start or answer")
+
+
+def run_bounded(cmd: list[str], timeout: float) -> subprocess.CompletedProcess[str] | None:
+    """Run `cmd`; past `timeout`, SIGINT it (so its `finally` stops the servers it started), SIGKILL if it lingers."""
+    with subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+            return None
+    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
 
 
 def startup_rows(stdout: str) -> list[dict[str, Any]] | None:

@@ -355,3 +355,14 @@ def test_a_server_that_cannot_start_or_exits_is_reported_with_its_log(tmp_path: 
                          peers.free_port(), "/", tmp_path / "quitter.log")
     with pytest.raises(peers.NotReady, match=r"(?s)quitter exited with code 3.*bad config"), peers.running(dying):
         pass
+
+
+def test_a_scale_script_past_its_time_is_interrupted_so_it_can_stop_its_servers(tmp_path: Path) -> None:
+    script = tmp_path / "scale.py"
+    marker = tmp_path / "cleaned-up"
+    script.write_text(f"import time\ntry:\n    time.sleep(60)\nfinally:\n    open({str(marker)!r}, 'w').close()\n",
+                      encoding="utf-8")
+    run = Run()
+    run_startup(run, 4, script)  # seconds enough for the interpreter to start and install its SIGINT handler
+    assert marker.exists()
+    assert run.failures == ["start-up: bench/scale.py --json took over 4s (interrupted); NOT measured"]
