@@ -239,6 +239,9 @@ def run_bounded(cmd: list[str], timeout: float) -> subprocess.CompletedProcess[s
                 proc.kill()
                 proc.communicate()
             return None
+        except KeyboardInterrupt:  # our own Ctrl-C or SIGTERM: scale.py stops its servers too
+            proc.send_signal(signal.SIGINT)
+            raise
     return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
 
 
