@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+# wrk's own default (2 s) drops slower answers from the latency figures and calls them socket errors;
+# with 10 s a slow server shows in its p99 and only a stalled one breaks the measurement.
+TIMEOUT_S = 10
 
 
 @dataclass
@@ -87,7 +90,7 @@ class Wrk:
 
     def command(self, url: str, connections: int, seconds: int, script: Path | None = None) -> list[str]:
         threads = min(2, connections)
-        cmd = [self.path, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+        cmd = [self.path, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", f"--timeout={TIMEOUT_S}s", "--latency"]
         return [*cmd, "-s", str(script), url] if script else [*cmd, url]
 
     def warm(self, url: str, seconds: int, script: Path | None = None) -> None:
