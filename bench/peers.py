@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.routes import SPEC, example_user, registered_user, request, schema
+from gw.conformance import free_port
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -58,12 +58,6 @@ class Server:
 
 class NotReady(Exception):
     """A server exited or did not answer in time; the message says which and holds its log's tail."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_ready(server: Server, timeout: float) -> str:
