@@ -435,6 +435,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, on_sigterm)
     run, load_before, started = Run(), os.getloadavg(), time.monotonic()
+    cores = os.cpu_count() or 1
+    if load_before[0] > cores / 2:
+        run.warn(f"the box is not quiet (load average {load_before[0]:.1f} on {cores} cores before the run): "
+                 "figures are noisy, even the ratios")
     wrk = Wrk(ensure_wrk(), args.duration, args.warmup, args.server_warmup, args.connections)
     logs = Path(tempfile.mkdtemp(prefix="gw-bench-"))
     try:
