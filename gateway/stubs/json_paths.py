@@ -22,8 +22,10 @@ class JsonPathError(ValueError):
     """Not a JSONPath: the reason, with the column (`unbalanced brackets, line 1, column 8`)."""
 
 
+@lru_cache(maxsize=4096)
 def compile_path(path: str) -> Query:
-    """The compiled query; JsonPathError when `path` is not RFC 9535 JSONPath (nor one of the older dotted names)."""
+    """The compiled query (immutable: stubs naming the same path share it, as recorded stubs' `$.field` paths do);
+    JsonPathError when `path` is not RFC 9535 JSONPath (nor one of the older dotted names)."""
     try:
         return rfc9535.compile(path)
     except rfc9535.JSONPathError as exc:
@@ -41,18 +43,12 @@ def values(query: Query, document: Any) -> list[Any]:
         return []
 
 
-@lru_cache(maxsize=256)
-def _compiled(path: str) -> Query | None:
-    try:
-        return compile_path(path)
-    except JsonPathError:
-        return None
-
-
 def json_path(document: Any, path: str) -> list[Any]:
     """The values at `path` (compiled once per distinct path); nothing for a path that is not JSONPath."""
-    query = _compiled(path)
-    return [] if query is None else values(query, document)
+    try:
+        return values(compile_path(path), document)
+    except JsonPathError:
+        return []
 
 
 # The dotted form stub files used before RFC 9535 (`[\w$-]` names after a dot); rewritten step by step into brackets.
