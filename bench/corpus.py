@@ -10,12 +10,14 @@ Run by hand (tests/test_corpus_conformance.py runs a bounded sample of the same 
 
     python bench/corpus.py [--max-examples 5] [--only NAME ...] [--workers N] [--timeout 120]
 
-Per spec: `gw serve SPEC --port P` in its own process group (output to a temporary log), time
-until /_gw/health answers 200 (or the process exits: its one-line error is the refusal reason; a
-traceback is a failure of its own), count its `warning:` lines, run `schemathesis run` (its CLI,
-as a subprocess with an NDJSON report, bounded by --timeout), read the gw process's peak RSS
-(VmHWM), stop it. Prints a table and 2-3 examples per failure class; writes
-bench/results/corpus.json.
+Per spec: `gw serve SPEC --port P` in its own process group, started by the project's own runner
+(gw.conformance.process.GatewayProcess, output to a log file), time until /_gw/health answers 200
+(or the process exits: its one-line error is the refusal reason; a traceback is a failure of its
+own), count its `warning:` lines, run schemathesis in this process through the project's runner
+(gw.conformance.runner: the same settings `gw contract` uses, with this script's checks, mode and
+phases; schemathesis stops itself after --timeout), read the gw process's peak RSS (VmHWM), stop
+it. Prints a table and 2-3 examples per failure class (curl lines from schemathesis' own
+`as_curl_command`); writes bench/results/corpus.json.
 
 What counts as a failure: a check failure on a case, except (both counted in the `expected` column)
 - when schemathesis sent invalid data on purpose (a negative case) and gw's own validator refused it
@@ -29,29 +31,31 @@ What counts as a failure: a check failure on a case, except (both counted in the
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import json
 import os
 import re
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-import urllib.error
-import urllib.request
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from schemathesis.engine import events
+
+from gw.conformance.process import GatewayProcess
+from gw.conformance.runner import Options, execute, load_schema_file
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -177,18 +181,10 @@ def _local_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def gw_command() -> list[str]:
-    found = shutil.which("gw", path=str(Path(sys.executable).parent))
-    return [found] if found else [sys.executable, str(REPO / "cli.py")]
 
 
 def _peak_rss_kb(pid: int) -> int:
@@ -216,12 +212,10 @@ def _descendants(pid: int) -> list[int]:
 
 
 class Gateway:
-    """`gw serve SPEC --port P`, as a user starts it, with its output in a log file."""
+    """`gw serve SPEC`, as a user starts it (the project's GatewayProcess), with its output in a log file."""
 
     def __init__(self, spec: Path, log_dir: Path, env: dict[str, str] | None = None) -> None:
         self.spec = spec
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"gw-{spec.name}.log"
         # JSON log lines, errors only: no access log (it is large under schemathesis and says nothing
         # here), while an unhandled error is still logged with its traceback and request id.
@@ -229,26 +223,22 @@ class Gateway:
         # secured operation would be the gateway's 401 (tests/test_auth.py covers that), never a stub.
         self.env = _local_env({"GW_LOG_FORMAT": "json", "GW_LOG_LEVEL": "warning", "GW_AUTH__REQUIRE": "none",
                                **(env or {})})
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.process: GatewayProcess | None = None
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        return self.process.proc if self.process else None
+
+    @property
+    def url(self) -> str:
+        return self.process.url if self.process else ""
 
     def start(self, timeout: float) -> tuple[bool, float]:
         """Start and wait until /_gw/health answers 200, the process exits, or `timeout` passes."""
-        with open(self.log_path, "wb") as log:
-            began = time.monotonic()
-            self.proc = subprocess.Popen([*gw_command(), "serve", str(self.spec), "--port", str(self.port)],
-                                         cwd=REPO, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
-        while time.monotonic() - began < timeout:
-            if self.proc.poll() is not None:
-                return False, time.monotonic() - began
-            try:
-                with _DIRECT.open(f"{self.url}/_gw/health", timeout=1) as answer:
-                    if answer.status == 200:
-                        return True, time.monotonic() - began
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.05)
-        return False, time.monotonic() - began
+        began = time.monotonic()
+        self.process = GatewayProcess([str(self.spec)], cwd=REPO, env=self.env, log_path=self.log_path)
+        started = self.process.ready(timeout)
+        return started, time.monotonic() - began
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -261,22 +251,11 @@ class Gateway:
         return round(sum(_peak_rss_kb(pid) for pid in pids) / 1024, 1)
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, sig)
-            try:
-                self.proc.wait(grace)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        if self.process is not None:
+            self.process.stop()
 
     def output(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
+        return self.process.log() if self.process else ""
 
 
 @dataclass
@@ -345,10 +324,11 @@ def refusal_reason(out: GwOutput, returncode: int | None, waited: float) -> tupl
 # schemathesis
 
 
-def schemathesis_command(spec: Path, url: str, report: Path, *, max_examples: int, seed: int, workers: int = 1,
+def schemathesis_command(spec: Path, url: str, *, max_examples: int, seed: int, workers: int = 1,
                          mode: str = "all", phases: str | None = None, shrink: bool = True) -> list[str]:
+    """The `schemathesis run` line that repeats a spec's run from a shell (the run itself is in process)."""
     command = [
-        sys.executable, "-m", "schemathesis.cli", "run", str(spec),
+        "schemathesis", "run", str(spec),
         "--url", url,  # gw serves the spec at /: the spec's servers / basePath are not prepended
         "--checks", ",".join(CHECKS),
         "--phases", phases or PHASES,
@@ -361,8 +341,6 @@ def schemathesis_command(spec: Path, url: str, report: Path, *, max_examples: in
         "--request-timeout", "10",
         "--warnings", "off",
         "--output-sanitize", "false",  # the curl lines must carry the headers that were sent
-        "--no-color",
-        "--report", "ndjson", "--report-ndjson-path", str(report),
     ]
     if not shrink:
         command.append("--no-shrink")
@@ -372,93 +350,41 @@ def schemathesis_command(spec: Path, url: str, report: Path, *, max_examples: in
 def run_schemathesis(spec: Path, url: str, workdir: Path, *, max_examples: int, seed: int = 1, timeout: float = 120,
                      workers: int = 1, mode: str = "all", phases: str | None = None, shrink: bool = True,
                      gw_exceptions: dict[str, str] | None = None) -> Scan:
-    """Run schemathesis' CLI against `url`, bounded by `timeout` seconds, and read its NDJSON report."""
-    report = workdir / f"st-{spec.name}.ndjson"
-    log_path = workdir / f"st-{spec.name}.log"
-    command = schemathesis_command(spec, url, report, max_examples=max_examples, seed=seed, workers=workers,
-                                   mode=mode, phases=phases, shrink=shrink)
+    """schemathesis against `url`, in process through the project's runner (gw.conformance.runner); after `timeout`
+    seconds it is stopped like on Ctrl-C, and what ran before the limit is kept."""
+    options = Options(checks=list(CHECKS), max_examples=max_examples, seed=seed,
+                      phases=tuple((phases or PHASES).split(",")), mode=mode, workers=workers, shrink=shrink,
+                      sanitize=False)
     began = time.monotonic()
-    timed_out = False
-    # Its own directory as cwd: no stray schemathesis.toml is picked up, nothing is written in the repo.
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(command, cwd=workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, env=_local_env({"NO_COLOR": "1"}))
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            # SIGINT: schemathesis stops like on Ctrl-C and closes its report; the NDJSON is streamed,
-            # so what ran before the limit is kept either way.
-            for sig, grace in ((signal.SIGINT, 20), (signal.SIGKILL, 5)):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, sig)
-                try:
-                    proc.wait(grace)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-    scan = read_report(spec.name, report, gw_exceptions or {}, base_url=url)
+    reader = _Reader(spec.name, gw_exceptions or {})
+    limit: threading.Timer | None = None
+    fired = threading.Event()  # the time limit stopped it
+    try:
+        schema = load_schema_file(spec, url, options, list(CHECKS))
+        reader.scan.operations = schema.statistic.operations.total
+        stream = execute(schema)
+
+        def stop() -> None:
+            fired.set()
+            stream.stop()
+
+        limit = threading.Timer(timeout, stop)
+        limit.start()
+        for event in stream:
+            reader.read(event)
+    except Exception as exc:  # a spec schemathesis cannot load or run is a result, not a crash
+        reader.scan.errors.append(f"schemathesis: {type(exc).__name__}: {_first_line(str(exc))}"[:400])
+    finally:
+        if limit is not None:
+            limit.cancel()
+    scan = reader.finish()
     scan.seconds = time.monotonic() - began
-    scan.timed_out = timed_out
-    scan.command = shlex.join(["schemathesis", *command[3:]])
-    if not report.exists() or scan.stop_reason == "":
-        tail = log_path.read_text(errors="replace").strip().splitlines()[-15:] if log_path.exists() else []
-        scan.errors.append(f"schemathesis exited {proc.returncode}: " + " / ".join(line.strip() for line in tail if line.strip()))
+    scan.timed_out = fired.is_set()
+    scan.command = shlex.join(schemathesis_command(spec, url, max_examples=max_examples, seed=seed, workers=workers,
+                                                   mode=mode, phases=phases, shrink=shrink))
+    if scan.stop_reason == "" and not scan.errors:
+        scan.errors.append("schemathesis stopped without finishing")
     return scan
-
-
-def _events(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    if not path.exists():
-        return
-    with open(path, encoding="utf-8") as stream:
-        for line in stream:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # a line cut short when the run was killed
-            name = next(iter(event))
-            yield name, event[name]
-
-
-def _payload(value: Any) -> bytes:
-    if isinstance(value, dict) and "$base64" in value:
-        return base64.b64decode(value["$base64"])
-    if value is None:
-        return b""
-    return value.encode() if isinstance(value, str) else json.dumps(value).encode()
-
-
-def curl_command(request: dict[str, Any], case_headers: dict[str, Any] | None = None) -> str:
-    """A curl line that sends the request schemathesis sent.
-
-    The report leaves out a few standard request headers (Content-Length, Accept, ...); the ones the
-    case itself set (a spec can declare a `Content-Length` parameter) are put back from the case.
-    """
-    parts = ["curl", "-sS", "-i", "-X", request.get("method", "GET")]
-    headers = dict(request.get("headers") or {})
-    sent = {name.lower() for name in headers}
-    for name, value in (case_headers or {}).items():
-        if name.lower() not in sent:
-            headers[name] = [value]
-    for name, values in headers.items():
-        for value in values if isinstance(values, list) else [values]:
-            parts += ["-H", f"{name}: {value}"]
-    body = _payload(request.get("body"))
-    prefix = ""
-    if body:
-        try:
-            text = body.decode("utf-8")
-            binary = any(ord(char) < 32 and char not in "\t\r\n" for char in text)
-        except UnicodeDecodeError:
-            text, binary = "", True
-        if binary:
-            escaped = "".join(chr(byte) if 32 <= byte < 127 and byte != 0x5C else f"\\x{byte:02x}" for byte in body)
-            prefix = "printf '%b' " + shlex.quote(escaped) + " | "
-            parts += ["--data-binary", "@-"]
-        else:
-            parts += ["--data-binary", text]
-    parts.append(request.get("uri", ""))
-    return prefix + shlex.join(parts)
 
 
 def _header(headers: dict[str, Any], name: str) -> str:
@@ -489,91 +415,98 @@ def failure_key(message: str) -> str:
     return re.sub(r"\d+", "N", f"{verdict} | {where}")[:300]
 
 
-def read_report(spec: str, path: Path, gw_exceptions: dict[str, str], base_url: str = "") -> Scan:
-    scan = Scan()
+class _Reader:
+    """A Scan out of schemathesis' engine events: cases answered, failures (deduplicated), expected refusals."""
 
-    def curl(request: dict[str, Any], case_headers: dict[str, Any] | None = None) -> str:
-        command = curl_command(request, case_headers)
-        return command.replace(base_url, REPRO_URL) if base_url else command
+    def __init__(self, spec: str, gw_exceptions: dict[str, str]) -> None:
+        self.spec = spec
+        self.gw_exceptions = gw_exceptions
+        self.scan = Scan()
+        self.tested: set[str] = set()
+        self.answered: set[str] = set()
+        self.found: dict[tuple[str, str, str, str], Failure] = {}
 
-    tested: set[str] = set()
-    answered: set[str] = set()
-    found: dict[tuple[str, str, str, str], Failure] = {}
-    for name, event in _events(path):
-        if name == "LoadingFinished":
-            scan.operations = ((event.get("statistic") or {}).get("operations") or {}).get("total", 0)
-        elif name in ("ScenarioFinished", "FuzzScenarioFinished"):
-            recorder = event.get("recorder") or {}
-            cases = recorder.get("cases") or {}
-            interactions = recorder.get("interactions") or {}
-            for case_id, interaction in interactions.items():
-                response = interaction.get("response")
-                if response is None:
-                    continue
-                answered.add(case_id)
-                tested.add(recorder.get("label", ""))
-                case = (cases.get(case_id) or {}).get("value") or {}
-                meta = case.get("meta") or {}
-                mode = (meta.get("generation") or {}).get("mode", "")
-                status = response.get("status_code", 0)
-                from_validator = 400 <= status < 500 and not _header(response.get("headers"), "x-gw-source")
-                if mode == "positive" and from_validator and status not in (401, 403):
-                    scan.positive_rejected += 1
-                    if len(scan.positive_rejected_examples) < 3:
-                        body = _payload(response.get("content")).decode("utf-8", "replace")[:300]
-                        scan.positive_rejected_examples.append(
-                            f"{recorder.get('label')} → {status} {body} | {curl(interaction['request'], case.get('headers'))}")
-            for case_id, checks in (recorder.get("checks") or {}).items():
-                interaction = interactions.get(case_id) or {}
-                response = interaction.get("response") or {}
-                case = (cases.get(case_id) or {}).get("value") or {}
-                meta = case.get("meta") or {}
-                mode = (meta.get("generation") or {}).get("mode", "")
-                status = response.get("status_code")
-                headers = response.get("headers") or {}
-                gw_source = _header(headers, "x-gw-source")
-                for check in checks:
-                    if check.get("status") != "failure":
-                        continue
-                    failure = (check.get("failure_info") or {}).get("failure") or {}
-                    if (mode == "negative" and status is not None and 400 <= status < 500 and not gw_source
-                            and check.get("name") != "not_a_server_error"):
-                        scan.negative_rejected += 1  # invalid input refused by gw: what negative testing expects
-                        continue
-                    operation = failure.get("operation") or recorder.get("label", "")
-                    message = failure.get("message", "")
-                    key = (operation, check.get("name", ""), failure.get("code", ""), failure_key(message))
-                    if key in found:
-                        found[key].cases += 1
-                        continue
-                    request_id = _header(headers, "x-request-id")
-                    body = _payload(response.get("content")).decode("utf-8", "replace")
-                    phase_data = ((meta.get("phase") or {}).get("data") or {})
-                    found[key] = Failure(
-                        spec=spec, operation=operation, check=check.get("name", ""), code=failure.get("code", ""),
-                        title=failure.get("title", ""), message=message, cause="",
-                        phase=(meta.get("phase") or {}).get("name", event.get("phase", "")), mode=mode,
-                        scenario=phase_data.get("description", ""), status=status,
-                        content_type=_header(headers, "content-type"), gw_source=gw_source, request_id=request_id,
-                        gw_error=gw_exceptions.get(request_id, ""), response_body=body[:2000],
-                        curl=curl(interaction.get("request") or {}, case.get("headers")))
-                    found[key].cause = probable_cause(found[key])
-        elif name == "NonFatalError":
-            value = event.get("value") or {}
-            scan.errors.append(f"{event.get('label', '')}: {value.get('type', '')}: {value.get('message', '')}"[:400])
-        elif name == "FatalError":
-            value = event.get("exception") or {}
-            scan.errors.append(f"fatal: {value.get('type', '')}: {value.get('message', '')}"[:400])
-        elif name == "EngineFinished":
-            scan.stop_reason = event.get("stop_reason", "")
-        elif name == "Interrupted":
-            scan.stop_reason = scan.stop_reason or "interrupted"
-    scan.tested = len(tested)
-    scan.cases = len(answered)
-    order = sorted(found.values(), key=lambda f: (CHECKS.index(f.check) if f.check in CHECKS else 9, f.operation))
-    scan.failures = [failure for failure in order if not unavoidable(failure)]
-    scan.unavoidable = [failure for failure in order if unavoidable(failure)]
-    return scan
+    def read(self, event: Any) -> None:
+        if isinstance(event, events.ScenarioFinished | events.FuzzScenarioFinished):
+            self._scenario(event.recorder, event.phase.value if event.phase else "")
+        elif isinstance(event, events.NonFatalError):
+            self.scan.errors.append(f"{event.label}: {type(event.value).__name__}: {event.value}"[:400])
+        elif isinstance(event, events.FatalError):
+            self.scan.errors.append(f"fatal: {type(event.exception).__name__}: {event.exception}"[:400])
+        elif isinstance(event, events.EngineFinished):
+            self.scan.stop_reason = event.stop_reason.value
+        elif isinstance(event, events.Interrupted):
+            self.scan.stop_reason = self.scan.stop_reason or "interrupted"
+
+    def finish(self) -> Scan:
+        scan = self.scan
+        scan.tested = len(self.tested)
+        scan.cases = len(self.answered)
+        order = sorted(self.found.values(), key=lambda f: (CHECKS.index(f.check) if f.check in CHECKS else 9, f.operation))
+        scan.failures = [failure for failure in order if not unavoidable(failure)]
+        scan.unavoidable = [failure for failure in order if unavoidable(failure)]
+        return scan
+
+    def _scenario(self, recorder: Any, phase: str) -> None:
+        for case_id, interaction in recorder.interactions.items():
+            response = interaction.response
+            if response is None:
+                continue
+            self.answered.add(case_id)
+            self.tested.add(recorder.label)
+            case = recorder.cases[case_id].value if case_id in recorder.cases else None
+            from_validator = 400 <= response.status_code < 500 and not _header(response.headers, "x-gw-source")
+            if _mode(case) == "positive" and from_validator and response.status_code not in (401, 403):
+                self.scan.positive_rejected += 1
+                if len(self.scan.positive_rejected_examples) < 3:
+                    body = (response.content or b"").decode("utf-8", "replace")[:300]
+                    self.scan.positive_rejected_examples.append(
+                        f"{recorder.label} → {response.status_code} {body} | {_curl(case)}")
+        for case_id, checks in recorder.checks.items():
+            for check in checks:
+                if check.status.value == "failure" and check.failure_info is not None:
+                    self._failure(recorder, case_id, check, phase)
+
+    def _failure(self, recorder: Any, case_id: str, check: Any, phase: str) -> None:
+        interaction = recorder.interactions.get(case_id)
+        response = interaction.response if interaction is not None else None
+        case = recorder.cases[case_id].value if case_id in recorder.cases else None
+        mode = _mode(case)
+        status = response.status_code if response is not None else None
+        headers = response.headers if response is not None else {}
+        gw_source = _header(headers, "x-gw-source")
+        if mode == "negative" and status is not None and 400 <= status < 500 and not gw_source \
+                and check.name != "not_a_server_error":
+            self.scan.negative_rejected += 1  # invalid input refused by gw: what negative testing expects
+            return
+        failure = check.failure_info.failure
+        operation = getattr(failure, "operation", "") or recorder.label
+        message = failure.message or ""
+        key = (operation, check.name, failure.code or "", failure_key(message))
+        if key in self.found:
+            self.found[key].cases += 1
+            return
+        request_id = _header(headers, "x-request-id")
+        body = (response.content or b"").decode("utf-8", "replace") if response is not None else ""
+        meta = case.meta if case is not None else None
+        found = Failure(
+            spec=self.spec, operation=operation, check=check.name, code=failure.code or "", title=failure.title or "",
+            message=message, cause="", phase=meta.phase.name.value if meta else phase, mode=mode,
+            scenario=getattr(meta.phase.data, "description", "") if meta else "", status=status,
+            content_type=_header(headers, "content-type"), gw_source=gw_source, request_id=request_id,
+            gw_error=self.gw_exceptions.get(request_id, ""), response_body=body[:2000], curl=_curl(case))
+        found.cause = probable_cause(found)
+        self.found[key] = found
+
+
+def _mode(case: Any) -> str:
+    """How schemathesis generated the case: positive | negative."""
+    return case.meta.generation.mode.value if case is not None and case.meta is not None else ""
+
+
+def _curl(case: Any) -> str:
+    """A curl line that sends the request schemathesis sent, aimed at REPRO_URL (`gw serve SPEC --port 8000`)."""
+    return case.as_curl_command(base_url=REPRO_URL) if case is not None else ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -982,7 +915,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phases", default=PHASES, help="schemathesis --phases (default: %(default)s)")
     parser.add_argument("--no-shrink", action="store_true", help="faster, less minimal examples")
     parser.add_argument("--examples", type=int, default=3, help="examples printed per failure class (default 3)")
-    parser.add_argument("--keep", action="store_true", help="keep the logs and NDJSON reports (path printed)")
+    parser.add_argument("--keep", action="store_true", help="keep gw's logs (path printed)")
     args = parser.parse_args(argv)
 
     from rich.console import Console
@@ -1020,7 +953,7 @@ def main(argv: list[str] | None = None) -> int:
             write_json(results, args, elapsed)
             console.print(f"\n{len(results)} specs in {elapsed:.0f} s; results in {RESULTS}")
         if args.keep:
-            console.print(f"logs and NDJSON reports kept in {workdir}")
+            console.print(f"logs kept in {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     bad = [r for r in results if r.failures or r.problems() or (not r.started and not r.clean_refusal)]

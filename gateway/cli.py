@@ -26,7 +26,6 @@ from .conformance import Target as ContractTarget
 from .conformance.report import RichProgress, print_failures, print_summary, print_verdict, to_json, write_junit
 from .conformance.runner import PHASES, resolve_phases
 from .console import make_console
-from .contract import response_violations
 from .logs import json_logs, setup_logging
 from .port_check import listen_problem
 from .server import ServeArgs, is_gateway_config
@@ -38,7 +37,6 @@ from .specs import Service, read_document
 from .stubs import Stub, StubStore
 from .stubs.har import HarError, import_har
 from .stubs.recorder import Recorded
-from .stubs.store import stub_operation
 from .wording import counted
 
 app = typer.Typer(
@@ -268,16 +266,9 @@ def _auth_for_listing(config: GatewayConfig) -> Auth:
 
 def _policy_lines(config: GatewayConfig) -> list[str]:
     """The gateway-wide policies in effect, one line each, for `gw lint`."""
-    jwt = config.auth.jwt
-    keys = "HS256 secret" if jwt.secret else "public key" if jwt.public_key else f"JWKS {jwt.jwks_url}" if jwt.jwks_url else \
-        "none (tokens checked for presence only)"
-    cors = ", ".join(config.cors.origins) if config.cors.enabled else "off"
-    return [f"auth: require {config.auth.require}; keys: {keys}; {counted(len(config.auth.users), 'login user')}",
-            f"cors: {cors}" + ("; credentials" if config.cors.enabled and config.cors.credentials else ""),
-            f"rate limit: {config.rate_limit.describe()}" + "".join(
-                f"; {n}: {s.rate_limit.describe()}" for n, s in config.services.items() if s.rate_limit),
-            f"shared state: {config.redis_url or 'this process (no redis_url)'}",
-            f"admin from: {', '.join(config.admin.allow_from)}" + ("; or X-GW-Admin-Key" if config.admin.key else "")]
+    from .policy_listing import policy_lines
+
+    return policy_lines(config)
 
 
 @app.command()
@@ -481,12 +472,9 @@ def stubs_verify(
 
 def stub_problems(stub: Stub, service: Service) -> list[str]:
     """What is wrong with a stub under the service's current spec, as short sentences."""
-    operation = stub_operation(stub, service)
-    if operation is None:
-        return [f"no operation {stub.operation or stub.method + ' ' + _show_path(stub.path)} in {service.spec_file.name}"]
-    content_type = next((v for k, v in stub.response_headers.items() if k.lower() == "content-type"), "")
-    rendered = stub.template is not None and stub.template.body is not None  # its body is judged as each request renders it
-    return response_violations(service, operation, stub.status, content_type, None if rendered else stub.response_body)
+    from .stubs.verify import stub_problems as problems
+
+    return problems(stub, service)
 
 
 @stubs_app.command("prune")
@@ -498,28 +486,26 @@ def stubs_prune(
 
     Example: gw stubs prune --dry-run
     """
+    from .stubs.prune import prune
+
     config, store = _store([config_file] if config_file else None)
     loaded = load_services(config, deep_check="cached")
     for error in loaded.errors:
         fail(f"{error} (prune needs every spec to load)", 1)
-    stale = [s for s in store.all() if s.service in loaded.services
-             and stub_operation(s, loaded.services[s.service]) is None]
-    for stub in stale:
-        out.print(f"{'would remove' if dry_run else 'removed'} {stub.service}/{stub.id}  "
-                  f"[dim]({stub.operation or stub.method + ' ' + _show_path(stub.path)} is not in the spec)[/]",
-                  highlight=False)
-        if not dry_run:
-            side = stub.file.parent / f"{stub.id}.body"
-            stub.file.unlink(missing_ok=True)
-            side.unlink(missing_ok=True)
-    if not stale:
+    pruned = prune(store, loaded.services, dry_run)
+    for item in pruned:
+        action = "would remove" if dry_run else "removed"
+        out.print(f"{action} {item.stub.service}/{item.stub.id}  [dim]({escape(item.reason)})[/]", highlight=False)
+        for note in item.notes:  # a side file outside the stubs folder, or another stub's too: it stays
+            err.print(f"[yellow]warning:[/] {escape(note)}", highlight=False, soft_wrap=True)
+    if not pruned:
         out.print("nothing to prune")
 
 
 def _show_path(path: object) -> str:
-    if isinstance(path, dict):
-        return f"/{path['regex'].pattern}/"
-    return str(path) if path is not None else "(any)"
+    from .stubs.verify import show_path
+
+    return show_path(path)
 
 
 @app.command()

@@ -85,7 +85,8 @@ def _extra_matcher(stub: Stub, regexes: dict[tuple[str, str], Any]) -> Callable[
     def match(request: Any) -> tuple[bool, str]:
         from urllib.parse import parse_qs, urlsplit
 
-        from .stubs.matchers import json_path, value_matches
+        from .stubs.json_paths import values as selected
+        from .stubs.matchers import value_matches
 
         query = parse_qs(urlsplit(request.url).query, keep_blank_values=True)
         for (where, name), matcher in regexes.items():
@@ -100,7 +101,7 @@ def _extra_matcher(stub: Stub, regexes: dict[tuple[str, str], Any]) -> Callable[
             except ValueError:
                 return False, "body is not JSON"
             for path, expected in stub.body.items():
-                if not any(value_matches(expected, v) for v in json_path(document, path)):
+                if not any(value_matches(expected, v) for v in selected(expected["query"], document)):
                     return False, f"body {path} does not match"
         return True, ""
 

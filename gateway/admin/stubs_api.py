@@ -4,7 +4,8 @@ journal asked how many requests matched (and which), for the whole gateway.
     POST   /_gw/api/stubs            {"service", "request", "response", "meta"?, "persist"?, "id"?}  -> 201 + Location
     GET    /_gw/api/stubs/{id}       the stub as kept
     PUT    /_gw/api/stubs/{id}       replaces it (same body as POST)
-    DELETE /_gw/api/stubs/{id}       removes it (a file stub by `service/id`: its file and body_file go too)
+    DELETE /_gw/api/stubs/{id}       removes it (a file stub by `service/id`: its file and side files go too, through
+                                     StubStore.delete; a side file kept is named in an X-GW-Kept header, with why)
     DELETE /_gw/api/stubs            removes every stub created over the API and kept in memory
     POST   /_gw/api/requests/count   {"service", "request"} -> {"count": N}
     POST   /_gw/api/requests/find    {"service", "request", "limit"?} -> {"requests": [...]}
@@ -83,9 +84,15 @@ class StubsApi:
             entry = self.stubs.find(stub.id)
             if entry is not None and entry["service"] == stub.service:
                 await self.stubs.remove(stub.id)
-            else:
-                await self.stubs.remove_file_stub(stub)
-        return Response(204)
+                return Response(204)
+            deletion = await self.stubs.remove_file_stub(stub)
+        if deletion.failed:
+            raise Problem(500, detail=f"the stub file could not be removed: {deletion.failed}", slug="stub-not-removed")
+        response = Response(204)
+        for path, reason in deletion.kept:  # a side file outside the stubs folder, or another stub's too, stays
+            text = f"{path.name}: {reason}".encode("ascii", "backslashreplace").decode()  # a header is latin-1
+            response.headers.append(("x-gw-kept", text))
+        return response
 
     def content(self, stub: Stub) -> str | None:
         """A stub created over the API and kept in memory, as the YAML its file would hold; None for any other."""

@@ -35,12 +35,15 @@ def gw_command() -> list[str]:
 class GatewayProcess:
     """`gw serve *args --port <free port>` in a session of its own; `wait_ready()`, then `stop()`."""
 
-    def __init__(self, args: list[str], cwd: str | Path | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(self, args: list[str], cwd: str | Path | None = None, env: dict[str, str] | None = None,
+                 log_path: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        log = tempfile.NamedTemporaryFile(prefix="gw-serve-", suffix=".log", delete=False)  # noqa: SIM115
+        self.keep_log = log_path is not None  # a log file the caller named stays after stop()
+        log = open(log_path, "wb") if log_path else tempfile.NamedTemporaryFile(  # noqa: SIM115
+            prefix="gw-serve-", suffix=".log", delete=False)
         self.log_path = Path(log.name)
-        self._output: str | None = None  # the log's text once stopped (the file is then removed)
+        self._output: str | None = None  # the log's text once stopped (a temporary file is then removed)
         with log:
             self.proc = subprocess.Popen([*gw_command(), "serve", *args, "--port", str(self.port)], cwd=cwd,
                                          env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=log,
@@ -77,18 +80,27 @@ class GatewayProcess:
 
     def wait_ready(self, timeout: float = 30) -> GatewayProcess:
         """Wait until /_gw/health answers 200; RuntimeError (with the gateway's stderr) when it exits or times out."""
+        if self.ready(timeout):
+            return self
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"gw serve exited {self.proc.returncode}: {self.log().strip()}")
+        output = self.stop().strip()
+        raise RuntimeError(f"gw serve did not answer {self.url}/_gw/health within {timeout:g} s: {output}")
+
+    def ready(self, timeout: float = 30) -> bool:
+        """True once /_gw/health answers 200; False when the process exits first or `timeout` passes (it is left
+        running then: the caller tells a hang from a refusal with `proc.poll()`)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"gw serve exited {self.proc.returncode}: {self.log().strip()}")
+                return False
             try:
                 with _DIRECT.open(f"{self.url}/_gw/health", timeout=1) as answer:
                     if answer.status == 200:
-                        return self
+                        return True
             except OSError:
-                time.sleep(0.1)
-        output = self.stop().strip()
-        raise RuntimeError(f"gw serve did not answer {self.url}/_gw/health within {timeout:g} s: {output}")
+                time.sleep(0.05)
+        return False
 
     def stop(self) -> str:
         """SIGTERM to its process group (workers included), SIGKILL after 10 s; returns everything it wrote to stderr."""
@@ -101,5 +113,6 @@ class GatewayProcess:
                 self.proc.wait(5)
         if self._output is None:
             self._output = self.log()
-            self.log_path.unlink(missing_ok=True)
+            if not self.keep_log:
+                self.log_path.unlink(missing_ok=True)
         return self._output

@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import schemathesis
@@ -51,6 +52,10 @@ class Options:
     seed: int = 0
     phases: tuple[str, ...] = PHASES
     headers: dict[str, str] = field(default_factory=dict)
+    mode: str | None = None  # positive | negative | all; None: schemathesis' default
+    workers: int = 1
+    shrink: bool = True
+    sanitize: bool = True  # False: failures' curl lines carry the headers as sent (bench/corpus.py replays them)
 
 
 @dataclass
@@ -142,17 +147,22 @@ def resolve_phases(requested: Iterable[str]) -> tuple[str, ...]:
 def schemathesis_config(options: Options, checks: list[str]) -> SchemathesisConfig:
     """The run's settings, as schemathesis.toml would hold them."""
     enabled = {name: {"enabled": True} for name in checks}
+    generation: dict[str, Any] = {
+        "max-examples": options.max_examples,
+        "database": "none",  # no replay of an earlier run's failures: same seed, same run
+        **({"mode": options.mode} if options.mode else {}),
+        **({"no-shrink": True} if not options.shrink else {}),
+    }
     return SchemathesisConfig.from_dict({
         "seed": options.seed,
         "suppress-health-check": ["all"],  # slow or heavily filtered generation is the spec's doing
         "warnings": False,
         "request-timeout": REQUEST_TIMEOUT,
         "headers": options.headers,
+        "workers": options.workers,
+        **({} if options.sanitize else {"output": {"sanitization": {"enabled": False}}}),
         "checks": {"enabled": False, **enabled},
-        "generation": {
-            "max-examples": options.max_examples,
-            "database": "none",  # no replay of an earlier run's failures: same seed, same run
-        },
+        "generation": generation,
         "phases": {name: {"enabled": name in options.phases} for name in (*PHASES, "stateful")},
     })
 
@@ -166,7 +176,7 @@ def run_service(service: Service, base_url: str, plan: Plan, listener: Listener,
     result.operations, result.operation_ids = _operations(schema, service)
     listener.service_started(service.name, len(result.operations) * sum(p in PHASES for p in plan.options.phases))
     collector = _Collector(result, replay_origin)
-    for event in from_schema(schema).execute():
+    for event in execute(schema):
         if isinstance(event, events.ScenarioFinished | events.FuzzScenarioFinished):
             cases = collector.scenario(event)
             if isinstance(event, events.ScenarioFinished) and event.is_test_scenario:
@@ -345,6 +355,19 @@ def load_schema(service: Service, base_url: str, plan: Plan) -> Any:
                                             config=schemathesis_config(plan.options, plan.checks))
     schema.config.base_url = base_url
     return schema
+
+
+def load_schema_file(path: Path, base_url: str, options: Options, checks: list[str]) -> Any:
+    """schemathesis' view of a spec file as schemathesis itself reads it (no gateway in between), aimed at `base_url`."""
+    schema = schemathesis.openapi.from_path(path, config=schemathesis_config(options, checks))
+    schema.config.base_url = base_url
+    return schema
+
+
+def execute(schema: Any) -> Any:
+    """schemathesis' engine over a loaded schema: its event stream (iterate it: one event per scenario, see
+    `run_service`; `stop()` from any thread ends it like Ctrl-C, keeping what ran)."""
+    return from_schema(schema).execute()
 
 
 def run_contract(config: GatewayConfig, names: list[str], target: Target, options: Options,

@@ -30,8 +30,8 @@ from ..cluster import Cluster
 from ..contract import response_violations
 from ..media_types import is_json
 from ..shared_state import SharedState, StateUnavailable
-from ..spec_yaml import safe_load
 from ..specs import Service
+from .deletion import Deletion
 from .format import Stub, StubError, stub_from_data
 from .persister import dump_yaml, write_atomic
 from .store import StubStore, stub_operation
@@ -197,11 +197,13 @@ class ApiStubs:
         await self._edit(drop)
         return len(removed)
 
-    async def remove_file_stub(self, stub: Stub) -> None:
-        """A stub read from a file: its file and its body_file side file go, and every process forgets it."""
+    async def remove_file_stub(self, stub: Stub) -> Deletion:
+        """A stub read from a file: its file and side files go (StubStore.delete), and every process forgets it."""
         self.cluster.check()
-        await asyncio.to_thread(_unlink_with_side_file, stub.file)
-        await self.cluster.ask("forget-stub", {"service": stub.service, "file": str(stub.file)})
+        [deletion] = await asyncio.to_thread(self.store.delete, stub)
+        if not deletion.failed:
+            await self.cluster.ask("forget-stub", {"service": stub.service, "file": str(stub.file)})
+        return deletion
 
     def _entry(self, stub_id: str, service: str, document: dict[str, Any], persist: bool) -> dict[str, Any]:
         found = self.services().get(service)
@@ -284,16 +286,3 @@ class ApiStubs:
     async def stop(self) -> None:
         await self._loop.stop()
 
-
-def _unlink_with_side_file(file: Path) -> None:
-    """A stub file and the `body_file` beside it that it names (never a file outside its folder)."""
-    side = None
-    with contextlib.suppress(Exception):  # an unreadable file names no side file: the file itself still goes
-        document = safe_load(file.read_text(encoding="utf-8"))
-        name = document["response"].get("body_file")
-        if isinstance(name, str):
-            candidate = (file.parent / name).resolve()
-            side = candidate if candidate.parent == file.parent.resolve() else None
-    file.unlink(missing_ok=True)
-    if side is not None:
-        side.unlink(missing_ok=True)

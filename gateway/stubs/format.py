@@ -6,7 +6,7 @@ request:                      # every field but method is optional
   path: /users/1              # below the service's base path; or {regex: "^/users/[0-9]+$"}
   query: {verbose: "true"}    # each value exact, or {regex: ...}
   headers: {X-Tenant: acme}
-  body:                       # JSON body fields, by JSONPath ($.a.b[0], $.items[*].sku)
+  body:                       # JSON body fields, by RFC 9535 JSONPath ($.a.b[0], $..sku, $.items[?@.qty > 1].sku)
     $.customer_id: {regex: "^cus_"}
 response:
   status: 200
@@ -187,16 +187,28 @@ def _matcher(value: Any, file: Path, place: str) -> Any:
 
 
 def _body_matcher(path: Any, value: Any, file: Path) -> Any:
+    """{equals} or {regex}, with `query`: the path compiled (RFC 9535, stubs/json_paths.py); a bad path fails the load."""
     if not isinstance(path, str) or not path.startswith("$"):
         raise StubError(str(file), f"request.body.{path}", "body fields are JSONPaths such as $.items[0].sku")
+    from .json_paths import JsonPathError, compile_path  # loaded only for stubs that match bodies
+
+    try:
+        query = compile_path(path)
+    except JsonPathError as exc:
+        raise StubError(str(file), f"request.body.{path}", f"not a JSONPath (RFC 9535): {exc}") from None
     if isinstance(value, dict) and set(value) == {"regex"}:
-        return _matcher(value, file, f"request.body.{path}")
-    return {"equals": value}
+        return {**_matcher(value, file, f"request.body.{path}"), "query": query}
+    return {"equals": value, "query": query}
+
+
+def body_file_path(file: Path, response: dict[str, Any]) -> Path:
+    """Where a stub's `response.body_file` is: relative to the stub file's folder (the one rule, for reading and deleting)."""
+    return file.parent / str(response["body_file"])
 
 
 def _response_body(response: dict[str, Any], headers: dict[str, str], file: Path) -> bytes:
     if "body_file" in response:
-        side = file.parent / str(response["body_file"])
+        side = body_file_path(file, response)
         try:
             return side.read_bytes()
         except OSError as exc:

@@ -30,8 +30,13 @@ def write_atomic(target: Path, data: bytes) -> None:
         except OSError:
             pass
         raise
-    try:  # make the rename itself durable
-        directory = os.open(target.parent, os.O_RDONLY)
+    sync_folder(target.parent)  # make the rename itself durable
+
+
+def sync_folder(folder: Path) -> None:
+    """Make the folder's last renames and removals durable before what comes next (best effort)."""
+    try:
+        directory = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(directory)
         finally:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..config import mount_prefix
 from ..specs import Operation, Service, find_operation
+from .deletion import Deletion, delete_stubs
 from .format import Stub, StubError, read_stub
 from .matchers import RequestView, Verdict, judge
 from .persister import sweep_leftovers
@@ -109,6 +110,14 @@ class StubStore:
                 return
         stub.order = len(stubs)
         stubs.append(stub)
+
+    def delete(self, *stubs: Stub) -> list[Deletion]:
+        """Remove these stub files and their side files (stubs/deletion.py says which stay, and why); this
+        process stops serving them at once."""
+        deletions = delete_stubs(self.root, list(stubs))
+        files = {deletion.stub.file for deletion in deletions if not deletion.failed}
+        self.stubs = {name: [s for s in found if s.file not in files] for name, found in self.stubs.items()}
+        return deletions
 
     def all(self, service: str | None = None) -> list[Stub]:
         names = [service] if service else self.services
