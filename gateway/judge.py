@@ -13,11 +13,18 @@ specs trip over replaced by readings that never refuse a valid value:
   property to that value by const/enum), else by plain JSON Schema rules; a value fitting several
   `oneOf` branches is accepted (published specs overlap their branches: a uuid is also "any
   string"). A mapping to a schema that does not exist names nothing: the plain rules decide.
-Validators are compiled once per schema; a value pays only for running them.
+Validators are compiled once per schema; a value pays only for running them. Each also has a
+fast path (compiled_schema.py): the schema translated exactly into plain JSON Schema and compiled by
+jsonschema-rs on first use. Where it accepts, the value is valid; where it refuses (or no exact
+translation exists), the rules above judge and explain. `GW_JUDGE_CROSSCHECK=1` runs both on every
+value and raises JudgeDisagreement where the fast path accepts what the rules refuse (a path in
+place of `1` also appends each disagreement to that file).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
@@ -27,7 +34,7 @@ from jsonschema.exceptions import ValidationError
 from jsonschema.validators import extend
 from openapi_schema_validator import OAS30ReadValidator, OAS30Validator, OAS30WriteValidator, OAS31Validator
 
-from . import ecma_regex
+from . import compiled_schema, ecma_regex
 from .formats import format_error
 
 Error = dict[str, Any]
@@ -272,7 +279,8 @@ def compile_schema(schema: dict[str, Any], openapi31: bool, direction: str = "re
     Each is a chain: the spec's dialect first, plainer ones where it cannot judge."""
     dialects = {"request": _REQUEST_DIALECTS, "response": _RESPONSE_DIALECTS,
                 "exclusive": _EXCLUSIVE_DIALECTS}.get(direction, _PARAMETER_DIALECTS)
-    return Lenient(schema, dialects["3.1" if openapi31 else "3.0"])
+    fast = None if direction == "exclusive" else (openapi31, direction)  # the strict oneOf reading stays Python's
+    return Lenient(schema, dialects["3.1" if openapi31 else "3.0"], fast)
 
 
 @lru_cache(maxsize=8)
@@ -284,17 +292,35 @@ def checker_factory(openapi31: bool, direction: str = "response") -> Callable[[d
     return factory
 
 
+class JudgeDisagreement(AssertionError):
+    """The compiled fast path accepted a value the judge's rules refuse (raised under GW_JUDGE_CROSSCHECK)."""
+
+
+_CROSSCHECK = os.environ.get("GW_JUDGE_CROSSCHECK", "").strip().lower() not in ("", "0", "false", "no", "off")
+_log = logging.getLogger("gw.judge")
+_UNCOMPILED = object()
+
+
 class Lenient:
     """A validator that steps down to plainer rules where a published schema uses words its
     dialect cannot apply (`type: null` in 3.0, Swagger's list-form `items`): the strict validator
-    raises on those instead of judging."""
+    raises on those instead of judging. `fast` ((openapi31, direction)) asks for the compiled fast path."""
 
-    def __init__(self, schema: dict[str, Any], chain: list[Any]) -> None:
+    def __init__(self, schema: dict[str, Any], chain: list[Any], fast: tuple[bool, str] | None = None) -> None:
         self.schema = schema
         self.chain = list(chain)
         self.active = self.chain.pop(0)(schema)
+        self._fast_key = fast
+        self._fast: Any = _UNCOMPILED if fast is not None else None
 
     def iter_errors(self, value: Any) -> list[ValidationError]:
+        if self._fast is not None and self._fast_accepts(value):
+            if _CROSSCHECK:
+                self._crosscheck(value)
+            return []
+        return self._rules(value)
+
+    def _rules(self, value: Any) -> list[ValidationError]:
         while True:
             try:
                 return list(self.active.iter_errors(value))
@@ -302,10 +328,40 @@ class Lenient:
                 if not self.chain:
                     raise
             self.active = self.chain.pop(0)(self.schema)
+            self._fast = None  # translated for the first dialect's reading: no longer this validator's
+
+    def _fast_accepts(self, value: Any) -> bool:
+        if self._fast is _UNCOMPILED:
+            assert self._fast_key is not None
+            self._fast = compiled_schema.validator(self.schema, *self._fast_key)
+            if self._fast is None:
+                return False
+        try:
+            return bool(self._fast.is_valid(value))
+        except Exception:  # a value Rust cannot hold (a lone surrogate): the rules judge it
+            return False
+
+    def _crosscheck(self, value: Any) -> None:
+        try:
+            errors: Any = self._rules(value)
+        except Exception as exc:
+            errors = exc
+        if not errors:
+            return
+        report = f"judge disagreement: compiled accepts, rules refuse ({errors!r:.300}) value={value!r:.300} " \
+                 f"schema={self.schema!r:.300} key={self._fast_key}"
+        _log.error(report)
+        target = os.environ.get("GW_JUDGE_CROSSCHECK", "")
+        if target not in ("1", "true", "yes", "on"):
+            with open(target, "a", encoding="utf-8") as out:
+                out.write(report + "\n")
+        raise JudgeDisagreement(report)
 
     def is_valid(self, value: Any) -> bool:
         try:
             return not self.iter_errors(value)
+        except JudgeDisagreement:
+            raise
         except Exception:  # the schema cannot be applied at all: nothing fits it
             return False
 
@@ -314,6 +370,8 @@ def accepts(checker: Any, value: Any) -> bool:
     """Whether `checker` passes `value`; False where it cannot judge it (a discriminator naming no schema...)."""
     try:
         return checker.is_valid(value)
+    except JudgeDisagreement:
+        raise
     except Exception:
         return False
 
@@ -323,6 +381,8 @@ def schema_errors(validator: Any, value: Any, where: str, name: str) -> list[Err
     is told by its most relevant branch."""
     try:
         found = explain(validator.iter_errors(value))
+    except JudgeDisagreement:
+        raise
     except Exception as exc:
         return [{"in": where, "name": name, "pointer": "", "message": f"does not match the schema ({exc})"}]
     return [{"in": where, "name": name, "pointer": pointer(e), "message": message(e)} for e in found]
