@@ -401,7 +401,7 @@ class _Translator:
                 by_branch: dict[int, list[Any]] = {}
                 for tag, index in table.items():
                     if isinstance(tag, str):
-                        by_branch.setdefault(index, []).append(tag)
+                        by_branch.setdefault(index, []).append({"enum": [tag]})
                 if by_branch:
                     found.append((name, by_branch))
                 names.append(name)

@@ -318,9 +318,10 @@ class Lenient:
             if _CROSSCHECK:
                 self._crosscheck(value)
             return []
-        return self._rules(value)
+        return self.rule_errors(value)
 
-    def _rules(self, value: Any) -> list[ValidationError]:
+    def rule_errors(self, value: Any) -> list[ValidationError]:
+        """The value judged by the rules alone (the fast path's reference; raises where no rule applies)."""
         while True:
             try:
                 return list(self.active.iter_errors(value))
@@ -343,7 +344,7 @@ class Lenient:
 
     def _crosscheck(self, value: Any) -> None:
         try:
-            errors: Any = self._rules(value)
+            errors: Any = self.rule_errors(value)
         except Exception as exc:
             errors = exc
         if not errors:
