@@ -318,7 +318,11 @@ class Lenient:
             if _CROSSCHECK:
                 self._crosscheck(value)
             return []
-        return self.rule_errors(value)
+        errors = self.rule_errors(value)
+        if _CROSSCHECK and not errors and self._fast is not None:  # correct, only slower: worth knowing
+            _log.warning("judge: the compiled path refuses what the rules accept (value=%.200r, key=%s)",
+                         value, self._fast_key)
+        return errors
 
     def rule_errors(self, value: Any) -> list[ValidationError]:
         """The value judged by the rules alone (the fast path's reference; raises where no rule applies)."""
