@@ -139,11 +139,10 @@ _KEYWORDS = {"x-gw-pattern": _EcmaPattern, "x-gw-multipleOf": _MultipleOf}
 class _Translator:
     """One schema's translation: `run` gives the document, shared and cyclic parts under `$defs`."""
 
-    def __init__(self, openapi31: bool, direction: str, mapping: Callable[..., Any], pinned: Callable[..., Any]) -> None:
+    def __init__(self, openapi31: bool, direction: str, rules: Any) -> None:
         self.openapi31 = openapi31
         self.direction = direction
-        self.mapping = mapping  # judge.py's discriminator table and pinned-property readers: one reading
-        self.pinned = pinned
+        self.rules = rules  # judge.py: its discriminator table and pinned-tag readers, one reading for both paths
         self.defs_key = "$defs" if openapi31 else "definitions"
         self.seen: dict[int, int] = {}
         self.names: dict[tuple[int, str], str] = {}
@@ -396,7 +395,7 @@ class _Translator:
             name = discriminator.get("propertyName")
             if name is not None and not isinstance(name, str):
                 raise Untranslatable("discriminator propertyName")
-            table = self.mapping(s, branches)
+            table = self.rules.discriminator_table(s, branches)
             if isinstance(name, str):
                 by_branch: dict[int, list[Any]] = {}
                 for tag, index in table.items():
@@ -405,23 +404,22 @@ class _Translator:
                 if by_branch:
                     found.append((name, by_branch))
                 names.append(name)
-        for name in dict.fromkeys([*names, *self.pinned(branches)]):
+        for name in dict.fromkeys([*names, *self.rules.pinned_names(branches)]):
             chosen = self._pinned_choice(branches, name)
             if chosen:
                 found.append((name, chosen))
         return found
 
     def _pinned_choice(self, branches: list[Any], name: str) -> dict[int, list[Any]]:
-        """Which tag values of `name` pin exactly one branch (compared as judge._pins does: equal and same type)."""
-        from .judge import _pinned_values, _pins, _properties  # one reading of pinned values, judge.py's
+        """Which tag values of `name` pin exactly one branch (compared as judge.pins does: equal and same type)."""
         values: list[Any] = []
         for branch in branches:
-            for value in _pinned_values(_properties(branch).get(name)) or []:
+            for value in self.rules.pinned_values(self.rules.all_properties(branch).get(name)) or []:
                 if not any(value == v and type(value) is type(v) for v in values):
                     values.append(value)
         chosen: dict[int, list[Any]] = {}
         for value in values:
-            matches = [i for i, branch in enumerate(branches) if _pins(branch, name, value)]
+            matches = [i for i, branch in enumerate(branches) if self.rules.pins(branch, name, value)]
             if len(matches) == 1:
                 chosen.setdefault(matches[0], []).append(_exact_value(value, self.openapi31))
         return chosen
@@ -434,7 +432,7 @@ class _Translator:
         name = discriminator.get("propertyName")
         if not isinstance(name, str):
             return None
-        table = self.mapping(s, branches)
+        table = self.rules.discriminator_table(s, branches)
         if not table:
             return None
         tags = [tag for tag in table if isinstance(tag, str)]
@@ -447,7 +445,7 @@ def _flipped(mode: str) -> str:
 
 
 def _exact_value(value: Any, openapi31: bool) -> Any:
-    """A schema matching exactly `value` compared as judge._pins does (equal and of the same Python type)."""
+    """A schema matching exactly `value` compared as judge.pins does (equal and of the same Python type)."""
     if value is None or isinstance(value, (str, bool)):
         return {"enum": [value]}
     if not openapi31 and isinstance(value, int):  # Draft 4's integer is an int, never 1.0
@@ -506,9 +504,9 @@ _HANDLERS_30, _HANDLERS_31 = _handlers()
 
 def translate(schema: Any, openapi31: bool, direction: str) -> dict[str, Any] | None:
     """The schema as plain JSON Schema (Draft 4 for 3.0, 2020-12 for 3.1), or None where no exact translation is known."""
-    from .judge import _mapping, _pinned_names
+    from . import judge  # imported here: judge.py imports this module
     try:
-        return _Translator(openapi31, direction, _mapping, _pinned_names).run(schema)
+        return _Translator(openapi31, direction, judge).run(schema)
     except (Untranslatable, RecursionError):
         return None
 

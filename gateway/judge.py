@@ -143,7 +143,7 @@ def learn_schema_names(document: dict[str, Any]) -> None:
             _NAMED[id(schema)] = (schema, name)
 
 
-def _mapping(union: dict[str, Any], branches: list[Any]) -> dict[Any, int]:
+def discriminator_table(union: dict[str, Any], branches: list[Any]) -> dict[Any, int]:
     """Tag value -> branch index for a union with a discriminator, worked out once per union."""
     cached = _MAPPED.get(id(union))
     if cached is not None and cached[0] is union:
@@ -171,7 +171,7 @@ def _unnamed_tag(schema: Any, branches: list[Any], instance: Any) -> ValidationE
         return None
     name = discriminator.get("propertyName")
     tag = instance.get(name) if isinstance(name, str) else None
-    table = _mapping(schema, branches) if isinstance(tag, str) else {}
+    table = discriminator_table(schema, branches) if isinstance(tag, str) else {}
     if not table or tag in table:
         return None
     return ValidationError(f"discriminator value {tag!r} names no schema (known: {', '.join(map(repr, table))})",
@@ -186,15 +186,15 @@ def tagged_branch(schema: Any, branches: list[Any], instance: Any) -> int | None
     discriminator = schema.get("discriminator")
     if isinstance(discriminator, dict):
         tag = instance.get(discriminator.get("propertyName"))
-        mapped = _mapping(schema, branches) if isinstance(tag, str) else {}
+        mapped = discriminator_table(schema, branches) if isinstance(tag, str) else {}
         if tag in mapped:
             return mapped[tag]
     names = [discriminator["propertyName"]] if isinstance(discriminator, dict) and \
         isinstance(discriminator.get("propertyName"), str) else []
-    for name in [*names, *_pinned_names(branches)]:
+    for name in [*names, *pinned_names(branches)]:
         if name not in instance:
             continue
-        matches = [i for i, branch in enumerate(branches) if _pins(branch, name, instance[name])]
+        matches = [i for i, branch in enumerate(branches) if pins(branch, name, instance[name])]
         if len(matches) == 1:
             return matches[0]
     return None
@@ -203,7 +203,7 @@ def tagged_branch(schema: Any, branches: list[Any], instance: Any) -> int | None
 _PINNED: dict[int, tuple[list[Any], list[str]]] = {}
 
 
-def _pinned_names(branches: list[Any]) -> list[str]:
+def pinned_names(branches: list[Any]) -> list[str]:
     """Properties every branch pins with const/enum: the tags a union without discriminator is told
     apart by. Worked out once per union (kept with the list, so its id stays its own)."""
     cached = _PINNED.get(id(branches))
@@ -211,7 +211,7 @@ def _pinned_names(branches: list[Any]) -> list[str]:
         return cached[1]
     common: list[str] | None = None
     for branch in branches:
-        pinned = [name for name, sub in _properties(branch).items() if _pinned_values(sub) is not None]
+        pinned = [name for name, sub in all_properties(branch).items() if pinned_values(sub) is not None]
         common = pinned if common is None else [n for n in common if n in pinned]
     if len(_PINNED) > 8192:  # specs reloaded many times: start over rather than grow
         _PINNED.clear()
@@ -219,12 +219,12 @@ def _pinned_names(branches: list[Any]) -> list[str]:
     return common or []
 
 
-def _pins(branch: Any, name: str, value: Any) -> bool:
-    allowed = _pinned_values(_properties(branch).get(name))
+def pins(branch: Any, name: str, value: Any) -> bool:
+    allowed = pinned_values(all_properties(branch).get(name))
     return allowed is not None and any(value == v and type(value) is type(v) for v in allowed)
 
 
-def _pinned_values(schema: Any) -> list[Any] | None:
+def pinned_values(schema: Any) -> list[Any] | None:
     if not isinstance(schema, dict):
         return None
     if "const" in schema:
@@ -232,19 +232,19 @@ def _pinned_values(schema: Any) -> list[Any] | None:
     if isinstance(schema.get("enum"), list):
         return schema["enum"]
     for part in schema.get("allOf") or []:
-        found = _pinned_values(part)
+        found = pinned_values(part)
         if found is not None:
             return found
     return None
 
 
-def _properties(schema: Any, depth: int = 0) -> dict[str, Any]:
+def all_properties(schema: Any, depth: int = 0) -> dict[str, Any]:
     """A schema's properties, its allOf parts' included."""
     if not isinstance(schema, dict) or depth > 8:
         return {}
     found: dict[str, Any] = {}
     for part in schema.get("allOf") or []:
-        found.update(_properties(part, depth + 1))
+        found.update(all_properties(part, depth + 1))
     if isinstance(schema.get("properties"), dict):
         found.update(schema["properties"])
     return found
