@@ -524,6 +524,12 @@ def compile_translated(document: dict[str, Any], openapi31: bool) -> Any:
 _CACHE: dict[tuple[int, bool, str], tuple[Any, Any]] = {}
 
 
+def forget() -> None:
+    """Drop the shared cache (a spec is (re)loaded): it holds its schemas, and through them whole old documents.
+    Validators already handed out stay with their judges."""
+    _CACHE.clear()
+
+
 def validator(schema: Any, openapi31: bool, direction: str) -> Any:
     """The compiled validator for `schema` read in `direction` ("request", "response" or "parameter"), or
     None; compiled on first use and kept per schema object (shared schemas compile once)."""

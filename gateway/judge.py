@@ -135,6 +135,7 @@ def learn_schema_names(document: dict[str, Any]) -> None:
     (`#/components/schemas/Cat`) or by component name, and refs are resolved in place, so the branch
     is known by identity with the named schema."""
     schemas = (document.get("components") or {}).get("schemas") or document.get("definitions") or {}
+    compiled_schema.forget()
     if len(_NAMED) > 65536:  # specs reloaded many times: start over rather than grow
         _NAMED.clear()
         _MAPPED.clear()
