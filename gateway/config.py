@@ -260,7 +260,7 @@ def apply_env(data: dict[str, Any], env: dict[str, str]) -> None:
         target[keys[-1]] = _env_value(keys[-1], raw)
 
 
-_NOT_SETTINGS = {"GW_URL", "GW_CONFIG", "GW_SERVE_ARGS"}
+_NOT_SETTINGS = {"GW_URL", "GW_CONFIG", "GW_SERVE_ARGS", "GW_JUDGE_CROSSCHECK"}  # the last: judge.py's debugging switch
 
 
 _ENV_LIST_KEYS = {"upstream", "idempotent", "origins", "methods", "headers", "expose", "allowed_hosts", "trusted_proxies",

@@ -13,11 +13,18 @@ specs trip over replaced by readings that never refuse a valid value:
   property to that value by const/enum), else by plain JSON Schema rules; a value fitting several
   `oneOf` branches is accepted (published specs overlap their branches: a uuid is also "any
   string"). A mapping to a schema that does not exist names nothing: the plain rules decide.
-Validators are compiled once per schema; a value pays only for running them.
+Validators are compiled once per schema; a value pays only for running them. Each also has a
+fast path (compiled_schema.py): the schema translated exactly into plain JSON Schema and compiled by
+jsonschema-rs on first use. Where it accepts, the value is valid; where it refuses (or no exact
+translation exists), the rules above judge and explain. `GW_JUDGE_CROSSCHECK=1` runs both on every
+value and raises JudgeDisagreement where the fast path accepts what the rules refuse (a path in
+place of `1` also appends each disagreement to that file).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
@@ -27,7 +34,7 @@ from jsonschema.exceptions import ValidationError
 from jsonschema.validators import extend
 from openapi_schema_validator import OAS30ReadValidator, OAS30Validator, OAS30WriteValidator, OAS31Validator
 
-from . import ecma_regex
+from . import compiled_schema, ecma_regex
 from .formats import format_error
 
 Error = dict[str, Any]
@@ -128,6 +135,7 @@ def learn_schema_names(document: dict[str, Any]) -> None:
     (`#/components/schemas/Cat`) or by component name, and refs are resolved in place, so the branch
     is known by identity with the named schema."""
     schemas = (document.get("components") or {}).get("schemas") or document.get("definitions") or {}
+    compiled_schema.forget()
     if len(_NAMED) > 65536:  # specs reloaded many times: start over rather than grow
         _NAMED.clear()
         _MAPPED.clear()
@@ -136,7 +144,7 @@ def learn_schema_names(document: dict[str, Any]) -> None:
             _NAMED[id(schema)] = (schema, name)
 
 
-def _mapping(union: dict[str, Any], branches: list[Any]) -> dict[Any, int]:
+def discriminator_table(union: dict[str, Any], branches: list[Any]) -> dict[Any, int]:
     """Tag value -> branch index for a union with a discriminator, worked out once per union."""
     cached = _MAPPED.get(id(union))
     if cached is not None and cached[0] is union:
@@ -164,7 +172,7 @@ def _unnamed_tag(schema: Any, branches: list[Any], instance: Any) -> ValidationE
         return None
     name = discriminator.get("propertyName")
     tag = instance.get(name) if isinstance(name, str) else None
-    table = _mapping(schema, branches) if isinstance(tag, str) else {}
+    table = discriminator_table(schema, branches) if isinstance(tag, str) else {}
     if not table or tag in table:
         return None
     return ValidationError(f"discriminator value {tag!r} names no schema (known: {', '.join(map(repr, table))})",
@@ -179,15 +187,15 @@ def tagged_branch(schema: Any, branches: list[Any], instance: Any) -> int | None
     discriminator = schema.get("discriminator")
     if isinstance(discriminator, dict):
         tag = instance.get(discriminator.get("propertyName"))
-        mapped = _mapping(schema, branches) if isinstance(tag, str) else {}
+        mapped = discriminator_table(schema, branches) if isinstance(tag, str) else {}
         if tag in mapped:
             return mapped[tag]
     names = [discriminator["propertyName"]] if isinstance(discriminator, dict) and \
         isinstance(discriminator.get("propertyName"), str) else []
-    for name in [*names, *_pinned_names(branches)]:
+    for name in [*names, *pinned_names(branches)]:
         if name not in instance:
             continue
-        matches = [i for i, branch in enumerate(branches) if _pins(branch, name, instance[name])]
+        matches = [i for i, branch in enumerate(branches) if pins(branch, name, instance[name])]
         if len(matches) == 1:
             return matches[0]
     return None
@@ -196,7 +204,7 @@ def tagged_branch(schema: Any, branches: list[Any], instance: Any) -> int | None
 _PINNED: dict[int, tuple[list[Any], list[str]]] = {}
 
 
-def _pinned_names(branches: list[Any]) -> list[str]:
+def pinned_names(branches: list[Any]) -> list[str]:
     """Properties every branch pins with const/enum: the tags a union without discriminator is told
     apart by. Worked out once per union (kept with the list, so its id stays its own)."""
     cached = _PINNED.get(id(branches))
@@ -204,7 +212,7 @@ def _pinned_names(branches: list[Any]) -> list[str]:
         return cached[1]
     common: list[str] | None = None
     for branch in branches:
-        pinned = [name for name, sub in _properties(branch).items() if _pinned_values(sub) is not None]
+        pinned = [name for name, sub in all_properties(branch).items() if pinned_values(sub) is not None]
         common = pinned if common is None else [n for n in common if n in pinned]
     if len(_PINNED) > 8192:  # specs reloaded many times: start over rather than grow
         _PINNED.clear()
@@ -212,12 +220,12 @@ def _pinned_names(branches: list[Any]) -> list[str]:
     return common or []
 
 
-def _pins(branch: Any, name: str, value: Any) -> bool:
-    allowed = _pinned_values(_properties(branch).get(name))
+def pins(branch: Any, name: str, value: Any) -> bool:
+    allowed = pinned_values(all_properties(branch).get(name))
     return allowed is not None and any(value == v and type(value) is type(v) for v in allowed)
 
 
-def _pinned_values(schema: Any) -> list[Any] | None:
+def pinned_values(schema: Any) -> list[Any] | None:
     if not isinstance(schema, dict):
         return None
     if "const" in schema:
@@ -225,19 +233,19 @@ def _pinned_values(schema: Any) -> list[Any] | None:
     if isinstance(schema.get("enum"), list):
         return schema["enum"]
     for part in schema.get("allOf") or []:
-        found = _pinned_values(part)
+        found = pinned_values(part)
         if found is not None:
             return found
     return None
 
 
-def _properties(schema: Any, depth: int = 0) -> dict[str, Any]:
+def all_properties(schema: Any, depth: int = 0) -> dict[str, Any]:
     """A schema's properties, its allOf parts' included."""
     if not isinstance(schema, dict) or depth > 8:
         return {}
     found: dict[str, Any] = {}
     for part in schema.get("allOf") or []:
-        found.update(_properties(part, depth + 1))
+        found.update(all_properties(part, depth + 1))
     if isinstance(schema.get("properties"), dict):
         found.update(schema["properties"])
     return found
@@ -272,7 +280,8 @@ def compile_schema(schema: dict[str, Any], openapi31: bool, direction: str = "re
     Each is a chain: the spec's dialect first, plainer ones where it cannot judge."""
     dialects = {"request": _REQUEST_DIALECTS, "response": _RESPONSE_DIALECTS,
                 "exclusive": _EXCLUSIVE_DIALECTS}.get(direction, _PARAMETER_DIALECTS)
-    return Lenient(schema, dialects["3.1" if openapi31 else "3.0"])
+    fast = None if direction == "exclusive" else (openapi31, direction)  # the strict oneOf reading stays Python's
+    return Lenient(schema, dialects["3.1" if openapi31 else "3.0"], fast)
 
 
 @lru_cache(maxsize=8)
@@ -284,17 +293,40 @@ def checker_factory(openapi31: bool, direction: str = "response") -> Callable[[d
     return factory
 
 
+class JudgeDisagreement(AssertionError):
+    """The compiled fast path accepted a value the judge's rules refuse (raised under GW_JUDGE_CROSSCHECK)."""
+
+
+_CROSSCHECK = os.environ.get("GW_JUDGE_CROSSCHECK", "").strip().lower() not in ("", "0", "false", "no", "off")
+_log = logging.getLogger("gw.judge")
+_UNCOMPILED = object()
+
+
 class Lenient:
     """A validator that steps down to plainer rules where a published schema uses words its
     dialect cannot apply (`type: null` in 3.0, Swagger's list-form `items`): the strict validator
-    raises on those instead of judging."""
+    raises on those instead of judging. `fast` ((openapi31, direction)) asks for the compiled fast path."""
 
-    def __init__(self, schema: dict[str, Any], chain: list[Any]) -> None:
+    def __init__(self, schema: dict[str, Any], chain: list[Any], fast: tuple[bool, str] | None = None) -> None:
         self.schema = schema
         self.chain = list(chain)
         self.active = self.chain.pop(0)(schema)
+        self._fast_key = fast
+        self._fast: Any = _UNCOMPILED if fast is not None else None
 
     def iter_errors(self, value: Any) -> list[ValidationError]:
+        if self._fast is not None and self._fast_accepts(value):
+            if _CROSSCHECK:
+                self._crosscheck(value)
+            return []
+        errors = self.rule_errors(value)
+        if _CROSSCHECK and not errors and self._fast is not None:  # correct, only slower: worth knowing
+            _log.warning("judge: the compiled path refuses what the rules accept (value=%.200r, key=%s)",
+                         value, self._fast_key)
+        return errors
+
+    def rule_errors(self, value: Any) -> list[ValidationError]:
+        """The value judged by the rules alone (the fast path's reference; raises where no rule applies)."""
         while True:
             try:
                 return list(self.active.iter_errors(value))
@@ -302,10 +334,40 @@ class Lenient:
                 if not self.chain:
                     raise
             self.active = self.chain.pop(0)(self.schema)
+            self._fast = None  # translated for the first dialect's reading: no longer this validator's
+
+    def _fast_accepts(self, value: Any) -> bool:
+        if self._fast is _UNCOMPILED:
+            assert self._fast_key is not None
+            self._fast = compiled_schema.validator(self.schema, *self._fast_key)
+            if self._fast is None:
+                return False
+        try:
+            return bool(self._fast.is_valid(value))
+        except Exception:  # a value Rust cannot hold (a lone surrogate): the rules judge it
+            return False
+
+    def _crosscheck(self, value: Any) -> None:
+        try:
+            errors: Any = self.rule_errors(value)
+        except Exception as exc:
+            errors = exc
+        if not errors:
+            return
+        report = f"judge disagreement: compiled accepts, rules refuse ({errors!r:.300}) value={value!r:.300} " \
+                 f"schema={self.schema!r:.300} key={self._fast_key}"
+        _log.error(report)
+        target = os.environ.get("GW_JUDGE_CROSSCHECK", "")
+        if target not in ("1", "true", "yes", "on"):
+            with open(target, "a", encoding="utf-8") as out:
+                out.write(report + "\n")
+        raise JudgeDisagreement(report)
 
     def is_valid(self, value: Any) -> bool:
         try:
             return not self.iter_errors(value)
+        except JudgeDisagreement:
+            raise
         except Exception:  # the schema cannot be applied at all: nothing fits it
             return False
 
@@ -314,6 +376,8 @@ def accepts(checker: Any, value: Any) -> bool:
     """Whether `checker` passes `value`; False where it cannot judge it (a discriminator naming no schema...)."""
     try:
         return checker.is_valid(value)
+    except JudgeDisagreement:
+        raise
     except Exception:
         return False
 
@@ -323,6 +387,8 @@ def schema_errors(validator: Any, value: Any, where: str, name: str) -> list[Err
     is told by its most relevant branch."""
     try:
         found = explain(validator.iter_errors(value))
+    except JudgeDisagreement:
+        raise
     except Exception as exc:
         return [{"in": where, "name": name, "pointer": "", "message": f"does not match the schema ({exc})"}]
     return [{"in": where, "name": name, "pointer": pointer(e), "message": message(e)} for e in found]
