@@ -8,6 +8,8 @@ large specs), does not unescape JSON pointers, and trips over a property literal
 from __future__ import annotations
 
 import copy
+import json
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -32,7 +34,23 @@ def bundle(spec_file: Path, read: Any, unresolved: list[tuple[str, str]] | None 
     pointed at `UNRESOLVED/<index>`, so only the operations that need it are lost; without, it raises.
     """
     root = read(spec_file)
+    if not _may_name_other_files(root):
+        return root  # nothing to bring in: a large single-file spec skips the walk
     return _Bundler(spec_file.resolve(), root, read, unresolved).run()
+
+
+_OTHER_FILE = re.compile(r'(?<!\\)"\$ref": "(?!#)')  # as json.dumps writes a `$ref` key with a value not starting `#`
+
+
+def _may_name_other_files(root: Any) -> bool:
+    """Whether some `$ref` in the document may point outside it. Answered on its JSON text (written in C, a
+    tenth of a walk in Python); a value that JSON cannot write, or text that merely looks like such a `$ref`,
+    sends the document through the walk."""
+    try:
+        text = json.dumps(root, ensure_ascii=False, check_circular=False)
+    except (TypeError, ValueError, RecursionError):
+        return True
+    return _OTHER_FILE.search(text) is not None
 
 
 class _Bundler:

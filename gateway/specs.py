@@ -8,7 +8,6 @@ reason, on one line.
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -23,6 +22,7 @@ from .config import mount_prefix
 from .judge import learn_schema_names
 from .request_path import collapse, slash_twin
 from .spec_checks import SpecError, cached_warnings, check_in_background, merge_warnings, semantic_warnings
+from .spec_copy import plain_copy
 from .spec_draft import HTTP_METHODS, operations_of, servable
 from .spec_loops import break_schema_loops
 from .spec_media_headers import media_header_types
@@ -124,7 +124,7 @@ def load_service(name: str, spec_file: Path, base_path: str, deep_check: str = "
         served, slips = schema_slips(served, spec_file)
         warnings += left_out + slips
         deep = semantic_warnings(served, spec_file) if deep_check == "now" else cached_warnings(served, spec_file)
-        unchecked = copy.deepcopy(served) if deep_check == "later" and deep is None else None
+        unchecked = plain_copy(served) if deep_check == "later" and deep is None else None
         specification = _specification(served, spec_file)
         if warnings:  # a draft: an operation that cannot be built is left out, not the whole spec
             unbuildable = _unbuildable(specification, spec_file)
@@ -178,7 +178,7 @@ class _ResolvedInPlace:
     """connexion's Specification, with our reference resolver and the checks already done."""
 
     def __init__(self, raw_spec: dict[str, Any], *, base_uri: str = "") -> None:
-        self._raw_spec = copy.deepcopy(raw_spec)
+        self._raw_spec = plain_copy(raw_spec)
         self._set_defaults(raw_spec)  # type: ignore[attr-defined]
         self._spec = resolve_in_place(raw_spec)
         self._base_uri = base_uri
