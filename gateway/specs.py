@@ -9,7 +9,9 @@ reason, on one line.
 from __future__ import annotations
 
 import json
+import logging
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,10 +34,12 @@ from .spec_slips import schema_slips
 from .spec_structure import finding_lines, structural_findings
 from .spec_trial import leave_out_unbuildable
 from .spec_yaml import AliasBomb, load_yaml
+from .wording import counted
 
 __all__ = ["Bundled", "Operation", "Service", "SpecError", "below_base", "bundle_spec", "find_operation", "load_service",
            "path_specificity", "path_template", "read_document", "route_order"]
 
+log = logging.getLogger("gw.specs")
 Bundled = tuple[dict[str, Any], list[tuple[str, str]]]  # a bundled document and its unresolved references
 
 
@@ -110,6 +114,7 @@ def load_service(name: str, spec_file: Path, base_path: str, deep_check: str = "
     so a large spec starts at once) or "cached" (only what an earlier check of this content found).
     `bundled`: the document already read and bundled (`bundle_spec`), as a hot reload's worker hands it over.
     """
+    started = time.perf_counter()
     raw, unresolved = bundled or bundle_spec(spec_file)
     try:
         _check_version(raw, spec_file)
@@ -142,6 +147,7 @@ def load_service(name: str, spec_file: Path, base_path: str, deep_check: str = "
         check_in_background(unchecked, spec_file, service.warnings)
     _index_operations(service)
     service.left_out = {_key(path, method, operation) for path, method, operation in operations_of(raw)} - set(service.operations)
+    log.debug("%s: loaded %s in %.2f s", spec_file, counted(len(service.operations), "operation"), time.perf_counter() - started)
     return service
 
 
