@@ -62,6 +62,7 @@ class Row:
     rss_mb_per_worker: float | None
     ok: bool
     pss_mb: float | None = None
+    cpu_s: float | None = None  # CPU seconds the process tree had used when ready: on a busy box, nearer the quiet-box ready_s
     size_mb: float = 0.0
     operations: int = 0
     probe: str = ""
@@ -152,6 +153,16 @@ def proc_kb(pid: int, file: str, field: str) -> int:
     return 0
 
 
+def cpu_seconds(root: int) -> float:
+    """User + system CPU seconds used so far by `root` and the processes below it (those reaped included)."""
+    ticks = 0
+    for pid in tree(root):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return round(ticks / os.sysconf("SC_CLK_TCK"), 2)
+
+
 def memory(root: int, workers: int) -> tuple[float, float]:
     """(peak RSS of the serving process, the largest worker's when forked; the tree's PSS now), in MB."""
     pids = tree(root)
@@ -174,6 +185,7 @@ def measure(name: str, cmd: list[str], port: int, probe: str, workers: int, heal
             while time.monotonic() < deadline and process.poll() is None:
                 if (not health or status_of(base + "/_gw/health") == 200) and (status := status_of(base + probe, 30)):
                     row.ready_s, row.status = round(time.perf_counter() - started, 2), status
+                    row.cpu_s = cpu_seconds(process.pid)
                     break
                 time.sleep(0.05)
             if row.ready_s is None:
@@ -250,15 +262,17 @@ def rows_for(spec: Path, workers: list[int], prism: Path | None, timeout: float)
 
 
 def print_table(rows: list[Row]) -> None:
-    header = f"{'spec':34} {'MB':>5} {'ops':>5} {'server':6} {'w':>2} {'ready s':>8} {'RSS MB/w':>9} {'PSS MB':>7}  ok"
+    header = (f"{'spec':34} {'MB':>5} {'ops':>5} {'server':6} {'w':>2} {'ready s':>8} {'CPU s':>6} {'RSS MB/w':>9} "
+              f"{'PSS MB':>7}  ok")
     print(header)
     print("-" * len(header))
     for r in rows:
         ready = "-" if r.ready_s is None else f"{r.ready_s:.2f}"
         rss = "-" if r.rss_mb_per_worker is None else f"{r.rss_mb_per_worker:.0f}"
         pss = "-" if r.pss_mb is None else f"{r.pss_mb:.0f}"
-        print(f"{r.spec[:34]:34} {r.size_mb:5.1f} {r.operations:5} {r.server:6} {r.workers:2} {ready:>8} {rss:>9} {pss:>7}"
-              f"  {'yes' if r.ok else 'NO: ' + r.problem}")
+        cpu = "-" if r.cpu_s is None else f"{r.cpu_s:.2f}"
+        print(f"{r.spec[:34]:34} {r.size_mb:5.1f} {r.operations:5} {r.server:6} {r.workers:2} {ready:>8} {cpu:>6} {rss:>9} "
+              f"{pss:>7}  {'yes' if r.ok else 'NO: ' + r.problem}")
     if rows:
         print(f"measured {rows[0].measured_at} .. {rows[-1].measured_at}, load average {min(r.load_avg for r in rows)}"
               f"-{max(r.load_avg for r in rows)} (2 cores: figures above ~1 are shared with other work)")

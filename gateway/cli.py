@@ -29,7 +29,7 @@ from .console import make_console
 from .contract import response_violations
 from .logs import json_logs, setup_logging
 from .port_check import listen_problem
-from .server import ServeArgs, is_gateway_config, prepare_workers
+from .server import ServeArgs, is_gateway_config, prepare_serving
 from .server import serve as run_server
 from .shared_state import SharedState
 from .simulation.inference import state_catalogs
@@ -174,7 +174,7 @@ def serve(
     config = _config(args)
     _check_port(config)
     setup_logging(config.log_format, config.log_level)
-    prepare_workers(config)  # --workers N: before anything loads (the workers are forked from this process)
+    prepare_serving(config)  # before anything loads (--workers N: the workers are forked from this process)
     loaded = load_services(config, deep_check="now" if strict else "later")
     problems = [str(error) for error in loaded.errors]
     if strict:  # every warning is a refusal

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,17 +79,20 @@ def uvicorn_options(config: GatewayConfig) -> dict:
                 server_header=False, proxy_headers=False, lifespan="on", **uvicorn_limits(config.server))
 
 
-def prepare_workers(config: GatewayConfig) -> None:
-    """Before anything is loaded for `--workers N`: metrics count into files every worker adds to (made now, so the
-    app's counters are made in that mode), and the spec checks that would run in a thread wait for the workers
-    (a thread must not be running when the process forks)."""
+def prepare_serving(config: GatewayConfig) -> None:
+    """Before anything is loaded for `gw serve`. The cyclic garbage collector pauses until serving starts: what
+    loads now lives as long as the process, and each full collection walked all of it again (a quarter of a
+    large spec's start-up). The spec checks that run in a thread wait until serving starts (in the workers with
+    `--workers N`: a thread must not be running when the process forks). For `--workers N`, metrics count into
+    files every worker adds to (made now, so the app's counters are made in that mode)."""
+    gc.disable()
+    defer_background_checks()  # started when serving starts: the load does not share the CPU with them
     if config.workers <= 1 or _prepared:
         return
     _prepared.add(config.workers)
     atexit.register(_cleanup.close)  # also when the CLI stops before serving (a spec that does not load)
     if config.metrics:
         _cleanup.enter_context(multiprocess_dir())
-    defer_background_checks()
 
 
 _prepared: set[int] = set()  # not empty once prepared
@@ -97,16 +101,21 @@ _cleanup = contextlib.ExitStack()  # the metrics folder, removed when serving en
 
 def serve(args: ServeArgs, config: GatewayConfig, app: GatewayApp | None = None) -> None:
     """Block serving until interrupted: `app` (built from `config` when not given) in this process, or, with
-    `workers` > 1, in that many forked workers (gateway/workers.py). For workers, `prepare_workers` comes first."""
+    `workers` > 1, in that many forked workers (gateway/workers.py). `prepare_serving` comes before the app is built."""
     options = uvicorn_options(config)
     make_room_for_connections(config.server.max_connections)
     if config.workers <= 1:
-        uvicorn.run(_served(app or build_app(config)), **options)
+        app = _served(app or build_app(config))
+        gc.enable()  # paused while loading (`prepare_serving`); the lifespan freezes what was loaded
+        start_deferred_checks(leader=True)
+        uvicorn.run(app, **options)
         return
-    prepare_workers(config)
+    prepare_serving(config)  # done already when the CLI built `app`
+    app = _served(app or build_app(config))
+    gc.enable()  # the supervisor freezes what was loaded before it forks
     with _cleanup:
-        supervisor = Supervisor(uvicorn.Config(_served(app or build_app(config)), **options), config.workers,
-                                config.server.drain_timeout, on_fork=_in_each_worker)
+        supervisor = Supervisor(uvicorn.Config(app, **options), config.workers, config.server.drain_timeout,
+                                on_fork=_in_each_worker)
         code = supervisor.run()
     if code:
         raise SystemExit(code)

@@ -102,9 +102,11 @@ def defer_background_checks() -> None:
 
 
 def start_deferred_checks(leader: bool) -> None:
-    """In a forked worker: the leader runs the held checks (and logs what they find, once for all workers);
-    the others wait for its results in the cache, so the checks run once, not once per worker."""
-    for raw, spec_file, into in _deferred or []:
+    """Serving starts: the leader (the one process, or the first forked worker) runs the held checks and logs what
+    they find; other workers wait for its results in the cache, so the checks run once, not once per worker."""
+    global _deferred
+    held, _deferred = _deferred or [], None  # from now on (a hot reload), checks start at once again
+    for raw, spec_file, into in held:
         target = _check if leader else _follow
         threading.Thread(target=target, args=(raw, spec_file, into), name=f"check {spec_file.name}", daemon=True).start()
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -39,18 +38,15 @@ def bundle(spec_file: Path, read: Any, unresolved: list[tuple[str, str]] | None 
     return _Bundler(spec_file.resolve(), root, read, unresolved).run()
 
 
-_OTHER_FILE = re.compile(r'(?<!\\)"\$ref": "(?!#)')  # as json.dumps writes a `$ref` key with a value not starting `#`
-
-
 def _may_name_other_files(root: Any) -> bool:
     """Whether some `$ref` in the document may point outside it. Answered on its JSON text (written in C, a
-    tenth of a walk in Python); a value that JSON cannot write, or text that merely looks like such a `$ref`,
-    sends the document through the walk."""
+    tenth of a walk in Python), where a string-valued `$ref` key reads exactly `"$ref": "` (a quote inside a
+    string would be escaped); a value that JSON cannot write sends the document through the walk."""
     try:
         text = json.dumps(root, ensure_ascii=False, check_circular=False)
     except (TypeError, ValueError, RecursionError):
         return True
-    return _OTHER_FILE.search(text) is not None
+    return text.count('"$ref": "') != text.count('"$ref": "#')
 
 
 class _Bundler:

@@ -8,11 +8,13 @@ reason, on one line.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,6 +116,24 @@ def load_service(name: str, spec_file: Path, base_path: str, deep_check: str = "
     so a large spec starts at once) or "cached" (only what an earlier check of this content found).
     `bundled`: the document already read and bundled (`bundle_spec`), as a hot reload's worker hands it over.
     """
+    with _gc_paused():
+        return _load_service(name, spec_file, base_path, deep_check, bundled)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a spec loads: its nodes all live on, and each full collection
+    would walk every one of them again (a fifth of a large spec's load)."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
+def _load_service(name: str, spec_file: Path, base_path: str, deep_check: str, bundled: Bundled | None) -> Service:
     started = time.perf_counter()
     raw, unresolved = bundled or bundle_spec(spec_file)
     try:
