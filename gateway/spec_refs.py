@@ -150,19 +150,19 @@ def resolve_in_place(document: dict[str, Any]) -> dict[str, Any]:
     descriptions, examples, and `nullable`, which only widens), so `{$ref: X, required: [a]}` is X as
     clients and other tools read it (spec_slips warns at each such place)."""
     keep = None if str(document.get("openapi", "")).startswith(("3.1", "3.2")) else SIBLINGS_30
-    seen: set[int] = set()
+    seen = {id(document)}  # every container once, marked as it is found (a shared one is met many times)
     stack: list[Any] = [document]
     while stack:
         node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        items = node.items() if isinstance(node, dict) else enumerate(node)
-        for key, value in list(items):
-            if isinstance(value, dict) and isinstance(value.get("$ref"), str) and value["$ref"].startswith("#"):
-                value = _deref(document, value, keep)
-                node[key] = value
-            if isinstance(value, (dict, list)) and id(value) not in seen:
+        for key, value in node.items() if type(node) is dict else enumerate(node):
+            kind = type(value)
+            if kind is dict:
+                ref = value.get("$ref")
+                if type(ref) is str and ref.startswith("#"):
+                    value = node[key] = _deref(document, value, keep)  # an existing key: iteration goes on
+                    kind = type(value)
+            if (kind is dict or kind is list) and id(value) not in seen:
+                seen.add(id(value))
                 stack.append(value)
     return document
 
