@@ -113,6 +113,7 @@ def start_deferred_checks(leader: bool) -> None:
 
 def _follow(raw: dict[str, Any], spec_file: Path, into: list[str]) -> None:
     """The leader's warnings for this document, once its check has saved them, added to `into` without logging."""
+    time.sleep(FOLLOW_INTERVAL)  # the worker's own start first: the leader's check takes longer than this anyway
     cache = _cache_file(raw)
     while not cache.exists():
         time.sleep(FOLLOW_INTERVAL)

@@ -61,6 +61,38 @@ def test_workers_share_the_one_load_of_their_parent(gw_process) -> None:
     assert "operations in" in str(loads[0]["msg"])
 
 
+SLOPPY = """openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /x:
+    get:
+      parameters:
+        - {name: n, in: query, schema: {type: integer, default: heaps}}
+      responses: {"200": {description: ok, content: {application/json: {example: {ok: true}}}}}
+"""
+
+
+def test_the_deep_check_runs_once_and_every_worker_reports_its_warning(gw_process, tmp_path: Path) -> None:
+    spec = tmp_path / "sloppy.yaml"
+    spec.write_text(SLOPPY)
+    warning = f"{spec}: paths./x.get.parameters[0].schema.default: 'heaps' is not of type 'integer'"
+    gateway = gw_process(str(spec), "--workers", "2", env={"XDG_CACHE_HOME": str(tmp_path / "cache")}).wait_ready(90)
+    workers = eventually(lambda: workers_of(gateway), lambda pids: len(pids) == 2, timeout=30)
+
+    def reports() -> dict[int, list[str]]:  # each worker's /_gw/health/detailed, by pid, until both have answered
+        found: dict[int, list[str]] = {}
+        for _ in range(20):
+            report = httpx.get(f"{gateway.url}/_gw/health/detailed", timeout=10).json()
+            found[report["pid"]] = report["services"]["sloppy"]["warnings"]
+        return found
+
+    seen = eventually(reports, lambda found: set(found) == workers and all(warning in w for w in found.values()),
+                      timeout=30, step=0.2)
+    assert all(w.count(warning) == 1 for w in seen.values())
+    logged = [e for e in log_entries(gateway) if e.get("level") == "warning" and e.get("msg") == warning]
+    assert len(logged) == 1, "the check ran, and was logged, once for both workers"
+
+
 def test_a_killed_worker_is_replaced_and_the_port_keeps_answering(gw_process) -> None:
     gateway = gw_process(str(SPECS / "users.yaml"), "--workers", "2").wait_ready(90)
     first = eventually(lambda: workers_of(gateway), lambda pids: len(pids) == 2, timeout=30)
