@@ -247,6 +247,9 @@ def rows_for(spec: Path, workers: list[int], prism: Path | None, timeout: float)
         probe, operations = probe_and_count(read_spec(spec))
     except (OSError, ValueError, AttributeError) as exc:
         return [Row(spec.name, "gw", 1, None, None, False, problem=f"unreadable: {exc}")]
+    if not operations:  # webhooks only: nothing to serve, for gw (it says so) as for Prism
+        print(f"  {spec.name}: no operations to serve; not measured", file=sys.stderr, flush=True)
+        return []
     runs = [("gw", gw_command(spec, port, n), port, n, True) for n in workers for port in [free_port()]]
     if prism is not None:
         port = free_port()
