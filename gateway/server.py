@@ -106,19 +106,28 @@ def serve(args: ServeArgs, config: GatewayConfig, app: GatewayApp | None = None)
     make_room_for_connections(config.server.max_connections)
     if config.workers <= 1:
         app = _served(app or build_app(config))
-        gc.enable()  # paused while loading (`prepare_serving`); the lifespan freezes what was loaded
+        _keep_loaded()
         start_deferred_checks(leader=True)
         uvicorn.run(app, **options)
         return
     prepare_serving(config)  # done already when the CLI built `app`
     app = _served(app or build_app(config))
-    gc.enable()  # the supervisor freezes what was loaded before it forks
+    _keep_loaded()  # before the fork: the workers' collections then leave the shared pages alone
     with _cleanup:
         supervisor = Supervisor(uvicorn.Config(app, **options), config.workers, config.server.drain_timeout,
                                 on_fork=_in_each_worker)
         code = supervisor.run()
     if code:
         raise SystemExit(code)
+
+
+def _keep_loaded() -> None:
+    """What was loaded lives as long as the process: one collection (the load's own garbage cycles), then frozen
+    out of the collector's later walks (the lifespan sees it frozen and leaves it), and the collector, paused by
+    `prepare_serving`, on again. Re-enabled before freezing, it could walk the whole load once more first."""
+    gc.collect()
+    gc.freeze()
+    gc.enable()
 
 
 def _in_each_worker(index: int) -> None:

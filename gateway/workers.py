@@ -58,8 +58,7 @@ class Supervisor:
         """Serve until a stop signal; the exit code for the process."""
         self.config.load()  # the protocol classes and the wrapped app, once, before the fork
         self._sock = self.config.bind_socket()
-        gc.collect()
-        gc.freeze()  # in the children, collections skip what was loaded: their shared pages stay shared
+        gc.freeze()  # (server.py froze the load already) in the workers, collections skip it: shared pages stay shared
         self._mask = signal.pthread_sigmask(signal.SIG_BLOCK, _WATCHED)  # taken with sigtimedwait below, race free
         try:
             for index in range(self.wanted):
