@@ -28,7 +28,7 @@ from .conformance.runner import PHASES, resolve_phases
 from .console import make_console
 from .logs import json_logs, setup_logging
 from .port_check import listen_problem
-from .server import ServeArgs, is_gateway_config
+from .server import ServeArgs, is_gateway_config, prepare_serving
 from .server import serve as run_server
 from .shared_state import SharedState
 from .simulation.inference import state_catalogs
@@ -172,6 +172,7 @@ def serve(
     config = _config(args)
     _check_port(config)
     setup_logging(config.log_format, config.log_level)
+    prepare_serving(config)  # before anything loads (--workers N: the workers are forked from this process)
     loaded = load_services(config, deep_check="now" if strict else "later")
     problems = [str(error) for error in loaded.errors]
     if strict:  # every warning is a refusal
@@ -203,7 +204,7 @@ def serve(
         log_start(config, loaded.services)  # with JSON logs, the banner is one log line too
     elif not quiet:
         _banner(config, loaded.services)
-    run_server(args, config, gateway if config.workers == 1 else None)
+    run_server(args, config, gateway)
 
 
 def _banner(config: GatewayConfig, services: dict) -> None:

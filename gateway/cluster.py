@@ -44,9 +44,8 @@ class Cluster:
         self.state = state
         self.workers = workers
         self.handlers: dict[str, Handler] = {}
-        self.member = uuid.uuid4().hex  # this process, as the others address it
+        self._name_this_process()
         self._channel = CHANNEL  # + the database number, once connected: pub/sub channels span a server's databases
-        self._replies = f"{CHANNEL}:reply:{self.member}"
         self._waiting: dict[str, _Answers] = {}
         self._client: Any = None
         self._ready = asyncio.Event()
@@ -100,7 +99,12 @@ class Cluster:
     def _url(self) -> str:
         return str(getattr(self.state, "url", ""))
 
+    def _name_this_process(self) -> None:
+        self.member = uuid.uuid4().hex  # this process, as the others address it
+        self._replies = f"{CHANNEL}:reply:{self.member}"
+
     def start(self) -> None:
+        self._name_this_process()  # again: a worker forked from the process that built the app is another process
         if self.shared:
             self._loop.start(self._listen)
 

@@ -57,16 +57,19 @@ def multiprocess_mode() -> bool:
 
 @contextlib.contextmanager
 def multiprocess_dir() -> Iterator[str]:
-    """A fresh PROMETHEUS_MULTIPROC_DIR for the worker processes about to start, removed when they are done.
+    """A fresh PROMETHEUS_MULTIPROC_DIR for the worker processes about to be forked, removed when they are done;
+    metrics made inside count into its files (each process into its own, from its first count after the fork).
 
     Fresh, because files left by an earlier run would be added to this run's counts.
     """
-    before = os.environ.get(MULTIPROC_DIR)
+    before, value_class = os.environ.get(MULTIPROC_DIR), values.ValueClass
     path = tempfile.mkdtemp(prefix="gw-metrics-")
     os.environ[MULTIPROC_DIR] = path
+    values.ValueClass = values.get_value_class()  # the library read the variable at import: metrics made from now on
     try:
         yield path
     finally:
+        values.ValueClass = value_class
         if before is None:
             os.environ.pop(MULTIPROC_DIR, None)
         else:

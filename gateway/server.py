@@ -1,11 +1,11 @@
-"""Run the gateway on uvicorn, in this process or as `workers` processes sharing the port."""
+"""Run the gateway on uvicorn, in this process or as `workers` forked processes sharing the port."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
-import json
-import os
-from dataclasses import asdict, dataclass, field
+import gc
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
@@ -13,10 +13,9 @@ import uvicorn
 from .app import GatewayApp, build_app
 from .config import GatewayConfig, apply_overrides, config_for_specs, load_config
 from .connections import make_room_for_connections, uvicorn_limits
-from .logs import setup_logging
 from .metrics import multiprocess_dir
-
-SERVE_ARGS = "GW_SERVE_ARGS"
+from .spec_checks import defer_background_checks, start_deferred_checks
+from .workers import Supervisor
 
 
 def is_gateway_config(path: Path) -> bool:
@@ -35,7 +34,7 @@ def is_gateway_config(path: Path) -> bool:
 
 @dataclass
 class ServeArgs:
-    """What `gw serve` was given, so each worker process can build the same gateway."""
+    """What `gw serve` was given."""
 
     config: str | None = None
     specs: list[str] = field(default_factory=list)
@@ -65,14 +64,6 @@ class ServeArgs:
         return config
 
 
-def worker_app() -> GatewayApp:
-    """uvicorn's factory in each worker process: rebuilds the gateway from GW_SERVE_ARGS."""
-    args = ServeArgs(**json.loads(os.environ[SERVE_ARGS]))
-    config = args.config_obj()
-    setup_logging(config.log_format, config.log_level)
-    return _served(build_app(config))
-
-
 def _served(app: GatewayApp) -> GatewayApp:
     """An app this process serves until it ends: what it loaded at start-up can leave the GC's sight."""
     app.freeze_objects = True
@@ -88,21 +79,57 @@ def uvicorn_options(config: GatewayConfig) -> dict:
                 server_header=False, proxy_headers=False, lifespan="on", **uvicorn_limits(config.server))
 
 
-WORKER_START_GRACE = 120  # seconds a worker may take to load its specs before uvicorn deems it hung
+def prepare_serving(config: GatewayConfig) -> None:
+    """Before anything is loaded for `gw serve`. The cyclic garbage collector pauses until serving starts: what
+    loads now lives as long as the process, and each full collection walked all of it again (a quarter of a
+    large spec's start-up). The spec checks that run in a thread wait until serving starts (in the workers with
+    `--workers N`: a thread must not be running when the process forks). For `--workers N`, metrics count into
+    files every worker adds to (made now, so the app's counters are made in that mode)."""
+    gc.disable()
+    defer_background_checks()  # started when serving starts: the load does not share the CPU with them
+    if config.workers <= 1 or _prepared:
+        return
+    _prepared.add(config.workers)
+    atexit.register(_cleanup.close)  # also when the CLI stops before serving (a spec that does not load)
+    if config.metrics:
+        _cleanup.enter_context(multiprocess_dir())
+
+
+_prepared: set[int] = set()  # not empty once prepared
+_cleanup = contextlib.ExitStack()  # the metrics folder, removed when serving ends
 
 
 def serve(args: ServeArgs, config: GatewayConfig, app: GatewayApp | None = None) -> None:
-    """Block serving until interrupted. With one worker the already built `app` is served."""
+    """Block serving until interrupted: `app` (built from `config` when not given) in this process, or, with
+    `workers` > 1, in that many forked workers (gateway/workers.py). `prepare_serving` comes before the app is built."""
     options = uvicorn_options(config)
     make_room_for_connections(config.server.max_connections)
-    if config.workers > 1:
-        os.environ[SERVE_ARGS] = json.dumps(asdict(args))
-        # Workers count into files in a fresh folder that every scrape adds up (gateway/metrics.py).
-        with multiprocess_dir() if config.metrics else contextlib.nullcontext():
-            # uvicorn restarts a worker that has not answered its supervisor within `timeout_worker_healthcheck`
-            # (5 s by default); a worker loading large specs on a busy box takes longer, and was killed and
-            # restarted over and over: `--workers 2` then took 12-25 s, or never started. Loading is not hanging.
-            uvicorn.run(f"{__package__}.server:worker_app", factory=True, workers=config.workers,
-                        timeout_worker_healthcheck=WORKER_START_GRACE, **options)
-    else:
-        uvicorn.run(_served(app or build_app(config)), **options)
+    if config.workers <= 1:
+        app = _served(app or build_app(config))
+        _keep_loaded()
+        start_deferred_checks(leader=True)
+        uvicorn.run(app, **options)
+        return
+    prepare_serving(config)  # done already when the CLI built `app`
+    app = _served(app or build_app(config))
+    _keep_loaded()  # before the fork: the workers' collections then leave the shared pages alone
+    with _cleanup:
+        supervisor = Supervisor(uvicorn.Config(app, **options), config.workers, config.server.drain_timeout,
+                                on_fork=_in_each_worker)
+        code = supervisor.run()
+    if code:
+        raise SystemExit(code)
+
+
+def _keep_loaded() -> None:
+    """What was loaded lives as long as the process: one collection (the load's own garbage cycles), then frozen
+    out of the collector's later walks (the lifespan sees it frozen and leaves it), and the collector, paused by
+    `prepare_serving`, on again. Re-enabled before freezing, it could walk the whole load once more first."""
+    gc.collect()
+    gc.freeze()
+    gc.enable()
+
+
+def _in_each_worker(index: int) -> None:
+    """A new worker: the first works out the specs' deferred checks, the others take its results."""
+    start_deferred_checks(leader=index == 0)

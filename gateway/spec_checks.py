@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,28 +61,65 @@ def semantic_warnings(raw: dict[str, Any], spec_file: Path) -> list[str]:
     return warnings
 
 
-def cached_warnings(raw: dict[str, Any], spec_file: Path) -> list[str] | None:
-    """The warnings of an earlier check of exactly this document, if any."""
+def cached_warnings(raw: dict[str, Any], spec_file: Path, cache: Path | None = None) -> list[str] | None:
+    """The warnings of an earlier check of exactly this document (whose cache file may be known), if any."""
     try:
-        data = json.loads(_cache_file(raw).read_text())
+        data = json.loads((cache or _cache_file(raw)).read_text())
     except (OSError, ValueError):
         return None
     return [w.replace("{spec}", str(spec_file)) for w in data] if isinstance(data, list) else None
 
 
 def check_in_background(raw: dict[str, Any], spec_file: Path, into: list[str]) -> None:
-    """Work the warnings out in a thread, log them, and add them to `into` (the service's list)."""
+    """Work the warnings out in a thread, log them, and add them to `into` (the service's list); in a process
+    about to fork its workers, later, in them (`defer_background_checks`)."""
+    if _deferred is not None:
+        _deferred.append((raw, spec_file, into))
+        return
+    threading.Thread(target=_check, args=(raw, spec_file, into), name=f"check {spec_file.name}", daemon=True).start()
 
-    def run() -> None:
-        known = list(into)
-        warnings = [line for line in merge_warnings(known, semantic_warnings(raw, spec_file)) if line not in known]
-        into.extend(warnings)
-        for warning in warnings[:5]:
-            log.warning("%s", warning)
-        if len(warnings) > 5:
-            log.warning("%s more warnings for %s: see `gw lint`", len(warnings) - 5, spec_file)
 
-    threading.Thread(target=run, name=f"check {spec_file.name}", daemon=True).start()
+def _check(raw: dict[str, Any], spec_file: Path, into: list[str]) -> None:
+    known = list(into)
+    warnings = [line for line in merge_warnings(known, semantic_warnings(raw, spec_file)) if line not in known]
+    into.extend(warnings)
+    for warning in warnings[:5]:
+        log.warning("%s", warning)
+    if len(warnings) > 5:
+        log.warning("%s more warnings for %s: see `gw lint`", len(warnings) - 5, spec_file)
+
+
+_deferred: list[tuple[dict[str, Any], Path, list[str]]] | None = None  # checks held for the workers
+FOLLOW_INTERVAL = 1.0  # seconds between a worker's looks for the first worker's results
+
+
+def defer_background_checks() -> None:
+    """Hold every background check until `start_deferred_checks`: a process must not fork while a thread of
+    its own runs (a lock the thread held would stay held in the child for ever)."""
+    global _deferred
+    if _deferred is None:
+        _deferred = []
+
+
+def start_deferred_checks(leader: bool) -> None:
+    """Serving starts: the leader (the one process, or the first forked worker) runs the held checks and logs what
+    they find; other workers wait for its results in the cache, so the checks run once, not once per worker."""
+    global _deferred
+    held, _deferred = _deferred or [], None  # from now on (a hot reload), checks start at once again
+    for raw, spec_file, into in held:
+        target = _check if leader else _follow
+        threading.Thread(target=target, args=(raw, spec_file, into), name=f"check {spec_file.name}", daemon=True).start()
+
+
+def _follow(raw: dict[str, Any], spec_file: Path, into: list[str]) -> None:
+    """The leader's warnings for this document, once its check has saved them, added to `into` without logging."""
+    time.sleep(FOLLOW_INTERVAL)  # the worker's own start first: the leader's check takes longer than this anyway
+    cache = _cache_file(raw)
+    while not cache.exists():
+        time.sleep(FOLLOW_INTERVAL)
+    found = cached_warnings(raw, spec_file, cache)
+    known = list(into)
+    into.extend(line for line in merge_warnings(known, found or []) if line not in known)
 
 
 def _cache_file(raw: dict[str, Any]) -> Path:
@@ -105,19 +143,28 @@ def broken_refs(document: dict[str, Any], unresolved: list[tuple[str, str]]) -> 
     """Every local `$ref` that leads nowhere, as (place, the node holding it, reason); references the
     bundler could not bring in (`unresolved`) count, named at the place they were written."""
     found: list[tuple[str, dict[str, Any], str]] = []
-    stack: list[tuple[Any, str]] = [(document, "")]
+    stack: list[tuple[Any, Any]] = [(document, None)]  # (node, its place as a (parent place, key) chain)
     while stack:
-        node, place = stack.pop()
-        if isinstance(node, dict):
+        node, chain = stack.pop()
+        if type(node) is dict:
             ref = node.get("$ref")
             if isinstance(ref, str) and ref.startswith("#"):
                 problem = _ref_problem(document, ref, unresolved)
                 if problem is not None:
-                    found.append((problem[0] or place, node, problem[1]))
-            stack.extend((v, f"{place}.{k}" if place else str(k)) for k, v in node.items() if isinstance(v, (dict, list)))
-        elif isinstance(node, list):
-            stack.extend((v, f"{place}[{i}]") for i, v in enumerate(node) if isinstance(v, (dict, list)))
+                    found.append((problem[0] or _spelled(chain), node, problem[1]))
+            stack.extend((v, (chain, k)) for k, v in node.items() if type(v) is dict or type(v) is list)
+        elif type(node) is list:
+            stack.extend((v, (chain, i)) for i, v in enumerate(node) if type(v) is dict or type(v) is list)
     return sorted(found, key=lambda item: item[0])
+
+
+def _spelled(chain: Any) -> str:
+    """`paths./a.get.parameters[0]` from a walk's (parent, key) chain: spelled out only where a finding needs it."""
+    parts: list[str] = []
+    while chain:
+        chain, key = chain
+        parts.append(f"[{key}]" if isinstance(key, int) else f".{key}")
+    return "".join(reversed(parts)).lstrip(".")
 
 
 def _ref_problem(document: dict[str, Any], ref: str, unresolved: list[tuple[str, str]]) -> tuple[str, str] | None:

@@ -8,11 +8,11 @@ leaves out only the operations that need a reference that leads nowhere.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
 from .spec_checks import broken_refs
+from .spec_copy import plain_copy
 from .spec_refs import RefError, pointer_target
 from .spec_structure import Finding
 
@@ -31,7 +31,7 @@ def servable(raw: dict[str, Any], spec_file: Path, unresolved: list[tuple[str, s
     broken = broken_refs(raw, unresolved)
     if not broken and not findings:
         return raw, []
-    served = copy.deepcopy(raw)
+    served = plain_copy(raw)
     _drop_wrong_values(served, findings)
     broken = broken_refs(served, unresolved)  # the same places, on the copy's nodes
     warnings = _leave_out(served, broken, spec_file) if broken else []

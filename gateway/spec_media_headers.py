@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .media_types import base_type, is_json
+from .spec_copy import plain_copy
 from .spec_draft import operations_of
 from .spec_refs import RefError, pointer_target
 
@@ -27,7 +28,7 @@ def media_header_types(raw: dict[str, Any], spec_file: Path, limit: int = 50) ->
     belong (`raw` itself when there are none), and a warning per parameter (at most `limit`)."""
     if not _places(raw):
         return raw, []
-    served = copy.deepcopy(raw)
+    served = plain_copy(raw)
     warnings = []
     for place, header, types, operation in _places(served):
         added = _declare(served, operation, header, types)

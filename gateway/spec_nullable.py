@@ -9,9 +9,10 @@ Requests, the mocker and the contract checker all read the same patched copy.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
+
+from .spec_copy import plain_copy
 
 REASON = "nullable is an OpenAPI 3.0 keyword; read as allowing null in 3.1"
 _VALUES = frozenset({"example", "examples", "default", "enum", "const"})  # data, not schemas: never patched
@@ -24,7 +25,7 @@ def nullable_as_31(raw: dict[str, Any], spec_file: Path, limit: int = 50) -> tup
     none is written or the document is not 3.1), and a warning per place (at most `limit`, then a count)."""
     if not str(raw.get("openapi", "")).startswith("3.1") or not _places(raw):
         return raw, []
-    served = copy.deepcopy(raw)
+    served = plain_copy(raw)
     places = _places(served)
     for _place, node in places:
         _admit_null(node)

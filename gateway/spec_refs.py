@@ -8,6 +8,7 @@ large specs), does not unescape JSON pointers, and trips over a property literal
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -32,7 +33,20 @@ def bundle(spec_file: Path, read: Any, unresolved: list[tuple[str, str]] | None 
     pointed at `UNRESOLVED/<index>`, so only the operations that need it are lost; without, it raises.
     """
     root = read(spec_file)
+    if not _may_name_other_files(root):
+        return root  # nothing to bring in: a large single-file spec skips the walk
     return _Bundler(spec_file.resolve(), root, read, unresolved).run()
+
+
+def _may_name_other_files(root: Any) -> bool:
+    """Whether some `$ref` in the document may point outside it. Answered on its JSON text (written in C, a
+    tenth of a walk in Python), where a string-valued `$ref` key reads exactly `"$ref": "` (a quote inside a
+    string would be escaped); a value that JSON cannot write sends the document through the walk."""
+    try:
+        text = json.dumps(root, ensure_ascii=False, check_circular=False)
+    except (TypeError, ValueError, RecursionError):
+        return True
+    return text.count('"$ref": "') != text.count('"$ref": "#')
 
 
 class _Bundler:
@@ -136,19 +150,19 @@ def resolve_in_place(document: dict[str, Any]) -> dict[str, Any]:
     descriptions, examples, and `nullable`, which only widens), so `{$ref: X, required: [a]}` is X as
     clients and other tools read it (spec_slips warns at each such place)."""
     keep = None if str(document.get("openapi", "")).startswith(("3.1", "3.2")) else SIBLINGS_30
-    seen: set[int] = set()
+    seen = {id(document)}  # every container once, marked as it is found (a shared one is met many times)
     stack: list[Any] = [document]
     while stack:
         node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        items = node.items() if isinstance(node, dict) else enumerate(node)
-        for key, value in list(items):
-            if isinstance(value, dict) and isinstance(value.get("$ref"), str) and value["$ref"].startswith("#"):
-                value = _deref(document, value, keep)
-                node[key] = value
-            if isinstance(value, (dict, list)) and id(value) not in seen:
+        for key, value in node.items() if type(node) is dict else enumerate(node):
+            kind = type(value)
+            if kind is dict:
+                ref = value.get("$ref")
+                if type(ref) is str and ref.startswith("#"):
+                    value = node[key] = _deref(document, value, keep)  # an existing key: iteration goes on
+                    kind = type(value)
+            if (kind is dict or kind is list) and id(value) not in seen:
+                seen.add(id(value))
                 stack.append(value)
     return document
 

@@ -18,11 +18,11 @@ request on a gateway with no chaos configured or switched pays one scan of its h
 from __future__ import annotations
 
 import asyncio
-import random
 from typing import Any
 
 from ..config import GatewayConfig
 from ..exchange import Exchange, Response
+from ..fork_safe import own_random
 from ..mocker.negotiator import parse_prefer
 from ..mocker.streams import Pacing, stream_kind
 from ..pipeline import Next
@@ -44,7 +44,7 @@ class Chaos:
         self.services = config.services
         self.limits = config.chaos
         self.switches = switches
-        self.rng = random.Random(self.limits.seed) if self.limits.seed else random.Random()
+        self.rng = own_random(self.limits.seed or None)  # each forked worker draws its own faults
         self.pacing = Pacing(config.streams.events, config.streams.interval)
         self.configured = any(s.chaos is not None or any("chaos" in o for o in s.operations.values())
                               for s in config.services.values())

@@ -10,6 +10,8 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, Protocol
 
+from ..fork_safe import own_random
+
 if TYPE_CHECKING:
     from .upstreams import Upstream
 
@@ -79,7 +81,7 @@ class Random:
     """Any usable instance, uniformly."""
 
     def __init__(self, rng: random.Random | None = None) -> None:
-        self._rng = rng or random.Random()
+        self._rng = rng or own_random()  # each forked worker its own picks
 
     def choose(self, instances: list[Upstream], avoid: tuple[Upstream, ...]) -> Upstream | None:
         if not instances:

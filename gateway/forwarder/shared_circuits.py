@@ -50,6 +50,7 @@ class SharedCircuits:
             breaker.on_failure = self._counted
 
     def start(self) -> None:
+        self.owner = uuid.uuid4().hex[:12]  # again: a worker forked from the process that built the app is another one
         if self.breakers and self._sync is None:
             self._sync = asyncio.get_running_loop().create_task(self._sync_loop(), name="gw-circuit-sync")
 
