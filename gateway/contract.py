@@ -14,7 +14,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from .json_limits import JsonLimitError, parse_json
+from .json_limits import JsonLimitError
+from .json_once import JsonOnce
 from .judge import compile_schema, explain, pointer
 from .media_types import base_type, is_json
 from .specs import Operation, Service
@@ -48,8 +49,9 @@ def response_violations(service: Service, operation: Operation, status: int, con
 
 
 def check_response(service: Service, operation: Operation, status: int, content_type: str, body: bytes | None,
-                   headers: dict[str, str] | None = None) -> list[Violation]:
-    """The violations of one response; `body=None` when it was streamed and not read (not checked)."""
+                   headers: dict[str, str] | None = None, parsed: JsonOnce | None = None) -> list[Violation]:
+    """The violations of one response; `body=None` when it was streamed and not read (not checked). `parsed`:
+    the body's JSON as other readers share it (Response.body_json), so it is parsed once."""
     declared = operation.responses
     key = _declared_status(declared, status)
     if key is None:
@@ -62,8 +64,9 @@ def check_response(service: Service, operation: Operation, status: int, content_
     if content and body and media is None:
         found.append(Violation("content-type", f"content type {mimetype or '(none)'} is not declared for {status} "
                                                f"(declared: {', '.join(content)})"))
-    elif media is not None and body and body.strip() and is_json(mimetype or "application/json"):
-        found += _body_violations(service, operation, key, media, body)
+    elif media is not None and body and not body.isspace() and is_json(mimetype or "application/json"):
+        shared = parsed if parsed is not None and parsed.holds(body) else JsonOnce(body)
+        found += _body_violations(service, operation, key, media, shared)
     found += _header_violations(service, operation, key, {k.lower(): v for k, v in (headers or {}).items()})
     return found[:MAX_REPORTED]
 
@@ -80,11 +83,11 @@ def body_validator(service: Service, operation: Operation, status: str, media: s
     return operation.cache[key]
 
 
-def _body_violations(service: Service, operation: Operation, status: str, media: str, body: bytes) -> list[Violation]:
+def _body_violations(service: Service, operation: Operation, status: str, media: str, body: JsonOnce) -> list[Violation]:
     """A JSON body judged by its media type's schema (a range's such as `*/*` too: it still describes the JSON)."""
     validator = body_validator(service, operation, status, media, any_media=not is_json(media))
     try:
-        document = parse_json(body)
+        document = body.value()
     except JsonLimitError as exc:  # nothing can walk it: the answer cannot be checked (a 502 on the proxy)
         return [Violation("body", f"cannot be checked: {exc}", uncheckable=True)]
     except ValueError as exc:  # malformed or undecodable
