@@ -217,18 +217,10 @@ def forward_headers(exchange: Exchange, identity: UpstreamIdentity | None = None
     for name, value in raw:
         if name == b"connection":
             drop = drop | {token.strip().lower() for token in value.decode("latin-1").split(",")}
-    headers = []
-    forwarded_for = ""
-    host = ""
-    for name_bytes, value_bytes in raw:
-        name = name_bytes.decode("latin-1")
-        if name == "x-forwarded-for":  # several header lines are one list (RFC 9110 5.3)
-            value = value_bytes.decode("latin-1")
-            forwarded_for = f"{forwarded_for}, {value}" if forwarded_for else value
-        elif name == "host":
-            host = value_bytes.decode("latin-1")
-        if name not in drop:
-            headers.append((name, value_bytes.decode("latin-1")))
+    headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]  # ASGI: lower-case names
+    forwarded_for = ", ".join(value for name, value in headers if name == "x-forwarded-for")  # one list (RFC 9110 5.3)
+    host = dict(headers).get("host", "")
+    headers = [(name, value) for name, value in headers if name not in drop]
     client = exchange.peer_ip  # the hop we saw; a trusted proxy's chain already names the client
     chain = f"{forwarded_for}, {client}" if forwarded_for and client else (forwarded_for or client)
     if chain:
@@ -243,8 +235,9 @@ def forward_headers(exchange: Exchange, identity: UpstreamIdentity | None = None
 
 async def _answer(upstream: aiohttp.ClientResponse, head_only: bool, instance: Upstream) -> Response:
     """The upstream's answer: small bodies read whole (one write), large or unsized ones streamed."""
-    listed = {t.strip().lower() for t in upstream.headers.get("Connection", "").split(",")}
-    headers = [(k, v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP and k.lower() not in listed]
+    connection = upstream.headers.get("Connection")
+    drop = HOP_BY_HOP | {t.strip().lower() for t in connection.split(",")} if connection else HOP_BY_HOP
+    headers = [(k, v) for k, v in upstream.headers.items() if k.lower() not in drop]
     length = upstream.content_length
     if head_only or (length is not None and length <= CHUNK):
         try:
