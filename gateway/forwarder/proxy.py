@@ -121,13 +121,13 @@ class Forwarder:
                                   title="Upstream failed", slug=f"upstream-{response.status}")
                 tried = (*tried, upstream)
                 continue
-            exchange.notes["upstream"] = str(upstream.url)
+            exchange.notes["upstream"] = upstream.text
             try:
                 return await _answer(response, exchange.method == "HEAD", upstream)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 upstream.breaker.failed(probe=False)
                 if self.observer is not None:
-                    self.observer.upstream_broke_off(service.name, str(upstream.url), exc)
+                    self.observer.upstream_broke_off(service.name, upstream.text, exc)
                 raise broke_off(service.name) from None
         assert failure is not None
         raise failure
@@ -162,7 +162,7 @@ class Forwarder:
                  error: BaseException | None) -> None:
         """Tell the metrics (when on) how one attempt went: how long it took, and how it failed."""
         if self.observer is not None:
-            self.observer.upstream_attempt(settings.name, str(upstream.url), time.perf_counter() - started, status, error)
+            self.observer.upstream_attempt(settings.name, upstream.text, time.perf_counter() - started, status, error)
 
     async def _send(self, method: str, url: URL, headers: list[tuple[str, str]], body: bytes,
                     settings: ServiceConfig) -> aiohttp.ClientResponse:
@@ -196,10 +196,10 @@ def request_target(exchange: Exchange, base_path: str) -> str:
 
 
 def target_url(upstream: Upstream, suffix: str) -> URL:
-    """The upstream URL for `suffix`; refuses anything that would leave the upstream's origin."""
-    base = str(upstream.url).rstrip("/")
-    url = URL(base + suffix, encoded=True)
-    if url.origin() != upstream.origin:
+    """The upstream URL for `suffix`; refuses anything that would leave the upstream's origin (a suffix that
+    starts with `/` cannot: it only ever lengthens the path)."""
+    url = URL(upstream.base + suffix, encoded=True)
+    if not suffix.startswith("/") and url.origin() != upstream.origin:
         raise Problem(400, detail="the request would leave the configured upstream", title="Unsafe path",
                       slug="unsafe-path")
     return url
