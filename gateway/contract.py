@@ -14,7 +14,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from .json_limits import JsonLimitError, parse_json
+from .json_limits import JsonLimitError
+from .json_once import JsonOnce
 from .judge import compile_schema, explain, pointer
 from .media_types import base_type, is_json
 from .specs import Operation, Service
@@ -48,24 +49,39 @@ def response_violations(service: Service, operation: Operation, status: int, con
 
 
 def check_response(service: Service, operation: Operation, status: int, content_type: str, body: bytes | None,
-                   headers: dict[str, str] | None = None) -> list[Violation]:
-    """The violations of one response; `body=None` when it was streamed and not read (not checked)."""
+                   headers: dict[str, str] | None = None, parsed: JsonOnce | None = None) -> list[Violation]:
+    """The violations of one response; `body=None` when it was streamed and not read (not checked). `parsed`:
+    the body's JSON as other readers share it (Response.body_json), so it is parsed once."""
     declared = operation.responses
-    key = _declared_status(declared, status)
+    key, mimetype, content, media = _declared(operation, status, content_type)
     if key is None:
         listed = ", ".join(sorted(declared)) or "none"
         return [Violation("status", f"status {status} is not declared (declared: {listed})")]
-    mimetype = base_type(content_type) if content_type else ""
     found: list[Violation] = []
-    content = declared[key].get("content") or {}
-    media = _declared_media(content, mimetype)
     if content and body and media is None:
         found.append(Violation("content-type", f"content type {mimetype or '(none)'} is not declared for {status} "
                                                f"(declared: {', '.join(content)})"))
-    elif media is not None and body and body.strip() and is_json(mimetype or "application/json"):
-        found += _body_violations(service, operation, key, media, body)
-    found += _header_violations(service, operation, key, {k.lower(): v for k, v in (headers or {}).items()})
+    elif media is not None and body and not body.isspace() and is_json(mimetype or "application/json"):
+        shared = parsed if parsed is not None and parsed.holds(body) else JsonOnce(body)
+        found += _body_violations(service, operation, key, media, shared)
+    if (declared[key] or {}).get("headers"):
+        found += _header_violations(service, operation, key, {k.lower(): v for k, v in (headers or {}).items()})
     return found[:MAX_REPORTED]
+
+
+def _declared(operation: Operation, status: int, content_type: str) -> tuple[str | None, str, dict[str, Any], str | None]:
+    """What the operation declares for this status and media type: the response's key, the received media type
+    without parameters, the declared content, and the declared media type it falls under. Worked out once per
+    status and Content-Type (an upstream sends the same few), not per answer."""
+    found = operation.cache.get(("declared", status, content_type))
+    if found is None:
+        key = _declared_status(operation.responses, status)
+        mimetype = base_type(content_type) if content_type else ""
+        content = ((operation.responses.get(key) or {}).get("content") or {}) if key is not None else {}
+        found = (key, mimetype, content, _declared_media(content, mimetype))
+        if len(operation.cache) < 4096:  # a bound: Content-Type is the upstream's to choose
+            operation.cache[("declared", status, content_type)] = found
+    return found
 
 
 def body_validator(service: Service, operation: Operation, status: str, media: str, any_media: bool = False) -> Any:
@@ -80,11 +96,11 @@ def body_validator(service: Service, operation: Operation, status: str, media: s
     return operation.cache[key]
 
 
-def _body_violations(service: Service, operation: Operation, status: str, media: str, body: bytes) -> list[Violation]:
+def _body_violations(service: Service, operation: Operation, status: str, media: str, body: JsonOnce) -> list[Violation]:
     """A JSON body judged by its media type's schema (a range's such as `*/*` too: it still describes the JSON)."""
     validator = body_validator(service, operation, status, media, any_media=not is_json(media))
     try:
-        document = parse_json(body)
+        document = body.value()
     except JsonLimitError as exc:  # nothing can walk it: the answer cannot be checked (a 502 on the proxy)
         return [Violation("body", f"cannot be checked: {exc}", uncheckable=True)]
     except ValueError as exc:  # malformed or undecodable

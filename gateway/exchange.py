@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json as _json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -10,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import Headers, QueryParams
 
+from .json_once import JsonOnce
+from .json_text import dump_json
 from .problems import PROBLEM_JSON, Problem
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: Body = b""
     on_close: Callable[[], Any] | None = None
+    _json: JsonOnce | None = field(default=None, init=False, repr=False, compare=False)  # body_json(): parsed once
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -47,6 +49,15 @@ class Response:
         self.headers = [(k, v) for k, v in self.headers if k.lower() != lowered]
         self.headers.append((name, value))
 
+    def body_json(self) -> JsonOnce | None:
+        """The body as JSON, parsed once for every reader (the validation proxy, the recorder); None when streamed."""
+        body = self.body
+        if not isinstance(body, bytes):
+            return None
+        if self._json is None or not self._json.holds(body):
+            self._json = JsonOnce(body)
+        return self._json
+
     async def close(self) -> None:
         """Release a streamed body that will not be sent (its upstream connection goes back to the pool)."""
         if self.on_close is not None:
@@ -56,7 +67,7 @@ class Response:
     @classmethod
     def json(cls, status: int, body: Any) -> Response:
         """A compact JSON answer of the gateway's own (values JSON cannot hold are written as text)."""
-        return cls.json_bytes(status, _json.dumps(body, separators=(",", ":"), default=str).encode())
+        return cls.json_bytes(status, dump_json(body))
 
     @classmethod
     def json_bytes(cls, status: int, body: bytes, content_type: str = "application/json") -> Response:
@@ -124,6 +135,7 @@ class Exchange:
     notes: dict[str, Any] = field(default_factory=dict)
     _body: bytes | None = None
     _headers: Headers | None = None
+    _json: JsonOnce | None = field(default=None, init=False, repr=False)  # request_json(): parsed once
 
     @property
     def method(self) -> str:
@@ -168,6 +180,18 @@ class Exchange:
     def body_if_read(self) -> bytes | None:
         """The request body if a step has read it (None when it was streamed on, or never needed): free to keep."""
         return self._body if self._body is not None else self.notes.get(READ_BODY)
+
+    def request_json(self, body: bytes, encoding: str | None = None) -> JsonOnce:
+        """The request body (`body`, as read) as JSON, parsed once for every reader: validation, stub matching,
+        templates, recording, the journal. `encoding`: the charset the request declared."""
+        if self._json is None or not self._json.holds(body):
+            self._json = JsonOnce(body, encoding)
+        return self._json
+
+    async def json(self) -> Any:
+        """The whole request body as JSON, parsed once for every reader; ValueError when it is not JSON."""
+        body = await self.body()
+        return self.request_json(body).value()
 
     async def body(self) -> bytes:
         """The whole request body, read once (the size limit step has already bounded it)."""

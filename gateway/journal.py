@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
+from .json_once import JsonOnce
 from .stubs.redaction import PLACEHOLDER, Redactor
 
 NOTE_KEYS = ("upstream", "retries", "problem", "problem_detail", "fallback_reason", "contract", "stub_source", "callback",
@@ -24,14 +25,16 @@ NOTE_KEYS = ("upstream", "retries", "problem", "problem_detail", "fallback_reaso
 class Entry:
     """One finished exchange, as references; `summary()` and `detail()` build the JSON views."""
 
-    __slots__ = ("at", "body", "client", "cursor", "duration_ms", "id", "method", "mode", "notes", "operation", "path",
-                 "query", "request_headers", "response_headers", "service", "source", "status")
+    __slots__ = ("at", "body", "client", "cursor", "duration_ms", "id", "method", "mode", "notes", "operation", "parsed",
+                 "path", "query", "request_headers", "response_headers", "service", "source", "status")
 
     def __init__(self, cursor: int, request_id: str, at: float, method: str, path: str, query: bytes,
                  request_headers: list[tuple[bytes, bytes]], client: str, status: int,
                  response_headers: list[tuple[str, str]], service: str | None, operation: str | None, mode: str,
-                 source: str, duration_ms: float, notes: dict[str, Any], body: bytes | None = None) -> None:
+                 source: str, duration_ms: float, notes: dict[str, Any], body: bytes | None = None,
+                 parsed: JsonOnce | None = None) -> None:
         self.body = body  # the request body when the gateway read it (to match stubs' body fields against), else None
+        self.parsed = parsed  # its JSON as the exchange's readers shared it (small bodies only: see JournalStep)
         self.cursor, self.id, self.at = cursor, request_id, at
         self.method, self.path, self.query, self.request_headers, self.client = method, path, query, request_headers, client
         self.status, self.response_headers = status, response_headers

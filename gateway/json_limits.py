@@ -12,14 +12,25 @@ nothing built), before any scan of ours; a document that parses is measured with
 level by level with C-level iterators (`measure`: its depth and its largest integer), so nothing deeper or
 longer than the limits reaches a walker. Integers are bounded because Python converts them in quadratic
 time (and refuses above 4,300 digits); a float's literal is parsed in linear time into a fixed-size value.
+
+The parser is orjson (several times faster than the stdlib's on the bodies a gateway sees), with the
+stdlib's for what orjson reads differently or refuses, so every document that parsed before parses to the
+same value: integers beyond 64 bits (orjson reads them as floats: a text holding a run of 19 digits goes
+to the stdlib), NaN and Infinity, numbers too large for a double, lone surrogates, UTF-16/32 and BOMs
+(json.detect_encoding), nesting beyond orjson's own 1,024 levels, and every malformed text (so the error
+says what the stdlib's said). Each body is parsed once per exchange (json_once.py).
 """
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
 from dataclasses import dataclass
 from itertools import chain, compress
 from typing import Any
+
+import orjson
 
 from .policy_settings import SettingsError
 
@@ -57,14 +68,34 @@ def limits() -> JsonSettings:
     return _limits
 
 
-def parse_json(data: bytes | bytearray | str, settings: JsonSettings | None = None) -> Any:
+def parse_json(data: bytes | bytearray | str, settings: JsonSettings | None = None, encoding: str | None = None) -> Any:
     """`data` parsed as JSON, or ValueError: JSONDecodeError when malformed, JsonLimitError when nested
-    deeper than `max_depth` or holding an integer longer than `max_number_digits`, UnicodeDecodeError."""
+    deeper than `max_depth` or holding an integer longer than `max_number_digits`, UnicodeDecodeError.
+    Bytes are read in `encoding` (a request's declared charset) when given, else in the one JSON's RFC
+    detects (UTF-8, -16 or -32); LookupError for an unknown `encoding`."""
     bounds = settings or _limits
-    if isinstance(data, (bytes, bytearray)):
-        data = bytes(data).decode(json.detect_encoding(data))
-    if not isinstance(data, str):
+    if not isinstance(data, (bytes, bytearray, str)):
         raise TypeError(f"JSON text must be str or bytes, not {type(data).__name__}")
+    if encoding is not None and not isinstance(data, str) and _codec(encoding) != "utf-8":
+        data = bytes(data).decode(encoding)
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError:  # refused: malformed, or one of the readings only the stdlib has
+        return _parse_stdlib(data, bounds, encoding)
+    size = len(data)
+    if size >= _LONG_RUN and _long_number(data):  # orjson read an integer beyond 64 bits as a float
+        return _parse_stdlib(data, bounds, encoding)
+    deep = size > bounds.max_depth * 2 and _openers(data) > bounds.max_depth
+    long = bounds.max_number_digits < _LONG_RUN and size > bounds.max_number_digits  # else no integer can be that long
+    if deep or long:
+        _check(document, bounds)
+    return document
+
+
+def _parse_stdlib(data: bytes | bytearray | str, bounds: JsonSettings, encoding: str | None = None) -> Any:
+    """The stdlib's reading: every encoding json.detect_encoding knows, NaN, integers of any length (bounded)."""
+    if isinstance(data, (bytes, bytearray)):
+        data = bytes(data).decode(encoding or json.detect_encoding(data))
     text = data
     try:
         document = json.loads(text)
@@ -75,12 +106,42 @@ def parse_json(data: bytes | bytearray | str, settings: JsonSettings | None = No
     except ValueError:  # Python's own cap on integer conversion (4,300 digits), above any allowed limit
         raise _too_long(bounds.max_number_digits) from None
     if len(text) > min(bounds.max_depth * 2, bounds.max_number_digits):  # else neither limit can be reached
-        depth, biggest = measure(document)
-        if depth > bounds.max_depth:
-            raise _too_deep(bounds.max_depth)
-        if biggest >= 10 ** bounds.max_number_digits:
-            raise _too_long(bounds.max_number_digits)
+        _check(document, bounds)
     return document
+
+
+def _codec(encoding: str) -> str:
+    """The codec's own name (`UTF8`, `utf_8`: utf-8); LookupError for one Python does not know."""
+    return codecs.lookup(encoding).name
+
+
+def _check(document: Any, bounds: JsonSettings) -> None:
+    depth, biggest = measure(document)
+    if depth > bounds.max_depth:
+        raise _too_deep(bounds.max_depth)
+    if biggest >= 10 ** bounds.max_number_digits:
+        raise _too_long(bounds.max_number_digits)
+
+
+_LONG_RUN = 19  # digits: every integer orjson cannot hold (beyond -2**63 .. 2**64 - 1) has at least this many
+_DIGITS_ONLY = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))  # each digit as "0", the rest as " "
+_RUN = b"0" * _LONG_RUN
+_RUN_TEXT = re.compile(f"[0-9]{{{_LONG_RUN}}}")
+
+
+def _long_number(data: bytes | bytearray | str) -> bool:
+    """Whether the text holds a run of 19 digits (an integer orjson would read as a float; or a long
+    fraction, or digits in a string: those are read by the stdlib too, to the same value). Linear, in C."""
+    if isinstance(data, str):
+        return _RUN_TEXT.search(data) is not None
+    return _RUN in data.translate(_DIGITS_ONLY)
+
+
+def _openers(data: bytes | bytearray | str) -> int:
+    """How many arrays and objects the text opens at most (brackets in strings counted too): a bound on its depth."""
+    if isinstance(data, str):
+        return data.count("[") + data.count("{")
+    return data.count(b"[") + data.count(b"{")
 
 
 def _too_deep(max_depth: int) -> JsonLimitError:

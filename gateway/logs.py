@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sys
 import time
 from typing import Any
+
+from .json_text import dump_json
 
 
 class JsonFormatter(logging.Formatter):
@@ -23,7 +24,7 @@ class JsonFormatter(logging.Formatter):
             entry["request_id"] = record.request_id
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return dump_json(entry).decode()
 
 
 class TextFormatter(logging.Formatter):
@@ -74,7 +75,7 @@ class AccessLogWriter:
 
     def write(self, fields: dict[str, Any]) -> None:
         if self.json_lines:
-            line = json.dumps({"ts": _now(), "level": "info", "logger": "gw.access", **fields}, default=str)
+            line = dump_json({"ts": _now(), "level": "info", "logger": "gw.access", **fields}).decode()
         else:
             line = _text_line(fields)
         self._pending.append(line)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
+
+from .json_text import dump_json
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -44,7 +45,7 @@ class Problem(Exception):
         return body
 
     def body(self, instance: str | None = None) -> bytes:
-        return json.dumps(self.to_dict(instance), separators=(",", ":")).encode()
+        return dump_json(self.to_dict(instance), default=None)
 
 
 def _phrase(status: int) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from .json_limits import parse_json
+from .json_once import JsonOnce
 
 __all__ = ["Context", "Expression", "ExpressionError", "Unresolved", "expand", "parse", "parse_template", "pointer_get"]
 
@@ -72,6 +72,7 @@ class Message:
     path: dict[str, str] = field(default_factory=dict)
     body: bytes | None = None
     media_type: str = ""
+    shared: JsonOnce | None = None  # the body's JSON as the exchange's other readers share it (parsed once)
     _parsed: tuple[Any] | None = None
 
     def __post_init__(self) -> None:
@@ -90,7 +91,8 @@ class Message:
         if self.body is None:
             raise Unresolved(f"{expression.text}: there is no body to read")
         if self._parsed is None:
-            self._parsed = (_parse_body(self.body, self.media_type),)
+            shared = self.shared if self.shared is not None and self.shared.holds(self.body) else JsonOnce(self.body)
+            self._parsed = (_parse_body(shared, self.media_type),)
         return self._parsed[0]
 
 
@@ -192,12 +194,12 @@ def as_text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _parse_body(body: bytes, media_type: str) -> Any:
+def _parse_body(body: JsonOnce, media_type: str) -> Any:
     """JSON where it parses as JSON; a form as {name: value}; else the text itself."""
-    text = body.decode("utf-8", "replace")
+    text = body.body.decode("utf-8", "replace")
     if "x-www-form-urlencoded" in media_type:
         return {k: v[0] if len(v) == 1 else v for k, v in parse_qs(text, keep_blank_values=True).items()}
     try:
-        return parse_json(body)  # bounded as every JSON body the gateway reads
-    except ValueError:
+        return body.value()  # bounded as every JSON body the gateway reads
+    except (ValueError, LookupError):
         return text

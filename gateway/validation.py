@@ -17,7 +17,7 @@ from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartParser
 
 from .exchange import PARAMETERS, READ_BODY
-from .json_limits import parse_json
+from .json_once import JsonOnce
 from .judge import Lenient, accepts, compile_schema, schema_errors
 from .media_types import base_type, is_json
 from .problems import validation_problem
@@ -156,7 +156,7 @@ class OperationValidator(RequestValidationOperation):
         form = self._form_validators.get(base_type(mime_type)) if mime_type else None
         if validator is not None or (self.body_required and is_json(mime_type or "")):
             body, receive = await _read_and_replay(receive)
-            errors += self.body_errors(body, encoding, validator)
+            errors += self.body_errors(body, encoding, validator, _shared_json(scope, body, encoding))
         elif form is not None:
             body, receive = await _read_and_replay(receive)
             errors += await self.form_errors(body, scope, *form)
@@ -226,18 +226,25 @@ class OperationValidator(RequestValidationOperation):
         hint = "" if self.brackets else brackets_hint(key for key in keys if any(key in e["message"] for e in errors))
         return [{**e, "message": e["message"] + hint} if hint and "[" in e["message"] else e for e in errors]
 
-    def body_errors(self, body: bytes, encoding: str, validator: Any) -> list[Error]:
+    def body_errors(self, body: bytes, encoding: str, validator: Any, parsed: JsonOnce | None = None) -> list[Error]:
+        """`parsed`: the body's JSON as every later reader shares it (Exchange.request_json)."""
         if not body.strip():
             if self.body_required:
                 return [{"in": "body", "name": "", "pointer": "", "message": "a request body is required"}]
             return []
         try:
-            document = parse_json(body.decode(encoding or "utf-8"))
+            document = (parsed or JsonOnce(body, encoding or "utf-8")).value()
         except (ValueError, LookupError) as exc:  # malformed, undecodable, or beyond the gateway's json limits
             return [{"in": "body", "name": "", "pointer": "", "message": f"not valid JSON: {exc}"}]
         if validator is None:
             return []
         return schema_errors(validator, document, "body", "")
+
+
+def _shared_json(scope: Any, body: bytes, encoding: str | None) -> JsonOnce | None:
+    """The body's JSON kept on the exchange, parsed once in the declared charset for every later reader."""
+    exchange = scope.get("gw.exchange")
+    return exchange.request_json(body, encoding or "utf-8") if exchange is not None else None
 
 
 _IGNORED_HEADERS = {"accept", "content-type", "authorization"}

@@ -31,7 +31,7 @@ def entry_request(entry: Entry, base_path: str) -> RequestView:
     path = entry.path[len(base):] if entry.path.startswith(base) else entry.path
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in entry.request_headers}
     query = parse_qs(entry.query.decode("latin-1"), keep_blank_values=True)
-    return RequestView(entry.method, path or "/", query, headers, entry.body or b"")
+    return RequestView(entry.method, path or "/", query, headers, entry.body or b"", parsed=entry.parsed)
 
 
 def matching(journal: Journal, service: Service, matcher: Stub) -> Iterator[Entry]:

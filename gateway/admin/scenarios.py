@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ..exchange import Exchange, Response
-from ..json_limits import parse_json
 from ..problems import Problem
 from ..session import DEFAULT
 from ..stubs.scenarios import STARTED, Scenarios
@@ -56,7 +55,7 @@ class ScenarioAdmin:
         if entry is None:
             raise Problem(404, detail=f"no stub takes part in a scenario {name!r}; scenarios: "
                                       f"{', '.join(sorted(self.known())) or 'none'}")
-        change = parse_json(await exchange.body())  # its shape checked by the admin API's document
+        change = await exchange.json()  # its shape checked by the admin API's document
         state, session = str(change["state"]), str(change.get("session") or DEFAULT)
         if state not in entry["states"]:
             raise Problem(400, detail=f"scenario {name} has no state {state!r}; its states: {', '.join(entry['states'])}",

@@ -70,13 +70,14 @@ async def exchange_context(exchange: Exchange, response: Response) -> Context:
     raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
     query = scope.get("query_string", b"").decode("latin-1")
     url = f"{scope.get('scheme', 'http')}://{host}{raw_path}" + (f"?{query}" if query else "")
+    body = await exchange.body()
     request = Message(headers={k: v for k, v in headers.items()},
                       query={k: v for k, v in exchange.query.multi_items()[::-1]},  # the first of repeats wins
                       path={k: as_text(v) for k, v in exchange.path_params.items()},
-                      body=await exchange.body(), media_type=headers.get("content-type", ""))
+                      body=body, media_type=headers.get("content-type", ""), shared=exchange.request_json(body))
     answer = Message(headers={k: v for k, v in response.headers},
                      body=response.body if isinstance(response.body, bytes) else None,
-                     media_type=response.header("content-type") or "")
+                     media_type=response.header("content-type") or "", shared=response.body_json())
     return Context(url, exchange.method, response.status, request, answer)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..exchange import Exchange, Response
-from ..json_limits import parse_json
 from ..policy_settings import SettingsError
 from ..problems import Problem
 from ..shared_state import StateUnavailable
@@ -39,7 +38,7 @@ class ChaosApi:
     async def switch(self, exchange: Exchange) -> Response:
         service, operation = self._target(exchange)
         try:
-            settings = check_chaos(parse_json(await exchange.body()))
+            settings = check_chaos(await exchange.json())
         except SettingsError as exc:
             raise Problem(400, detail=f"{exc.key}: {exc.reason}" if exc.key else exc.reason) from None
         await _shared(self.api.app.chaos.switches.set(service, operation, settings))

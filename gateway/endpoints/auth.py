@@ -16,7 +16,6 @@ from ..auth.schemes import authorization
 from ..auth.sessions import Sessions
 from ..auth.setup import Auth
 from ..exchange import Exchange, Response
-from ..json_limits import parse_json
 from ..pipeline import Next
 from ..problems import Problem
 
@@ -93,7 +92,7 @@ class AuthEndpoints:
 async def _json_body(exchange: Exchange, fields: tuple[str, ...]) -> dict[str, Any]:
     """The body as a JSON object whose `fields` are strings; 400 problem+json otherwise."""
     try:
-        body = parse_json(await exchange.body())
+        body = await exchange.json()
     except (ValueError, UnicodeDecodeError):
         raise Problem(400, detail="the body must be a JSON object", slug="bad-request-body") from None
     if not isinstance(body, dict):

@@ -121,13 +121,13 @@ class Forwarder:
                                   title="Upstream failed", slug=f"upstream-{response.status}")
                 tried = (*tried, upstream)
                 continue
-            exchange.notes["upstream"] = str(upstream.url)
+            exchange.notes["upstream"] = upstream.text
             try:
                 return await _answer(response, exchange.method == "HEAD", upstream)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 upstream.breaker.failed(probe=False)
                 if self.observer is not None:
-                    self.observer.upstream_broke_off(service.name, str(upstream.url), exc)
+                    self.observer.upstream_broke_off(service.name, upstream.text, exc)
                 raise broke_off(service.name) from None
         assert failure is not None
         raise failure
@@ -162,7 +162,7 @@ class Forwarder:
                  error: BaseException | None) -> None:
         """Tell the metrics (when on) how one attempt went: how long it took, and how it failed."""
         if self.observer is not None:
-            self.observer.upstream_attempt(settings.name, str(upstream.url), time.perf_counter() - started, status, error)
+            self.observer.upstream_attempt(settings.name, upstream.text, time.perf_counter() - started, status, error)
 
     async def _send(self, method: str, url: URL, headers: list[tuple[str, str]], body: bytes,
                     settings: ServiceConfig) -> aiohttp.ClientResponse:
@@ -196,10 +196,10 @@ def request_target(exchange: Exchange, base_path: str) -> str:
 
 
 def target_url(upstream: Upstream, suffix: str) -> URL:
-    """The upstream URL for `suffix`; refuses anything that would leave the upstream's origin."""
-    base = str(upstream.url).rstrip("/")
-    url = URL(base + suffix, encoded=True)
-    if url.origin() != upstream.origin:
+    """The upstream URL for `suffix`; refuses anything that would leave the upstream's origin (a suffix that
+    starts with `/` cannot: it only ever lengthens the path)."""
+    url = URL(upstream.base + suffix, encoded=True)
+    if not suffix.startswith("/") and url.origin() != upstream.origin:
         raise Problem(400, detail="the request would leave the configured upstream", title="Unsafe path",
                       slug="unsafe-path")
     return url
@@ -217,18 +217,10 @@ def forward_headers(exchange: Exchange, identity: UpstreamIdentity | None = None
     for name, value in raw:
         if name == b"connection":
             drop = drop | {token.strip().lower() for token in value.decode("latin-1").split(",")}
-    headers = []
-    forwarded_for = ""
-    host = ""
-    for name_bytes, value_bytes in raw:
-        name = name_bytes.decode("latin-1")
-        if name == "x-forwarded-for":  # several header lines are one list (RFC 9110 5.3)
-            value = value_bytes.decode("latin-1")
-            forwarded_for = f"{forwarded_for}, {value}" if forwarded_for else value
-        elif name == "host":
-            host = value_bytes.decode("latin-1")
-        if name not in drop:
-            headers.append((name, value_bytes.decode("latin-1")))
+    headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]  # ASGI: lower-case names
+    forwarded_for = ", ".join(value for name, value in headers if name == "x-forwarded-for")  # one list (RFC 9110 5.3)
+    host = dict(headers).get("host", "")
+    headers = [(name, value) for name, value in headers if name not in drop]
     client = exchange.peer_ip  # the hop we saw; a trusted proxy's chain already names the client
     chain = f"{forwarded_for}, {client}" if forwarded_for and client else (forwarded_for or client)
     if chain:
@@ -243,8 +235,9 @@ def forward_headers(exchange: Exchange, identity: UpstreamIdentity | None = None
 
 async def _answer(upstream: aiohttp.ClientResponse, head_only: bool, instance: Upstream) -> Response:
     """The upstream's answer: small bodies read whole (one write), large or unsized ones streamed."""
-    listed = {t.strip().lower() for t in upstream.headers.get("Connection", "").split(",")}
-    headers = [(k, v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP and k.lower() not in listed]
+    connection = upstream.headers.get("Connection")
+    drop = HOP_BY_HOP | {t.strip().lower() for t in connection.split(",")} if connection else HOP_BY_HOP
+    headers = [(k, v) for k, v in upstream.headers.items() if k.lower() not in drop]
     length = upstream.content_length
     if head_only or (length is not None and length <= CHUNK):
         try:

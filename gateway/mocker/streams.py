@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..exchange import Exchange
-from ..json_limits import parse_json
 from ..media_types import base_type
 from ..validation import compile_schema
 
@@ -136,8 +135,8 @@ async def streamed_accept(exchange: Exchange) -> str | None:
     if b'"stream"' not in body:
         return None
     try:
-        document = parse_json(body)
-    except ValueError:
+        document = exchange.request_json(body).value()  # parsed once, with request validation
+    except (ValueError, LookupError):
         return None
     return declared[0] if isinstance(document, dict) and document.get("stream") is True else None
 

@@ -19,7 +19,6 @@ from ..config import GatewayConfig, mount_prefix
 from ..contract import body_validator, check_response, mark_violation, report_violations
 from ..error_answers import documented_refusal, documented_status, problem_line
 from ..exchange import Exchange, Response
-from ..json_limits import parse_json
 from ..judge import accepts
 from ..media_types import base_type, is_json
 from ..mocker.media import encode
@@ -332,7 +331,7 @@ async def _body(exchange: Exchange) -> Any:
     if not is_json(base_type(exchange.headers.get("content-type") or "")):
         return None
     raw = await exchange.body()
-    return parse_json(raw) if raw.strip() else None
+    return exchange.request_json(raw).value() if raw.strip() else None  # parsed once, with request validation
 
 
 def _parameters(service: Service, operation: Operation) -> list[Any]:

@@ -13,6 +13,7 @@ from ..contract import check_response
 from ..exchange import Exchange, Response
 from ..forwarder import Forwarder
 from ..forwarder.proxy import broke_off
+from ..json_once import JsonOnce
 from ..mocker import Mocker
 from ..mocker.streams import stream_kind
 from ..problems import Problem
@@ -78,14 +79,15 @@ class ModeDispatch:
             return await self._record_oversized(exchange, response, chunks, rest, self.recorder)
         body = b"".join(chunks)
         del chunks
+        parsed = JsonOnce(body)  # parsed once: for the contract check and the recording's redaction
         violations = check_response(service, operation, response.status, response.header("content-type") or "", body,
-                                    dict(response.headers))
+                                    dict(response.headers), parsed)
         exchange.contract_violations = violations  # judged once: the validation proxy step reuses the verdict
         if any(v.uncheckable for v in violations):  # beyond the JSON limits: never a stub (the client gets a 502)
             log.warning("not recorded: %s %s", operation.key, violations[0].message,
                         extra={"fields": {"request_id": exchange.request_id, "operation": operation.key}})
             return Response(response.status, [(k, v) for k, v in response.headers if k.lower() != "transfer-encoding"], body)
-        captured = await Captured.from_exchange(exchange, response.status, response.headers, body)
+        captured = await Captured.from_exchange(exchange, response.status, response.headers, body, parsed)
         recorded = await asyncio.to_thread(self.recorder.save, service, operation, captured, [str(v) for v in violations])
         exchange.notes["stub"] = recorded.stub_id
         exchange.source = "live-recorded"

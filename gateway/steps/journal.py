@@ -16,6 +16,7 @@ from ..journal import Entry, Journal
 from ..pipeline import Next
 
 OWN_PREFIX = "/_gw/"
+KEEP_PARSED = 8 * 1024  # request bodies up to this size keep their parsed JSON in the journal (parsed values take ~10x)
 
 
 class JournalStep:
@@ -34,11 +35,12 @@ class JournalStep:
         body = exchange.body_if_read
         if body is not None and len(body) > self.max_body:
             body = None
+        parsed = exchange.request_json(body) if body and len(body) <= KEEP_PARSED else None  # verification reads it
         entry = Entry(self.journal.next_cursor(), exchange.request_id, time.time(), scope["method"], scope["path"],
                       scope.get("query_string", b""), scope["headers"], exchange.client_ip, response.status,
                       response.headers, operation.service if operation else None, operation.key if operation else None,
                       exchange.mode, exchange.source, round((time.perf_counter() - exchange.started) * 1000, 2),
-                      notes, body)
+                      notes, body, parsed)
         self.journal.add(entry)
         if self.events.listeners:
             self.events.publish(entry.event())

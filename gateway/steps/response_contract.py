@@ -47,7 +47,7 @@ class ResponseContract:
             body = response.body if isinstance(response.body, bytes) else None  # streamed: status and headers only
             headers = dict(response.headers)
             violations = check_response(exchange.service, exchange.operation, response.status,
-                                        response.header("content-type") or "", body, headers)
+                                        response.header("content-type") or "", body, headers, response.body_json())
             if body is not None:  # an SSE / JSON Lines body read whole: its events judged now, with the rest
                 violations += whole_stream_violations(exchange.service, exchange.operation, response.status,
                                                       response.header("content-type") or "", body)

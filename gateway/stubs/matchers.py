@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..json_limits import parse_json
+from ..json_once import JsonOnce
 from .format import Stub
 from .scenarios import STARTED
 
@@ -25,17 +25,15 @@ class RequestView:
     headers: dict[str, str]  # lower-case names
     body: bytes = b""
     scenarios: dict[str, str] = field(default_factory=dict)  # scenario -> its state in the request's session
-    _json: Any = field(default=None, repr=False)
-    _parsed: bool = field(default=False, repr=False)
+    parsed: JsonOnce | None = field(default=None, repr=False)  # the body's JSON, shared with the exchange's other readers
 
     def json(self) -> Any:
-        if not self._parsed:
-            self._parsed = True
-            try:
-                self._json = parse_json(self.body) if self.body else None
-            except (ValueError, UnicodeDecodeError):
-                self._json = None
-        return self._json
+        """The body as JSON (parsed once), or None: no body, not JSON, or beyond the gateway's JSON limits."""
+        if not self.body:
+            return None
+        if self.parsed is None or not self.parsed.holds(self.body):
+            self.parsed = JsonOnce(self.body)
+        return self.parsed.value_or(None)
 
 
 @dataclass

@@ -21,7 +21,8 @@ from urllib.parse import parse_qsl
 
 from ..config import mount_prefix
 from ..exchange import Exchange
-from ..json_limits import json_depth, parse_json
+from ..json_limits import json_depth
+from ..json_once import JsonOnce
 from ..specs import Operation, Service
 from .format import read_stub
 from .persister import dump_yaml, write_atomic
@@ -52,6 +53,20 @@ class Captured:
     source: str = ""  # where it was recorded from
     not_recorded: str = ""  # why the answer's body is left out of the stub (too big, cannot be scanned)
     truncated: str = ""  # why only the first part of a streamed answer is kept
+    parsed: JsonOnce | None = field(default=None, repr=False, compare=False)  # the request body's JSON, shared
+    response_parsed: JsonOnce | None = field(default=None, repr=False, compare=False)  # the answer's, shared
+
+    def request_json(self) -> JsonOnce:
+        """The request body's JSON, parsed once (with request validation and stub matching, when live)."""
+        if self.parsed is None or not self.parsed.holds(self.body):
+            self.parsed = JsonOnce(self.body)
+        return self.parsed
+
+    def response_json(self, body: bytes) -> JsonOnce:
+        """The answer's JSON (`body`: as recorded, decompressed), parsed once (with the validation proxy)."""
+        if self.response_parsed is None or not self.response_parsed.holds(body):
+            self.response_parsed = JsonOnce(body)
+        return self.response_parsed
 
     def header(self, name: str) -> str:
         lowered = name.lower()
@@ -59,10 +74,12 @@ class Captured:
 
     @classmethod
     async def from_exchange(cls, exchange: Exchange, status: int, headers: list[tuple[str, str]],
-                            body: bytes) -> Captured:
+                            body: bytes, parsed: JsonOnce | None = None) -> Captured:
+        """`parsed`: the answer's JSON as the validation proxy parsed it."""
+        request_body = await exchange.body()
         return cls(exchange.method, exchange.path, exchange.scope.get("query_string", b"").decode("latin-1"),
-                   list(exchange.headers.items()), await exchange.body(), status, headers, body,
-                   exchange.notes.get("upstream", ""))
+                   list(exchange.headers.items()), request_body, status, headers, body,
+                   exchange.notes.get("upstream", ""), parsed=exchange.request_json(request_body), response_parsed=parsed)
 
 
 @dataclass
@@ -91,7 +108,8 @@ class Recorder:
         redactor, applied, request, name = self._named(service, operation, captured)
         folder = self.store.root / service.name
         body, not_recorded = self._body_to_record(captured)
-        response = self._response(captured.status, captured.response_headers, body, redactor, applied, folder, name)
+        response = self._response(captured.status, captured.response_headers, captured.response_json(body), redactor,
+                                  applied, folder, name)
         meta: dict[str, Any] = {
             "operation": operation.key,
             "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -167,7 +185,7 @@ class Recorder:
         query_pairs = parse_qsl(captured.query_string, keep_blank_values=True)
         content_type = captured.header("content-type")
         redactor = self.redactors[service.name].secrets_in(
-            captured.headers, query_pairs, _json(captured.body, content_type), _form(captured.body, content_type))
+            captured.headers, query_pairs, _json(captured.request_json(), content_type), _form(captured.body, content_type))
         applied: list[str] = []
         request = self._request(captured, service.base_path, query_pairs, redactor, applied)
         return redactor, applied, request, f"{_slug(operation.key)}-{_digest(request)}"
@@ -190,7 +208,7 @@ class Recorder:
             query[key] = cleaned
         if query:
             request["query"] = query
-        matcher = _body_matcher(captured.body, captured.header("content-type"), redactor, applied)
+        matcher = _body_matcher(captured.request_json(), captured.header("content-type"), redactor, applied)
         if matcher:
             request["body"] = matcher
         for name, _ in captured.headers:
@@ -198,8 +216,9 @@ class Recorder:
                 applied.append(f"request header {name.lower()}")
         return request
 
-    def _response(self, status: int, headers: list[tuple[str, str]], body: bytes, redactor: Redactor,
+    def _response(self, status: int, headers: list[tuple[str, str]], parsed: JsonOnce, redactor: Redactor,
                   applied: list[str], folder: Path, name: str) -> dict[str, Any]:
+        body = parsed.body
         kept: dict[str, str] = {}
         for key, value in headers:
             key, value = str(key), str(value)  # aiohttp's header names are `istr`, which YAML cannot write
@@ -214,7 +233,7 @@ class Recorder:
         content_type = next((v for k, v in kept.items() if k.lower() == "content-type"), "")
         if not body:
             return response
-        document = _json(body, content_type)
+        document = _json(parsed, content_type)
         if document is not None and len(body) <= INLINE_LIMIT and json_depth(document) <= INLINE_DEPTH:
             response["body"] = redactor.document(document, applied, "response body")
         elif document is None and _is_text(content_type, body) and len(body) <= INLINE_LIMIT:
@@ -232,7 +251,7 @@ class Recorder:
         return response
 
 
-def _body_matcher(body: bytes, content_type: str, redactor: Redactor, applied: list[str]) -> dict[str, Any]:
+def _body_matcher(body: JsonOnce, content_type: str, redactor: Redactor, applied: list[str]) -> dict[str, Any]:
     """Top-level JSON fields as JSONPath matchers; secret fields are left out (they differ per
     caller, and must not be saved), which the redactions list says."""
     document = _json(body, content_type)
@@ -291,13 +310,12 @@ def _size(count: int) -> str:
     return f"{count} bytes"
 
 
-def _json(body: bytes, content_type: str) -> Any:
+def _json(body: JsonOnce, content_type: str) -> Any:
+    """The body's JSON (shared: never changed here), or None: not JSON, malformed, or beyond the JSON limits
+    (kept as text or bytes)."""
     if "json" not in content_type.lower():
         return None
-    try:
-        return parse_json(body)
-    except ValueError:  # malformed, or beyond the JSON limits: kept as text or bytes
-        return None
+    return body.value_or(None)
 
 
 def _is_text(content_type: str, body: bytes) -> bool:

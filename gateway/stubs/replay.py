@@ -78,7 +78,8 @@ async def request_view(exchange: Exchange, base_path: str) -> RequestView:
     operation = exchange.operation
     # HEAD is answered by the GET operation: it gets the GET stub's answer (the edge drops the body)
     method = "GET" if exchange.method == "HEAD" and operation is not None and operation.method == "GET" else exchange.method
-    return RequestView(method, path or "/", query, headers, await exchange.body())
+    body = await exchange.body()
+    return RequestView(method, path or "/", query, headers, body, parsed=exchange.request_json(body))
 
 
 def near_miss_header(lines: list[str]) -> str:

@@ -20,7 +20,6 @@ from typing import Any
 
 from ..contract import check_response, mark_violation, report_violations
 from ..exchange import Exchange, Response
-from ..json_limits import parse_json
 from ..media_types import base_type, is_json
 from ..policy_settings import TemplateSettings
 from ..problems import Problem
@@ -109,8 +108,8 @@ async def _body(exchange: Exchange, view: RequestView) -> Any:
     media = base_type(exchange.headers.get("content-type", "")) or ""
     if is_json(media) or not media:
         try:
-            return parse_json(view.body)
-        except (ValueError, UnicodeDecodeError):
+            return exchange.request_json(view.body).value()  # parsed once, with validation and matching
+        except (ValueError, LookupError):
             if media:
                 return view.body.decode("utf-8", "replace")
     if media in _FORMS:
