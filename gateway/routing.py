@@ -13,7 +13,9 @@ its middleware stack where the gateway needs more than connexion gives:
 Between routing and validation sit the policy steps (auth, rate limit): they need to know the
 operation, and a caller without a token gets its 401 before any word about its request body.
 What comes out of connexion is the exchange's `service` and `operation`; the pipeline goes on
-from there.
+from there. connexion builds the routes and validators once; a request is matched against those routes
+by the route table (route_table.py) and handed to its operation's validator, never walking connexion's
+middleware stack.
 """
 
 from __future__ import annotations
@@ -177,6 +179,8 @@ class Router:
         notes["routed"] = (scope, exchange.receive, self.validators[routed.operation_id])
         try:
             return await self.gate(exchange)
+        except Problem:
+            raise
         except ProblemException as exc:
             raise _from_connexion(exc) from None
         except HTTPException as exc:
