@@ -76,12 +76,17 @@ class Mocker:
         accept = exchange.headers.get("accept")
         accept = await streamed_accept(exchange) or accept  # `"stream": true` in the body, as OpenAI-style APIs read it
         cache_key = (prefs.code, prefs.example, accept)
-        request_key = (*cache_key, exchange.path, exchange.scope.get("query_string", b""))
+        request_key = None
         if not prefs.dynamic:
-            cached = operation.cache.get(cache_key) or operation.cache.get(request_key)
+            cached = operation.cache.get(cache_key)  # an example answer: the same for every request
+            if cached is None:
+                request_key = (*cache_key, exchange.path, exchange.scope.get("query_string", b""))
+                cached = operation.cache.get(request_key)
             if cached is not None:
                 exchange.source = cached[0]
-                return Response(cached[1], list(cached[2]), self._body(cached[3], exchange))
+                body = cached[3]
+                return Response(cached[1], list(cached[2]), body if type(body) is bytes else self._body(body, exchange))
+        request_key = request_key or (*cache_key, exchange.path, exchange.scope.get("query_string", b""))
         answer = build_answer(service, operation, prefs, accept, exchange)
         exchange.source = answer[0]
         if not prefs.dynamic:
