@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import Headers, QueryParams
@@ -81,9 +82,13 @@ class Response:
     async def send(self, send: ASGISend, head_only: bool = False) -> None:
         """Write the response to the ASGI server, streaming iterator bodies chunk by chunk."""
         body = self.body
-        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers]
-        if (isinstance(body, bytes) and self.status not in (204, 304) and self.status >= 200
-                and not any(k == b"content-length" for k, _ in headers)):
+        headers = []
+        has_length = False
+        for key, value in self.headers:  # one pass: every answer takes it
+            name = key.lower().encode("latin-1")
+            has_length = has_length or name == b"content-length"
+            headers.append((name, value.encode("latin-1")))
+        if isinstance(body, bytes) and self.status not in (204, 304) and self.status >= 200 and not has_length:
             headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
         try:
@@ -102,6 +107,34 @@ class Response:
 async def _maybe_await(value: Any) -> None:
     if hasattr(value, "__await__"):
         await value
+
+
+class RequestHeaders(Headers):
+    """A request's headers, looked up by name through a table made on the first lookup: a stub request asks
+    for five to ten of them (request id, origin, prefer, accept, content-length...), and starlette's Headers
+    scans and re-encodes the whole list for each. The first value of a repeated header wins, as there."""
+
+    def __init__(self, scope: dict[str, Any]) -> None:
+        super().__init__(scope=scope)
+        self._pairs: list[tuple[bytes, bytes]] = scope["headers"]  # the list Headers reads (made a list above)
+        self._first: dict[str, str] | None = None
+
+    def _table(self) -> dict[str, str]:
+        if self._first is None:
+            self._first = {key.decode("latin-1"): value.decode("latin-1") for key, value in reversed(self._pairs)}
+        return self._first
+
+    def __getitem__(self, key: str) -> str:
+        try:
+            return (self._first if self._first is not None else self._table())[key.lower()]
+        except KeyError:
+            raise KeyError(key) from None
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        return (self._first if self._first is not None else self._table()).get(key.lower(), default)
+
+    def __contains__(self, key: Any) -> bool:
+        return key.lower() in (self._first if self._first is not None else self._table())
 
 
 UPSTREAM_SOURCES = frozenset({"live", "live-recorded"})  # answers that came from the upstream as they were
@@ -134,7 +167,6 @@ class Exchange:
     contract_violations: list[Any] | None = None  # an upstream answer already judged (record mode), not to judge twice
     notes: dict[str, Any] = field(default_factory=dict)
     _body: bytes | None = None
-    _headers: Headers | None = None
     _json: JsonOnce | None = field(default=None, init=False, repr=False)  # request_json(): parsed once
 
     @property
@@ -145,11 +177,10 @@ class Exchange:
     def path(self) -> str:
         return self.scope["path"]
 
-    @property
+    @cached_property
     def headers(self) -> Headers:
-        if self._headers is None:
-            self._headers = Headers(scope=self.scope)
-        return self._headers
+        """Made on first use, then an attribute: a stub request reads it five to ten times."""
+        return RequestHeaders(self.scope)
 
     @property
     def query(self) -> QueryParams:

@@ -99,7 +99,17 @@ class AccessLogWriter:
 
 def _now() -> str:
     now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+    return _second(int(now)) + f".{int(now % 1 * 1000):03d}Z"
+
+
+_seconds: tuple[int, str] = (-1, "")  # the last second formatted: an access line per request formats it once
+
+
+def _second(second: int) -> str:
+    global _seconds
+    if _seconds[0] != second:
+        _seconds = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return _seconds[1]
 
 
 def _text_line(fields: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ knows none of its addons.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Protocol
 
 from .exchange import Exchange, Response
@@ -35,7 +36,5 @@ class Pipeline:
 
 
 def _link(step: Step, call_next: Next) -> Next:
-    async def run(exchange: Exchange) -> Response:
-        return await step(exchange, call_next)
-
-    return run
+    """The step with its `call_next` bound: calling it is the step's own call, no wrapper frame between."""
+    return partial(step, call_next=call_next)

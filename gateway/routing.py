@@ -13,14 +13,16 @@ its middleware stack where the gateway needs more than connexion gives:
 Between routing and validation sit the policy steps (auth, rate limit): they need to know the
 operation, and a caller without a token gets its 401 before any word about its request body.
 What comes out of connexion is the exchange's `service` and `operation`; the pipeline goes on
-from there.
+from there. connexion builds the routes and validators once; a request is matched against those routes
+by the route table (route_table.py) and handed to its operation's validator, never walking connexion's
+middleware stack.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from connexion.exceptions import ProblemException
 from connexion.middleware.main import API, ConnexionMiddleware
@@ -38,6 +40,7 @@ from .exchange import Exchange, Response
 from .pipeline import Next, Pipeline, Step
 from .problems import Problem
 from .request_path import as_declared, decode, routing_path
+from .route_table import MethodNotAllowed, RouteTable, route_path
 from .specs import Service, route_order
 from .validation import OperationValidator
 
@@ -128,67 +131,54 @@ class _Gateway(ConnexionMiddleware):
         self.apis.append(API(service.specification, base_path=base_path, name=service.name, **options.__dict__))
 
 
-HANDOFF_NOTES = ("resume", "connexion", "response")  # how the pipeline passes through connexion and back
-
-
-class _PolicyGate:
-    """connexion middleware between routing and validation: runs the policy steps for the routed
-    operation, then lets the request on into validation and the rest of the pipeline."""
-
-    policies: ClassVar[Sequence[Step]] = ()
-    operations: ClassVar[dict[str, tuple[Service, Any]]] = {}
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.pipeline = Pipeline(self.policies, self._validate_and_resume)
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        exchange: Exchange = scope["gw.exchange"]
-        routing = scope.get("extensions", {}).get("connexion_routing", {})
-        found = self.operations.get(routing.get("operation_id") or "")
-        if found is None:
-            raise Problem(404, detail=f"No operation of any service matches {exchange.path}")
-        exchange.service, exchange.operation = found
-        # routed with `%2F` kept encoded and a stray trailing slash (request_path); from here on, as declared
-        scope["path"] = as_declared(decode(scope["path"]), exchange.operation.path)
-        scope["path_params"] = {name: decode(value) if isinstance(value, str) else value
-                                for name, value in scope.get("path_params", {}).items()}
-        exchange.notes["connexion"] = (scope, receive, send)
-        exchange.notes["response"] = await self.pipeline(exchange)
-
-    async def _validate_and_resume(self, exchange: Exchange) -> Response:
-        scope, receive, send = exchange.notes.pop("connexion")
-        await self.app(scope, receive, send)
-        return exchange.notes.pop("response")
+HANDOFF_NOTES = ("resume", "routed", "response")  # how the pipeline passes through connexion's validation and back
 
 
 class Router:
-    """Pipeline step: connexion routes, the policy steps run, connexion validates, then the rest
-    of the pipeline runs."""
+    """Pipeline step: the route table finds the operation, the policy steps run, connexion's validator
+    for the operation checks the request, then the rest of the pipeline runs."""
 
     def __init__(self, services: dict[str, Service], policies: Sequence[Step] = ()) -> None:
         self.services = services
         self.mounts = {mount_prefix(s.base_path) for s in services.values()} - {""}
         self.operations = {f"{s.name}:{op.key}": (s, op) for s in services.values() for op in s.operations.values()}
-        gate = type("PolicyGate", (_PolicyGate,), {"policies": tuple(policies), "operations": self.operations})
-        self.connexion = _Gateway(self._resume, middlewares=[GatewayRouting, gate, GatewayValidation])
+        self.connexion = _Gateway(self._resume, middlewares=[GatewayRouting, GatewayValidation])
         for service in services.values():
             self.connexion.add_service(service)
-        # connexion builds its stack on the first request; build it now, so start-up pays for
-        # routes and validators and the first client does not.
-        self.connexion.app, self.connexion.middleware_stack = self.connexion._build_middleware_stack()
+        # connexion builds its stack on the first request; build it now, so start-up pays for routes and
+        # validators. A request never walks that stack: the route table holds its routes, and each operation's
+        # validator is called directly (route_table.py).
+        self.connexion.app, stack = self.connexion._build_middleware_stack()
+        routing = next(app for app in stack if isinstance(app, GatewayRouting))
+        validation = next(app for app in stack if isinstance(app, GatewayValidation))
+        self.table = RouteTable(routing.router.routes, _operation_ids)
+        self.validators = {operation_id: validator for apis in validation.apis.values() for api in apis
+                           for operation_id, validator in api.operations.items()}
+        self.gate = Pipeline(policies, self._validate)
 
     async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
-        exchange.notes["resume"] = call_next
         scope = dict(exchange.scope)
         scope["gw.exchange"] = exchange
-        scope["path"] = self._routing_path(scope)
+        path = self._routing_path(scope)
         try:
-            await self.connexion(scope, exchange.receive, _never_send)
-            return exchange.notes.pop("response")
+            routed = self.table.find(route_path(scope, path), scope["method"])
+        except MethodNotAllowed as exc:
+            raise Problem(405, detail=f"{exchange.method} is not allowed on {exchange.path}; allowed: {exc.allow}",
+                          headers={"Allow": exc.allow}) from None
+        found = self.operations.get(routed.operation_id or "") if routed is not None else None
+        if found is None:
+            raise Problem(404, detail=f"No operation of any service matches {exchange.path}")
+        exchange.service, operation = found
+        exchange.operation = operation
+        # routed with `%2F` kept encoded and a stray trailing slash (request_path); from here on, as declared
+        scope["path"] = as_declared(decode(path), operation.path)
+        params = {**scope["path_params"], **routed.path_params} if "path_params" in scope else routed.path_params
+        scope["path_params"] = {name: decode(value) if isinstance(value, str) else value for name, value in params.items()}
+        notes = exchange.notes
+        notes["resume"] = call_next
+        notes["routed"] = (scope, exchange.receive, self.validators[routed.operation_id])
+        try:
+            return await self.gate(exchange)
         except Problem:
             raise
         except ProblemException as exc:
@@ -197,7 +187,13 @@ class Router:
             raise Problem(exc.status_code, detail=_http_detail(exc, exchange), headers=dict(exc.headers or {})) from None
         finally:
             for handed_over in HANDOFF_NOTES:  # left behind when a policy or validation refused; they hold the body
-                exchange.notes.pop(handed_over, None)
+                notes.pop(handed_over, None)
+
+    async def _validate(self, exchange: Exchange) -> Response:
+        """After the policies: the operation's validator, which calls `_resume` with the request it checked."""
+        scope, receive, validator = exchange.notes.pop("routed")
+        await validator(scope, receive, _never_send)
+        return exchange.notes.pop("response")
 
     def _routing_path(self, scope: dict[str, Any]) -> str:
         path = routing_path(scope)
@@ -208,6 +204,11 @@ class Router:
         exchange.scope = scope
         exchange.receive = receive
         exchange.notes["response"] = await exchange.notes.pop("resume")(exchange)
+
+
+def _operation_ids(endpoint: Any) -> dict[str, str | None]:
+    """A route's endpoint (one `_MethodDispatch` per path) as {method: operation id}."""
+    return {method: operation.operation_id for method, operation in endpoint.by_method.items()}
 
 
 async def _never_send(_message: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl  # form bodies
 
 from connexion.middleware.request_validation import RequestValidationOperation
 from connexion.operations import AbstractOperation
-from connexion.utils import is_null
+from connexion.utils import is_null, split_content_type
 from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartParser
 
@@ -141,6 +141,10 @@ class OperationValidator(RequestValidationOperation):
                 self.body_required = any(p.get("in") == "body" and p.get("required") for p in operation.parameters)
         self.form_fields_required = any(p.get("required") for p in form_fields)  # an empty form still names them
         self.expects_body = bool(request_body) or any(p.get("in") in ("body", "formData") for p in operation.parameters)
+        # worked out here, not per request: whether the Content-Type is checked against what the operation takes
+        self.checks_media = bool(operation.consumes and (self._json_validators or self._form_validators
+                                                         or self.body_required))
+        self._media_taken: set[str] = set()  # Content-Types already found acceptable (bounded: MEDIA_REMEMBERED)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         errors = self.parameter_errors(scope)
@@ -149,11 +153,13 @@ class OperationValidator(RequestValidationOperation):
                 raise validation_problem(errors, self.failure_status(errors))
             await self.next_app(scope, receive, send)
             return
-        mime_type, encoding = self.extract_content_type(scope["headers"])
-        if self._operation.consumes and (self._json_validators or self._form_validators or self.body_required):
-            self.validate_mime_type(mime_type)
+        mime_type, encoding = self._content_type(scope)
+        if self.checks_media and mime_type not in self._media_taken:
+            self.validate_mime_type(mime_type)  # 415 when the operation does not take it
+            if len(self._media_taken) < MEDIA_REMEMBERED:
+                self._media_taken.add(mime_type)
         validator = self._json_validator(mime_type)
-        form = self._form_validators.get(base_type(mime_type)) if mime_type else None
+        form = self._form_validators.get(base_type(mime_type)) if mime_type and self._form_validators else None
         if validator is not None or (self.body_required and is_json(mime_type or "")):
             body, receive = await _read_and_replay(receive)
             errors += self.body_errors(body, encoding, validator, _shared_json(scope, body, encoding))
@@ -167,6 +173,17 @@ class OperationValidator(RequestValidationOperation):
         if errors:
             raise validation_problem(errors, self.failure_status(errors))
         await self.next_app(scope, receive, send)
+
+    def _content_type(self, scope: Any) -> tuple[str, str]:
+        """The request's media type and charset, as connexion's `extract_content_type` reads them, from the
+        exchange's header table when the pipeline made one."""
+        exchange = scope.get("gw.exchange")
+        if exchange is None:
+            return self.extract_content_type(scope["headers"])
+        mime_type, encoding = split_content_type(exchange.headers.get("content-type"))
+        if mime_type is None:  # no Content-Type: connexion's best guess, the first type the operation takes
+            mime_type = self._operation.consumes[0] if self._operation.consumes else "application/octet-stream"
+        return mime_type, encoding or "utf-8"
 
     def _json_validator(self, mime_type: str | None) -> Any:
         """The schema for a JSON body: its own media type's, else a wildcard's (`*/*` with a schema still
@@ -247,6 +264,7 @@ def _shared_json(scope: Any, body: bytes, encoding: str | None) -> JsonOnce | No
     return exchange.request_json(body, encoding or "utf-8") if exchange is not None else None
 
 
+MEDIA_REMEMBERED = 32  # per operation: Content-Types a client sends are few; a stranger one is checked each time
 _IGNORED_HEADERS = {"accept", "content-type", "authorization"}
 _FORM_MEDIA = ("application/x-www-form-urlencoded", "multipart/form-data")
 _LOCATIONS = ("path", "query", "header", "cookie")

@@ -132,30 +132,25 @@ class _Generator:
             return self.rng.choice(_WORDS)
         if not isinstance(schema, dict):
             return None
-        schema = merge_all_of(schema)
-        if self.options.null_when_allowed and depth > 0 and nullable(schema):
+        plan = _plan(schema)
+        schema = plan.schema
+        options = self.options
+        if options.null_when_allowed and depth > 0 and plan.nullable:
             return None
-        if self.options.use_examples:
-            found, example = schema_example(schema)
-            if found:
-                return copy.deepcopy(example)
-        if "const" in schema:
-            return copy.deepcopy(schema["const"])
-        enum = schema.get("enum")
-        if isinstance(enum, list) and enum:
-            fitting = [v for v in enum if fits(v, schema)] or enum
-            concrete = [v for v in fitting if v is not None] or fitting
-            return copy.deepcopy(self.rng.choice(concrete))
-        if isinstance(schema.get("oneOf"), list) and schema["oneOf"]:
-            return self._choice(schema, "oneOf", depth, name)
-        if isinstance(schema.get("anyOf"), list) and schema["anyOf"]:
-            return self._choice(schema, "anyOf", depth, name)
-        kind = type_of(schema)
+        if options.use_examples and plan.example is not None:
+            return _copy(plan.example[0])
+        if plan.const is not None:
+            return _copy(plan.const[0])
+        if plan.enum is not None:
+            return _copy(self.rng.choice(plan.enum))
+        if plan.choice is not None:
+            return self._choice(schema, plan.choice, depth, name)
+        kind = plan.kind
         if kind == "null":
             return None
         if depth >= HARD_DEPTH and kind in ("object", "array"):
-            return None if nullable(schema) else ({} if kind == "object" else [])
-        return getattr(self, f"_{kind}")(schema, depth, name)
+            return None if plan.nullable else ({} if kind == "object" else [])
+        return plan.make(self, schema, depth, name)
 
     def _choice(self, schema: dict[str, Any], key: str, depth: int, name: str) -> Any:
         options = [merge_all_of(o) if isinstance(o, dict) else o for o in schema[key]]
@@ -209,9 +204,8 @@ class _Generator:
 
     def _object(self, schema: dict[str, Any], depth: int, _name: str) -> dict[str, Any]:
         properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
-        required = [r for r in (schema.get("required") or []) if isinstance(r, str)]
+        required, listing = _plan(schema).object_facts()
         result: dict[str, Any] = {}
-        listing = _list_object(properties)
         for key, sub in properties.items():
             if not isinstance(sub, (dict, bool)) or sub is False:
                 continue
@@ -406,6 +400,60 @@ def _tag_value(branch: Any, tag: tuple[str, str]) -> Any:
         if isinstance(enum, list) and enum and tag[1] not in enum:
             return enum[0]
     return tag[1]
+
+
+class _Plan:
+    """What `value` works out about one schema before drawing anything, worked out once per schema: the
+    allOf merge, nullability, example, const, the enum values that fit, a oneOf/anyOf to choose from,
+    the kind and its maker. Draws stay per call, so a seed gives the same value as without the plan."""
+
+    __slots__ = ("_object_facts", "choice", "const", "enum", "example", "kind", "make", "nullable", "schema")
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.schema = schema = merge_all_of(schema)
+        self.nullable = nullable(schema)
+        found, example = schema_example(schema)
+        self.example = (example,) if found else None
+        self.const = (schema["const"],) if "const" in schema else None
+        enum = schema.get("enum")
+        self.enum: list[Any] | None = None
+        if isinstance(enum, list) and enum:
+            fitting = [v for v in enum if fits(v, schema)] or enum
+            self.enum = [v for v in fitting if v is not None] or fitting
+        self.choice = next((key for key in ("oneOf", "anyOf") if isinstance(schema.get(key), list) and schema[key]), None)
+        self.kind = type_of(schema)
+        self.make = getattr(_Generator, f"_{self.kind}", None)
+        self._object_facts: tuple[list[str], bool] | None = None
+
+    def object_facts(self) -> tuple[list[str], bool]:
+        """An object schema's required names and whether it is a paginated list (`_list_object`)."""
+        if self._object_facts is None:
+            schema = self.schema
+            properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+            required = [r for r in (schema.get("required") or []) if isinstance(r, str)]
+            self._object_facts = (required, _list_object(properties))
+        return self._object_facts
+
+
+_PLANS: dict[int, tuple[dict[str, Any], _Plan]] = {}  # id(schema) -> (schema, plan): schemas are shared and stable
+_ATOMIC = (str, int, float, bool, type(None))
+
+
+def _plan(schema: dict[str, Any]) -> _Plan:
+    known = _PLANS.get(id(schema))
+    if known is not None and known[0] is schema:
+        return known[1]
+    plan = _Plan(schema)
+    if len(_PLANS) > 65536:  # the combined schemas oneOf branches make are new each time: bounded
+        _PLANS.clear()
+    _PLANS[id(schema)] = (schema, plan)
+    return plan
+
+
+def _copy(value: Any) -> Any:
+    """A value taken from the spec, copied so an answer built from it never changes the spec (text and
+    numbers need no copy)."""
+    return value if type(value) in _ATOMIC else copy.deepcopy(value)
 
 
 def schema_example(schema: dict[str, Any]) -> tuple[bool, Any]:

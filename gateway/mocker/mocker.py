@@ -13,6 +13,7 @@ import json
 import logging
 import os
 from typing import Any, Protocol
+from urllib.parse import parse_qsl
 
 from ..contract import body_validator as contract_body_validator
 from ..exchange import Exchange, Response
@@ -75,12 +76,17 @@ class Mocker:
         accept = exchange.headers.get("accept")
         accept = await streamed_accept(exchange) or accept  # `"stream": true` in the body, as OpenAI-style APIs read it
         cache_key = (prefs.code, prefs.example, accept)
-        request_key = (*cache_key, exchange.path, exchange.scope.get("query_string", b""))
+        request_key = None
         if not prefs.dynamic:
-            cached = operation.cache.get(cache_key) or operation.cache.get(request_key)
+            cached = operation.cache.get(cache_key)  # an example answer: the same for every request
+            if cached is None:
+                request_key = (*cache_key, exchange.path, exchange.scope.get("query_string", b""))
+                cached = operation.cache.get(request_key)
             if cached is not None:
                 exchange.source = cached[0]
-                return Response(cached[1], list(cached[2]), self._body(cached[3], exchange))
+                body = cached[3]
+                return Response(cached[1], list(cached[2]), body if type(body) is bytes else self._body(body, exchange))
+        request_key = request_key or (*cache_key, exchange.path, exchange.scope.get("query_string", b""))
         answer = build_answer(service, operation, prefs, accept, exchange)
         exchange.source = answer[0]
         if not prefs.dynamic:
@@ -174,12 +180,13 @@ def generate_valid(service: Service, operation: Operation, schema: Any, seed: st
     candidate = fallback = None
     path = below_base(service.base_path, exchange.path) or exchange.path
     strict = exclusive_checker(operation, schema, service.openapi31) if checker is not None else None
+    values = echoed_values(exchange) if isinstance(schema, dict) else {}
     for attempt in range(ATTEMPTS):
         options = Options(response=True, names=service.schema_names, attempt=attempt, use_examples=attempt < 2,
                           validator=checker_factory(service.openapi31, "response"), path=path,
                           null_when_allowed=attempt >= ATTEMPTS - 2, minimal=attempt == ATTEMPTS - 1)
         candidate = generate(schema, seed, options)
-        echoed = echo(candidate, schema, exchange)
+        echoed = echo(candidate, schema, exchange, values)
         for value in (echoed, candidate) if echoed is not candidate else (echoed,):
             if checker is None or accepts(checker, value):
                 chosen = exclusive(value, strict, checker)
@@ -268,21 +275,14 @@ def _remember(cache: dict[Any, Any], key: Any, answer: Answer) -> None:
     cache[key] = answer
 
 
-def echo(value: Any, schema: Any, exchange: Exchange) -> Any:
+def echo(value: Any, schema: Any, exchange: Exchange, params: dict[str, Any] | None = None) -> Any:
     """Request path and query values reappear in the body where a property has their name; the
     path parameter of the last segment (`/cameras/{camera_id}`) also becomes the body's `id`.
-    Declared parameters are echoed as validation decoded them (`?ids=1,2` is [1, 2])."""
+    Declared parameters are echoed as validation decoded them (`?ids=1,2` is [1, 2]). `params`: the
+    request's `echoed_values`, when the caller has them already (one request, several candidates)."""
     if not isinstance(value, dict) or not isinstance(schema, dict):
         return value
-    decoded = exchange.parameters
-    params: dict[str, Any] = {**dict(exchange.query), **decoded.get("query", {})}
-    path_params = {**exchange.path_params, **decoded.get("path", {})}
-    params.update(path_params)
-    operation = exchange.operation
-    if operation is not None and path_params and operation.path.rstrip("/").endswith("}"):
-        last = operation.path.rstrip("/").rsplit("{", 1)[-1].rstrip("}")
-        if last in path_params and "id" not in params:
-            params["id"] = path_params[last]
+    params = echoed_values(exchange) if params is None else params
     properties = schema.get("properties") or {}
     echoed = None
     for name, raw in params.items():
@@ -295,6 +295,23 @@ def echo(value: Any, schema: Any, exchange: Exchange) -> Any:
                 echoed = echoed or dict(value)
                 echoed[name] = typed
     return echoed if echoed is not None else value
+
+
+def echoed_values(exchange: Exchange) -> dict[str, Any]:
+    """The request's values by name, as `echo` puts them in a body: the query (the last of repeated keys),
+    declared parameters as validation decoded them, path parameters over query ones, and `id`."""
+    decoded = exchange.parameters
+    query = exchange.scope.get("query_string", b"")
+    raw = dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True)) if query else {}  # what QueryParams reads
+    params: dict[str, Any] = {**raw, **decoded.get("query", {})}
+    path_params = {**exchange.path_params, **decoded.get("path", {})}
+    params.update(path_params)
+    operation = exchange.operation
+    if operation is not None and path_params and operation.path.rstrip("/").endswith("}"):
+        last = operation.path.rstrip("/").rsplit("{", 1)[-1].rstrip("}")
+        if last in path_params and "id" not in params:
+            params["id"] = path_params[last]
+    return params
 
 
 def _text(value: Any) -> str:

@@ -25,9 +25,12 @@ class Preferences:
     fault: str | None = None
 
 
+NO_PREFERENCES = Preferences()  # what a request without `Prefer` asks for (frozen: one for all of them)
+
+
 def parse_prefer(header: str | None) -> Preferences:
     if not header:
-        return Preferences()
+        return NO_PREFERENCES
     values: dict[str, str] = {}
     for part in header.replace(";", ",").split(","):
         key, _, value = part.strip().partition("=")

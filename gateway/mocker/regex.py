@@ -11,8 +11,10 @@ from __future__ import annotations
 import random
 import re
 import string
+from functools import lru_cache
 from re import _constants as c  # type: ignore[attr-defined]
 from re import _parser as parser  # type: ignore[attr-defined]
+from typing import Any
 
 from ..ecma_regex import for_generation, search
 
@@ -30,16 +32,16 @@ _OPEN_REPEAT = 3  # how far past the minimum an open-ended quantifier goes
 
 def matching_string(pattern: str, rng: random.Random, min_length: int = 0, max_length: int | None = None) -> str | None:
     """A string matching `pattern` within the length bounds, or None when none was found."""
-    try:
-        tree = parser.parse(for_generation(pattern))
-    except (re.error, RecursionError, OverflowError):
+    plan = _plan(pattern)
+    if plan is None:
         return None
+    steps, anchored_end = plan
     for _ in range(12):
         try:
-            text = _emit(tree, rng)
+            text = _emit(steps, rng)
         except (ValueError, RecursionError, IndexError):
             return None
-        if len(text) < min_length and not _anchored_end(tree):
+        if len(text) < min_length and not anchored_end:
             text += "".join(rng.choice(string.ascii_lowercase) for _ in range(min_length - len(text)))
         if (len(text) >= min_length and (max_length is None or len(text) <= max_length)
                 and search(pattern, text)):
@@ -47,40 +49,77 @@ def matching_string(pattern: str, rng: random.Random, min_length: int = 0, max_l
     return None
 
 
+# A pattern's plan: its parse tree with each character class's characters worked out, made once per pattern
+# (a generated body used to parse its patterns and list their classes' characters on every request). The
+# draws from `rng` are the same, in the same order, so a seed still gives the same text.
+_LITERAL, _CHOOSE, _REPEAT, _SEQUENCE, _BRANCH, _FAIL = range(6)
+Plan = tuple[tuple[tuple[Any, ...], ...], bool]
+
+
+@lru_cache(maxsize=1024)
+def _plan(pattern: str) -> Plan | None:
+    try:
+        tree = parser.parse(for_generation(pattern))
+        return _compile(tree), _anchored_end(tree)
+    except (re.error, RecursionError, OverflowError):
+        return None
+
+
 def _anchored_end(tree: parser.SubPattern) -> bool:
     return any(op == c.AT and arg in (c.AT_END, c.AT_END_STRING) for op, arg in tree)
 
 
-def _emit(items: list, rng: random.Random) -> str:
-    out: list[str] = []
+def _compile(items: Any) -> tuple[tuple[Any, ...], ...]:
+    steps: list[tuple[Any, ...]] = []
     for op, arg in items:
         if op == c.LITERAL:
-            out.append(chr(arg))
+            steps.append((_LITERAL, chr(arg)))
         elif op == c.NOT_LITERAL:
-            out.append(rng.choice([ch for ch in _PRINTABLE if ord(ch) != arg]))
+            steps.append((_CHOOSE, [ch for ch in _PRINTABLE if ord(ch) != arg]))
         elif op == c.ANY:
-            out.append(rng.choice(string.ascii_lowercase))
+            steps.append((_CHOOSE, string.ascii_lowercase))
         elif op == c.IN:
-            out.append(_from_class(arg, rng))
+            chars = _class_chars(arg)
+            steps.append((_CHOOSE, chars) if chars else (_FAIL, "empty character class"))
         elif op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)):
             low, high, body = arg
             top = low + _OPEN_REPEAT if high == c.MAXREPEAT else high
-            count = rng.randint(low, max(low, min(top, low + _OPEN_REPEAT)))
-            out.extend(_emit(body, rng) for _ in range(count))
+            steps.append((_REPEAT, low, max(low, min(top, low + _OPEN_REPEAT)), _compile(body)))
         elif op == c.SUBPATTERN:
-            out.append(_emit(arg[-1], rng))
+            steps.append((_SEQUENCE, _compile(arg[-1])))
         elif op == c.BRANCH:
-            out.append(_emit(rng.choice(arg[1]), rng))
+            steps.append((_BRANCH, [_compile(branch) for branch in arg[1]]))
         elif op in (c.AT, c.ASSERT, c.ASSERT_NOT):
             continue
         elif op == c.GROUPREF:
-            raise ValueError("back-references are not generated")
+            steps.append((_FAIL, "back-references are not generated"))
         else:
-            raise ValueError(f"unsupported regex element {op}")
+            steps.append((_FAIL, f"unsupported regex element {op}"))
+    return tuple(steps)
+
+
+def _emit(steps: tuple[tuple[Any, ...], ...], rng: random.Random) -> str:
+    out: list[str] = []
+    for step in steps:
+        kind = step[0]
+        if kind == _LITERAL:
+            out.append(step[1])
+        elif kind == _CHOOSE:
+            out.append(rng.choice(step[1]))
+        elif kind == _REPEAT:
+            count = rng.randint(step[1], step[2])
+            out.extend(_emit(step[3], rng) for _ in range(count))
+        elif kind == _SEQUENCE:
+            out.append(_emit(step[1], rng))
+        elif kind == _BRANCH:
+            out.append(_emit(rng.choice(step[1]), rng))
+        else:
+            raise ValueError(step[1])
     return "".join(out)
 
 
-def _from_class(items: list, rng: random.Random) -> str:
+def _class_chars(items: list) -> list[str]:
+    """The characters a class (`[a-z0-9_]`, `[^,]`) stands for, a range capped at 201 of them."""
     negate = False
     chars: list[str] = []
     for op, arg in items:
@@ -96,6 +135,4 @@ def _from_class(items: list, rng: random.Random) -> str:
     if negate:
         excluded = set(chars)
         chars = [ch for ch in _PRINTABLE if ch not in excluded]
-    if not chars:
-        raise ValueError("empty character class")
-    return rng.choice(chars)
+    return chars

@@ -116,5 +116,11 @@ class SecurityHeaders:
         if exchange.source in UPSTREAM_SOURCES and "problem" not in exchange.notes:
             return response
         present = {name.lower() for name, _ in response.headers}
-        response.headers.extend((name, value) for name, value in SECURITY_HEADERS if name.lower() not in present)
+        if present.isdisjoint(_SECURITY_NAMES):  # the common case: none of them set yet, all four go on
+            response.headers.extend(SECURITY_HEADERS)
+        else:
+            response.headers.extend((name, value) for name, value in SECURITY_HEADERS if name.lower() not in present)
         return response
+
+
+_SECURITY_NAMES = frozenset(name.lower() for name, _ in SECURITY_HEADERS)

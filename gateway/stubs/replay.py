@@ -73,7 +73,8 @@ def _fixed(stub: Stub) -> Response:
 async def request_view(exchange: Exchange, base_path: str) -> RequestView:
     base = mount_prefix(base_path)
     path = exchange.path[len(base):] if exchange.path.startswith(base) else exchange.path
-    query = parse_qs(exchange.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    query_string = exchange.scope.get("query_string", b"")
+    query = parse_qs(query_string.decode("latin-1"), keep_blank_values=True) if query_string else {}
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in exchange.scope["headers"]}
     operation = exchange.operation
     # HEAD is answered by the GET operation: it gets the GET stub's answer (the edge drops the body)
