@@ -37,7 +37,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,6 +51,8 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from gw.port_check import free_port
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -178,12 +179,6 @@ def _local_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def gw_command() -> list[str]:

@@ -24,7 +24,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from gw.port_check import free_port
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -225,12 +226,6 @@ def tool_version(cmd: list[str]) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Server processes
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def http(method: str, url: str, body: bytes | None = None, timeout: float = 5) -> tuple[int, dict[str, str]]:

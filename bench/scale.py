@@ -11,13 +11,14 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from gw.port_check import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -40,12 +41,6 @@ def big_spec(copies: int) -> Path:
     target = CACHE / f"kubernetes-x{copies}.json"
     target.write_text(json.dumps(source))
     return target
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def measure(spec: Path, probe: str) -> dict[str, object]:

@@ -21,9 +21,10 @@ import jwt
 import pytest
 
 from gw.config import GatewayConfig, build_config
-from gw.conformance import InProcessGateway, free_port
+from gw.conformance import InProcessGateway
 from gw.conformance.process import GatewayProcess as ServedGateway
 from gw.conformance.process import gw_command
+from gw.port_check import free_port
 from tests.upstream import UpstreamServer
 
 ROOT = Path(__file__).resolve().parent.parent
