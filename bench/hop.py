@@ -24,7 +24,6 @@ import os
 import pstats
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -66,6 +65,7 @@ import aiohttp
 from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
+from gw.port_check import free_port
 
 UPSTREAM = os.environ["HOP_UPSTREAM"]
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
@@ -94,10 +94,6 @@ app = Starlette(routes=[Route("/{path:path}", proxy, methods=["GET", "POST", "PU
 '''
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(url: str, seconds: float = 60) -> None:

@@ -20,17 +20,13 @@ import time
 import urllib.request
 from pathlib import Path
 
+from gw.port_check import free_port
+
 WHAT = sys.argv[1]
 SRC = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(__file__), ".."))
 PY = sys.executable
 _hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
 resource.setrlimit(resource.RLIMIT_NOFILE, (min(4096, _hard) if _hard > 0 else 4096, _hard))  # this client's 1,100 sockets
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 PORT = free_port()

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.routes import SPEC, example_user, registered_user, request, schema
-from gw.conformance import free_port
+from gw.port_check import free_port
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent

@@ -1,6 +1,11 @@
 """`gw`: serve, inspect and check the gateway from the command line.
 
 Errors are one readable line (file: place: reason) and a non-zero exit, never a traceback.
+
+Imports: only what `--help` and `--version` need is imported with this module (settings, console,
+wording); each command imports the rest itself, so `gw --version` and the admin-API clients (`gw mode`,
+`gw chaos`, `gw journal`) start in a fraction of a second, and `gw serve` does not load schemathesis.
+tests/test_cli_startup.py pins it.
 """
 
 from __future__ import annotations
@@ -9,35 +14,24 @@ import json
 import secrets
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
-from .app import build_app, load_services
-from .auth.setup import Auth
-from .banner import log_start, operation_lines, report_warning
-from .config import MODES, SPEC_SUFFIXES, ConfigError, GatewayConfig, ServiceConfig, mount_prefix, parse_weighted_upstreams
-from .conformance import ContractError, run_contract
-from .conformance import Options as ContractOptions
-from .conformance import Target as ContractTarget
-from .conformance.report import RichProgress, print_failures, print_summary, print_verdict, to_json, write_junit
-from .conformance.runner import PHASES, resolve_phases
+from .config import MODES, SPEC_SUFFIXES, ConfigError, GatewayConfig, ServiceConfig
+from .conformance.phases import PHASES
 from .console import make_console
-from .logs import json_logs, setup_logging
-from .port_check import listen_problem
-from .server import ServeArgs, is_gateway_config, prepare_serving
-from .server import serve as run_server
-from .shared_state import SharedState
-from .simulation.inference import state_catalogs
-from .spec_fetch import FetchError, fetch_spec, is_url, remote_cache
-from .specs import Service, read_document
-from .stubs import Stub, StubStore
-from .stubs.har import HarError, import_har
-from .stubs.recorder import Recorded
 from .wording import counted
+
+if TYPE_CHECKING:
+    from .auth.setup import Auth
+    from .server import ServeArgs
+    from .specs import Service
+    from .stubs import Stub, StubStore
+    from .stubs.recorder import Recorded
 
 app = typer.Typer(
     help="gw: a mock-first developer gateway driven by OpenAPI specs.\n\n"
@@ -73,6 +67,9 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def _args(given: list[str | Path] | list[str] | list[Path] | None, **flags: object) -> ServeArgs:
+    from .server import ServeArgs, is_gateway_config
+    from .spec_fetch import remote_cache
+
     sources = [_local(source) for source in given or []]
     configs = [s for s in sources if is_gateway_config(s)]
     specs = [s for s in sources if s not in configs]
@@ -94,6 +91,9 @@ def _args(given: list[str | Path] | list[str] | list[Path] | None, **flags: obje
 
 def _local(source: str | Path) -> Path:
     """A spec file as given, or the cached copy of a spec URL (fetched now when reachable)."""
+    from .spec_fetch import FetchError, fetch_spec, is_url
+    from .specs import read_document
+
     if isinstance(source, Path) or not is_url(source):
         return Path(source)
     try:
@@ -132,6 +132,8 @@ def _config(args: ServeArgs) -> GatewayConfig:
 
 def _check_port(config: GatewayConfig) -> None:
     """A port another process holds is one line and exit 2, before any banner."""
+    from .port_check import listen_problem
+
     problem = listen_problem(config.host, config.port)
     if problem:
         fail(problem)
@@ -167,6 +169,12 @@ def serve(
 
     Example: gw serve https://example.com/openapi.yaml --dynamic
     """
+    from .app import build_app, load_services
+    from .banner import log_start, report_warning
+    from .logs import json_logs, setup_logging
+    from .server import prepare_serving
+    from .server import serve as run_server
+
     args = _args(sources, mode=mode, upstream=upstream or [], timeout=timeout, retries=retries,
                  keep_going=keep_going, host=host, port=port, workers=workers, dynamic=dynamic)
     config = _config(args)
@@ -208,6 +216,8 @@ def serve(
 
 
 def _banner(config: GatewayConfig, services: dict) -> None:
+    from .banner import operation_lines
+
     table = Table(title=f"gw on http://{config.host}:{config.port}", title_justify="left", box=None)
     for column in ("service", "base path", "mode", "operations", "upstream"):
         table.add_column(column)
@@ -234,6 +244,10 @@ def routes(
 
     Example: gw routes --json | jq '.[] | select(.mode == "live")'
     """
+    from .app import load_services
+    from .config import mount_prefix
+    from .simulation.inference import state_catalogs
+
     config = _config(_args(sources))
     loaded = load_services(config, deep_check="cached")
     for error in loaded.errors:
@@ -258,6 +272,9 @@ def routes(
 
 def _auth_for_listing(config: GatewayConfig) -> Auth:
     """What each operation asks of callers, worked out as the gateway would (keys read, nothing served)."""
+    from .auth.setup import Auth
+    from .shared_state import SharedState
+
     try:
         return Auth.build(config, SharedState())
     except ConfigError as exc:
@@ -278,6 +295,8 @@ def lint(sources: SourcesArg = None) -> None:
 
     Example: gw lint && echo "specs and config are fine"
     """
+    from .app import load_services
+
     args = _args(sources)
     try:
         config = args.config_obj()
@@ -311,6 +330,11 @@ def record(
 
     Example: gw record users --upstream http://localhost:9001   (then use your app; Ctrl-C to stop)
     """
+    from .app import build_app, load_services
+    from .config import parse_weighted_upstreams
+    from .logs import setup_logging
+    from .server import serve as run_server
+
     args = _args([config_file] if config_file else None, host=host, port=port)
     config = _config(args)
     if service not in config.services:
@@ -367,6 +391,8 @@ app.add_typer(stubs_app, name="stubs")
 
 
 def _store(sources: list[Path] | None) -> tuple[GatewayConfig, StubStore]:
+    from .stubs import StubStore
+
     config = _config(_args(sources))
     store = StubStore(config.stubs_path(), list(config.services))
     for error in store.errors:
@@ -421,6 +447,9 @@ def stubs_import(
 
     Example: gw stubs import ~/Downloads/localhost.har
     """
+    from .app import build_app, load_services
+    from .stubs.har import HarError, import_har
+
     config = _config(_args([config_file] if config_file else None))
     loaded = load_services(config, deep_check="cached")
     for error in loaded.errors:
@@ -449,6 +478,8 @@ def stubs_verify(
 
     Example: gw stubs verify users || echo "stubs have drifted from the spec"
     """
+    from .app import load_services
+
     config, store = _store([config_file] if config_file else None)
     if service and service not in config.services:
         fail(f"no service {service!r}; services: {', '.join(config.services)}")
@@ -487,6 +518,7 @@ def stubs_prune(
 
     Example: gw stubs prune --dry-run
     """
+    from .app import load_services
     from .stubs.prune import prune
 
     config, store = _store([config_file] if config_file else None)
@@ -533,6 +565,15 @@ def contract(
 
     Example: gw contract specs/users.yaml --target http://localhost:9001
     """
+    from .conformance.phases import resolve_phases
+    from .conformance.report import RichProgress, print_failures, print_summary, print_verdict, to_json, write_junit
+    from .conformance.runner import Options as ContractOptions
+    from .conformance.runner import run_contract
+    from .conformance.target import ContractError
+    from .conformance.target import Target as ContractTarget
+    from .logs import setup_logging
+    from .spec_fetch import is_url
+
     files: list[str | Path] = [i if is_url(i) else Path(i) for i in items or []
                                if is_url(i) or Path(i).suffix in SPEC_SUFFIXES or "/" in i]
     names = [i for i in items or [] if i not in files and Path(i) not in files]
@@ -568,6 +609,8 @@ def contract(
 
 
 def _headers(values: list[str]) -> dict[str, str]:
+    from .conformance.target import ContractError
+
     headers = {}
     for value in values:
         name, sep, rest = value.partition(":")

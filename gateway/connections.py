@@ -38,6 +38,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .policy_settings import ServerSettings
 from .problems import PROBLEM_JSON, Problem
+from .whole_writes import WholeWrites
 
 log = logging.getLogger("gw.connections")
 
@@ -160,8 +161,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     # asyncio.Protocol
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
         self._clock = asyncio.get_running_loop()
+        super().connection_made(WholeWrites(transport, self._clock))  # type: ignore[arg-type]  # head+body: one write
         self._over_capacity = _UvicornCycle.open_connections(self) > self.settings.max_connections
         self._head_timer = self._clock.call_later(self.settings.header_timeout, self._head_timed_out)
         self._raw = RawConnection(transport, self._cut)
@@ -263,6 +264,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             return
         self._cancel_timers()  # the transport now belongs to the WebSocket protocol
         self._done = True  # and this protocol reads nothing more
+        if isinstance(self.transport, WholeWrites):  # the WebSocket protocol gets the socket's own transport
+            self.transport.flush()
+            self.transport = self.transport.real
         super().handle_websocket_upgrade()
 
     def _cut(self) -> None:

@@ -16,6 +16,16 @@ from pathlib import Path
 PROC = Path("/proc")
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on `host` now (the kernel's choice), for a server about to start: tests, bench, `gw contract`.
+
+    The one copy: the test suite, the benchmarks and the in-process gateway all take their ports here.
+    """
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
 def listen_problem(host: str, port: int) -> str | None:
     """None when `host:port` can be listened on now, else one line saying why not and what to do."""
     try:

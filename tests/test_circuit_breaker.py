@@ -105,12 +105,13 @@ def test_timeouts_count_as_failures(start_gateway, upstream) -> None:
 
 def test_half_open_probe_success_closes_the_circuit(start_gateway, good_and_bad) -> None:
     good, bad = good_and_bad
-    gateway = guarded(start_gateway, [good.url, bad.url], failures=3, open_seconds=0.5)
+    # open long enough to be read as open on a busy machine (6 requests and a /ready can take over 0.5 s there)
+    gateway = guarded(start_gateway, [good.url, bad.url], failures=3, open_seconds=2)
     with gateway.client() as client:
         statuses(client, 6)
         assert circuit(gateway, bad)["state"] == "open"
         bad.recover()
-        eventually(lambda: circuit(gateway, bad)["state"] == "half_open")
+        eventually(lambda: circuit(gateway, bad)["state"] == "half_open", timeout=10)
         assert statuses(client, 6) == [200] * 6
     assert circuit(gateway, bad)["state"] == "closed"
     assert bad.stats()["requests"] == 3 + 3  # the probe, then its round robin share again

@@ -148,7 +148,7 @@ def test_the_commands_find_the_gateway_through_gateway_yaml(tmp_path: Path) -> N
         process.wait(10)
 
 
-def _wait_healthy(url: str, timeout: float = 20) -> None:
+def _wait_healthy(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

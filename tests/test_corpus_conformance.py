@@ -53,7 +53,7 @@ pytestmark = [
 @pytest.mark.parametrize("name", SAMPLE)
 def test_stub_answers_conform_to_the_spec(name: str, tmp_path: Path) -> None:
     result = run_spec(CORPUS / name, tmp_path, max_examples=MAX_EXAMPLES, seed=SEED, timeout=SCHEMATHESIS_TIMEOUT,
-                      start_timeout=30)
+                      start_timeout=60)
 
     assert result.started, f"gw serve {name} did not start: {result.refusal}\n{result.log}"
     assert not result.problems(), "\n".join(result.problems()) + f"\n{result.log}"

@@ -14,7 +14,7 @@ import pytest
 
 from gw import __version__
 from gw.wording import counted
-from tests.conftest import SPECS, GatewayProcess, free_port, run_gw
+from tests.conftest import SPECS, GatewayProcess, free_port, run_cli, run_gw
 
 CONFIG = f"""\
 services:
@@ -196,8 +196,8 @@ def test_stubs_verify_says_1_problem_and_lint_1_operation(tmp_path: Path) -> Non
         "request: {method: GET, path: /ping}\nresponse:\n  status: 200\n  headers: {Content-Type: application/json}\n"
         "  body: not a number\n")
 
-    verified = run_gw("stubs", "verify", cwd=tmp_path)
-    linted = run_gw("lint", cwd=tmp_path)
+    verified = run_cli("stubs", "verify", cwd=tmp_path)
+    linted = run_cli("lint", cwd=tmp_path)
 
     assert verified.returncode == 1
     assert verified.stdout.strip() == "checked 1 stub: 1 problem"
@@ -208,7 +208,7 @@ def test_a_missing_spec_in_gateway_yaml_is_named_by_its_key_in_one_line(tmp_path
     (tmp_path / "gateway.yaml").write_text("services:\n  books:\n    spec: specs/books.yaml\n")
 
     served = run_gw("serve", "--port", str(free_port()), cwd=tmp_path)
-    linted = run_gw("lint", cwd=tmp_path)
+    linted = run_cli("lint", cwd=tmp_path)
 
     expected = "error: gateway.yaml: services.books.spec: specs/books.yaml: no such file"
     assert served.returncode == 1 and one_line_error(served) == expected

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import ROOT, SPECS, GatewayThread, gateway_config, run_gw
+from tests.conftest import ROOT, SPECS, GatewayThread, gateway_config, run_cli
 
 HAR = ROOT / "tests" / "fixtures" / "browser-session.har"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNlY3JldA"
@@ -32,7 +32,7 @@ def body_of(entry: dict) -> bytes:
 def imported(tmp_path: Path) -> Path:
     shutil.copytree(SPECS, tmp_path / "specs")
     shutil.copy(ROOT / "gateway.yaml", tmp_path / "gateway.yaml")
-    result = run_gw("stubs", "import", str(HAR), cwd=tmp_path, env={"COLUMNS": "200"})
+    result = run_cli("stubs", "import", str(HAR), cwd=tmp_path, env={"COLUMNS": "200"})
     assert result.returncode == 0, result.stderr
     return tmp_path
 

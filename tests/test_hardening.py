@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from gw.config import ConfigError, build_config
-from gw.conformance import free_port
+from gw.port_check import free_port
 from gw.steps.hardening import SECURITY_HEADERS
 from tests.conftest import SPECS, TEST_SPECS, GatewayThread
 from tests.upstream import UpstreamServer

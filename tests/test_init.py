@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from gw.config import load_config
-from tests.conftest import SPECS, GatewayProcess, run_gw
+from tests.conftest import SPECS, GatewayProcess, run_cli
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_init_writes_one_stub_service_per_spec_and_leaves_shared_schemas_out(project: Path) -> None:
-    result = run_gw("init", cwd=project)
+    result = run_cli("init", cwd=project)
 
     assert result.returncode == 0, result.stderr
     text = (project / "gateway.yaml").read_text()
@@ -39,7 +39,7 @@ def test_init_writes_one_stub_service_per_spec_and_leaves_shared_schemas_out(pro
 
 def test_gw_serve_starts_with_the_written_file_and_serves_every_spec(
         project: Path, gw_process: Callable[..., GatewayProcess]) -> None:
-    assert run_gw("init", cwd=project).returncode == 0
+    assert run_cli("init", cwd=project).returncode == 0
 
     gateway = gw_process(cwd=project).wait_ready()
 
@@ -52,13 +52,13 @@ def test_gw_serve_starts_with_the_written_file_and_serves_every_spec(
 def test_init_refuses_to_overwrite_an_existing_file_without_force(project: Path) -> None:
     (project / "gateway.yaml").write_text("services: {}\n# mine\n")
 
-    refused = run_gw("init", cwd=project)
+    refused = run_cli("init", cwd=project)
 
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines() == ["error: gateway.yaml already exists; `gw init --force` overwrites it"]
     assert (project / "gateway.yaml").read_text() == "services: {}\n# mine\n"
 
-    forced = run_gw("init", "--force", cwd=project)
+    forced = run_cli("init", "--force", cwd=project)
     assert forced.returncode == 0, forced.stderr
     assert "users:" in (project / "gateway.yaml").read_text()
 
@@ -68,7 +68,7 @@ def test_init_with_spec_files_given_uses_only_those(project: Path, tmp_path: Pat
     elsewhere.parent.mkdir()
     shutil.copy(SPECS / "users.yaml", elsewhere)
 
-    result = run_gw("init", str(elsewhere), "specs/cameras.yaml", cwd=project)
+    result = run_cli("init", str(elsewhere), "specs/cameras.yaml", cwd=project)
 
     assert result.returncode == 0, result.stderr
     services = load_config(project / "gateway.yaml", env={}).services
@@ -84,7 +84,7 @@ def test_init_with_spec_files_given_uses_only_those(project: Path, tmp_path: Pat
 def test_init_refuses_files_it_cannot_serve_in_one_line(project: Path, args: list[str], message: str) -> None:
     (project / "README.md").write_text("# not a spec\n")
 
-    result = run_gw("init", *args, cwd=project)
+    result = run_cli("init", *args, cwd=project)
 
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
@@ -92,7 +92,7 @@ def test_init_refuses_files_it_cannot_serve_in_one_line(project: Path, args: lis
 
 
 def test_init_in_a_folder_without_specs_says_how_to_give_them(tmp_path: Path) -> None:
-    result = run_gw("init", cwd=tmp_path)
+    result = run_cli("init", cwd=tmp_path)
 
     assert result.returncode == 2
     assert "no specs/ folder here; give spec files: gw init path/to/api.yaml" in result.stderr

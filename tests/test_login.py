@@ -16,7 +16,7 @@ import jwt
 import pytest
 from argon2 import PasswordHasher
 
-from tests.conftest import TEST_SPECS, GatewayThread, bearer, gw_command, run_gw
+from tests.conftest import TEST_SPECS, GatewayThread, bearer, gw_command, run_cli
 
 SECURED = str(TEST_SPECS / "secured.yaml")
 SECRET = "a-login-secret-of-at-least-32-bytes"
@@ -226,7 +226,7 @@ def test_with_redis_down_and_fail_closed_tokens_are_refused(start_gateway, users
 
 def test_gw_token_prints_a_token_signed_with_the_configs_secret(tmp_path) -> None:
     (tmp_path / "gateway.yaml").write_text("auth: {jwt: {issuer: gw-test}}\nservices: {}\n")
-    result = run_gw("token", "--sub", "alice", "--roles", "admin,user", "--scope", "read write", "--ttl", "1h",
+    result = run_cli("token", "--sub", "alice", "--roles", "admin,user", "--scope", "read write", "--ttl", "1h",
                     cwd=tmp_path, env={"GW_AUTH__JWT__SECRET": SECRET})
     assert result.returncode == 0, result.stderr
     claims = jwt.decode(result.stdout.strip(), SECRET, algorithms=["HS256"], issuer="gw-test")
@@ -235,7 +235,7 @@ def test_gw_token_prints_a_token_signed_with_the_configs_secret(tmp_path) -> Non
 
 
 def test_gw_token_without_a_key_is_one_line(tmp_path) -> None:
-    result = run_gw("token", "--sub", "alice", cwd=tmp_path, env={"GW_AUTH__JWT__SECRET": ""})
+    result = run_cli("token", "--sub", "alice", cwd=tmp_path, env={"GW_AUTH__JWT__SECRET": ""})
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "no signing key" in result.stderr
 

@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from gw.conformance import free_port
+from gw.port_check import free_port
 from gw.steps.metrics import ObserveMetrics
 from tests.conftest import TEST_SPECS, GatewayThread, gateway_config
 from tests.test_websockets import SocketUpstream, ws_url

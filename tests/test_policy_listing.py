@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import ROOT, TEST_SPECS, run_gw
+from tests.conftest import ROOT, TEST_SPECS, run_cli
 
 
 def write_config(tmp_path: Path) -> Path:
@@ -26,7 +26,7 @@ services:
 
 
 def test_routes_list_each_operations_auth_and_rate_limit(tmp_path: Path) -> None:
-    done = run_gw("routes", str(write_config(tmp_path)), "--json")
+    done = run_cli("routes", str(write_config(tmp_path)), "--json")
     assert done.returncode == 0, done.stderr
     rows = {(r["service"], r["operation"]): r for r in json.loads(done.stdout)}
     assert rows[("users", "listUsers")]["auth"] == "bearer [admin]"
@@ -38,7 +38,7 @@ def test_routes_list_each_operations_auth_and_rate_limit(tmp_path: Path) -> None
 
 
 def test_lint_states_the_gateway_wide_policies(tmp_path: Path) -> None:
-    done = run_gw("lint", str(write_config(tmp_path)))
+    done = run_cli("lint", str(write_config(tmp_path)))
     assert done.returncode == 0, done.stderr
     assert "auth: require spec; keys: HS256 secret; 0 login users" in done.stdout
     assert "rate limit: 100/60s per ip; secured: 5/1s per header:X-API-Key (+2 burst)" in done.stdout

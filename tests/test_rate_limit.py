@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from gw.conformance import free_port
 from gw.exchange import Exchange, Identity
+from gw.port_check import free_port
 from gw.steps.rate_limit import client_key, limit_for
 from tests.conftest import SPECS, GatewayThread, RedisServer, gateway_config
 

@@ -14,7 +14,7 @@ import pytest
 
 from gw.banner import operation_lines
 from gw.specs import load_service
-from tests.conftest import TEST_SPECS, GatewayProcess, GatewayThread, free_port, gateway_config, run_gw
+from tests.conftest import TEST_SPECS, GatewayProcess, GatewayThread, free_port, gateway_config, run_cli, run_gw
 
 DRAFTS = TEST_SPECS / "draft"
 ONE_BROKEN_REF = """openapi: 3.0.3
@@ -50,7 +50,7 @@ def test_without_strict_the_same_spec_serves_the_other_operations(tmp_path: Path
 
 
 def test_lint_lists_each_warning_as_file_place_reason_and_exits_1() -> None:
-    result = run_gw("lint", str(DRAFTS / "no_description.yaml"))
+    result = run_cli("lint", str(DRAFTS / "no_description.yaml"))
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f"warning: {DRAFTS / 'no_description.yaml'}: paths./pets.get.responses.200.description: is required but missing"]
@@ -157,6 +157,6 @@ def test_warnings_with_brackets_print_as_written(tmp_path: Path) -> None:
     spec = tmp_path / "brackets.yaml"
     spec.write_text("openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /x:\n    get:\n"
                     "      '[bold]': 1\n      responses: {'200': {description: ok}}\n")
-    result = run_gw("lint", str(spec))
+    result = run_cli("lint", str(spec))
     assert result.stderr.strip() == (
         f"warning: {spec}: paths./x.get.[bold]: unknown key (not part of OpenAPI; extensions start with x-)")

@@ -26,7 +26,7 @@ import httpx
 import pytest
 import yaml
 
-from gw.conformance import free_port
+from gw.port_check import free_port
 from tests.conftest import ROOT, SPECS, TEST_SPECS, GatewayProcess, RedisServer, eventually
 
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"

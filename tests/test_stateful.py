@@ -24,7 +24,7 @@ from gw.simulation.inference import state_catalogs
 from gw.simulation.json_patch import apply_patch
 from gw.simulation.listing import page_of
 from gw.simulation.resources import merge_patch
-from tests.conftest import SPECS, TEST_SPECS, GatewayProcess, GatewayThread, RedisServer, eventually, gateway_config, run_gw
+from tests.conftest import SPECS, TEST_SPECS, GatewayProcess, GatewayThread, RedisServer, eventually, gateway_config, run_cli
 
 ORDER = {"customer_id": "cus_7Hq2LmX9", "items": [{"sku": "ABC-1234", "quantity": 2, "unit_price": 19.99}],
          "shipping_address": {"line1": "Keizersgracht 123", "city": "Amsterdam", "postal_code": "1015 CJ", "country": "NL"}}
@@ -366,7 +366,7 @@ def test_state_is_shared_by_two_processes_through_redis(tmp_path: Path) -> None:
 
 def test_gw_routes_shows_what_was_inferred(tmp_path: Path) -> None:
     write_project(tmp_path)
-    listed = json.loads(run_gw("routes", "--json", cwd=tmp_path).stdout)
+    listed = json.loads(run_cli("routes", "--json", cwd=tmp_path).stdout)
     by_operation = {row["operation"]: row["state"] for row in listed}
     assert by_operation["createOrder"] == "orders: create"
     assert by_operation["registerUser"] == "users: create"
@@ -377,7 +377,7 @@ def test_gw_routes_shows_what_was_inferred(tmp_path: Path) -> None:
 def test_a_bad_state_setting_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "gateway.yaml").write_text(yaml.safe_dump(
         {"services": {"orders": {"spec": str(SPECS / "orders.yaml"), "state": {"max_resources": 0}}}}))
-    result = run_gw("routes", cwd=tmp_path)
+    result = run_cli("routes", cwd=tmp_path)
     assert result.returncode != 0
     assert "services.orders.state.max_resources: expected a whole number of 1 or more" in result.stderr
 

@@ -21,10 +21,10 @@ from httpx_sse import EventSource, connect_sse
 from jsonschema import Draft202012Validator
 
 from gw.config import ConfigError
-from gw.conformance import free_port
 from gw.mocker.streams import item_schema
+from gw.port_check import free_port
 from gw.stream_contract import checked
-from tests.conftest import TEST_SPECS, GatewayThread, eventually, gateway_config, run_gw
+from tests.conftest import TEST_SPECS, GatewayThread, eventually, gateway_config, run_cli
 
 STREAMS = TEST_SPECS / "streams.yaml"
 COMPONENTS = yaml.safe_load(STREAMS.read_text())["components"]
@@ -375,7 +375,7 @@ def test_stubs_verify_judges_a_recorded_streams_events(tmp_path: Path) -> None:
     (folder / "ticks-1.yaml").write_text(yaml.safe_dump({
         "request": {"method": "GET", "path": "/ticks"}, "meta": {"operation": "ticks"},
         "response": {"status": 200, "headers": {"Content-Type": "text/event-stream"}, "body": body}}))
-    result = run_gw("stubs", "verify", cwd=tmp_path, env={"COLUMNS": "300"})
+    result = run_cli("stubs", "verify", cwd=tmp_path, env={"COLUMNS": "300"})
     assert result.returncode == 1
     assert "ticks-1.yaml: ticks: event 2: symbol: 'NOPE' is not one of" in result.stderr
 

@@ -321,7 +321,7 @@ def test_gateways_on_other_databases_of_one_redis_are_other_gateways(redis_serve
 
 
 def test_an_unreachable_redis_is_a_503_never_a_partial_answer(tmp_path: Path) -> None:
-    from gw.conformance import free_port
+    from gw.port_check import free_port
 
     config = gateway_config(services(), stubs=str(tmp_path), redis_url=f"redis://127.0.0.1:{free_port()}/0", reload=False)
     with GatewayThread(config) as gateway, gateway.client(headers={"X-GW-Admin": "1"}) as http:

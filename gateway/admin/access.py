@@ -11,14 +11,15 @@ from __future__ import annotations
 import hmac
 
 from ..auth.schemes import Missing
-from ..auth.setup import Auth, expand_env
+from ..auth.setup import Auth
 from ..config import GatewayConfig
+from ..env_refs import expand_env
 from ..exchange import Exchange
 from ..problems import Problem
 from ..steps.client_address import parse_address, parse_networks
+from .headers import KEY_HEADER
 
 ADMIN_ROLE = "admin"
-KEY_HEADER = "x-gw-admin-key"
 
 
 class AdminAccess:

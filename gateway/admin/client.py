@@ -19,11 +19,9 @@ from urllib.parse import quote
 
 import requests
 
-from ..auth.setup import expand_env
 from ..config import ConfigError, load_config_here
-from ..steps.cross_site import ADMIN_HEADER
-from ..stubs.persister import write_atomic
-from .access import KEY_HEADER
+from ..env_refs import expand_env
+from .headers import ADMIN_HEADER, KEY_HEADER
 
 DEFAULT_CONFIG = Path("gateway.yaml")
 TIMEOUT = 5.0
@@ -175,6 +173,8 @@ def save_mode(config_path: Path, service: str, mode: str, operation: str | None 
         entry["mode"] = mode
     out = io.StringIO()
     yaml.dump(document, out)
+    from ..stubs.persister import write_atomic  # the stub store's atomic write: only `--save` needs it
+
     write_atomic(config_path, out.getvalue().encode("utf-8"))
 
 

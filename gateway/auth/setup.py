@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,20 +85,6 @@ class Auth:
         if kind == "http":
             return PresenceScheme(name, str(definition.get("scheme", "")))
         return None  # mutualTLS and the like: nothing the gateway can see
-
-
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def expand_env(value: str, source: str, key: str) -> str:
-    """`${NAME}` replaced by the environment variable; a ConfigError when it is not set."""
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in os.environ:
-            raise ConfigError(source, key, f"environment variable {name} is not set")
-        return os.environ[name]
-
-    return _ENV.sub(replace, value)
 
 
 def auth_errors(config: GatewayConfig) -> list[SpecError]:

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError, GatewayConfig
+from ..env_refs import expand_env
 from ..exchange import Exchange
 from .keys import KeyMaterialError, signing_key
-from .setup import expand_env
 from .tokens import TokenIssuer
 
 MINT_TTL = 60.0

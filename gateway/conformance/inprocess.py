@@ -6,7 +6,6 @@ and the test suite uses the same class: real HTTP, started in well under a secon
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from typing import Any
@@ -15,13 +14,8 @@ import uvicorn
 
 from ..app import GatewayApp, LoadResult, build_app
 from ..config import GatewayConfig
+from ..port_check import free_port
 from ..server import uvicorn_options
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class InProcessGateway:

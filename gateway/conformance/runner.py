@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,9 +38,9 @@ from ..config import GatewayConfig, mount_prefix
 from ..spec_refs import bundle
 from ..specs import Service, read_document
 from .inprocess import InProcessGateway
+from .phases import PHASES
 from .target import ContractError, Target, check_reachable, choose_services
 
-PHASES = ("examples", "coverage", "fuzzing")
 STUB_EXCLUDED = ("ignored_auth",)  # see the module docstring
 REQUEST_TIMEOUT = 10
 
@@ -134,14 +134,6 @@ def resolve_checks(requested: list[str] | None, target: Target) -> list[str]:
     if unknown:
         raise ContractError(f"--checks: no check {unknown[0]!r}; known: {', '.join(known)}")
     return list(dict.fromkeys(requested))
-
-
-def resolve_phases(requested: Iterable[str]) -> tuple[str, ...]:
-    phases = tuple(dict.fromkeys(requested))
-    unknown = [p for p in phases if p not in (*PHASES, "stateful")]
-    if unknown or not phases:
-        raise ContractError(f"--phases: expected some of {', '.join((*PHASES, 'stateful'))}, got {', '.join(phases)!r}")
-    return phases
 
 
 def schemathesis_config(options: Options, checks: list[str]) -> SchemathesisConfig:

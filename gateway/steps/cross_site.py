@@ -20,6 +20,7 @@ Anything else is a 403 problem+json naming what to send.
 
 from __future__ import annotations
 
+from ..admin.headers import ADMIN_HEADER
 from ..exchange import Exchange, Response
 from ..media_types import base_type
 from ..pipeline import Next
@@ -29,7 +30,6 @@ from .hardening import OwnPages
 ADMIN_PREFIX = "/_gw/api/"
 AUTH_PREFIX = "/_gw/auth/"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-ADMIN_HEADER = "X-GW-Admin"
 PROOF_HEADERS = ("x-gw-admin", "x-gw-admin-key")
 
 

@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from gw.aborted import BodyGuard, ClientAborted
-from gw.conformance.inprocess import free_port
 from gw.logs import SERVER_LOGGERS, setup_logging
+from gw.port_check import free_port
 from tests.conftest import ROOT, GatewayProcess
 
 SPEC = ROOT / "tests" / "specs" / "uploads.yaml"

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from gw.stubs.redaction import Redactor
-from tests.conftest import GatewayProcess, run_gw, threaded_server
+from tests.conftest import GatewayProcess, run_cli, threaded_server
 
 PLANTED: dict[str, str] = {}
 
@@ -339,7 +339,7 @@ def test_har_import_scrubs_the_same_places(tmp_path: Path) -> None:
     ]
     har = tmp_path / "session.har"
     har.write_text(json.dumps({"log": {"entries": entries}}))
-    result = run_gw("stubs", "import", str(har), cwd=tmp_path)
+    result = run_cli("stubs", "import", str(har), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     files = [p for p in (tmp_path / "stubs").rglob("*") if p.is_file()]
     assert len(files) == 3
