@@ -33,6 +33,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from gw.port_check import free_port
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 VARIANTS = ("gw", "gw-nocheck", "bare")
@@ -65,7 +67,6 @@ import aiohttp
 from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
-from gw.port_check import free_port
 
 UPSTREAM = os.environ["HOP_UPSTREAM"]
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
