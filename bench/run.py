@@ -72,6 +72,8 @@ REPO = BENCH.parent
 RESULTS = BENCH / "results"
 SCALE = BENCH / "scale.py"
 SECTIONS = ("stub", "live", "startup")
+# the start-up targets' specs: GitHub's 13 MB description and Kubernetes' (every corpus spec: `python bench/scale.py`)
+STARTUP_SPECS = ("--only", "github", "--only", "kubernetes")
 NOT_MEASURED_STARTUP = "start-up: not measured (bench/scale.py --json missing)"
 
 # Wide enough for the tables when piped to a file; a terminal keeps its own width.
@@ -207,8 +209,9 @@ def run_live(run: Run, wrk: Wrk, logs: Path, post_script: Path, upstream: Server
 
 def run_startup(run: Run, timeout: float, script: Path = SCALE) -> None:
     """`bench/scale.py --json` (owned by the start-up work): its rows, or why there are none."""
-    console.print(f"[cyan]start-up:[/] {sys.executable} {script} --json", highlight=False)
-    done = run_bounded([sys.executable, str(script), "--json"], timeout)
+    command = [sys.executable, str(script), "--json", *STARTUP_SPECS, "--timeout", str(round(timeout / 4))]
+    console.print(f"[cyan]start-up:[/] {' '.join(command)}", highlight=False)
+    done = run_bounded(command, timeout)
     if done is None:
         run.fail(f"start-up: bench/scale.py --json took over {timeout:.0f}s (interrupted); NOT measured")
         return
@@ -222,8 +225,13 @@ def run_startup(run: Run, timeout: float, script: Path = SCALE) -> None:
         return
     run.startup = rows
     for row in rows:
-        if not row.get("ok"):
-            run.fail(f"start-up: {row.get('server')} on {row.get('spec')} x{row.get('workers')} did not start or answer")
+        if row.get("ok"):
+            continue
+        what = f"{row.get('server')} on {row.get('spec')} x{row.get('workers')} did not start or answer"
+        if row.get("server") == "gw":
+            run.fail(f"start-up: {what}")
+        else:  # a peer that cannot serve a spec is a finding about the peer, not a broken run
+            console.print(f"[yellow]start-up: {what} within {round(timeout / 4)} s[/]", highlight=False)
 
 
 def run_bounded(cmd: list[str], timeout: float) -> subprocess.CompletedProcess[str] | None:
@@ -394,8 +402,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--only", action="append", choices=SECTIONS,
                         help="run only this section (repeatable): stub, live, startup")
-    parser.add_argument("--startup-timeout", type=float, default=120,
-                        help="seconds bench/scale.py --json may take (default 120)")
+    parser.add_argument("--startup-timeout", type=float, default=240,
+                        help="seconds bench/scale.py --json may take (default 240; a server a quarter of it)")
     args = parser.parse_args(argv)
     args.only = set(args.only or SECTIONS)
     return args

@@ -28,7 +28,7 @@ from bench.routes import (
     refuses_invalid,
     validation_proxy_problem,
 )
-from bench.run import NOT_MEASURED_STARTUP, Run, exit_code, run_startup, startup_rows
+from bench.run import NOT_MEASURED_STARTUP, STARTUP_SPECS, Run, exit_code, run_startup, startup_rows
 from bench.targets import (
     BARE_HOP,
     DIRECT,
@@ -185,11 +185,14 @@ def test_scale_rows_are_kept_and_a_row_that_did_not_start_fails_the_run(tmp_path
             {"spec": "kubernetes-x3.json", "server": "gw", "workers": 2, "ready_s": None, "rss_mb_per_worker": None,
              "ok": False}]
     script = tmp_path / "scale.py"
-    script.write_text(f"import json, sys\nassert sys.argv[1:] == ['--json']\nprint(json.dumps({rows!r}))\n",
-                      encoding="utf-8")
+    rows.append({"spec": "kubernetes.io.json", "server": "prism", "workers": 1, "ready_s": None,
+                 "rss_mb_per_worker": None, "ok": False})
+    script.write_text(f"import json, sys\nassert sys.argv[1:] == {['--json', *STARTUP_SPECS, '--timeout', '8']!r}\n"
+                      f"print(json.dumps({rows!r}))\n", encoding="utf-8")
     run = Run()
     run_startup(run, 30, script)
     assert run.startup == rows
+    # gw's row that did not start fails the run; a peer's is reported as a finding about the peer
     assert run.failures == ["start-up: gw on kubernetes-x3.json x2 did not start or answer"]
 
 
