@@ -38,7 +38,11 @@ WIREMOCK_FAST = ("--no-request-journal", "--disable-request-logging")
 # Seconds of load before WireMock's first measurement: C2 needs it. Measured on this box (bench/README.md): CPU per
 # request settles after 15 s of load per route (load average 18); 45 s, spread over its three routes, reaches it.
 WIREMOCK_WARMUP = 45
+# Prism's CLI: `--multiprocess` "forks the http server from the CLI for faster log processing"; its per-request
+# info lines go too (warnings stay). Measured here: about a third of the CPU per request of the defaults.
 PRISM_FAST = ("--multiprocess", "--verboseLevel", "warn")
+# V8 optimises Prism's hot paths under load too: CPU per request settled after 9-12 s on one route here.
+PRISM_WARMUP = 30
 
 
 @dataclass
@@ -204,7 +208,7 @@ def prism(binary: Path, logs: Path) -> Server:
     from the CLI (`--multiprocess`: "for faster log processing") and warnings only in its log."""
     port = free_port()
     return Server("prism", [str(binary), "mock", SPEC, "-p", str(port), "-h", "127.0.0.1", *PRISM_FAST], port,
-                  "/users/1", logs / "prism.log")
+                  "/users/1", logs / "prism.log", warmup=PRISM_WARMUP)
 
 
 def upstream(logs: Path) -> Server:

@@ -34,7 +34,7 @@ def test_prism_runs_static_forked_and_quiet(tmp_path: Path) -> None:
     assert "--multiprocess" in server.cmd
     assert server.cmd[server.cmd.index("--verboseLevel") + 1] == "warn"
     assert not {"--dynamic", "-d", "--errors"} & set(server.cmd)
-    assert server.warmup == 0  # no JIT to wait for beyond the run's own --server-warmup
+    assert server.warmup == peers.PRISM_WARMUP >= 30  # V8's JIT settles under load too
 
 
 def test_bare_hop_names_uvloop_and_httptools_and_keeps_no_access_log() -> None:
