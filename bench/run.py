@@ -410,7 +410,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per measurement (default 10)")
     parser.add_argument("--warmup", type=int, default=1, help="unrecorded seconds of load before each (default 1)")
     parser.add_argument("--server-warmup", type=int, default=3,
-                        help="unrecorded seconds of load once each server is ready (default 3)")
+                        help="unrecorded seconds of load once each server is ready (default 3; WireMock and Prism "
+                             "get their own JIT warm-up, bench/peers.py)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--only", action="append", choices=SECTIONS,
                         help="run only this section (repeatable): stub, live, startup")
