@@ -30,6 +30,19 @@ REPO = BENCH.parent
 CACHE = BENCH / ".cache"
 PRISM_PACKAGE = "@stoplight/prism-cli@5"
 WIREMOCK_PACKAGE = "wiremock@3"
+# WireMock's documentation for load and performance tests (wiremock.org, standalone/java-jar and configuration):
+# no request journal ("typically needed during load testing"), no request logging ("use this when performance
+# testing as it will save memory and CPU"). Its Jetty thread and async-response options are documented for heavy
+# loads and for stubs with delays; measured here with neither help (bench/README.md), they stay at their defaults.
+WIREMOCK_FAST = ("--no-request-journal", "--disable-request-logging")
+# Seconds of load before WireMock's first measurement: C2 needs it. Measured on this box (bench/README.md): CPU per
+# request settles after 15 s of load per route (load average 18); 45 s, spread over its three routes, reaches it.
+WIREMOCK_WARMUP = 45
+# Prism's CLI: `--multiprocess` "forks the http server from the CLI for faster log processing"; its per-request
+# info lines go too (warnings stay). Measured here: about a third of the CPU per request of the defaults.
+PRISM_FAST = ("--multiprocess", "--verboseLevel", "warn")
+# V8 optimises Prism's hot paths under load too: CPU per request settled after 9-12 s on one route here.
+PRISM_WARMUP = 30
 
 
 @dataclass
@@ -42,6 +55,7 @@ class Server:
     ready_path: str
     log: Path
     env: dict[str, str] | None = None
+    warmup: int = 0  # unrecorded seconds of load across its routes once ready (a JIT's); 0: the run's --server-warmup
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -190,9 +204,11 @@ def gw_live(upstream: str, check: bool, logs: Path) -> Server:
 
 
 def prism(binary: Path, logs: Path) -> Server:
+    """Prism as its CLI offers it for speed: static examples (no --dynamic), no --errors, the HTTP server forked
+    from the CLI (`--multiprocess`: "for faster log processing") and warnings only in its log."""
     port = free_port()
-    return Server("prism", [str(binary), "mock", SPEC, "-p", str(port), "-h", "127.0.0.1"], port, "/users/1",
-                  logs / "prism.log")
+    return Server("prism", [str(binary), "mock", SPEC, "-p", str(port), "-h", "127.0.0.1", *PRISM_FAST], port,
+                  "/users/1", logs / "prism.log", warmup=PRISM_WARMUP)
 
 
 def upstream(logs: Path) -> Server:
@@ -244,8 +260,8 @@ def wiremock(jar: Path, logs: Path) -> Server:
                                                   encoding="utf-8")
     port = free_port()
     cmd = ["java", "-jar", str(jar), "--port", str(port), "--bind-address", "127.0.0.1", "--root-dir", str(root),
-           "--disable-banner", "--max-request-journal-entries", "500"]  # a ring like gw's journal
-    return Server("wiremock", cmd, port, "/__admin/mappings", logs / "wiremock.log")
+           "--disable-banner", *WIREMOCK_FAST]
+    return Server("wiremock", cmd, port, "/__admin/mappings", logs / "wiremock.log", warmup=WIREMOCK_WARMUP)
 
 
 def nginx_config(folder: Path, proxy_port: int, static_port: int, upstream_url: str) -> str:

@@ -147,12 +147,24 @@ def serve_and_measure(run: Run, server: Server, load: list[tuple[Route, int]], w
             if probe and (problem := probe(ready.base)):
                 run.fail(f"{server.name}: {problem}; NOT measured")
                 return
-            first = load[0][0]
-            wrk.warm(ready.base + first.path, wrk.server_warmup, post_script if first.method == "POST" else None)
+            warm_up(wrk, ready, [route for route, _ in load], post_script)
             for route, connections in load:
                 run.measurements.append(measure(wrk, run, section, ready, route, connections, post_script))
     except NotReady as exc:
         run.fail(str(exc))
+
+
+def warm_up(wrk: Wrk, server: Server, routes: list[Route], post_script: Path) -> None:
+    """Unrecorded load once the server is ready: its own warm-up (a JIT's) spread over every route it serves,
+    else the run's --server-warmup on the first route."""
+    distinct = list({route.scenario: route for route in routes}.values())
+    if server.warmup:
+        each = max(1, round(server.warmup / len(distinct)))
+        plan = [(route, each) for route in distinct]
+    else:
+        plan = [(distinct[0], wrk.server_warmup)]
+    for route, seconds in plan:
+        wrk.warm(server.base + route.path, seconds, post_script if route.method == "POST" else None)
 
 
 def plain(route: Route) -> Route:
@@ -398,7 +410,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per measurement (default 10)")
     parser.add_argument("--warmup", type=int, default=1, help="unrecorded seconds of load before each (default 1)")
     parser.add_argument("--server-warmup", type=int, default=3,
-                        help="unrecorded seconds of load once each server is ready (default 3)")
+                        help="unrecorded seconds of load once each server is ready (default 3; WireMock and Prism "
+                             "get their own JIT warm-up, bench/peers.py)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--only", action="append", choices=SECTIONS,
                         help="run only this section (repeatable): stub, live, startup")
