@@ -311,10 +311,9 @@ class Lenient:
         self.schema = schema
         self.chain = list(chain)
         # the rules' validator is built on first use where building it cannot fail (most never judge a value:
-        # a huge spec's thousands of parameters would cost ~0.25 ms each at start); otherwise now, as before
-        self._active: Any = None
-        if not _builds_safely(schema):
-            self._active = self.chain.pop(0)(schema)
+        # Kubernetes' spec has 6,204 parameters, each built at start before); otherwise now, as before
+        self._first = self.chain.pop(0)
+        self._active: Any = None if _builds_safely(schema) else self._first(schema)
         self._fast_key = fast
         self._fast: Any = _UNCOMPILED if fast is not None else None
 
@@ -332,8 +331,8 @@ class Lenient:
     @property
     def active(self) -> Any:
         """The rules' validator in use: the spec's dialect, or a plainer one after it could not judge."""
-        if self._active is None:
-            self._active = self.chain.pop(0)(self.schema)
+        if self._active is None:  # two threads may both build it: the same validator, one kept
+            self._active = self._first(self.schema)
         return self._active
 
     def rule_errors(self, value: Any) -> list[ValidationError]:
