@@ -10,6 +10,7 @@ tests/test_cli_startup.py pins it.
 
 from __future__ import annotations
 
+import gc
 import json
 import secrets
 import sys
@@ -169,6 +170,7 @@ def serve(
 
     Example: gw serve https://example.com/openapi.yaml --dynamic
     """
+    gc.disable()  # prepare_serving's pause, begun before the imports: ~250 collections there walked ~1,300 modules
     from .app import build_app, load_services
     from .banner import log_start, report_warning
     from .logs import json_logs, setup_logging

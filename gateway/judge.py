@@ -310,7 +310,10 @@ class Lenient:
     def __init__(self, schema: dict[str, Any], chain: list[Any], fast: tuple[bool, str] | None = None) -> None:
         self.schema = schema
         self.chain = list(chain)
-        self.active = self.chain.pop(0)(schema)
+        # the rules' validator is built on first use where building it cannot fail (most never judge a value:
+        # Kubernetes' spec has 6,204 parameters, each built at start before); otherwise now, as before
+        self._first = self.chain.pop(0)
+        self._active: Any = None if _builds_safely(schema) else self._first(schema)
         self._fast_key = fast
         self._fast: Any = _UNCOMPILED if fast is not None else None
 
@@ -325,6 +328,13 @@ class Lenient:
                          value, self._fast_key)
         return errors
 
+    @property
+    def active(self) -> Any:
+        """The rules' validator in use: the spec's dialect, or a plainer one after it could not judge."""
+        if self._active is None:  # two threads may both build it: the same validator, one kept
+            self._active = self._first(self.schema)
+        return self._active
+
     def rule_errors(self, value: Any) -> list[ValidationError]:
         """The value judged by the rules alone (the fast path's reference; raises where no rule applies)."""
         while True:
@@ -333,7 +343,7 @@ class Lenient:
             except Exception:
                 if not self.chain:
                     raise
-            self.active = self.chain.pop(0)(self.schema)
+            self._active = self.chain.pop(0)(self.schema)
             self._fast = None  # translated for the first dialect's reading: no longer this validator's
 
     def _fast_accepts(self, value: Any) -> bool:
@@ -370,6 +380,14 @@ class Lenient:
             raise
         except Exception:  # the schema cannot be applied at all: nothing fits it
             return False
+
+
+def _builds_safely(schema: Any) -> bool:
+    """Whether jsonschema builds a validator for `schema` without raising: a boolean, or an object whose
+    `$id` / `id` (read when the validator is made) are text or absent. Anything else is built at load."""
+    if schema is True or schema is False:
+        return True
+    return type(schema) is dict and type(schema.get("$id", "")) is str and type(schema.get("id", "")) is str
 
 
 def accepts(checker: Any, value: Any) -> bool:

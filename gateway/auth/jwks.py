@@ -14,9 +14,6 @@ import logging
 import time
 from typing import Any
 
-import jwt
-from jwt import PyJWKClient
-
 log = logging.getLogger("gw.auth")
 
 LIFESPAN = 300.0
@@ -35,6 +32,8 @@ class JwksKeys:
     def __init__(self, url: str, algorithms: tuple[str, ...]) -> None:
         self.url = url
         self.algorithms = algorithms
+        from jwt import PyJWKClient  # PyJWT (and cryptography under it) on first use: most gateways check no token
+
         self._client = PyJWKClient(url, cache_jwk_set=False, timeout=FETCH_TIMEOUT)
         self._keys: dict[str, Any] = {}
         self._fetched = 0.0  # monotonic time of the last successful fetch
@@ -43,6 +42,8 @@ class JwksKeys:
 
     async def key_for(self, token: str) -> tuple[Any, tuple[str, ...]]:
         """The key that should have signed `token` and the algorithms it may be used with."""
+        import jwt
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.DecodeError:
@@ -97,6 +98,8 @@ class JwksKeys:
             allowed = tuple(a for a in allowed if a == entry["alg"])
         if not allowed:
             return None
+        import jwt
+
         try:
             return jwt.PyJWK(entry, allowed[0]).key, allowed
         except jwt.PyJWKError:

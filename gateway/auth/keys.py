@@ -11,9 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-
 from ..policy_settings import JwtSettings
 
 HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
@@ -60,6 +57,8 @@ def read_pem(value: str, root: Path, setting: str) -> bytes:
 
 def key_algorithms(key: Any, setting: str) -> tuple[str, ...]:
     """The algorithms a public or private key can verify or sign with."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa  # on first use: most gateways hold no key
+
     if isinstance(key, (rsa.RSAPublicKey, rsa.RSAPrivateKey)):
         return RSA_ALGORITHMS
     if isinstance(key, (ec.EllipticCurvePublicKey, ec.EllipticCurvePrivateKey)):
@@ -91,6 +90,8 @@ def verifying_key(settings: JwtSettings, root: Path) -> VerifyingKey | None:
     if settings.secret:
         return VerifyingKey(settings.secret.encode(), _pinned(HMAC_ALGORITHMS, settings.algorithms, "secret"))
     if settings.public_key:
+        from cryptography.hazmat.primitives import serialization
+
         pem = read_pem(settings.public_key, root, "public_key")
         try:
             key = serialization.load_pem_public_key(pem)
@@ -120,6 +121,8 @@ def signing_key(settings: JwtSettings, root: Path) -> SigningKey | None:
         return SigningKey(settings.secret.encode(), _pinned(HMAC_ALGORITHMS, settings.algorithms, "secret")[0])
     if not settings.private_key:
         return None
+    from cryptography.hazmat.primitives import serialization
+
     pem = read_pem(settings.private_key, root, "private_key")
     try:
         key = serialization.load_pem_private_key(pem, password=None)

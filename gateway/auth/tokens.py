@@ -13,8 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
-
 from ..policy_settings import JwtSettings
 from .jwks import JwksKeys
 from .keys import SigningKey, VerifyingKey
@@ -89,6 +87,8 @@ class TokenVerifier:
         return claims
 
     async def _decode(self, token: str) -> dict[str, Any]:
+        import jwt  # PyJWT (and cryptography under it) on first use: most gateways check no token
+
         if self.jwks is not None:
             try:
                 key, algorithms = await self.jwks.key_for(token)
@@ -136,6 +136,8 @@ class TokenIssuer:
             full["iss"] = iss
         if aud:
             full["aud"] = aud
+        import jwt
+
         return jwt.encode(full, self.key.key, algorithm=self.key.algorithm), full
 
     def access(self, subject: str, roles: Iterable[str], scope: str = "", family: str = "",
