@@ -252,14 +252,11 @@ class GatewayApp:
             guard = scope[GUARD] = BodyGuard(scope, receive)
             exchange = Exchange(scope, guard)
             try:
-                response = await self.pipeline(exchange)
-            except ClientAborted as aborted:
-                self._aborted(exchange, aborted)
-                return
-            try:
-                await send_answer(response, send, receive, head_only=scope["method"] == "HEAD")
-            except OSError:
-                log.info("client went away", extra={"fields": {"request_id": exchange.request_id}})
+                await self._http(exchange, scope, receive, send)
+            finally:  # the scopes (routing's is a copy) hold them and they hold a scope: unlinked, a request's objects
+                for held in (scope, exchange.scope):  # are freed at once, not piled up for the collector's pauses
+                    held.pop(GUARD, None)
+                    held.pop("gw.exchange", None)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
@@ -271,6 +268,17 @@ class GatewayApp:
                 await self.live_events(scope, receive, send)
             else:
                 await self.websockets(scope, receive, send)
+
+    async def _http(self, exchange: Exchange, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        try:
+            response = await self.pipeline(exchange)
+        except ClientAborted as aborted:
+            self._aborted(exchange, aborted)
+            return
+        try:
+            await send_answer(response, send, receive, head_only=scope["method"] == "HEAD")
+        except OSError:
+            log.info("client went away", extra={"fields": {"request_id": exchange.request_id}})
 
     async def _refused_host(self, scope: dict[str, Any], receive: Any, send: Any) -> bool:
         """A WebSocket handshake to a Host not in `allowed_hosts` is refused as an HTTP request would be."""

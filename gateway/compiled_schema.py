@@ -4,7 +4,8 @@ A schema is translated, once, into a plain JSON Schema that reads every keyword 
 does: OpenAPI 3.0 into Draft 4 (its `integer` refuses 1.0 and its `exclusiveMinimum` is a boolean,
 as in 3.0; `nullable` becomes a `null` type, `readOnly`/`writeOnly` refuse by direction, `required`
 leaves them out), 3.1 into 2020-12. The judge's own readings are spelled out: known `format`s call
-formats.py, `pattern`s run natively when both engines read them alike (else ecma_regex is called),
+formats.py (outside `not`/`if`, native_formats.py's stricter patterns run instead), `pattern`s run
+natively when both engines read them alike (else ecma_regex is called),
 a union's tagged branch (discriminator mapping, component names, pinned const/enum) becomes an
 if/then/else on the tag, a plain `oneOf` is an `anyOf`. A schema refs point back into (cycles,
 shared parts) is written once under `$defs` and referenced.
@@ -27,6 +28,7 @@ import jsonschema_rs
 
 from . import ecma_regex
 from .formats import CHECKED, INT_RANGES, format_error
+from .native_formats import PATTERNS as NATIVE_FORMATS
 
 Schema = dict[str, Any]
 _DRAFT4_TYPES = frozenset({"string", "number", "integer", "boolean", "array", "object"})
@@ -286,6 +288,12 @@ class _Translator:
 
     def format(self, s: Schema, word: str, value: Any, mode: str, out: Schema, also: list[Any]) -> None:
         if not isinstance(value, str) or value not in CHECKED:
+            return
+        if value in NATIVE_FORMATS and mode == "pos":  # a stricter native pattern: what it refuses, the rules judge
+            if "pattern" in s:
+                also.append({"pattern": NATIVE_FORMATS[value]})
+            else:
+                out["pattern"] = NATIVE_FORMATS[value]
             return
         if value not in INT_RANGES:
             out["format"] = f"gw-{value}"

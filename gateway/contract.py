@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,11 +50,13 @@ def response_violations(service: Service, operation: Operation, status: int, con
 
 
 def check_response(service: Service, operation: Operation, status: int, content_type: str, body: bytes | None,
-                   headers: dict[str, str] | None = None, parsed: JsonOnce | None = None) -> list[Violation]:
-    """The violations of one response; `body=None` when it was streamed and not read (not checked). `parsed`:
+                   headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+                   parsed: JsonOnce | None = None) -> list[Violation]:
+    """The violations of one response; `body=None` when it was streamed and not read (not checked). `headers`: a
+    mapping or the answer's (name, value) pairs, read only where the spec declares response headers. `parsed`:
     the body's JSON as other readers share it (Response.body_json), so it is parsed once."""
     declared = operation.responses
-    key, mimetype, content, media = _declared(operation, status, content_type)
+    key, mimetype, content, media, json_body = _declared(operation, status, content_type)
     if key is None:
         listed = ", ".join(sorted(declared)) or "none"
         return [Violation("status", f"status {status} is not declared (declared: {listed})")]
@@ -61,24 +64,26 @@ def check_response(service: Service, operation: Operation, status: int, content_
     if content and body and media is None:
         found.append(Violation("content-type", f"content type {mimetype or '(none)'} is not declared for {status} "
                                                f"(declared: {', '.join(content)})"))
-    elif media is not None and body and not body.isspace() and is_json(mimetype or "application/json"):
+    elif json_body and body and not body.isspace():
         shared = parsed if parsed is not None and parsed.holds(body) else JsonOnce(body)
         found += _body_violations(service, operation, key, media, shared)
     if (declared[key] or {}).get("headers"):
-        found += _header_violations(service, operation, key, {k.lower(): v for k, v in (headers or {}).items()})
+        pairs = headers.items() if isinstance(headers, Mapping) else headers or ()
+        found += _header_violations(service, operation, key, {k.lower(): v for k, v in pairs})
     return found[:MAX_REPORTED]
 
 
-def _declared(operation: Operation, status: int, content_type: str) -> tuple[str | None, str, dict[str, Any], str | None]:
+def _declared(operation: Operation, status: int, content_type: str) -> tuple[str | None, str, dict[str, Any], str | None, bool]:
     """What the operation declares for this status and media type: the response's key, the received media type
-    without parameters, the declared content, and the declared media type it falls under. Worked out once per
-    status and Content-Type (an upstream sends the same few), not per answer."""
+    without parameters, the declared content, the declared media type it falls under, and whether a body of it is
+    judged as JSON. Worked out once per status and Content-Type (an upstream sends the same few), not per answer."""
     found = operation.cache.get(("declared", status, content_type))
     if found is None:
         key = _declared_status(operation.responses, status)
         mimetype = base_type(content_type) if content_type else ""
         content = ((operation.responses.get(key) or {}).get("content") or {}) if key is not None else {}
-        found = (key, mimetype, content, _declared_media(content, mimetype))
+        media = _declared_media(content, mimetype)
+        found = (key, mimetype, content, media, media is not None and is_json(mimetype or "application/json"))
         if len(operation.cache) < 4096:  # a bound: Content-Type is the upstream's to choose
             operation.cache[("declared", status, content_type)] = found
     return found
@@ -108,7 +113,9 @@ def _body_violations(service: Service, operation: Operation, status: str, media:
     if validator is None:
         return []
     try:
-        errors = explain(validator.iter_errors(document))
+        errors = validator.iter_errors(document)
+        if errors:
+            errors = explain(errors)
     except Exception as exc:  # a schema no validator can apply
         return [Violation("body", f"the schema cannot be applied: {exc}"[:200])]
     return [Violation("body" + pointer(e), e.message[:200]) for e in errors[:MAX_REPORTED]]

@@ -43,15 +43,16 @@ class ResponseContract:
         if not settings.check:
             return response
         violations = exchange.contract_violations
+        content_type = response.header("content-type") or ""
+        body = response.body if isinstance(response.body, bytes) else None  # streamed: status and headers only
         if violations is None:
-            body = response.body if isinstance(response.body, bytes) else None  # streamed: status and headers only
-            headers = dict(response.headers)
-            violations = check_response(exchange.service, exchange.operation, response.status,
-                                        response.header("content-type") or "", body, headers, response.body_json())
-            if body is not None:  # an SSE / JSON Lines body read whole: its events judged now, with the rest
-                violations += whole_stream_violations(exchange.service, exchange.operation, response.status,
-                                                      response.header("content-type") or "", body)
-        self._judge_events(exchange, response, settings.strict, counted=bool(violations))
+            violations = check_response(exchange.service, exchange.operation, response.status, content_type, body,
+                                        response.headers, response.body_json())
+            if body is not None and stream_kind(content_type) is not None:  # an SSE / JSON Lines body read whole:
+                violations += whole_stream_violations(exchange.service, exchange.operation, response.status,  # its events
+                                                      content_type, body)  # judged now, with the rest
+        if body is None:
+            self._judge_events(exchange, response, content_type, settings.strict, counted=bool(violations))
         if not violations:
             return response
         self._report(exchange, response, violations)
@@ -69,9 +70,8 @@ class ResponseContract:
         mark_violation(response, violations)
         return response
 
-    def _judge_events(self, exchange: Exchange, response: Response, strict: bool, counted: bool) -> None:
+    def _judge_events(self, exchange: Exchange, response: Response, content_type: str, strict: bool, counted: bool) -> None:
         """A streamed SSE / JSON Lines answer: each event judged as it passes (stream_contract.py), never held."""
-        content_type = response.header("content-type") or ""
         kind = stream_kind(content_type)
         if isinstance(response.body, bytes) or kind is None or exchange.operation is None or exchange.service is None:
             return
