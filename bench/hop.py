@@ -33,7 +33,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from gw.port_check import free_port
+if __package__ in (None, ""):  # run as `python bench/hop.py`: make the bench package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.asgi_driver import AsgiDriver, load_checkout
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -141,6 +144,8 @@ class Spawned:
 def upstream(folder: Path) -> tuple[Spawned, str]:
     app = folder / "upstream_app.py"
     app.write_text(UPSTREAM_APP, encoding="utf-8")
+    from gw.port_check import free_port  # here, not at the top: a child loads its checkout as `gw` first
+
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     return Spawned([sys.executable, str(app), str(port)], url + "/users/1"), url
@@ -169,63 +174,12 @@ def bare_app(upstream_url: str) -> Any:
     return namespace["app"]
 
 
-class Driver:
-    """An ASGI app started through its lifespan, called as uvicorn calls it (one request at a time)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.3"}, "state": {}}
-        self._task = asyncio.create_task(self.app(scope, self._inbox.get, self._outbox.put))
-        await self._inbox.put({"type": "lifespan.startup"})
-        message = await self._outbox.get()
-        if message["type"] != "lifespan.startup.complete":
-            raise SystemExit(f"error: the app did not start: {message}")
-
-    async def stop(self) -> None:
-        await self._inbox.put({"type": "lifespan.shutdown"})
-        await self._outbox.get()
-
-    async def get(self, path: str) -> tuple[int, dict[bytes, bytes], bytes]:
-        scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
-                 "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-                 "root_path": "", "headers": HEADERS, "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
-                 "state": {}}
-        delivered = False
-        status = 0
-        headers: dict[bytes, bytes] = {}
-        chunks: list[bytes] = []
-
-        async def receive() -> dict[str, Any]:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": b"", "more_body": False}
-            await asyncio.get_running_loop().create_future()  # the client stays
-            raise AssertionError("unreachable")
-
-        async def send(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers.update((k.lower(), v) for k, v in message.get("headers", []))
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
-        await self.app(scope, receive, send)
-        return status, headers, b"".join(chunks)
-
-
 async def measure(variant: str, repo: Path, upstream_url: str, requests: int, warmup: int,
                   profile: Path | None) -> dict[str, float]:
     app = bare_app(upstream_url) if variant == "bare" else gw_app(repo, upstream_url, check=variant == "gw")
-    driver = Driver(app)
+    driver = AsgiDriver(app)
     await driver.start()
-    status, headers, body = await driver.get("/users/1")
+    status, headers, body = await driver.request("GET", "/users/1", headers=HEADERS)
     if status != 200 or json.loads(body) != UPSTREAM_USER:
         raise SystemExit(f"error: {variant}: /users/1 answered {status}: {body[:200]!r}")
     if variant != "bare" and headers.get(b"x-gw-source") != b"live":
@@ -233,32 +187,19 @@ async def measure(variant: str, repo: Path, upstream_url: str, requests: int, wa
     if variant == "gw" and b"x-gw-contract" in headers:
         raise SystemExit(f"error: {variant}: the upstream's answer was judged a violation: {headers}")
     for _ in range(warmup):
-        await driver.get("/users/1")
+        await driver.request("GET", "/users/1", headers=HEADERS)
     profiler = cProfile.Profile() if profile is not None else None
     if profiler is not None:
         profiler.enable()
     cpu, wall = time.process_time(), time.perf_counter()
     for _ in range(requests):
-        await driver.get("/users/1")
+        await driver.request("GET", "/users/1", headers=HEADERS)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(str(profile))
     await driver.stop()
     return {"cpu_us": cpu / requests * 1e6, "wall_us": wall / requests * 1e6}
-
-
-def load_checkout(repo: Path) -> None:
-    """`gw` is the checkout's own gateway/ folder (bench/micro.py does the same)."""
-    import importlib.util
-
-    folder = repo / "gateway"
-    spec = importlib.util.spec_from_file_location("gw", folder / "__init__.py", submodule_search_locations=[str(folder)])
-    if spec is None or spec.loader is None:
-        raise SystemExit(f"error: {repo}: no gateway/ package here")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gw"] = module
-    spec.loader.exec_module(module)
 
 
 def child(args: argparse.Namespace) -> None:
@@ -365,6 +306,8 @@ def real(args: argparse.Namespace, folder: Path, upstream_url: str) -> None:
     servers: dict[str, tuple[list[str], dict[str, str]]] = {}
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("GW_")}
     for variant in args.variant:
+        from gw.port_check import free_port  # here, not at the top: a child loads its checkout as `gw` first
+
         port = free_port()
         if variant == "bare":
             cmd = [sys.executable, "-m", "uvicorn", "--app-dir", str(folder), "bare_hop:app", "--port", str(port),

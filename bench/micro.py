@@ -35,6 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+if __package__ in (None, ""):  # run as `python bench/micro.py`: make the bench package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.asgi_driver import Answer, AsgiDriver, load_checkout
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 REGISTER_BODY = json.dumps({"username": "alice_1", "email": "alice@example.com", "password": "s3cretpass"}).encode()
@@ -76,7 +81,7 @@ ROUTES = (
 # The child: one checkout, one process
 
 
-class Gateway:
+class Gateway(AsgiDriver):
     """The assembled gateway for one bundled spec, started through its lifespan like uvicorn does."""
 
     def __init__(self, repo: Path, spec: str) -> None:
@@ -85,54 +90,10 @@ class Gateway:
 
         config = config_for_specs([repo / "specs" / f"{spec}.yaml"], env={})
         config.root = str(repo)
-        self.app = build_app(config)
-        self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        super().__init__(build_app(config))
 
-    async def start(self) -> None:
-        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.3"}, "state": {}}
-        self._task = asyncio.create_task(self.app(scope, self._inbox.get, self._outbox.put))
-        await self._inbox.put({"type": "lifespan.startup"})
-        message = await self._outbox.get()
-        if message["type"] != "lifespan.startup.complete":
-            raise SystemExit(f"error: gateway did not start: {message}")
-
-    async def stop(self) -> None:
-        await self._inbox.put({"type": "lifespan.shutdown"})
-        await self._outbox.get()
-        if self._task is not None:
-            await self._task
-
-    async def call(self, route: Route) -> tuple[int, dict[bytes, bytes], bytes]:
-        """One request as uvicorn hands it over; after the body, receive() waits like a connection that stays open."""
-        scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
-                 "method": route.method, "scheme": "http", "path": route.path, "raw_path": route.path.encode(),
-                 "query_string": route.query.encode(), "root_path": "", "headers": route.headers,
-                 "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000), "state": {}}
-        delivered = False
-        status = 0
-        headers: dict[bytes, bytes] = {}
-        chunks: list[bytes] = []
-
-        async def receive() -> dict[str, Any]:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": route.body, "more_body": False}
-            await asyncio.get_running_loop().create_future()  # never: the client stays
-            raise AssertionError("unreachable")
-
-        async def send(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers.update((key.lower(), value) for key, value in message.get("headers", []))
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
-        await self.app(scope, receive, send)
-        return status, headers, b"".join(chunks)
+    async def call(self, route: Route) -> Answer:
+        return await self.request(route.method, route.path, route.query, route.headers, route.body)
 
 
 class HttpxCaller:
@@ -192,19 +153,6 @@ async def measure(repo: Path, names: list[str], requests: int, warmup: int, clie
     for gateway in gateways.values():
         await gateway.stop()
     return figures
-
-
-def load_checkout(repo: Path) -> None:
-    """Make `gw` the checkout's own `gateway/` folder (its modules import each other relatively)."""
-    import importlib.util
-
-    folder = repo / "gateway"
-    spec = importlib.util.spec_from_file_location("gw", folder / "__init__.py", submodule_search_locations=[str(folder)])
-    if spec is None or spec.loader is None:
-        raise SystemExit(f"error: {repo}: no gateway/ package here")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gw"] = module
-    spec.loader.exec_module(module)
 
 
 def child(args: argparse.Namespace) -> None:
