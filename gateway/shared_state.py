@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,7 +72,8 @@ class SharedState:
 
     kind = "memory"
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock  # epoch seconds (TTLs, GCRA arrival times); injectable for tests on a fake clock
         self._values: dict[str, tuple[str, float]] = {}  # key -> (value, expires at; inf: never)
         self._tats: dict[str, float] = {}
         self._hashes: dict[str, dict[str, str]] = {}  # key -> {field: value}: scenario states per session
@@ -81,13 +83,13 @@ class SharedState:
 
     async def get(self, key: str) -> str | None:
         value = self._values.get(key)
-        if value is None or value[1] <= time.time():
+        if value is None or value[1] <= self._clock():
             self._values.pop(key, None)
             return None
         return value[0]
 
     async def set(self, key: str, value: str, ttl: float | None = None) -> None:
-        self._values[key] = (value, time.time() + ttl if ttl else math.inf)
+        self._values[key] = (value, self._clock() + ttl if ttl else math.inf)
         self._sweep()
 
     async def set_if_absent(self, key: str, value: str, ttl: float | None = None) -> bool:
@@ -106,8 +108,8 @@ class SharedState:
     async def incr(self, key: str, ttl: float) -> int:
         """Add one to a counter that expires `ttl` after its first increment."""
         current = self._values.get(key)
-        if current is None or current[1] <= time.time():
-            self._values[key] = ("1", time.time() + ttl)
+        if current is None or current[1] <= self._clock():
+            self._values[key] = ("1", self._clock() + ttl)
             return 1
         count = int(current[0]) + 1
         self._values[key] = (str(count), current[1])
@@ -119,7 +121,7 @@ class SharedState:
         The check and the count are one step (no await in between here; one Lua script in Redis), so
         however many requests arrive at once, at most `limit` are ever let through per window.
         """
-        now = time.time()
+        now = self._clock()
         counts = []
         for key in keys:
             current = self._values.get(key)
@@ -135,7 +137,7 @@ class SharedState:
     async def release(self, key: str) -> None:
         """Give back one reserved try (a counter never goes below zero)."""
         current = self._values.get(key)
-        if current is not None and current[1] > time.time() and int(current[0]) > 0:
+        if current is not None and current[1] > self._clock() and int(current[0]) > 0:
             self._values[key] = (str(int(current[0]) - 1), current[1])
 
     async def get_many(self, *keys: str) -> list[str | None]:
@@ -169,7 +171,7 @@ class SharedState:
             fields.pop(name, None)
 
     async def take(self, key: str, limit: int, window: float, burst: int = 0) -> Allowance:
-        now = time.time()
+        now = self._clock()
         allowance, new_tat = gcra(self._tats.get(key), now, limit, window, burst)
         if new_tat is not None:
             self._tats[key] = new_tat
@@ -234,7 +236,7 @@ class SharedState:
 
     def _sweep(self) -> None:
         if len(self._values) > 100_000:
-            now = time.time()
+            now = self._clock()
             self._values = {k: v for k, v in self._values.items() if v[1] > now}
 
 

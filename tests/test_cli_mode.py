@@ -105,11 +105,12 @@ def test_journal_prints_recent_exchanges(served: GatewayProcess, project: Path) 
 
 
 def test_journal_follow_prints_new_exchanges_until_interrupted(served: GatewayProcess, project: Path) -> None:
+    httpx.get(f"{served.url}/users/users/1")  # printed in the table the follower starts with: then it has its cursor
     process = subprocess.Popen([*gw_command(), "journal", "--follow", "--url", served.url], cwd=project,
                                env={**os.environ, "COLUMNS": "200"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, start_new_session=True)
     try:
-        time.sleep(1.5)  # it has read the journal once and is polling
+        _read_line_with(process, "/users/users/1", timeout=30)  # it has read the journal once and is polling
         httpx.get(f"{served.url}/orders/orders", headers={"X-Request-ID": "followed"})
         line = _read_line_with(process, "/orders/orders", timeout=10)
         assert "GET" in line and "200" in line

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, SPECS, gw_command
-from tests.test_contract_command import BROKEN_STUB  # the same hand-broken getUser stub
+from tests.contract_helpers import BROKEN_STUB  # the same hand-broken getUser stub
 
 COLOUR = re.compile(r"\x1b\[[0-9;]*3[0-9](;[0-9]+)*m|\x1b\[[0-9;]*38;")  # a foreground colour
 

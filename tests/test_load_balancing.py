@@ -1,8 +1,9 @@
-"""Load balancing over real upstream instances on loopback: each strategy, and retries that move on."""
+"""Load balancing over real upstream instances on loopback: round robin and least connections through a gateway,
+retries that move on. Each strategy's choice rules (weights, ties, random, skipping) are pinned without a gateway
+here (below) and in tests/test_balancer_choice.py."""
 
 from __future__ import annotations
 
-import collections
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -41,17 +42,6 @@ def test_round_robin_takes_each_instance_in_turn(start_gateway, make_upstream) -
     assert names == names[:3] * 3
 
 
-def test_weights_three_to_one_give_three_to_one_smoothly(start_gateway, make_upstream) -> None:
-    heavy, light = make_upstream("heavy"), make_upstream("light")
-    gateway = balanced(start_gateway, [{"url": heavy.url, "weight": 3}, {"url": light.url, "weight": 1}],
-                       "weighted_round_robin")
-    with gateway.client() as client:
-        names = answered_by(client, 40)
-    assert collections.Counter(names) == {"heavy": 30, "light": 10}
-    assert "hhhh" not in "".join(n[0] for n in names)  # never four heavies in a row
-    assert all("light" in names[i:i + 4] for i in range(0, 40, 4))  # smooth: one light in every four
-
-
 def test_least_connections_prefers_the_idle_instance(start_gateway, make_upstream) -> None:
     one, two = make_upstream("one"), make_upstream("two")
     gateway = balanced(start_gateway, [one.url, two.url], "least_connections")
@@ -70,26 +60,6 @@ def test_least_connections_prefers_the_idle_instance(start_gateway, make_upstrea
     worker.join()
     assert names == [idle.name] * 6
     assert slow_answer["response"].headers["x-upstream"] == busy.name
-
-
-def test_least_connections_ties_go_round_robin(start_gateway, make_upstream) -> None:
-    one, two = make_upstream("one"), make_upstream("two")
-    gateway = balanced(start_gateway, [one.url, two.url], "least_connections")
-    with gateway.client() as client:
-        names = answered_by(client, 6)
-    assert collections.Counter(names) == {"one": 3, "two": 3}
-
-
-def test_random_reaches_every_instance_eventually(start_gateway, make_upstream) -> None:
-    servers = [make_upstream(name) for name in ("a", "b", "c")]
-    gateway = balanced(start_gateway, [s.url for s in servers], "random")
-    seen: set[str] = set()
-    with gateway.client() as client:
-        for _ in range(300):
-            seen.update(answered_by(client, 1))
-            if len(seen) == 3:
-                break
-    assert seen == {"a", "b", "c"}
 
 
 def test_retry_goes_to_a_different_instance_than_the_one_that_failed(start_gateway, make_upstream) -> None:

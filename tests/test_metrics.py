@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gw.port_check import free_port
 from gw.steps.metrics import ObserveMetrics
-from tests.conftest import TEST_SPECS, GatewayThread, gateway_config
+from tests.conftest import TEST_SPECS, GatewayThread, eventually, gateway_config
 from tests.test_websockets import SocketUpstream, ws_url
 from tests.upstream import UpstreamServer
 
@@ -219,8 +219,8 @@ def test_an_open_circuit_reads_half_open_once_its_time_is_up(start_gateway) -> N
     with gateway.client() as client:
         assert client.get("/down/items/1").status_code == 502
         assert value(parse(scrape(client)), "gw_upstream_circuit_state", service="down", instance=closed) == 2
-        time.sleep(0.3)
-        samples = parse(scrape(client))
+        samples = eventually(lambda: parse(scrape(client)),  # a scrape reads the circuit: half-open once it is due
+                             lambda got: value(got, "gw_upstream_circuit_state", service="down", instance=closed) == 1)
     assert value(samples, "gw_upstream_circuit_state", service="down", instance=closed) == 1
     assert value(samples, "gw_upstream_circuit_transitions_total", service="down", instance=closed,
                  state="half_open") == 1

@@ -1,4 +1,5 @@
-"""Rate limits against the real gateway: exact at N, per key, per level, recovering, and shared in real Redis."""
+"""Rate limits against the real gateway: exact at N, per key, per level, and shared in real Redis.
+Recovery, burst and smoothness (GCRA's timing) are pinned on an injected clock in tests/test_gcra.py."""
 
 from __future__ import annotations
 
@@ -89,21 +90,6 @@ def test_a_service_can_turn_the_gateway_limit_off(start_gateway: Callable[..., G
     assert user_statuses == [200, 200, 200]
     assert order_statuses == [200, 429]
     assert "ratelimit-limit" not in unlimited.headers
-
-
-def test_the_window_recovers(start_gateway: Callable[..., GatewayThread]) -> None:
-    with start_gateway(users(), rate_limit={"limit": 2, "window": "1s", **KEYED}).client() as client:
-        statuses = [get_user(client).status_code for _ in range(3)]
-        time.sleep(1.1)
-        after = [get_user(client).status_code for _ in range(2)]
-    assert statuses == [200, 200, 429]
-    assert after == [200, 200]
-
-
-def test_burst_adds_to_the_limit(start_gateway: Callable[..., GatewayThread]) -> None:
-    with start_gateway(users(), rate_limit={"limit": 2, "burst": 2, "window": "60s", **KEYED}).client() as client:
-        statuses = [get_user(client).status_code for _ in range(5)]
-    assert statuses == [200, 200, 200, 200, 429]
 
 
 def test_problem_answers_are_counted_and_carry_the_headers(start_gateway: Callable[..., GatewayThread]) -> None:

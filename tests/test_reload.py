@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
-import time
 from pathlib import Path
 
 import httpx
@@ -49,8 +49,15 @@ def test_an_edited_spec_is_served_and_a_broken_edit_keeps_the_last_good_one(star
         assert client.get("/users/users/1").json()["username"] == "alice"
         spec.write_text(original.replace("username: alice", "username: alicia", 1))
         assert eventually(lambda: client.get("/users/users/1").json()["username"] == "alicia")
-        spec.write_text("openapi: 3.0.3\ninfo: {title: broken}\npaths: {}\n")
-        time.sleep(0.5)
+        refused: list[logging.LogRecord] = []
+        handler = logging.Handler(logging.ERROR)
+        handler.emit = refused.append  # type: ignore[method-assign]
+        logging.getLogger("gw.reload").addHandler(handler)
+        try:
+            spec.write_text("openapi: 3.0.3\ninfo: {title: broken}\npaths: {}\n")
+            eventually(lambda: any("spec not reloaded" in r.getMessage() for r in refused), timeout=30)
+        finally:
+            logging.getLogger("gw.reload").removeHandler(handler)
         response = client.get("/users/users/1")
         assert response.status_code == 200 and response.json()["username"] == "alicia"
         assert httpx.get(f"{gateway.url}/_gw/ready").status_code == 200

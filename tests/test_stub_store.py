@@ -77,13 +77,6 @@ def test_a_matching_stub_answers_and_others_for_the_same_operation_coexist(start
     assert other.headers["x-gw-source"] == "example"
 
 
-def test_most_specific_stub_wins_over_a_regex(start_gateway, tmp_path: Path) -> None:
-    stubs = write_store(tmp_path, {"users/a-any.yaml": ANY_USER, "users/b-alice.yaml": ALICE})
-    with start(start_gateway, stubs).client() as client:
-        assert client.get("/users/users/1").json()["username"] == "recorded_alice"
-        assert client.get("/users/users/7").status_code == 404
-
-
 def test_unmatched_request_reports_the_near_misses(start_gateway, tmp_path: Path) -> None:
     stubs = write_store(tmp_path, {"users/list-admins.yaml": VERBOSE_LIST})
     with start(start_gateway, stubs).client() as client:

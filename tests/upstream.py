@@ -116,7 +116,8 @@ class UpstreamServer:
         return self
 
     async def _start(self) -> None:
-        self._runner = web.AppRunner(make_app(self.name), access_log=None)
+        # a dead upstream does not finish its slow answers: stop() waits at most half a second for them (not 60 s)
+        self._runner = web.AppRunner(make_app(self.name), access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from ..policy_settings import CircuitBreakerSettings
@@ -29,13 +30,15 @@ class Breaker:
     `on_failure` of every failure counted while closed (to count it across processes).
     """
 
-    __slots__ = ("_failed_at", "listeners", "on_failure", "on_open", "open_until", "opened_by", "probes", "service",
+    __slots__ = ("_failed_at", "clock", "listeners", "on_failure", "on_open", "open_until", "opened_by", "probes", "service",
                  "settings", "state", "url")
 
-    def __init__(self, service: str, url: str, settings: CircuitBreakerSettings) -> None:
+    def __init__(self, service: str, url: str, settings: CircuitBreakerSettings,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.service, self.url, self.settings = service, url, settings
+        self.clock = clock  # injectable: unit tests walk the transitions on a fake clock
         self.state = CLOSED
-        self.open_until = 0.0  # time.monotonic() when an open circuit turns half-open
+        self.open_until = 0.0  # clock() when an open circuit turns half-open
         self.opened_by = ""  # "failures", "probe", or "shared" (another gateway process)
         self.probes = 0  # half-open probes in flight
         self._failed_at: deque[float] = deque()
@@ -57,7 +60,7 @@ class Breaker:
 
     def _open_time_over(self) -> bool:
         """Turn an open circuit half-open once its time is up (lazily: no timer per instance)."""
-        if self.state == OPEN and time.monotonic() >= self.open_until:
+        if self.state == OPEN and self.clock() >= self.open_until:
             self._move(HALF_OPEN)
         return self.state != OPEN
 
@@ -83,7 +86,7 @@ class Breaker:
         if self.state == HALF_OPEN:
             self.trip("probe")
         elif self.state == CLOSED:
-            now = time.monotonic()
+            now = self.clock()
             window = self._failed_at
             window.append(now)
             while window and window[0] <= now - self.settings.window:
@@ -100,7 +103,7 @@ class Breaker:
 
     def trip(self, reason: str, seconds: float | None = None) -> None:
         """Open the circuit for `seconds` (default `open_seconds`); `shared` comes from another process."""
-        self.open_until = time.monotonic() + (self.settings.open_seconds if seconds is None else seconds)
+        self.open_until = self.clock() + (self.settings.open_seconds if seconds is None else seconds)
         self.opened_by = reason
         self._failed_at.clear()
         self._move(OPEN)
@@ -119,12 +122,12 @@ class Breaker:
         self._open_time_over()
         view: dict[str, Any] = {"state": self.state, "recent_failures": len(self._failed_at)}
         if self.state == OPEN:
-            view["half_open_in_s"] = round(max(0.0, self.open_until - time.monotonic()), 3)
+            view["half_open_in_s"] = round(max(0.0, self.open_until - self.clock()), 3)
             view["opened_by"] = self.opened_by
         return view
 
     def seconds_left(self) -> float:
-        return max(0.0, self.open_until - time.monotonic()) if self.state == OPEN else 0.0
+        return max(0.0, self.open_until - self.clock()) if self.state == OPEN else 0.0
 
     def _move(self, to: str) -> None:
         before, self.state = self.state, to

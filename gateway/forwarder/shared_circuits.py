@@ -81,7 +81,7 @@ class SharedCircuits:
         left = float(until_text) - time.time()
         if left <= 0.01:
             return
-        if breaker.state == OPEN and breaker.open_until >= time.monotonic() + left - 0.05:
+        if breaker.state == OPEN and breaker.open_until >= breaker.clock() + left - 0.05:
             return
         breaker.trip("shared", seconds=left)
 
