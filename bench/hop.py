@@ -23,7 +23,6 @@ import json
 import os
 import pstats
 import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -132,13 +131,9 @@ class Spawned:
         self.stop()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        from gw.conformance.process import stop_process_group  # here: a child loads its checkout as `gw` first
+
+        stop_process_group(self.process)
 
 
 def upstream(folder: Path) -> tuple[Spawned, str]:

@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.routes import SPEC, example_user, registered_user, request, schema
+from gw.conformance.process import stop_process_group
 from gw.port_check import free_port
 
 BENCH = Path(__file__).resolve().parent
@@ -90,15 +90,8 @@ def wait_ready(server: Server, timeout: float) -> str:
 
 def stop(server: Server) -> None:
     """SIGTERM the whole process group (uvicorn workers, node and java children), SIGKILL if it lingers."""
-    proc = server.proc
-    if proc is None:
-        return
-    for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(grace)
-            return
+    if server.proc is not None:
+        stop_process_group(server.proc)
 
 
 @contextlib.contextmanager

@@ -30,7 +30,6 @@ import importlib.util
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gw.conformance.process import stop_process_group
 from gw.port_check import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,13 +202,7 @@ def measure(name: str, cmd: list[str], port: int, probe: str, workers: int, heal
                 row.problem = f"{probe} answered {row.status}"
             return row
         finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
+            stop_process_group(process, grace=15)
 
 
 def _wait(done: Any, deadline: float) -> None:

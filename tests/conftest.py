@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import pytest
 from gw.config import GatewayConfig, build_config
 from gw.conformance import InProcessGateway
 from gw.conformance.process import GatewayProcess as ServedGateway
-from gw.conformance.process import gw_command
+from gw.conformance.process import gw_command, stop_process_group
 from gw.port_check import free_port
 from tests.upstream import UpstreamServer
 
@@ -148,9 +147,7 @@ class UpstreamProcess:
                 time.sleep(0.05)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(10)
+        stop_process_group(self.proc)
 
 
 @pytest.fixture

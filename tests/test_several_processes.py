@@ -26,6 +26,7 @@ import httpx
 import pytest
 import yaml
 
+from gw.conformance.process import stop_process_group
 from gw.port_check import free_port
 from tests.conftest import ROOT, SPECS, TEST_SPECS, GatewayProcess, RedisServer, eventually
 
@@ -97,9 +98,7 @@ class Nginx:
         return entries
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(10)
+        stop_process_group(self.proc)
 
 
 @dataclass

@@ -24,6 +24,23 @@ from ..port_check import free_port
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through an HTTP(S)_PROXY
 
 
+def stop_process_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM a process started with `start_new_session=True` and its whole group (workers, node or java
+    children), SIGKILL what is left after `grace` seconds. Servers started by gw serve, the tests and bench/ stop so."""
+    if proc.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def gw_command() -> list[str]:
     """How to run `gw`: the script beside this Python, else this package's CLI module run by this Python (any cwd)."""
     found = shutil.which("gw", path=str(Path(sys.executable).parent))
@@ -104,13 +121,7 @@ class GatewayProcess:
 
     def stop(self) -> str:
         """SIGTERM to its process group (workers included), SIGKILL after 10 s; returns everything it wrote to stderr."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
+        stop_process_group(self.proc)
         if self._output is None:
             self._output = self.log()
             if not self.keep_log:
