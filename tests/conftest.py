@@ -34,6 +34,15 @@ OUTSIDER = "127.0.0.2"  # a loopback address other than 127.0.0.1: reaches the g
 T = TypeVar("T")
 
 
+def refuses_connections(port: int) -> bool:
+    """Whether nothing accepts a TCP connection on the loopback `port` (a server's listener is closed)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return False
+    except OSError:
+        return True
+
+
 def eventually(read: Callable[[], T], done: Callable[[T], object] = bool, timeout: float = 5.0,
                step: float = 0.05) -> T:
     """Poll `read()` until `done(value)` holds and return that value; AssertionError with the last one if not."""

@@ -6,17 +6,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import threading
 import time
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import SPECS, TEST_SPECS, GatewayProcess, eventually
-from tests.upstream import UpstreamServer
-
-SLOW_MS = 1500
+from tests.conftest import SPECS, TEST_SPECS, GatewayProcess, eventually, refuses_connections
+from tests.upstream import SLOW_MS, UpstreamServer, slow_requests
 
 
 def workers_of(gateway: GatewayProcess) -> set[int]:
@@ -112,22 +108,12 @@ def test_sigterm_drains_the_requests_in_flight_in_every_worker(gw_process, upstr
     gateway = gw_process(str(TEST_SPECS / "echo.yaml"), "--mode", "live", "--upstream", upstream.url,
                          "--workers", "2").wait_ready(90)
     eventually(lambda: workers_of(gateway), lambda pids: len(pids) == 2, timeout=30)
-    answers: list[httpx.Response | Exception] = []
-
-    def ask() -> None:
-        try:
-            answers.append(httpx.get(f"{gateway.url}/slow", params={"ms": SLOW_MS}, timeout=15))
-        except httpx.HTTPError as exc:
-            answers.append(exc)
-
-    threads = [threading.Thread(target=ask) for _ in range(4)]
-    for thread in threads:
-        thread.start()
+    threads, answers = slow_requests(gateway.url, 4)
     eventually(lambda: upstream.stats()["in_flight"], lambda n: n == 4)
 
     signalled = time.monotonic()
     gateway.proc.send_signal(signal.SIGTERM)  # the parent only: it passes the word on to every worker
-    eventually(lambda: _refuses(gateway.port), timeout=5)
+    eventually(lambda: refuses_connections(gateway.port), timeout=5)
     for thread in threads:
         thread.join(15)
 
@@ -148,9 +134,3 @@ def test_sigint_stops_every_worker_cleanly(gw_process) -> None:
     assert "Traceback" not in gateway.log()
 
 
-def _refuses(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return False
-    except OSError:
-        return True

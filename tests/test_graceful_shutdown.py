@@ -4,41 +4,22 @@ and the process ends within `server.drain_timeout`."""
 from __future__ import annotations
 
 import signal
-import socket
-import threading
 import time
 
 import httpx
 
-from tests.conftest import TEST_SPECS, eventually
-from tests.upstream import UpstreamServer
-
-SLOW_MS = 1500
-
-
-def _in_flight_requests(url: str, count: int) -> tuple[list[threading.Thread], list[httpx.Response | Exception]]:
-    answers: list[httpx.Response | Exception] = []
-
-    def ask() -> None:
-        try:
-            answers.append(httpx.get(f"{url}/slow", params={"ms": SLOW_MS}, timeout=15))
-        except httpx.HTTPError as exc:
-            answers.append(exc)
-
-    threads = [threading.Thread(target=ask) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    return threads, answers
+from tests.conftest import TEST_SPECS, eventually, refuses_connections
+from tests.upstream import SLOW_MS, UpstreamServer, slow_requests
 
 
 def test_sigterm_lets_requests_in_flight_finish_and_refuses_new_ones(gw_process, upstream: UpstreamServer) -> None:
     gateway = gw_process(str(TEST_SPECS / "echo.yaml"), "--mode", "live", "--upstream", upstream.url).wait_ready()
-    threads, answers = _in_flight_requests(gateway.url, 3)
+    threads, answers = slow_requests(gateway.url, 3)
     eventually(lambda: upstream.stats()["in_flight"], lambda n: n == 3)  # all three are at the slow upstream
 
     signalled = time.monotonic()
     gateway.proc.send_signal(signal.SIGTERM)
-    eventually(lambda: _refuses(gateway.port), timeout=5)  # the listener closes at once
+    eventually(lambda: refuses_connections(gateway.port), timeout=5)  # the listener closes at once
     for thread in threads:
         thread.join(15)
 
@@ -51,7 +32,7 @@ def test_sigterm_lets_requests_in_flight_finish_and_refuses_new_ones(gw_process,
 def test_drain_is_bounded_by_the_drain_timeout(gw_process, upstream: UpstreamServer) -> None:
     gateway = gw_process(str(TEST_SPECS / "echo.yaml"), "--mode", "live", "--upstream", upstream.url,
                          env={"GW_SERVER__DRAIN_TIMEOUT": "500ms"}).wait_ready()
-    threads, _answers = _in_flight_requests(gateway.url, 1)
+    threads, _answers = slow_requests(gateway.url, 1)
     eventually(lambda: upstream.stats()["in_flight"], lambda n: n == 1)
     signalled = time.monotonic()
     gateway.proc.send_signal(signal.SIGTERM)
@@ -61,9 +42,3 @@ def test_drain_is_bounded_by_the_drain_timeout(gw_process, upstream: UpstreamSer
         thread.join(15)
 
 
-def _refuses(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return False
-    except OSError:
-        return True

@@ -151,3 +151,22 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+SLOW_MS = 1500  # how long /slow holds each answer in the drain tests: long enough to signal while they wait
+
+
+def slow_requests(url: str, count: int, ms: int = SLOW_MS) -> tuple[list[threading.Thread], list[httpx.Response | Exception]]:
+    """`count` GETs of `url`/slow?ms=`ms` started in threads; each answer (or error) lands in the list as it ends."""
+    answers: list[httpx.Response | Exception] = []
+
+    def ask() -> None:
+        try:
+            answers.append(httpx.get(f"{url}/slow", params={"ms": ms}, timeout=15))
+        except httpx.HTTPError as exc:
+            answers.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads, answers
