@@ -124,6 +124,18 @@ class Modes:
                     table[(name, key)] = override["mode"]
         return table
 
+    def effective(self, service: str, operation: str | None = None) -> tuple[str, str]:
+        """The mode in effect for a service (or one operation) and where it comes from: `runtime` (switched),
+        `gateway.yaml`, or `service` (an operation without a mode of its own follows its service's)."""
+        settings = self.settings[service]
+        if operation is None:
+            return settings.mode, "runtime" if service in self.overrides.services else "gateway.yaml"
+        own = settings.operations.get(operation, {})
+        if "mode" not in own:
+            return settings.mode, "service"
+        switched = self.overrides.operations.get(service, {}).get(operation) is not None
+        return own["mode"], "runtime" if switched else "gateway.yaml"
+
     def _announce(self, before: dict[tuple[str, str | None], str], after: dict[tuple[str, str | None], str]) -> None:
         for service, operation in sorted(set(before) | set(after), key=lambda k: (k[0], k[1] or "")):
             old, new = before.get((service, operation)), after.get((service, operation))

@@ -78,6 +78,11 @@ class Forwarder:
             self._session = new_session()
         return self._session
 
+    def instances(self, service: str) -> list[Upstream]:
+        """A service's upstream instances (none for a service it does not know), for the operator's read model."""
+        pool = self.pools.get(service)
+        return list(pool.instances) if pool is not None else []
+
     async def forward(self, exchange: Exchange) -> Response:
         service, operation = exchange.service, exchange.operation
         assert service is not None and operation is not None
