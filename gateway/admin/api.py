@@ -22,11 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..chaos.admin import ChaosApi
 from ..config import ServiceConfig, mount_prefix
-from ..events import EventBus
 from ..exchange import Exchange, Response
-from ..forwarder import Forwarder
-from ..forwarder.breaker import Breaker
-from ..forwarder.upstreams import Upstream
+from ..forwarder.instances import Instance
 from ..modes import ModeError
 from ..pipeline import Next
 from ..problems import Problem
@@ -249,17 +246,6 @@ def operation_view(settings: ServiceConfig, operation: Operation) -> dict[str, A
             "mode": settings.mode_for(operation.key), "override": "mode" in settings.operations.get(operation.key, {})}
 
 
-def publish_circuit_changes(forwarder: Forwarder, events: EventBus) -> None:
-    """Every breaker tells the live feed of its state changes as `circuit` events."""
-
-    def changed(breaker: Breaker, before: str, to: str) -> None:
-        events.publish({"type": "circuit", "service": breaker.service, "instance": breaker.url, "from": before, "to": to})
-
-    for pool in forwarder.pools.values():
-        for instance in pool.instances:
-            instance.breaker.listeners.append(changed)
-
-
 def _param(exchange: Exchange, name: str) -> str:
     return str(exchange.path_params.get(name, ""))  # decoded by the router, `%2F` included
 
@@ -268,7 +254,7 @@ async def _mode(exchange: Exchange) -> str:
     return str((await exchange.json())["mode"])  # the validator has checked the body's shape
 
 
-def _instance_view(instance: Upstream) -> dict[str, Any]:
+def _instance_view(instance: Instance) -> dict[str, Any]:
     return {"url": instance.breaker.url or str(instance.url), **instance.snapshot()}
 
 

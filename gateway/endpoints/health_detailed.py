@@ -20,7 +20,7 @@ from ..shared_state import StateUnavailable, display_url
 
 if TYPE_CHECKING:
     from ..app import GatewayApp
-    from ..forwarder.upstreams import Upstream
+    from ..forwarder.instances import Instance
 
 REDIS_PING_TIMEOUT = 1.0
 
@@ -87,7 +87,7 @@ class DetailedHealth:
         return {**view, "status": "up" if ok else "down", "ping_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
-def _instance(instance: Upstream) -> dict[str, Any]:
+def _instance(instance: Instance) -> dict[str, Any]:
     """One upstream instance: circuit, health and when it was last checked, requests in flight."""
     view = instance.snapshot()
     checked_at = getattr(instance, "checked_at", 0.0)
