@@ -3,6 +3,7 @@ subscriber that raises, blocks or falls behind never fails or delays a request. 
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import logging
 import time
@@ -282,3 +283,36 @@ def test_with_metrics_off_and_nobody_watching_nothing_is_published() -> None:
         assert ExchangeFinished in served.app.channel.listened and ModeSwitched in served.app.channel.listened
         feed.close()
         assert served.app.channel.listened == {}
+
+
+# --- publishers know the channel, never their listeners -------------------------------------------------------
+
+PUBLISHERS = ["forwarder/proxy.py", "forwarder/breaker.py", "forwarder/health_checks.py", "forwarder/shared_circuits.py",
+              "forwarder/upstreams.py", "forwarder/instances.py", "forwarder/balancer.py", "websockets.py", "modes.py",
+              "chaos/switches.py", "callbacks/sender.py", "stubs/recorder.py", "steps/journal.py"]
+LISTENERS = ("metrics", "events", "app", "admin", "endpoints", "dashboard")
+
+
+def gw_imports(relative: str) -> set[str]:
+    """The gw modules a module of gateway/ imports: at the top, under TYPE_CHECKING or in a function."""
+    file = Path(channel_module.__file__).parent.parent / relative
+    package = ["gw", *Path(relative).parent.parts]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(file.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            found.add(".".join([*base, *([node.module] if node.module else [])]))
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name == "gw" or name.startswith("gw.")}
+
+
+@pytest.mark.parametrize("module", PUBLISHERS)
+def test_a_publisher_imports_no_listener(module: str) -> None:
+    imported = gw_imports(module)
+    assert not {name for name in imported if name.partition(".")[2].split(".")[0] in LISTENERS}, imported
+
+
+def test_the_balancer_reads_instances_without_importing_the_pool_that_imports_it() -> None:
+    assert "gw.forwarder.upstreams" not in gw_imports("forwarder/balancer.py")
+    assert "gw.forwarder.balancer" in gw_imports("forwarder/upstreams.py")
