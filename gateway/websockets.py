@@ -52,7 +52,7 @@ class WebSocketPassThrough:
         self.forwarder = forwarder
         self.admit = admit
         self.origin_allowed = origin_allowed
-        self.events = events if events is not None else forwarder.events
+        self.events = events if events is not None else forwarder.events  # by default the channel the forwarder uses
         self.routes = [(s, _patterns(s)) for s in sorted(config.services.values(), key=lambda s: -len(s.base_path))
                        if s.websockets]
 
