@@ -26,15 +26,15 @@ from .core.events import (
     ModeSwitched,
 )
 
-Event = dict[str, Any]  # a frame: {"type": "exchange" | "mode" | "circuit" | ..., ...}; JSON-ready
+Frame = dict[str, Any]  # {"type": "exchange" | "mode" | "circuit" | ..., ...}; JSON-ready
 
 
-def _circuit(event: CircuitChanged) -> Event:
+def _circuit(event: CircuitChanged) -> Frame:
     return {"type": "circuit", "service": event.service, "instance": event.instance, "from": event.before,
             "to": event.after}
 
 
-FRAMES: dict[type, Callable[[Any], Event]] = {  # what the feed shows, and how
+FRAMES: dict[type, Callable[[Any], Frame]] = {  # what the feed shows, and how
     ExchangeFinished: lambda e: e.entry.event(),
     CallbackSent: lambda e: {**e.entry.event(), "callback": e.detail},
     ModeSwitched: lambda e: {"type": "mode", "service": e.service, "operation": e.operation, "mode": e.mode},
@@ -53,16 +53,16 @@ class Subscription:
 
     def __init__(self, bus: EventBus, size: int) -> None:
         self._bus = bus
-        self._queue: asyncio.Queue[Event] = asyncio.Queue(size)
+        self._queue: asyncio.Queue[Frame] = asyncio.Queue(size)
         self.dropped = 0
 
-    def offer(self, event: Event) -> None:
+    def offer(self, frame: Frame) -> None:
         if self._queue.full():
             self._queue.get_nowait()
             self.dropped += 1
-        self._queue.put_nowait(event)
+        self._queue.put_nowait(frame)
 
-    async def next(self, timeout: float | None = None) -> Event | None:
+    async def next(self, timeout: float | None = None) -> Frame | None:
         """The next frame, or None after `timeout` seconds without one."""
         try:
             return await asyncio.wait_for(self._queue.get(), timeout)
@@ -85,10 +85,10 @@ class EventBus:
     def listeners(self) -> int:
         return len(self._subscriptions)
 
-    def publish(self, event: Event) -> None:
+    def publish(self, frame: Frame) -> None:
         """Offer one frame to every listener."""
         for subscription in self._subscriptions:
-            subscription.offer(event)
+            subscription.offer(frame)
 
     def subscribe(self, size: int = 1000) -> Subscription:
         subscription = Subscription(self, size)
