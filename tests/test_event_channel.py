@@ -316,3 +316,29 @@ def test_a_publisher_imports_no_listener(module: str) -> None:
 def test_the_balancer_reads_instances_without_importing_the_pool_that_imports_it() -> None:
     assert "gw.forwarder.upstreams" not in gw_imports("forwarder/balancer.py")
     assert "gw.forwarder.balancer" in gw_imports("forwarder/upstreams.py")
+
+
+def test_a_slow_async_subscriber_hears_in_order_and_is_told_in_the_log_what_it_missed(
+        events_log: list[logging.LogRecord]) -> None:
+    async def scenario() -> list[int]:
+        channel, got, gate = Channel(), [], asyncio.Event()
+
+        async def slow(event: WebSocketsChanged) -> None:
+            await gate.wait()
+            got.append(event.delta)
+
+        channel.subscribe(WebSocketsChanged, slow, queue_size=3)
+        channel.publish(WebSocketsChanged("s", 0))
+        await asyncio.sleep(0)  # the subscriber's task takes the first event and waits on the gate
+        for n in range(1, 10):  # published faster than it handles them: its queue holds three
+            channel.publish(WebSocketsChanged("s", n))
+        gate.set()
+        while len(got) < 4:
+            await asyncio.sleep(0.001)
+        await channel.close()
+        return got
+
+    got = asyncio.run(asyncio.wait_for(scenario(), 5))
+    assert got == [0, 7, 8, 9]  # the first was in hand; of the rest, the newest three
+    lagging = [r.getMessage() for r in events_log if "fell behind" in r.getMessage()]
+    assert len(lagging) == 1 and lagging[0].endswith("6 events dropped")

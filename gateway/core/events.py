@@ -281,9 +281,11 @@ class _Queued:
             log.warning("event subscriber %s fell behind: %d events dropped", _name(self.subscriber), dropped)
 
     def discard(self) -> None:
+        """Unsubscribed (from any thread): drop what is pending and end the task."""
         self.pending.clear()
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+        task, self._task = self._task, None
+        if task is not None and not task.done() and not task.get_loop().is_closed():
+            task.get_loop().call_soon_threadsafe(task.cancel)
 
     async def stop(self) -> None:
         task, self._task = self._task, None
