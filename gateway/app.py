@@ -18,7 +18,7 @@ from typing import Any
 from . import json_limits
 from .aborted import GUARD, BodyGuard, ClientAborted, CompleteBody
 from .admin import AdminAccess
-from .admin.api import AdminApi, publish_circuit_changes
+from .admin.api import AdminApi
 from .admin.parts import AdminParts, CircuitReset
 from .auth.setup import Auth, auth_errors
 from .auth.upstream import UpstreamIdentity
@@ -28,6 +28,7 @@ from .chaos.step import Chaos
 from .chaos.switches import ChaosSwitches
 from .cluster import Cluster
 from .config import ConfigError, GatewayConfig, ServiceConfig
+from .core.events import Channel
 from .endpoints.auth import AuthEndpoints
 from .endpoints.dashboard import Dashboard, services_snapshot
 from .endpoints.docs import ServiceDocs
@@ -132,25 +133,26 @@ class GatewayApp:
         json_limits.configure(config.json)  # process-wide: every JSON body parsed is bounded the same way
         self.started = time.time()  # uptime counts from here, across reloads
         self.state = open_state(config.redis_url)  # memory, or Redis shared by every gateway process
-        self.events = EventBus()  # live feed for the dashboard and `gw journal --follow`
+        self.channel = Channel()  # the one event channel: publishers below, subscribers plugged in here
+        self.events = EventBus(self.channel)  # live feed for the dashboard and `gw journal --follow`
         self.auth = Auth.build(config, self.state)
         self.admin_access = AdminAccess(config, self.auth)
-        self.forwarder = Forwarder(config.services, self.state)  # breakers shared through the state when it is Redis
-        self.forwarder.upstream_identity = UpstreamIdentity(config)  # forward | strip | bearer | mint, per service
+        self.forwarder = Forwarder(config.services, self.state, self.channel,  # breakers shared through a Redis state
+                                   UpstreamIdentity(config))  # forward | strip | bearer | mint, per service
         self.stubs = StubStore(config.stubs_path(), list(config.services))
         self.recorder = Recorder(self.stubs, {}, {n: ", ".join(s.upstream) for n, s in config.services.items()},
-                                 keep_versions=config.record_versions, max_body=config.record.max_body)
+                                 keep_versions=config.record_versions, max_body=config.record.max_body,
+                                 events=self.channel)
         self.contract = ResponseContract(config)  # kept across reloads: its counts are the gateway's
         self.origins = OriginMatcher(config.cors.origins)  # one matcher (and its cache) for CORS and WebSockets
         origins = self.origins.allows if config.cors.enabled else None
         self.websockets = WebSocketPassThrough(config, self.forwarder, self._admit_socket, origins)
         self.reloader = Reloader(config, self.stubs, partial(_reload_specs, config), lambda: self.services, self.reassemble)
         self.journal = Journal(config.admin.journal_size)  # the last exchanges, for /_gw/api/journal
-        self.modes = Modes(config.services, self.state, self.events)  # runtime switches, followed through Redis
+        self.modes = Modes(config.services, self.state, self.channel)  # runtime switches, followed through Redis
         self.cluster = Cluster(self.state, config.workers)  # questions every gateway process answers (admin API)
-        self.callbacks = CallbackSender(config.callbacks, self.journal, self.events)  # callbacks and webhooks gw sends
-        self.chaos = Chaos(config, ChaosSwitches(config.services, self.state, self.events))  # delays and faults
-        publish_circuit_changes(self.forwarder, self.events)
+        self.callbacks = CallbackSender(config.callbacks, self.journal, self.channel)  # callbacks and webhooks gw sends
+        self.chaos = Chaos(config, ChaosSwitches(config.services, self.state, self.channel))  # delays and faults
         # the read model the admin API, the dashboard and detailed health answer from; it follows each assembly
         self.gateway_state = GatewayState(config.services, {n: str(config.spec_path(s)) for n, s in config.services.items()},
                                           self.modes, self.forwarder.instances, self.stubs, self.chaos.summary)
@@ -166,7 +168,7 @@ class GatewayApp:
                                       own_host=own_host)
         self.metrics = GatewayMetrics() if config.metrics else None  # kept across reloads, as the contract's counts
         if self.metrics is not None:
-            self.metrics.attach(self.forwarder, self.websockets)
+            self.metrics.follow(self.channel, self.forwarder.pools.values())
         self.detailed_health = DetailedHealth(self.gateway_state, self.admin_access, self.state, config, self.started)
         self.client_address = ClientAddress.for_cidrs(config.trusted_proxies)  # None: the peer is the client
         self.assemble(loaded)
@@ -191,7 +193,7 @@ class GatewayApp:
             RequestId(),
             *([ObserveMetrics(self.metrics)] if self.metrics is not None else []),  # sees every answer as sent
             AccessLog(),
-            JournalStep(self.journal, self.events, self.config.admin.journal_max_body),  # inside the access log
+            JournalStep(self.journal, self.channel, self.config.admin.journal_max_body),  # inside the access log
             *self._edge(),  # security headers, allowed hosts, CORS: outside problem+json, so errors get them too
             ProblemResponses(),
             BodyLimit(self.config.max_body, per_service_limits),
@@ -335,6 +337,7 @@ class GatewayApp:
                 await self.cluster.stop()
                 await self.chaos.switches.stop()
                 await self.forwarder.close()
+                await self.channel.close()
                 await self.state.close()
                 if self.metrics is not None:
                     self.metrics.close()  # multiprocess: this worker's live gauges leave the sums

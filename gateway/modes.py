@@ -17,7 +17,7 @@ import logging
 from typing import Any
 
 from .config import MODES, ServiceConfig
-from .events import EventBus
+from .core.events import Channel, ModeSwitched
 from .shared_document import Document, SharedDocument
 from .shared_state import SharedState
 
@@ -53,7 +53,7 @@ class Overrides:
 class Modes:
     """Switches modes in this process and, through the shared state, in every process."""
 
-    def __init__(self, settings: dict[str, ServiceConfig], state: SharedState, events: EventBus) -> None:
+    def __init__(self, settings: dict[str, ServiceConfig], state: SharedState, events: Channel) -> None:
         self.settings = settings
         self.state = state
         self.events = events
@@ -144,7 +144,7 @@ class Modes:
             mode = new if new is not None else self.settings[service].mode  # a cleared override: its service's mode
             log.warning("mode of %s%s is now %s", service, f" {operation}" if operation else "", mode,
                         extra={"fields": {"event": "mode", "service": service, "operation": operation, "mode": mode}})
-            self.events.publish({"type": "mode", "service": service, "operation": operation, "mode": mode})
+            self.events.publish(ModeSwitched(service, operation, mode))
 
     # -- following other processes ---------------------------------------------------------------
 

@@ -24,10 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..chaos.admin import ChaosApi
-from ..events import EventBus
 from ..exchange import Exchange, Response
-from ..forwarder import Forwarder
-from ..forwarder.breaker import Breaker
 from ..modes import ModeError
 from ..operator.state import GatewayState, ServiceView
 from ..pipeline import Next
@@ -214,15 +211,6 @@ def service_json(view: ServiceView) -> dict[str, Any]:
             "instances": [i.to_json() for i in view.instances], "stubs": view.stubs}
 
 
-def publish_circuit_changes(forwarder: Forwarder, events: EventBus) -> None:
-    """Every breaker tells the live feed of its state changes as `circuit` events."""
-
-    def changed(breaker: Breaker, before: str, to: str) -> None:
-        events.publish({"type": "circuit", "service": breaker.service, "instance": breaker.url, "from": before, "to": to})
-
-    for pool in forwarder.pools.values():
-        for instance in pool.instances:
-            instance.breaker.listeners.append(changed)
 
 
 async def _mode(exchange: Exchange) -> str:

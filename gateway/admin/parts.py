@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from ..callbacks.sender import CallbackSender
     from ..chaos.step import Chaos
     from ..cluster import Cluster
+    from ..forwarder.instances import Instance
     from ..forwarder.shared_circuits import SharedCircuits
-    from ..forwarder.upstreams import Upstream
     from ..journal import Journal
     from ..modes import Modes
     from ..reload_worker import Bounds
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 class CircuitReset:
     """Closes one instance's circuit here and, with a shared store, in every process."""
 
-    def __init__(self, instances: Callable[[str], Sequence[Upstream]], shared: SharedCircuits | None) -> None:
+    def __init__(self, instances: Callable[[str], Sequence[Instance]], shared: SharedCircuits | None) -> None:
         self.instances = instances
         self.shared = shared
 

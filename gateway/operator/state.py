@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..config import ServiceConfig, mount_prefix
 
 if TYPE_CHECKING:
-    from ..forwarder.upstreams import Upstream
+    from ..forwarder.instances import Instance
     from ..specs import Service
     from ..stubs import Stub
 
@@ -115,7 +115,7 @@ class GatewayState:
     """Services, operations, modes, instances, stubs and load problems, read from the parts that hold them."""
 
     def __init__(self, settings: Mapping[str, ServiceConfig], spec_paths: Mapping[str, str], modes: ModeTable,
-                 instances: Callable[[str], Sequence[Upstream]], stubs: StubCounts,
+                 instances: Callable[[str], Sequence[Instance]], stubs: StubCounts,
                  chaos: Callable[[str], str] | None = None) -> None:
         self.settings = settings
         self.spec_paths = spec_paths

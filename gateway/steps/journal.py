@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from ..events import EventBus
+from ..core.events import Channel, ExchangeFinished
 from ..exchange import Exchange, Response
 from ..journal import Entry, Journal
 from ..pipeline import Next
@@ -20,7 +20,7 @@ KEEP_PARSED = 8 * 1024  # request bodies up to this size keep their parsed JSON 
 
 
 class JournalStep:
-    def __init__(self, journal: Journal, events: EventBus, max_body: int = 64 * 1024) -> None:
+    def __init__(self, journal: Journal, events: Channel, max_body: int = 64 * 1024) -> None:
         self.journal = journal
         self.events = events
         self.max_body = max_body  # a ring of 500 entries holding 10 MiB uploads each would hold 5 GiB
@@ -42,6 +42,6 @@ class JournalStep:
                       exchange.mode, exchange.source, round((time.perf_counter() - exchange.started) * 1000, 2),
                       notes, body, parsed)
         self.journal.add(entry)
-        if self.events.listeners:
-            self.events.publish(entry.event())
+        if ExchangeFinished in self.events.listened:
+            self.events.publish(ExchangeFinished(entry))
         return response
