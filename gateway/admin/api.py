@@ -1,7 +1,7 @@
 """The admin API under /_gw/api/: modes, stubs, the request journal, circuits.
 
 It is described by `openapi.yaml` beside this file and loaded as a service like any other, so it
-is routed and validated by the same connexion machinery (`routing.Router`: our routing, our
+is routed and validated by the same router as every service (`routing.router.Router`: our routing, our
 compiled validators, our problem+json) and Swagger UI can show it (`GatewayApp.admin_service`).
 It gets a Router of its own, with no auth or rate-limit policies: those are the services'
 contracts; the admin API's guard is `AdminAccess`, checked before routing, so a stranger learns
@@ -31,7 +31,7 @@ from ..modes import ModeError
 from ..pipeline import Next
 from ..problems import Problem
 from ..reload_worker import Bounds, reload_stubs
-from ..routing import Router
+from ..routing.router import Router
 from ..shared_state import StateUnavailable
 from ..specs import Operation, Service, load_service
 from ..stubs import Stub
