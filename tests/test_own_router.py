@@ -14,7 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from gw.routing.table import RouteTable, compile_template
+from gw.routing.table import RouteTable, compile_template, route_path
 from gw.spec.operations import OperationModel, OperationShapeError
 from gw.spec.specification import Specification
 from gw.validation.request import split_content_type
@@ -174,3 +174,11 @@ def test_a_content_type_is_read_as_connexion_read_it() -> None:
     assert split_content_type("application/json") == ("application/json", None)
     assert split_content_type("application/json;charset=latin-1") == ("application/json", "latin-1")
     assert split_content_type("text/plain;a=b;charset=utf-8") == ("text/plain", "utf-8")
+
+
+def test_a_path_behind_an_asgi_root_path_is_routed_below_it() -> None:
+    table = RouteTable([("/api", [("/items", {"GET": "svc:listItems"})])])
+    for path in ("/proxy/api/items", "/api/items"):  # root_path in the path (ASGI 3) or not (older servers)
+        routed = table.find(route_path({"root_path": "/proxy"}, path), "GET")
+        assert routed is not None and routed.operation_id == "svc:listItems" and routed.base_path == "/api"
+    assert route_path({"root_path": "/proxy"}, "/proxyless/items") == "/proxyless/items"  # only a whole segment
