@@ -286,7 +286,7 @@ def read_document(path: Path) -> dict[str, Any]:
 
 
 # OpenAPI 3.2 keeps 3.1's schema dialect and adds keywords gw reads where it knows them (`itemSchema`
-# for streams); the checks and connexion know 3.1, so a 3.2 document is served as 3.1.
+# for streams); the checks know 3.1, so a 3.2 document is served as 3.1.
 KEYWORDS_32 = frozenset({"itemSchema", "itemEncoding", "prefixEncoding", "$self", "additionalOperations", "query",
                          "dataValue", "serializedValue", "defaultMapping", "parent", "kind", "summary", "name",
                          "oauth2MetadataUrl", "deprecated"})
