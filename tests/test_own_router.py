@@ -18,7 +18,8 @@ from gw.routing.table import RouteTable, compile_template, route_path
 from gw.spec.operations import OperationModel, OperationShapeError
 from gw.spec.specification import Specification
 from gw.validation.request import split_content_type
-from tests.conftest import GatewayThread, gateway_config
+from tests.conftest import ROOT, GatewayThread, gateway_config
+from tests.test_serve_start_imports import serve_start
 
 LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 10}}
 
@@ -182,3 +183,11 @@ def test_a_path_behind_an_asgi_root_path_is_routed_below_it() -> None:
         routed = table.find(route_path({"root_path": "/proxy"}, path), "GET")
         assert routed is not None and routed.operation_id == "svc:listItems" and routed.base_path == "/api"
     assert route_path({"root_path": "/proxy"}, "/proxyless/items") == "/proxyless/items"  # only a whole segment
+
+
+def test_gw_serve_imports_no_connexion_flask_or_http_client_for_a_local_spec() -> None:
+    """connexion (with Flask and werkzeug) was ~0.45 s of every start; httpx is needed only for a spec URL."""
+    modules = set(serve_start(str(ROOT / "specs" / "users.yaml"))["modules"])
+    assert "starlette" in modules  # the probe really built the gateway
+    unwanted = {"connexion", "flask", "werkzeug", "httpx"} & modules
+    assert not unwanted, sorted(unwanted)
