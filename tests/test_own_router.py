@@ -14,7 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from gw.routing.table import RouteTable, compile_template, route_path
+from gw.routing.table import MethodNotAllowed, RouteTable, compile_template, route_path
 from gw.spec.operations import OperationModel, OperationShapeError
 from gw.spec.specification import Specification
 from gw.validation.request import split_content_type
@@ -191,3 +191,16 @@ def test_gw_serve_imports_no_connexion_flask_or_http_client_for_a_local_spec() -
     assert "starlette" in modules  # the probe really built the gateway
     unwanted = {"connexion", "flask", "werkzeug", "httpx"} & modules
     assert not unwanted, sorted(unwanted)
+
+
+def test_the_first_segment_index_keeps_the_routers_order() -> None:
+    table = RouteTable([("", [("/{kind}/fixed", {"GET": "svc:generic"}), ("/users/{id}", {"GET": "svc:user"}),
+                              ("/users/me", {"POST": "svc:postMe"})])])
+    assert table.find("/users/fixed", "GET").operation_id == "svc:generic"  # type: ignore[union-attr]
+    assert table.find("/users/7", "GET").operation_id == "svc:user"  # type: ignore[union-attr]
+    assert table.find("/teams/fixed", "GET").operation_id == "svc:generic"  # type: ignore[union-attr]
+    assert table.find("/teams/7", "GET").operation_id is None  # type: ignore[union-attr]
+    assert table.find("/users/me", "GET").operation_id == "svc:user"  # type: ignore[union-attr]
+    with pytest.raises(MethodNotAllowed) as refused:
+        table.find("/users/me", "DELETE")
+    assert refused.value.allow == "GET, HEAD"  # the first route whose pattern matches: `/users/{id}`

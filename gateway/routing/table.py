@@ -1,11 +1,15 @@
-"""The route table: every service's path templates compiled once, matched per request.
+"""The route table: every service's path templates, matched per request.
 
 Each service is a mount at its base path (the longest first); below it, one route per path template (and its
 trailing-slash twin) in the router's order, most specific first (specs.route_order). A path parameter is one
 segment (`[^/]+`: it never spans a slash), so a template only matches paths with its own count of slashes: the
-routes are bucketed by that count, and a request tries only its own bucket (a spec of 1,000 operations tries a
-handful of patterns, not 1,000). The answer: the first route whose pattern and method match; else the first
-whose pattern matches (405, with its `Allow`); else no operation (404). HEAD is answered by GET.
+routes are bucketed by that count, and within a bucket indexed by their first segment (literal text, or a
+parameter that takes any), so a request tries only the routes that could match it, in the router's order (a spec
+of 1,000 operations tries a handful of patterns, not 1,000). A route's pattern is compiled when a request first
+tries it: Kubernetes' 856 routes cost 0.12 s of start-up compiled up front.
+
+The answer: the first route whose pattern and method match; else the first whose pattern matches (405, with its
+`Allow`); else no operation (404). HEAD is answered by GET.
 """
 
 from __future__ import annotations
@@ -38,12 +42,29 @@ class MethodNotAllowed(Exception):
         self.allow = allow
 
 
-@dataclass(frozen=True)
 class _Route:
-    pattern: re.Pattern[str]
-    names: tuple[str, ...]  # the parameters' route keys (serialization.route_key), in the template's order
-    operations: dict[str, str]  # METHOD -> operation id; HEAD where the route has GET
-    allow: str
+    """One path template's route; its pattern is compiled on the first request that tries it (a spec of 1,000
+    operations starts without compiling 2,000 patterns, most of which a session never tries)."""
+
+    __slots__ = ("_pattern", "allow", "first", "names", "operations", "template")
+
+    def __init__(self, template: str, operations: dict[str, str]) -> None:
+        self.template = template
+        by_method = dict(operations)
+        if "GET" in by_method:
+            by_method.setdefault("HEAD", by_method["GET"])
+        self.operations = by_method  # METHOD -> operation id; HEAD where the route has GET
+        self.allow = ", ".join(by_method)
+        self.names = tuple(route_key(name) for name in _PARAMETER.findall(template))  # the parameters' route keys
+        first = template.split("/", 2)[1] if template.count("/") >= 1 else ""
+        self.first = None if "{" in first else first  # the first segment when it is literal text
+        self._pattern: re.Pattern[str] | None = None
+
+    def match(self, path: str) -> re.Match[str] | None:
+        pattern = self._pattern
+        if pattern is None:
+            pattern = self._pattern = compile_template(self.template)[0]
+        return pattern.match(path)
 
 
 def compile_template(template: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
@@ -55,27 +76,44 @@ def compile_template(template: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
     return re.compile(f"^{pattern}$"), names
 
 
-def route(template: str, operations: dict[str, str]) -> _Route:
-    """One route: `operations` maps each METHOD to its operation id."""
-    pattern, names = compile_template(template)
-    by_method = dict(operations)
-    if "GET" in by_method:
-        by_method.setdefault("HEAD", by_method["GET"])
-    return _Route(pattern, names, by_method, ", ".join(by_method))
+class _Bucket:
+    """The routes of one slash count, in the router's order, indexed by their first segment: a path tries the
+    routes whose first segment is its own literal text or a parameter, in that same order."""
+
+    def __init__(self) -> None:
+        self.all: list[_Route] = []
+        self.by_first: dict[str, list[_Route]] = {}
+        self.generic: list[_Route] = []  # routes whose first segment holds a parameter
+
+    def add(self, entry: _Route) -> None:
+        self.all.append(entry)
+        if entry.first is None:
+            self.generic.append(entry)
+            for routes in self.by_first.values():
+                routes.append(entry)
+        else:
+            self.by_first.setdefault(entry.first, list(self.generic)).append(entry)
+
+    def candidates(self, path: str) -> list[_Route]:
+        if path.endswith("\n"):  # `$` matches before a final newline: a literal route may still match it
+            return self.all
+        first = path.split("/", 2)[1] if len(path) > 1 else ""
+        return self.by_first.get(first, self.generic)
 
 
 class _Mount:
     """One service's routes, bucketed by slash count, each bucket in the router's order."""
 
     def __init__(self, routes: Iterable[tuple[str, dict[str, str]]]) -> None:
-        self.buckets: dict[int, list[_Route]] = {}
+        self.buckets: dict[int, _Bucket] = {}
         for template, operations in routes:
-            self.buckets.setdefault(template.count("/"), []).append(route(template, operations))
+            self.buckets.setdefault(template.count("/"), _Bucket()).add(_Route(template, operations))
 
     def find(self, path: str, method: str, base_path: str) -> Routed:
         partial: _Route | None = None
-        for entry in self.buckets.get(path.count("/"), ()):
-            match = entry.pattern.match(path)
+        bucket = self.buckets.get(path.count("/"))
+        for entry in bucket.candidates(path) if bucket is not None else ():
+            match = entry.match(path)
             if match is None:
                 continue
             operation = entry.operations.get(method)
