@@ -46,7 +46,7 @@ class _Route:
     """One path template's route; its pattern is compiled on the first request that tries it (a spec of 1,000
     operations starts without compiling 2,000 patterns, most of which a session never tries)."""
 
-    __slots__ = ("_pattern", "allow", "first", "names", "operations", "template")
+    __slots__ = ("allow", "first", "names", "operations", "pattern", "template")
 
     def __init__(self, template: str, operations: dict[str, str]) -> None:
         self.template = template
@@ -58,13 +58,11 @@ class _Route:
         self.names = tuple(route_key(name) for name in _PARAMETER.findall(template))  # the parameters' route keys
         first = template.split("/", 2)[1] if template.count("/") >= 1 else ""
         self.first = None if "{" in first else first  # the first segment when it is literal text
-        self._pattern: re.Pattern[str] | None = None
+        self.pattern: re.Pattern[str] | None = None  # compiled by `compiled`, on first use
 
-    def match(self, path: str) -> re.Match[str] | None:
-        pattern = self._pattern
-        if pattern is None:
-            pattern = self._pattern = compile_template(self.template)[0]
-        return pattern.match(path)
+    def compiled(self) -> re.Pattern[str]:
+        self.pattern = compile_template(self.template)[0]
+        return self.pattern
 
 
 def compile_template(template: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
@@ -94,12 +92,6 @@ class _Bucket:
         else:
             self.by_first.setdefault(entry.first, list(self.generic)).append(entry)
 
-    def candidates(self, path: str) -> list[_Route]:
-        if path.endswith("\n"):  # `$` matches before a final newline: a literal route may still match it
-            return self.all
-        first = path.split("/", 2)[1] if len(path) > 1 else ""
-        return self.by_first.get(first, self.generic)
-
 
 class _Mount:
     """One service's routes, bucketed by slash count, each bucket in the router's order."""
@@ -111,9 +103,16 @@ class _Mount:
 
     def find(self, path: str, method: str, base_path: str) -> Routed:
         partial: _Route | None = None
-        bucket = self.buckets.get(path.count("/"))
-        for entry in bucket.candidates(path) if bucket is not None else ():
-            match = entry.match(path)
+        slashes = path.count("/")
+        if slashes not in self.buckets:
+            routes: list[_Route] = []
+        elif path[-1] == "\n":  # `$` matches before a final newline: a literal route may still match it
+            routes = self.buckets[slashes].all
+        else:
+            bucket = self.buckets[slashes]
+            routes = bucket.by_first.get(path.split("/", 2)[1], bucket.generic)
+        for entry in routes:  # written out (no call per route but the match): every request walks this loop
+            match = (entry.pattern or entry.compiled()).match(path)
             if match is None:
                 continue
             operation = entry.operations.get(method)
