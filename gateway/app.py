@@ -2,7 +2,7 @@
 
     request id -> access log -> security headers -> allowed hosts -> CORS -> problem+json -> body limit
       -> complete body (aborted.py: an upload cut short is never answered as whole)
-      -> /_gw/ endpoints -> router (connexion: route, policies (auth, rate limit), validate)
+      -> /_gw/ endpoints -> router (routing/router.py: route, policies (auth, rate limit), validate)
       -> chaos (delays and faults on purpose) -> mode dispatch (mocker | forwarder)
 """
 
@@ -48,7 +48,7 @@ from .operator.state import GatewayState
 from .pipeline import Pipeline
 from .reload import Reloader
 from .reload_worker import Bounds
-from .routing import Router
+from .routing.router import Router
 from .shared_state import open_state
 from .simulation.simulator import Simulation
 from .spec_fetch import fetch_spec, is_url

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gw.serialization import (
+from gw.validation.serialization import (
     DecodeError,
     Repeated,
     RequestText,

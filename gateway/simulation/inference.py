@@ -15,7 +15,7 @@ from typing import Any
 from ..media_types import is_json
 from ..mocker.status_fields import properties as properties_of
 from ..specs import Operation, Service
-from ..validation import declared_types
+from ..validation.serialization import declared_types
 from .settings import CollectionSetting, StateSettings
 
 _PARAM = re.compile(r"^\{([^{}]+)\}$")
