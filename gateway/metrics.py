@@ -24,7 +24,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, PlatformCollector, ProcessCollector, values
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
@@ -32,6 +31,7 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from yarl import URL
 
 from . import __version__
+from .forwarder import client
 from .forwarder.breaker import CLOSED, HALF_OPEN, OPEN
 
 if TYPE_CHECKING:
@@ -89,9 +89,9 @@ def upstream_error_kind(status: int | None, error: BaseException | None) -> str:
         return "5xx" if status is not None and status >= 500 else ""
     if isinstance(error, TimeoutError):
         return "timeout"
-    if isinstance(error, aiohttp.ClientConnectorError):
+    if isinstance(error, client.ClientConnectorError):
         return "connect"
-    if isinstance(error, aiohttp.ServerDisconnectedError):
+    if isinstance(error, client.ServerDisconnectedError):
         return "disconnected"
     return "other"
 

@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
-import httpx
-
 from .config import ConfigError
 
 MAX_BYTES = 64 * 1024 * 1024  # one document; a spec larger than this is not a spec
@@ -34,6 +32,8 @@ def fetch_spec(url: str, timeout: float = 10.0, read: Any = None) -> tuple[Path,
     """The local copy of the spec at `url` (fetched now, else the cached one) and a note when the
     cached copy is served because the URL could not be reached; FetchError when there is neither.
     `read` parses a fetched file (the spec loader's reader) so its relative references can be followed."""
+    import httpx  # only when a spec is a URL: a start from files never loads it (~50 ms)
+
     root = _root(url)
     target = _mirror_path(root, url)
     try:
@@ -62,6 +62,8 @@ def _root(url: str) -> Path:
 def _fetch_references(url: str, target: Path, root: Path, timeout: float, read: Any) -> None:
     """Mirror the files that relative `$ref`s name, transitively, on the same host; one that cannot be
     fetched keeps its cached copy, or stays missing (the loader then leaves out what needs it)."""
+    import httpx
+
     pending, done = [(url, target)], {url}
     while pending and len(done) <= MAX_FILES:
         document_url, path = pending.pop()
@@ -100,6 +102,8 @@ def _file_refs(document: Any) -> set[str]:
 
 
 def _download(url: str, target: Path, timeout: float) -> None:
+    import httpx
+
     with httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
         if response.status_code != 200:
             raise FetchError(url, "", f"HTTP {response.status_code}")
@@ -133,6 +137,8 @@ def remote_cache() -> Path:
 
 
 def _reason(exc: Exception) -> str:
+    import httpx
+
     if isinstance(exc, FetchError):
         return exc.reason
     if isinstance(exc, httpx.TimeoutException):
