@@ -161,13 +161,14 @@ def broken_refs(document: dict[str, Any], unresolved: list[tuple[str, str]]) -> 
     """Every local `$ref` that leads nowhere, as (place, the node holding it, reason); references the
     bundler could not bring in (`unresolved`) count, named at the place they were written."""
     found: list[tuple[str, dict[str, Any], str]] = []
+    judged: dict[str, tuple[str, str] | None] = {}  # each reference followed once (Kubernetes': 5,667 uses of ~600)
     stack: list[tuple[Any, Any]] = [(document, None)]  # (node, its place as a (parent place, key) chain)
     while stack:
         node, chain = stack.pop()
         if type(node) is dict:
             ref = node.get("$ref")
             if isinstance(ref, str) and ref.startswith("#"):
-                problem = _ref_problem(document, ref, unresolved)
+                problem = judged[ref] if ref in judged else judged.setdefault(ref, _ref_problem(document, ref, unresolved))
                 if problem is not None:
                     found.append((problem[0] or _spelled(chain), node, problem[1]))
             stack.extend((v, (chain, k)) for k, v in node.items() if type(v) is dict or type(v) is list)
