@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # what a gateway with no JWT auth never uses: PyJWT and cryptography (~60 ms of every start); with no upstream to
 # reach, the HTTP client aiohttp (~250 ms: it builds TLS contexts as it loads); with no spec by URL, httpx (~50 ms);
-# until a page of the dashboard is asked for, jinja2 (~40 ms)
-DEFERRED = ("jwt", "cryptography", "aiohttp", "httpx", "jinja2")
+# until a page of the dashboard is asked for, jinja2 (~40 ms); until a schema's pattern judges a value, regex (~15 ms)
+DEFERRED = ("jwt", "cryptography", "aiohttp", "httpx", "jinja2", "regex")
 
 PROBE = """
 import gc, json, sys
