@@ -174,7 +174,7 @@ def serve(
     from .app import build_app, load_services
     from .banner import log_start, report_warning
     from .logs import json_logs, setup_logging
-    from .server import prepare_serving
+    from .server import keep_loaded_specs, prepare_serving
     from .server import serve as run_server
 
     args = _args(sources, mode=mode, upstream=upstream or [], timeout=timeout, retries=retries,
@@ -184,6 +184,7 @@ def serve(
     setup_logging(config.log_format, config.log_level)
     prepare_serving(config)  # before anything loads (--workers N: the workers are forked from this process)
     loaded = load_services(config, deep_check="now" if strict else "later")
+    keep_loaded_specs()
     problems = [str(error) for error in loaded.errors]
     if strict:  # every warning is a refusal
         problems += [warning for service in loaded.services.values() for warning in service.warnings]

@@ -17,8 +17,6 @@ import re
 from functools import lru_cache
 from typing import Any
 
-import regex
-
 # What a Unicode property class stands for when a generator needs ASCII: letters, digits, spaces.
 _ASCII_CLASSES = {
     "L": "a-zA-Z", "Letter": "a-zA-Z", "Lu": "A-Z", "Uppercase_Letter": "A-Z", "Ll": "a-z", "Lowercase_Letter": "a-z",
@@ -30,6 +28,8 @@ _PROPERTY = re.compile(r"\\([pP])\{([^}]*)\}")
 @lru_cache(maxsize=4096)
 def compiled(pattern: str) -> Any:
     """The pattern ready to `search`, or None when it cannot be read (then it is an annotation)."""
+    import regex  # when a pattern is first judged: a start that judges none never loads it (~15 ms)
+
     try:
         return regex.compile(_rewrite(pattern), regex.V0)
     except (regex.error, ValueError, OverflowError, RecursionError):

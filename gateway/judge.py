@@ -26,29 +26,34 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator
-from functools import lru_cache
-from typing import Any
-
-from jsonschema import Draft4Validator, Draft202012Validator
-from jsonschema.exceptions import ValidationError
-from jsonschema.validators import extend
-from openapi_schema_validator import OAS30ReadValidator, OAS30Validator, OAS30WriteValidator, OAS31Validator
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any
 
 from . import compiled_schema, ecma_regex
 from .formats import format_error
 
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
+
 Error = dict[str, Any]
+
+
+def _error(message: str, **details: Any) -> ValidationError:
+    """jsonschema's ValidationError: jsonschema is imported when the rules first judge a value (`_dialects`)."""
+    from jsonschema.exceptions import ValidationError
+
+    return ValidationError(message, **details)
 
 
 def _format(validator: Any, fmt: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
     message = format_error(fmt, instance)
     if message:
-        yield ValidationError(message)
+        yield _error(message)
 
 
 def _pattern(validator: Any, pattern: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
     if isinstance(instance, str) and isinstance(pattern, str) and not ecma_regex.search(pattern, instance):
-        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+        yield _error(f"{instance!r} does not match {pattern!r}")
 
 
 def _pattern_properties(validator: Any, patterns: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
@@ -75,7 +80,7 @@ def _additional_properties(validator: Any, extra: Any, instance: Any, schema: An
             yield from validator.descend(instance[key], extra, path=key)
     elif extra is False:
         listed = ", ".join(repr(k) for k in sorted(extras))
-        yield ValidationError(f"Additional properties are not allowed ({listed} {'was' if len(extras) == 1 else 'were'} "
+        yield _error(f"Additional properties are not allowed ({listed} {'was' if len(extras) == 1 else 'were'} "
                               f"unexpected)")
 
 
@@ -105,7 +110,7 @@ def _union(kind: str, hold_tags: bool) -> Callable[..., Iterator[ValidationError
             if not found:
                 return  # one fitting branch is enough; several fitting a oneOf are forgiven (see module doc)
             errors += found
-        yield ValidationError(f"{_short(instance)} is not valid under any of the given schemas", context=errors)
+        yield _error(f"{_short(instance)} is not valid under any of the given schemas", context=errors)
     keyword.__name__ = kind
     return keyword
 
@@ -121,7 +126,7 @@ def _exclusive_one_of(validator: Any, branches: Any, instance: Any, schema: Any)
         return
     fitting = [index for index, sub in enumerate(branches) if not any(validator.descend(instance, sub, schema_path=index))]
     if len(fitting) > 1:
-        overlap = ValidationError(f"{_short(instance)} is valid under each of branches {fitting}")
+        overlap = _error(f"{_short(instance)} is valid under each of branches {fitting}")
         overlap.fitting = fitting  # type: ignore[attr-defined]  # for the mocker to tell them apart
         yield overlap
 
@@ -175,7 +180,7 @@ def _unnamed_tag(schema: Any, branches: list[Any], instance: Any) -> ValidationE
     table = discriminator_table(schema, branches) if isinstance(tag, str) else {}
     if not table or tag in table:
         return None
-    return ValidationError(f"discriminator value {tag!r} names no schema (known: {', '.join(map(repr, table))})",
+    return _error(f"discriminator value {tag!r} names no schema (known: {', '.join(map(repr, table))})",
                            path=[name])
 
 
@@ -260,17 +265,25 @@ _KEYWORDS = {"format": _format, "pattern": _pattern, "patternProperties": _patte
              "additionalProperties": _additional_properties, "allOf": _all_of,
              "oneOf": _union("oneOf", hold_tags=False), "anyOf": _union("anyOf", hold_tags=False)}
 _ANSWER_KEYWORDS = {**_KEYWORDS, "oneOf": _union("oneOf", hold_tags=True), "anyOf": _union("anyOf", hold_tags=True)}
-_REQUEST_DIALECTS = {"3.1": [extend(OAS31Validator, _KEYWORDS), extend(Draft202012Validator, _KEYWORDS)],
-                     "3.0": [extend(OAS30WriteValidator, _KEYWORDS), extend(OAS31Validator, _KEYWORDS),
-                             extend(Draft4Validator, _KEYWORDS)]}
-_PARAMETER_DIALECTS = {**_REQUEST_DIALECTS, "3.0": [extend(OAS30Validator, _KEYWORDS), *_REQUEST_DIALECTS["3.0"][1:]]}
-_RESPONSE_DIALECTS = {"3.1": [extend(OAS31Validator, _ANSWER_KEYWORDS), extend(Draft202012Validator, _ANSWER_KEYWORDS)],
-                      "3.0": [extend(OAS30ReadValidator, _ANSWER_KEYWORDS), extend(OAS31Validator, _ANSWER_KEYWORDS),
-                              extend(Draft4Validator, _ANSWER_KEYWORDS)]}
 _EXCLUSIVE_KEYWORDS = {**_ANSWER_KEYWORDS, "oneOf": _exclusive_one_of}
-_EXCLUSIVE_DIALECTS = {"3.1": [extend(OAS31Validator, _EXCLUSIVE_KEYWORDS), extend(Draft202012Validator, _EXCLUSIVE_KEYWORDS)],
-                       "3.0": [extend(OAS30ReadValidator, _EXCLUSIVE_KEYWORDS), extend(OAS31Validator, _EXCLUSIVE_KEYWORDS),
-                               extend(Draft4Validator, _EXCLUSIVE_KEYWORDS)]}
+
+
+@cache
+def _dialects(direction: str, version: str) -> tuple[Any, ...]:
+    """The chain of jsonschema validator classes for a direction and an OpenAPI version ("3.1" or "3.0"): the
+    spec's dialect first, plainer ones where it cannot judge. Made, and jsonschema and openapi-schema-validator
+    imported (~0.15 s), when the rules first judge a value: most starts only build validators, and the compiled
+    fast path judges the values that fit."""
+    from jsonschema import Draft4Validator, Draft202012Validator
+    from jsonschema.validators import extend
+    from openapi_schema_validator import OAS30ReadValidator, OAS30Validator, OAS30WriteValidator, OAS31Validator
+
+    keywords = {"request": _KEYWORDS, "response": _ANSWER_KEYWORDS, "exclusive": _EXCLUSIVE_KEYWORDS}.get(direction, _KEYWORDS)
+    if version == "3.1":
+        return extend(OAS31Validator, keywords), extend(Draft202012Validator, keywords)
+    first = {"request": OAS30WriteValidator, "response": OAS30ReadValidator, "exclusive": OAS30ReadValidator}
+    return (extend(first.get(direction, OAS30Validator), keywords), extend(OAS31Validator, keywords),
+            extend(Draft4Validator, keywords))
 
 
 def compile_schema(schema: dict[str, Any], openapi31: bool, direction: str = "request") -> Lenient:
@@ -278,10 +291,9 @@ def compile_schema(schema: dict[str, Any], openapi31: bool, direction: str = "re
     refused, a discriminator's tag held to the schemas it names) or a parameter/header (neither
     applies), or the mocker's own answer ("exclusive": a response whose oneOf fits exactly one branch).
     Each is a chain: the spec's dialect first, plainer ones where it cannot judge."""
-    dialects = {"request": _REQUEST_DIALECTS, "response": _RESPONSE_DIALECTS,
-                "exclusive": _EXCLUSIVE_DIALECTS}.get(direction, _PARAMETER_DIALECTS)
+    kind = direction if direction in ("request", "response", "exclusive") else "parameter"
     fast = None if direction == "exclusive" else (openapi31, direction)  # the strict oneOf reading stays Python's
-    return Lenient(schema, dialects["3.1" if openapi31 else "3.0"], fast)
+    return Lenient(schema, (kind, "3.1" if openapi31 else "3.0"), fast)
 
 
 @lru_cache(maxsize=8)
@@ -307,13 +319,13 @@ class Lenient:
     dialect cannot apply (`type: null` in 3.0, Swagger's list-form `items`): the strict validator
     raises on those instead of judging. `fast` ((openapi31, direction)) asks for the compiled fast path."""
 
-    def __init__(self, schema: dict[str, Any], chain: list[Any], fast: tuple[bool, str] | None = None) -> None:
+    def __init__(self, schema: dict[str, Any], dialect: tuple[str, str], fast: tuple[bool, str] | None = None) -> None:
         self.schema = schema
-        self.chain = list(chain)
+        self._dialect = dialect  # (direction, OpenAPI version): its chain of validator classes (`_dialects`)
+        self.chain: list[Any] | None = None  # the plainer validator classes left to step down to, once made
         # the rules' validator is built on first use where building it cannot fail (most never judge a value:
         # Kubernetes' spec has 6,204 parameters, each built at start before); otherwise now, as before
-        self._first = self.chain.pop(0)
-        self._active: Any = None if _builds_safely(schema) else self._first(schema)
+        self._active: Any = None if _builds_safely(schema) else self._first()(schema)
         self._fast_key = fast
         self._fast: Any = _UNCOMPILED if fast is not None else None
 
@@ -332,8 +344,15 @@ class Lenient:
     def active(self) -> Any:
         """The rules' validator in use: the spec's dialect, or a plainer one after it could not judge."""
         if self._active is None:  # two threads may both build it: the same validator, one kept
-            self._active = self._first(self.schema)
+            self._active = self._first()(self.schema)
         return self._active
+
+    def _first(self) -> Any:
+        """The spec's dialect's validator class; the plainer ones are left in `chain`."""
+        first, *rest = _dialects(*self._dialect)
+        if self.chain is None:
+            self.chain = rest
+        return first
 
     def rule_errors(self, value: Any) -> list[ValidationError]:
         """The value judged by the rules alone (the fast path's reference; raises where no rule applies)."""
@@ -343,7 +362,7 @@ class Lenient:
             except Exception:
                 if not self.chain:
                     raise
-            self._active = self.chain.pop(0)(self.schema)
+            self._active = self.chain.pop(0)(self.schema)  # `active` made `chain`
             self._fast = None  # translated for the first dialect's reading: no longer this validator's
 
     def _fast_accepts(self, value: Any) -> bool:

@@ -32,6 +32,7 @@ def fetch_spec(url: str, timeout: float = 10.0, read: Any = None) -> tuple[Path,
     """The local copy of the spec at `url` (fetched now, else the cached one) and a note when the
     cached copy is served because the URL could not be reached; FetchError when there is neither.
     `read` parses a fetched file (the spec loader's reader) so its relative references can be followed."""
+
     root = _root(url)
     target = _mirror_path(root, url)
     try:
@@ -60,6 +61,7 @@ def _root(url: str) -> Path:
 def _fetch_references(url: str, target: Path, root: Path, timeout: float, read: Any) -> None:
     """Mirror the files that relative `$ref`s name, transitively, on the same host; one that cannot be
     fetched keeps its cached copy, or stays missing (the loader then leaves out what needs it)."""
+
     pending, done = [(url, target)], {url}
     while pending and len(done) <= MAX_FILES:
         document_url, path = pending.pop()
@@ -137,6 +139,7 @@ def remote_cache() -> Path:
 
 
 def _reason(exc: Exception) -> str:
+
     if isinstance(exc, FetchError):
         return exc.reason
     return str(exc) or type(exc).__name__

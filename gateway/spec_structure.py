@@ -8,14 +8,14 @@ are named in the place (`paths./pets.get.responses.200.description: is required 
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import re
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-from openapi_spec_validator.schemas import schema_v2, schema_v30, schema_v31
-
-from .spec_checks import checker_for, short
+from . import __version__
+from .spec_checks import cache_file, checker_for, save_cached, short
 
 Finding = tuple[tuple[Any, ...], str]  # (place in the document, reason)
 
@@ -26,7 +26,39 @@ def structural_findings(raw: dict[str, Any]) -> list[Finding]:
     A draft spec (no `info`, a response without `description`, an unknown key) is still served,
     so these become warnings; the fast checker finds them, and where it only says "none of the oneOf
     alternatives", the reference checker is asked which rule of the closest alternative broke.
+    Kept by content (as the deep check's warnings are, spec_checks.py), with gw's and the checker's versions:
+    a start on a document checked before imports no checker (openapi-spec-validator and jsonschema, ~0.2 s).
     """
+    cache = cache_file(raw, f".structure-{_checker_version()}")
+    cached = _cached(cache)
+    if cached is not None:
+        return cached
+    findings = _checked(raw)
+    if all(type(part) in (str, int) for place, _ in findings for part in place):  # what JSON gives back the same
+        save_cached(cache, [[list(place), reason] for place, reason in findings])
+    return findings
+
+
+def _checker_version() -> str:
+    """gw's version and the installed checker's (its files' time: a reinstall or an upgrade checks again),
+    found without importing it."""
+    found = importlib.util.find_spec("openapi_spec_validator")
+    try:
+        stamp = Path(found.origin).stat().st_mtime_ns if found is not None and found.origin else 0
+    except OSError:
+        stamp = 0
+    return f"{__version__}-{stamp}"
+
+
+def _cached(cache: Path) -> list[Finding] | None:
+    try:
+        data = json.loads(cache.read_text())
+        return [(tuple(place), str(reason)) for place, reason in data]
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _checked(raw: dict[str, Any]) -> list[Finding]:
     errors = [(_real_path(raw, error.absolute_path), error) for error in checker_for(raw).schema_validator.iter_errors(raw)]
     explained = _explain_vague(raw, [path for path, e in errors if _VAGUE.search(_first_line(e.message))])
     findings: list[Finding] = []
@@ -80,6 +112,8 @@ def _explain_vague(raw: dict[str, Any], paths: list[tuple[Any, ...]]) -> dict[tu
     (slow on a large document, so it sees only the branches that failed)."""
     if not paths:
         return {}
+    import jsonschema
+
     try:
         schema = dict(_meta_schema(raw))
         validator = jsonschema.validators.validator_for(schema)(schema)
@@ -94,6 +128,8 @@ def _explain_vague(raw: dict[str, Any], paths: list[tuple[Any, ...]]) -> dict[tu
 
 
 def _meta_schema(raw: dict[str, Any]) -> Any:
+    from openapi_spec_validator.schemas import schema_v2, schema_v30, schema_v31
+
     version = str(raw.get("openapi") or raw.get("swagger"))
     return schema_v2 if version == "2.0" else schema_v31 if version.startswith("3.1") else schema_v30
 

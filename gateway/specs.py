@@ -157,7 +157,10 @@ def _load_service(name: str, spec_file: Path, base_path: str, deep_check: str, b
         served, slips = schema_slips(served, spec_file)
         warnings += left_out + slips
         deep = semantic_warnings(served, spec_file) if deep_check == "now" else cached_warnings(served, spec_file)
-        unchecked = plain_copy(served) if deep_check == "later" and deep is None else None
+        to_check = deep_check == "later" and deep is None
+        # the background check reads the document as served before references resolve: the specification keeps
+        # such a copy (`raw`), unless a draft's unbuildable operations are taken out of it below (then its own copy)
+        unchecked = plain_copy(served) if to_check and warnings else None
         specification = _specification(served, spec_file)
         if warnings:  # a draft: an operation that cannot be built is left out, not the whole spec
             unbuildable = _unbuildable(specification, spec_file)
@@ -171,8 +174,8 @@ def _load_service(name: str, spec_file: Path, base_path: str, deep_check: str, b
     service = Service(name, spec_file, base_path, specification, specification.version,
                       warnings=merge_warnings(warnings, deep or []), schema_names=_schema_names(specification.spec))
     learn_schema_names(specification.spec)
-    if unchecked is not None:
-        check_in_background(unchecked, spec_file, service.warnings)
+    if to_check:
+        check_in_background(specification.raw if unchecked is None else unchecked, spec_file, service.warnings)
     _index_operations(service)
     service.left_out = {_key(path, method, operation) for path, method, operation in operations_of(raw)} - set(service.operations)
     log.debug("%s: loaded %s in %.2f s", spec_file, counted(len(service.operations), "operation"), time.perf_counter() - started)

@@ -16,19 +16,20 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
-
-import aiohttp
 
 from .config import PROXIED_MODES, GatewayConfig, ServiceConfig
 from .core.events import Channel, WebSocketsChanged
 from .exchange import Exchange
-from .forwarder import Forwarder
+from .forwarder import Forwarder, client
 from .forwarder.proxy import forward_headers, request_target, target_url
 from .problems import PROBLEM_JSON, Problem
 from .specs import below_base, path_template
 from .steps.request_id import request_id_for
+
+if TYPE_CHECKING:
+    import aiohttp
 
 log = logging.getLogger("gw.websocket")
 
@@ -93,9 +94,9 @@ class WebSocketPassThrough:
         try:
             return await self.forwarder.session.ws_connect(
                 url.with_scheme("wss" if url.scheme == "https" else "ws"), headers=headers, protocols=protocols,
-                timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=HANDSHAKE_TIMEOUT), autoping=True,
+                timeout=client.ClientWSTimeout(ws_receive=None, ws_close=HANDSHAKE_TIMEOUT), autoping=True,
                 max_msg_size=0)
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        except (TimeoutError, client.ClientError, OSError) as exc:
             raise Problem(502, detail=f"upstream {instance.url} refused the WebSocket: {exc}",
                           slug="upstream-unreachable") from None
 
@@ -131,9 +132,9 @@ async def _client_to_upstream(receive: Any, upstream: aiohttp.ClientWebSocketRes
 
 async def _upstream_to_client(upstream: aiohttp.ClientWebSocketResponse, send: Any, counts: dict[str, int]) -> None:
     async for message in upstream:
-        if message.type == aiohttp.WSMsgType.TEXT:
+        if message.type == client.WSMsgType.TEXT:
             await send({"type": "websocket.send", "text": message.data})
-        elif message.type == aiohttp.WSMsgType.BINARY:
+        elif message.type == client.WSMsgType.BINARY:
             await send({"type": "websocket.send", "bytes": message.data})
         else:
             break

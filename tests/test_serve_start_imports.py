@@ -7,6 +7,7 @@ start and lists `sys.modules`), not by the clock: a module list is exact on a bu
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# what a gateway with no JWT auth never uses: PyJWT and cryptography (~60 ms of every start)
-DEFERRED = ("jwt", "cryptography")
+# what a gateway with no JWT auth never uses: PyJWT and cryptography (~60 ms of every start); with no upstream to
+# reach, the HTTP client aiohttp (~250 ms: it builds TLS contexts as it loads); with no spec by URL, httpx (~50 ms);
+# until a page of the dashboard is asked for, jinja2 (~40 ms); until a schema's pattern judges a value, regex (~15 ms)
+DEFERRED = ("jwt", "cryptography", "aiohttp", "httpx", "jinja2", "regex")
 
 PROBE = """
 import gc, json, sys
@@ -39,9 +42,10 @@ except Started:
 """
 
 
-def serve_start(*args: str) -> dict:
+def serve_start(*args: str, env: dict[str, str] | None = None) -> dict:
     """What `gw serve ARGS` had imported and collected when it would have started uvicorn."""
-    result = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    result = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120, cwd=ROOT,
+                            env={**os.environ, **(env or {})})
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -65,3 +69,29 @@ def test_serve_collects_no_garbage_while_it_imports_and_loads(users_start: dict)
     and loaded lives as long as the process: each collection there walked all of it again (~250 collections
     over ~1,300 modules). The one collection is serving's own, before it freezes the load (test_gc_freeze.py)."""
     assert users_start["collections"] == [2], f"{len(users_start['collections'])} collections before serving"
+
+
+def test_a_gateway_with_an_upstream_loads_its_http_client_before_serving() -> None:
+    """A service that reaches an upstream gets aiohttp at start, in the process that forks the workers: no request
+    (and no forked worker) pays for importing it."""
+    live = serve_start(str(ROOT / "specs" / "users.yaml"), "--mode", "live", "--upstream", "http://127.0.0.1:9")
+    assert "aiohttp" in live["modules"]
+    assert not {"httpx", "jinja2"} & set(live["modules"])
+
+
+# the spec checker and the rules' validators: openapi-spec-validator, jsonschema, openapi-schema-validator and what they
+# bring (requests, pydantic-settings, jsonschema-path): ~0.2 s of every start before
+CHECKERS = ("openapi_spec_validator", "jsonschema", "openapi_schema_validator", "requests", "pydantic_settings",
+            "jsonschema_path")
+
+
+def test_a_start_on_specs_checked_before_imports_no_spec_checker(tmp_path: Path) -> None:
+    """The structure check's findings (and the deep check's warnings) are kept by content: the next start on the
+    same document takes them from the cache, and request validators are built without jsonschema (the rules
+    import it when they first judge a value)."""
+    cache = {"XDG_CACHE_HOME": str(tmp_path)}
+    first = serve_start(str(ROOT / "specs" / "users.yaml"), env=cache)
+    again = serve_start(str(ROOT / "specs" / "users.yaml"), env=cache)
+    assert "openapi_spec_validator" in first["modules"]  # nothing cached yet: the document was checked
+    assert not set(CHECKERS) & set(again["modules"]), sorted(set(CHECKERS) & set(again["modules"]))
+    assert list((tmp_path / "gw" / "checks").glob("*.structure-*.json"))

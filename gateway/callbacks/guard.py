@@ -5,7 +5,7 @@ An entry is `*` (anywhere), a host name (`hooks.example.test`, `*.example.test`)
 (`10.0.0.0/8`, `::1`), each optionally with `:port` (`localhost:9000`, `[::1]:9000`, `127.0.0.1:9000`).
 A URL is allowed when its host is a listed name, or when every address its host resolves to is in a listed
 network (a name that resolves to a public address is refused however harmless it looks). Those checked
-addresses are the ones the sender then connects to (`PinnedResolver`), so a second DNS answer cannot
+addresses are the ones the sender then connects to (`PinnedResolver`, pinned.py), so a second DNS answer cannot
 swap in another (DNS rebinding).
 """
 
@@ -19,9 +19,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
-from aiohttp.abc import AbstractResolver
 from yarl import URL
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -167,18 +165,3 @@ class AllowList:
                 target = f"{host}:{port}" if text == host.strip("[]") else f"{host}:{port} resolves to {text}, which"
                 return Verdict(False, f"{target} is not in callbacks.allow ({self.text})")
         return Verdict(True, addresses=tuple(addresses))
-
-
-class PinnedResolver(AbstractResolver):
-    """aiohttp's resolver for one checked URL: the addresses the allow-list judged, and no others."""
-
-    def __init__(self, addresses: tuple[str, ...]) -> None:
-        self.addresses = addresses
-
-    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[dict[str, Any]]:
-        return [{"hostname": host, "host": address, "port": port,
-                 "family": socket.AF_INET6 if ":" in address else socket.AF_INET, "proto": 0,
-                 "flags": socket.AI_NUMERICHOST} for address in self.addresses]
-
-    async def close(self) -> None:
-        return None

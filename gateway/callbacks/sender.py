@@ -18,13 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
-
 from ..contract import check_response
 from ..core.events import CallbackSent, Channel
+from ..forwarder import client
 from ..journal import Entry, Journal
 from ..specs import Service
-from .guard import AllowList, PinnedResolver
+from .guard import AllowList
 from .payload import Payload
 from .plan import Target
 from .settings import CallbackSettings
@@ -132,16 +131,18 @@ class CallbackSender:
         return await self._post(outgoing, addresses)
 
     async def _post(self, outgoing: Outgoing, addresses: tuple[str, ...] | None) -> Outcome:
-        connector = aiohttp.TCPConnector(resolver=PinnedResolver(addresses) if addresses else None, force_close=True)
+        from .pinned import PinnedResolver  # aiohttp's: imported when a callback is first sent
+
+        connector = client.TCPConnector(resolver=PinnedResolver(addresses) if addresses else None, force_close=True)
         headers = {"user-agent": USER_AGENT, "x-gw-callback": outgoing.target.name}
         if outgoing.origin:
             headers["x-request-id"] = outgoing.origin
         if outgoing.payload.content_type:
             headers["content-type"] = outgoing.payload.content_type
-        timeout = aiohttp.ClientTimeout(total=self.settings.timeout)
+        timeout = client.ClientTimeout(total=self.settings.timeout)
         started = time.perf_counter()
         try:
-            async with aiohttp.ClientSession(connector=connector, timeout=timeout, trust_env=False) as session, \
+            async with client.ClientSession(connector=connector, timeout=timeout, trust_env=False) as session, \
                     session.request(outgoing.target.operation.method, outgoing.url, headers=headers,
                                     data=outgoing.payload.body if outgoing.payload.media else None,
                                     allow_redirects=False) as answer:  # a redirect could lead past the allow-list
@@ -151,7 +152,7 @@ class CallbackSender:
                 status, media = answer.status, answer.headers.get("content-type", "")
         except TimeoutError:
             return Outcome("failed", reason=f"no answer within {self.settings.timeout:g}s (callbacks.timeout)")
-        except (aiohttp.ClientError, OSError, ValueError) as exc:
+        except (client.ClientError, OSError, ValueError) as exc:
             return Outcome("failed", reason=f"{type(exc).__name__}: {exc}")
         contract = [str(v) for v in check_response(outgoing.service, outgoing.target.operation, status, media, body,
                                                    {k.lower(): v for k, v in answer_headers})]

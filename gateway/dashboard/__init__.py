@@ -9,9 +9,7 @@ from __future__ import annotations
 import mimetypes
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from ..exchange import Exchange, Response
 from ..problems import Problem
@@ -21,9 +19,14 @@ TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 HTML = "text/html; charset=utf-8"
 
+if TYPE_CHECKING:
+    import jinja2
+
 
 @cache
 def _environment() -> jinja2.Environment:
+    import jinja2  # when the first page is asked for: a gateway whose pages nobody opens never loads it (~40 ms)
+
     return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True,
                               lstrip_blocks=True, undefined=jinja2.StrictUndefined)
 

@@ -13,13 +13,16 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-
-import aiohttp
+from typing import TYPE_CHECKING
 
 from ..core.events import Channel, InstanceHealthChanged
 from ..policy_settings import HealthCheckSettings
+from . import client
 from .instances import HEALTHY, UNCHECKED, UNHEALTHY, Instance
 from .upstreams import UpstreamPool
+
+if TYPE_CHECKING:
+    import aiohttp
 
 log = logging.getLogger("gw.upstream")
 
@@ -67,7 +70,7 @@ class HealthChecks:
 
     async def _probe(self, instance: Instance, hc: HealthCheckSettings) -> tuple[bool, str]:
         url = str(instance.url).rstrip("/") + hc.path
-        timeout = aiohttp.ClientTimeout(total=hc.timeout)
+        timeout = client.ClientTimeout(total=hc.timeout)
         try:
             async with self._session().get(url, timeout=timeout, allow_redirects=False,
                                            headers=PROBE_HEADERS) as response:
@@ -75,7 +78,7 @@ class HealthChecks:
                 return 200 <= response.status < 300, f"GET {hc.path}: {response.status}"
         except TimeoutError:
             return False, f"GET {hc.path}: no answer within {hc.timeout:g}s"
-        except aiohttp.ClientError as exc:
+        except client.ClientError as exc:
             return False, f"GET {hc.path}: {type(exc).__name__}"
 
 

@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-import aiohttp
 from yarl import URL
 
 from ..config import ServiceConfig, mount_prefix
@@ -21,6 +20,7 @@ from ..core.events import Channel, UpstreamAnswered, UpstreamFailed
 from ..exchange import Exchange, Response
 from ..problems import Problem
 from ..shared_state import SharedState
+from . import client
 from .health_checks import HealthChecks
 from .instances import Instance
 from .retry import RETRYABLE_STATUSES, RetryPolicy, may_retry
@@ -28,6 +28,8 @@ from .shared_circuits import SharedCircuits
 from .upstreams import UpstreamPool, new_session
 
 if TYPE_CHECKING:
+    import aiohttp
+
     from ..auth.upstream import UpstreamIdentity
 
 HOP_BY_HOP = frozenset({
@@ -53,16 +55,20 @@ class Forwarder:
         self.upstream_identity = identity
         self.pools = {name: UpstreamPool.for_service(s, events) for name, s in services.items()}
         self.policies = {name: RetryPolicy(s.retries, s.backoff, s.backoff_max) for name, s in services.items()}
-        self._timeouts = {name: aiohttp.ClientTimeout(total=None, sock_connect=s.connect_timeout, sock_read=s.timeout)
-                          for name, s in services.items()}
+        self._timeouts: dict[str, aiohttp.ClientTimeout] = {}  # per service, made with the client (`_timeout`)
         self._session: aiohttp.ClientSession | None = None
+        # aiohttp is imported at start only where a service has an upstream to reach (forwarder/client.py): one
+        # that has none answers 502 without the client, and a stub-only gateway never loads it
+        self.reaches_upstreams = any(pool.instances for pool in self.pools.values())
+        if self.reaches_upstreams:
+            client.load()  # now, before serving (and before `--workers N` forks): no request pays for the import
         self.health = HealthChecks(self.pools, {n: s.health_check for n, s in services.items()}, lambda: self.session,
                                    events)
         breakers = [i.breaker for pool in self.pools.values() for i in pool.instances]
         self.circuits = SharedCircuits(state, breakers, events) if state is not None and state.kind != "memory" else None
 
     async def start(self) -> None:
-        if self._session is None:
+        if self._session is None and self.reaches_upstreams:  # otherwise made on first use (a runtime switch)
             self._session = new_session()
         self.health.start()
         if self.circuits is not None:
@@ -118,7 +124,7 @@ class Forwarder:
                                   title="Upstream timed out", slug="upstream-timeout")
                 tried = (*tried, upstream)
                 continue
-            except aiohttp.ClientError as exc:
+            except client.ClientError as exc:
                 failure = Problem(502, detail=f"{service.name} upstream could not be reached: {_reason(exc)}",
                                   title="Upstream unreachable", slug="upstream-unreachable")
                 tried = (*tried, upstream)
@@ -133,7 +139,7 @@ class Forwarder:
             exchange.notes["upstream"] = upstream.text
             try:
                 return await _answer(response, exchange.method == "HEAD", upstream)
-            except (aiohttp.ClientError, TimeoutError):
+            except (client.ClientError, TimeoutError):
                 upstream.breaker.failed(probe=False)
                 if UpstreamFailed in self.events.listened:
                     self.events.publish(UpstreamFailed(service.name, upstream.text, None, "incomplete"))
@@ -151,7 +157,7 @@ class Forwarder:
         started = time.perf_counter()
         try:
             response = await self._send(method, url, headers, body, settings)
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except (TimeoutError, client.ClientError) as exc:
             upstream.in_flight -= 1
             breaker.failed(probe)
             if UpstreamFailed in self.events.listened:
@@ -175,9 +181,14 @@ class Forwarder:
                     settings: ServiceConfig) -> aiohttp.ClientResponse:
         # `timeout` bounds every wait on the upstream (for its answer, and between two reads of a
         # streamed body), as nginx's proxy_read_timeout does; one timer per request, not two.
-        timeout = self._timeouts[settings.name]
+        timeout = self._timeouts.get(settings.name) or self._timeout(settings)
         return await self.session.request(method, url, headers=headers, data=body or None,
                                           allow_redirects=False, timeout=timeout)
+
+    def _timeout(self, settings: ServiceConfig) -> aiohttp.ClientTimeout:
+        timeout = self._timeouts[settings.name] = client.ClientTimeout(total=None, sock_connect=settings.connect_timeout,
+                                                                       sock_read=settings.timeout)
+        return timeout
 
 
 def broke_off(service: str) -> Problem:
@@ -279,16 +290,16 @@ def failure_kind(error: BaseException) -> str:
     """One word per way an attempt fails without an answer: a bounded `kind` (the metrics' label)."""
     if isinstance(error, TimeoutError):
         return "timeout"
-    if isinstance(error, aiohttp.ClientConnectorError):
+    if isinstance(error, client.ClientConnectorError):
         return "connect"
-    if isinstance(error, aiohttp.ServerDisconnectedError):
+    if isinstance(error, client.ServerDisconnectedError):
         return "disconnected"
     return "other"
 
 
 def _reason(exc: aiohttp.ClientError) -> str:
-    if isinstance(exc, aiohttp.ClientConnectorError):
+    if isinstance(exc, client.ClientConnectorError):
         return "connection refused" if isinstance(exc.os_error, ConnectionRefusedError) else "cannot connect"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
+    if isinstance(exc, client.ServerDisconnectedError):
         return "connection closed before an answer"
     return type(exc).__name__

@@ -7,17 +7,20 @@ concurrency where httpx's async pool collapsed.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 from yarl import URL
 
 from ..config import ServiceConfig
 from ..core.events import Channel
 from ..problems import Problem
+from . import client
 from .balancer import Balancer, make_balancer
 from .breaker import OPEN, Breaker
 from .instances import Instance
+
+if TYPE_CHECKING:
+    import aiohttp
 
 
 class UpstreamPool:
@@ -62,12 +65,12 @@ class UpstreamPool:
 
 def new_session(limit_per_host: int = 256) -> aiohttp.ClientSession:
     """The gateway's one client: pooled keep-alive connections, no cookie jar, bytes as they come."""
-    connector = aiohttp.TCPConnector(limit=0, limit_per_host=limit_per_host, ttl_dns_cache=300,
+    connector = client.TCPConnector(limit=0, limit_per_host=limit_per_host, ttl_dns_cache=300,
                                      enable_cleanup_closed=True)
-    return aiohttp.ClientSession(
+    return client.ClientSession(
         connector=connector,
-        cookie_jar=aiohttp.DummyCookieJar(),
+        cookie_jar=client.DummyCookieJar(),
         auto_decompress=False,
         skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
-        timeout=aiohttp.ClientTimeout(total=None),
+        timeout=client.ClientTimeout(total=None),
     )

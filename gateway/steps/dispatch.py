@@ -6,12 +6,10 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 
-import aiohttp
-
 from ..config import ServiceConfig
 from ..contract import check_response
 from ..exchange import Exchange, Response
-from ..forwarder import Forwarder
+from ..forwarder import Forwarder, client
 from ..forwarder.proxy import broke_off
 from ..json_once import JsonOnce
 from ..mocker import Mocker
@@ -73,7 +71,7 @@ class ModeDispatch:
         assert service is not None and operation is not None
         try:
             chunks, rest = await read_capped(response, self.recorder.max_body)  # never more than record.max_body held
-        except (aiohttp.ClientError, TimeoutError):  # cut by the upstream: a 502, nothing recorded
+        except (client.ClientError, TimeoutError):  # cut by the upstream: a 502, nothing recorded
             raise broke_off(service.name) from None
         if rest is not None:
             return await self._record_oversized(exchange, response, chunks, rest, self.recorder)
