@@ -139,7 +139,6 @@ def remote_cache() -> Path:
 
 
 def _reason(exc: Exception) -> str:
-
     if isinstance(exc, FetchError):
         return exc.reason
     return str(exc) or type(exc).__name__
