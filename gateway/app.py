@@ -28,6 +28,7 @@ from .chaos.step import Chaos
 from .chaos.switches import ChaosSwitches
 from .cluster import Cluster
 from .config import ConfigError, GatewayConfig, ServiceConfig
+from .edge.observe import Observe, request_id_for
 from .endpoints.auth import AuthEndpoints
 from .endpoints.dashboard import Dashboard, services_snapshot
 from .endpoints.docs import ServiceDocs
@@ -51,7 +52,6 @@ from .shared_state import open_state
 from .simulation.simulator import Simulation
 from .spec_fetch import fetch_spec, is_url
 from .specs import Service, SpecError, load_service, read_document
-from .steps.access_log import AccessLog
 from .steps.authenticate import Authenticate
 from .steps.body_limit import BodyLimit
 from .steps.client_address import ClientAddress
@@ -60,11 +60,8 @@ from .steps.cross_site import CrossSiteGuard
 from .steps.dispatch import ModeDispatch
 from .steps.errors import ProblemResponses
 from .steps.hardening import AllowedHosts, OwnPages, SecurityHeaders, rebinding_proof
-from .steps.journal import JournalStep
-from .steps.metrics import ObserveMetrics
 from .steps.own_paths import OwnPaths
 from .steps.rate_limit import RateLimit, any_rate_limit
-from .steps.request_id import RequestId, request_id_for
 from .steps.response_contract import ResponseContract
 from .streaming import send_answer
 from .stubs import StubStore
@@ -185,11 +182,8 @@ class GatewayApp:
         per_service_limits = {s.base_path: s.max_body for s in self.config.services.values() if s.max_body}
         mocker.pacing = Pacing(self.config.streams.events, self.config.streams.interval)
         steps = [
-            *([self.client_address] if self.client_address else []),  # first: every step sees the real client
-            RequestId(),
-            *([ObserveMetrics(self.metrics)] if self.metrics is not None else []),  # sees every answer as sent
-            AccessLog(),
-            JournalStep(self.journal, self.events, self.config.admin.journal_max_body),  # inside the access log
+            Observe(self.journal, self.events, self.config.admin.journal_max_body, self.metrics,  # request id, client
+                    self.client_address),  # address, then metrics, access log, journal: sees every answer as sent
             *self._edge(),  # security headers, allowed hosts, CORS: outside problem+json, so errors get them too
             ProblemResponses(),
             BodyLimit(self.config.max_body, per_service_limits),
@@ -247,19 +241,28 @@ class GatewayApp:
             exchange.identity = await plan.admit(exchange)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        kind = scope["type"]
-        if kind == "http":
-            guard = scope[GUARD] = BodyGuard(scope, receive)
-            exchange = Exchange(scope, guard)
-            try:
-                await self._http(exchange, scope, receive, send)
-            finally:  # the scopes (routing's is a copy) hold them and they hold a scope: unlinked, a request's objects
-                for held in (scope, exchange.scope):  # are freed at once, not piled up for the collector's pauses
-                    held.pop(GUARD, None)
-                    held.pop("gw.exchange", None)
-        elif kind == "lifespan":
+        if scope["type"] != "http":
+            await self._other(scope, receive, send)
+            return
+        guard = scope[GUARD] = BodyGuard(scope, receive)
+        exchange = Exchange(scope, guard)
+        try:
+            response = await self.pipeline.handler(exchange)
+            await send_answer(response, send, receive, head_only=scope["method"] == "HEAD")
+        except ClientAborted:
+            pass  # nobody to answer: the observe step logged and counted it (edge/observe.py)
+        except OSError:
+            log.info("client went away", extra={"fields": {"request_id": exchange.request_id}})
+        finally:  # the scopes (routing's is a copy) hold them and they hold a scope: unlinked, a request's objects
+            for held in (scope, exchange.scope):  # are freed at once, not piled up for the collector's pauses
+                held.pop(GUARD, None)
+                held.pop("gw.exchange", None)
+
+    async def _other(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """The lifespan, and WebSockets (gw's live feed, or a service's socket passed through)."""
+        if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
-        elif kind == "websocket":
+        elif scope["type"] == "websocket":
             if self.client_address is not None:
                 self.client_address.resolve(scope)
             if await self._refused_host(scope, receive, send):
@@ -268,17 +271,6 @@ class GatewayApp:
                 await self.live_events(scope, receive, send)
             else:
                 await self.websockets(scope, receive, send)
-
-    async def _http(self, exchange: Exchange, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        try:
-            response = await self.pipeline(exchange)
-        except ClientAborted as aborted:
-            self._aborted(exchange, aborted)
-            return
-        try:
-            await send_answer(response, send, receive, head_only=scope["method"] == "HEAD")
-        except OSError:
-            log.info("client went away", extra={"fields": {"request_id": exchange.request_id}})
 
     async def _refused_host(self, scope: dict[str, Any], receive: Any, send: Any) -> bool:
         """A WebSocket handshake to a Host not in `allowed_hosts` is refused as an HTTP request would be."""
@@ -290,16 +282,6 @@ class GatewayApp:
             return False
         await refuse_socket(scope, send, problem, request_id_for(exchange))
         return True
-    def _aborted(self, exchange: Exchange, aborted: ClientAborted) -> None:
-        """A request whose client left mid-body: nothing was forwarded, recorded or journaled; one line, one count."""
-        operation = exchange.operation
-        service = operation.service if operation is not None else exchange.service.name if exchange.service else ""
-        log.warning("request aborted: %s %s: %s", exchange.method, exchange.path, aborted,
-                    extra={"fields": {"request_id": exchange.request_id, "method": exchange.method, "path": exchange.path,
-                                      "service": service, "received": aborted.received, "declared": aborted.declared,
-                                      "client": exchange.client_ip}})
-        if self.metrics is not None:
-            self.metrics.aborted(service)
 
     async def _hello(self) -> dict[str, Any]:
         """The first frame of /_gw/ws: the services and their modes now, so a client can draw at once."""

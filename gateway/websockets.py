@@ -22,12 +22,12 @@ from urllib.parse import parse_qsl
 import aiohttp
 
 from .config import PROXIED_MODES, GatewayConfig, ServiceConfig
+from .edge.observe import request_id_for
 from .exchange import Exchange
 from .forwarder import Forwarder
 from .forwarder.proxy import forward_headers, request_target, target_url
 from .problems import PROBLEM_JSON, Problem
 from .specs import below_base, path_template
-from .steps.request_id import request_id_for
 
 log = logging.getLogger("gw.websocket")
 
