@@ -1,7 +1,7 @@
 """Assemble the gateway: load every service's spec, then chain the pipeline a request walks.
 
-    request id -> access log -> security headers -> allowed hosts -> CORS -> problem+json -> body limit
-      -> complete body (aborted.py: an upload cut short is never answered as whole)
+    observe (edge/observe.py: client address, request id; metrics, access log, journal) -> security headers
+      -> allowed hosts -> CORS -> problem+json -> body limit (and the body's end: an upload cut short is never whole)
       -> /_gw/ endpoints -> router (connexion: route, policies (auth, rate limit), validate)
       -> chaos (delays and faults on purpose) -> mode dispatch (mocker | forwarder)
 """
@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any
 
 from . import json_limits
-from .aborted import GUARD, BodyGuard, ClientAborted, CompleteBody
+from .aborted import GUARD, BodyGuard, ClientAborted
 from .admin import AdminAccess
 from .admin.api import AdminApi, publish_circuit_changes
 from .auth.setup import Auth, auth_errors
@@ -186,8 +186,7 @@ class GatewayApp:
                     self.client_address),  # address, then metrics, access log, journal: sees every answer as sent
             *self._edge(),  # security headers, allowed hosts, CORS: outside problem+json, so errors get them too
             ProblemResponses(),
-            BodyLimit(self.config.max_body, per_service_limits),
-            CompleteBody(),  # a success waits for the body's end: an upload cut short is never answered as whole
+            BodyLimit(self.config.max_body, per_service_limits),  # and a success waits for the body's end (aborted.py)
             OwnPaths([  # /_gw/...: a service's request skips these with one prefix test
                 CrossSiteGuard(self.own_pages),  # a foreign page's form cannot change state through /_gw/api or /_gw/auth
                 AuthEndpoints(self.auth),
@@ -198,7 +197,7 @@ class GatewayApp:
                                  self._gateway_routes(), self.started),
             ]),
             Router(services, policies=self._policies()),
-            self.contract,
+            *([self.contract] if self._contract_checked() else []),  # the validation proxy, unless no service checks
             *callback_step(services, self.callbacks, self.config.callbacks.enabled),  # only where a spec has callbacks
             self.chaos,  # last: its faults replace the answer as it leaves dispatch
         ]
@@ -225,6 +224,11 @@ class GatewayApp:
         if config.cors.enabled:
             edge.append(Cors(config.cors, self.origins))
         return edge
+
+    def _contract_checked(self) -> bool:
+        """Whether any service judges upstream answers (`contract.check`, which no runtime switch changes: a mode
+        switch to live on a service that does not check still judges nothing)."""
+        return any(self.config.contract_for(name).check for name in self.config.services)
 
     def _policies(self) -> list[Any]:
         """Steps that run once the operation is known and before its request is validated."""
