@@ -140,8 +140,10 @@ class Forwarder:
         probe = breaker.acquire()
         upstream.in_flight += 1
         started = time.perf_counter()
-        try:
-            response = await self._send(method, url, headers, body, settings)
+        try:  # `timeout` bounds every wait on the upstream (for its answer, and between two reads of a streamed
+            # body), as nginx's proxy_read_timeout does; one timer per request, not two
+            response = await self.session.request(method, url, headers=headers, data=body or None, allow_redirects=False,
+                                                  timeout=self._timeouts[settings.name])
         except (TimeoutError, aiohttp.ClientError) as exc:
             upstream.in_flight -= 1
             breaker.failed(probe)
@@ -163,14 +165,6 @@ class Forwarder:
         """Tell the metrics (when on) how one attempt went: how long it took, and how it failed."""
         if self.observer is not None:
             self.observer.upstream_attempt(settings.name, upstream.text, time.perf_counter() - started, status, error)
-
-    async def _send(self, method: str, url: URL, headers: list[tuple[str, str]], body: bytes,
-                    settings: ServiceConfig) -> aiohttp.ClientResponse:
-        # `timeout` bounds every wait on the upstream (for its answer, and between two reads of a
-        # streamed body), as nginx's proxy_read_timeout does; one timer per request, not two.
-        timeout = self._timeouts[settings.name]
-        return await self.session.request(method, url, headers=headers, data=body or None,
-                                          allow_redirects=False, timeout=timeout)
 
 
 def broke_off(service: str) -> Problem:
