@@ -6,8 +6,12 @@ example user gw's stub answers) on uvicorn with httptools and uvloop, 1 and 2 wo
 wrk load as bench/run.py (-c32). Also measured: the same bare app on gw's own protocol
 (gateway/connections.py: head/body deadlines, size caps, a connection cap, whole writes), so its share
 shows, and gw's stub answer itself (`gw serve specs/users.yaml --workers N`). Servers are measured
-interleaved, round after round, and the table shows the median of the rounds: on a shared box compare
-the ratios in one run, not the figures across runs.
+interleaved, round after round, and the table shows the median of the rounds.
+
+req/s move with the neighbours' load; CPU time per request hardly does. So each measurement also reads the
+CPU seconds the server's processes (all its workers) and wrk spent, per request served, and projects the
+req/s a quiet box would give: N workers on C cores shared with wrk reach at most
+min(N / server CPU per request, C / (server + wrk CPU per request)).
 
     python bench/ceiling.py                     # 3 rounds x 5 s per server, 1 and 2 workers
     python bench/ceiling.py --duration 2 --rounds 1 --workers 2
@@ -18,9 +22,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import sys
 import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as `python bench/ceiling.py`: make the bench package importable
@@ -84,14 +90,51 @@ def servers(folder: Path, workers: list[int], with_gw: bool) -> list[Server]:
     return made
 
 
-def measure(server: Server, wrk: Wrk) -> float:
+def group_cpu(group: int) -> float:
+    """CPU seconds spent so far by the live processes of a process group (a server and its workers)."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()  # after `(comm)`: state, ppid, pgrp, ...
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == group:
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class Figures:
+    rps: float
+    server_us: float  # CPU per request, all the server's processes
+    wrk_us: float  # CPU per request of the load generator
+
+
+def measure(server: Server, wrk: Wrk) -> Figures:
     with running(server) as up:
-        measurement = Measurement("stub", "GET /users/1", up.name, wrk.connections, url=up.base + "/users/1")
-        wrk.run(measurement)
-    if not measurement.ok:
+        assert up.proc is not None
+        url = up.base + "/users/1"
+        wrk.warm(url, wrk.warmup)
+        measurement = Measurement("stub", "GET /users/1", up.name, wrk.connections, url=url)
+        server_cpu, wrk_cpu = group_cpu(up.proc.pid), children_cpu()
+        replace(wrk, warmup=0).run(measurement)
+        server_cpu, wrk_cpu = group_cpu(up.proc.pid) - server_cpu, children_cpu() - wrk_cpu
+    if not measurement.ok or not measurement.requests:
         raise SystemExit(f"error: {server.name}: {measurement.problem}")
     assert measurement.rps is not None
-    return measurement.rps
+    return Figures(measurement.rps, server_cpu / measurement.requests * 1e6, wrk_cpu / measurement.requests * 1e6)
+
+
+def quiet_ceiling(figures: Figures, workers: int, cores: int) -> float:
+    """req/s on a quiet box with `cores` shared by the server's workers and wrk, from CPU per request."""
+    return min(workers / figures.server_us, cores / (figures.server_us + figures.wrk_us)) * 1e6
 
 
 def main() -> None:
@@ -108,21 +151,27 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="gw-ceiling-") as tmp:
         folder = Path(tmp)
         order = servers(folder, args.workers or [1, 2], not args.no_gw)
-        samples: dict[str, list[float]] = {server.name: [] for server in order}
+        samples: dict[str, list[Figures]] = {server.name: [] for server in order}
+        workers = {server.name: int(server.name.rsplit(" ", 1)[1].rstrip("w")) for server in order}
         load = [os.getloadavg()[0]]
         for round_no in range(args.rounds):
             for server in order if round_no % 2 == 0 else reversed(order):
                 samples[server.name].append(measure(server, wrk))
             load.append(os.getloadavg()[0])
             print(f"round {round_no + 1}/{args.rounds} done", file=sys.stderr)
-    medians = {name: statistics.median(values) for name, values in samples.items()}
+    cores = os.cpu_count() or 1
+    table = {name: {"rps": statistics.median(f.rps for f in got), "server_cpu_us": statistics.median(f.server_us for f in got),
+                    "wrk_cpu_us": statistics.median(f.wrk_us for f in got)} for name, got in samples.items()}
+    for name, row in table.items():
+        row["quiet_rps"] = quiet_ceiling(Figures(row["rps"], row["server_cpu_us"], row["wrk_cpu_us"]), workers[name], cores)
     if args.json:
-        print(json.dumps({"rps_median": medians, "samples": samples, "load_average": load}, indent=2))
+        print(json.dumps({"servers": table, "load_average": load, "cores": cores}, indent=2))
         return
-    print(f"req/s at {args.connections} connections (wrk, median of {args.rounds} rounds x {args.duration} s); "
-          f"load average {min(load):.1f}-{max(load):.1f} on {os.cpu_count()} cores")
-    for name, rps in medians.items():
-        print(f"{name:<42}{rps:>10,.0f}   ({', '.join(f'{v:,.0f}' for v in samples[name])})")
+    print(f"GET /users/1 at {args.connections} connections (wrk, median of {args.rounds} rounds x {args.duration} s); "
+          f"load average {min(load):.1f}-{max(load):.1f} on {cores} cores")
+    print(f"{'server':<40}{'req/s':>9}{'server CPU µs/req':>19}{'wrk CPU µs/req':>16}{'quiet req/s':>13}")
+    for name, row in table.items():
+        print(f"{name:<40}{row['rps']:>9,.0f}{row['server_cpu_us']:>19.1f}{row['wrk_cpu_us']:>16.1f}{row['quiet_rps']:>13,.0f}")
 
 
 if __name__ == "__main__":
