@@ -5,7 +5,8 @@ work, know what the server underneath allows: a bare ASGI app answering a fixed 
 example user gw's stub answers) on uvicorn with httptools and uvloop, 1 and 2 workers, under the same
 wrk load as bench/run.py (-c32). Also measured: the same bare app on gw's own protocol
 (gateway/connections.py: head/body deadlines, size caps, a connection cap, whole writes), so its share
-shows, and gw's stub answer itself (`gw serve specs/users.yaml --workers N`). Servers are measured
+shows, the bare app on granian where it is importable (not a dependency of gw: `pip install --target DIR granian`
+and PYTHONPATH=DIR), and gw's stub answer itself (`gw serve specs/users.yaml --workers N`). Servers are measured
 interleaved, round after round, and the table shows the median of the rounds.
 
 req/s move with the neighbours' load; CPU time per request hardly does. So each measurement also reads the
@@ -20,6 +21,7 @@ min(N / server CPU per request, C / (server + wrk CPU per request)).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -81,10 +83,23 @@ def bare(folder: Path, workers: int, protocol: str) -> Server:
                   folder / f"{name.replace(' ', '-').replace(',', '')}.log", env=env)
 
 
+def granian(folder: Path, workers: int) -> Server:
+    """The same bare app on granian (Rust: hyper and tokio), where it is importable: what another server would lift."""
+    bare(folder, workers, "uvicorn")  # writes the app
+    port = free_port()
+    name = f"bare ASGI, granian, {workers}w"
+    cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
+           "--workers", str(workers), "--loop", "uvloop", "--no-access-log", "--log-level", "warning", "ceiling_app:app"]
+    env = {"PYTHONPATH": os.pathsep.join([str(folder), os.environ.get("PYTHONPATH", "")])}
+    return Server(name, cmd, port, "/users/1", folder / f"granian-{workers}w.log", env=env)
+
+
 def servers(folder: Path, workers: list[int], with_gw: bool) -> list[Server]:
     made = []
     for count in workers:
         made += [bare(folder, count, "uvicorn"), bare(folder, count, "gw")]
+        if importlib.util.find_spec("granian") is not None:
+            made.append(granian(folder, count))
         if with_gw:
             made.append(gw_stub(count, folder))
     return made
