@@ -12,14 +12,14 @@ import gc
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from . import json_limits
 from .aborted import GUARD, BodyGuard, ClientAborted
 from .admin import AdminAccess
-from .admin.api import AdminApi, publish_circuit_changes
+from .admin.api import AdminApi
+from .admin.parts import AdminParts, CircuitReset
 from .auth.setup import Auth, auth_errors
 from .auth.upstream import UpstreamIdentity
 from .callbacks.sender import CallbackSender
@@ -28,6 +28,7 @@ from .chaos.step import Chaos
 from .chaos.switches import ChaosSwitches
 from .cluster import Cluster
 from .config import ConfigError, GatewayConfig, ServiceConfig
+from .core.events import Channel
 from .edge.observe import Observe, request_id_for
 from .endpoints.auth import AuthEndpoints
 from .endpoints.dashboard import Dashboard, services_snapshot
@@ -45,13 +46,15 @@ from .metrics import GatewayMetrics
 from .mocker import Mocker
 from .mocker.streams import Pacing
 from .modes import Modes
+from .operator.state import GatewayState
 from .pipeline import Pipeline
 from .reload import Reloader
+from .reload_worker import Bounds
 from .routing import Router
 from .shared_state import open_state
 from .simulation.simulator import Simulation
 from .spec_fetch import fetch_spec, is_url
-from .specs import Service, SpecError, load_service, read_document
+from .specs import LoadResult, Service, SpecError, load_service, read_document
 from .steps.authenticate import Authenticate
 from .steps.body_limit import BodyLimit
 from .steps.client_address import ClientAddress
@@ -72,12 +75,6 @@ from .websockets import WebSocketPassThrough
 from .websockets import refuse as refuse_socket
 
 log = logging.getLogger("gw")
-
-
-@dataclass
-class LoadResult:
-    services: dict[str, Service] = field(default_factory=dict)
-    errors: list[SpecError] = field(default_factory=list)
 
 
 ServiceLoader = Callable[[ServiceConfig], Service]
@@ -133,26 +130,33 @@ class GatewayApp:
         json_limits.configure(config.json)  # process-wide: every JSON body parsed is bounded the same way
         self.started = time.time()  # uptime counts from here, across reloads
         self.state = open_state(config.redis_url)  # memory, or Redis shared by every gateway process
-        self.events = EventBus()  # live feed for the dashboard and `gw journal --follow`
+        self.channel = Channel()  # the one event channel: publishers below, subscribers plugged in here
+        self.events = EventBus(self.channel)  # live feed for the dashboard and `gw journal --follow`
         self.auth = Auth.build(config, self.state)
         self.admin_access = AdminAccess(config, self.auth)
-        self.forwarder = Forwarder(config.services, self.state)  # breakers shared through the state when it is Redis
-        self.forwarder.upstream_identity = UpstreamIdentity(config)  # forward | strip | bearer | mint, per service
+        self.forwarder = Forwarder(config.services, self.state, self.channel,  # breakers shared through a Redis state
+                                   UpstreamIdentity(config))  # forward | strip | bearer | mint, per service
         self.stubs = StubStore(config.stubs_path(), list(config.services))
         self.recorder = Recorder(self.stubs, {}, {n: ", ".join(s.upstream) for n, s in config.services.items()},
-                                 keep_versions=config.record_versions, max_body=config.record.max_body)
+                                 keep_versions=config.record_versions, max_body=config.record.max_body,
+                                 events=self.channel)
         self.contract = ResponseContract(config)  # kept across reloads: its counts are the gateway's
         self.origins = OriginMatcher(config.cors.origins)  # one matcher (and its cache) for CORS and WebSockets
         origins = self.origins.allows if config.cors.enabled else None
         self.websockets = WebSocketPassThrough(config, self.forwarder, self._admit_socket, origins)
-        self.reloader = Reloader(self)
+        self.reloader = Reloader(config, self.stubs, partial(_reload_specs, config), lambda: self.services, self.reassemble)
         self.journal = Journal(config.admin.journal_size)  # the last exchanges, for /_gw/api/journal
-        self.modes = Modes(config.services, self.state, self.events)  # runtime switches, followed through Redis
+        self.modes = Modes(config.services, self.state, self.channel)  # runtime switches, followed through Redis
         self.cluster = Cluster(self.state, config.workers)  # questions every gateway process answers (admin API)
-        self.callbacks = CallbackSender(config.callbacks, self.journal, self.events)  # callbacks and webhooks gw sends
-        self.chaos = Chaos(config, ChaosSwitches(config.services, self.state, self.events))  # delays and faults
-        publish_circuit_changes(self.forwarder, self.events)
-        self.admin_api = AdminApi(self)  # /_gw/api/, described by gateway/admin/openapi.yaml
+        self.callbacks = CallbackSender(config.callbacks, self.journal, self.channel)  # callbacks and webhooks gw sends
+        self.chaos = Chaos(config, ChaosSwitches(config.services, self.state, self.channel))  # delays and faults
+        # the read model the admin API, the dashboard and detailed health answer from; it follows each assembly
+        self.gateway_state = GatewayState(config.services, {n: str(config.spec_path(s)) for n, s in config.services.items()},
+                                          self.modes, self.forwarder.instances, self.stubs, self.chaos.summary)
+        self.admin_api = AdminApi(self.gateway_state, AdminParts(  # /_gw/api/, described by gateway/admin/openapi.yaml
+            self.admin_access, self.modes, CircuitReset(self.forwarder.instances, self.forwarder.circuits), self.stubs,
+            self.journal, self.chaos, self.callbacks, self.state, self.cluster, Bounds.of(config), self._redactor,
+            lambda: self.simulation))
         self.admin_service = self.admin_api.service  # that document as a Service (name gw-admin), for Swagger UI
         self.allowed_hosts = AllowedHosts(config.allowed_hosts) if config.allowed_hosts else None  # HTTP and sockets
         own_host = self.allowed_hosts.allows if self.allowed_hosts else partial(rebinding_proof, bind_host=config.host)
@@ -161,8 +165,8 @@ class GatewayApp:
                                       own_host=own_host)
         self.metrics = GatewayMetrics() if config.metrics else None  # kept across reloads, as the contract's counts
         if self.metrics is not None:
-            self.metrics.attach(self.forwarder, self.websockets)
-        self.detailed_health = DetailedHealth(self)
+            self.metrics.follow(self.channel, self.forwarder.pools.values())
+        self.detailed_health = DetailedHealth(self.gateway_state, self.admin_access, self.state, config, self.started)
         self.client_address = ClientAddress.for_cidrs(config.trusted_proxies)  # None: the peer is the client
         self.assemble(loaded)
 
@@ -182,8 +186,9 @@ class GatewayApp:
         per_service_limits = {s.base_path: s.max_body for s in self.config.services.values() if s.max_body}
         mocker.pacing = Pacing(self.config.streams.events, self.config.streams.interval)
         steps = [
-            Observe(self.journal, self.events, self.config.admin.journal_max_body, self.metrics,  # request id, client
-                    self.client_address),  # address, then metrics, access log, journal: sees every answer as sent
+            Observe(self.journal, self.channel, self.config.admin.journal_max_body,  # request id, client address, then
+                    *((self.metrics.observe, self.metrics.aborted) if self.metrics is not None else (None, None)),  # metrics,
+                    client_address=self.client_address),  # access log, journal: sees every answer as sent
             *self._edge(),  # security headers, allowed hosts, CORS: outside problem+json, so errors get them too
             ProblemResponses(),
             BodyLimit(self.config.max_body, per_service_limits),  # and a success waits for the body's end (aborted.py)
@@ -191,7 +196,7 @@ class GatewayApp:
                 CrossSiteGuard(self.own_pages),  # a foreign page's form cannot change state through /_gw/api or /_gw/auth
                 AuthEndpoints(self.auth),
                 self.admin_api,  # /_gw/api/: before /_gw/ endpoints, which answer 404 for the rest
-                Dashboard(self.admin_access, lambda: services_snapshot(self.config, self.services, self.chaos.summary)),
+                Dashboard(self.admin_access, self.gateway_state),
                 ServiceDocs(services, [self.admin_service]),  # /_gw/docs: Swagger UI per service, public
                 GatewayEndpoints(self.config, services, [str(e) for e in loaded.errors], self.forwarder,
                                  self._gateway_routes(), self.started),
@@ -204,6 +209,7 @@ class GatewayApp:
         self.simulation = Simulation.build(self.config, services, self.state, self.contract.violations)  # `state:` services
         dispatch = ModeDispatch(self.config.services, mocker, self.forwarder, self.recorder, self.simulation)
         self.services, self.loaded = services, loaded
+        self.gateway_state.follow(services, loaded.errors)
         self.pipeline = Pipeline(steps, dispatch)
 
     def _gateway_routes(self) -> dict[str, Any]:
@@ -289,7 +295,12 @@ class GatewayApp:
 
     async def _hello(self) -> dict[str, Any]:
         """The first frame of /_gw/ws: the services and their modes now, so a client can draw at once."""
-        return {"services": services_snapshot(self.config, self.services, self.chaos.summary)}
+        return {"services": services_snapshot(self.gateway_state)}
+
+    def _redactor(self, service: str | None) -> Redactor:
+        """The service's recording redactor (its spec's API-key names, the `redact` setting), else the defaults."""
+        found = self.recorder.redactors.get(service) if service else None
+        return found or Redactor.for_spec({}, self.config.redact)
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:
@@ -313,11 +324,17 @@ class GatewayApp:
                 await self.cluster.stop()
                 await self.chaos.switches.stop()
                 await self.forwarder.close()
+                await self.channel.close()
                 await self.state.close()
                 if self.metrics is not None:
                     self.metrics.close()  # multiprocess: this worker's live gauges leave the sums
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _reload_specs(config: GatewayConfig, loader: ServiceLoader) -> LoadResult:
+    """A reload's load: the specs only (settings do not change while running), each read by `loader`."""
+    return load_services(config, deep_check="cached", check_auth=False, loader=loader)
 
 
 def _freeze_start_up_objects() -> None:

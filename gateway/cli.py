@@ -334,6 +334,7 @@ def record(
     """
     from .app import build_app, load_services
     from .config import parse_weighted_upstreams
+    from .core.events import StubRecorded
     from .logs import setup_logging
     from .server import serve as run_server
 
@@ -361,11 +362,11 @@ def record(
     gateway = build_app(config, keep_going=True, loaded=loaded)
     marks = {"created": "[green]+[/]", "updated": "[yellow]~[/]", "unchanged": "[dim]=[/]"}
 
-    def show(recorded: Recorded, summary: str) -> None:
+    def show(recorded: StubRecorded) -> None:
         flag = "  [red]breaks the contract[/]" if recorded.violations else ""
-        err.print(f"{marks[recorded.outcome]} {recorded.stub_id}  [dim]{summary}[/]{flag}", highlight=False)
+        err.print(f"{marks[recorded.outcome]} {recorded.stub_id}  [dim]{recorded.summary}[/]{flag}", highlight=False)
 
-    gateway.recorder.listeners.append(show)
+    gateway.channel.subscribe(StubRecorded, show)
     err.print(f"recording {service} from {', '.join(settings.upstream)} on http://{config.host}:{config.port}"
               f"{settings.base_path}  (Ctrl-C to stop)", highlight=False)
     run_server(args, config, gateway)

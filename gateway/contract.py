@@ -37,18 +37,6 @@ class Violation:
         return f"{self.where}: {self.message}" if self.where not in ("status", "content-type") else self.message
 
 
-def response_violations(service: Service, operation: Operation, status: int, content_type: str, body: bytes | None,
-                        headers: dict[str, str] | None = None) -> list[str]:
-    """Each way the response breaks the operation's declared responses, as short sentences (a stream's
-    events judged one by one: `gw stubs verify` and HAR import see a recorded SSE stream's drift)."""
-    from .stream_contract import whole_stream_violations  # it builds on this module's Violation
-
-    found = check_response(service, operation, status, content_type, body, headers)
-    if body:
-        found += whole_stream_violations(service, operation, status, content_type, body)
-    return [str(v) for v in found]
-
-
 def check_response(service: Service, operation: Operation, status: int, content_type: str, body: bytes | None,
                    headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
                    parsed: JsonOnce | None = None) -> list[Violation]:

@@ -24,7 +24,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, PlatformCollector, ProcessCollector, values
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
@@ -32,16 +31,25 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from yarl import URL
 
 from . import __version__
-from .forwarder.breaker import CLOSED, HALF_OPEN, OPEN
+from .core.events import (
+    CIRCUIT_CHANGES,
+    Channel,
+    CircuitChanged,
+    CircuitClosed,
+    CircuitHalfOpened,
+    CircuitOpened,
+    UpstreamAnswered,
+    UpstreamFailed,
+    WebSocketsChanged,
+)
 
 if TYPE_CHECKING:
     from .exchange import Exchange
-    from .forwarder import Forwarder
     from .forwarder.breaker import Breaker
-    from .websockets import WebSocketPassThrough
+    from .forwarder.upstreams import UpstreamPool
 
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
-CIRCUIT_VALUES = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
+CIRCUIT_VALUES = {CircuitClosed.after: 0, CircuitHalfOpened.after: 1, CircuitOpened.after: 2}
 # From a cached stub answer (well under a millisecond) to a slow upstream (tens of seconds).
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 RECORDED_SOURCE = "recorded"  # a stub file answered (stub and spy modes; fallback notes it as stub_source)
@@ -81,19 +89,6 @@ def instance_label(url: str) -> str:
     """An upstream instance as a label: its URL without credentials (labels are shown to every scraper)."""
     parsed = URL(url)
     return str(parsed.with_user(None)) if parsed.user or parsed.password else url
-
-
-def upstream_error_kind(status: int | None, error: BaseException | None) -> str:
-    """One word per way an upstream attempt can fail: a bounded `kind` label."""
-    if error is None:
-        return "5xx" if status is not None and status >= 500 else ""
-    if isinstance(error, TimeoutError):
-        return "timeout"
-    if isinstance(error, aiohttp.ClientConnectorError):
-        return "connect"
-    if isinstance(error, aiohttp.ServerDisconnectedError):
-        return "disconnected"
-    return "other"
 
 
 @dataclass
@@ -177,14 +172,16 @@ class GatewayMetrics:
 
     # --- wiring -------------------------------------------------------------------------------
 
-    def attach(self, forwarder: Forwarder, websockets: WebSocketPassThrough) -> None:
-        """Follow every upstream attempt, every circuit of the forwarder's pools, and the open WebSockets."""
-        forwarder.observer = self
-        websockets.on_count = self.websocket_count
-        for pool in forwarder.pools.values():
+    def follow(self, events: Channel, pools: Iterable[UpstreamPool]) -> None:
+        """Subscribe to every upstream attempt, every circuit move and the open WebSockets; start the circuit
+        gauges of the pools' instances at their state now."""
+        events.subscribe(UpstreamAnswered, self.upstream_answered)
+        events.subscribe(UpstreamFailed, self.upstream_failed)
+        events.subscribe(CIRCUIT_CHANGES, self.circuit_changed)
+        events.subscribe(WebSocketsChanged, self.websockets_changed)
+        for pool in pools:
             for instance in pool.instances:
                 breaker = instance.breaker
-                breaker.listeners.append(self.circuit_changed)
                 self._breakers.append(breaker)
                 self.circuit_state.labels(pool.service, instance_label(str(instance.url))).set(
                     CIRCUIT_VALUES[breaker.state])
@@ -252,30 +249,35 @@ class GatewayMetrics:
         series = self._operations[key] = _OperationSeries(self.request_duration.labels(*key), {}, service)
         return series
 
-    def upstream_attempt(self, service: str, instance: str, seconds: float, status: int | None,
-                         error: BaseException | None) -> None:
-        """One attempt on one upstream instance (called by the forwarder): its latency, and how it failed."""
-        bound = self._upstreams.get((service, instance))
-        if bound is None:
-            label = instance_label(instance)
-            bound = self._upstreams[(service, instance)] = (self.upstream_duration.labels(service, label), label)
-        bound[0].observe(seconds)
-        kind = upstream_error_kind(status, error)
-        if kind:
-            self.upstream_errors.labels(service, bound[1], kind).inc()
+    def upstream_answered(self, event: UpstreamAnswered) -> None:
+        """One attempt on one upstream instance got an answer: its latency, and a 5xx as an error."""
+        key = (event.service, event.instance)
+        bound = self._upstreams.get(key) or self._bind_upstream(key)
+        bound[0].observe(event.seconds)
+        if event.status >= 500:
+            self.upstream_errors.labels(event.service, bound[1], "5xx").inc()
 
-    def upstream_broke_off(self, service: str, instance: str, _error: BaseException) -> None:
-        """The upstream's answer had begun and broke off before its end."""
-        self.upstream_errors.labels(service, instance_label(instance), "incomplete").inc()
+    def upstream_failed(self, event: UpstreamFailed) -> None:
+        """One attempt failed without an answer (its latency too), or its answer broke off (`incomplete`)."""
+        key = (event.service, event.instance)
+        bound = self._upstreams.get(key) or self._bind_upstream(key)
+        if event.seconds is not None:
+            bound[0].observe(event.seconds)
+        self.upstream_errors.labels(event.service, bound[1], event.kind).inc()
 
-    def circuit_changed(self, breaker: Breaker, _before: str, after: str) -> None:
-        instance = instance_label(breaker.url)
-        self.circuit_state.labels(breaker.service, instance).set(CIRCUIT_VALUES[after])
-        self.circuit_transitions.labels(breaker.service, instance, after).inc()
+    def _bind_upstream(self, key: tuple[str, str]) -> tuple[Any, str]:
+        label = instance_label(key[1])
+        bound = self._upstreams[key] = (self.upstream_duration.labels(key[0], label), label)
+        return bound
 
-    def websocket_count(self, service: str, delta: int) -> None:
+    def circuit_changed(self, event: CircuitChanged) -> None:
+        instance = instance_label(event.instance)
+        self.circuit_state.labels(event.service, instance).set(CIRCUIT_VALUES[event.after])
+        self.circuit_transitions.labels(event.service, instance, event.after).inc()
+
+    def websockets_changed(self, event: WebSocketsChanged) -> None:
         """A WebSocket connection opened (+1) or closed (-1)."""
-        self.websocket_connections.labels(service).inc(delta)
+        self.websocket_connections.labels(event.service).inc(event.delta)
 
     # --- the scrape -----------------------------------------------------------------------------
 

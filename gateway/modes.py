@@ -17,7 +17,7 @@ import logging
 from typing import Any
 
 from .config import MODES, ServiceConfig
-from .events import EventBus
+from .core.events import Channel, ModeSwitched
 from .shared_document import Document, SharedDocument
 from .shared_state import SharedState
 
@@ -53,7 +53,7 @@ class Overrides:
 class Modes:
     """Switches modes in this process and, through the shared state, in every process."""
 
-    def __init__(self, settings: dict[str, ServiceConfig], state: SharedState, events: EventBus) -> None:
+    def __init__(self, settings: dict[str, ServiceConfig], state: SharedState, events: Channel) -> None:
         self.settings = settings
         self.state = state
         self.events = events
@@ -124,6 +124,18 @@ class Modes:
                     table[(name, key)] = override["mode"]
         return table
 
+    def effective(self, service: str, operation: str | None = None) -> tuple[str, str]:
+        """The mode in effect for a service (or one operation) and where it comes from: `runtime` (switched),
+        `gateway.yaml`, or `service` (an operation without a mode of its own follows its service's)."""
+        settings = self.settings[service]
+        if operation is None:
+            return settings.mode, "runtime" if service in self.overrides.services else "gateway.yaml"
+        own = settings.operations.get(operation, {})
+        if "mode" not in own:
+            return settings.mode, "service"
+        switched = self.overrides.operations.get(service, {}).get(operation) is not None
+        return own["mode"], "runtime" if switched else "gateway.yaml"
+
     def _announce(self, before: dict[tuple[str, str | None], str], after: dict[tuple[str, str | None], str]) -> None:
         for service, operation in sorted(set(before) | set(after), key=lambda k: (k[0], k[1] or "")):
             old, new = before.get((service, operation)), after.get((service, operation))
@@ -132,7 +144,7 @@ class Modes:
             mode = new if new is not None else self.settings[service].mode  # a cleared override: its service's mode
             log.warning("mode of %s%s is now %s", service, f" {operation}" if operation else "", mode,
                         extra={"fields": {"event": "mode", "service": service, "operation": operation, "mode": mode}})
-            self.events.publish({"type": "mode", "service": service, "operation": operation, "mode": mode})
+            self.events.publish(ModeSwitched(service, operation, mode))
 
     # -- following other processes ---------------------------------------------------------------
 

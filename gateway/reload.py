@@ -5,6 +5,9 @@ needs no watcher service, and behaves the same on every filesystem. A broken stu
 reported and skipped; a broken spec is reported and the service keeps its last good version.
 Specs are read in a bounded worker process (gateway/reload_worker.py): a hostile edit costs at most
 `reload_timeout` and `reload_max_memory`, is refused with one line, and later edits reload as usual.
+
+It is handed what it needs by the app that assembles it (the settings, the stub store, a way to load the
+specs, the services served now, and the swap), never the app itself.
 """
 
 from __future__ import annotations
@@ -12,22 +15,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import SPEC_SUFFIXES
 from .reload_worker import Bounds, bounded_loader, reload_stubs
+from .specs import LoadResult
 
 if TYPE_CHECKING:
-    from .app import GatewayApp
+    from .config import GatewayConfig, ServiceConfig
+    from .specs import Service
+    from .stubs import StubStore
 
 log = logging.getLogger("gw.reload")
 Snapshot = dict[Path, tuple[int, int]]
+Loader = Callable[["ServiceConfig"], "Service"]
 
 
 class Reloader:
-    def __init__(self, app: GatewayApp) -> None:
-        self.app = app
+    """Follows the stub files and the spec files; `load(loader)` loads every spec with that loader, `current()`
+    is the services served now, `swap` puts a new set in (the app re-assembles its pipeline around it)."""
+
+    def __init__(self, config: GatewayConfig, stubs: StubStore, load: Callable[[Loader], LoadResult],
+                 current: Callable[[], dict[str, Service]], swap: Callable[[LoadResult], None]) -> None:
+        self.config = config
+        self.stubs = stubs
+        self.load = load
+        self.current = current
+        self.swap = swap
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -43,7 +59,7 @@ class Reloader:
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self.app.config.reload_interval)
+            await asyncio.sleep(self.config.reload_interval)
             try:
                 await self.check()
             except Exception:  # a reload must never take the gateway down
@@ -56,27 +72,24 @@ class Reloader:
             await asyncio.to_thread(self.reload_specs)
         if stubs != self._stubs:
             self._stubs = stubs
-            await asyncio.to_thread(reload_stubs, self.app.stubs, Bounds.of(self.app.config))
-            count = len(self.app.stubs.all())
-            log.warning("stubs reloaded: %d stubs, %d broken files", count, len(self.app.stubs.errors))
+            await asyncio.to_thread(reload_stubs, self.stubs, Bounds.of(self.config))
+            count = len(self.stubs.all())
+            log.warning("stubs reloaded: %d stubs, %d broken files", count, len(self.stubs.errors))
 
     def reload_specs(self) -> None:
-        from .app import LoadResult, load_services
-
-        config = self.app.config
-        fresh = load_services(config, deep_check="cached", check_auth=False, loader=bounded_loader(config, Bounds.of(config)))
-        previous = self.app.services
-        services = dict(previous)
+        config = self.config
+        fresh = self.load(bounded_loader(config, Bounds.of(config)))
+        services = dict(self.current())
         for error in fresh.errors:
             log.error("spec not reloaded, keeping the last good one: %s", error)
         services.update(fresh.services)
         # a service still served from its last good spec is not an error for readiness
-        errors = [] if set(services) == set(self.app.config.services) else fresh.errors
-        self.app.reassemble(LoadResult(services, errors))
+        errors = [] if set(services) == set(config.services) else fresh.errors
+        self.swap(LoadResult(services, errors))
         log.warning("specs reloaded: %s", ", ".join(sorted(fresh.services)) or "none")
 
     def stub_files(self) -> Snapshot:
-        root = self.app.stubs.root
+        root = self.stubs.root
         found: Snapshot = {}
         if root.is_dir():
             for folder in root.iterdir():
@@ -85,7 +98,7 @@ class Reloader:
         return found
 
     def spec_files(self) -> Snapshot:
-        folders = {self.app.config.spec_path(s).resolve().parent for s in self.app.config.services.values()}
+        folders = {self.config.spec_path(s).resolve().parent for s in self.config.services.values()}
         return _stat_all(p for folder in folders if folder.is_dir() for p in folder.iterdir()
                          if p.suffix in SPEC_SUFFIXES)
 

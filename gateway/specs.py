@@ -94,6 +94,14 @@ class Service:
         return self.version >= (3, 1, 0)
 
 
+@dataclass
+class LoadResult:
+    """The configured services' specs, loaded (by name), and one SpecError for each that could not be."""
+
+    services: dict[str, Service] = field(default_factory=dict)
+    errors: list[SpecError] = field(default_factory=list)
+
+
 def bundle_spec(spec_file: Path, read: Callable[[Path], dict[str, Any]] | None = None) -> Bundled:
     """The spec's document with other files brought in, and the references that could not be (place, reason)."""
     unresolved: list[tuple[str, str]] = []

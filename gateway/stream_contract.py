@@ -13,7 +13,7 @@ import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from .contract import Violation
+from .contract import Violation, check_response
 from .json_limits import parse_json
 from .media_types import base_type
 from .mocker.streams import RS, cut_events, is_sse_shaped, item_checker, item_schema, stream_kind
@@ -21,6 +21,17 @@ from .specs import Operation, Service
 
 MAX_REPORTED = 3  # event violations reported per stream; the rest pass unchecked
 MAX_PENDING = 1024 * 1024  # an unfinished event longer than this is not checked (never held whole)
+
+
+def response_violations(service: Service, operation: Operation, status: int, content_type: str, body: bytes | None,
+                        headers: dict[str, str] | None = None) -> list[str]:
+    """Each way a whole response breaks the operation's declared responses, as short sentences: its head and
+    body (contract.check_response), and a stream's events judged one by one (`gw stubs verify`, recording
+    checks and HAR import see a recorded SSE stream's drift)."""
+    found = check_response(service, operation, status, content_type, body, headers)
+    if body:
+        found += whole_stream_violations(service, operation, status, content_type, body)
+    return [str(v) for v in found]
 
 
 class StreamBroke(Exception):

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 import aiohttp
 
 from .config import PROXIED_MODES, GatewayConfig, ServiceConfig
+from .core.events import Channel, WebSocketsChanged
 from .edge.observe import request_id_for
 from .exchange import Exchange
 from .forwarder import Forwarder
@@ -40,17 +41,20 @@ OriginCheck = Callable[[str], bool]
 
 
 class WebSocketPassThrough:
-    """ASGI handler for `websocket` scopes: check the handshake, connect upstream, pump both ways."""
+    """ASGI handler for `websocket` scopes: check the handshake, connect upstream, pump both ways.
+
+    Each connection opened and closed is published on `events` (WebSocketsChanged: the metrics' gauge).
+    """
 
     def __init__(self, config: GatewayConfig, forwarder: Forwarder, admit: Admit,
-                 origin_allowed: OriginCheck | None = None) -> None:
+                 origin_allowed: OriginCheck | None = None, events: Channel | None = None) -> None:
         self.config = config
         self.forwarder = forwarder
         self.admit = admit
         self.origin_allowed = origin_allowed
+        self.events = events if events is not None else forwarder.events  # by default the channel the forwarder uses
         self.routes = [(s, _patterns(s)) for s in sorted(config.services.values(), key=lambda s: -len(s.base_path))
                        if s.websockets]
-        self.on_count: Callable[[str, int], None] | None = None  # (service, +1 | -1): the metrics' gauge
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         exchange = Exchange(_with_token_header(scope), receive)
@@ -100,14 +104,12 @@ class WebSocketPassThrough:
         started = time.perf_counter()
         await send({"type": "websocket.accept", "subprotocol": upstream.protocol,
                     "headers": [(b"x-request-id", exchange.request_id.encode())]})
-        if self.on_count is not None:
-            self.on_count(settings.name, 1)
+        self.events.publish(WebSocketsChanged(settings.name, 1))
         counts = {"to_upstream": 0, "to_client": 0}
         try:
             await first_done(_client_to_upstream(receive, upstream, counts), _upstream_to_client(upstream, send, counts))
         finally:
-            if self.on_count is not None:
-                self.on_count(settings.name, -1)
+            self.events.publish(WebSocketsChanged(settings.name, -1))
             await upstream.close()
             log.info("websocket closed", extra={"fields": {
                 "request_id": exchange.request_id, "service": settings.name, "path": exchange.path,

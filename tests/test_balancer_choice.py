@@ -12,14 +12,14 @@ import random
 from yarl import URL
 
 from gw.forwarder.balancer import LeastConnections, Random, RoundRobin, SmoothWeightedRoundRobin
-from gw.forwarder.upstreams import Upstream
+from gw.forwarder.instances import Instance
 
 
-def instances(*names: str, weights: dict[str, int] | None = None) -> list[Upstream]:
-    return [Upstream(URL(f"http://{name}:1"), (weights or {}).get(name, 1)) for name in names]
+def instances(*names: str, weights: dict[str, int] | None = None) -> list[Instance]:
+    return [Instance(URL(f"http://{name}:1"), (weights or {}).get(name, 1)) for name in names]
 
 
-def names(chosen: list[Upstream | None]) -> list[str | None]:
+def names(chosen: list[Instance | None]) -> list[str | None]:
     return [c.url.host if c is not None else None for c in chosen]
 
 

@@ -12,8 +12,10 @@ from collections.abc import Iterator
 import pytest
 from yarl import URL
 
+from gw.core.events import CIRCUIT_CHANGES, Channel
 from gw.forwarder.breaker import CLOSED, HALF_OPEN, OPEN, Breaker
-from gw.forwarder.upstreams import Upstream, UpstreamPool
+from gw.forwarder.instances import Instance
+from gw.forwarder.upstreams import UpstreamPool
 from gw.policy_settings import CircuitBreakerSettings
 
 
@@ -50,9 +52,9 @@ def send(pool: UpstreamPool, failing: set[str]) -> str | None:
     return instance.url.host
 
 
-def good_and_bad(clock: Clock) -> tuple[UpstreamPool, Upstream, Upstream]:
-    good = Upstream(URL("http://good:1"), breaker=breaker(clock, "http://good:1"))
-    bad = Upstream(URL("http://bad:1"), breaker=breaker(clock, "http://bad:1"))
+def good_and_bad(clock: Clock) -> tuple[UpstreamPool, Instance, Instance]:
+    good = Instance(URL("http://good:1"), breaker=breaker(clock, "http://good:1"))
+    bad = Instance(URL("http://bad:1"), breaker=breaker(clock, "http://bad:1"))
     return UpstreamPool("s", [good, bad]), good, bad
 
 
@@ -134,7 +136,7 @@ def test_a_probe_that_never_finished_frees_its_slot(clock: Clock) -> None:
 
 def test_an_instance_waiting_on_its_probe_reads_as_circuit_open(clock: Clock) -> None:
     circuit = breaker(clock, failures=1, open_seconds=5)
-    pool = UpstreamPool("s", [Upstream(URL("http://a:1"), breaker=circuit)])
+    pool = UpstreamPool("s", [Instance(URL("http://a:1"), breaker=circuit)])
     circuit.failed(probe=False)
     assert pool.pick() is None
     assert pool.unavailable().headers["Retry-After"] == "5"
@@ -175,9 +177,11 @@ def circuit_log() -> Iterator[list[logging.LogRecord]]:
 
 
 def test_every_transition_is_told_to_listeners_and_logged_once(clock: Clock, circuit_log: list[logging.LogRecord]) -> None:
-    circuit = breaker(clock, failures=2, open_seconds=1)
+    events = Channel()
+    circuit = Breaker("s", "http://a:1", CircuitBreakerSettings(failures=2, window=10, open_seconds=1, half_open_requests=1),
+                      clock=clock, events=events)
     told: list[tuple[str, str]] = []
-    circuit.listeners.append(lambda _b, before, to: told.append((before, to)))
+    events.subscribe(CIRCUIT_CHANGES, lambda e: told.append((e.before, e.after)))
     circuit.failed(probe=False)
     circuit.failed(probe=False)
     circuit.failed(probe=False)  # already open: no second change

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import httpx
 
 from gw.config import ServiceConfig
+from gw.core.events import Channel
 from gw.events import EventBus
 from gw.modes import ModeError, Modes
 from gw.shared_state import SharedState
@@ -18,8 +19,8 @@ USERS = str(SPECS / "users.yaml")
 
 
 def modes_for(**services: ServiceConfig) -> tuple[Modes, EventBus]:
-    events = EventBus()
-    return Modes(dict(services), SharedState(), events), events
+    channel = Channel()
+    return Modes(dict(services), SharedState(), channel), EventBus(channel)
 
 
 def test_switching_changes_what_mode_dispatch_reads_and_publishes_a_mode_event() -> None:

@@ -2,11 +2,14 @@
 
 It is described by `openapi.yaml` beside this file and loaded as a service like any other, so it
 is routed and validated by the same connexion machinery (`routing.Router`: our routing, our
-compiled validators, our problem+json) and Swagger UI can show it (`GatewayApp.admin_service`).
+compiled validators, our problem+json) and Swagger UI can show it (the app's `admin_service`).
 It gets a Router of its own, with no auth or rate-limit policies: those are the services'
 contracts; the admin API's guard is `AdminAccess`, checked before routing, so a stranger learns
 nothing about which paths exist. Where a service's request goes on to mode dispatch, an admin
 request goes to the handler named by its operationId.
+
+It reads through the read model (gateway/operator/state.py: the same view of a service the dashboard and
+detailed health show) and acts through the narrow parts the app hands it (`AdminParts`), never the app.
 
 Path segments that may hold slashes (operation keys such as `GET /me`, instance URLs) are sent
 URL-encoded; `%2F` is kept encoded through routing and decoded in the handler.
@@ -18,31 +21,25 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..chaos.admin import ChaosApi
-from ..config import ServiceConfig, mount_prefix
-from ..events import EventBus
 from ..exchange import Exchange, Response
-from ..forwarder import Forwarder
-from ..forwarder.breaker import Breaker
-from ..forwarder.upstreams import Upstream
 from ..modes import ModeError
+from ..operator.state import GatewayState, ServiceView
 from ..pipeline import Next
 from ..problems import Problem
-from ..reload_worker import Bounds, reload_stubs
+from ..reload_worker import reload_stubs
 from ..routing import Router
 from ..shared_state import StateUnavailable
-from ..specs import Operation, Service, load_service
+from ..specs import Service, load_service
 from ..stubs import Stub
-from ..stubs.redaction import Redactor
+from .parts import AdminParts
 from .scenarios import ScenarioAdmin
 from .state import state_handlers
 from .stubs_api import StubsApi
+from .targets import Targets, param
 from .webhooks import fire_webhook
-
-if TYPE_CHECKING:
-    from ..app import GatewayApp
 
 PREFIX = "/_gw/api"
 SERVICE_NAME = "gw-admin"  # the admin API's name as a service (Swagger UI: /_gw/docs/gw-admin)
@@ -58,8 +55,10 @@ def load_admin_service() -> Service:
 class AdminApi:
     """Pipeline step: answers /_gw/api/... for operators; everything else walks on."""
 
-    def __init__(self, app: GatewayApp) -> None:
-        self.app = app
+    def __init__(self, state: GatewayState, parts: AdminParts) -> None:
+        self.state = state
+        self.parts = parts
+        self.targets = Targets(state)
         self.service = load_admin_service()
         self.router = Router({SERVICE_NAME: self.service})
         self.handlers: dict[str, Handler] = {
@@ -69,12 +68,14 @@ class AdminApi:
             "listStubs": self.list_stubs, "reloadStubs": self.reload_stubs, "getStub": self.get_stub,
             "deleteStub": self.delete_stub, "listJournal": self.list_journal, "clearJournal": self.clear_journal,
             "getJournalEntry": self.get_journal_entry,
-            "fireWebhook": partial(fire_webhook, app),
-            **ScenarioAdmin(app).handlers(),
-            **state_handlers(app),
-            **ChaosApi(self).handlers(),  # gateway/chaos/admin.py
+            "fireWebhook": partial(fire_webhook, state, parts.callbacks),
+            **ScenarioAdmin(parts.shared, parts.stubs).handlers(),
+            **state_handlers(self.targets, parts.simulation),
+            **ChaosApi(parts.chaos, self.targets).handlers(),  # gateway/chaos/admin.py
         }
-        self.stubs_api = StubsApi(app, self._redactor)  # stubs and verification for tests in any language
+        # stubs and verification for tests in any language
+        self.stubs_api = StubsApi(parts.stubs, parts.shared, parts.cluster, parts.journal, lambda: state.specs,
+                                  parts.redactor)
         self.handlers.update(self.stubs_api.handlers())
         missing = {op.key for op in self.service.operations.values()} - set(self.handlers)
         assert not missing, f"admin operations without a handler: {missing}"
@@ -83,7 +84,7 @@ class AdminApi:
         path = exchange.path
         if not (path == PREFIX or path.startswith(PREFIX + "/")):
             return await call_next(exchange)
-        await self.app.admin_access.check(exchange)
+        await self.parts.access.check(exchange)
         exchange.source = "gateway"
         return await self.router(exchange, self._handle)
 
@@ -96,25 +97,25 @@ class AdminApi:
     # -- services and modes --------------------------------------------------------------------
 
     async def list_services(self, _exchange: Exchange) -> Response:
-        return Response.json(200, {"services": [self._service_view(name) for name in self.app.config.services]})
+        return Response.json(200, {"services": [service_json(view) for view in self.state.services()]})
 
     async def get_service(self, exchange: Exchange) -> Response:
-        return Response.json(200, self._service_view(self._service_name(exchange)))
+        return Response.json(200, service_json(self.state.service(self.targets.service(exchange))))
 
     async def set_service_mode(self, exchange: Exchange) -> Response:
-        name = self._service_name(exchange)
-        await self._switch(self.app.modes.set_service(name, await _mode(exchange)))
-        return Response.json(200, self._service_view(name))
+        name = self.targets.service(exchange)
+        await self._switch(self.parts.modes.set_service(name, await _mode(exchange)))
+        return Response.json(200, service_json(self.state.service(name)))
 
     async def set_operation_mode(self, exchange: Exchange) -> Response:
-        name, key = self._operation(exchange)
-        await self._switch(self.app.modes.set_operation(name, key, await _mode(exchange)))
-        return Response.json(200, self._operation_view(name, key))
+        name, key = self.targets.operation(exchange)
+        await self._switch(self.parts.modes.set_operation(name, key, await _mode(exchange)))
+        return Response.json(200, self.state.operation(name, key).to_json())
 
     async def clear_operation_mode(self, exchange: Exchange) -> Response:
-        name, key = self._operation(exchange)
-        await self._switch(self.app.modes.clear_operation(name, key))
-        return Response.json(200, self._operation_view(name, key))
+        name, key = self.targets.operation(exchange)
+        await self._switch(self.parts.modes.clear_operation(name, key))
+        return Response.json(200, self.state.operation(name, key).to_json())
 
     @staticmethod
     async def _switch(change: Awaitable[None]) -> None:
@@ -125,65 +126,29 @@ class AdminApi:
         except StateUnavailable as exc:
             raise Problem(503, detail=f"the mode was not switched: {exc}", slug="state-unavailable") from None
 
-    def _service_name(self, exchange: Exchange) -> str:
-        name = _param(exchange, "service")
-        if name not in self.app.config.services:
-            raise Problem(404, detail=f"no service {name!r}; services: {', '.join(self.app.config.services)}")
-        return name
-
-    def _operation(self, exchange: Exchange) -> tuple[str, str]:
-        name = self._service_name(exchange)
-        key = _param(exchange, "operation")
-        service = self.app.services.get(name)
-        if service is None or key not in service.operations:
-            raise Problem(404, detail=f"service {name} has no operation {key!r} (URL-encode the key: "
-                                      "GET%20%2Fme for `GET /me`)")
-        return name, key
-
-    def _service_view(self, name: str) -> dict[str, Any]:
-        settings = self.app.config.services[name]
-        service = self.app.services.get(name)
-        pool = self.app.forwarder.pools.get(name)
-        operations = list(service.operations) if service is not None else []
-        return {
-            "name": name,
-            "base_path": service.base_path if service is not None else settings.base_path,
-            "mode": settings.mode,
-            "spec": str(self.app.config.spec_path(settings)),
-            "operations": [self._operation_view(name, key) for key in operations],
-            "instances": [_instance_view(i) for i in pool.instances] if pool is not None else [],
-        }
-
-    def _operation_view(self, name: str, key: str) -> dict[str, Any]:
-        return operation_view(self.app.config.services[name], self.app.services[name].operations[key])
-
     # -- circuits ------------------------------------------------------------------------------
 
     async def reset_circuit(self, exchange: Exchange) -> Response:
-        name = self._service_name(exchange)
-        wanted = _param(exchange, "instance").rstrip("/")
-        pool = self.app.forwarder.pools.get(name)
-        found = next((i for i in (pool.instances if pool else []) if wanted in (i.breaker.url.rstrip("/"),
-                                                                                 str(i.url).rstrip("/"))), None)
+        name = self.targets.service(exchange)
+        wanted = param(exchange, "instance").rstrip("/")
+        found = self.state.instance(name, wanted)
         if found is None:
-            known = ", ".join(i.breaker.url for i in pool.instances) if pool and pool.instances else "none"
+            known = ", ".join(i.url for i in self.state.instances(name)) or "none"
             raise Problem(404, detail=f"service {name} has no upstream instance {wanted!r}; instances: {known}")
-        found.breaker.reset()
-        if self.app.forwarder.circuits is not None:
-            try:
-                await self.app.forwarder.circuits.reset(found.breaker)
-            except StateUnavailable as exc:
-                raise Problem(503, detail=f"closed here, but not in the shared state: {exc}",
-                              slug="state-unavailable") from None
-        return Response.json(200, _instance_view(found))
+        try:
+            await self.parts.circuits.reset(name, found.url)
+        except StateUnavailable as exc:
+            raise Problem(503, detail=f"closed here, but not in the shared state: {exc}",
+                          slug="state-unavailable") from None
+        return Response.json(200, (self.state.instance(name, found.url) or found).to_json())
 
     # -- stubs ---------------------------------------------------------------------------------
 
     async def list_stubs(self, exchange: Exchange) -> Response:
         service = exchange.query.get("service") or None
-        if service is not None and service not in self.app.config.services:
-            raise Problem(404, detail=f"no service {service!r}; services: {', '.join(self.app.config.services)}")
-        store = self.app.stubs
+        if service is not None:
+            self.targets.known_service(service)
+        store = self.parts.stubs
         stubs = [self._stub_view(s) for s in store.all(service)]
         errors = [str(e) for e in store.errors if service is None or f"/{service}/" in str(e)]
         return Response.json(200, {"stubs": stubs, "errors": errors})
@@ -197,21 +162,21 @@ class AdminApi:
         return await self.stubs_api.remove_stub(self._stub(exchange))  # its file and body_file, in every process
 
     async def reload_stubs(self, _exchange: Exchange) -> Response:
-        store = self.app.stubs
-        refused = await asyncio.to_thread(reload_stubs, store, Bounds.of(self.app.config))  # as a hot reload: bounded
+        store = self.parts.stubs
+        refused = await asyncio.to_thread(reload_stubs, store, self.parts.bounds)  # as a hot reload: bounded
         errors = [str(e) for e in store.errors] + ([refused] if refused else [])
         return Response.json(200, {"stubs": len(store.all()), "errors": errors})
 
     def _stub(self, exchange: Exchange) -> Stub:
-        service = self._service_name(exchange)
-        stub_id = _param(exchange, "stub_id")
-        stub = next((s for s in self.app.stubs.all(service) if s.id == stub_id), None)
+        service = self.targets.service(exchange)
+        stub_id = param(exchange, "stub_id")
+        stub = next((s for s in self.parts.stubs.all(service) if s.id == stub_id), None)
         if stub is None:
             raise Problem(404, detail=f"service {service} has no stub {stub_id!r}")
         return stub
 
     def _stub_view(self, stub: Stub) -> dict[str, Any]:
-        root = self.app.stubs.root
+        root = self.parts.stubs.root
         file = stub.file.relative_to(root) if stub.file.is_relative_to(root) else stub.file
         return {"service": stub.service, "id": stub.id, "file": str(file), "method": stub.method, "path": stub.path,
                 "operation": stub.operation, "status": stub.status}
@@ -221,55 +186,35 @@ class AdminApi:
     async def list_journal(self, exchange: Exchange) -> Response:
         query = exchange.query
         since = query.get("since")
-        entries, cursor = self.app.journal.recent(int(query.get("limit") or 100), query.get("service") or None,
+        journal = self.parts.journal
+        entries, cursor = journal.recent(int(query.get("limit") or 100), query.get("service") or None,
                                                   query.get("status") or None, int(since) if since else None)
-        return Response.json(200, {"entries": [e.summary() for e in entries], "cursor": cursor, "size": self.app.journal.size})
+        return Response.json(200, {"entries": [e.summary() for e in entries], "cursor": cursor, "size": journal.size})
 
     async def clear_journal(self, _exchange: Exchange) -> Response:
-        self.app.journal.clear()
+        self.parts.journal.clear()
         return Response(204)
 
     async def get_journal_entry(self, exchange: Exchange) -> Response:
-        request_id = _param(exchange, "id")
-        entry = self.app.journal.find(request_id)
+        request_id = param(exchange, "id")
+        journal = self.parts.journal
+        entry = journal.find(request_id)
         if entry is None:
-            raise Problem(404, detail=f"no exchange {request_id!r} in the journal (it keeps the last "
-                                      f"{self.app.journal.size})")
-        return Response.json(200, entry.detail(self._redactor(entry.service)))
-
-    def _redactor(self, service: str | None) -> Redactor:
-        """The service's recording redactor (its spec's API-key names, the `redact` setting), else the defaults."""
-        found = self.app.recorder.redactors.get(service) if service else None
-        return found or Redactor.for_spec({}, self.app.config.redact)
+            raise Problem(404, detail=f"no exchange {request_id!r} in the journal (it keeps the last {journal.size})")
+        return Response.json(200, entry.detail(self.parts.redactor(entry.service)))
 
 
-def operation_view(settings: ServiceConfig, operation: Operation) -> dict[str, Any]:
-    """One operation as the admin API, the dashboard and the `hello` frame of /_gw/ws show it."""
-    return {"key": operation.key, "method": operation.method, "path": mount_prefix(settings.base_path) + operation.path,
-            "mode": settings.mode_for(operation.key), "override": "mode" in settings.operations.get(operation.key, {})}
+def service_json(view: ServiceView) -> dict[str, Any]:
+    """A service as `GET /_gw/api/services[/{service}]` answers it."""
+    return {"name": view.name, "base_path": view.base_path, "mode": view.mode, "mode_from": view.mode_from,
+            "spec": view.spec, "operations": [op.to_json() for op in view.operations],
+            "instances": [i.to_json() for i in view.instances], "stubs": view.stubs}
 
 
-def publish_circuit_changes(forwarder: Forwarder, events: EventBus) -> None:
-    """Every breaker tells the live feed of its state changes as `circuit` events."""
-
-    def changed(breaker: Breaker, before: str, to: str) -> None:
-        events.publish({"type": "circuit", "service": breaker.service, "instance": breaker.url, "from": before, "to": to})
-
-    for pool in forwarder.pools.values():
-        for instance in pool.instances:
-            instance.breaker.listeners.append(changed)
-
-
-def _param(exchange: Exchange, name: str) -> str:
-    return str(exchange.path_params.get(name, ""))  # decoded by the router, `%2F` included
 
 
 async def _mode(exchange: Exchange) -> str:
     return str((await exchange.json())["mode"])  # the validator has checked the body's shape
-
-
-def _instance_view(instance: Upstream) -> dict[str, Any]:
-    return {"url": instance.breaker.url or str(instance.url), **instance.snapshot()}
 
 
 def _read_text(path: Path) -> str:

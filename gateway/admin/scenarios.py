@@ -15,14 +15,16 @@ from ..session import DEFAULT
 from ..stubs.scenarios import STARTED, Scenarios
 
 if TYPE_CHECKING:
-    from ..app import GatewayApp
+    from ..shared_state import SharedState
+    from ..stubs import StubStore
 
 
 class ScenarioAdmin:
     """GET/DELETE /_gw/api/scenarios, PUT /_gw/api/scenarios/{scenario}."""
 
-    def __init__(self, app: GatewayApp) -> None:
-        self.app = app
+    def __init__(self, shared: SharedState, stubs: StubStore) -> None:
+        self.shared = shared  # where the scenarios' states live
+        self.stubs = stubs
 
     def handlers(self) -> dict[str, Callable[[Exchange], Awaitable[Response]]]:
         return {"listScenarios": self.list_scenarios, "setScenarioState": self.set_state,
@@ -30,12 +32,12 @@ class ScenarioAdmin:
 
     @property
     def scenarios(self) -> Scenarios:
-        return Scenarios(self.app.state)
+        return Scenarios(self.shared)
 
     def known(self) -> dict[str, dict[str, Any]]:
         """Each scenario the stubs name: its states (in the order the stubs give them) and its stubs."""
         found: dict[str, dict[str, Any]] = {}
-        for stub in self.app.stubs.all():
+        for stub in self.stubs.all():
             step = stub.scenario
             if step is None:
                 continue

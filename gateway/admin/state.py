@@ -11,32 +11,30 @@ from ..problems import Problem
 from ..shared_state import StateUnavailable
 
 if TYPE_CHECKING:
-    from ..app import GatewayApp
     from ..simulation.simulator import Simulation
+    from .targets import Targets
 
 Handler = Callable[[Exchange], Awaitable[Response]]
+CurrentSimulation = Callable[[], "Simulation | None"]  # the one the pipeline now served was assembled with
 
 
-def state_handlers(app: GatewayApp) -> dict[str, Handler]:
+def state_handlers(targets: Targets, simulation: CurrentSimulation) -> dict[str, Handler]:
     """The handlers by operationId, for AdminApi's map."""
 
     async def get_state(exchange: Exchange) -> Response:
-        simulation, service = _target(app, exchange)
-        return Response.json(200, await _guarded(simulation.dump(service, exchange.query.get("session"))))
+        current, service = _target(targets, simulation(), exchange)
+        return Response.json(200, await _guarded(current.dump(service, exchange.query.get("session"))))
 
     async def reset_state(exchange: Exchange) -> Response:
-        simulation, service = _target(app, exchange)
-        sessions = await _guarded(simulation.reset(service, exchange.query.get("session")))
+        current, service = _target(targets, simulation(), exchange)
+        sessions = await _guarded(current.reset(service, exchange.query.get("session")))
         return Response.json(200, {"service": service, "reset": sessions})
 
     return {"getServiceState": get_state, "resetServiceState": reset_state}
 
 
-def _target(app: GatewayApp, exchange: Exchange) -> tuple[Simulation, str]:
-    name = str(exchange.path_params.get("service", ""))
-    if name not in app.config.services:
-        raise Problem(404, detail=f"no service {name!r}; services: {', '.join(app.config.services)}")
-    simulation = app.simulation
+def _target(targets: Targets, simulation: Simulation | None, exchange: Exchange) -> tuple[Simulation, str]:
+    name = targets.service(exchange)
     if simulation is None or name not in simulation.stores:
         raise Problem(404, detail=f"service {name!r} keeps no state: set `state: true` for it in gateway.yaml",
                       slug="no-state")

@@ -15,34 +15,36 @@ journal asked how many requests matched (and which), for the whole gateway.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ..cluster import Cluster, ClusterUnavailable
 from ..exchange import Exchange, Response
 from ..problems import Problem
-from ..shared_state import StateUnavailable
-from ..stubs import Stub
+from ..shared_state import SharedState, StateUnavailable
+from ..stubs import Stub, StubStore
 from ..stubs.api_stubs import ApiStubs, Refused, TakenId, UnknownStub
 from ..stubs.persister import dump_yaml
 from ..stubs.redaction import Redactor
 from ..verification import Verification
 
 if TYPE_CHECKING:
-    from ..app import GatewayApp
-    from .api import Handler
+    from ..journal import Journal
+    from ..specs import Service
 
 PREFIX = "/_gw/api"
+Handler = Callable[[Exchange], Awaitable[Response]]
 
 
 class StubsApi:
     """The handlers, by operationId; `start`/`stop` follow the other processes' changes."""
 
-    def __init__(self, app: GatewayApp, redactor: Callable[[str | None], Redactor]) -> None:
-        self.app = app
-        self.cluster: Cluster = app.cluster
-        self.stubs = ApiStubs(app.stubs, app.state, self.cluster, lambda: app.services)
-        self.verification = Verification(app.journal, self.cluster, lambda: app.services, redactor)
+    def __init__(self, store: StubStore, shared: SharedState, cluster: Cluster, journal: Journal,
+                 services: Callable[[], dict[str, Service]], redactor: Callable[[str | None], Redactor]) -> None:
+        self.store = store  # every stub served: files and those created here
+        self.cluster = cluster
+        self.stubs = ApiStubs(store, shared, cluster, services)
+        self.verification = Verification(journal, cluster, services, redactor)
 
     def handlers(self) -> dict[str, Handler]:
         return {"createStub": self.create, "getApiStub": self.get, "replaceStub": self.replace,
@@ -72,7 +74,7 @@ class StubsApi:
             async with _answers():
                 await self.stubs.remove(stub_id)
             return Response(204)
-        stub = self.app.stubs.find(stub_id)
+        stub = self.store.find(stub_id)
         if stub is None:
             raise Problem(404, detail=f"no stub {stub_id!r} (a stub file's is `service/id`)")
         return await self.remove_stub(stub)

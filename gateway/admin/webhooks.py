@@ -14,21 +14,22 @@ from ..exchange import Exchange, Response
 from ..problems import Problem
 
 if TYPE_CHECKING:
-    from ..app import GatewayApp
+    from ..callbacks.sender import CallbackSender
+    from ..operator.state import GatewayState
 
 
-async def fire_webhook(app: GatewayApp, exchange: Exchange) -> Response:
+async def fire_webhook(state: GatewayState, callbacks: CallbackSender, exchange: Exchange) -> Response:
     name = str(exchange.path_params.get("service", ""))
-    service = app.services.get(name)
+    service = state.specs.get(name)
     if service is None:
-        raise Problem(404, detail=f"no service {name!r}; services: {', '.join(app.services)}")
+        raise Problem(404, detail=f"no service {name!r}; services: {', '.join(state.specs)}")
     webhook = str(exchange.path_params.get("name", ""))
     to = str((await exchange.json())["to"])  # the validator has checked the body's shape
     try:
         outgoing = webhook_request(service, webhook, to, origin=exchange.request_id)
     except WebhookError as exc:
         raise Problem(404, detail=str(exc)) from None
-    outcome = await app.callbacks.send(outgoing)
+    outcome = await callbacks.send(outgoing)
     if outcome.outcome == "refused":
         raise Problem(403, detail=f"webhook {webhook} not sent: {outcome.reason}", title="Webhook target refused",
                       slug="webhook-target-refused")

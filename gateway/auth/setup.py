@@ -17,6 +17,7 @@ from .revocations import Revocations
 from .schemes import ApiKeyScheme, BasicScheme, PresenceScheme, SchemeCheck, TokenScheme, scheme_kind
 from .sessions import Sessions
 from .tokens import TokenIssuer, TokenVerifier
+from .upstream import UpstreamIdentity
 
 GENERIC_BEARER = "bearer"  # the scheme name given to the token `require: always` and config roles ask for
 
@@ -89,8 +90,6 @@ class Auth:
 
 def auth_errors(config: GatewayConfig) -> list[SpecError]:
     """What would stop the auth pieces from being built, as load errors (`gw serve` and `gw lint` show them)."""
-    from .upstream import UpstreamIdentity
-
     errors = []
     for build in (lambda: Auth.build(config, SharedState()), lambda: UpstreamIdentity(config)):
         try:

@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 
 from ..contract import check_response
-from ..events import EventBus
+from ..core.events import CallbackSent, Channel
 from ..journal import Entry, Journal
 from ..specs import Service
 from .guard import AllowList, PinnedResolver
@@ -69,7 +69,7 @@ class Outcome:
 class CallbackSender:
     """One per gateway (kept across reloads); `send` for one request now, `schedule` for later."""
 
-    def __init__(self, settings: CallbackSettings, journal: Journal | None = None, events: EventBus | None = None,
+    def __init__(self, settings: CallbackSettings, journal: Journal | None = None, events: Channel | None = None,
                  log_outcomes: bool = True) -> None:
         self.settings = settings
         self.log_outcomes = log_outcomes  # the CLI prints its one line instead
@@ -186,8 +186,8 @@ class CallbackSender:
                       outcome.headers, outgoing.service.name, target.operation.key, target.kind, outcome.outcome,
                       outcome.duration_ms, notes)
         self.journal.add(entry)
-        if self.events is not None and self.events.listeners:
-            self.events.publish({**entry.event(), "callback": detail})
+        if self.events is not None and CallbackSent in self.events.listened:
+            self.events.publish(CallbackSent(entry, detail))
 
     async def close(self) -> None:
         """At shutdown: what has not been sent yet is not sent."""

@@ -14,19 +14,20 @@ from ..policy_settings import SettingsError
 from ..problems import Problem
 from ..shared_state import StateUnavailable
 from .settings import check_chaos
-from .step import configured_levels
+from .step import Chaos, configured_levels
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from ..admin.api import AdminApi
+    from ..admin.targets import Targets
 
 
 class ChaosApi:
     """Handlers by operationId, for AdminApi's handler map."""
 
-    def __init__(self, api: AdminApi) -> None:
-        self.api = api
+    def __init__(self, chaos: Chaos, targets: Targets) -> None:
+        self.chaos = chaos  # its runtime switches, gateway.yaml's chaos, and the two resolved
+        self.targets = targets  # the admin API's own lookup: 404s worded alike
 
     def handlers(self) -> dict[str, Callable[[Exchange], Awaitable[Response]]]:
         return {"getServiceChaos": self.show, "setServiceChaos": self.switch, "clearServiceChaos": self.clear,
@@ -41,23 +42,23 @@ class ChaosApi:
             settings = check_chaos(await exchange.json())
         except SettingsError as exc:
             raise Problem(400, detail=f"{exc.key}: {exc.reason}" if exc.key else exc.reason) from None
-        await _shared(self.api.app.chaos.switches.set(service, operation, settings))
+        await _shared(self.chaos.switches.set(service, operation, settings))
         return Response.json(200, self.view(service, operation))
 
     async def clear(self, exchange: Exchange) -> Response:
         service, operation = self._target(exchange)
-        await _shared(self.api.app.chaos.switches.clear(service, operation))
+        await _shared(self.chaos.switches.clear(service, operation))
         return Response.json(200, self.view(service, operation))
 
     def _target(self, exchange: Exchange) -> tuple[str, str | None]:
         if "operation" in exchange.path_params:
-            return self.api._operation(exchange)  # the admin API's own lookup: 404s worded alike
-        return self.api._service_name(exchange), None
+            return self.targets.operation(exchange)
+        return self.targets.service(exchange), None
 
     def view(self, service: str, operation: str | None) -> dict[str, Any]:
-        chaos = self.api.app.chaos
+        chaos = self.chaos
         switched = chaos.switches.get(service, operation)
-        configured = configured_levels(self.api.app.config.services[service], operation)[0 if operation else 1]
+        configured = configured_levels(chaos.services[service], operation)[0 if operation else 1]
         effective = chaos.effective(service, operation)
         return {"service": service, "operation": operation,
                 "switched": switched.to_json() if switched is not None else None,

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Collection
 from typing import Any
 
-from ..events import EventBus
+from ..core.events import Channel, ChaosSwitched
 from ..policy_settings import SettingsError
 from ..shared_document import Document, SharedDocument
 from ..shared_state import SharedState
@@ -26,7 +26,7 @@ Target = tuple[str, str | None]  # (service, operation key or None for the whole
 class ChaosSwitches:
     """The runtime switches of this process, kept equal to the shared document."""
 
-    def __init__(self, services: Collection[str], state: SharedState, events: EventBus) -> None:
+    def __init__(self, services: Collection[str], state: SharedState, events: Channel) -> None:
         self.services = set(services)
         self.events = events
         self.table: dict[Target, ChaosSettings] = {}
@@ -68,9 +68,7 @@ class ChaosSwitches:
         text = settings.describe() if settings is not None else "cleared (gateway.yaml's, if any)"
         log.warning("chaos of %s%s: %s", service, f" {operation}" if operation else "", text,
                     extra={"fields": {"event": "chaos", "service": service, "operation": operation, "chaos": text}})
-        event: dict[str, Any] = {"type": "chaos", "service": service, "operation": operation, "chaos": text,
-                                 "switched": settings is not None}
-        self.events.publish(event)
+        self.events.publish(ChaosSwitched(service, operation, text, settings is not None))
 
 
 def _entries(document: Document, service: str) -> dict[str, Any]:

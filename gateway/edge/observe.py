@@ -21,20 +21,22 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..aborted import ClientAborted
-from ..events import EventBus
+from ..core.events import Channel, ExchangeFinished
 from ..exchange import Exchange, Response
 from ..journal import Entry, Journal
 from ..logs import access_log
-from ..metrics import GatewayMetrics
 from ..pipeline import Next
 from ..steps.client_address import ClientAddress
 
 log = logging.getLogger("gw")
 
 _SANE = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")
+Count = Callable[[Exchange, int], None]  # the metrics' count of a finished exchange and its status
+CountAborted = Callable[[str], None]  # the metrics' count of a request its client cut short, by service
 OWN_PREFIX = "/_gw/"  # the gateway's own endpoints: not journaled (the dashboard polling them would fill it)
 KEEP_PARSED = 8 * 1024  # request bodies up to this size keep their parsed JSON in the journal (parsed values take ~10x)
 LOGGED_NOTES = ("upstream", "retries", "problem", "stub", "near_misses", "fallback_reason", "contract", "chaos")
@@ -57,13 +59,13 @@ def new_request_id() -> str:
 class Observe:
     """Pipeline step, first of all: request id, client address, then metrics, access log and journal."""
 
-    def __init__(self, journal: Journal, events: EventBus, journal_max_body: int = 64 * 1024,
-                 metrics: GatewayMetrics | None = None, client_address: ClientAddress | None = None) -> None:
+    def __init__(self, journal: Journal, events: Channel, journal_max_body: int = 64 * 1024, count: Count | None = None,
+                 count_aborted: CountAborted | None = None, client_address: ClientAddress | None = None) -> None:
         self.journal = journal
         self.events = events
         self.max_body = journal_max_body  # a ring of 500 entries holding 10 MiB uploads each would hold 5 GiB
-        self.metrics = metrics  # None: `metrics: false`, nothing counted
-        self.count = metrics.observe if metrics is not None else None
+        self.count = count  # None: `metrics: false`, nothing counted
+        self.count_aborted = count_aborted
         self.client_address = client_address  # None: the peer is the client
 
     async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
@@ -100,8 +102,8 @@ class Observe:
                       response.headers, operation.service if operation else None, operation.key if operation else None,
                       exchange.mode, exchange.source, duration_ms, exchange.notes, body, parsed)
         self.journal.add(entry)
-        if self.events.listeners:
-            self.events.publish(entry.event())
+        if ExchangeFinished in self.events.listened:
+            self.events.publish(ExchangeFinished(entry))
 
     def aborted(self, exchange: Exchange, aborted: ClientAborted) -> None:
         """A request whose client left mid-body: nothing was forwarded, recorded or journaled; one line, one count."""
@@ -111,8 +113,8 @@ class Observe:
                     extra={"fields": {"request_id": exchange.request_id, "method": exchange.method, "path": exchange.path,
                                       "service": service, "received": aborted.received, "declared": aborted.declared,
                                       "client": exchange.client_ip}})
-        if self.metrics is not None:
-            self.metrics.aborted(service)
+        if self.count_aborted is not None:
+            self.count_aborted(service)
 
 
 def access_fields(exchange: Exchange, status: int, duration_ms: float) -> dict[str, Any]:

@@ -8,22 +8,23 @@ Nothing is built or fetched from a CDN: the files ship inside the package.
 The page is for operators only (the admin API's check: `admin.allow_from`, `X-GW-Admin-Key` or an
 admin token), since it shows traffic and can switch modes. Its static files are public: they hold
 no data, and a browser fetching them never needs credentials.
+
+A service is read from the read model (gateway/operator/state.py), as the admin API and detailed health
+read it: the page, the `hello` frame of /_gw/ws and the admin API agree on modes, instances and stubs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from .. import __version__
 from ..admin import AdminAccess
-from ..admin.api import operation_view
-from ..config import MODES, GatewayConfig
+from ..config import MODES
 from ..dashboard import STATIC, StaticFiles, read_only_page, render_page
 from ..exchange import Exchange, Response
+from ..operator.state import GatewayState
 from ..pipeline import Next
 from ..problems import Problem
-from ..specs import Service
 
 PREFIX = "/_gw/ui"
 STATIC_PREFIX = PREFIX + "/static/"
@@ -32,9 +33,9 @@ STATIC_PREFIX = PREFIX + "/static/"
 class Dashboard:
     """Answers `/_gw/ui` (the page) and `/_gw/ui/static/*`; everything else walks on."""
 
-    def __init__(self, access: AdminAccess, snapshot: Callable[[], list[dict[str, Any]]]) -> None:
+    def __init__(self, access: AdminAccess, state: GatewayState) -> None:
         self.access = access
-        self.snapshot = snapshot
+        self.state = state
         self.static = StaticFiles(STATIC)
 
     async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
@@ -49,23 +50,17 @@ class Dashboard:
         if path.rstrip("/") != PREFIX:
             raise Problem(404, detail=f"the gateway has no endpoint {path}; the dashboard is {PREFIX}", slug="not-found")
         await self.access.check(exchange)
-        return render_page("dashboard.html", services=self.snapshot(), modes=MODES, version=__version__)
+        return render_page("dashboard.html", services=services_snapshot(self.state), modes=MODES, version=__version__)
 
 
-def services_snapshot(config: GatewayConfig, services: dict[str, Service],
-                      chaos: Callable[[str], str] | None = None) -> list[dict[str, Any]]:
-    """Every service with its current mode and its operations' own modes (the runtime switches land in config).
+def services_snapshot(state: GatewayState) -> list[dict[str, Any]]:
+    """Every service with its mode, its operations' own modes, its instances and its stub count, now.
 
-    The same shape as the admin API's `GET /_gw/api/services` entries, minus the instances, so the
-    page and the `hello` frame of `/_gw/ws` agree with what the dashboard later fetches. `chaos` says
-    a service's chaos in effect in one line (gateway/chaos/step.py).
+    The admin API's `GET /_gw/api/services` entries plus what the page draws (title, whether the spec
+    loaded, the upstreams as configured, the chaos in effect in one line), so the page and the `hello`
+    frame of `/_gw/ws` agree with what the dashboard later fetches.
     """
-    rows = []
-    for name, settings in config.services.items():
-        service = services.get(name)
-        operations = [operation_view(settings, op) for op in (service.operations.values() if service else [])]
-        rows.append({"name": name, "base_path": settings.base_path, "mode": settings.mode,
-                     "title": service.title if service else name, "loaded": service is not None,
-                     "upstream": list(settings.upstream), "operations": operations,
-                     "chaos": chaos(name) if chaos is not None else "off"})
-    return rows
+    return [{"name": view.name, "base_path": view.base_path, "mode": view.mode, "mode_from": view.mode_from,
+             "title": view.title, "loaded": view.loaded, "upstream": list(view.upstream),
+             "operations": [op.to_json() for op in view.operations], "instances": [i.to_json() for i in view.instances],
+             "stubs": view.stubs, "chaos": view.chaos} for view in state.services()]

@@ -12,7 +12,7 @@ from yarl import URL
 from ..config import PROXIED_MODES, GatewayConfig
 from ..exchange import Exchange, Response
 from ..forwarder import Forwarder
-from ..forwarder.upstreams import HEALTHY, Upstream
+from ..forwarder.instances import HEALTHY, Instance
 from ..pipeline import Next
 from ..problems import Problem
 from ..specs import Service
@@ -74,7 +74,7 @@ class GatewayEndpoints:
         return service.name, state
 
 
-async def _available(instance: Upstream) -> tuple[bool, str]:
+async def _available(instance: Instance) -> tuple[bool, str]:
     """Whether the instance could take a request now, and why not."""
     if not instance.taking_requests():
         return False, instance.unavailable_because()
@@ -83,7 +83,7 @@ async def _available(instance: Upstream) -> tuple[bool, str]:
     return (True, "") if await _reachable(str(instance.url)) else (False, "unreachable")
 
 
-def _not_ready_reason(instances: list[Upstream], why: list[str]) -> str:
+def _not_ready_reason(instances: list[Instance], why: list[str]) -> str:
     if not instances:
         return "no upstream configured"
     if all(w == "unreachable" for w in why):

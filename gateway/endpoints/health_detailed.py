@@ -3,7 +3,8 @@
 Version, uptime, and per service: its spec, mode (and per-operation overrides), stub count, each
 upstream instance with its circuit and last health check, and the spec's load warnings; the shared
 state's status when Redis is configured. It tells internals (upstream addresses, spec paths), so
-it is guarded as the admin API is; `/_gw/health` and `/_gw/ready` stay open for probes.
+it is guarded as the admin API is; `/_gw/health` and `/_gw/ready` stay open for probes. A service is
+read from the read model (gateway/operator/state.py), as the admin API and the dashboard read it.
 """
 
 from __future__ import annotations
@@ -19,61 +20,51 @@ from ..exchange import Exchange, Response
 from ..shared_state import StateUnavailable, display_url
 
 if TYPE_CHECKING:
-    from ..app import GatewayApp
-    from ..forwarder.upstreams import Upstream
+    from ..admin import AdminAccess
+    from ..config import GatewayConfig
+    from ..operator.state import GatewayState, InstanceView, ServiceView
+    from ..shared_state import SharedState
 
 REDIS_PING_TIMEOUT = 1.0
 
 
 class DetailedHealth:
-    """Built once per app; reads the app's current services on every request, so reloads show at once."""
+    """Built once; asks the read model on every request, so reloads and switches show at once."""
 
-    def __init__(self, app: GatewayApp) -> None:
-        self.app = app
-        self.started = app.started
+    def __init__(self, state: GatewayState, access: AdminAccess, shared: SharedState, config: GatewayConfig,
+                 started: float) -> None:
+        self.state = state
+        self.access = access
+        self.shared = shared  # pinged when it is Redis
+        self.config = config
+        self.started = started  # the app's start: a reload does not reset uptime
 
     async def answer(self, exchange: Exchange) -> Response:
-        await self.app.admin_access.check(exchange)  # 403 problem+json for anyone but operators
+        await self.access.check(exchange)  # 403 problem+json for anyone but operators
         report = await self.report()
         return Response.json(200, report)
 
     async def report(self) -> dict[str, Any]:
-        app = self.app
+        state, config = self.state, self.config
         report: dict[str, Any] = {
-            "status": "degraded" if app.loaded.errors else "ok",
+            "status": "degraded" if state.load_errors else "ok",
             "version": __version__,
             "started_at": _iso(self.started),
             "uptime_s": round(time.time() - self.started, 1),
             "pid": os.getpid(),
-            "workers": app.config.workers,
-            "metrics": app.config.metrics,
-            "services": {name: self.service(name) for name in app.services},
-            "load_errors": [str(e) for e in app.loaded.errors],
-            "stub_errors": [str(e) for e in app.stubs.errors],
+            "workers": config.workers,
+            "metrics": config.metrics,
+            "services": {view.name: service_json(view) for view in state.services() if view.loaded},
+            "load_errors": state.load_errors,
+            "stub_errors": state.stub_errors,
         }
-        if app.config.redis_url:
+        if config.redis_url:
             report["redis"] = await self.redis()
         return report
 
-    def service(self, name: str) -> dict[str, Any]:
-        service, settings = self.app.services[name], self.app.config.services[name]
-        pool = self.app.forwarder.pools.get(name)
-        return {
-            "spec": str(service.spec_file),
-            "openapi": ".".join(str(n) for n in service.version),
-            "base_path": service.base_path,
-            "mode": settings.mode,
-            "operation_modes": {key: o["mode"] for key, o in settings.operations.items() if "mode" in o},
-            "operations": len(service.operations),
-            "stubs": len(self.app.stubs.all(name)),
-            "upstreams": {str(i.url): _instance(i) for i in pool.instances} if pool is not None else {},
-            "health_check": settings.health_check.path or None,
-            "warnings": list(service.warnings),
-        }
-
     async def redis(self) -> dict[str, Any]:
         """Whether the shared state answers a PING now, and how fast."""
-        state, url = self.app.state, self.app.config.redis_url
+        state, url = self.shared, self.config.redis_url
         view: dict[str, Any] = {"url": display_url(url), "kind": state.kind}
         ping = getattr(state, "ping", None)
         if ping is None:
@@ -87,12 +78,27 @@ class DetailedHealth:
         return {**view, "status": "up" if ok else "down", "ping_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
-def _instance(instance: Upstream) -> dict[str, Any]:
+def service_json(view: ServiceView) -> dict[str, Any]:
+    """A loaded service as the detailed health report shows it."""
+    return {
+        "spec": view.spec_file,
+        "openapi": view.openapi,
+        "base_path": view.base_path,
+        "mode": view.mode,
+        "mode_from": view.mode_from,
+        "operation_modes": view.operation_modes(),
+        "operations": len(view.operations),
+        "stubs": view.stubs,
+        "upstreams": {i.address: _instance(i) for i in view.instances},
+        "health_check": view.health_check,
+        "warnings": list(view.warnings),
+    }
+
+
+def _instance(instance: InstanceView) -> dict[str, Any]:
     """One upstream instance: circuit, health and when it was last checked, requests in flight."""
-    view = instance.snapshot()
-    checked_at = getattr(instance, "checked_at", 0.0)
-    view["last_health_check"] = _iso(checked_at) if checked_at else None
-    return view
+    checked_at = instance.checked_at
+    return {**instance.snapshot, "last_health_check": _iso(checked_at) if checked_at else None}
 
 
 def _iso(epoch: float) -> str:

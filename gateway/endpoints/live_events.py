@@ -25,7 +25,7 @@ from typing import Any
 
 from ..admin import AdminAccess
 from ..edge.observe import request_id_for
-from ..events import Event, EventBus, Subscription
+from ..events import EventBus, Frame, Subscription
 from ..exchange import Exchange
 from ..problems import Problem
 from ..steps.hardening import OwnPages, rebinding_proof
@@ -109,5 +109,5 @@ async def _until_disconnect(receive: Any) -> None:
             return
 
 
-async def _send_json(send: Any, event: Event) -> None:
+async def _send_json(send: Any, event: Frame) -> None:
     await send({"type": "websocket.send", "text": json.dumps(event, default=str, separators=(",", ":"))})

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Protocol
 from ..fork_safe import own_random
 
 if TYPE_CHECKING:
-    from .upstreams import Upstream
+    from .instances import Instance
 
 
 class Balancer(Protocol):
-    def choose(self, instances: list[Upstream], avoid: tuple[Upstream, ...]) -> Upstream | None: ...
+    def choose(self, instances: list[Instance], avoid: tuple[Instance, ...]) -> Instance | None: ...
 
 
-def usable(instance: Upstream, avoid: tuple[Upstream, ...]) -> bool:
+def usable(instance: Instance, avoid: tuple[Instance, ...]) -> bool:
     return instance.healthy and instance.breaker.admits() and instance not in avoid
 
 
@@ -30,7 +30,7 @@ class RoundRobin:
     def __init__(self) -> None:
         self._next = 0
 
-    def choose(self, instances: list[Upstream], avoid: tuple[Upstream, ...]) -> Upstream | None:
+    def choose(self, instances: list[Instance], avoid: tuple[Instance, ...]) -> Instance | None:
         count = len(instances)
         start = self._next
         for step in range(count):
@@ -44,8 +44,8 @@ class RoundRobin:
 class SmoothWeightedRoundRobin:
     """nginx's smooth weighted round robin: weights 3:1 give a a b a, a a b a, ... (never a a a b)."""
 
-    def choose(self, instances: list[Upstream], avoid: tuple[Upstream, ...]) -> Upstream | None:
-        best: Upstream | None = None
+    def choose(self, instances: list[Instance], avoid: tuple[Instance, ...]) -> Instance | None:
+        best: Instance | None = None
         total = 0
         for instance in instances:
             if not usable(instance, avoid):
@@ -65,9 +65,9 @@ class LeastConnections:
     def __init__(self) -> None:
         self._start = 0
 
-    def choose(self, instances: list[Upstream], avoid: tuple[Upstream, ...]) -> Upstream | None:
+    def choose(self, instances: list[Instance], avoid: tuple[Instance, ...]) -> Instance | None:
         count = len(instances)
-        best: Upstream | None = None
+        best: Instance | None = None
         start = self._start
         self._start = (start + 1) % count if count else 0
         for step in range(count):
@@ -83,7 +83,7 @@ class Random:
     def __init__(self, rng: random.Random | None = None) -> None:
         self._rng = rng or own_random()  # each forked worker its own picks
 
-    def choose(self, instances: list[Upstream], avoid: tuple[Upstream, ...]) -> Upstream | None:
+    def choose(self, instances: list[Instance], avoid: tuple[Instance, ...]) -> Instance | None:
         if not instances:
             return None
         first = instances[self._rng.randrange(len(instances))]

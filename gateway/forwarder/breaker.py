@@ -16,35 +16,36 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from ..core.events import Channel, CircuitClosed, CircuitFailureCounted, CircuitHalfOpened, CircuitOpened
 from ..policy_settings import CircuitBreakerSettings
 
 log = logging.getLogger("gw.upstream")
 
-CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
+CLOSED, OPEN, HALF_OPEN = CircuitClosed.after, CircuitOpened.after, CircuitHalfOpened.after
+CHANGED = {CLOSED: CircuitClosed, OPEN: CircuitOpened, HALF_OPEN: CircuitHalfOpened}  # the event each move publishes
 
 
 class Breaker:
     """The circuit of one instance. Every method is synchronous: the hot path never awaits it.
 
-    `on_open` is told when this process opens the circuit (to publish it to other processes);
-    `on_failure` of every failure counted while closed (to count it across processes).
+    It publishes on `events` every move (CircuitOpened, CircuitHalfOpened, CircuitClosed: metrics, the live
+    feed, and shared circuits, which tell other processes of a circuit this one opened) and every failure
+    counted while closed (CircuitFailureCounted: shared circuits add them up across processes).
     """
 
-    __slots__ = ("_failed_at", "clock", "listeners", "on_failure", "on_open", "open_until", "opened_by", "probes", "service",
-                 "settings", "state", "url")
+    __slots__ = ("_failed_at", "clock", "events", "open_until", "opened_by", "probes", "service", "settings", "state",
+                 "url")
 
     def __init__(self, service: str, url: str, settings: CircuitBreakerSettings,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, events: Channel | None = None) -> None:
         self.service, self.url, self.settings = service, url, settings
         self.clock = clock  # injectable: unit tests walk the transitions on a fake clock
+        self.events = events if events is not None else Channel()
         self.state = CLOSED
         self.open_until = 0.0  # clock() when an open circuit turns half-open
         self.opened_by = ""  # "failures", "probe", or "shared" (another gateway process)
         self.probes = 0  # half-open probes in flight
         self._failed_at: deque[float] = deque()
-        self.on_open: Any = None
-        self.on_failure: Any = None
-        self.listeners: list[Any] = []  # each told (breaker, from, to) of every state change: metrics, the live feed
 
     @property
     def enabled(self) -> bool:
@@ -93,8 +94,8 @@ class Breaker:
                 window.popleft()
             if len(window) >= self.settings.failures:
                 self.trip("failures")
-            elif self.on_failure is not None:
-                self.on_failure(self)
+            elif CircuitFailureCounted in self.events.listened:
+                self.events.publish(CircuitFailureCounted(self.service, self.url))
 
     def abandoned(self, probe: bool) -> None:
         """The request ended without an outcome (the client went away): free its probe slot."""
@@ -107,8 +108,6 @@ class Breaker:
         self.opened_by = reason
         self._failed_at.clear()
         self._move(OPEN)
-        if reason != "shared" and self.on_open is not None:
-            self.on_open(self)
 
     def reset(self) -> None:
         """Close the circuit now and forget recent failures (an operator's call, from the admin API)."""
@@ -134,8 +133,9 @@ class Breaker:
         if before == to:
             return
         self.probes = 0
-        for listener in self.listeners:
-            listener(self, before, to)
+        kind = CHANGED[to]
+        if kind in self.events.listened:
+            self.events.publish(kind(self.service, self.url, before, self.opened_by if to == OPEN else ""))
         level = logging.WARNING if to == OPEN else logging.INFO
         log.log(level, "circuit %s: %s %s (%s -> %s)", to.replace("_", "-"), self.service, self.url, before, to,
                 extra={"fields": {"event": "circuit", "service": self.service, "instance": self.url,

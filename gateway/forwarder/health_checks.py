@@ -16,8 +16,10 @@ from collections.abc import Callable
 
 import aiohttp
 
+from ..core.events import Channel, InstanceHealthChanged
 from ..policy_settings import HealthCheckSettings
-from .upstreams import HEALTHY, UNCHECKED, UNHEALTHY, Upstream, UpstreamPool
+from .instances import HEALTHY, UNCHECKED, UNHEALTHY, Instance
+from .upstreams import UpstreamPool
 
 log = logging.getLogger("gw.upstream")
 
@@ -28,9 +30,10 @@ class HealthChecks:
     """One background task per service with a `health_check.path`, for the app's lifetime."""
 
     def __init__(self, pools: dict[str, UpstreamPool], settings: dict[str, HealthCheckSettings],
-                 session: Callable[[], aiohttp.ClientSession]) -> None:
+                 session: Callable[[], aiohttp.ClientSession], events: Channel | None = None) -> None:
         self.checked = {name: (pools[name], hc) for name, hc in settings.items() if hc.path and pools[name].instances}
         self._session = session
+        self.events = events  # told of every instance turning healthy or unhealthy
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -52,7 +55,7 @@ class HealthChecks:
         """Probe every instance of `pool` once, side by side."""
         results = await asyncio.gather(*(self._probe(instance, hc) for instance in pool.instances))
         for instance, (ok, detail) in zip(pool.instances, results, strict=True):
-            mark(pool.service, instance, ok, detail)
+            mark(pool.service, instance, ok, detail, self.events)
 
     async def _every(self, pool: UpstreamPool, hc: HealthCheckSettings) -> None:
         while True:
@@ -62,7 +65,7 @@ class HealthChecks:
                 log.exception("health check of %s failed to run", pool.service)
             await asyncio.sleep(hc.interval)
 
-    async def _probe(self, instance: Upstream, hc: HealthCheckSettings) -> tuple[bool, str]:
+    async def _probe(self, instance: Instance, hc: HealthCheckSettings) -> tuple[bool, str]:
         url = str(instance.url).rstrip("/") + hc.path
         timeout = aiohttp.ClientTimeout(total=hc.timeout)
         try:
@@ -76,8 +79,8 @@ class HealthChecks:
             return False, f"GET {hc.path}: {type(exc).__name__}"
 
 
-def mark(service: str, instance: Upstream, ok: bool, detail: str) -> None:
-    """Record a probe's result; log when the instance changes between healthy and unhealthy."""
+def mark(service: str, instance: Instance, ok: bool, detail: str, events: Channel | None = None) -> None:
+    """Record a probe's result; log and publish when the instance changes between healthy and unhealthy."""
     health = HEALTHY if ok else UNHEALTHY
     before = instance.health
     instance.healthy, instance.health, instance.health_detail = ok, health, "" if ok else detail
@@ -87,3 +90,5 @@ def mark(service: str, instance: Upstream, ok: bool, detail: str) -> None:
         log.log(level, "upstream %s: %s %s (%s)", health, service, instance.url, detail,
                 extra={"fields": {"event": "health", "service": service, "instance": str(instance.url),
                                   "from": before, "to": health, "detail": detail}})
+        if events is not None:
+            events.publish(InstanceHealthChanged(service, instance.text, before, health, detail))

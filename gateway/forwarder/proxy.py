@@ -17,17 +17,18 @@ import aiohttp
 from yarl import URL
 
 from ..config import ServiceConfig, mount_prefix
+from ..core.events import Channel, UpstreamAnswered, UpstreamFailed
 from ..exchange import Exchange, Response
 from ..problems import Problem
 from ..shared_state import SharedState
 from .health_checks import HealthChecks
+from .instances import Instance
 from .retry import RETRYABLE_STATUSES, RetryPolicy, may_retry
 from .shared_circuits import SharedCircuits
-from .upstreams import Upstream, UpstreamPool, new_session
+from .upstreams import UpstreamPool, new_session
 
 if TYPE_CHECKING:
     from ..auth.upstream import UpstreamIdentity
-    from ..metrics import GatewayMetrics
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
@@ -41,21 +42,24 @@ class Forwarder:
 
     Per service it keeps the instance pool (load balancing, a circuit breaker per instance) and,
     for the app's lifetime, the active health checks and, with a shared store, the circuit sync.
+    How every attempt went, every circuit move and health change, is published on `events`.
+    `identity` decides what the upstream sees as Authorization (gateway/auth/upstream.py).
     """
 
-    upstream_identity: UpstreamIdentity | None = None  # what the upstream sees as Authorization (gateway/auth/upstream.py)
-    observer: GatewayMetrics | None = None  # told how every attempt went (gateway/metrics.py), when metrics are on
-
-    def __init__(self, services: dict[str, ServiceConfig], state: SharedState | None = None) -> None:
+    def __init__(self, services: dict[str, ServiceConfig], state: SharedState | None = None,
+                 events: Channel | None = None, identity: UpstreamIdentity | None = None) -> None:
         self.settings = services
-        self.pools = {name: UpstreamPool.for_service(s) for name, s in services.items()}
+        self.events = events = events if events is not None else Channel()
+        self.upstream_identity = identity
+        self.pools = {name: UpstreamPool.for_service(s, events) for name, s in services.items()}
         self.policies = {name: RetryPolicy(s.retries, s.backoff, s.backoff_max) for name, s in services.items()}
         self._timeouts = {name: aiohttp.ClientTimeout(total=None, sock_connect=s.connect_timeout, sock_read=s.timeout)
                           for name, s in services.items()}
         self._session: aiohttp.ClientSession | None = None
-        self.health = HealthChecks(self.pools, {n: s.health_check for n, s in services.items()}, lambda: self.session)
+        self.health = HealthChecks(self.pools, {n: s.health_check for n, s in services.items()}, lambda: self.session,
+                                   events)
         breakers = [i.breaker for pool in self.pools.values() for i in pool.instances]
-        self.circuits = SharedCircuits(state, breakers) if state is not None and state.kind != "memory" else None
+        self.circuits = SharedCircuits(state, breakers, events) if state is not None and state.kind != "memory" else None
 
     async def start(self) -> None:
         if self._session is None:
@@ -78,6 +82,11 @@ class Forwarder:
             self._session = new_session()
         return self._session
 
+    def instances(self, service: str) -> list[Instance]:
+        """A service's upstream instances (none for a service it does not know), for the operator's read model."""
+        pool = self.pools.get(service)
+        return list(pool.instances) if pool is not None else []
+
     async def forward(self, exchange: Exchange) -> Response:
         service, operation = exchange.service, exchange.operation
         assert service is not None and operation is not None
@@ -93,7 +102,7 @@ class Forwarder:
         retryable = may_retry(exchange.method, operation.idempotent or operation.key in settings.idempotent)
         attempts = 1 + (policy.retries if retryable else 0)
         failure: Problem | None = None
-        tried: tuple[Upstream, ...] = ()  # a retry goes elsewhere while another instance is left
+        tried: tuple[Instance, ...] = ()  # a retry goes elsewhere while another instance is left
         for attempt in range(attempts):
             if attempt:
                 await asyncio.sleep(policy.delay(attempt))
@@ -124,15 +133,15 @@ class Forwarder:
             exchange.notes["upstream"] = upstream.text
             try:
                 return await _answer(response, exchange.method == "HEAD", upstream)
-            except (aiohttp.ClientError, TimeoutError) as exc:
+            except (aiohttp.ClientError, TimeoutError):
                 upstream.breaker.failed(probe=False)
-                if self.observer is not None:
-                    self.observer.upstream_broke_off(service.name, upstream.text, exc)
+                if UpstreamFailed in self.events.listened:
+                    self.events.publish(UpstreamFailed(service.name, upstream.text, None, "incomplete"))
                 raise broke_off(service.name) from None
         assert failure is not None
         raise failure
 
-    async def _try(self, upstream: Upstream, method: str, url: URL, headers: list[tuple[str, str]], body: bytes,
+    async def _try(self, upstream: Instance, method: str, url: URL, headers: list[tuple[str, str]], body: bytes,
                    settings: ServiceConfig) -> aiohttp.ClientResponse:
         """One attempt on one instance; its circuit learns how it went. The instance counts the
         request as in flight until `_answer` is done with the response (or it is released)."""
@@ -147,7 +156,9 @@ class Forwarder:
         except (TimeoutError, aiohttp.ClientError) as exc:
             upstream.in_flight -= 1
             breaker.failed(probe)
-            self._observe(settings, upstream, started, None, exc)
+            if UpstreamFailed in self.events.listened:
+                self.events.publish(UpstreamFailed(settings.name, upstream.text, time.perf_counter() - started,
+                                                   failure_kind(exc)))
             raise
         except asyncio.CancelledError:
             upstream.in_flight -= 1
@@ -157,14 +168,11 @@ class Forwarder:
             breaker.failed(probe)
         else:
             breaker.succeeded(probe)
-        self._observe(settings, upstream, started, response.status, None)
+        if UpstreamAnswered in self.events.listened:
+            self.events.publish(UpstreamAnswered(settings.name, upstream.text, time.perf_counter() - started,
+                                                 response.status))
         return response
 
-    def _observe(self, settings: ServiceConfig, upstream: Upstream, started: float, status: int | None,
-                 error: BaseException | None) -> None:
-        """Tell the metrics (when on) how one attempt went: how long it took, and how it failed."""
-        if self.observer is not None:
-            self.observer.upstream_attempt(settings.name, upstream.text, time.perf_counter() - started, status, error)
 
 
 def broke_off(service: str) -> Problem:
@@ -189,7 +197,7 @@ def request_target(exchange: Exchange, base_path: str) -> str:
     return f"{path}?{query}" if query else path
 
 
-def target_url(upstream: Upstream, suffix: str) -> URL:
+def target_url(upstream: Instance, suffix: str) -> URL:
     """The upstream URL for `suffix`; refuses anything that would leave the upstream's origin (a suffix that
     starts with `/` cannot: it only ever lengthens the path)."""
     url = URL(upstream.base + suffix, encoded=True)
@@ -227,7 +235,7 @@ def forward_headers(exchange: Exchange, identity: UpstreamIdentity | None = None
     return identity.apply(exchange, headers) if identity is not None else headers
 
 
-async def _answer(upstream: aiohttp.ClientResponse, head_only: bool, instance: Upstream) -> Response:
+async def _answer(upstream: aiohttp.ClientResponse, head_only: bool, instance: Instance) -> Response:
     """The upstream's answer: small bodies read whole (one write), large or unsized ones streamed."""
     connection = upstream.headers.get("Connection")
     drop = HOP_BY_HOP | {t.strip().lower() for t in connection.split(",")} if connection else HOP_BY_HOP
@@ -243,7 +251,7 @@ async def _answer(upstream: aiohttp.ClientResponse, head_only: bool, instance: U
     return Response(upstream.status, headers, _chunks(upstream), on_close=_closer(upstream, instance))
 
 
-def _closer(upstream: aiohttp.ClientResponse, instance: Upstream) -> Callable[[], None]:
+def _closer(upstream: aiohttp.ClientResponse, instance: Instance) -> Callable[[], None]:
     """Releases the connection and ends the instance's in-flight count, once, however often called."""
     done = False
 
@@ -260,6 +268,17 @@ def _closer(upstream: aiohttp.ClientResponse, instance: Upstream) -> Callable[[]
 async def _chunks(upstream: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
     async for chunk in upstream.content.iter_chunked(CHUNK):
         yield chunk
+
+
+def failure_kind(error: BaseException) -> str:
+    """One word per way an attempt fails without an answer: a bounded `kind` (the metrics' label)."""
+    if isinstance(error, TimeoutError):
+        return "timeout"
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return "connect"
+    if isinstance(error, aiohttp.ServerDisconnectedError):
+        return "disconnected"
+    return "other"
 
 
 def _reason(exc: aiohttp.ClientError) -> str:

@@ -17,10 +17,11 @@ class RetryPolicy:
     backoff: float = 0.05
     backoff_max: float = 2.0
 
-    def delay(self, attempt: int, rng: random.Random = random._inst) -> float:  # type: ignore[attr-defined]
-        """Seconds to wait before retry number `attempt` (1-based): half fixed, half random."""
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait before retry number `attempt` (1-based): half fixed, half random (the `random`
+        module's own generator unless `rng` is given: it is reseeded in each forked worker)."""
         ceiling = min(self.backoff_max, self.backoff * (2 ** (attempt - 1)))
-        return ceiling / 2 + rng.uniform(0, ceiling / 2)
+        return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
 
 
 def may_retry(method: str, marked_idempotent: bool) -> bool:

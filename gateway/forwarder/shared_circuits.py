@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Coroutine, Iterable
 from typing import Any
 
+from ..core.events import Channel, CircuitFailureCounted, CircuitOpened
 from ..shared_state import SharedState, StateUnavailable
 from .breaker import OPEN, Breaker
 
@@ -36,18 +37,23 @@ WARN_EVERY = 60.0
 
 
 class SharedCircuits:
-    """Publishes this process's breakers to the shared store and adopts other processes' verdicts."""
+    """Publishes this process's breakers to the shared store and adopts other processes' verdicts.
 
-    def __init__(self, state: SharedState, breakers: Iterable[Breaker]) -> None:
+    It hears of the breakers on the event channel: a circuit this process opened (CircuitOpened, not
+    `shared`) and a failure counted while closed (CircuitFailureCounted).
+    """
+
+    def __init__(self, state: SharedState, breakers: Iterable[Breaker], events: Channel) -> None:
         self.state = state
         self.breakers = [b for b in breakers if b.enabled]
+        self._by_instance = {(b.service, b.url): b for b in self.breakers}
         self.owner = uuid.uuid4().hex[:12]
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sync: asyncio.Task[None] | None = None
         self._warned_at = -WARN_EVERY
-        for breaker in self.breakers:
-            breaker.on_open = self._published
-            breaker.on_failure = self._counted
+        if self.breakers:
+            events.subscribe(CircuitOpened, self._opened)
+            events.subscribe(CircuitFailureCounted, self._failure_counted)
 
     def start(self) -> None:
         self.owner = uuid.uuid4().hex[:12]  # again: a worker forked from the process that built the app is another one
@@ -85,12 +91,16 @@ class SharedCircuits:
             return
         breaker.trip("shared", seconds=left)
 
-    def _published(self, breaker: Breaker) -> None:
-        until = time.time() + breaker.seconds_left()
-        self._spawn(self._publish(breaker, until))
+    def _opened(self, event: CircuitOpened) -> None:
+        breaker = self._by_instance.get((event.service, event.instance))
+        if breaker is not None and event.reason != "shared":  # adopted from another process: it is published there
+            until = time.time() + breaker.seconds_left()
+            self._spawn(self._publish(breaker, until))
 
-    def _counted(self, breaker: Breaker) -> None:
-        self._spawn(self._count(breaker))
+    def _failure_counted(self, event: CircuitFailureCounted) -> None:
+        breaker = self._by_instance.get((event.service, event.instance))
+        if breaker is not None:
+            self._spawn(self._count(breaker))
 
     async def _publish(self, breaker: Breaker, until: float) -> None:
         ttl = until - time.time()

@@ -1,4 +1,4 @@
-"""The upstream instances of a service and the one pooled HTTP client that reaches them.
+"""A service's upstream: its instances, the balancer that picks one per attempt, and the one pooled HTTP client.
 
 aiohttp's ClientSession is the client: measured here (STACK-NOTES.md), its pool held up under
 concurrency where httpx's async pool collapsed.
@@ -13,73 +13,30 @@ import aiohttp
 from yarl import URL
 
 from ..config import ServiceConfig
-from ..policy_settings import CircuitBreakerSettings
+from ..core.events import Channel
 from ..problems import Problem
 from .balancer import Balancer, make_balancer
 from .breaker import OPEN, Breaker
-
-UNCHECKED, HEALTHY, UNHEALTHY = "unchecked", "healthy", "unhealthy"
-
-
-class Upstream:
-    """One instance of a service: the only kind of place the gateway ever connects to.
-
-    Plain attributes the balancer reads on every pick: whether the health check passes, the
-    circuit, the requests in flight, and the smooth weighted round robin's running weight.
-    """
-
-    __slots__ = ("base", "breaker", "checked_at", "current_weight", "health", "health_detail", "healthy", "in_flight",
-                 "origin", "text", "url", "weight")
-
-    def __init__(self, url: URL, weight: int = 1, breaker: Breaker | None = None) -> None:
-        self.url = url
-        self.text = str(url)  # as the journal, the logs and the metrics name it (worked out once, not per request)
-        self.base = self.text.rstrip("/")  # what a request's path below the service's base path is appended to
-        self.origin = url.origin()
-        self.weight = weight
-        self.breaker = breaker or Breaker("", str(url), CircuitBreakerSettings(failures=0))
-        self.healthy = True  # False only while the active health check fails
-        self.health = UNCHECKED
-        self.health_detail = ""
-        self.checked_at = 0.0  # time.time() of the last health probe; 0: never probed (/_gw/health/detailed)
-        self.in_flight = 0
-        self.current_weight = 0
-
-    def taking_requests(self) -> bool:
-        """Healthy, and its circuit closed, half-open, or due to half-open (for readiness, not the hot path)."""
-        return self.healthy and self.breaker.seconds_left() == 0
-
-    def unavailable_because(self) -> str:
-        if not self.healthy:
-            return f"health check failing ({self.health_detail})" if self.health_detail else "health check failing"
-        if self.breaker.state == OPEN:
-            return f"circuit open for {self.breaker.seconds_left():.1f}s more"
-        return "half-open, waiting for its probe"
-
-    def snapshot(self) -> dict[str, Any]:
-        """This instance as /_gw/ready (and metrics) show it."""
-        view: dict[str, Any] = {"weight": self.weight, "in_flight": self.in_flight, "health": self.health,
-                                "circuit": self.breaker.snapshot()}
-        if self.health_detail:
-            view["health_detail"] = self.health_detail
-        return view
+from .instances import Instance
 
 
 class UpstreamPool:
     """A service's instances; the balancer picks one per attempt among those that may take it."""
 
-    def __init__(self, service: str, instances: list[Upstream], balancer: Balancer | None = None) -> None:
+    def __init__(self, service: str, instances: list[Instance], balancer: Balancer | None = None) -> None:
         self.service = service
         self.instances = instances
         self.balancer = balancer or make_balancer("round_robin")
 
     @classmethod
-    def for_service(cls, settings: ServiceConfig) -> UpstreamPool:
-        instances = [Upstream(URL(u), settings.weights.get(u, 1), Breaker(settings.name, u, settings.circuit_breaker))
+    def for_service(cls, settings: ServiceConfig, events: Channel | None = None) -> UpstreamPool:
+        """The service's instances, each with its breaker; the breakers publish their changes on `events`."""
+        instances = [Instance(URL(u), settings.weights.get(u, 1),
+                              Breaker(settings.name, u, settings.circuit_breaker, events=events))
                      for u in settings.upstream]
         return cls(settings.name, instances, make_balancer(settings.load_balancing))
 
-    def pick(self, avoid: tuple[Upstream, ...] = ()) -> Upstream | None:
+    def pick(self, avoid: tuple[Instance, ...] = ()) -> Instance | None:
         """An instance that may take a request now, other than those in `avoid` when one is left."""
         chosen = self.balancer.choose(self.instances, avoid)
         if chosen is None and avoid:

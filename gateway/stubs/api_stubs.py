@@ -2,7 +2,7 @@
 
 A stub sent as JSON is the stub file format (stubs/format.py reads it, as it reads files). Before it is
 taken it must answer an operation of its service, with a documented status and a body the one judge
-accepts (contract.response_violations); what is wrong is listed, never half taken.
+accepts (stream_contract.response_violations); what is wrong is listed, never half taken.
 
 All of them live in one shared document (`gw:api-stubs` in the shared state: this process's memory, or
 Redis), like runtime modes: the process that takes a change writes it there, then asks every process
@@ -27,10 +27,10 @@ from typing import Any
 
 from ..background import Loop, follow
 from ..cluster import Cluster
-from ..contract import response_violations
 from ..media_types import is_json
 from ..shared_state import SharedState, StateUnavailable
 from ..specs import Service
+from ..stream_contract import response_violations
 from .deletion import Deletion
 from .format import Stub, StubError, stub_from_data
 from .persister import dump_yaml, write_atomic

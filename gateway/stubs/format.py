@@ -32,16 +32,12 @@ from typing import Any
 import yaml
 
 from ..chaos.settings import ChaosSettings, check_chaos
-from ..config import ConfigError
 from ..policy_settings import SettingsError
 from ..spec_yaml import safe_load
+from .errors import StubError
 
 STUB_CHAOS_KEYS = ("delay", "fault")
 METHODS = {"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"}
-
-
-class StubError(ConfigError):
-    """A stub file that cannot be used: `file: place: reason`."""
 
 
 @dataclass

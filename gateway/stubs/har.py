@@ -11,8 +11,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from ..config import ConfigError
-from ..contract import response_violations
 from ..specs import Service, find_operation
+from ..stream_contract import response_violations
 from .recorder import Captured, Recorded, Recorder
 
 

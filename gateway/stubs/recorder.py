@@ -13,13 +13,14 @@ import logging
 import re
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 from ..config import mount_prefix
+from ..core.events import Channel, StubRecorded
 from ..exchange import Exchange
 from ..json_limits import json_depth
 from ..json_once import JsonOnce
@@ -94,14 +95,14 @@ class Recorded:
 
 class Recorder:
     def __init__(self, store: StubStore, redactors: dict[str, Redactor], upstream_of: dict[str, str],
-                 keep_versions: bool = False, max_body: int = MAX_BODY) -> None:
+                 keep_versions: bool = False, max_body: int = MAX_BODY, events: Channel | None = None) -> None:
         self.store = store
         self.max_body = max_body  # an answer's body larger than this is not recorded (the stub says so)
         self.keep_versions = keep_versions  # an updated stub's previous content goes to .versions/
         self.redactors = redactors
         self.upstream_of = upstream_of
         self.recorded: list[Recorded] = []
-        self.listeners: list[Callable[[Recorded, str], None]] = []  # e.g. `gw record`'s live line
+        self.events = events if events is not None else Channel()  # each recording told (`gw record`'s live line)
 
     def save(self, service: Service, operation: Operation, captured: Captured, violations: list[str]) -> Recorded:
         """Write `captured` as a stub of `operation` (redacted first); the same request updates its file."""
@@ -138,8 +139,8 @@ class Recorder:
         self.recorded.append(result)
         summary = f"{captured.method} {captured.path} -> {captured.status}"
         log.info("%s %s (%s)", outcome, result.stub_id, summary)
-        for listener in self.listeners:
-            listener(result, summary)
+        if StubRecorded in self.events.listened:
+            self.events.publish(StubRecorded(result.stub_id, str(target), outcome, summary, violations))
         return result
 
     def _body_to_record(self, captured: Captured) -> tuple[bytes, str]:

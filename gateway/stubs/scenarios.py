@@ -24,7 +24,7 @@ from typing import Any
 
 from ..problems import Problem
 from ..shared_state import SharedState, StateUnavailable
-from .format import StubError
+from .errors import StubError
 
 STARTED = "Started"
 KEYS = ("scenario", "state", "next_state")

@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 from jinja2 import TemplateSyntaxError, Undefined, nodes
 
-from .format import StubError
+from .errors import StubError
 from .helpers import HELPERS
 from .sandbox import Budget, Sandbox, SecurityError, restore, spending
 

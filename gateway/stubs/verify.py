@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..contract import response_violations
 from ..specs import Service
+from ..stream_contract import response_violations
 from .format import Stub
 from .store import stub_operation
 

@@ -1,0 +1,1 @@
+"""What every layer may use and that uses none of them: today the event channel (`events`)."""

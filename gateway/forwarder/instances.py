@@ -1,0 +1,60 @@
+"""One instance of a service's upstream: a URL the gateway connects to, with its weight, health and circuit.
+
+The balancer reads these plain attributes on every pick (gateway/forwarder/balancer.py); the pool of a
+service's instances is gateway/forwarder/upstreams.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from yarl import URL
+
+from ..policy_settings import CircuitBreakerSettings
+from .breaker import OPEN, Breaker
+
+UNCHECKED, HEALTHY, UNHEALTHY = "unchecked", "healthy", "unhealthy"
+
+
+class Instance:
+    """One instance of a service: the only kind of place the gateway ever connects to.
+
+    Plain attributes the balancer reads on every pick: whether the health check passes, the
+    circuit, the requests in flight, and the smooth weighted round robin's running weight.
+    """
+
+    __slots__ = ("base", "breaker", "checked_at", "current_weight", "health", "health_detail", "healthy", "in_flight",
+                 "origin", "text", "url", "weight")
+
+    def __init__(self, url: URL, weight: int = 1, breaker: Breaker | None = None) -> None:
+        self.url = url
+        self.text = str(url)  # as the journal, the logs and the metrics name it (worked out once, not per request)
+        self.base = self.text.rstrip("/")  # what a request's path below the service's base path is appended to
+        self.origin = url.origin()
+        self.weight = weight
+        self.breaker = breaker or Breaker("", str(url), CircuitBreakerSettings(failures=0))
+        self.healthy = True  # False only while the active health check fails
+        self.health = UNCHECKED
+        self.health_detail = ""
+        self.checked_at = 0.0  # time.time() of the last health probe; 0: never probed (/_gw/health/detailed)
+        self.in_flight = 0
+        self.current_weight = 0
+
+    def taking_requests(self) -> bool:
+        """Healthy, and its circuit closed, half-open, or due to half-open (for readiness, not the hot path)."""
+        return self.healthy and self.breaker.seconds_left() == 0
+
+    def unavailable_because(self) -> str:
+        if not self.healthy:
+            return f"health check failing ({self.health_detail})" if self.health_detail else "health check failing"
+        if self.breaker.state == OPEN:
+            return f"circuit open for {self.breaker.seconds_left():.1f}s more"
+        return "half-open, waiting for its probe"
+
+    def snapshot(self) -> dict[str, Any]:
+        """This instance as /_gw/ready (and metrics) show it."""
+        view: dict[str, Any] = {"weight": self.weight, "in_flight": self.in_flight, "health": self.health,
+                                "circuit": self.breaker.snapshot()}
+        if self.health_detail:
+            view["health_detail"] = self.health_detail
+        return view

@@ -1,0 +1,1 @@
+"""The operator surface and its read model: what the admin API, the dashboard and detailed health show."""
