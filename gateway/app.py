@@ -186,9 +186,7 @@ class GatewayApp:
         per_service_limits = {s.base_path: s.max_body for s in self.config.services.values() if s.max_body}
         mocker.pacing = Pacing(self.config.streams.events, self.config.streams.interval)
         steps = [
-            Observe(self.journal, self.channel, self.config.admin.journal_max_body,  # request id, client address, then
-                    *((self.metrics.observe, self.metrics.aborted) if self.metrics is not None else (None, None)),  # metrics,
-                    client_address=self.client_address),  # access log, journal: sees every answer as sent
+            self._observe(),  # request id, client address; then metrics, access log, journal: sees every answer as sent
             *self._edge(),  # security headers, allowed hosts, CORS: outside problem+json, so errors get them too
             ProblemResponses(),
             BodyLimit(self.config.max_body, per_service_limits),  # and a success waits for the body's end (aborted.py)
@@ -211,6 +209,13 @@ class GatewayApp:
         self.services, self.loaded = services, loaded
         self.gateway_state.follow(services, loaded.errors)
         self.pipeline = Pipeline(steps, dispatch)
+
+    def _observe(self) -> Observe:
+        """The first step (edge/observe.py), counting for the metrics only when they are on."""
+        metrics = self.metrics
+        return Observe(self.journal, self.channel, self.config.admin.journal_max_body,
+                       metrics.observe if metrics is not None else None, metrics.aborted if metrics is not None else None,
+                       self.client_address)
 
     def _gateway_routes(self) -> dict[str, Any]:
         """/_gw/ endpoints beyond health and ready: detailed health (operators only), metrics unless turned off."""
