@@ -2,7 +2,7 @@
 
     observe (edge/observe.py: client address, request id; metrics, access log, journal) -> security headers
       -> allowed hosts -> CORS -> problem+json -> body limit (and the body's end: an upload cut short is never whole)
-      -> /_gw/ endpoints -> router (connexion: route, policies (auth, rate limit), validate)
+      -> /_gw/ endpoints -> router (routing/router.py: route, policies (auth, rate limit), validate)
       -> chaos (delays and faults on purpose) -> mode dispatch (mocker | forwarder)
 """
 
@@ -50,7 +50,7 @@ from .operator.state import GatewayState
 from .pipeline import Pipeline
 from .reload import Reloader
 from .reload_worker import Bounds
-from .routing import Router
+from .routing.router import Router
 from .shared_state import open_state
 from .simulation.simulator import Simulation
 from .spec_fetch import fetch_spec, is_url

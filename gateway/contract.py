@@ -20,7 +20,7 @@ from .json_once import JsonOnce
 from .judge import compile_schema, explain, pointer
 from .media_types import base_type, is_json
 from .specs import Operation, Service
-from .validation import coerce_text, declared_types
+from .validation.serialization import coerce_text, declared_types
 
 MAX_REPORTED = 10
 

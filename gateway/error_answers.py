@@ -36,7 +36,7 @@ from .mocker.status_fields import (
 )
 from .problems import PROBLEM_JSON, Problem, failure_line
 from .specs import Operation, Service
-from .validation import declared_types
+from .validation.serialization import declared_types
 
 REFUSALS = frozenset({400, 401, 403, 404, 405, 406, 415, 422, 429})  # the client's mistakes, as the API would see them
 GATEWAY_OWN = frozenset({"prefer-not-declared"})  # about gw's own Prefer header: no API documents those

@@ -2,7 +2,7 @@
 
 Frontend teams' specs are often drafts: no `info`, responses without `description`, a `$ref` to a
 schema not written yet. The user is told each slip (spec_structure, spec_checks); the gateway serves a copy
-patched with harmless defaults where the document lacks what connexion and the mocker read, and
+patched with harmless defaults where the document lacks what the operation model and the mocker read, and
 leaves out only the operations that need a reference that leads nowhere.
 """
 
@@ -116,7 +116,7 @@ def _first_broken(document: dict[str, Any], roots: list[Any], where: dict[int, A
 
 
 def _fill_defaults(served: dict[str, Any], spec_file: Path) -> None:
-    """What connexion, Swagger UI and the mocker read, where the draft lacks it or has the wrong shape."""
+    """What the operation model, Swagger UI and the mocker read, where the draft lacks it or has the wrong shape."""
     info = served.get("info")
     if not isinstance(info, dict):
         info = served["info"] = {}

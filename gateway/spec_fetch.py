@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
-import httpx
-
 from .config import ConfigError
 
 MAX_BYTES = 64 * 1024 * 1024  # one document; a spec larger than this is not a spec
@@ -38,7 +36,7 @@ def fetch_spec(url: str, timeout: float = 10.0, read: Any = None) -> tuple[Path,
     target = _mirror_path(root, url)
     try:
         _download(url, target, timeout)
-    except (httpx.HTTPError, OSError, FetchError) as exc:
+    except (OSError, FetchError) as exc:
         reason = _reason(exc)
         if not target.exists():
             raise FetchError(url, "", f"cannot fetch the spec ({reason}) and no copy is cached") from None
@@ -77,7 +75,7 @@ def _fetch_references(url: str, target: Path, root: Path, timeout: float, read: 
             local = _mirror_path(root, other)
             try:
                 _download(other, local, timeout)
-            except (httpx.HTTPError, OSError, FetchError):
+            except (OSError, FetchError):
                 if not local.exists():
                     continue
             pending.append((other, local))
@@ -100,14 +98,20 @@ def _file_refs(document: Any) -> set[str]:
 
 
 def _download(url: str, target: Path, timeout: float) -> None:
-    with httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
-        if response.status_code != 200:
-            raise FetchError(url, "", f"HTTP {response.status_code}")
-        body = bytearray()
-        for chunk in response.iter_bytes():
-            body += chunk
-            if len(body) > MAX_BYTES:
-                raise FetchError(url, "", f"larger than {MAX_BYTES // (1024 * 1024)} MiB")
+    """Fetch `url` into `target`; FetchError (its reason in words) when it cannot be."""
+    import httpx  # only a spec URL needs an HTTP client: imported here, not on every `gw serve` (~0.05 s)
+
+    try:
+        with httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
+            if response.status_code != 200:
+                raise FetchError(url, "", f"HTTP {response.status_code}")
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_BYTES:
+                    raise FetchError(url, "", f"larger than {MAX_BYTES // (1024 * 1024)} MiB")
+    except httpx.HTTPError as exc:
+        raise FetchError(url, "", _http_reason(exc)) from None
     if target.is_file() and target.read_bytes() == body:
         return  # unchanged: the file (and its time) stays, so a watching reload sees no change
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -135,6 +139,12 @@ def remote_cache() -> Path:
 def _reason(exc: Exception) -> str:
     if isinstance(exc, FetchError):
         return exc.reason
+    return str(exc) or type(exc).__name__
+
+
+def _http_reason(exc: Exception) -> str:
+    import httpx
+
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
     if isinstance(exc, httpx.ConnectError):

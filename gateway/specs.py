@@ -1,8 +1,8 @@
 """Load OpenAPI documents into services and operations the rest of the gateway can use.
 
 Reading a spec is three steps: parse the file (YAML or JSON), bundle references to other files
-into the one document (so connexion, Swagger UI and the mocker all see a single self-contained
-spec), then let connexion validate and resolve it. Every failure is a `SpecError`: file, place,
+into the one document (so the router, Swagger UI and the mocker all see a single self-contained
+spec), then check it and resolve its references in place (spec/specification.py). Every failure is a `SpecError`: file, place,
 reason, on one line.
 """
 
@@ -20,18 +20,18 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from connexion.spec import OpenAPISpecification, Specification, Swagger2Specification
 
 from .config import mount_prefix
 from .judge import learn_schema_names
-from .request_path import collapse, slash_twin
+from .routing.paths import collapse, slash_twin
+from .spec.specification import Specification
 from .spec_checks import SpecError, cached_warnings, check_in_background, merge_warnings, semantic_warnings
 from .spec_copy import plain_copy
 from .spec_draft import HTTP_METHODS, operations_of, servable
 from .spec_loops import break_schema_loops
 from .spec_media_headers import media_header_types
 from .spec_nullable import nullable_as_31
-from .spec_refs import RefError, bundle, resolve_in_place
+from .spec_refs import RefError, bundle
 from .spec_slips import schema_slips
 from .spec_structure import finding_lines, structural_findings
 from .spec_trial import leave_out_unbuildable
@@ -208,29 +208,8 @@ def _index_operations(service: Service) -> None:
         service.operations[operation.key] = operation
 
 
-class _ResolvedInPlace:
-    """connexion's Specification, with our reference resolver and the checks already done."""
-
-    def __init__(self, raw_spec: dict[str, Any], *, base_uri: str = "") -> None:
-        self._raw_spec = plain_copy(raw_spec)
-        self._set_defaults(raw_spec)  # type: ignore[attr-defined]
-        self._spec = resolve_in_place(raw_spec)
-        self._base_uri = base_uri
-
-
-class _OpenAPI3(_ResolvedInPlace, OpenAPISpecification):
-    pass
-
-
-class _Swagger2(_ResolvedInPlace, Swagger2Specification):
-    pass
-
-
 def _specification(raw: dict[str, Any], spec_file: Path) -> Specification:
-    base_uri = spec_file.resolve().as_uri()
-    if str(raw.get("swagger", "")) == "2.0":
-        return _Swagger2(raw, base_uri=base_uri)
-    return _OpenAPI3(raw, base_uri=base_uri)
+    return Specification(raw, base_uri=spec_file.resolve().as_uri())
 
 
 def path_specificity(path: str) -> tuple[tuple[int, ...], ...]:
@@ -315,7 +294,7 @@ def read_document(path: Path) -> dict[str, Any]:
 
 
 # OpenAPI 3.2 keeps 3.1's schema dialect and adds keywords gw reads where it knows them (`itemSchema`
-# for streams); the checks and connexion know 3.1, so a 3.2 document is served as 3.1.
+# for streams); the checks know 3.1, so a 3.2 document is served as 3.1.
 KEYWORDS_32 = frozenset({"itemSchema", "itemEncoding", "prefixEncoding", "$self", "additionalOperations", "query",
                          "dataValue", "serializedValue", "defaultMapping", "parent", "kind", "summary", "name",
                          "oauth2MetadataUrl", "deprecated"})

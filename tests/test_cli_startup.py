@@ -1,5 +1,6 @@
 """`gw` starts in a fraction of a second: `--version`, `--help` and the admin-API clients import neither the
-gateway (connexion, uvicorn) nor schemathesis, and `gw serve` does not load schemathesis.
+gateway (starlette, uvicorn) nor schemathesis, and `gw serve` loads neither schemathesis nor connexion and Flask
+(gw routes and validates requests itself).
 
 Measured by what is imported (`python -X importtime`, one line per module), not by the clock: a busy CI
 machine makes any time bound flaky, while a module list is exact. The test suite runs `gw` in
@@ -51,5 +52,6 @@ def test_the_admin_api_clients_import_no_gateway(command: list[str]) -> None:
 def test_serving_does_not_load_schemathesis() -> None:
     code = "import sys, gw.cli, gw.app, gw.server; print(sorted({m.partition('.')[0] for m in sys.modules}))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
-    assert "'connexion'" in loaded  # the probe really imported what `gw serve` uses
+    assert "'uvicorn'" in loaded and "'starlette'" in loaded  # the probe really imported what `gw serve` uses
     assert "'schemathesis'" not in loaded and "'hypothesis'" not in loaded
+    assert "'connexion'" not in loaded and "'flask'" not in loaded and "'werkzeug'" not in loaded

@@ -33,7 +33,7 @@ def test_a_spec_without_info_serves_with_a_warning_naming_info(drafts: GatewayTh
         response = client.get("/no_info/pets")
     assert response.status_code == 200 and response.json() == [{"name": "Rex"}]
     assert f"{DRAFTS / 'no_info.yaml'}: info: is required but missing" in warnings_of(drafts, "no-info")
-    assert drafts.app.services["no-info"].title == "no_info"  # connexion and Swagger UI get a harmless default
+    assert drafts.app.services["no-info"].title == "no_info"  # the router and Swagger UI get a harmless default
 
 
 def test_a_response_without_description_serves_with_a_warning_at_its_place(drafts: GatewayThread) -> None:

@@ -1,4 +1,4 @@
-"""Routing through the route table (gateway/route_table.py): a spec of hundreds of operations reaches each
+"""Routing through the route table (gateway/routing/table.py): a spec of hundreds of operations reaches each
 one by its own path, a literal path that lacks a method leaves it to the template that takes it, the longest
 mount wins, and a request's own headers are read as they were sent (the first of a repeated one)."""
 

@@ -1,11 +1,11 @@
-"""The decoders of gateway/serialization.py, one style at a time: the OpenAPI specification's own
+"""The decoders of gateway/validation/serialization.py, one style at a time: the OpenAPI specification's own
 examples (`role=admin,firstName=Alex`, `;id=3;id=4;id=5`...) read back into values."""
 
 from __future__ import annotations
 
 import pytest
 
-from gw.serialization import (
+from gw.validation.serialization import (
     DecodeError,
     Repeated,
     RequestText,

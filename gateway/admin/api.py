@@ -1,8 +1,8 @@
 """The admin API under /_gw/api/: modes, stubs, the request journal, circuits.
 
 It is described by `openapi.yaml` beside this file and loaded as a service like any other, so it
-is routed and validated by the same connexion machinery (`routing.Router`: our routing, our
-compiled validators, our problem+json) and Swagger UI can show it (the app's `admin_service`).
+is routed and validated by the same router as every service (`routing.router.Router`: our routing, our
+compiled validators, our problem+json) and Swagger UI can show it (`GatewayApp.admin_service`).
 It gets a Router of its own, with no auth or rate-limit policies: those are the services'
 contracts; the admin API's guard is `AdminAccess`, checked before routing, so a stranger learns
 nothing about which paths exist. Where a service's request goes on to mode dispatch, an admin
@@ -30,7 +30,7 @@ from ..operator.state import GatewayState, ServiceView
 from ..pipeline import Next
 from ..problems import Problem
 from ..reload_worker import reload_stubs
-from ..routing import Router
+from ..routing.router import Router
 from ..shared_state import StateUnavailable
 from ..specs import Service, load_service
 from ..stubs import Stub

@@ -15,8 +15,8 @@ import copy
 from typing import Any
 
 from ..judge import accepts, compile_schema
-from ..serialization import branches, declared_types, merged_properties
 from ..specs import Operation
+from ..validation.serialization import branches, declared_types, merged_properties
 
 MAX_DROPS = 32
 

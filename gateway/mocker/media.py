@@ -10,7 +10,7 @@ from xml.sax.saxutils import escape
 import yaml
 
 from ..media_types import base_type, is_json
-from ..serialization import declared_types
+from ..validation.serialization import declared_types
 
 # Small but valid files, for binary responses without an example.
 _PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")

@@ -21,7 +21,7 @@ from ..judge import accepts, checker_factory, explain, schema_place
 from ..media_types import is_json
 from ..problems import Problem
 from ..specs import Operation, Service, below_base
-from ..validation import coerce_text, declared_types
+from ..validation.serialization import coerce_text, declared_types
 from .dynamic import dynamic_by_default
 from .exclusive import exclusive, exclusive_checker
 from .generator import Options, generate

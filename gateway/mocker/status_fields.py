@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..judge import accepts
-from ..validation import declared_types
+from ..validation.serialization import declared_types
 
 STATUS_NAMES = frozenset({"status", "statuscode", "httpstatus", "httpstatuscode", "httpcode"})  # field_name() spelling
 CODE_NAMES = frozenset({"code", "errorcode"})

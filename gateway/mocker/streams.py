@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..exchange import Exchange
+from ..judge import compile_schema
 from ..media_types import base_type
-from ..validation import compile_schema
 
 if TYPE_CHECKING:
     from ..specs import Operation, Service

@@ -15,7 +15,7 @@ from typing import Any
 from ..media_types import is_json
 from ..mocker.status_fields import properties as properties_of
 from ..specs import Operation, Service
-from ..validation import declared_types
+from ..validation.serialization import declared_types
 from .settings import CollectionSetting, StateSettings
 
 _PARAM = re.compile(r"^\{([^{}]+)\}$")
@@ -166,7 +166,7 @@ def _add(catalog: Catalog, service: Service, by_path: dict[str, dict[str, Operat
     item_schema = _item_schema([items.get("GET"), own.get("POST"), creator, items.get("PUT"), items.get("PATCH")])
     id_param = _last_param(item_path)
     id_field = (setting.id if setting and setting.id else "") or _id_field(item_schema, id_param)
-    id_schema = _id_schema(item_schema, id_field, items, id_param)
+    id_schema = _id_schema(item_schema, id_field, items, id_param, service)
     parents = _params_in(path) if path else _params_in(item_path)[:-1]
     collection = Collection(name, path, item_path, id_param, parents, id_field, _id_kind(id_schema), id_schema,
                             item_schema, actions)
@@ -228,12 +228,15 @@ def _id_field(schema: dict[str, Any] | None, id_param: str) -> str:
     return next((n for n in names if _norm(n) in ("uuid", "key", "slug")), "")
 
 
-def _id_schema(item_schema: dict[str, Any] | None, id_field: str, items: dict[str, Operation], id_param: str) -> dict[str, Any]:
+def _id_schema(item_schema: dict[str, Any] | None, id_field: str, items: dict[str, Operation], id_param: str,
+               service: Service) -> dict[str, Any]:
     schema = properties_of(item_schema).get(id_field) if id_field else None
     if isinstance(schema, dict):
         return schema
+    paths = service.specification.spec.get("paths") or {}
     for operation in items.values():
-        for parameter in operation.definition.get("parameters") or []:
+        shared = (paths.get(operation.path) or {}).get("parameters") or []  # the path item's, for all its operations
+        for parameter in [*(operation.definition.get("parameters") or []), *shared]:
             if isinstance(parameter, dict) and parameter.get("name") == id_param and parameter.get("in") == "path":
                 return parameter.get("schema") or {}
     return {"type": "string"}

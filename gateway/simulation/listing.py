@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from ..mocker.status_fields import Edit, apply_edits
 from ..mocker.status_fields import properties as properties_of
 from ..problems import Problem
-from ..validation import declared_types
+from ..validation.serialization import declared_types
 from .resources import norm
 
 SIZE = frozenset({"limit", "perpage", "pagesize", "size", "count", "maxresults", "top", "first", "take", "pagelimit",

@@ -17,7 +17,7 @@ from ..judge import accepts
 from ..mocker.generator import Options, generate
 from ..mocker.status_fields import Edit, apply_edits
 from ..mocker.status_fields import properties as properties_of
-from ..validation import declared_types
+from ..validation.serialization import declared_types
 from .inference import Collection
 
 CREATED = frozenset({"createdat", "created", "createdon", "creationdate", "creationtime", "createdtime", "createddate",

@@ -29,7 +29,7 @@ from ..problems import Problem
 from ..session import session_of
 from ..shared_state import SharedState, StateUnavailable
 from ..specs import Operation, Service
-from ..validation import declared_types
+from ..validation.serialization import declared_types
 from .inference import Catalog, Collection, json_entry, state_catalogs, success_status
 from .json_patch import apply_patch
 from .listing import Page, declared_query, envelope, filtered, items_property, ordered, page_link, page_of

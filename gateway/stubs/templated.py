@@ -23,7 +23,7 @@ from ..exchange import Exchange, Response
 from ..media_types import base_type, is_json
 from ..policy_settings import TemplateSettings
 from ..problems import Problem
-from ..validation import parse_form
+from ..validation.request import parse_form
 from .format import Stub
 from .matchers import RequestView
 from .sandbox import Budget

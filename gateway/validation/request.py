@@ -1,30 +1,30 @@
 """Request validation against the spec: every failure, each with its place.
 
-Plugged into connexion's validation middleware (see routing.py). Validators are compiled once
-per operation at start-up; a request pays only for running them. OpenAPI 3.0 schemas are read
-with `nullable` and readOnly/writeOnly rules, 3.1 schemas as JSON Schema 2020-12.
+The router (routing/router.py) calls one OperationValidator per operation, after the policies. Validators are
+compiled once per operation at start-up from the operation model (spec/operations.py); a request pays only for
+running them. OpenAPI 3.0 schemas are read with `nullable` and readOnly/writeOnly rules, 3.1 schemas as JSON
+Schema 2020-12. Form bodies are parsed by Starlette's public parsers.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl  # form bodies
 
-from connexion.middleware.request_validation import RequestValidationOperation
-from connexion.operations import AbstractOperation
-from connexion.utils import is_null, split_content_type
 from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartParser
 
-from .exchange import PARAMETERS, READ_BODY
-from .json_once import JsonOnce
-from .judge import Lenient, accepts, compile_schema, schema_errors
-from .media_types import base_type, is_json
-from .problems import validation_problem
+from ..exchange import PARAMETERS, READ_BODY
+from ..json_once import JsonOnce
+from ..judge import accepts, compile_schema, schema_errors
+from ..media_types import base_type, is_json
+from ..problems import Problem, validation_problem
+from ..spec.operations import OperationModel
 from .serialization import (
     DecodeError,
     RequestText,
     brackets_hint,
+    coerce_text,
     declared_types,
     decode_form,
     decode_parameter,
@@ -34,10 +34,12 @@ from .serialization import (
     text_types,
     typed,
 )
-from .serialization import coerce_text as coerce_text  # the mocker's import
+
+if TYPE_CHECKING:
+    from ..exchange import Exchange
 
 Error = dict[str, Any]
-__all__ = ["Lenient", "OperationValidator", "coerce_text", "compile_schema", "declared_types", "schema_errors"]
+__all__ = ["OperationValidator", "parse_form", "split_content_type"]
 
 
 class _Parameter:
@@ -108,11 +110,11 @@ def _parameter_schema(definition: dict[str, Any]) -> dict[str, Any]:
 _WILDCARDS = ("*/*", "application/*")
 
 
-class OperationValidator(RequestValidationOperation):
+class OperationValidator:
     """Checks one operation's parameters and body; raises one problem listing every failure."""
 
-    def __init__(self, next_app: Any, *, operation: AbstractOperation, openapi31: bool, brackets: bool = False) -> None:
-        super().__init__(next_app, operation=operation)
+    def __init__(self, operation: OperationModel, *, openapi31: bool, brackets: bool = False) -> None:
+        self.operation = operation
         self.openapi31 = openapi31
         self.brackets = brackets  # the service reads `a[b]=x` as nested everywhere, not only where deepObject says
         # Swagger 2.0 body and formData parameters are part of the body schema; OpenAPI says header
@@ -122,67 +124,79 @@ class OperationValidator(RequestValidationOperation):
                            and not (p.get("in") == "header" and str(p.get("name", "")).lower() in _IGNORED_HEADERS)]
         # which keys are some parameter's own, by location: never an exploded object's properties
         self.claimed = {where: frozenset(p.name for p in self.parameters if p.where == where) for where in _LOCATIONS}
-        self.claimed["query"] |= frozenset(self.security_query_params)
-        form_fields = [p for p in operation.parameters if p.get("in") == "formData"]
-        request_body = {} if form_fields else operation.request_body  # connexion's Swagger 2.0 form schema drops words
-        self.body_required = bool(request_body.get("required", False)) if request_body else False
+        self.claimed["query"] |= frozenset(operation.security_query_params)
+        form_fields = operation.form_fields
+        request_body = operation.request_body  # raises for a Swagger 2.0 body OpenAPI does not allow
+        takes_body = bool(request_body) or any(p.get("in") in ("body", "formData") for p in operation.parameters)
+        # Swagger 2.0: a `required` body parameter; formData fields are required one by one (an empty form names them)
+        self.body_required = bool(request_body.get("required", False)) if request_body and not form_fields else False
         self._json_validators: dict[str, Any] = {}
         self._form_validators: dict[str, tuple[Any, Any, dict[str, Any]]] = {}
-        if request_body or any(p.get("in") in ("body", "formData") for p in operation.parameters):
+        if takes_body:
             for media in operation.consumes:
-                schema = swagger2_form_schema(form_fields) if form_fields else operation.body_schema(media)
-                if schema and is_json(media):
+                schema = self._checked_schema(media)
+                if schema is not None and is_json(media):
                     self._json_validators[media.lower()] = compile_schema(schema, openapi31)
-                elif schema and base_type(media) in _FORM_MEDIA:
-                    encoding = {p["name"]: p for p in form_fields} if form_fields else \
-                        operation.body_definition(media).get("encoding") or {}
+                elif schema is not None and base_type(media) in _FORM_MEDIA:
+                    encoding = operation.body_definition(media).get("encoding") or {}
                     self._form_validators[base_type(media)] = (schema, compile_schema(schema, openapi31), encoding)
-            if not request_body:  # Swagger 2.0 body or formData parameters
-                self.body_required = any(p.get("in") == "body" and p.get("required") for p in operation.parameters)
         self.form_fields_required = any(p.get("required") for p in form_fields)  # an empty form still names them
-        self.expects_body = bool(request_body) or any(p.get("in") in ("body", "formData") for p in operation.parameters)
+        self.expects_body = takes_body
         # worked out here, not per request: whether the Content-Type is checked against what the operation takes
         self.checks_media = bool(operation.consumes and (self._json_validators or self._form_validators
                                                          or self.body_required))
         self._media_taken: set[str] = set()  # Content-Types already found acceptable (bounded: MEDIA_REMEMBERED)
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+    def _checked_schema(self, media: str) -> dict[str, Any] | None:
+        """The schema a body of `media` is checked against; None when it is not checked. A 3.x media type declared
+        without a schema still says what the body is (JSON must parse, a form must read): checked against {}."""
+        schema = self.operation.body_schema(media)
+        if schema:
+            return schema
+        return {} if not self.operation.swagger2 and media in (self.operation.request_body.get("content") or {}) else None
+
+    async def __call__(self, scope: Any, receive: Any, exchange: Exchange | None = None) -> Any:
+        """Check the request (`scope`: as routed); raise its problem, or give the `receive` the rest of the walk
+        reads the body from (the body replayed when validation read it)."""
         errors = self.parameter_errors(scope)
         if not self.expects_body:
             if errors:
                 raise validation_problem(errors, self.failure_status(errors))
-            await self.next_app(scope, receive, send)
-            return
-        mime_type, encoding = self._content_type(scope)
+            return receive
+        mime_type, encoding = self._content_type(scope, exchange)
         if self.checks_media and mime_type not in self._media_taken:
-            self.validate_mime_type(mime_type)  # 415 when the operation does not take it
+            self._check_media(mime_type)  # 415 when the operation does not take it
             if len(self._media_taken) < MEDIA_REMEMBERED:
                 self._media_taken.add(mime_type)
         validator = self._json_validator(mime_type)
         form = self._form_validators.get(base_type(mime_type)) if mime_type and self._form_validators else None
         if validator is not None or (self.body_required and is_json(mime_type or "")):
             body, receive = await _read_and_replay(receive)
-            errors += self.body_errors(body, encoding, validator, _shared_json(scope, body, encoding))
+            shared = exchange.request_json(body, encoding or "utf-8") if exchange is not None else None
+            errors += self.body_errors(body, encoding, validator, shared)
         elif form is not None:
             body, receive = await _read_and_replay(receive)
             errors += await self.form_errors(body, scope, *form)
         else:
             body = None
-        if body is not None and "gw.exchange" in scope:
-            scope["gw.exchange"].notes[READ_BODY] = body  # the journal keeps it: verification matches body fields
+        if body is not None and exchange is not None:
+            exchange.notes[READ_BODY] = body  # the journal keeps it: verification matches body fields
         if errors:
             raise validation_problem(errors, self.failure_status(errors))
-        await self.next_app(scope, receive, send)
+        return receive
 
-    def _content_type(self, scope: Any) -> tuple[str, str]:
-        """The request's media type and charset, as connexion's `extract_content_type` reads them, from the
-        exchange's header table when the pipeline made one."""
-        exchange = scope.get("gw.exchange")
-        if exchange is None:
-            return self.extract_content_type(scope["headers"])
-        mime_type, encoding = split_content_type(exchange.headers.get("content-type"))
-        if mime_type is None:  # no Content-Type: connexion's best guess, the first type the operation takes
-            mime_type = self._operation.consumes[0] if self._operation.consumes else "application/octet-stream"
+    def _check_media(self, mime_type: str) -> None:
+        """A 415 for a media type the operation does not take (the wording gw has always answered with)."""
+        if not self.operation.takes(mime_type):
+            raise Problem(415, detail=f"Invalid Content-type ({mime_type}), expected {self.operation.consumes}")
+
+    def _content_type(self, scope: Any, exchange: Exchange | None) -> tuple[str, str]:
+        """The request's media type and charset; with no Content-Type, the first type the operation takes."""
+        header = exchange.headers.get("content-type") if exchange is not None else Headers(scope=scope).get("content-type")
+        mime_type, encoding = split_content_type(header)
+        if mime_type is None:
+            consumes = self.operation.consumes
+            mime_type = consumes[0] if consumes else "application/octet-stream"
         return mime_type, encoding or "utf-8"
 
     def _json_validator(self, mime_type: str | None) -> Any:
@@ -197,7 +211,7 @@ class OperationValidator(RequestValidationOperation):
 
     def failure_status(self, errors: list[Error]) -> int:
         """400, or 422 for a well-formed body the spec answers with 422 (and not 400)."""
-        declared = {str(code) for code in (self._operation.responses or {})}
+        declared = {str(code) for code in (self.operation.responses or {})}
         body_only = all(e["in"] == "body" and not e["message"].startswith("not valid JSON") for e in errors)
         return 422 if body_only and "422" in declared and "400" not in declared else 400
 
@@ -222,7 +236,7 @@ class OperationValidator(RequestValidationOperation):
                                    "message": f"required {param.where} parameter is missing{hint}"})
                 continue
             decoded.setdefault(param.where, {})[param.name] = value
-            if (param.nullable and is_null(value)) or (param.allow_empty and value == ""):
+            if (param.nullable and _is_null(value)) or (param.allow_empty and value == ""):
                 continue
             errors += schema_errors(param.validator, value, param.where, param.name)
         scope[PARAMETERS] = decoded
@@ -256,12 +270,6 @@ class OperationValidator(RequestValidationOperation):
         if validator is None:
             return []
         return schema_errors(validator, document, "body", "")
-
-
-def _shared_json(scope: Any, body: bytes, encoding: str | None) -> JsonOnce | None:
-    """The body's JSON kept on the exchange, parsed once in the declared charset for every later reader."""
-    exchange = scope.get("gw.exchange")
-    return exchange.request_json(body, encoding or "utf-8") if exchange is not None else None
 
 
 MEDIA_REMEMBERED = 32  # per operation: Content-Types a client sends are few; a stranger one is checked each time
@@ -302,24 +310,6 @@ async def _part_text(name: str, value: Any, encoding: dict[str, Any]) -> str:
     return ""
 
 
-def swagger2_form_schema(fields: list[dict[str, Any]]) -> dict[str, Any]:
-    """Swagger 2.0 formData parameters as one object schema, every schema word of each kept
-    (enum, minimum, pattern...); a `file` is a binary string."""
-    properties = {}
-    for field in fields:
-        prop = {k: v for k, v in field.items() if k not in _NOT_SCHEMA}
-        if prop.get("type") == "file":
-            prop = {"type": "string", "format": "binary"}
-        if field.get("x-nullable"):
-            prop["nullable"] = True
-        properties[field["name"]] = prop
-    required = [f["name"] for f in fields if f.get("required")]
-    return {"type": "object", "properties": properties, **({"required": required} if required else {})}
-
-
-_NOT_SCHEMA = {"name", "in", "required", "description", "collectionFormat", "allowEmptyValue", "x-nullable"}
-
-
 async def _read_and_replay(receive: Any) -> tuple[bytes, Any]:
     chunks = []
     while True:
@@ -341,3 +331,23 @@ async def _read_and_replay(receive: Any) -> tuple[bytes, Any]:
 
     return body, replay
 
+
+
+def split_content_type(content_type: str | None) -> tuple[str | None, str | None]:
+    """A Content-Type as (media type, charset), other parameters ignored; (None, None) without one. The media type
+    is the text before the first `;` as sent, the charset the value of the first `charset=` parameter."""
+    if content_type is None:
+        return None, None
+    if ";" not in content_type:
+        return content_type, None
+    mime_type, parameters = content_type.split(";", maxsplit=1)
+    charset = None
+    for parameter in parameters.split(";"):
+        if parameter.startswith("charset="):
+            charset = parameter[len("charset="):]
+    return mime_type, charset
+
+
+def _is_null(value: Any) -> bool:
+    """A nullable parameter's null: no value, or the text `null` or `None`."""
+    return value is None or (isinstance(value, str) and value.strip() in ("null", "None"))
