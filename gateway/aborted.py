@@ -6,7 +6,7 @@ naively, the bytes that came so far look like a complete, shorter body: a 300 KB
 meant to be 1 MB. `BodyGuard` sits under every reader of the body (the whole app reads through it)
 and turns such a disconnect into `ClientAborted`, wherever the body is read: the forwarder (which
 reads the whole body before it contacts the upstream, so the upstream never sees a request), request
-validation, stub matching. `CompleteBody` reads what nobody read before an answer counts as a
+validation, stub matching. `finish_body` reads what nobody read before an answer counts as a
 success (a stub answering a POST whose body it ignores). The app logs one line and counts it;
 the steps that journal, count and record an exchange never see it finish.
 """
@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 from .exchange import ASGIReceive, Exchange, Response
-from .pipeline import Next
 
 GUARD = "gw.body_guard"  # scope key: the request's BodyGuard
 
@@ -67,19 +66,14 @@ class BodyGuard:
         return message
 
 
-class CompleteBody:
-    """Pipeline step: a successful answer to a request whose body nobody read (a stub ignoring a POST's
-    body) waits for that body's end, so an upload cut short is never journaled or counted as answered.
-    The rest goes through `exchange.receive`, so the body size limit still bounds it; it is not kept."""
-
-    async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
-        response = await call_next(exchange)
-        guard = exchange.scope.get(GUARD)
-        if guard is not None and not guard.complete and response.status < 400:
-            try:
-                while not guard.complete and (await exchange.receive())["type"] == "http.request":
-                    pass
-            except BaseException:
-                await response.close()
-                raise
-        return response
+async def finish_body(exchange: Exchange, response: Response, guard: BodyGuard) -> None:
+    """A successful answer to a request whose body nobody read (a stub ignoring a POST's body) waits for that
+    body's end, so an upload cut short is never journaled or counted as answered. The rest goes through
+    `exchange.receive`, so the body size limit still bounds it; it is not kept. The body limit step calls it
+    on its way out (steps/body_limit.py): one frame for both ends of the body."""
+    try:
+        while not guard.complete and (await exchange.receive())["type"] == "http.request":
+            pass
+    except BaseException:
+        await response.close()
+        raise

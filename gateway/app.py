@@ -1,7 +1,7 @@
 """Assemble the gateway: load every service's spec, then chain the pipeline a request walks.
 
-    request id -> access log -> security headers -> allowed hosts -> CORS -> problem+json -> body limit
-      -> complete body (aborted.py: an upload cut short is never answered as whole)
+    observe (edge/observe.py: client address, request id; metrics, access log, journal) -> security headers
+      -> allowed hosts -> CORS -> problem+json -> body limit (and the body's end: an upload cut short is never whole)
       -> /_gw/ endpoints -> router (routing/router.py: route, policies (auth, rate limit), validate)
       -> chaos (delays and faults on purpose) -> mode dispatch (mocker | forwarder)
 """
@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 from . import json_limits
-from .aborted import GUARD, BodyGuard, ClientAborted, CompleteBody
+from .aborted import GUARD, BodyGuard, ClientAborted
 from .admin import AdminAccess
 from .admin.api import AdminApi
 from .admin.parts import AdminParts, CircuitReset
@@ -29,6 +29,7 @@ from .chaos.switches import ChaosSwitches
 from .cluster import Cluster
 from .config import ConfigError, GatewayConfig, ServiceConfig
 from .core.events import Channel
+from .edge.observe import Observe, request_id_for
 from .endpoints.auth import AuthEndpoints
 from .endpoints.dashboard import Dashboard, services_snapshot
 from .endpoints.docs import ServiceDocs
@@ -54,7 +55,6 @@ from .shared_state import open_state
 from .simulation.simulator import Simulation
 from .spec_fetch import fetch_spec, is_url
 from .specs import LoadResult, Service, SpecError, load_service, read_document
-from .steps.access_log import AccessLog
 from .steps.authenticate import Authenticate
 from .steps.body_limit import BodyLimit
 from .steps.client_address import ClientAddress
@@ -63,11 +63,8 @@ from .steps.cross_site import CrossSiteGuard
 from .steps.dispatch import ModeDispatch
 from .steps.errors import ProblemResponses
 from .steps.hardening import AllowedHosts, OwnPages, SecurityHeaders, rebinding_proof
-from .steps.journal import JournalStep
-from .steps.metrics import ObserveMetrics
 from .steps.own_paths import OwnPaths
 from .steps.rate_limit import RateLimit, any_rate_limit
-from .steps.request_id import RequestId, request_id_for
 from .steps.response_contract import ResponseContract
 from .streaming import send_answer
 from .stubs import StubStore
@@ -189,15 +186,10 @@ class GatewayApp:
         per_service_limits = {s.base_path: s.max_body for s in self.config.services.values() if s.max_body}
         mocker.pacing = Pacing(self.config.streams.events, self.config.streams.interval)
         steps = [
-            *([self.client_address] if self.client_address else []),  # first: every step sees the real client
-            RequestId(),
-            *([ObserveMetrics(self.metrics)] if self.metrics is not None else []),  # sees every answer as sent
-            AccessLog(),
-            JournalStep(self.journal, self.channel, self.config.admin.journal_max_body),  # inside the access log
+            self._observe(),  # request id, client address; then metrics, access log, journal: sees every answer as sent
             *self._edge(),  # security headers, allowed hosts, CORS: outside problem+json, so errors get them too
             ProblemResponses(),
-            BodyLimit(self.config.max_body, per_service_limits),
-            CompleteBody(),  # a success waits for the body's end: an upload cut short is never answered as whole
+            BodyLimit(self.config.max_body, per_service_limits),  # and a success waits for the body's end (aborted.py)
             OwnPaths([  # /_gw/...: a service's request skips these with one prefix test
                 CrossSiteGuard(self.own_pages),  # a foreign page's form cannot change state through /_gw/api or /_gw/auth
                 AuthEndpoints(self.auth),
@@ -208,7 +200,7 @@ class GatewayApp:
                                  self._gateway_routes(), self.started),
             ]),
             Router(services, policies=self._policies()),
-            self.contract,
+            *([self.contract] if self._contract_checked() else []),  # the validation proxy, unless no service checks
             *callback_step(services, self.callbacks, self.config.callbacks.enabled),  # only where a spec has callbacks
             self.chaos,  # last: its faults replace the answer as it leaves dispatch
         ]
@@ -217,6 +209,13 @@ class GatewayApp:
         self.services, self.loaded = services, loaded
         self.gateway_state.follow(services, loaded.errors)
         self.pipeline = Pipeline(steps, dispatch)
+
+    def _observe(self) -> Observe:
+        """The first step (edge/observe.py), counting for the metrics only when they are on."""
+        metrics = self.metrics
+        return Observe(self.journal, self.channel, self.config.admin.journal_max_body,
+                       metrics.observe if metrics is not None else None, metrics.aborted if metrics is not None else None,
+                       self.client_address)
 
     def _gateway_routes(self) -> dict[str, Any]:
         """/_gw/ endpoints beyond health and ready: detailed health (operators only), metrics unless turned off."""
@@ -237,6 +236,11 @@ class GatewayApp:
             edge.append(Cors(config.cors, self.origins))
         return edge
 
+    def _contract_checked(self) -> bool:
+        """Whether any service judges upstream answers (`contract.check`, which no runtime switch changes: a mode
+        switch to live on a service that does not check still judges nothing)."""
+        return any(self.config.contract_for(name).check for name in self.config.services)
+
     def _policies(self) -> list[Any]:
         """Steps that run once the operation is known and before its request is validated."""
         policies: list[Any] = [Authenticate(self.auth)]
@@ -252,19 +256,28 @@ class GatewayApp:
             exchange.identity = await plan.admit(exchange)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        kind = scope["type"]
-        if kind == "http":
-            guard = scope[GUARD] = BodyGuard(scope, receive)
-            exchange = Exchange(scope, guard)
-            try:
-                await self._http(exchange, scope, receive, send)
-            finally:  # the scopes (routing's is a copy) hold them and they hold a scope: unlinked, a request's objects
-                for held in (scope, exchange.scope):  # are freed at once, not piled up for the collector's pauses
-                    held.pop(GUARD, None)
-                    held.pop("gw.exchange", None)
-        elif kind == "lifespan":
+        if scope["type"] != "http":
+            await self._other(scope, receive, send)
+            return
+        guard = scope[GUARD] = BodyGuard(scope, receive)
+        exchange = Exchange(scope, guard)
+        try:
+            response = await self.pipeline.handler(exchange)
+            await send_answer(response, send, receive, head_only=scope["method"] == "HEAD")
+        except ClientAborted:
+            pass  # nobody to answer: the observe step logged and counted it (edge/observe.py)
+        except OSError:
+            log.info("client went away", extra={"fields": {"request_id": exchange.request_id}})
+        finally:  # the scopes (routing's is a copy) hold them and they hold a scope: unlinked, a request's objects
+            for held in (scope, exchange.scope):  # are freed at once, not piled up for the collector's pauses
+                held.pop(GUARD, None)
+                held.pop("gw.exchange", None)
+
+    async def _other(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """The lifespan, and WebSockets (gw's live feed, or a service's socket passed through)."""
+        if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
-        elif kind == "websocket":
+        elif scope["type"] == "websocket":
             if self.client_address is not None:
                 self.client_address.resolve(scope)
             if await self._refused_host(scope, receive, send):
@@ -273,17 +286,6 @@ class GatewayApp:
                 await self.live_events(scope, receive, send)
             else:
                 await self.websockets(scope, receive, send)
-
-    async def _http(self, exchange: Exchange, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        try:
-            response = await self.pipeline(exchange)
-        except ClientAborted as aborted:
-            self._aborted(exchange, aborted)
-            return
-        try:
-            await send_answer(response, send, receive, head_only=scope["method"] == "HEAD")
-        except OSError:
-            log.info("client went away", extra={"fields": {"request_id": exchange.request_id}})
 
     async def _refused_host(self, scope: dict[str, Any], receive: Any, send: Any) -> bool:
         """A WebSocket handshake to a Host not in `allowed_hosts` is refused as an HTTP request would be."""
@@ -295,16 +297,6 @@ class GatewayApp:
             return False
         await refuse_socket(scope, send, problem, request_id_for(exchange))
         return True
-    def _aborted(self, exchange: Exchange, aborted: ClientAborted) -> None:
-        """A request whose client left mid-body: nothing was forwarded, recorded or journaled; one line, one count."""
-        operation = exchange.operation
-        service = operation.service if operation is not None else exchange.service.name if exchange.service else ""
-        log.warning("request aborted: %s %s: %s", exchange.method, exchange.path, aborted,
-                    extra={"fields": {"request_id": exchange.request_id, "method": exchange.method, "path": exchange.path,
-                                      "service": service, "received": aborted.received, "declared": aborted.declared,
-                                      "client": exchange.client_ip}})
-        if self.metrics is not None:
-            self.metrics.aborted(service)
 
     async def _hello(self) -> dict[str, Any]:
         """The first frame of /_gw/ws: the services and their modes now, so a client can draw at once."""

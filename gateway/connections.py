@@ -218,9 +218,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             return
         super().on_url(url)
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if not self._done:
-            super().on_header(name, value)
+    # on_header is uvicorn's own (no frame of ours per header line): once the guard has answered, the lines the parser
+    # still reads land in the refused request's list, which no app ever sees
 
     def on_headers_complete(self) -> None:
         if self._done:

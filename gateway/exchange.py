@@ -85,7 +85,7 @@ class Response:
         headers = []
         has_length = False
         for key, value in self.headers:  # one pass: every answer takes it
-            name = key.lower().encode("latin-1")
+            name = _WIRE_NAMES.get(key) or wire_name(key)
             has_length = has_length or name == b"content-length"
             headers.append((name, value.encode("latin-1")))
         if isinstance(body, bytes) and self.status not in (204, 304) and self.status >= 200 and not has_length:
@@ -102,6 +102,18 @@ class Response:
         finally:
             if self.on_close is not None:
                 await _maybe_await(self.on_close())
+
+
+_WIRE_NAMES: dict[str, bytes] = {}  # header name -> as sent (lower case, bytes): made once per name, not per answer
+_WIRE_NAMES_KEPT = 1024  # names remembered; more (an upstream inventing names) are encoded each time
+
+
+def wire_name(name: str) -> bytes:
+    """A header's name as ASGI sends it: lower case, latin-1 bytes."""
+    wire = name.lower().encode("latin-1")
+    if len(_WIRE_NAMES) < _WIRE_NAMES_KEPT:
+        _WIRE_NAMES[name] = wire
+    return wire
 
 
 async def _maybe_await(value: Any) -> None:

@@ -34,7 +34,7 @@ class Entry:
                  source: str, duration_ms: float, notes: dict[str, Any], body: bytes | None = None,
                  parsed: JsonOnce | None = None) -> None:
         self.body = body  # the request body when the gateway read it (to match stubs' body fields against), else None
-        self.parsed = parsed  # its JSON as the exchange's readers shared it (small bodies only: see JournalStep)
+        self.parsed = parsed  # its JSON as the exchange's readers shared it (small bodies only: see edge/observe.py)
         self.cursor, self.id, self.at = cursor, request_id, at
         self.method, self.path, self.query, self.request_headers, self.client = method, path, query, request_headers, client
         self.status, self.response_headers = status, response_headers

@@ -22,17 +22,19 @@ class Step(Protocol):
 
 
 class Pipeline:
-    """Chains steps once at start-up, so a request pays one call per step and nothing more."""
+    """Chains steps once at start-up, so a request pays one call per step and nothing more: the app calls
+    `handler`, the first step with the rest bound (no frame of the pipeline's own between)."""
 
     def __init__(self, steps: Sequence[Step], terminal: Next) -> None:
         self.steps = list(steps)
+        self.terminal = terminal
         handler = terminal
         for step in reversed(self.steps):
             handler = _link(step, handler)
-        self._handler = handler
+        self.handler: Next = handler
 
     async def __call__(self, exchange: Exchange) -> Response:
-        return await self._handler(exchange)
+        return await self.handler(exchange)
 
 
 def _link(step: Step, call_next: Next) -> Next:

@@ -21,12 +21,12 @@ from urllib.parse import parse_qsl
 
 from .config import PROXIED_MODES, GatewayConfig, ServiceConfig
 from .core.events import Channel, WebSocketsChanged
+from .edge.observe import request_id_for
 from .exchange import Exchange
 from .forwarder import Forwarder, client
 from .forwarder.proxy import forward_headers, request_target, target_url
 from .problems import PROBLEM_JSON, Problem
 from .specs import below_base, path_template
-from .steps.request_id import request_id_for
 
 if TYPE_CHECKING:
     import aiohttp

@@ -289,7 +289,7 @@ def test_with_metrics_off_and_nobody_watching_nothing_is_published() -> None:
 
 PUBLISHERS = ["forwarder/proxy.py", "forwarder/breaker.py", "forwarder/health_checks.py", "forwarder/shared_circuits.py",
               "forwarder/upstreams.py", "forwarder/instances.py", "forwarder/balancer.py", "websockets.py", "modes.py",
-              "chaos/switches.py", "callbacks/sender.py", "stubs/recorder.py", "steps/journal.py"]
+              "chaos/switches.py", "callbacks/sender.py", "stubs/recorder.py", "edge/observe.py"]
 LISTENERS = ("metrics", "events", "app", "admin", "endpoints", "dashboard")
 
 

@@ -24,11 +24,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..admin import AdminAccess
+from ..edge.observe import request_id_for
 from ..events import EventBus, Frame, Subscription
 from ..exchange import Exchange
 from ..problems import Problem
 from ..steps.hardening import OwnPages, rebinding_proof
-from ..steps.request_id import request_id_for
 from ..websockets import first_done, refuse
 
 log = logging.getLogger("gw.live")

@@ -155,8 +155,10 @@ class Forwarder:
         probe = breaker.acquire()
         upstream.in_flight += 1
         started = time.perf_counter()
-        try:
-            response = await self._send(method, url, headers, body, settings)
+        try:  # `timeout` bounds every wait on the upstream (for its answer, and between two reads of a streamed
+            # body), as nginx's proxy_read_timeout does; one timer per request, not two
+            response = await self.session.request(method, url, headers=headers, data=body or None, allow_redirects=False,
+                                                  timeout=self._timeouts.get(settings.name) or self._timeout(settings))
         except (TimeoutError, client.ClientError) as exc:
             upstream.in_flight -= 1
             breaker.failed(probe)
@@ -177,13 +179,6 @@ class Forwarder:
                                                  response.status))
         return response
 
-    async def _send(self, method: str, url: URL, headers: list[tuple[str, str]], body: bytes,
-                    settings: ServiceConfig) -> aiohttp.ClientResponse:
-        # `timeout` bounds every wait on the upstream (for its answer, and between two reads of a
-        # streamed body), as nginx's proxy_read_timeout does; one timer per request, not two.
-        timeout = self._timeouts.get(settings.name) or self._timeout(settings)
-        return await self.session.request(method, url, headers=headers, data=body or None,
-                                          allow_redirects=False, timeout=timeout)
 
     def _timeout(self, settings: ServiceConfig) -> aiohttp.ClientTimeout:
         timeout = self._timeouts[settings.name] = client.ClientTimeout(total=None, sock_connect=settings.connect_timeout,
@@ -229,16 +224,24 @@ _NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length", "x-forwarded-for", "x-f
 
 
 def forward_headers(exchange: Exchange, identity: UpstreamIdentity | None = None) -> list[tuple[str, str]]:
-    """Client headers minus hop-by-hop ones, plus X-Forwarded-* and the request id."""
-    raw = exchange.scope["headers"]
-    drop = _NOT_FORWARDED
-    for name, value in raw:
-        if name == b"connection":
-            drop = drop | {token.strip().lower() for token in value.decode("latin-1").split(",")}
-    headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]  # ASGI: lower-case names
-    forwarded_for = ", ".join(value for name, value in headers if name == "x-forwarded-for")  # one list (RFC 9110 5.3)
-    host = dict(headers).get("host", "")
-    headers = [(name, value) for name, value in headers if name not in drop]
+    """Client headers minus hop-by-hop ones, plus X-Forwarded-* and the request id (one pass over the raw list)."""
+    headers: list[tuple[str, str]] = []
+    forwarded: list[str] = []
+    host = ""
+    named: set[str] = set()  # what a Connection header names as hop-by-hop too
+    for raw_name, raw_value in exchange.scope["headers"]:
+        name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")  # ASGI: lower-case names
+        if name not in _NOT_FORWARDED:
+            headers.append((name, value))
+        elif name == "x-forwarded-for":
+            forwarded.append(value)  # one list (RFC 9110 5.3)
+        elif name == "host":
+            host = value
+        elif name == "connection":
+            named.update(token.strip().lower() for token in value.split(","))
+    if named:
+        headers = [(name, value) for name, value in headers if name not in named]
+    forwarded_for = ", ".join(forwarded)
     client = exchange.peer_ip  # the hop we saw; a trusted proxy's chain already names the client
     chain = f"{forwarded_for}, {client}" if forwarded_for and client else (forwarded_for or client)
     if chain:

@@ -1,9 +1,11 @@
-"""Refuse bodies over the configured size with 413, before reading them whole."""
+"""A request body's two ends: over the configured size it is refused with 413 before it is read whole, and a
+success waits for its end (gateway/aborted.py: an upload cut short is never answered as whole)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..aborted import GUARD, finish_body
 from ..exchange import Exchange, Response
 from ..pipeline import Next
 from ..problems import Problem
@@ -24,7 +26,7 @@ class BodyLimit:
         return self.default
 
     async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
-        limit = self.limit_for(exchange.path)
+        limit = self.limit_for(exchange.path) if self.per_base_path else self.default
         declared = exchange.headers.get("content-length")
         if declared is not None:
             if not declared.isdigit():
@@ -33,7 +35,11 @@ class BodyLimit:
                 raise _too_large(limit)
         elif exchange.headers.get("transfer-encoding"):
             exchange.receive = _counting(exchange.receive, limit)
-        return await call_next(exchange)
+        response = await call_next(exchange)
+        guard = exchange.scope.get(GUARD)
+        if guard is not None and not guard.complete and response.status < 400:  # a success, its body unread
+            await finish_body(exchange, response, guard)
+        return response
 
 
 def _too_large(limit: int) -> Problem:

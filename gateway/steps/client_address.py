@@ -8,7 +8,8 @@ hop appended the address it saw, so everything right of the first untrusted entr
 for; anything left of it may be forged by the client). A peer outside those networks gets its
 `X-Forwarded-For` ignored: spoofing a header does not change who you are.
 
-The step is left out of the pipeline when `trusted_proxies` is empty: a request pays nothing.
+Resolved first thing by the observe step (edge/observe.py), and only when `trusted_proxies` is set: with none,
+a request pays nothing.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..exchange import CLIENT_IP, Exchange, Response
-from ..pipeline import Next
+from ..exchange import CLIENT_IP
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -85,14 +85,14 @@ def _entries(values: Sequence[str]) -> list[str]:
 
 
 class ClientAddress:
-    """Pipeline step: resolves the client address once, for every later step (exchange.client_ip)."""
+    """Resolves the client address once per request, for every later step (exchange.client_ip)."""
 
     def __init__(self, proxies: TrustedProxies) -> None:
         self.proxies = proxies
 
     @classmethod
     def for_cidrs(cls, cidrs: Sequence[str]) -> ClientAddress | None:
-        """The step for these networks, or None when there are none (the pipeline leaves it out)."""
+        """The resolver for these networks, or None when there are none (nothing to resolve: the peer is the client)."""
         return cls(TrustedProxies(parse_networks(cidrs))) if cidrs else None
 
     def resolve(self, scope: dict[str, Any]) -> None:
@@ -106,7 +106,3 @@ class ClientAddress:
         proto = next((value for name, value in headers if name == b"x-forwarded-proto"), None)
         if proto in _SCHEMES and self.proxies.trusts_peer(peer):
             scope["scheme"] = _SCHEMES[proto][scope["type"] == "websocket"]
-
-    async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
-        self.resolve(exchange.scope)
-        return await call_next(exchange)

@@ -115,11 +115,13 @@ class SecurityHeaders:
         response = await call_next(exchange)
         if exchange.source in UPSTREAM_SOURCES and "problem" not in exchange.notes:
             return response
-        present = {name.lower() for name, _ in response.headers}
-        if present.isdisjoint(_SECURITY_NAMES):  # the common case: none of them set yet, all four go on
-            response.headers.extend(SECURITY_HEADERS)
-        else:
-            response.headers.extend((name, value) for name, value in SECURITY_HEADERS if name.lower() not in present)
+        headers = response.headers
+        for name, _ in headers:
+            if name.lower() in _SECURITY_NAMES:  # one is set already (a stub file's own): only the missing ones go on
+                present = {name.lower() for name, _ in headers}
+                headers.extend((name, value) for name, value in SECURITY_HEADERS if name.lower() not in present)
+                return response
+        headers.extend(SECURITY_HEADERS)  # the common case: none of them set yet, all four go on
         return response
 
 
