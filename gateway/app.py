@@ -27,7 +27,6 @@ from .callbacks.step import callback_step
 from .chaos.step import Chaos
 from .chaos.switches import ChaosSwitches
 from .cluster import Cluster
-from .config import ConfigError, GatewayConfig, ServiceConfig
 from .endpoints.auth import AuthEndpoints
 from .endpoints.dashboard import Dashboard, services_snapshot
 from .endpoints.docs import ServiceDocs
@@ -43,10 +42,11 @@ from .journal import Journal
 from .metrics import GatewayMetrics
 from .mocker import Mocker
 from .mocker.streams import Pacing
-from .modes import Modes
 from .pipeline import Pipeline
 from .reload import Reloader
 from .routing import Router
+from .runtime.modes import Modes
+from .settings.config import ConfigError, GatewayConfig, ServiceConfig
 from .shared_state import open_state
 from .simulation.simulator import Simulation
 from .spec_fetch import fetch_spec, is_url
@@ -137,8 +137,9 @@ class GatewayApp:
         self.started = time.time()  # uptime counts from here, across reloads
         self.state = open_state(config.redis_url)  # memory, or Redis shared by every gateway process
         self.events = EventBus()  # live feed for the dashboard and `gw journal --follow`
+        self.modes = Modes(config.services, self.state, self.events)  # the modes now: switched at runtime, followed through Redis
         self.auth = Auth.build(config, self.state)
-        self.admin_access = AdminAccess(config, self.auth)
+        self.admin_access = AdminAccess(config.admin, self.auth, config.source)
         self.forwarder = Forwarder(config.services, self.state)  # breakers shared through the state when it is Redis
         self.forwarder.upstream_identity = UpstreamIdentity(config)  # forward | strip | bearer | mint, per service
         self.stubs = StubStore(config.stubs_path(), list(config.services))
@@ -147,13 +148,13 @@ class GatewayApp:
         self.contract = ResponseContract(config)  # kept across reloads: its counts are the gateway's
         self.origins = OriginMatcher(config.cors.origins)  # one matcher (and its cache) for CORS and WebSockets
         origins = self.origins.allows if config.cors.enabled else None
-        self.websockets = WebSocketPassThrough(config, self.forwarder, self._admit_socket, origins)
+        self.websockets = WebSocketPassThrough(config.services, self.forwarder, self._admit_socket, origins, self.modes)
         self.reloader = Reloader(self)
         self.journal = Journal(config.admin.journal_size)  # the last exchanges, for /_gw/api/journal
-        self.modes = Modes(config.services, self.state, self.events)  # runtime switches, followed through Redis
         self.cluster = Cluster(self.state, config.workers)  # questions every gateway process answers (admin API)
         self.callbacks = CallbackSender(config.callbacks, self.journal, self.events)  # callbacks and webhooks gw sends
-        self.chaos = Chaos(config, ChaosSwitches(config.services, self.state, self.events))  # delays and faults
+        self.chaos = Chaos(config.services, config.chaos, config.streams,  # delays and faults
+                           ChaosSwitches(config.services, self.state, self.events))
         publish_circuit_changes(self.forwarder, self.events)
         self.admin_api = AdminApi(self)  # /_gw/api/, described by gateway/admin/openapi.yaml
         self.admin_service = self.admin_api.service  # that document as a Service (name gw-admin), for Swagger UI
@@ -178,7 +179,7 @@ class GatewayApp:
     def assemble(self, loaded: LoadResult) -> None:
         """Chain the pipeline for these services; a reload calls it again and swaps in the result."""
         services = loaded.services
-        self.recorder.redactors = {n: Redactor.for_spec(s.specification.security_schemes or {}, self.config.redact)
+        self.recorder.redactors = {n: Redactor.for_spec(s.specification.security_schemes or {}, self.config.redact.as_tables())
                                   for n, s in services.items()}
         replay = Replay(self.stubs, self.state, self.config.templates)  # scenario states shared as the modes are
         mocker = Mocker(replay, frozenset(n for n, s in self.config.services.items() if s.dynamic))
@@ -198,10 +199,11 @@ class GatewayApp:
                 CrossSiteGuard(self.own_pages),  # a foreign page's form cannot change state through /_gw/api or /_gw/auth
                 AuthEndpoints(self.auth),
                 self.admin_api,  # /_gw/api/: before /_gw/ endpoints, which answer 404 for the rest
-                Dashboard(self.admin_access, lambda: services_snapshot(self.config, self.services, self.chaos.summary)),
+                Dashboard(self.admin_access, lambda: services_snapshot(self.config, self.services, self.modes,
+                                                                           self.chaos.summary)),
                 ServiceDocs(services, [self.admin_service]),  # /_gw/docs: Swagger UI per service, public
-                GatewayEndpoints(self.config, services, [str(e) for e in loaded.errors], self.forwarder,
-                                 self._gateway_routes(), self.started),
+                GatewayEndpoints(services, [str(e) for e in loaded.errors], self.forwarder,
+                                 self._gateway_routes(), self.started, self.modes),
             ]),
             Router(services, policies=self._policies()),
             self.contract,
@@ -209,7 +211,7 @@ class GatewayApp:
             self.chaos,  # last: its faults replace the answer as it leaves dispatch
         ]
         self.simulation = Simulation.build(self.config, services, self.state, self.contract.violations)  # `state:` services
-        dispatch = ModeDispatch(self.config.services, mocker, self.forwarder, self.recorder, self.simulation)
+        dispatch = ModeDispatch(self.modes.now, mocker, self.forwarder, self.recorder, self.simulation)
         self.services, self.loaded = services, loaded
         self.pipeline = Pipeline(steps, dispatch)
 
@@ -303,7 +305,7 @@ class GatewayApp:
 
     async def _hello(self) -> dict[str, Any]:
         """The first frame of /_gw/ws: the services and their modes now, so a client can draw at once."""
-        return {"services": services_snapshot(self.config, self.services, self.chaos.summary)}
+        return {"services": services_snapshot(self.config, self.services, self.modes, self.chaos.summary)}
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:

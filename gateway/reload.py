@@ -15,8 +15,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import SPEC_SUFFIXES
 from .reload_worker import Bounds, bounded_loader, reload_stubs
+from .settings.config import SPEC_SUFFIXES
 
 if TYPE_CHECKING:
     from .app import GatewayApp

@@ -35,12 +35,12 @@ from connexion.operations import AbstractOperation
 from connexion.resolver import Resolution, Resolver
 from starlette.exceptions import HTTPException
 
-from .config import mount_prefix
 from .exchange import Exchange, Response
 from .pipeline import Next, Pipeline, Step
 from .problems import Problem
 from .request_path import as_declared, decode, routing_path
 from .route_table import MethodNotAllowed, RouteTable, route_path
+from .settings.config import mount_prefix
 from .specs import Service, route_order
 from .validation import OperationValidator
 

@@ -22,9 +22,9 @@ from typing import Any
 import yaml
 from connexion.spec import OpenAPISpecification, Specification, Swagger2Specification
 
-from .config import mount_prefix
 from .judge import learn_schema_names
 from .request_path import collapse, slash_twin
+from .settings.config import mount_prefix
 from .spec_checks import SpecError, cached_warnings, check_in_background, merge_warnings, semantic_warnings
 from .spec_copy import plain_copy
 from .spec_draft import HTTP_METHODS, operations_of, servable

@@ -14,7 +14,7 @@ from yarl import URL
 
 from gw.forwarder.breaker import CLOSED, HALF_OPEN, OPEN, Breaker
 from gw.forwarder.upstreams import Upstream, UpstreamPool
-from gw.policy_settings import CircuitBreakerSettings
+from gw.settings.policy_settings import CircuitBreakerSettings
 
 
 class Clock:

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from gw.app import build_app
-from gw.config import ConfigError, build_config, load_config
 from gw.exchange import Exchange
 from gw.problems import Problem
+from gw.settings.config import ConfigError, build_config, load_config
 from gw.steps.client_address import ClientAddress, TrustedProxies, parse_networks
 from tests.conftest import OUTSIDER, SPECS, TEST_SPECS, GatewayThread, gateway_config
 from tests.upstream import UpstreamServer

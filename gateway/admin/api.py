@@ -21,17 +21,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..chaos.admin import ChaosApi
-from ..config import ServiceConfig, mount_prefix
 from ..events import EventBus
 from ..exchange import Exchange, Response
 from ..forwarder import Forwarder
 from ..forwarder.breaker import Breaker
 from ..forwarder.upstreams import Upstream
-from ..modes import ModeError
 from ..pipeline import Next
 from ..problems import Problem
 from ..reload_worker import Bounds, reload_stubs
 from ..routing import Router
+from ..runtime.modes import ModeError, ServiceModes
+from ..settings.config import ServiceConfig, mount_prefix
 from ..shared_state import StateUnavailable
 from ..specs import Operation, Service, load_service
 from ..stubs import Stub
@@ -148,14 +148,14 @@ class AdminApi:
         return {
             "name": name,
             "base_path": service.base_path if service is not None else settings.base_path,
-            "mode": settings.mode,
+            "mode": self.app.modes.mode_of(name),
             "spec": str(self.app.config.spec_path(settings)),
             "operations": [self._operation_view(name, key) for key in operations],
             "instances": [_instance_view(i) for i in pool.instances] if pool is not None else [],
         }
 
     def _operation_view(self, name: str, key: str) -> dict[str, Any]:
-        return operation_view(self.app.config.services[name], self.app.services[name].operations[key])
+        return operation_view(self.app.config.services[name], self.app.services[name].operations[key], self.app.modes.now[name])
 
     # -- circuits ------------------------------------------------------------------------------
 
@@ -240,13 +240,13 @@ class AdminApi:
     def _redactor(self, service: str | None) -> Redactor:
         """The service's recording redactor (its spec's API-key names, the `redact` setting), else the defaults."""
         found = self.app.recorder.redactors.get(service) if service else None
-        return found or Redactor.for_spec({}, self.app.config.redact)
+        return found or Redactor.for_spec({}, self.app.config.redact.as_tables())
 
 
-def operation_view(settings: ServiceConfig, operation: Operation) -> dict[str, Any]:
-    """One operation as the admin API, the dashboard and the `hello` frame of /_gw/ws show it."""
+def operation_view(settings: ServiceConfig, operation: Operation, now: ServiceModes) -> dict[str, Any]:
+    """One operation as the admin API, the dashboard and the `hello` frame of /_gw/ws show it (its mode now)."""
     return {"key": operation.key, "method": operation.method, "path": mount_prefix(settings.base_path) + operation.path,
-            "mode": settings.mode_for(operation.key), "override": "mode" in settings.operations.get(operation.key, {})}
+            "mode": now.mode_for(operation.key), "override": now.has_own(operation.key)}
 
 
 def publish_circuit_changes(forwarder: Forwarder, events: EventBus) -> None:

@@ -13,17 +13,20 @@ no data, and a browser fetching them never needs credentials.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..admin import AdminAccess
 from ..admin.api import operation_view
-from ..config import MODES, GatewayConfig
 from ..dashboard import STATIC, StaticFiles, read_only_page, render_page
 from ..exchange import Exchange, Response
 from ..pipeline import Next
 from ..problems import Problem
+from ..settings.config import MODES, GatewayConfig
 from ..specs import Service
+
+if TYPE_CHECKING:
+    from ..runtime.modes import Modes
 
 PREFIX = "/_gw/ui"
 STATIC_PREFIX = PREFIX + "/static/"
@@ -52,9 +55,9 @@ class Dashboard:
         return render_page("dashboard.html", services=self.snapshot(), modes=MODES, version=__version__)
 
 
-def services_snapshot(config: GatewayConfig, services: dict[str, Service],
+def services_snapshot(config: GatewayConfig, services: dict[str, Service], modes: Modes,
                       chaos: Callable[[str], str] | None = None) -> list[dict[str, Any]]:
-    """Every service with its current mode and its operations' own modes (the runtime switches land in config).
+    """Every service with its current mode and its operations' own modes (runtime switches included: `modes`).
 
     The same shape as the admin API's `GET /_gw/api/services` entries, minus the instances, so the
     page and the `hello` frame of `/_gw/ws` agree with what the dashboard later fetches. `chaos` says
@@ -63,8 +66,9 @@ def services_snapshot(config: GatewayConfig, services: dict[str, Service],
     rows = []
     for name, settings in config.services.items():
         service = services.get(name)
-        operations = [operation_view(settings, op) for op in (service.operations.values() if service else [])]
-        rows.append({"name": name, "base_path": settings.base_path, "mode": settings.mode,
+        now = modes.now[name]
+        operations = [operation_view(settings, op, now) for op in (service.operations.values() if service else [])]
+        rows.append({"name": name, "base_path": settings.base_path, "mode": now.mode,
                      "title": service.title if service else name, "loaded": service is not None,
                      "upstream": list(settings.upstream), "operations": operations,
                      "chaos": chaos(name) if chaos is not None else "off"})

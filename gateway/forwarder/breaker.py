@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ..policy_settings import CircuitBreakerSettings
+from ..settings.policy_settings import CircuitBreakerSettings
 
 log = logging.getLogger("gw.upstream")
 

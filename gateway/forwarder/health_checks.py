@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import aiohttp
 
-from ..policy_settings import HealthCheckSettings
+from ..settings.policy_settings import HealthCheckSettings
 from .upstreams import HEALTHY, UNCHECKED, UNHEALTHY, Upstream, UpstreamPool
 
 log = logging.getLogger("gw.upstream")

@@ -16,9 +16,9 @@ from urllib.parse import unquote
 import aiohttp
 from yarl import URL
 
-from ..config import ServiceConfig, mount_prefix
 from ..exchange import Exchange, Response
 from ..problems import Problem
+from ..settings.config import ServiceConfig, mount_prefix
 from ..shared_state import SharedState
 from .health_checks import HealthChecks
 from .retry import RETRYABLE_STATUSES, RetryPolicy, may_retry

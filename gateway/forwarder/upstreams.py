@@ -12,9 +12,9 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from ..config import ServiceConfig
-from ..policy_settings import CircuitBreakerSettings
 from ..problems import Problem
+from ..settings.config import ServiceConfig
+from ..settings.policy_settings import CircuitBreakerSettings
 from .balancer import Balancer, make_balancer
 from .breaker import OPEN, Breaker
 

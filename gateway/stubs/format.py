@@ -32,8 +32,8 @@ from typing import Any
 import yaml
 
 from ..chaos.settings import ChaosSettings, check_chaos
-from ..config import ConfigError
-from ..policy_settings import SettingsError
+from ..settings.config import ConfigError
+from ..settings.policy_settings import SettingsError
 from ..spec_yaml import safe_load
 
 STUB_CHAOS_KEYS = ("delay", "fault")

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from ..config import ConfigError
 from ..contract import response_violations
+from ..settings.config import ConfigError
 from ..specs import Service, find_operation
 from .recorder import Captured, Recorded, Recorder
 

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from ..config import mount_prefix
 from ..exchange import Exchange
 from ..json_limits import json_depth
 from ..json_once import JsonOnce
+from ..settings.config import mount_prefix
 from ..specs import Operation, Service
 from .format import read_stub
 from .persister import dump_yaml, write_atomic
