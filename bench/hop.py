@@ -153,9 +153,9 @@ def upstream(folder: Path) -> tuple[Spawned, str]:
 def gw_app(repo: Path, upstream_url: str, check: bool) -> Any:
     from gw.app import build_app
 
-    try:
+    if (repo / "gateway" / "settings").is_dir():
         from gw.settings.config import build_config
-    except ImportError:  # a checkout from before gw.settings (frozen settings)
+    else:  # a checkout from before gw.settings (frozen settings)
         from gw.config import build_config  # type: ignore[no-redef]
 
     data = {"services": {"users": {"spec": str(repo / "specs" / "users.yaml"), "base_path": "/", "mode": "live",

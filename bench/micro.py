@@ -87,9 +87,9 @@ class Gateway(AsgiDriver):
     def __init__(self, repo: Path, spec: str) -> None:
         from gw.app import build_app
 
-        try:
+        if (repo / "gateway" / "settings").is_dir():
             from gw.settings.config import config_for_specs
-        except ImportError:  # a checkout from before gw.settings (frozen settings)
+        else:  # a checkout from before gw.settings (frozen settings)
             from gw.config import config_for_specs  # type: ignore[no-redef]
 
         config = rooted(config_for_specs([repo / "specs" / f"{spec}.yaml"], env={}), repo)
