@@ -80,3 +80,11 @@ def load_checkout(repo: Path) -> None:
     module = importlib.util.module_from_spec(spec)
     sys.modules["gw"] = module
     spec.loader.exec_module(module)
+
+
+def rooted(config: Any, root: Path) -> Any:
+    """`config` reading relative paths from `root`: frozen settings make a copy, older checkouts are set in place."""
+    if hasattr(config, "with_root"):
+        return config.with_root(root)
+    config.root = str(root)
+    return config

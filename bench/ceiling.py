@@ -65,7 +65,7 @@ if __name__ == "__main__":
     options = dict(host="127.0.0.1", port=port, workers=workers, loop="uvloop", http="httptools", access_log=False,
                    server_header=False, log_level="warning", lifespan="off")
     if os.environ.get("GW_CEILING_PROTOCOL") == "gw":
-        from gw.policy_settings import ServerSettings
+        from gw.settings.policy_settings import ServerSettings
         from gw.connections import uvicorn_limits
 
         options.update(uvicorn_limits(ServerSettings()))

@@ -13,8 +13,8 @@ import time
 from typing import Any
 
 from gw.app import GatewayApp, build_app
-from gw.config import config_for_specs
 from gw.pipeline import Pipeline
+from gw.settings.config import config_for_specs
 
 SCOPE = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
          "path": "/users/1", "raw_path": b"/users/1", "query_string": b"", "root_path": "",

@@ -35,7 +35,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as `python bench/hop.py`: make the bench package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.asgi_driver import AsgiDriver, load_checkout
+from bench.asgi_driver import AsgiDriver, load_checkout, rooted
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -152,14 +152,16 @@ def upstream(folder: Path) -> tuple[Spawned, str]:
 
 def gw_app(repo: Path, upstream_url: str, check: bool) -> Any:
     from gw.app import build_app
-    from gw.config import build_config
+
+    if (repo / "gateway" / "settings").is_dir():
+        from gw.settings.config import build_config
+    else:  # a checkout from before gw.settings (frozen settings)
+        from gw.config import build_config  # type: ignore[no-redef]
 
     data = {"services": {"users": {"spec": str(repo / "specs" / "users.yaml"), "base_path": "/", "mode": "live",
                                    "upstream": [upstream_url]}},
             "contract": {"check": check}}
-    config = build_config(data, "hop")
-    config.root = str(repo)
-    return build_app(config)
+    return build_app(rooted(build_config(data, "hop"), repo))
 
 
 def bare_app(upstream_url: str) -> Any:

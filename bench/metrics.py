@@ -34,11 +34,10 @@ SCOPE: dict[str, Any] = {"type": "http", "method": "GET", "path": "/users/users/
 def build(metrics: bool) -> Any:
     sys.path.insert(0, str(REPO))
     from gw.app import build_app
-    from gw.config import build_config
+    from gw.settings.config import build_config
 
     config = build_config({"services": {"users": {"spec": "specs/users.yaml", "base_path": "/users"}},
-                           "metrics": metrics, "reload": False, "log_level": "warning"}, "bench")
-    config.root = str(REPO)
+                           "metrics": metrics, "reload": False, "log_level": "warning"}, "bench", root=REPO)
     return build_app(config)
 
 

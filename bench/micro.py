@@ -38,7 +38,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as `python bench/micro.py`: make the bench package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.asgi_driver import Answer, AsgiDriver, load_checkout
+from bench.asgi_driver import Answer, AsgiDriver, load_checkout, rooted
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -86,10 +86,13 @@ class Gateway(AsgiDriver):
 
     def __init__(self, repo: Path, spec: str) -> None:
         from gw.app import build_app
-        from gw.config import config_for_specs
 
-        config = config_for_specs([repo / "specs" / f"{spec}.yaml"], env={})
-        config.root = str(repo)
+        if (repo / "gateway" / "settings").is_dir():
+            from gw.settings.config import config_for_specs
+        else:  # a checkout from before gw.settings (frozen settings)
+            from gw.config import config_for_specs  # type: ignore[no-redef]
+
+        config = rooted(config_for_specs([repo / "specs" / f"{spec}.yaml"], env={}), repo)
         super().__init__(build_app(config))
 
     async def call(self, route: Route) -> Answer:

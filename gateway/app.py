@@ -27,7 +27,6 @@ from .callbacks.step import callback_step
 from .chaos.step import Chaos
 from .chaos.switches import ChaosSwitches
 from .cluster import Cluster
-from .config import ConfigError, GatewayConfig, ServiceConfig
 from .core.events import Channel
 from .edge.observe import Observe, request_id_for
 from .endpoints.auth import AuthEndpoints
@@ -45,12 +44,13 @@ from .journal import Journal
 from .metrics import GatewayMetrics
 from .mocker import Mocker
 from .mocker.streams import Pacing
-from .modes import Modes
 from .operator.state import GatewayState
 from .pipeline import Pipeline
 from .reload import Reloader
 from .reload_worker import Bounds
 from .routing.router import Router
+from .runtime.modes import Modes
+from .settings.config import ConfigError, GatewayConfig, ServiceConfig
 from .shared_state import open_state
 from .simulation.simulator import Simulation
 from .spec_fetch import fetch_spec, is_url
@@ -132,8 +132,9 @@ class GatewayApp:
         self.state = open_state(config.redis_url)  # memory, or Redis shared by every gateway process
         self.channel = Channel()  # the one event channel: publishers below, subscribers plugged in here
         self.events = EventBus(self.channel)  # live feed for the dashboard and `gw journal --follow`
+        self.modes = Modes(config.services, self.state, self.channel)  # the modes now: runtime switches, via Redis
         self.auth = Auth.build(config, self.state)
-        self.admin_access = AdminAccess(config, self.auth)
+        self.admin_access = AdminAccess(config.admin, self.auth, config.source)
         self.forwarder = Forwarder(config.services, self.state, self.channel,  # breakers shared through a Redis state
                                    UpstreamIdentity(config))  # forward | strip | bearer | mint, per service
         self.stubs = StubStore(config.stubs_path(), list(config.services))
@@ -143,13 +144,13 @@ class GatewayApp:
         self.contract = ResponseContract(config)  # kept across reloads: its counts are the gateway's
         self.origins = OriginMatcher(config.cors.origins)  # one matcher (and its cache) for CORS and WebSockets
         origins = self.origins.allows if config.cors.enabled else None
-        self.websockets = WebSocketPassThrough(config, self.forwarder, self._admit_socket, origins)
+        self.websockets = WebSocketPassThrough(config.services, self.forwarder, self._admit_socket, origins, self.modes)
         self.reloader = Reloader(config, self.stubs, partial(_reload_specs, config), lambda: self.services, self.reassemble)
         self.journal = Journal(config.admin.journal_size)  # the last exchanges, for /_gw/api/journal
-        self.modes = Modes(config.services, self.state, self.channel)  # runtime switches, followed through Redis
         self.cluster = Cluster(self.state, config.workers)  # questions every gateway process answers (admin API)
         self.callbacks = CallbackSender(config.callbacks, self.journal, self.channel)  # callbacks and webhooks gw sends
-        self.chaos = Chaos(config, ChaosSwitches(config.services, self.state, self.channel))  # delays and faults
+        self.chaos = Chaos(config.services, config.chaos, config.streams,  # delays and faults
+                           ChaosSwitches(config.services, self.state, self.channel))
         # the read model the admin API, the dashboard and detailed health answer from; it follows each assembly
         self.gateway_state = GatewayState(config.services, {n: str(config.spec_path(s)) for n, s in config.services.items()},
                                           self.modes, self.forwarder.instances, self.stubs, self.chaos.summary)
@@ -179,7 +180,7 @@ class GatewayApp:
     def assemble(self, loaded: LoadResult) -> None:
         """Chain the pipeline for these services; a reload calls it again and swaps in the result."""
         services = loaded.services
-        self.recorder.redactors = {n: Redactor.for_spec(s.specification.security_schemes or {}, self.config.redact)
+        self.recorder.redactors = {n: Redactor.for_spec(s.specification.security_schemes or {}, self.config.redact.as_tables())
                                   for n, s in services.items()}
         replay = Replay(self.stubs, self.state, self.config.templates)  # scenario states shared as the modes are
         mocker = Mocker(replay, frozenset(n for n, s in self.config.services.items() if s.dynamic))
@@ -196,8 +197,8 @@ class GatewayApp:
                 self.admin_api,  # /_gw/api/: before /_gw/ endpoints, which answer 404 for the rest
                 Dashboard(self.admin_access, self.gateway_state),
                 ServiceDocs(services, [self.admin_service]),  # /_gw/docs: Swagger UI per service, public
-                GatewayEndpoints(self.config, services, [str(e) for e in loaded.errors], self.forwarder,
-                                 self._gateway_routes(), self.started),
+                GatewayEndpoints(services, [str(e) for e in loaded.errors], self.forwarder,
+                                 self._gateway_routes(), self.started, self.modes),
             ]),
             Router(services, policies=self._policies()),
             *([self.contract] if self._contract_checked() else []),  # the validation proxy, unless no service checks
@@ -205,7 +206,7 @@ class GatewayApp:
             self.chaos,  # last: its faults replace the answer as it leaves dispatch
         ]
         self.simulation = Simulation.build(self.config, services, self.state, self.contract.violations)  # `state:` services
-        dispatch = ModeDispatch(self.config.services, mocker, self.forwarder, self.recorder, self.simulation)
+        dispatch = ModeDispatch(self.modes.now, mocker, self.forwarder, self.recorder, self.simulation)
         self.services, self.loaded = services, loaded
         self.gateway_state.follow(services, loaded.errors)
         self.pipeline = Pipeline(steps, dispatch)
@@ -305,7 +306,7 @@ class GatewayApp:
     def _redactor(self, service: str | None) -> Redactor:
         """The service's recording redactor (its spec's API-key names, the `redact` setting), else the defaults."""
         found = self.recorder.redactors.get(service) if service else None
-        return found or Redactor.for_spec({}, self.config.redact)
+        return found or Redactor.for_spec({}, self.config.redact.as_tables())
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:

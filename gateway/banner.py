@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .config import GatewayConfig, mount_prefix
 from .logs import json_logs
+from .settings.config import GatewayConfig, mount_prefix
 from .specs import Service
 
 log = logging.getLogger("gw")

@@ -22,9 +22,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
-from .config import MODES, SPEC_SUFFIXES, ConfigError, GatewayConfig, ServiceConfig
 from .conformance.phases import PHASES
 from .console import make_console
+from .settings.config import MODES, SPEC_SUFFIXES, ConfigError, GatewayConfig
 from .wording import counted
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ def serve(
     sources: SourcesArg = None,
     host: Annotated[Optional[str], typer.Option(help=HOST_HELP)] = None,
     port: Annotated[Optional[int], typer.Option("--port", "-p", help=PORT_HELP)] = None,
-    mode: Annotated[Optional[str], typer.Option(help=f"Mode for every service: {', '.join(MODES)} (default {ServiceConfig.mode}, "
+    mode: Annotated[Optional[str], typer.Option(help=f"Mode for every service: {', '.join(MODES)} (default stub, "
                                                      "or each service's mode in gateway.yaml).")] = None,
     upstream: Annotated[Optional[list[str]], typer.Option(help="Upstream URL for every service (repeatable).")] = None,
     timeout: Annotated[Optional[float], typer.Option(help="Upstream timeout in seconds.")] = None,
@@ -248,7 +248,7 @@ def routes(
     Example: gw routes --json | jq '.[] | select(.mode == "live")'
     """
     from .app import load_services
-    from .config import mount_prefix
+    from .settings.config import mount_prefix
     from .simulation.inference import state_catalogs
 
     config = _config(_args(sources))
@@ -334,25 +334,22 @@ def record(
     Example: gw record users --upstream http://localhost:9001   (then use your app; Ctrl-C to stop)
     """
     from .app import build_app, load_services
-    from .config import parse_weighted_upstreams
     from .core.events import StubRecorded
     from .logs import setup_logging
     from .server import serve as run_server
+    from .settings.config import record_flags
 
     args = _args([config_file] if config_file else None, host=host, port=port)
     config = _config(args)
     if service not in config.services:
         fail(f"no service {service!r}; services: {', '.join(config.services)}")
+    try:
+        config = record_flags(config, service, upstream)
+    except ConfigError as exc:
+        fail(str(exc))
     settings = config.services[service]
-    settings.mode = "record"
-    if upstream:
-        try:
-            settings.set_upstreams(parse_weighted_upstreams(upstream, "--upstream"))
-        except ConfigError as exc:
-            fail(str(exc))
     if not settings.upstream:
         fail(f"service {service} has no upstream: give --upstream URL or set services.{service}.upstream")
-    config.workers = 1
     _check_port(config)
     setup_logging(config.log_format, "warning")
     loaded = load_services(config)
@@ -632,7 +629,7 @@ app.add_typer(auth_app, name="auth")
 
 def _auth_config(config_file: Path | None) -> GatewayConfig:
     """--config, else ./gateway.yaml when there is one, else defaults; GW_ variables apply to all three."""
-    from .config import load_config_here
+    from .settings.config import load_config_here
 
     try:
         return load_config_here(config_file)
@@ -698,8 +695,8 @@ def init(
 
     Example: gw init api/shop.yaml --force
     """
-    from .init_config import InitError
-    from .init_config import init as write_init
+    from .settings.init_config import InitError
+    from .settings.init_config import init as write_init
 
     try:
         target, services, skipped = write_init(list(specs or []), Path.cwd(), force)

@@ -36,8 +36,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .policy_settings import ServerSettings
 from .problems import PROBLEM_JSON, Problem
+from .settings.policy_settings import ServerSettings
 from .whole_writes import WholeWrites
 
 log = logging.getLogger("gw.connections")

@@ -26,25 +26,23 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from dataclasses import dataclass
 from itertools import chain, compress
 from typing import Any
 
 import orjson
 
-from .policy_settings import SettingsError
+from .settings.types import Block, SettingsError
 
 HIGHEST_DEPTH = 400  # validation, redaction and the recorder recurse per level: above ~500 Python's stack runs out
 
 
-@dataclass
-class JsonSettings:
+class JsonSettings(Block):
     """`json:` in gateway.yaml: how deep and how long-numbered a JSON body may be (requests, upstream answers)."""
 
     max_depth: int = 256  # nested arrays/objects; deeper is a 400 (request) or 502 (upstream answer)
     max_number_digits: int = 1000  # digits of one integer (Python converts long integers in quadratic time)
 
-    def check(self) -> None:
+    def rules(self) -> None:
         if not 1 <= self.max_depth <= HIGHEST_DEPTH:
             raise SettingsError("max_depth", f"expected 1 to {HIGHEST_DEPTH}, got {self.max_depth}")
         if not 1 <= self.max_number_digits <= 4000:  # Python refuses to convert integers above 4300 digits

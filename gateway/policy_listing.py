@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from .wording import counted
 
 if TYPE_CHECKING:
-    from .config import GatewayConfig
+    from .settings.config import GatewayConfig
 
 
 def policy_lines(config: GatewayConfig) -> list[str]:

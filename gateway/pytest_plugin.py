@@ -192,16 +192,16 @@ def gw_gateway(request: pytest.FixtureRequest) -> Iterator[Callable[..., Running
 
 
 def _start_in_process(paths: list[Path], mode: str | None, upstreams: list[str], env: dict[str, str]) -> RunningGateway:
-    from .config import apply_overrides, config_for_specs, load_config
     from .conformance import InProcessGateway
     from .server import is_gateway_config
+    from .settings.config import apply_overrides, config_for_specs, load_config
 
     configs = [path for path in paths if is_gateway_config(path)]
     if configs and len(paths) > 1:
         raise pytest.UsageError("gw_gateway: give either one gateway.yaml or spec files, not both")
     environment = {**os.environ, **env}
     config = load_config(configs[0], env=environment) if configs else config_for_specs(paths, env=environment)
-    apply_overrides(config, mode, upstreams or None)
+    config = apply_overrides(config, mode, upstreams or None)
     gateway = InProcessGateway(config).__enter__()
     return RunningGateway(gateway.url, lambda: gateway.__exit__(None, None, None), gateway.app)
 

@@ -19,12 +19,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import SPEC_SUFFIXES
 from .reload_worker import Bounds, bounded_loader, reload_stubs
+from .settings.config import SPEC_SUFFIXES
 from .specs import LoadResult
 
 if TYPE_CHECKING:
-    from .config import GatewayConfig, ServiceConfig
+    from .settings.config import GatewayConfig, ServiceConfig
     from .specs import Service
     from .stubs import StubStore
 

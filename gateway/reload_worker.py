@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import GatewayConfig, ServiceConfig
+from .settings.config import GatewayConfig, ServiceConfig
 from .spec_fetch import fetch_spec, is_url
 from .specs import Bundled, Service, SpecError, bundle_spec, load_service, read_document
 from .stubs import StubStore

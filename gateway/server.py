@@ -8,13 +8,14 @@ import gc
 import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
 from .app import GatewayApp, build_app
-from .config import GatewayConfig, apply_overrides, config_for_specs, load_config
 from .connections import make_room_for_connections, uvicorn_limits
 from .metrics import multiprocess_dir
+from .settings.config import GatewayConfig, apply_overrides, config_for_specs, load_config
 from .spec_checks import defer_background_checks, start_deferred_checks
 from .workers import Supervisor
 
@@ -51,18 +52,13 @@ class ServeArgs:
 
     def config_obj(self) -> GatewayConfig:
         config = config_for_specs(self.specs) if self.specs else load_config(self.config)
-        apply_overrides(config, self.mode, self.upstream or None, self.timeout, self.retries)
-        if self.host:
-            config.host = self.host
-        if self.port:
-            config.port = self.port
-        if self.workers:
-            config.workers = self.workers
-        if self.keep_going:
-            config.keep_going = True
-        for service in config.services.values():
-            service.dynamic = service.dynamic or self.dynamic
-        return config
+        config = apply_overrides(config, self.mode, self.upstream or None, self.timeout, self.retries)
+        top = {"host": self.host or None, "port": self.port or None, "workers": self.workers or None,
+               "keep_going": self.keep_going or None}
+        flags: dict[str, Any] = {key: value for key, value in top.items() if value is not None}
+        if self.dynamic:
+            flags["services"] = {name: {"dynamic": True} for name in config.services}
+        return config.with_flags(flags) if flags else config
 
 
 def _served(app: GatewayApp) -> GatewayApp:

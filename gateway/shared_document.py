@@ -4,7 +4,7 @@ A change reads the freshest shared copy, edits it, writes it back and applies it
 background task reads the shared copy every `interval` and applies what another process changed, so
 all processes follow within that interval and a request never waits on Redis. A process started
 later adopts the document too. Without Redis (`state.kind == "memory"`) the document is this
-process's alone. (The same scheme as runtime modes, gateway/modes.py.)
+process's alone. (The same scheme as runtime modes, gateway/runtime/modes.py.)
 """
 
 from __future__ import annotations

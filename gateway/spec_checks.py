@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from .config import ConfigError
+from .settings.config import ConfigError
 from .spec_refs import UNRESOLVED, RefError, pointer_target
 
 log = logging.getLogger("gw.specs")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
-from .config import ConfigError
+from .settings.config import ConfigError
 
 MAX_BYTES = 64 * 1024 * 1024  # one document; a spec larger than this is not a spec
 MAX_FILES = 200  # files reached through relative references

@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 import orjson
 
-from .config import ConfigError
+from .settings.config import ConfigError
 
 
 class RefError(ConfigError):

@@ -21,9 +21,9 @@ from typing import Any
 
 import yaml
 
-from .config import mount_prefix
 from .judge import learn_schema_names
 from .routing.paths import collapse, slash_twin
+from .settings.config import mount_prefix
 from .spec.specification import Specification
 from .spec_checks import SpecError, cached_warnings, check_in_background, merge_warnings, semantic_warnings
 from .spec_copy import plain_copy

@@ -14,8 +14,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from .cluster import Cluster
-from .config import mount_prefix
 from .journal import Entry, Journal
+from .settings.config import mount_prefix
 from .specs import Service
 from .stubs.api_stubs import Refused, request_matcher
 from .stubs.format import Stub

@@ -15,21 +15,24 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from .config import PROXIED_MODES, GatewayConfig, ServiceConfig
 from .core.events import Channel, WebSocketsChanged
 from .edge.observe import request_id_for
 from .exchange import Exchange
 from .forwarder import Forwarder, client
 from .forwarder.proxy import forward_headers, request_target, target_url
 from .problems import PROBLEM_JSON, Problem
+from .settings.config import PROXIED_MODES, ServiceConfig
 from .specs import below_base, path_template
 
 if TYPE_CHECKING:
     import aiohttp
+
+if TYPE_CHECKING:
+    from .runtime.modes import Modes
 
 log = logging.getLogger("gw.websocket")
 
@@ -47,14 +50,15 @@ class WebSocketPassThrough:
     Each connection opened and closed is published on `events` (WebSocketsChanged: the metrics' gauge).
     """
 
-    def __init__(self, config: GatewayConfig, forwarder: Forwarder, admit: Admit,
-                 origin_allowed: OriginCheck | None = None, events: Channel | None = None) -> None:
-        self.config = config
+    def __init__(self, services: Mapping[str, ServiceConfig], forwarder: Forwarder, admit: Admit,
+                 origin_allowed: OriginCheck | None = None, modes: Modes | None = None,
+                 events: Channel | None = None) -> None:
+        self.modes = modes  # the modes now; None: as configured
         self.forwarder = forwarder
         self.admit = admit
         self.origin_allowed = origin_allowed
         self.events = events if events is not None else forwarder.events  # by default the channel the forwarder uses
-        self.routes = [(s, _patterns(s)) for s in sorted(config.services.values(), key=lambda s: -len(s.base_path))
+        self.routes = [(s, _patterns(s)) for s in sorted(services.values(), key=lambda s: -len(s.base_path))
                        if s.websockets]
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -79,8 +83,9 @@ class WebSocketPassThrough:
         origin = exchange.headers.get("origin")
         if origin and self.origin_allowed is not None and not self.origin_allowed(origin):
             raise Problem(403, detail=f"origin {origin} may not open WebSockets here", slug="origin-refused")
-        if settings.mode not in PROXIED_MODES:
-            raise Problem(409, detail=f"service {settings.name} is in {settings.mode} mode; WebSockets pass only "
+        mode = self.modes.mode_of(settings.name) if self.modes is not None else settings.mode
+        if mode not in PROXIED_MODES:
+            raise Problem(409, detail=f"service {settings.name} is in {mode} mode; WebSockets pass only "
                                       "in live, record, fallback and spy", slug="websocket-not-proxied")
         await self.admit(exchange, settings.name)  # sets exchange.service; raises 401/403 Problems
         pool = self.forwarder.pools[settings.name]

@@ -19,11 +19,11 @@ import httpx
 import jwt
 import pytest
 
-from gw.config import GatewayConfig, build_config
 from gw.conformance import InProcessGateway
 from gw.conformance.process import GatewayProcess as ServedGateway
 from gw.conformance.process import gw_command, stop_process_group
 from gw.port_check import free_port
+from gw.settings.config import GatewayConfig, build_config
 from tests.upstream import UpstreamServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,9 +82,7 @@ class GatewayThread(InProcessGateway):
 
 
 def gateway_config(services: dict[str, dict[str, Any]], **top: Any) -> GatewayConfig:
-    config = build_config({"services": services, **top}, "test")
-    config.root = str(ROOT)
-    return config
+    return build_config({"services": services, **top}, "test", root=ROOT)
 
 
 @pytest.fixture
@@ -104,7 +102,7 @@ def start_gateway() -> Iterator[Callable[..., GatewayThread]]:
 @pytest.fixture(scope="session")
 def samples() -> Iterator[GatewayThread]:
     """The bundled sample services from gateway.yaml, in stub mode."""
-    from gw.config import load_config
+    from gw.settings.config import load_config
 
     with GatewayThread(load_config(ROOT / "gateway.yaml", env={})) as gateway:
         yield gateway

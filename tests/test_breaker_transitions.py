@@ -16,7 +16,7 @@ from gw.core.events import CIRCUIT_CHANGES, Channel
 from gw.forwarder.breaker import CLOSED, HALF_OPEN, OPEN, Breaker
 from gw.forwarder.instances import Instance
 from gw.forwarder.upstreams import UpstreamPool
-from gw.policy_settings import CircuitBreakerSettings
+from gw.settings.policy_settings import CircuitBreakerSettings
 
 
 class Clock:

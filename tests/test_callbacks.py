@@ -22,8 +22,8 @@ from websockets.sync.client import connect
 from gw.callbacks.guard import AllowList, parse_entry
 from gw.callbacks.settings import CallbackSettings
 from gw.callbacks.step import Callbacks
-from gw.config import ConfigError, build_config
 from gw.judge import compile_schema
+from gw.settings.config import ConfigError, build_config
 from tests.conftest import ROOT, SPECS, TEST_SPECS, GatewayThread, eventually, gateway_config, run_gw, threaded_server
 
 DELAY = 0.4
@@ -488,7 +488,7 @@ def test_a_bad_allow_entry_is_one_config_line(entry: str) -> None:
 
 
 def test_callback_settings_read_durations_and_env() -> None:
-    from gw.config import apply_env
+    from gw.settings.config import apply_env
 
     data: dict[str, Any] = {"services": {}}
     apply_env(data, {"GW_CALLBACKS__DELAY": "2s", "GW_CALLBACKS__ALLOW": "localhost:9000, 10.0.0.0/8"})
@@ -504,7 +504,7 @@ def test_gw_init_writes_a_commented_callbacks_example(tmp_path: Path) -> None:
     (tmp_path / "orders.yaml").write_text((SPECS / "orders.yaml").read_text())
     (tmp_path / "common.yaml").write_text((SPECS / "common.yaml").read_text())
 
-    from gw.init_config import init
+    from gw.settings.init_config import init
 
     init([tmp_path / "orders.yaml"], tmp_path, False)
 

@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from gw.chaos.settings import Delay, check_chaos
-from gw.config import ConfigError, build_config
 from gw.contract import check_response
-from gw.policy_settings import SettingsError
+from gw.settings.config import ConfigError, build_config
+from gw.settings.policy_settings import SettingsError
 from gw.specs import load_service
 from gw.stubs.format import StubError, read_stub
 from tests.conftest import SPECS, GatewayProcess, RedisServer, eventually, run_gw, send_json, threaded_server
@@ -373,7 +373,7 @@ def test_bad_chaos_settings_are_one_line_naming_file_and_key() -> None:
 
 
 def test_env_overrides_reach_chaos_settings() -> None:
-    from gw.config import load_config
+    from gw.settings.config import load_config
 
     config = load_config(None, {"GW_CHAOS__MAX_DELAY": "5s"})
     assert config.chaos.max_delay == 5

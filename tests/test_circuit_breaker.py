@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gw.config import ConfigError, build_config
 from gw.forwarder.breaker import CLOSED, HALF_OPEN, OPEN
+from gw.settings.config import ConfigError, build_config
 from tests.conftest import TEST_SPECS, GatewayThread, eventually, free_port
 from tests.upstream import UpstreamServer
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gw.config import ConfigError, apply_overrides, config_for_specs, load_config
+from gw.settings.config import ConfigError, apply_overrides, config_for_specs, load_config
 from tests.conftest import ROOT
 
 
@@ -92,6 +92,6 @@ def test_several_bare_specs_get_a_base_path_each() -> None:
 
 def test_cli_flags_win_over_file_and_environment() -> None:
     config = load_config(ROOT / "gateway.yaml", env={"GW_SERVICES__USERS__TIMEOUT": "9"})
-    apply_overrides(config, mode="live", upstream=["http://127.0.0.1:7000/"], timeout=1.5, retries=0)
+    config = apply_overrides(config, mode="live", upstream=["http://127.0.0.1:7000/"], timeout=1.5, retries=0)
     users = config.services["users"]
     assert (users.mode, users.upstream, users.timeout, users.retries) == ("live", ["http://127.0.0.1:7000"], 1.5, 0)

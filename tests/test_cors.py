@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gw.config import ConfigError, build_config, load_config
+from gw.settings.config import ConfigError, build_config, load_config
 from gw.steps.cors import OriginMatcher
 from tests.conftest import SPECS, TEST_SPECS, GatewayThread
 from tests.upstream import UpstreamServer

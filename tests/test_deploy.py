@@ -12,7 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from gw.config import load_config
+from gw.settings.config import load_config
 from tests.conftest import ROOT
 
 KUBE = ROOT / "deploy" / "kubernetes"

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gw.config import ConfigError, build_config
+from gw.settings.config import ConfigError, build_config
 from tests.conftest import TEST_SPECS, GatewayThread, eventually, free_port
 from tests.upstream import UpstreamServer
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import yaml
 
-from gw.config import load_config
+from gw.settings.config import load_config
 from tests.conftest import SPECS, GatewayProcess, run_cli
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
-from gw.config import build_config
 from gw.forwarder.balancer import LeastConnections, Random, RoundRobin, SmoothWeightedRoundRobin
 from gw.forwarder.upstreams import UpstreamPool
+from gw.settings.config import build_config
 from tests.conftest import TEST_SPECS, GatewayThread, eventually
 
 ECHO = str(TEST_SPECS / "echo.yaml")

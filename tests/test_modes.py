@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import httpx
 
-from gw.config import ServiceConfig
 from gw.core.events import Channel
 from gw.events import EventBus
-from gw.modes import ModeError, Modes
+from gw.runtime.modes import ModeError, Modes
+from gw.settings.config import ServiceConfig
 from gw.shared_state import SharedState
 from tests.conftest import SPECS, GatewayThread, eventually
 
@@ -34,9 +34,10 @@ def test_switching_changes_what_mode_dispatch_reads_and_publishes_a_mode_event()
         await modes.clear_operation("users", "getUser")
 
     asyncio.run(run())
-    assert users.mode_for("listUsers") == "live"
-    assert users.mode_for("GET /me") == "record"
-    assert users.mode_for("getUser") == "live"  # the file's override cleared: it follows its service
+    now = modes.now["users"]  # what mode dispatch reads (settings are frozen: the modes now live in runtime/modes.py)
+    assert now.mode_for("listUsers") == "live"
+    assert now.mode_for("GET /me") == "record"
+    assert now.mode_for("getUser") == "live"  # the file's override cleared: it follows its service
     assert users.roles_for("getUser") == ["reader"]  # other per-operation settings untouched
     got = [feed._queue.get_nowait() for _ in range(feed._queue.qsize())]
     assert got == [{"type": "mode", "service": "users", "operation": None, "mode": "live"},

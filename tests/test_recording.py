@@ -169,7 +169,7 @@ def test_configured_redactions_add_to_the_defaults(start_gateway, tmp_path: Path
 
 
 def test_a_bad_redaction_setting_is_one_line(tmp_path: Path) -> None:
-    from gw.config import ConfigError, build_config
+    from gw.settings.config import ConfigError, build_config
 
     with pytest.raises(ConfigError, match=r"redact.patterns\[0\]: bad regex"):
         build_config({"redact": {"patterns": ["(["]}}, "gateway.yaml")

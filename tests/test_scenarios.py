@@ -194,7 +194,7 @@ def test_bundled_order_tracking_sample_moves_pending_paid_shipped(sample_client:
 
 
 def test_gw_init_writes_commented_examples_of_templates_and_scenarios(tmp_path: Path) -> None:
-    from gw.init_config import init
+    from gw.settings.init_config import init
     from tests.conftest import SPECS
 
     target, _, _ = init([SPECS / "users.yaml"], tmp_path)

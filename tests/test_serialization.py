@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from gw.config import ConfigError
+from gw.settings.config import ConfigError
 from tests.conftest import TEST_SPECS, GatewayThread, gateway_config
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}

@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 from gw.app import load_services
-from gw.config import build_config
-from gw.init_config import init
 from gw.problems import Problem
+from gw.settings.config import build_config
+from gw.settings.init_config import init
 from gw.simulation.inference import state_catalogs
 from gw.simulation.json_patch import apply_patch
 from gw.simulation.listing import page_of

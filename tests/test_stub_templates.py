@@ -346,7 +346,7 @@ def test_templated_stubs_survive_a_reload(tmp_path: Path, start_gateway: Any) ->
 
 
 def test_template_bounds_are_settings_with_env_overrides(tmp_path: Path) -> None:
-    from gw.config import ConfigError, load_config
+    from gw.settings.config import ConfigError, load_config
 
     path = tmp_path / "gateway.yaml"
     path.write_text("templates: {max_output: 2kb}\n")

@@ -15,7 +15,7 @@ import uvicorn
 from uvicorn.server import ServerState
 
 from gw.connections import GuardedHttpProtocol
-from gw.policy_settings import ServerSettings
+from gw.settings.policy_settings import ServerSettings
 from gw.whole_writes import WHOLE_UP_TO
 
 

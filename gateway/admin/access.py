@@ -12,10 +12,10 @@ import hmac
 
 from ..auth.schemes import Missing
 from ..auth.setup import Auth
-from ..config import GatewayConfig
-from ..env_refs import expand_env
 from ..exchange import Exchange
 from ..problems import Problem
+from ..settings.env_refs import expand_env
+from ..settings.policy_settings import AdminSettings
 from ..steps.client_address import parse_address, parse_networks
 from .headers import KEY_HEADER
 
@@ -25,9 +25,9 @@ ADMIN_ROLE = "admin"
 class AdminAccess:
     """`await access.check(exchange)` returns quietly for operators and raises 403 for anyone else."""
 
-    def __init__(self, config: GatewayConfig, auth: Auth) -> None:
-        self.networks = parse_networks(config.admin.allow_from)
-        self.key = expand_env(config.admin.key, config.source, "admin.key") if config.admin.key else ""
+    def __init__(self, settings: AdminSettings, auth: Auth, source: str = "gateway.yaml") -> None:
+        self.networks = parse_networks(settings.allow_from)
+        self.key = expand_env(settings.key, source, "admin.key") if settings.key else ""
         self.bearer = auth.bearer if auth.verifier is not None else None  # presence alone proves no role
 
     def address_allowed(self, address: str) -> bool:

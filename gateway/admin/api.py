@@ -25,12 +25,12 @@ from typing import Any
 
 from ..chaos.admin import ChaosApi
 from ..exchange import Exchange, Response
-from ..modes import ModeError
 from ..operator.state import GatewayState, ServiceView
 from ..pipeline import Next
 from ..problems import Problem
 from ..reload_worker import reload_stubs
 from ..routing.router import Router
+from ..runtime.modes import ModeError
 from ..shared_state import StateUnavailable
 from ..specs import Service, load_service
 from ..stubs import Stub

@@ -19,8 +19,8 @@ from urllib.parse import quote
 
 import requests
 
-from ..config import ConfigError, load_config_here
-from ..env_refs import expand_env
+from ..settings.config import ConfigError, load_config_here
+from ..settings.env_refs import expand_env
 from .headers import ADMIN_HEADER, KEY_HEADER
 
 DEFAULT_CONFIG = Path("gateway.yaml")

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..config import MODES, PROXIED_MODES
+from ..settings.config import MODES, PROXIED_MODES
 from .client import DEFAULT_CONFIG, AdminClient, AdminError, connection, save_mode
 
 MODE_COLUMNS = ["service", "operation", "mode", "path"]

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from ..forwarder.instances import Instance
     from ..forwarder.shared_circuits import SharedCircuits
     from ..journal import Journal
-    from ..modes import Modes
     from ..reload_worker import Bounds
+    from ..runtime.modes import Modes
     from ..shared_state import SharedState
     from ..simulation.simulator import Simulation
     from ..stubs import StubStore

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..config import GatewayConfig
+from ..settings.config import GatewayConfig
 from .keys import KeyMaterialError, signing_key
 from .tokens import TokenIssuer
 

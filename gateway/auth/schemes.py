@@ -17,8 +17,8 @@ from http.cookies import SimpleCookie
 from typing import Any, Protocol
 
 from ..exchange import Exchange, Identity
-from ..policy_settings import AuthUser
 from ..problems import Problem
+from ..settings.policy_settings import AuthUser
 from . import passwords
 from .jwks import KeysUnavailable
 from .problems import invalid_credentials, invalid_token

@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..policy_settings import AuthUser, LoginSettings
 from ..problems import Problem
+from ..settings.policy_settings import AuthUser, LoginSettings
 from ..shared_state import SharedState, StateUnavailable
 from . import passwords
 from .problems import invalid_token, store_unavailable

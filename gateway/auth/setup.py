@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError, GatewayConfig
+from ..settings.config import ConfigError, GatewayConfig
 from ..shared_state import SharedState
 from ..specs import Operation, Service, SpecError
 from .jwks import JwksKeys

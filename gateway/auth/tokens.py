@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..policy_settings import JwtSettings
+from ..settings.policy_settings import JwtSettings
 from .jwks import JwksKeys
 from .keys import SigningKey, VerifyingKey
 

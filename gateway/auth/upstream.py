@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError, GatewayConfig
-from ..env_refs import expand_env
 from ..exchange import Exchange
+from ..settings.config import ConfigError, GatewayConfig
+from ..settings.env_refs import expand_env
 from .keys import KeyMaterialError, signing_key
 from .tokens import TokenIssuer
 

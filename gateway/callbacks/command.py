@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from ..app import load_spec
-from ..config import GatewayConfig
+from ..settings.config import GatewayConfig
 from ..specs import SpecError
 from .sender import CallbackSender, Outcome
 from .webhooks import WebhookError, webhook_request

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from pydantic import Field
 
-from ..policy_settings import SettingsError
+from ..settings.types import Block, Duration, SettingsError, Strings
 
 LOOPBACK = ["127.0.0.0/8", "::1/128"]
 
 
-@dataclass
-class CallbackSettings:
+class CallbackSettings(Block):
     """Where and how gw sends callbacks (and webhooks fired through the admin API)."""
 
     enabled: bool = True  # false: operations' callbacks are never sent (nothing is added to the request walk)
-    delay: float = 0.1  # seconds between the answer and its callbacks (`delay: 2s` to watch a UI wait for one)
-    timeout: float = 5.0  # for each callback's whole exchange with its receiver
+    delay: Duration = 0.1  # seconds between the answer and its callbacks (`delay: 2s` to watch a UI wait for one)
+    timeout: Duration = 5.0  # for each callback's whole exchange with its receiver
     concurrency: int = 8  # callbacks in flight at once; more wait their turn
     max_pending: int = 1000  # callbacks waiting or in flight; one more is dropped (logged and journaled)
-    allow: list[str] = field(default_factory=lambda: list(LOOPBACK))  # host, host:port, *.suffix, IP or CIDR; `*`: any
+    allow: Strings = Field(default_factory=lambda: list(LOOPBACK))  # host, host:port, *.suffix, IP or CIDR; `*`: any
 
-    def check(self) -> None:
+    def rules(self) -> None:
         if not 0 <= self.delay <= 3600:
             raise SettingsError("delay", "must be between 0s and 1h")
         if not 0 < self.timeout <= 600:
@@ -30,7 +28,7 @@ class CallbackSettings:
             raise SettingsError("concurrency", "must be between 1 and 1000")
         if not 1 <= self.max_pending <= 100_000:
             raise SettingsError("max_pending", "must be between 1 and 100000")
-        for index, entry in enumerate(self.allow):
+        for index, entry in enumerate(self.allow if self.allow != LOOPBACK else []):  # the default needs no check
             reason = allow_entry_error(entry)
             if reason:
                 raise SettingsError(f"allow[{index}]", reason)
@@ -45,16 +43,6 @@ def allow_entry_error(entry: str) -> str | None:
     except ValueError as exc:
         return str(exc)
     return None
-
-
-def check_delay(value: Any) -> float:
-    """`delay` as a duration (`250ms`, `2s`, 0.5), read the way every duration setting is."""
-    from ..config import ConfigError, _duration
-
-    try:
-        return _duration(value, "", "")
-    except ConfigError as exc:
-        raise SettingsError("", exc.reason) from None
 
 
 # What `gw init` writes about callbacks (commented out: the defaults shown).

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..exchange import Exchange, Response
-from ..policy_settings import SettingsError
 from ..problems import Problem
+from ..settings.policy_settings import SettingsError
 from ..shared_state import StateUnavailable
 from .settings import check_chaos
 from .step import Chaos, configured_levels

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..admin.client import AdminError, segment
 from ..admin.commands import client
-from ..policy_settings import SettingsError
+from ..settings.policy_settings import SettingsError
 from .settings import check_chaos
 
 

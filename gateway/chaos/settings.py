@@ -19,7 +19,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from ..policy_settings import SettingsError
+from ..settings.types import Block, Duration, SettingsError, Text, parse_duration
 
 SOCKET_FAULTS = ("connection_reset", "empty_response", "malformed_chunk", "random_data_then_close")
 FAULTS = (*SOCKET_FAULTS, "status", "none")
@@ -100,15 +100,14 @@ class ChaosSettings:
         return ", ".join(parts) or "off"
 
 
-@dataclass
-class ChaosLimits:
+class ChaosLimits(Block):
     """Gateway-wide: the longest delay anyone may ask for, whether requests may ask (`Prefer`), the dice's seed."""
 
-    max_delay: float = 60.0  # a delay from any level (Prefer included) is cut to this: no parking connections forever
+    max_delay: Duration = 60.0  # a delay from any level (Prefer included) is cut to this: no parking connections forever
     prefer: bool = True  # honour `Prefer: delay=MS` and `Prefer: fault=KIND` per request
-    seed: str = ""  # draws (delays, rates, random bytes) repeat run after run, per process; empty: unseeded
+    seed: Text = ""  # draws (delays, rates, random bytes) repeat run after run, per process; empty: unseeded
 
-    def check(self) -> None:
+    def rules(self) -> None:
         if not 0 < self.max_delay <= 3600:
             raise SettingsError("max_delay", "must be more than 0s and at most 1h")
 
@@ -172,11 +171,9 @@ def parse_fault(value: Any, siblings: dict[str, Any] | None = None, key: str = "
 
 
 def _seconds(value: Any, key: str) -> float:
-    from ..config import ConfigError, _duration  # config imports this module: the one duration syntax, read lazily
-
     try:
-        return _duration(value, "", key)
-    except ConfigError as exc:
+        return parse_duration(value)  # the one duration syntax
+    except SettingsError as exc:
         raise SettingsError(key, exc.reason) from None
 
 

@@ -18,18 +18,19 @@ request on a gateway with no chaos configured or switched pays one scan of its h
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
-from ..config import GatewayConfig
 from ..exchange import Exchange, Response
 from ..fork_safe import own_random
 from ..mocker.negotiator import parse_prefer
 from ..mocker.streams import Pacing, stream_kind
 from ..pipeline import Next
-from ..policy_settings import SettingsError
 from ..problems import Problem
+from ..settings.config import ServiceConfig
+from ..settings.policy_settings import SettingsError, StreamSettings
 from .faults import SOCKET_FAULTS_SET, socket_fault, status_fault
-from .settings import ChaosSettings, Delay, Fault, parse_fault
+from .settings import ChaosLimits, ChaosSettings, Delay, Fault, parse_fault
 from .switches import ChaosSwitches
 
 STUB_CHAOS = "stub_chaos"  # exchange.notes: the chaos of the stub file that answered (stubs/replay.py)
@@ -40,14 +41,15 @@ HEADER = "x-gw-chaos"
 class Chaos:
     """Pipeline step, last before mode dispatch (the operation is known and its request validated)."""
 
-    def __init__(self, config: GatewayConfig, switches: ChaosSwitches) -> None:
-        self.services = config.services
-        self.limits = config.chaos
+    def __init__(self, services: Mapping[str, ServiceConfig], limits: ChaosLimits, streams: StreamSettings,
+                 switches: ChaosSwitches) -> None:
+        self.services = services
+        self.limits = limits
         self.switches = switches
         self.rng = own_random(self.limits.seed or None)  # each forked worker draws its own faults
-        self.pacing = Pacing(config.streams.events, config.streams.interval)
-        self.configured = any(s.chaos is not None or any("chaos" in o for o in s.operations.values())
-                              for s in config.services.values())
+        self.pacing = Pacing(streams.events, streams.interval)
+        self.configured = any(s.chaos is not None or any(o.chaos is not None for o in s.operations.values())
+                              for s in services.values())
 
     async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
         asked = None
@@ -113,7 +115,7 @@ class Chaos:
 
     def summary(self, service: str) -> str:
         """For the dashboard: the service's chaos now, and how many operations have chaos of their own."""
-        own = {key for key, o in self.services[service].operations.items() if "chaos" in o}
+        own = {key for key, o in self.services[service].operations.items() if o.chaos is not None}
         own |= {op for (name, op) in self.switches.table if name == service and op is not None}
         text = self.effective(service, None).describe()
         return text + (f" · own chaos on {len(own)} operation{'s' if len(own) != 1 else ''}" if own else "")
@@ -125,9 +127,10 @@ def header_value(injected: dict[str, Any]) -> str:
     return ", ".join([*parts, *([f"fault={injected['fault']}"] if "fault" in injected else [])])
 
 
-def configured_levels(settings: Any, operation: str | None) -> list[ChaosSettings | None]:
+def configured_levels(settings: ServiceConfig, operation: str | None) -> list[ChaosSettings | None]:
     """gateway.yaml's chaos for the operation, then for its service."""
-    own = settings.operations.get(operation, {}).get("chaos") if operation else None
+    override = settings.operations.get(operation) if operation else None
+    own = override.chaos if override is not None else None
     return [own, settings.chaos]
 
 

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from typing import Any
 
 from ..core.events import Channel, ChaosSwitched
-from ..policy_settings import SettingsError
+from ..settings.policy_settings import SettingsError
 from ..shared_document import Document, SharedDocument
 from ..shared_state import SharedState
 from .settings import ChaosSettings, check_chaos

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from ..config import ConfigError, load_config
+from ..settings.config import ConfigError, load_config
 from .runner import Options, Plan, load_schema, prepare, service_url
 from .target import ContractError, Target
 

@@ -13,9 +13,9 @@ from typing import Any
 import uvicorn
 
 from ..app import GatewayApp, LoadResult, build_app
-from ..config import GatewayConfig
 from ..port_check import free_port
 from ..server import uvicorn_options
+from ..settings.config import GatewayConfig
 
 
 class InProcessGateway:
@@ -30,7 +30,7 @@ class InProcessGateway:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.app: GatewayApp = build_app(config, loaded=loaded)
-        config.host, config.port = "127.0.0.1", self.port
+        config = config.model_copy(update={"host": "127.0.0.1", "port": self.port})  # where uvicorn listens
         options = uvicorn_options(config)
         if log_level:
             options["log_level"] = log_level

@@ -34,7 +34,7 @@ from schemathesis.core.result import Ok
 from schemathesis.engine import events, from_schema
 
 from ..app import LoadResult, load_services
-from ..config import GatewayConfig, mount_prefix
+from ..settings.config import GatewayConfig, mount_prefix
 from ..spec_refs import bundle
 from ..specs import Service, read_document
 from .inprocess import InProcessGateway

@@ -6,12 +6,11 @@ to that mode; a URL is anything already running (a deployed gw, or an upstream g
 
 from __future__ import annotations
 
-import copy
 import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ..config import GatewayConfig
+from ..settings.config import GatewayConfig
 
 
 class ContractError(Exception):
@@ -53,21 +52,17 @@ def choose_services(config: GatewayConfig, names: list[str], target: Target) -> 
     unknown = [name for name in names if name not in config.services]
     if unknown:
         raise ContractError(f"no service {unknown[0]!r}; services: {', '.join(config.services) or '(none)'}")
-    chosen = copy.deepcopy(config)
-    chosen.services = {name: service for name, service in chosen.services.items() if not names or name in names}
-    if not chosen.services:
+    services = {name: service for name, service in config.services.items() if not names or name in names}
+    if not services:
         raise ContractError(f"{config.source}: no services to test")
-    chosen.reload = False
-    chosen.workers = 1
     if target.in_process:
-        for service in chosen.services.values():
-            service.mode = target.kind
-            service.operations = {key: {k: v for k, v in override.items() if k != "mode"}
-                                  for key, override in service.operations.items()}
+        for name, service in services.items():
             if target.kind == "live" and not service.upstream:
                 raise ContractError(f"service {service.name} has no upstream: set services.{service.name}.upstream "
                                     f"or give --upstream URL")
-    return chosen
+            operations = {key: override.model_copy(update={"mode": None}) for key, override in service.operations.items()}
+            services[name] = service.model_copy(update={"mode": target.kind, "operations": operations})
+    return config.model_copy(update={"services": services, "reload": False, "workers": 1})  # settings stay frozen: a copy
 
 
 def check_reachable(url: str, timeout: float = 3.0) -> None:

@@ -19,12 +19,12 @@ from typing import Any
 
 from .. import __version__
 from ..admin import AdminAccess
-from ..config import MODES
 from ..dashboard import STATIC, StaticFiles, read_only_page, render_page
 from ..exchange import Exchange, Response
 from ..operator.state import GatewayState
 from ..pipeline import Next
 from ..problems import Problem
+from ..settings.config import MODES
 
 PREFIX = "/_gw/ui"
 STATIC_PREFIX = PREFIX + "/static/"

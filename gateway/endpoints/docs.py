@@ -20,11 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import mount_prefix
 from ..dashboard import StaticFiles, read_only_page, render_page
 from ..exchange import Exchange, Response
 from ..pipeline import Next
 from ..problems import Problem
+from ..settings.config import mount_prefix
 from ..specs import Service
 from ..swagger_ui import FOLDER as SWAGGER_UI
 from ..swagger_ui import VERSION as SWAGGER_UI_VERSION

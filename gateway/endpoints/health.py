@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from yarl import URL
 
-from ..config import PROXIED_MODES, GatewayConfig
 from ..exchange import Exchange, Response
 from ..forwarder import Forwarder
 from ..forwarder.instances import HEALTHY, Instance
 from ..pipeline import Next
 from ..problems import Problem
+from ..settings.config import PROXIED_MODES
 from ..specs import Service
+
+if TYPE_CHECKING:
+    from ..runtime.modes import Modes
 
 Handler = Callable[[Exchange], Awaitable[Response]]  # a GET endpoint under /_gw/
 
@@ -23,9 +26,9 @@ Handler = Callable[[Exchange], Awaitable[Response]]  # a GET endpoint under /_gw
 class GatewayEndpoints:
     """Answers /_gw/ paths itself; everything else walks on to the router."""
 
-    def __init__(self, config: GatewayConfig, services: dict[str, Service], load_errors: list[str],
-                 forwarder: Forwarder, more: dict[str, Handler], started: float) -> None:
-        self.config = config
+    def __init__(self, services: dict[str, Service], load_errors: list[str], forwarder: Forwarder,
+                 more: dict[str, Handler], started: float, modes: Modes) -> None:
+        self.modes = modes  # the modes now (runtime switches included)
         self.forwarder = forwarder  # its pools know each instance's health check and circuit
         self.services = services
         self.load_errors = load_errors
@@ -61,9 +64,9 @@ class GatewayEndpoints:
         return Response.json(200, report)
 
     async def _service_ready(self, service: Service) -> tuple[str, dict[str, Any]]:
-        settings = self.config.services[service.name]
-        state: dict[str, Any] = {"mode": settings.mode, "operations": len(service.operations), "ready": True}
-        if settings.mode in PROXIED_MODES:
+        mode = self.modes.mode_of(service.name)
+        state: dict[str, Any] = {"mode": mode, "operations": len(service.operations), "ready": True}
+        if mode in PROXIED_MODES:
             pool = self.forwarder.pools[service.name]
             instances = pool.instances
             state["instances"] = pool.snapshot()

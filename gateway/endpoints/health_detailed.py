@@ -21,8 +21,8 @@ from ..shared_state import StateUnavailable, display_url
 
 if TYPE_CHECKING:
     from ..admin import AdminAccess
-    from ..config import GatewayConfig
     from ..operator.state import GatewayState, InstanceView, ServiceView
+    from ..settings.config import GatewayConfig
     from ..shared_state import SharedState
 
 REDIS_PING_TIMEOUT = 1.0

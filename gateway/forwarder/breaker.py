@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..core.events import Channel, CircuitClosed, CircuitFailureCounted, CircuitHalfOpened, CircuitOpened
-from ..policy_settings import CircuitBreakerSettings
+from ..settings.policy_settings import CircuitBreakerSettings
 
 log = logging.getLogger("gw.upstream")
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..core.events import Channel, InstanceHealthChanged
-from ..policy_settings import HealthCheckSettings
+from ..settings.policy_settings import HealthCheckSettings
 from . import client
 from .instances import HEALTHY, UNCHECKED, UNHEALTHY, Instance
 from .upstreams import UpstreamPool

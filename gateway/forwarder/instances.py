@@ -10,7 +10,7 @@ from typing import Any
 
 from yarl import URL
 
-from ..policy_settings import CircuitBreakerSettings
+from ..settings.policy_settings import CircuitBreakerSettings
 from .breaker import OPEN, Breaker
 
 UNCHECKED, HEALTHY, UNHEALTHY = "unchecked", "healthy", "unhealthy"

@@ -15,10 +15,10 @@ from urllib.parse import unquote
 
 from yarl import URL
 
-from ..config import ServiceConfig, mount_prefix
 from ..core.events import Channel, UpstreamAnswered, UpstreamFailed
 from ..exchange import Exchange, Response
 from ..problems import Problem
+from ..settings.config import ServiceConfig, mount_prefix
 from ..shared_state import SharedState
 from . import client
 from .health_checks import HealthChecks

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from yarl import URL
 
-from ..config import ServiceConfig
 from ..core.events import Channel
 from ..problems import Problem
+from ..settings.config import ServiceConfig
 from . import client
 from .balancer import Balancer, make_balancer
 from .breaker import OPEN, Breaker

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..config import ServiceConfig, mount_prefix
+from ..settings.config import ServiceConfig, mount_prefix
 
 if TYPE_CHECKING:
     from ..forwarder.instances import Instance

@@ -21,10 +21,10 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
-from ..config import mount_prefix
 from ..exchange import Exchange, Response
 from ..pipeline import Next, Pipeline, Step
 from ..problems import Problem
+from ..settings.config import mount_prefix
 from ..spec.operations import OperationModel
 from ..specs import Operation, Service, route_order
 from ..validation.request import OperationValidator

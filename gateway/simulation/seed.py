@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
-from ..config import ConfigError
 from ..judge import compile_schema, explain, pointer
+from ..settings.config import ConfigError
 from ..specs import Service
 from .inference import Catalog, Collection
 from .store import Scope, Seed

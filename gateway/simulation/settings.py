@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..policy_settings import SettingsError
+from ..settings.policy_settings import SettingsError
 
 DEFAULT_MAX_RESOURCES = 1000
 DEFAULT_MAX_SESSIONS = 1000

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import GatewayConfig, mount_prefix
 from ..contract import body_validator, check_response, mark_violation, report_violations
 from ..error_answers import documented_refusal, documented_status, problem_line
 from ..exchange import Exchange, Response
@@ -27,6 +26,7 @@ from ..mocker.negotiator import parse_prefer
 from ..mocker.status_fields import properties as properties_of
 from ..problems import Problem
 from ..session import session_of
+from ..settings.config import GatewayConfig, mount_prefix
 from ..shared_state import SharedState, StateUnavailable
 from ..specs import Operation, Service
 from ..validation.serialization import declared_types

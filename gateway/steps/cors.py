@@ -16,8 +16,8 @@ from collections.abc import Iterable
 
 from ..exchange import Exchange, Response
 from ..pipeline import Next
-from ..policy_settings import CorsSettings
 from ..problems import Problem
+from ..settings.policy_settings import CorsSettings
 
 SAFELISTED_METHODS = frozenset({"GET", "HEAD", "POST"})  # browsers send these whatever Allow-Methods says
 _HOST_WILDCARD = r"[a-z0-9-]+(?:\.[a-z0-9-]+)*"

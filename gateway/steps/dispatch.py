@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
-from ..config import ServiceConfig
 from ..contract import check_response
 from ..exchange import Exchange, Response
 from ..forwarder import Forwarder, client
@@ -15,6 +14,7 @@ from ..json_once import JsonOnce
 from ..mocker import Mocker
 from ..mocker.streams import stream_kind
 from ..problems import Problem
+from ..runtime.modes import ServiceModes
 from ..simulation.simulator import Simulation
 from ..stubs.recorder import Captured, Recorder, read_capped
 from ..stubs.replay import near_miss_header
@@ -28,9 +28,9 @@ class ModeDispatch:
     """Where the pipeline ends (its terminal: nothing comes after it): picks the answer's source for the
     routed operation."""
 
-    def __init__(self, settings: dict[str, ServiceConfig], mocker: Mocker, forwarder: Forwarder,
+    def __init__(self, modes: Mapping[str, ServiceModes], mocker: Mocker, forwarder: Forwarder,
                  recorder: Recorder | None = None, simulation: Simulation | None = None) -> None:
-        self.settings = settings
+        self.modes = modes  # each service's modes now (gateway/runtime/modes.py: switched at runtime)
         self.mocker = mocker
         self.forwarder = forwarder
         self.recorder = recorder
@@ -39,7 +39,7 @@ class ModeDispatch:
     async def __call__(self, exchange: Exchange) -> Response:
         operation = exchange.operation
         assert operation is not None
-        mode = exchange.mode = self.settings[operation.service].mode_for(operation.key)
+        mode = exchange.mode = self.modes[operation.service].mode_for(operation.key)
         if mode == "stub":
             simulated = await self.simulation.answer(exchange, self.mocker.stubs) if self.simulation is not None else None
             response = simulated if simulated is not None else await self.mocker.answer(exchange)

@@ -18,11 +18,11 @@ import math
 import time
 from dataclasses import dataclass
 
-from ..config import GatewayConfig
 from ..exchange import Exchange, Response
 from ..pipeline import Next
-from ..policy_settings import RateLimitSettings
 from ..problems import Problem
+from ..settings.config import GatewayConfig
+from ..settings.policy_settings import RateLimitSettings
 from ..shared_state import Allowance, SharedState, StateUnavailable
 from ..wording import counted
 
@@ -45,7 +45,8 @@ def limit_for(config: GatewayConfig, service: str, operation: str) -> Limit | No
     settings = config.rate_limit_for(service, operation)
     if not settings.enabled:
         return None
-    if "rate_limit" in config.services[service].operations.get(operation, {}):
+    override = config.services[service].operations.get(operation)
+    if override is not None and override.rate_limit is not None:
         scope = f"operation:{service}:{operation}"
     elif config.services[service].rate_limit is not None:
         scope = f"service:{service}"
@@ -58,7 +59,7 @@ def limit_for(config: GatewayConfig, service: str, operation: str) -> Limit | No
 def any_rate_limit(config: GatewayConfig) -> bool:
     """Whether any level sets a limit: without one the step is left out of the pipeline."""
     levels = [config.rate_limit, *(s.rate_limit for s in config.services.values())]
-    levels += [o["rate_limit"] for s in config.services.values() for o in s.operations.values() if "rate_limit" in o]
+    levels += [o.rate_limit for s in config.services.values() for o in s.operations.values()]
     return any(level is not None and level.enabled for level in levels)
 
 

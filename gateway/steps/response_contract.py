@@ -16,12 +16,12 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
-from ..config import GatewayConfig
 from ..contract import Violation, check_response, mark_violation, report_violations, short_reason
 from ..exchange import UPSTREAM_SOURCES, Exchange, Response
 from ..mocker.streams import stream_kind
 from ..pipeline import Next
 from ..problems import Problem
+from ..settings.config import GatewayConfig
 from ..stream_contract import checked, event_checker, whole_stream_violations
 
 log = logging.getLogger("gw.contract")

@@ -6,7 +6,7 @@ without importing one another.
 
 from __future__ import annotations
 
-from ..config import ConfigError
+from ..settings.config import ConfigError
 
 
 class StubError(ConfigError):

@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 
 from ..chaos.settings import ChaosSettings, check_chaos
-from ..policy_settings import SettingsError
+from ..settings.policy_settings import SettingsError
 from ..spec_yaml import safe_load
 from .errors import StubError
 

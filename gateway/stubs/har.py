@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from ..config import ConfigError
+from ..settings.config import ConfigError
 from ..specs import Service, find_operation
 from ..stream_contract import response_violations
 from .recorder import Captured, Recorded, Recorder

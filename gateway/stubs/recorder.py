@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from ..config import mount_prefix
 from ..core.events import Channel, StubRecorded
 from ..exchange import Exchange
 from ..json_limits import json_depth
 from ..json_once import JsonOnce
+from ..settings.config import mount_prefix
 from ..specs import Operation, Service
 from .format import read_stub
 from .persister import dump_yaml, write_atomic

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-from ..config import mount_prefix
 from ..exchange import Exchange, Response
 from ..mocker.streams import replay_events, stream_kind
-from ..policy_settings import TemplateSettings
 from ..session import session_of
+from ..settings.config import mount_prefix
+from ..settings.policy_settings import TemplateSettings
 from ..shared_state import SharedState
 from .format import Stub
 from .matchers import RequestView

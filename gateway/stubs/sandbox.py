@@ -25,7 +25,7 @@ from jinja2 import ChainableUndefined, nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
-from ..policy_settings import TemplateSettings
+from ..settings.policy_settings import TemplateSettings
 
 _WIDE_FORMAT = re.compile(r"\d{7,}")  # a field width of a million or more characters in a format string
 

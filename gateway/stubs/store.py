@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import mount_prefix
+from ..settings.config import mount_prefix
 from ..specs import Operation, Service, find_operation
 from .deletion import Deletion, delete_stubs
 from .format import Stub, StubError, read_stub

@@ -21,8 +21,8 @@ from typing import Any
 from ..contract import check_response, mark_violation, report_violations
 from ..exchange import Exchange, Response
 from ..media_types import base_type, is_json
-from ..policy_settings import TemplateSettings
 from ..problems import Problem
+from ..settings.policy_settings import TemplateSettings
 from ..validation.request import parse_form
 from .format import Stub
 from .matchers import RequestView

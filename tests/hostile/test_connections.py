@@ -22,9 +22,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gw.config import ConfigError, load_config
 from gw.connections import GuardedHttpProtocol, uvicorn_limits
-from gw.policy_settings import ServerSettings
+from gw.settings.config import ConfigError, load_config
+from gw.settings.policy_settings import ServerSettings
 from tests.conftest import ROOT, TEST_SPECS, GatewayProcess, eventually
 
 KEEP_ALIVE = 0.5

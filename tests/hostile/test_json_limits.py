@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from gw.config import ConfigError, build_config, load_config
 from gw.json_limits import JsonLimitError, JsonSettings, json_depth, parse_json
+from gw.settings.config import ConfigError, build_config, load_config
 from gw.spec_loops import break_schema_loops
 from gw.spec_refs import resolve_in_place
 
@@ -87,7 +87,7 @@ def test_json_depth_counts_without_recursion() -> None:
 def test_limits_are_settings_in_gateway_yaml_and_the_environment(tmp_path: Any) -> None:
     config = build_config({"json": {"max_depth": 64, "max_number_digits": 20}}, "gateway.yaml")
     assert (config.json.max_depth, config.json.max_number_digits) == (64, 20)
-    assert build_config({}, "gateway.yaml").json == JsonSettings(256, 1000)
+    assert build_config({}, "gateway.yaml").json == JsonSettings(max_depth=256, max_number_digits=1000)
     (tmp_path / "gateway.yaml").write_text("json: {max_depth: 100}\n")
     assert load_config(tmp_path / "gateway.yaml", env={"GW_JSON__MAX_DEPTH": "32"}).json.max_depth == 32
 

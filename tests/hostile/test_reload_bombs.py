@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gw.config import ConfigError, apply_env, build_config
+from gw.settings.config import ConfigError, apply_env, build_config
 from tests.conftest import ROOT, GatewayProcess, eventually
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -238,7 +238,7 @@ def test_a_reload_past_its_memory_cap_is_refused(tmp_path: Path) -> None:
     small = tmp_path / "small.json"
     write(small, spec_json("/small"))
     script = f"""
-from gw.config import build_config
+from gw.settings.config import build_config
 from gw.reload_worker import Bounds, trial
 from gw.specs import SpecError
 bounds = Bounds(timeout=20, max_spec_size=2**30, max_memory=32 * 2**20)

@@ -1,15 +1,18 @@
 """Settings of the gateway's policies (auth, CORS, rate limits, circuit breakers, health checks).
 
-Each is a small dataclass that `config.py` fills from a mapping in `gateway.yaml` the same way it
-fills the top level: unknown keys and bad values are one `ConfigError` line naming file and key.
-A class's `check(source, key)` adds the rules a type hint cannot say.
+Each is a frozen `Block` (settings/types.py): its fields' types say what they accept (`Duration`, `ByteSize`),
+unknown keys are refused, and a block's `check()` adds the rules a type cannot say. A bad value is one
+`ConfigError` line naming file and key (settings/errors.py).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field
+
+from .types import Block, ByteSize, Duration, SettingsError, Strings, Text
 
 LOCAL_ORIGINS = ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"]
 LOAD_BALANCING = ("round_robin", "weighted_round_robin", "least_connections", "random")
@@ -19,34 +22,26 @@ ORIGIN_PATTERN = re.compile(r"\*|null|[a-z][a-z0-9+.-]*://(\*\.)?([a-z0-9-]+(\.[
                             re.IGNORECASE)
 
 
-class SettingsError(Exception):
-    """A rule broken inside one settings block: the key below the block, and why."""
 
-    def __init__(self, key: str, reason: str) -> None:
-        self.key, self.reason = key, reason
-        super().__init__(f"{key}: {reason}")
-
-
-@dataclass
-class JwtSettings:
+class JwtSettings(Block):
     """How access tokens are verified (and, for the built-in login, signed)."""
 
-    secret: str = ""  # HS256 shared secret
-    public_key: str = ""  # PEM text or a file path: RS256 / ES256 verification
-    private_key: str = ""  # PEM text or a file path: lets the gateway sign RS256/ES256 (login, mint)
-    jwks_url: str = ""
-    algorithms: list[str] = field(default_factory=list)  # default: HS256 with a secret, RS256 and ES256 with keys
-    issuer: str = ""
-    audience: str = ""
-    leeway: float = 0.0
-    access_ttl: float = 900.0
-    refresh_ttl: float = 7 * 24 * 3600.0
+    secret: Text = ""  # HS256 shared secret
+    public_key: Text = ""  # PEM text or a file path: RS256 / ES256 verification
+    private_key: Text = ""  # PEM text or a file path: lets the gateway sign RS256/ES256 (login, mint)
+    jwks_url: Text = ""
+    algorithms: Strings = Field(default_factory=list)  # default: HS256 with a secret, RS256 and ES256 with keys
+    issuer: Text = ""
+    audience: Text = ""
+    leeway: Duration = 0.0
+    access_ttl: Duration = 900.0
+    refresh_ttl: Duration = 7 * 24 * 3600.0
 
     @property
     def can_sign(self) -> bool:
         return bool(self.secret or self.private_key)
 
-    def check(self) -> None:
+    def rules(self) -> None:
         if sum(bool(x) for x in (self.secret, self.public_key, self.jwks_url)) > 1:
             raise SettingsError("secret", "give one of secret, public_key or jwks_url")
         if self.secret and self.private_key:
@@ -62,15 +57,14 @@ class JwtSettings:
             raise SettingsError("algorithms", "`none` is never accepted")
 
 
-@dataclass
-class AuthUser:
+class AuthUser(Block):
     """One account of the built-in login."""
 
-    username: str = ""
-    password_hash: str = ""  # bcrypt ($2b$...) or argon2id ($argon2id$...): `gw auth hash-password`
-    roles: list[str] = field(default_factory=list)
+    username: Text = ""
+    password_hash: Text = ""  # bcrypt ($2b$...) or argon2id ($argon2id$...): `gw auth hash-password`
+    roles: Strings = Field(default_factory=list)
 
-    def check(self) -> None:
+    def rules(self) -> None:
         if not self.username:
             raise SettingsError("username", "is required")
         if not self.password_hash.startswith(("$2b$", "$2a$", "$2y$", "$argon2id$")):
@@ -78,13 +72,12 @@ class AuthUser:
                                 "expected a bcrypt ($2b$) or argon2id hash: make one with `gw auth hash-password`")
 
 
-@dataclass
-class RateLimitSettings:
+class RateLimitSettings(Block):
     """At most `limit` requests per `window` per key (GCRA: smooth, no fixed-bucket edges); `burst` extra."""
 
     limit: int = 0  # 0: no limit
-    window: float = 60.0
-    key: str = "ip"  # user | ip | header:NAME
+    window: Duration = 60.0
+    key: Text = "ip"  # user | ip | header:NAME
     burst: int = 0
     fail_closed: bool = False  # when the shared store (Redis) is unreachable: refuse instead of letting through
 
@@ -99,7 +92,7 @@ class RateLimitSettings:
         burst = f" (+{self.burst} burst)" if self.burst else ""
         return f"{self.limit}/{self.window:g}s per {self.key}{burst}"
 
-    def check(self) -> None:
+    def rules(self) -> None:
         if self.limit < 0 or self.burst < 0:
             raise SettingsError("limit", "must be 0 or more")
         if self.window <= 0:
@@ -108,51 +101,54 @@ class RateLimitSettings:
             raise SettingsError("key", f"must be user, ip or header:NAME, got {self.key!r}")
 
 
-@dataclass
-class LoginSettings:
+class LoginSettings(Block):
     """Failed logins allowed per username and per client address, per window."""
 
     attempts: int = 5
-    window: float = 300.0
+    window: Duration = 300.0
 
 
-@dataclass
-class AuthSettings:
+def _keys(value: Any) -> Any:
+    if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+        raise SettingsError("", "expected a list of keys")
+    return value
+
+
+Keys = Annotated[list[str], BeforeValidator(_keys)]
+
+
+class AuthSettings(Block):
     """Who may call what: tokens, API keys, the built-in login."""
 
-    require: str = "spec"  # always | spec (the spec's `security`) | none
-    jwt: JwtSettings = field(default_factory=JwtSettings)
-    users: list[AuthUser] = field(default_factory=list)
-    api_keys: dict[str, list[str]] = field(default_factory=dict)  # security scheme name -> accepted keys
-    login: LoginSettings = field(default_factory=LoginSettings)
+    require: Text = "spec"  # always | spec (the spec's `security`) | none
+    jwt: JwtSettings = Field(default_factory=JwtSettings)
+    users: list[AuthUser] = Field(default_factory=list)
+    api_keys: dict[str, Keys] = Field(default_factory=dict)  # security scheme name -> accepted keys
+    login: LoginSettings = Field(default_factory=LoginSettings)
     fail_closed: bool = False  # shared state (Redis) unreachable: refuse tokens instead of skipping revocation checks
 
-    def check(self) -> None:
+    def rules(self) -> None:
         if self.require not in AUTH_REQUIRE:
             raise SettingsError("require", f"must be one of {', '.join(AUTH_REQUIRE)}, got {self.require!r}")
         if self.users and not self.jwt.can_sign:
             raise SettingsError("users", "the built-in login signs tokens: set auth.jwt.secret (or jwt.private_key) too")
-        for scheme, keys in self.api_keys.items():
-            if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
-                raise SettingsError(f"api_keys.{scheme}", "expected a list of keys")
 
 
-@dataclass
-class CorsSettings:
+class CorsSettings(Block):
     """Which browser origins may call the gateway; preflights are answered by the gateway itself."""
 
     enabled: bool = True
-    origins: list[str] = field(default_factory=lambda: list(LOCAL_ORIGINS))  # exact, `*`, or with a `*` port/subdomain
-    methods: list[str] = field(default_factory=lambda: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
-    headers: list[str] = field(default_factory=lambda: ["*"])  # `*`: whatever the preflight asks for
-    expose: list[str] = field(default_factory=lambda: [
+    origins: Strings = Field(default_factory=lambda: list(LOCAL_ORIGINS))  # exact, `*`, or with a `*` port/subdomain
+    methods: Strings = Field(default_factory=lambda: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+    headers: Strings = Field(default_factory=lambda: ["*"])  # `*`: whatever the preflight asks for
+    expose: Strings = Field(default_factory=lambda: [
         "X-Request-ID", "X-GW-Source", "X-GW-Stub", "X-GW-Near-Miss", "X-GW-Contract", "X-GW-Contract-Reason",
         "X-GW-Fallback-Reason", "X-GW-Problem", "X-GW-Chaos",
         "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "Location"])
     credentials: bool = False
-    max_age: float = 600.0
+    max_age: Duration = 600.0
 
-    def check(self) -> None:
+    def rules(self) -> None:
         if self.credentials and "*" in self.origins:
             raise SettingsError("origins", "`*` cannot be used with credentials: true (browsers refuse it); list the origins")
         for origin in self.origins:
@@ -161,55 +157,51 @@ class CorsSettings:
                                                "`*` for any subdomain or port, e.g. https://*.example.com, http://localhost:*")
 
 
-@dataclass
-class CircuitBreakerSettings:
+class CircuitBreakerSettings(Block):
     """Per upstream instance: `failures` within `window` open it for `open_seconds`; then probes."""
 
     failures: int = 5  # 0: no breaker
-    window: float = 30.0
-    open_seconds: float = 5.0  # short: a developer restarting their one backend waits seconds, not half a minute
+    window: Duration = 30.0
+    open_seconds: Duration = 5.0  # short: a developer restarting their one backend waits seconds, not half a minute
     half_open_requests: int = 1
 
-    def check(self) -> None:
+    def rules(self) -> None:
         if self.failures < 0 or self.half_open_requests < 1:
             raise SettingsError("failures", "failures must be 0 or more, half_open_requests 1 or more")
         if self.failures and self.window <= 0:
             raise SettingsError("window", "must be more than 0 (failures are counted within it)")
 
 
-@dataclass
-class HealthCheckSettings:
+class HealthCheckSettings(Block):
     """Active health checks of each upstream instance (off without a path)."""
 
-    path: str = ""
-    interval: float = 10.0
-    timeout: float = 2.0
+    path: Text = ""
+    interval: Duration = 10.0
+    timeout: Duration = 2.0
 
-    def check(self) -> None:
+    def rules(self) -> None:
         if self.path and not self.path.startswith("/"):
             raise SettingsError("path", "must start with /")
         if self.path and (self.interval <= 0 or self.timeout <= 0):
             raise SettingsError("interval" if self.interval <= 0 else "timeout", "must be more than 0")
 
 
-@dataclass
-class ContractSettings:
+class ContractSettings(Block):
     """The validation proxy: upstream answers checked against the spec in live, record, fallback and spy."""
 
     check: bool = True
     strict: bool = False  # a violating answer becomes a 502 problem+json
 
 
-@dataclass
-class AdminSettings:
+class AdminSettings(Block):
     """Who may use the operator surface (/_gw/api, /_gw/ui, /_gw/ws): these networks, an `admin` token, or the key."""
 
-    allow_from: list[str] = field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
-    key: str = ""  # sent as `X-GW-Admin-Key`; `${ENV}` is expanded
+    allow_from: Strings = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+    key: Text = ""  # sent as `X-GW-Admin-Key`; `${ENV}` is expanded
     journal_size: int = 500  # exchanges kept in the request journal (memory, per process)
-    journal_max_body: int = 64 * 1024  # request body bytes an entry keeps (for body matchers in counts); larger: none
+    journal_max_body: ByteSize = 64 * 1024  # request body bytes an entry keeps (for body matchers in counts); larger: none
 
-    def check(self) -> None:
+    def rules(self) -> None:
         import ipaddress
 
         for index, network in enumerate(self.allow_from):
@@ -249,64 +241,60 @@ def check_roles(value: Any) -> dict[str, list[str]]:
     raise SettingsError("", "expected a list of role names, or {operation: [roles]}")
 
 
-@dataclass
-class TemplateSettings:
+class TemplateSettings(Block):
     """Templated stub answers (`response.template: true`): what rendering one answer may cost, so a template
     (or a request feeding it) can never hold a worker or its memory."""
 
-    max_output: int = 1024 * 1024  # characters one answer's rendered body and headers may hold (e.g. 256kb)
+    max_output: ByteSize = 1024 * 1024  # characters one answer's rendered body and headers may hold (e.g. 256kb)
     max_iterations: int = 10_000  # loop iterations and calls one answer's rendering may make
 
-    def check(self) -> None:
+    def rules(self) -> None:
         if self.max_output < 1:
             raise SettingsError("max_output", "must be at least 1")
         if self.max_iterations < 1:
             raise SettingsError("max_iterations", "must be at least 1")
 
 
-@dataclass
-class StreamSettings:
+class StreamSettings(Block):
     """Mocked streams (SSE, JSON Lines, json-seq): events in a generated answer, and the pause before each."""
 
     events: int = 3  # `Prefer: count=N` asks for another number per request
-    interval: float = 0.0  # e.g. 200ms, to watch tokens arrive; `Prefer: delay=MS` per request
+    interval: Duration = 0.0  # e.g. 200ms, to watch tokens arrive; `Prefer: delay=MS` per request
 
-    def check(self) -> None:
+    def rules(self) -> None:
         if not 0 <= self.events <= 1000:
             raise SettingsError("events", "must be between 0 and 1000")
         if not 0 <= self.interval <= 10:
             raise SettingsError("interval", "must be between 0s and 10s")
 
 
-@dataclass
-class RecordSettings:
+class RecordSettings(Block):
     """Record mode: how much of an answer a stub keeps. A larger body passes through to the client
     untouched but is not written (the stub's `meta.not_recorded` says so); recording never holds more."""
 
-    max_body: int = 10 * 1024 * 1024  # e.g. 10MiB; GW_RECORD__MAX_BODY
+    max_body: ByteSize = 10 * 1024 * 1024  # e.g. 10MiB; GW_RECORD__MAX_BODY
 
-    def check(self) -> None:
+    def rules(self) -> None:
         if not 1024 <= self.max_body <= 1024**3:
             raise SettingsError("max_body", "must be between 1KiB and 1GiB")
 
 
-@dataclass
-class ServerSettings:
+class ServerSettings(Block):
     """How long and how much one client connection may hold the server (gateway/connections.py applies them).
 
     Without them an idle, half-sent or dribbling connection stays open forever and a huge header costs
     seconds of CPU: a few hundred such sockets exhaust the process's file descriptors."""
 
-    keep_alive: float = 5.0  # an idle keep-alive connection is closed after this
-    header_timeout: float = 10.0  # the request head (line and headers) must arrive within this; else 408 and close
-    body_timeout: float = 30.0  # the longest pause between two pieces of a request body; else 408 and close
-    body_min_rate: int = 240  # bytes per second a body must average once it has had `body_timeout`; 0: no minimum
+    keep_alive: Duration = 5.0  # an idle keep-alive connection is closed after this
+    header_timeout: Duration = 10.0  # the request head (line and headers) must arrive within this; else 408 and close
+    body_timeout: Duration = 30.0  # the longest pause between two pieces of a request body; else 408 and close
+    body_min_rate: ByteSize = 240  # bytes per second a body must average once it has had `body_timeout`; 0: no minimum
     max_connections: int = 1000  # open connections per process; one more gets 503 and is closed
-    max_request_line: int = 16 * 1024  # the request target (path and query); longer: 414
-    max_header_size: int = 64 * 1024  # all header lines together; larger: 431
-    drain_timeout: float = 20.0  # on SIGTERM: in-flight requests get this long to finish before the process ends
+    max_request_line: ByteSize = 16 * 1024  # the request target (path and query); longer: 414
+    max_header_size: ByteSize = 64 * 1024  # all header lines together; larger: 431
+    drain_timeout: Duration = 20.0  # on SIGTERM: in-flight requests get this long to finish before the process ends
 
-    def check(self) -> None:
+    def rules(self) -> None:
         for name in ("keep_alive", "header_timeout", "body_timeout", "drain_timeout"):
             if getattr(self, name) <= 0:
                 raise SettingsError(name, "must be more than 0s")

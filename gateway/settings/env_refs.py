@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 
-from .config import ConfigError
+from .errors import ConfigError
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

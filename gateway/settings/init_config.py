@@ -16,10 +16,10 @@ from typing import Any
 
 import yaml
 
-from .callbacks.settings import INIT_EXAMPLE as CALLBACKS_EXAMPLE
+from ..callbacks.settings import INIT_EXAMPLE as CALLBACKS_EXAMPLE
+from ..specs import HTTP_METHODS, SpecError, read_document
+from ..wording import counted
 from .config import SPEC_SUFFIXES, ConfigError, build_config, service_name
-from .specs import HTTP_METHODS, SpecError, read_document
-from .wording import counted
 
 DEFAULT_FOLDER = "specs"
 

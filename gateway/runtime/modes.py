@@ -1,8 +1,9 @@
 """Runtime modes: switch a service's (or one operation's) mode while the gateway runs.
 
-ModeDispatch reads `config.services[name].mode_for(key)` on every request, so a switch is a change
-to those ServiceConfig objects: no lookup is added to the hot path, and a hot reload (which
-re-assembles the pipeline over the same config objects) keeps it.
+The settings (gateway.yaml) are frozen: the mode *now* lives here, one `ServiceModes` per service, built
+from the settings' modes plus what was switched. ModeDispatch reads `modes.now[name].mode_for(key)` on
+every request (two dict lookups, as before), a switch updates those objects in place, and a hot reload
+(which re-assembles the pipeline over the same Modes) keeps it.
 
 With `redis_url` set, every switch is also written to one shared document (`gw:modes`) of
 overrides on top of each process's gateway.yaml, and a background task reads it every
@@ -14,12 +15,13 @@ adopts the overrides too. Each change (local or adopted) is published on the eve
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
-from .config import MODES, ServiceConfig
-from .core.events import Channel, ModeSwitched
-from .shared_document import Document, SharedDocument
-from .shared_state import SharedState
+from ..core.events import Channel, ModeSwitched
+from ..settings.config import MODES, ServiceConfig
+from ..shared_document import Document, SharedDocument
+from ..shared_state import SharedState
 
 log = logging.getLogger("gw.modes")
 
@@ -50,14 +52,31 @@ class Overrides:
         return {"services": self.services, "operations": self.operations}
 
 
+class ServiceModes:
+    """One service's modes now: its own, and those of operations that have one of their own."""
+
+    __slots__ = ("mode", "operations")
+
+    def __init__(self, mode: str, operations: dict[str, str]) -> None:
+        self.mode, self.operations = mode, operations
+
+    def mode_for(self, operation_key: str) -> str:
+        return self.operations.get(operation_key, self.mode)
+
+    def has_own(self, operation_key: str) -> bool:
+        return operation_key in self.operations
+
+
 class Modes:
     """Switches modes in this process and, through the shared state, in every process."""
 
-    def __init__(self, settings: dict[str, ServiceConfig], state: SharedState, events: Channel) -> None:
+    def __init__(self, settings: Mapping[str, ServiceConfig], state: SharedState, events: Channel) -> None:
         self.settings = settings
         self.state = state
         self.events = events
-        self.baseline = {name: (s.mode, {k: dict(v) for k, v in s.operations.items()}) for name, s in settings.items()}
+        self.baseline = {name: (s.mode, {k: o.mode for k, o in s.operations.items() if o.mode is not None})
+                         for name, s in settings.items()}  # what gateway.yaml says, never changed
+        self.now = {name: ServiceModes(mode, dict(operations)) for name, (mode, operations) in self.baseline.items()}
         self.overrides = Overrides()
         self.document = SharedDocument(state, KEY, lambda document: self.apply(Overrides(document)), "modes",
                                        SYNC_INTERVAL)
@@ -97,51 +116,54 @@ class Modes:
 
     # -- applying ------------------------------------------------------------------------------
 
+    def mode_for(self, service: str, operation_key: str) -> str:
+        """The operation's mode now."""
+        return self.now[service].mode_for(operation_key)
+
+    def mode_of(self, service: str) -> str:
+        """The service's mode now."""
+        return self.now[service].mode
+
     def apply(self, overrides: Overrides) -> None:
-        """Make the config objects say baseline + overrides; publish a `mode` event per change."""
+        """Make the modes now say baseline + overrides; publish a `mode` event per change."""
         before = self.table()
         self.overrides = overrides
-        for name, settings in self.settings.items():
+        for name, now in self.now.items():
             mode, operations = self.baseline[name]
-            settings.mode = overrides.services.get(name, mode)
-            merged = {k: dict(v) for k, v in operations.items()}
+            merged = dict(operations)
             for key, op_mode in overrides.operations.get(name, {}).items():
-                entry = merged.setdefault(key, {})
                 if op_mode is None:
-                    entry.pop("mode", None)
+                    merged.pop(key, None)
                 else:
-                    entry["mode"] = op_mode
-            settings.operations = merged
+                    merged[key] = op_mode
+            now.mode, now.operations = overrides.services.get(name, mode), merged
         self._announce(before, self.table())
 
     def table(self) -> dict[tuple[str, str | None], str]:
         """(service, None) -> mode and (service, operation) -> mode for every operation with a mode of its own."""
         table: dict[tuple[str, str | None], str] = {}
-        for name, settings in self.settings.items():
-            table[(name, None)] = settings.mode
-            for key, override in settings.operations.items():
-                if "mode" in override:
-                    table[(name, key)] = override["mode"]
+        for name, now in self.now.items():
+            table[(name, None)] = now.mode
+            table.update({(name, key): mode for key, mode in now.operations.items()})
         return table
 
     def effective(self, service: str, operation: str | None = None) -> tuple[str, str]:
         """The mode in effect for a service (or one operation) and where it comes from: `runtime` (switched),
         `gateway.yaml`, or `service` (an operation without a mode of its own follows its service's)."""
-        settings = self.settings[service]
+        now = self.now[service]
         if operation is None:
-            return settings.mode, "runtime" if service in self.overrides.services else "gateway.yaml"
-        own = settings.operations.get(operation, {})
-        if "mode" not in own:
-            return settings.mode, "service"
+            return now.mode, "runtime" if service in self.overrides.services else "gateway.yaml"
+        if not now.has_own(operation):
+            return now.mode, "service"
         switched = self.overrides.operations.get(service, {}).get(operation) is not None
-        return own["mode"], "runtime" if switched else "gateway.yaml"
+        return now.mode_for(operation), "runtime" if switched else "gateway.yaml"
 
     def _announce(self, before: dict[tuple[str, str | None], str], after: dict[tuple[str, str | None], str]) -> None:
         for service, operation in sorted(set(before) | set(after), key=lambda k: (k[0], k[1] or "")):
             old, new = before.get((service, operation)), after.get((service, operation))
             if old == new:
                 continue
-            mode = new if new is not None else self.settings[service].mode  # a cleared override: its service's mode
+            mode = new if new is not None else self.now[service].mode  # a cleared override: its service's mode
             log.warning("mode of %s%s is now %s", service, f" {operation}" if operation else "", mode,
                         extra={"fields": {"event": "mode", "service": service, "operation": operation, "mode": mode}})
             self.events.publish(ModeSwitched(service, operation, mode))

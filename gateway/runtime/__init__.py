@@ -1,0 +1,1 @@
+"""State that changes while the gateway runs (runtime mode switches), kept beside the frozen settings, never in them."""
