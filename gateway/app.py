@@ -33,7 +33,7 @@ from .endpoints.auth import AuthEndpoints
 from .endpoints.dashboard import Dashboard, services_snapshot
 from .endpoints.docs import ServiceDocs
 from .endpoints.health import GatewayEndpoints
-from .endpoints.health_detailed import DetailedHealth
+from .endpoints.health_detailed import DetailedHealth, HealthFacts
 from .endpoints.live_events import PATH as LIVE_EVENTS_PATH
 from .endpoints.live_events import LiveEvents
 from .endpoints.metrics import MetricsEndpoint
@@ -51,6 +51,7 @@ from .reload_worker import Bounds
 from .routing.router import Router
 from .runtime.modes import Modes
 from .settings.config import ConfigError, GatewayConfig, ServiceConfig
+from .settings.origin import SettingsOrigin
 from .shared_state import open_state
 from .simulation.simulator import Simulation
 from .spec_fetch import fetch_spec, is_url
@@ -64,7 +65,7 @@ from .steps.dispatch import ModeDispatch
 from .steps.errors import ProblemResponses
 from .steps.hardening import AllowedHosts, OwnPages, SecurityHeaders, rebinding_proof
 from .steps.own_paths import OwnPaths
-from .steps.rate_limit import RateLimit, any_rate_limit
+from .steps.rate_limit import RateLimit, RateLimitLevels, any_rate_limit
 from .steps.response_contract import ResponseContract
 from .streaming import send_answer
 from .stubs import StubStore
@@ -133,15 +134,17 @@ class GatewayApp:
         self.channel = Channel()  # the one event channel: publishers below, subscribers plugged in here
         self.events = EventBus(self.channel)  # live feed for the dashboard and `gw journal --follow`
         self.modes = Modes(config.services, self.state, self.channel)  # the modes now: runtime switches, via Redis
-        self.auth = Auth.build(config, self.state)
+        read_from = SettingsOrigin.of(config)  # errors name the file; key files are read from its folder
+        self.auth = Auth.build(config.auth, config.services, read_from, self.state)
         self.admin_access = AdminAccess(config.admin, self.auth, config.source)
         self.forwarder = Forwarder(config.services, self.state, self.channel,  # breakers shared through a Redis state
-                                   UpstreamIdentity(config))  # forward | strip | bearer | mint, per service
+                                   UpstreamIdentity(config.services, config.auth.jwt, read_from))  # forward/strip/bearer/mint
         self.stubs = StubStore(config.stubs_path(), list(config.services))
         self.recorder = Recorder(self.stubs, {}, {n: ", ".join(s.upstream) for n, s in config.services.items()},
                                  keep_versions=config.record_versions, max_body=config.record.max_body,
                                  events=self.channel)
-        self.contract = ResponseContract(config)  # kept across reloads: its counts are the gateway's
+        contracts = {name: config.contract_for(name) for name in config.services}  # each service's effective block
+        self.contract = ResponseContract(contracts)  # kept across reloads: its counts are the gateway's
         self.origins = OriginMatcher(config.cors.origins)  # one matcher (and its cache) for CORS and WebSockets
         origins = self.origins.allows if config.cors.enabled else None
         self.websockets = WebSocketPassThrough(config.services, self.forwarder, self._admit_socket, origins, self.modes)
@@ -167,7 +170,8 @@ class GatewayApp:
         self.metrics = GatewayMetrics() if config.metrics else None  # kept across reloads, as the contract's counts
         if self.metrics is not None:
             self.metrics.follow(self.channel, self.forwarder.pools.values())
-        self.detailed_health = DetailedHealth(self.gateway_state, self.admin_access, self.state, config, self.started)
+        self.detailed_health = DetailedHealth(self.gateway_state, self.admin_access, self.state, self.started,
+                                              HealthFacts(config.workers, config.metrics, config.redis_url))
         self.client_address = ClientAddress.for_cidrs(config.trusted_proxies)  # None: the peer is the client
         self.assemble(loaded)
 
@@ -205,7 +209,8 @@ class GatewayApp:
             *callback_step(services, self.callbacks, self.config.callbacks.enabled),  # only where a spec has callbacks
             self.chaos,  # last: its faults replace the answer as it leaves dispatch
         ]
-        self.simulation = Simulation.build(self.config, services, self.state, self.contract.violations)  # `state:` services
+        self.simulation = Simulation.build(self.config.services, self.config.stubs_path(), services, self.state,  # `state:` on
+                                           self.contract.violations)
         dispatch = ModeDispatch(self.modes.now, mocker, self.forwarder, self.recorder, self.simulation)
         self.services, self.loaded = services, loaded
         self.gateway_state.follow(services, loaded.errors)
@@ -240,13 +245,14 @@ class GatewayApp:
     def _contract_checked(self) -> bool:
         """Whether any service judges upstream answers (`contract.check`, which no runtime switch changes: a mode
         switch to live on a service that does not check still judges nothing)."""
-        return any(self.config.contract_for(name).check for name in self.config.services)
+        return any(settings.check for settings in self.contract.contracts.values())
 
     def _policies(self) -> list[Any]:
         """Steps that run once the operation is known and before its request is validated."""
         policies: list[Any] = [Authenticate(self.auth)]
-        if any_rate_limit(self.config):
-            policies.append(RateLimit(self.config, self.state))  # after auth: `key: user` needs the identity
+        levels = RateLimitLevels.of(self.config)
+        if any_rate_limit(levels):
+            policies.append(RateLimit(levels, self.state))  # after auth: `key: user` needs the identity
         return policies
 
     async def _admit_socket(self, exchange: Exchange, service_name: str) -> None:

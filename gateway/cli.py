@@ -256,7 +256,7 @@ def routes(
     for error in loaded.errors:
         err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
     auth = _auth_for_listing(config)
-    catalogs = state_catalogs(config, loaded.services)  # `state:` services: which collection each operation serves
+    catalogs = state_catalogs(config.services, loaded.services)  # `state:` services: which collection each operation serves
     rows = []
     for name, service in loaded.services.items():
         base = mount_prefix(service.base_path)
@@ -276,10 +276,11 @@ def routes(
 def _auth_for_listing(config: GatewayConfig) -> Auth:
     """What each operation asks of callers, worked out as the gateway would (keys read, nothing served)."""
     from .auth.setup import Auth
+    from .settings.origin import SettingsOrigin
     from .shared_state import SharedState
 
     try:
-        return Auth.build(config, SharedState())
+        return Auth.build(config.auth, config.services, SettingsOrigin.of(config), SharedState())
     except ConfigError as exc:
         fail(str(exc))
         raise  # unreachable

@@ -12,7 +12,7 @@ import pytest
 
 from gw.exchange import Exchange, Identity
 from gw.port_check import free_port
-from gw.steps.rate_limit import client_key, limit_for
+from gw.steps.rate_limit import RateLimitLevels, client_key, limit_for
 from tests.conftest import SPECS, GatewayThread, RedisServer, gateway_config
 
 USERS_SPEC = str(SPECS / "users.yaml")
@@ -149,7 +149,7 @@ def test_fail_closed_refuses_with_503_when_redis_is_unreachable(start_gateway: C
 
 def test_user_key_counts_the_verified_caller_and_anonymous_callers_by_address() -> None:
     config = gateway_config(users(), rate_limit={"limit": 1, "key": "user"})
-    limit = limit_for(config, "users", "getUser")
+    limit = limit_for(RateLimitLevels.of(config), "users", "getUser")
     assert limit is not None and limit.scope == "gateway"
     scope = {"type": "http", "method": "GET", "path": "/users/users/1", "headers": [], "client": ("10.0.0.9", 5)}
     known, anonymous = Exchange(dict(scope), _no_body), Exchange(dict(scope), _no_body)

@@ -395,7 +395,7 @@ def test_gw_init_writes_a_commented_state_example(tmp_path: Path) -> None:
 def test_infer_false_keeps_only_the_collections_named(tmp_path: Path) -> None:
     config = gateway_config({"users": {"spec": str(SPECS / "users.yaml"), "state": {
         "infer": False, "collections": {"people": {"item": "/users/{user_id}", "id": "id"}}}}})
-    catalog = state_catalogs(config, load_services(config).services)["users"]
+    catalog = state_catalogs(config.services, load_services(config).services)["users"]
     assert list(catalog.collections) == ["people"]
     assert catalog.operations.keys() == {"getUser", "updateUser"}
 
@@ -404,7 +404,7 @@ def test_tags_keep_only_those_operation_groups() -> None:
     config = gateway_config({"users": {"spec": str(SPECS / "users.yaml"), "state": {
         "tags": ["directory"], "collections": {"users": {"path": "/users", "item": "/users/{user_id}"}}}},
         "cameras": {"spec": str(SPECS / "cameras.yaml"), "state": {"tags": ["no-such-tag"]}}})
-    catalogs = state_catalogs(config, load_services(config).services)
+    catalogs = state_catalogs(config.services, load_services(config).services)
     assert list(catalogs["users"].collections) == ["users"] and catalogs["cameras"].collections == {}
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from ..settings.config import ConfigError, GatewayConfig
+from ..settings.config import ConfigError, GatewayConfig, ServiceConfig
+from ..settings.origin import SettingsOrigin
+from ..settings.policy_settings import AuthSettings
 from ..shared_state import SharedState
 from ..specs import Operation, Service, SpecError
 from .jwks import JwksKeys
@@ -26,48 +28,49 @@ GENERIC_BEARER = "bearer"  # the scheme name given to the token `require: always
 class Auth:
     """The verifier, the issuer, the login sessions and the per-operation plans."""
 
-    config: GatewayConfig
+    settings: AuthSettings
+    services: Mapping[str, ServiceConfig]  # each service's `roles`
     verifier: TokenVerifier | None
     issuer: TokenIssuer | None
     sessions: Sessions | None
     revocations: Revocations
 
     @classmethod
-    def build(cls, config: GatewayConfig, state: SharedState) -> Auth:
-        """Raises ConfigError for key material that cannot be used."""
-        settings = config.auth
-        root = Path(config.root)
+    def build(cls, settings: AuthSettings, services: Mapping[str, ServiceConfig], origin: SettingsOrigin,
+              state: SharedState) -> Auth:
+        """Raises ConfigError for key material that cannot be used (key files are read from `origin.root`)."""
+        root = origin.root
         try:
             static = verifying_key(settings.jwt, root)
             jwks = JwksKeys(settings.jwt.jwks_url, jwks_algorithms(settings.jwt)) if settings.jwt.jwks_url else None
             signer = signing_key(settings.jwt, root)
         except KeyMaterialError as exc:
-            raise ConfigError(config.source, f"auth.jwt.{exc.key}", exc.reason) from None
+            raise ConfigError(origin.source, f"auth.jwt.{exc.key}", exc.reason) from None
         verifier = TokenVerifier(settings.jwt, static, jwks) if static or jwks else None
         issuer = TokenIssuer(settings.jwt, signer) if signer else None
         revocations = Revocations(state, settings.fail_closed)
         sessions = (Sessions(settings.users, settings.login, issuer, verifier, state)
                     if settings.users and issuer and verifier else None)
-        return cls(config, verifier, issuer, sessions, revocations)
+        return cls(settings, services, verifier, issuer, sessions, revocations)
 
     def __post_init__(self) -> None:
         self.bearer = TokenScheme(GENERIC_BEARER, self.verifier, self.revocations)
-        users = {u.username: u for u in self.config.auth.users}
+        users = {u.username: u for u in self.settings.users}
         self._users = users or None
         self._digests = {name: frozenset(hashlib.sha256(k.encode()).hexdigest() for k in keys)
-                         for name, keys in self.config.auth.api_keys.items()}
+                         for name, keys in self.settings.api_keys.items()}
         self._basic: dict[str, BasicScheme] = {}
 
     def plan_for(self, service: Service, operation: Operation) -> Plan | None:
         """What the operation asks of a caller; None when it is public."""
-        roles = self.config.services[service.name].roles_for(operation.key)
-        return plan(operation.security, self._checks(service), self.bearer, self.config.auth.require, roles)
+        roles = self.services[service.name].roles_for(operation.key)
+        return plan(operation.security, self._checks(service), self.bearer, self.settings.require, roles)
 
     def plan_for_socket(self, service: Service) -> Plan | None:
         """A WebSocket handshake (no operation in the spec) meets the service's global security and roles."""
-        roles = self.config.services[service.name].roles_for("*")
+        roles = self.services[service.name].roles_for("*")
         return plan(service.specification.spec.get("security"), self._checks(service), self.bearer,
-                    self.config.auth.require, roles)
+                    self.settings.require, roles)
 
     def _checks(self, service: Service) -> dict[str, SchemeCheck]:
         defined = service.specification.security_schemes or {}
@@ -90,8 +93,9 @@ class Auth:
 
 def auth_errors(config: GatewayConfig) -> list[SpecError]:
     """What would stop the auth pieces from being built, as load errors (`gw serve` and `gw lint` show them)."""
-    errors = []
-    for build in (lambda: Auth.build(config, SharedState()), lambda: UpstreamIdentity(config)):
+    errors, origin = [], SettingsOrigin.of(config)
+    for build in (lambda: Auth.build(config.auth, config.services, origin, SharedState()),
+                  lambda: UpstreamIdentity(config.services, config.auth.jwt, origin)):
         try:
             build()
         except ConfigError as exc:

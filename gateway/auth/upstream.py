@@ -11,12 +11,14 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from ..exchange import Exchange
-from ..settings.config import ConfigError, GatewayConfig
+from ..settings.config import ConfigError, ServiceConfig
 from ..settings.env_refs import expand_env
+from ..settings.origin import SettingsOrigin
+from ..settings.policy_settings import JwtSettings
 from .keys import KeyMaterialError, signing_key
 from .tokens import TokenIssuer
 
@@ -29,16 +31,16 @@ KEEP = object()  # forward: leave the client's header as it is
 class UpstreamIdentity:
     """The Authorization header to send upstream, per service."""
 
-    def __init__(self, config: GatewayConfig) -> None:
-        """Raises ConfigError for an unset `${ENV}` or `mint` without a signing key."""
+    def __init__(self, services: Mapping[str, ServiceConfig], jwt: JwtSettings, origin: SettingsOrigin) -> None:
+        """Raises ConfigError for an unset `${ENV}` or `mint` without a signing key (`auth.jwt`'s, read from `origin.root`)."""
         self.modes: dict[str, Any] = {}
         self.issuer: TokenIssuer | None = None
-        for name, service in config.services.items():
+        for name, service in services.items():
             setting, key = service.upstream_auth, f"services.{name}.upstream_auth"
             if isinstance(setting, dict):
-                self.modes[name] = "Bearer " + expand_env(setting["bearer"], config.source, f"{key}.bearer")
+                self.modes[name] = "Bearer " + expand_env(setting["bearer"], origin.source, f"{key}.bearer")
             elif setting == "mint":
-                self.issuer = self.issuer or _mint_issuer(config, key)
+                self.issuer = self.issuer or _mint_issuer(jwt, origin, key)
                 self.modes[name] = "mint"
             else:
                 self.modes[name] = setting
@@ -76,14 +78,14 @@ class UpstreamIdentity:
         return f"Bearer {token}"
 
 
-def _mint_issuer(config: GatewayConfig, key: str) -> TokenIssuer:
+def _mint_issuer(jwt: JwtSettings, origin: SettingsOrigin, key: str) -> TokenIssuer:
     try:
-        signer = signing_key(config.auth.jwt, Path(config.root))
+        signer = signing_key(jwt, origin.root)
     except KeyMaterialError as exc:
-        raise ConfigError(config.source, f"auth.jwt.{exc.key}", exc.reason) from None
+        raise ConfigError(origin.source, f"auth.jwt.{exc.key}", exc.reason) from None
     if signer is None:
-        raise ConfigError(config.source, key, "mint signs tokens: set auth.jwt.secret or auth.jwt.private_key")
-    return TokenIssuer(config.auth.jwt, signer)
+        raise ConfigError(origin.source, key, "mint signs tokens: set auth.jwt.secret or auth.jwt.private_key")
+    return TokenIssuer(jwt, signer)
 
 
 def rewrite(headers: list[tuple[str, str]], value: Any) -> list[tuple[str, str]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -22,21 +23,29 @@ from ..shared_state import StateUnavailable, display_url
 if TYPE_CHECKING:
     from ..admin import AdminAccess
     from ..operator.state import GatewayState, InstanceView, ServiceView
-    from ..settings.config import GatewayConfig
     from ..shared_state import SharedState
 
 REDIS_PING_TIMEOUT = 1.0
 
 
+@dataclass(frozen=True)
+class HealthFacts:
+    """What the report tells of the settings: how many workers, whether /metrics is on, the Redis URL (pinged)."""
+
+    workers: int
+    metrics: bool
+    redis_url: str  # "" when the state is this process's memory
+
+
 class DetailedHealth:
     """Built once; asks the read model on every request, so reloads and switches show at once."""
 
-    def __init__(self, state: GatewayState, access: AdminAccess, shared: SharedState, config: GatewayConfig,
-                 started: float) -> None:
+    def __init__(self, state: GatewayState, access: AdminAccess, shared: SharedState, started: float,
+                 facts: HealthFacts) -> None:
         self.state = state
         self.access = access
         self.shared = shared  # pinged when it is Redis
-        self.config = config
+        self.facts = facts
         self.started = started  # the app's start: a reload does not reset uptime
 
     async def answer(self, exchange: Exchange) -> Response:
@@ -45,26 +54,26 @@ class DetailedHealth:
         return Response.json(200, report)
 
     async def report(self) -> dict[str, Any]:
-        state, config = self.state, self.config
+        state, facts = self.state, self.facts
         report: dict[str, Any] = {
             "status": "degraded" if state.load_errors else "ok",
             "version": __version__,
             "started_at": _iso(self.started),
             "uptime_s": round(time.time() - self.started, 1),
             "pid": os.getpid(),
-            "workers": config.workers,
-            "metrics": config.metrics,
+            "workers": facts.workers,
+            "metrics": facts.metrics,
             "services": {view.name: service_json(view) for view in state.services() if view.loaded},
             "load_errors": state.load_errors,
             "stub_errors": state.stub_errors,
         }
-        if config.redis_url:
+        if facts.redis_url:
             report["redis"] = await self.redis()
         return report
 
     async def redis(self) -> dict[str, Any]:
         """Whether the shared state answers a PING now, and how fast."""
-        state, url = self.shared, self.config.redis_url
+        state, url = self.shared, self.facts.redis_url
         view: dict[str, Any] = {"url": display_url(url), "kind": state.kind}
         ping = getattr(state, "ping", None)
         if ping is None:

@@ -9,6 +9,7 @@ strings) come from the item schema, else from the id path parameter.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,9 +57,9 @@ class Catalog:
         return f"{found[0].name}: {found[1]}" if found else ""
 
 
-def state_catalogs(config: Any, services: dict[str, Service]) -> dict[str, Catalog]:
-    """The collections of every service with `state` on (a GatewayConfig's), by service name."""
-    return {name: infer(services[name], settings.state) for name, settings in config.services.items()
+def state_catalogs(configured: Mapping[str, Any], services: dict[str, Service]) -> dict[str, Catalog]:
+    """The collections of every service with `state` on (`configured`: the settings' services), by service name."""
+    return {name: infer(services[name], settings.state) for name, settings in configured.items()
             if settings.state is not None and name in services}
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from ..mocker.negotiator import parse_prefer
 from ..mocker.status_fields import properties as properties_of
 from ..problems import Problem
 from ..session import session_of
-from ..settings.config import GatewayConfig, mount_prefix
+from ..settings.config import ServiceConfig, mount_prefix
 from ..shared_state import SharedState, StateUnavailable
 from ..specs import Operation, Service
 from ..validation.serialization import declared_types
@@ -70,13 +71,14 @@ class Simulation:
         self.seed_errors: list[str] = []
 
     @classmethod
-    def build(cls, config: GatewayConfig, services: dict[str, Service], state: SharedState,
-              violations: Counter[tuple[str, str]] | None = None) -> Simulation | None:
-        """None when no service has `state` on: requests then pay nothing for it."""
-        catalogs, stores, errors = state_catalogs(config, services), {}, []
+    def build(cls, configured: Mapping[str, ServiceConfig], stubs_path: Path, services: dict[str, Service],
+              state: SharedState, violations: Counter[tuple[str, str]] | None = None) -> Simulation | None:
+        """None when no service has `state` on: requests then pay nothing for it. Seed data is read from
+        `stubs_path/<service>/state`."""
+        catalogs, stores, errors = state_catalogs(configured, services), {}, []
         for name, catalog in catalogs.items():
-            seed, bad = load_seed(Path(config.stubs_path()) / name / "state", services[name], catalog)
-            settings = config.services[name].state
+            seed, bad = load_seed(Path(stubs_path) / name / "state", services[name], catalog)
+            settings = configured[name].state
             assert settings is not None
             stores[name] = ResourceStore(state, name, seed, list(catalog.collections), settings.max_resources,
                                          settings.max_sessions)

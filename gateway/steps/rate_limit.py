@@ -16,12 +16,13 @@ import hashlib
 import logging
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..exchange import Exchange, Response
 from ..pipeline import Next
 from ..problems import Problem
-from ..settings.config import GatewayConfig
+from ..settings.config import GatewayConfig, ServiceConfig
 from ..settings.policy_settings import RateLimitSettings
 from ..shared_state import Allowance, SharedState, StateUnavailable
 from ..wording import counted
@@ -40,27 +41,40 @@ class Limit:
     header: str  # lower-case header name for `key: header:NAME`, else ""
 
 
-def limit_for(config: GatewayConfig, service: str, operation: str) -> Limit | None:
+@dataclass(frozen=True)
+class RateLimitLevels:
+    """What rate limiting reads from the settings: the gateway-wide limit and each service's (with its operations')."""
+
+    default: RateLimitSettings
+    services: Mapping[str, ServiceConfig]
+
+    @classmethod
+    def of(cls, config: GatewayConfig) -> RateLimitLevels:
+        return cls(config.rate_limit, config.services)
+
+
+def limit_for(levels: RateLimitLevels, service: str, operation: str) -> Limit | None:
     """The operation's effective limit (operation, then service, then gateway-wide); None when off."""
-    settings = config.rate_limit_for(service, operation)
-    if not settings.enabled:
-        return None
-    override = config.services[service].operations.get(operation)
+    settings = levels.services[service]
+    override = settings.operations.get(operation)
     if override is not None and override.rate_limit is not None:
-        scope = f"operation:{service}:{operation}"
-    elif config.services[service].rate_limit is not None:
-        scope = f"service:{service}"
+        found, scope = override.rate_limit, f"operation:{service}:{operation}"
+    elif settings.rate_limit is not None:
+        found, scope = settings.rate_limit, f"service:{service}"
     else:
-        scope = "gateway"
-    header = settings.key.partition(":")[2].lower() if settings.key.startswith("header:") else ""
-    return Limit(settings, scope, header)
+        found, scope = levels.default, "gateway"
+    if not found.enabled:
+        return None
+    header = found.key.partition(":")[2].lower() if found.key.startswith("header:") else ""
+    return Limit(found, scope, header)
 
 
-def any_rate_limit(config: GatewayConfig) -> bool:
+def any_rate_limit(levels: RateLimitLevels) -> bool:
     """Whether any level sets a limit: without one the step is left out of the pipeline."""
-    levels = [config.rate_limit, *(s.rate_limit for s in config.services.values())]
-    levels += [o.rate_limit for s in config.services.values() for o in s.operations.values()]
-    return any(level is not None and level.enabled for level in levels)
+    services = levels.services.values()
+    found = [levels.default, *(s.rate_limit for s in services)]
+    found += [o.rate_limit for s in services for o in s.operations.values()]
+    return any(level is not None and level.enabled for level in found)
 
 
 def client_key(limit: Limit, exchange: Exchange) -> str:
@@ -78,8 +92,8 @@ def client_key(limit: Limit, exchange: Exchange) -> str:
 class RateLimit:
     """Pipeline step (a policy): count the request, add the RateLimit-* headers, refuse with 429 over it."""
 
-    def __init__(self, config: GatewayConfig, state: SharedState) -> None:
-        self.config = config
+    def __init__(self, levels: RateLimitLevels, state: SharedState) -> None:
+        self.levels = levels
         self.state = state
         self.limits: dict[tuple[str, str], Limit | None] = {}  # filled on first use: one lookup per request after
         self._warned_at = -math.inf
@@ -90,7 +104,7 @@ class RateLimit:
         try:
             return self.limits[key]
         except KeyError:
-            found = self.limits[key] = limit_for(self.config, service, operation)
+            found = self.limits[key] = limit_for(self.levels, service, operation)
             return found
 
     async def __call__(self, exchange: Exchange, call_next: Next) -> Response:

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Mapping
 
 from ..contract import Violation, check_response, mark_violation, report_violations, short_reason
 from ..exchange import UPSTREAM_SOURCES, Exchange, Response
 from ..mocker.streams import stream_kind
 from ..pipeline import Next
 from ..problems import Problem
-from ..settings.config import GatewayConfig
+from ..settings.policy_settings import ContractSettings
 from ..stream_contract import checked, event_checker, whole_stream_violations
 
 log = logging.getLogger("gw.contract")
@@ -31,15 +32,15 @@ log = logging.getLogger("gw.contract")
 class ResponseContract:
     """Pipeline step after routing: judges upstream answers on their way back."""
 
-    def __init__(self, config: GatewayConfig) -> None:
-        self.config = config
+    def __init__(self, contracts: Mapping[str, ContractSettings]) -> None:
+        self.contracts = contracts  # service -> its effective `contract` block (its own, else the gateway's)
         self.violations: Counter[tuple[str, str]] = Counter()  # (service, operation) -> violating responses
 
     async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
         response = await call_next(exchange)
         if exchange.source not in UPSTREAM_SOURCES or exchange.operation is None or exchange.service is None:
             return response
-        settings = self.config.contract_for(exchange.service.name)
+        settings = self.contracts[exchange.service.name]
         if not settings.check:
             return response
         violations = exchange.contract_violations
