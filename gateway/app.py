@@ -47,7 +47,7 @@ from .mocker.streams import Pacing
 from .operator.state import GatewayState
 from .pipeline import Pipeline
 from .reload import Reloader
-from .reload_worker import Bounds
+from .reload_worker import Bounds, bounded_loader
 from .routing.router import Router
 from .runtime.modes import Modes
 from .settings.config import ConfigError, GatewayConfig, ServiceConfig
@@ -148,7 +148,9 @@ class GatewayApp:
         self.origins = OriginMatcher(config.cors.origins)  # one matcher (and its cache) for CORS and WebSockets
         origins = self.origins.allows if config.cors.enabled else None
         self.websockets = WebSocketPassThrough(config.services, self.forwarder, self._admit_socket, origins, self.modes)
-        self.reloader = Reloader(config, self.stubs, partial(_reload_specs, config), lambda: self.services, self.reassemble)
+        spec_paths = {name: config.spec_path(s) for name, s in config.services.items()}
+        self.reloader = Reloader(self.stubs, partial(_reload_specs, config), lambda: self.services, self.reassemble,
+                                 config.reload_interval, Bounds.of(config), spec_paths)
         self.journal = Journal(config.admin.journal_size)  # the last exchanges, for /_gw/api/journal
         self.cluster = Cluster(self.state, config.workers)  # questions every gateway process answers (admin API)
         self.callbacks = CallbackSender(config.callbacks, self.journal, self.channel)  # callbacks and webhooks gw sends
@@ -344,9 +346,9 @@ class GatewayApp:
                 return
 
 
-def _reload_specs(config: GatewayConfig, loader: ServiceLoader) -> LoadResult:
-    """A reload's load: the specs only (settings do not change while running), each read by `loader`."""
-    return load_services(config, deep_check="cached", check_auth=False, loader=loader)
+def _reload_specs(config: GatewayConfig) -> LoadResult:
+    """A reload's load: the specs only (settings do not change while running), each read in a bounded worker."""
+    return load_services(config, deep_check="cached", check_auth=False, loader=bounded_loader(config, Bounds.of(config)))
 
 
 def _freeze_start_up_objects() -> None:

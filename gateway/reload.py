@@ -6,8 +6,9 @@ reported and skipped; a broken spec is reported and the service keeps its last g
 Specs are read in a bounded worker process (gateway/reload_worker.py): a hostile edit costs at most
 `reload_timeout` and `reload_max_memory`, is refused with one line, and later edits reload as usual.
 
-It is handed what it needs by the app that assembles it (the settings, the stub store, a way to load the
-specs, the services served now, and the swap), never the app itself.
+It is handed what it needs by the app that assembles it (the stub store, a way to load the specs, the services
+served now, the swap, and of the settings only the polling interval, the bounds and each service's spec file),
+never the app or the whole settings.
 """
 
 from __future__ import annotations
@@ -15,32 +16,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .reload_worker import Bounds, bounded_loader, reload_stubs
+from .reload_worker import Bounds, reload_stubs
 from .settings.config import SPEC_SUFFIXES
 from .specs import LoadResult
 
 if TYPE_CHECKING:
-    from .settings.config import GatewayConfig, ServiceConfig
     from .specs import Service
     from .stubs import StubStore
 
 log = logging.getLogger("gw.reload")
 Snapshot = dict[Path, tuple[int, int]]
-Loader = Callable[["ServiceConfig"], "Service"]
 
 
 class Reloader:
-    """Follows the stub files and the spec files; `load(loader)` loads every spec with that loader, `current()`
-    is the services served now, `swap` puts a new set in (the app re-assembles its pipeline around it)."""
+    """Follows the stub files and the spec files; `load()` loads every spec (bounded by `bounds`), `current()`
+    is the services served now, `swap` puts a new set in (the app re-assembles its pipeline around it).
+    `spec_paths`: each configured service's spec file (its folder is watched); `interval`: seconds between polls."""
 
-    def __init__(self, config: GatewayConfig, stubs: StubStore, load: Callable[[Loader], LoadResult],
-                 current: Callable[[], dict[str, Service]], swap: Callable[[LoadResult], None]) -> None:
-        self.config = config
+    def __init__(self, stubs: StubStore, load: Callable[[], LoadResult], current: Callable[[], dict[str, Service]],
+                 swap: Callable[[LoadResult], None], interval: float, bounds: Bounds, spec_paths: Mapping[str, Path]) -> None:
         self.stubs = stubs
+        self.interval = interval
+        self.bounds = bounds
+        self.spec_paths = spec_paths
         self.load = load
         self.current = current
         self.swap = swap
@@ -59,7 +61,7 @@ class Reloader:
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self.config.reload_interval)
+            await asyncio.sleep(self.interval)
             try:
                 await self.check()
             except Exception:  # a reload must never take the gateway down
@@ -72,19 +74,18 @@ class Reloader:
             await asyncio.to_thread(self.reload_specs)
         if stubs != self._stubs:
             self._stubs = stubs
-            await asyncio.to_thread(reload_stubs, self.stubs, Bounds.of(self.config))
+            await asyncio.to_thread(reload_stubs, self.stubs, self.bounds)
             count = len(self.stubs.all())
             log.warning("stubs reloaded: %d stubs, %d broken files", count, len(self.stubs.errors))
 
     def reload_specs(self) -> None:
-        config = self.config
-        fresh = self.load(bounded_loader(config, Bounds.of(config)))
+        fresh = self.load()
         services = dict(self.current())
         for error in fresh.errors:
             log.error("spec not reloaded, keeping the last good one: %s", error)
         services.update(fresh.services)
         # a service still served from its last good spec is not an error for readiness
-        errors = [] if set(services) == set(config.services) else fresh.errors
+        errors = [] if set(services) == set(self.spec_paths) else fresh.errors
         self.swap(LoadResult(services, errors))
         log.warning("specs reloaded: %s", ", ".join(sorted(fresh.services)) or "none")
 
@@ -98,7 +99,7 @@ class Reloader:
         return found
 
     def spec_files(self) -> Snapshot:
-        folders = {self.config.spec_path(s).resolve().parent for s in self.config.services.values()}
+        folders = {path.resolve().parent for path in self.spec_paths.values()}
         return _stat_all(p for folder in folders if folder.is_dir() for p in folder.iterdir()
                          if p.suffix in SPEC_SUFFIXES)
 
