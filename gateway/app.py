@@ -157,7 +157,7 @@ class GatewayApp:
         self.chaos = Chaos(config.services, config.chaos, config.streams,  # delays and faults
                            ChaosSwitches(config.services, self.state, self.channel))
         # the read model the admin API, the dashboard and detailed health answer from; it follows each assembly
-        self.gateway_state = GatewayState(config.services, {n: str(config.spec_path(s)) for n, s in config.services.items()},
+        self.gateway_state = GatewayState(config.services, {n: str(path) for n, path in spec_paths.items()},
                                           self.modes, self.forwarder.instances, self.stubs, self.chaos.summary)
         self.admin_api = AdminApi(self.gateway_state, AdminParts(  # /_gw/api/, described by gateway/admin/openapi.yaml
             self.admin_access, self.modes, CircuitReset(self.forwarder.instances, self.forwarder.circuits), self.stubs,
