@@ -54,8 +54,7 @@ from .settings.config import ConfigError, GatewayConfig, ServiceConfig
 from .settings.origin import SettingsOrigin
 from .shared_state import open_state
 from .simulation.simulator import Simulation
-from .spec_fetch import fetch_spec, is_url
-from .specs import LoadResult, Service, SpecError, load_service, read_document
+from .specs import LoadResult, Service, SpecError, load_spec
 from .steps.authenticate import Authenticate
 from .steps.body_limit import BodyLimit
 from .steps.client_address import ClientAddress
@@ -101,17 +100,6 @@ def load_services(config: GatewayConfig, deep_check: str = "later", check_auth: 
         except ConfigError as exc:
             result.errors.append(SpecError(exc.source, exc.key, exc.reason))
     return result
-
-
-def load_spec(config: GatewayConfig, settings: ServiceConfig, deep_check: str = "later", **how: Any) -> Service:
-    """One service's spec (fetched first when it is a URL); `how`: what `load_service` takes beyond the file."""
-    note = fetch_spec(settings.spec, read=read_document)[1] if is_url(settings.spec) else None
-    path = config.spec_path(settings)
-    if note is None and not is_url(settings.spec) and not path.exists() and not config.source.startswith("<"):
-        raise ConfigError(config.source, f"services.{settings.name}.spec", f"{settings.spec}: no such file")
-    service = load_service(settings.name, path, settings.base_path, deep_check, **how)
-    service.warnings[:0] = [note] if note else []
-    return service
 
 
 def _check_operation_overrides(config: GatewayConfig, name: str, service: Service) -> None:

@@ -23,11 +23,12 @@ import yaml
 
 from .judge import learn_schema_names
 from .routing.paths import collapse, slash_twin
-from .settings.config import mount_prefix
+from .settings.config import ConfigError, GatewayConfig, ServiceConfig, mount_prefix
 from .spec.specification import Specification
 from .spec_checks import SpecError, cached_warnings, check_in_background, merge_warnings, semantic_warnings
 from .spec_copy import plain_copy
 from .spec_draft import HTTP_METHODS, operations_of, servable
+from .spec_fetch import fetch_spec, is_url
 from .spec_loops import break_schema_loops
 from .spec_media_headers import media_header_types
 from .spec_nullable import nullable_as_31
@@ -373,3 +374,14 @@ def _responses(definition: dict[str, Any], spec: dict[str, Any], openapi3: bool)
         headers = {name: {"schema": h} for name, h in (response.get("headers") or {}).items() if isinstance(h, dict)}
         converted[status] = {"description": response.get("description", ""), "content": content, "headers": headers}
     return converted
+
+
+def load_spec(config: GatewayConfig, settings: ServiceConfig, deep_check: str = "later", **how: Any) -> Service:
+    """One service's spec (fetched first when it is a URL); `how`: what `load_service` takes beyond the file."""
+    note = fetch_spec(settings.spec, read=read_document)[1] if is_url(settings.spec) else None
+    path = config.spec_path(settings)
+    if note is None and not is_url(settings.spec) and not path.exists() and not config.source.startswith("<"):
+        raise ConfigError(config.source, f"services.{settings.name}.spec", f"{settings.spec}: no such file")
+    service = load_service(settings.name, path, settings.base_path, deep_check, **how)
+    service.warnings[:0] = [note] if note else []
+    return service

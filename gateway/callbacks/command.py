@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ..app import load_spec
 from ..settings.config import GatewayConfig
-from ..specs import SpecError
+from ..specs import SpecError, load_spec
 from .sender import CallbackSender, Outcome
 from .webhooks import WebhookError, webhook_request
 
