@@ -32,7 +32,7 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "t
                         "upgrade", "host", "content-length"})
 NOT_ANSWERED = HOP_BY_HOP | {"date", "server"}  # uvicorn writes its own Date
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-# What gw's forwarder runs on (gateway/server.py `uvicorn_options`, `event_loop`): the fast loop and parser.
+# What gw's forwarder runs on (gateway/server/runner.py `uvicorn_options`, `event_loop`): the fast loop and parser.
 UVICORN = {"loop": "uvloop", "http": "httptools", "workers": 1, "access_log": False, "server_header": False,
            "log_level": "warning", "lifespan": "on"}
 

@@ -4,7 +4,7 @@ Why this exists: issue #15 asks for stub GETs at 1.5x WireMock's req/s. Before s
 work, know what the server underneath allows: a bare ASGI app answering a fixed 200 JSON body (the
 example user gw's stub answers) on uvicorn with httptools and uvloop, 1 and 2 workers, under the same
 wrk load as bench/run.py (-c32). Also measured: the same bare app on gw's own protocol
-(gateway/connections.py: head/body deadlines, size caps, a connection cap, whole writes), so its share
+(gateway/server/connections.py: head/body deadlines, size caps, a connection cap, whole writes), so its share
 shows, the bare app on granian where it is importable (not a dependency of gw: `pip install --target DIR granian`
 and PYTHONPATH=DIR), and gw's stub answer itself (`gw serve specs/users.yaml --workers N`). Servers are measured
 interleaved, round after round, and the table shows the median of the rounds.
@@ -38,7 +38,7 @@ from bench.load import Measurement, Wrk
 from bench.peers import Server, gw_stub, running
 from bench.routes import example_user
 from bench.run import ensure_wrk
-from gw.port_check import free_port
+from gw.core.port_check import free_port
 
 # The bare app: a fixed answer, nothing read, nothing logged. `GW_CEILING_PROTOCOL=gw` runs it on gw's protocol.
 BARE_APP = '''
@@ -66,7 +66,7 @@ if __name__ == "__main__":
                    server_header=False, log_level="warning", lifespan="off")
     if os.environ.get("GW_CEILING_PROTOCOL") == "gw":
         from gw.settings.policy_settings import ServerSettings
-        from gw.connections import uvicorn_limits
+        from gw.server.connections import uvicorn_limits
 
         options.update(uvicorn_limits(ServerSettings()))
     uvicorn.run("ceiling_app:app" if workers > 1 else app, **options)

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from gw.app import GatewayApp, build_app
-from gw.pipeline import Pipeline
+from gw.core.pipeline import Pipeline
 from gw.settings.config import config_for_specs
 
 SCOPE = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",

@@ -11,10 +11,10 @@ Run by hand (tests/test_corpus_conformance.py runs a bounded sample of the same 
     python bench/corpus.py [--max-examples 5] [--only NAME ...] [--workers N] [--timeout 120]
 
 Per spec: `gw serve SPEC --port P` in its own process group, started by the project's own runner
-(gw.conformance.process.GatewayProcess, output to a log file), time until /_gw/health answers 200
+(gw.contract.conformance.process.GatewayProcess, output to a log file), time until /_gw/health answers 200
 (or the process exits: its one-line error is the refusal reason; a traceback is a failure of its
 own), count its `warning:` lines, run schemathesis in this process through the project's runner
-(gw.conformance.runner: the same settings `gw contract` uses, with this script's checks, mode and
+(gw.contract.conformance.runner: the same settings `gw contract` uses, with this script's checks, mode and
 phases; schemathesis stops itself after --timeout), read the gw process's peak RSS (VmHWM), stop
 it. Prints a table and 2-3 examples per failure class (curl lines from schemathesis' own
 `as_curl_command`); writes bench/results/corpus.json.
@@ -53,8 +53,8 @@ from typing import Any
 
 from schemathesis.engine import events
 
-from gw.conformance.process import GatewayProcess
-from gw.conformance.runner import Options, execute, load_schema_file
+from gw.contract.conformance.process import GatewayProcess
+from gw.contract.conformance.runner import Options, execute, load_schema_file
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -345,7 +345,7 @@ def schemathesis_command(spec: Path, url: str, *, max_examples: int, seed: int, 
 def run_schemathesis(spec: Path, url: str, workdir: Path, *, max_examples: int, seed: int = 1, timeout: float = 120,
                      workers: int = 1, mode: str = "all", phases: str | None = None, shrink: bool = True,
                      gw_exceptions: dict[str, str] | None = None) -> Scan:
-    """schemathesis against `url`, in process through the project's runner (gw.conformance.runner); after `timeout`
+    """schemathesis against `url`, in process through the project's runner (gw.contract.conformance.runner); after `timeout`
     seconds it is stopped like on Ctrl-C, and what ran before the limit is kept."""
     options = Options(checks=list(CHECKS), max_examples=max_examples, seed=seed,
                       phases=tuple((phases or PHASES).split(",")), mode=mode, workers=workers, shrink=shrink,

@@ -131,7 +131,7 @@ class Spawned:
         self.stop()
 
     def stop(self) -> None:
-        from gw.conformance.process import stop_process_group  # here: a child loads its checkout as `gw` first
+        from gw.contract.conformance.process import stop_process_group  # here: a child loads its checkout as `gw` first
 
         stop_process_group(self.process)
 
@@ -139,7 +139,7 @@ class Spawned:
 def upstream(folder: Path) -> tuple[Spawned, str]:
     app = folder / "upstream_app.py"
     app.write_text(UPSTREAM_APP, encoding="utf-8")
-    from gw.port_check import free_port  # here, not at the top: a child loads its checkout as `gw` first
+    from gw.core.port_check import free_port  # here, not at the top: a child loads its checkout as `gw` first
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -156,7 +156,7 @@ def gw_app(repo: Path, upstream_url: str, check: bool) -> Any:
     if (repo / "gateway" / "settings").is_dir():
         from gw.settings.config import build_config
     else:  # a checkout from before gw.settings (frozen settings)
-        from gw.config import build_config  # type: ignore[no-redef]
+        from gw.config import build_config  # type: ignore[no-redef]  # move_modules: keep
 
     data = {"services": {"users": {"spec": str(repo / "specs" / "users.yaml"), "base_path": "/", "mode": "live",
                                    "upstream": [upstream_url]}},
@@ -303,7 +303,7 @@ def real(args: argparse.Namespace, folder: Path, upstream_url: str) -> None:
     servers: dict[str, tuple[list[str], dict[str, str]]] = {}
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("GW_")}
     for variant in args.variant:
-        from gw.port_check import free_port  # here, not at the top: a child loads its checkout as `gw` first
+        from gw.core.port_check import free_port  # here, not at the top: a child loads its checkout as `gw` first
 
         port = free_port()
         if variant == "bare":

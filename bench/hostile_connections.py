@@ -20,7 +20,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from gw.port_check import free_port
+from gw.core.port_check import free_port
 
 WHAT = sys.argv[1]
 SRC = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(__file__), ".."))

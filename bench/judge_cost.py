@@ -20,11 +20,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gw import compiled_schema
-from gw.contract import check_response
-from gw.judge import compile_schema
+from gw.contract import compiled_schema
+from gw.contract.judge import compile_schema
+from gw.contract.responses import check_response
 from gw.mocker.generator import Options, generate
-from gw.specs import Operation, Service, load_service
+from gw.spec.load import Operation, Service, load_service
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"

@@ -60,7 +60,7 @@ async def per_request_us(app: Any, requests: int) -> float:
 
 def observe_us(app: Any, requests: int) -> float:
     """Mean microseconds of the metrics step's own work for one such exchange: the figure the noise hides."""
-    from gw.exchange import Exchange
+    from gw.core.exchange import Exchange
 
     operation = app.services["users"].operations["getUser"]
     exchange = Exchange(dict(SCOPE), None, service=app.services["users"], operation=operation, mode="stub",

@@ -90,7 +90,7 @@ class Gateway(AsgiDriver):
         if (repo / "gateway" / "settings").is_dir():
             from gw.settings.config import config_for_specs
         else:  # a checkout from before gw.settings (frozen settings)
-            from gw.config import config_for_specs  # type: ignore[no-redef]
+            from gw.config import config_for_specs  # type: ignore[no-redef]  # move_modules: keep
 
         config = rooted(config_for_specs([repo / "specs" / f"{spec}.yaml"], env={}), repo)
         super().__init__(build_app(config))

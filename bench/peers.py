@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.routes import SPEC, example_user, registered_user, request, schema
-from gw.conformance.process import stop_process_group
-from gw.port_check import free_port
+from gw.contract.conformance.process import stop_process_group
+from gw.core.port_check import free_port
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent

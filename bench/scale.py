@@ -41,8 +41,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gw.conformance.process import stop_process_group
-from gw.port_check import free_port
+from gw.contract.conformance.process import stop_process_group
+from gw.core.port_check import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"

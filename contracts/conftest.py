@@ -1,7 +1,7 @@
 """The target contracts/test_contracts.py sends its cases to, started once per session.
 
 Settings come from gateway.yaml (beside this folder by default) and GW_CONTRACT_* variables; see
-`gateway/conformance/contracts.py` or contracts/README.md. For stub and live the gateway runs in
+`gateway/contract/conformance/contracts.py` or contracts/README.md. For stub and live the gateway runs in
 this process with every chosen service forced to that mode, exactly as `gw contract` does.
 """
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from gw.conformance.contracts import plan_from_env
-from gw.conformance.runner import serving
+from gw.contract.conformance.contracts import plan_from_env
+from gw.contract.conformance.runner import serving
 
 GATEWAY_YAML = str(Path(__file__).resolve().parent.parent / "gateway.yaml")
 

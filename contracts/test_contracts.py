@@ -13,8 +13,8 @@ from pathlib import Path
 
 import schemathesis
 
-from gw.conformance.contracts import contract_schemas, plan_from_env, retarget
-from gw.conformance.runner import refused_case
+from gw.contract.conformance.contracts import contract_schemas, plan_from_env, retarget
+from gw.contract.conformance.runner import refused_case
 
 GATEWAY_YAML = str(Path(__file__).resolve().parent.parent / "gateway.yaml")
 

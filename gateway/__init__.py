@@ -1,4 +1,11 @@
-"""gw: a mock-first developer gateway driven by OpenAPI specs."""
+"""gw: a mock-first developer gateway driven by OpenAPI specs.
+
+The folders read in the order a request meets them: `spec/` (how a spec is loaded), `settings/`, `edge/`
+(steps before routing), `routing/`, `validation/`, `policies/`, `dispatch/` (to `mocker/`, `stubs/`,
+`simulation/` or `forwarder/`, with `chaos/` and `callbacks/` on the way out), `contract/` (the one judge),
+`operator/` (admin API, dashboard, journal, metrics, events); then `runtime/`, `server/` and `core/`.
+`app.py` assembles the pipeline, `cli.py` is the `gw` command.
+"""
 
 import warnings
 

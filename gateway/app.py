@@ -15,64 +15,64 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from . import json_limits
-from .aborted import GUARD, BodyGuard, ClientAborted
-from .admin import AdminAccess
-from .admin.api import AdminApi
-from .admin.parts import AdminParts, CircuitReset
 from .auth.setup import Auth, auth_errors
 from .auth.upstream import UpstreamIdentity
 from .callbacks.sender import CallbackSender
 from .callbacks.step import callback_step
 from .chaos.step import Chaos
 from .chaos.switches import ChaosSwitches
-from .cluster import Cluster
+from .contract.step import ResponseContract
+from .core import json_limits
 from .core.events import Channel
+from .core.exchange import Exchange
+from .core.pipeline import Pipeline
+from .core.streaming import send_answer
+from .dispatch.step import ModeDispatch
+from .edge.aborted import GUARD, BodyGuard, ClientAborted
+from .edge.body_limit import BodyLimit
+from .edge.client_address import ClientAddress
+from .edge.cors import Cors, OriginMatcher
+from .edge.cross_site import CrossSiteGuard
+from .edge.errors import ProblemResponses
+from .edge.hardening import AllowedHosts, OwnPages, SecurityHeaders, rebinding_proof
 from .edge.observe import Observe, request_id_for
-from .endpoints.auth import AuthEndpoints
-from .endpoints.dashboard import Dashboard, services_snapshot
-from .endpoints.docs import ServiceDocs
-from .endpoints.health import GatewayEndpoints
-from .endpoints.health_detailed import DetailedHealth, HealthFacts
-from .endpoints.live_events import PATH as LIVE_EVENTS_PATH
-from .endpoints.live_events import LiveEvents
-from .endpoints.metrics import MetricsEndpoint
-from .events import EventBus
-from .exchange import Exchange
+from .edge.own_paths import OwnPaths
 from .forwarder import Forwarder
-from .journal import Journal
-from .metrics import GatewayMetrics
+from .forwarder.websockets import WebSocketPassThrough
+from .forwarder.websockets import refuse as refuse_socket
 from .mocker import Mocker
 from .mocker.streams import Pacing
+from .operator.admin import AdminAccess
+from .operator.admin.api import AdminApi
+from .operator.admin.parts import AdminParts, CircuitReset
+from .operator.cluster import Cluster
+from .operator.endpoints.auth import AuthEndpoints
+from .operator.endpoints.dashboard import Dashboard, services_snapshot
+from .operator.endpoints.docs import ServiceDocs
+from .operator.endpoints.health import GatewayEndpoints
+from .operator.endpoints.health_detailed import DetailedHealth, HealthFacts
+from .operator.endpoints.live_events import PATH as LIVE_EVENTS_PATH
+from .operator.endpoints.live_events import LiveEvents
+from .operator.endpoints.metrics import MetricsEndpoint
+from .operator.events import EventBus
+from .operator.journal import Journal
+from .operator.metrics import GatewayMetrics
 from .operator.state import GatewayState
-from .pipeline import Pipeline
-from .reload import Reloader
-from .reload_worker import Bounds, bounded_loader
+from .policies.authenticate import Authenticate
+from .policies.rate_limit import RateLimit, RateLimitLevels, any_rate_limit
 from .routing.router import Router
 from .runtime.modes import Modes
+from .runtime.reload import Reloader
+from .runtime.reload_worker import Bounds, bounded_loader
+from .runtime.shared_state import open_state
 from .settings.config import ConfigError, GatewayConfig, ServiceConfig
 from .settings.origin import SettingsOrigin
-from .shared_state import open_state
 from .simulation.simulator import Simulation
-from .specs import LoadResult, Service, SpecError, load_spec
-from .steps.authenticate import Authenticate
-from .steps.body_limit import BodyLimit
-from .steps.client_address import ClientAddress
-from .steps.cors import Cors, OriginMatcher
-from .steps.cross_site import CrossSiteGuard
-from .steps.dispatch import ModeDispatch
-from .steps.errors import ProblemResponses
-from .steps.hardening import AllowedHosts, OwnPages, SecurityHeaders, rebinding_proof
-from .steps.own_paths import OwnPaths
-from .steps.rate_limit import RateLimit, RateLimitLevels, any_rate_limit
-from .steps.response_contract import ResponseContract
-from .streaming import send_answer
+from .spec.load import LoadResult, Service, SpecError, load_spec
 from .stubs import StubStore
 from .stubs.recorder import Recorder
 from .stubs.redaction import Redactor
 from .stubs.replay import Replay
-from .websockets import WebSocketPassThrough
-from .websockets import refuse as refuse_socket
 
 log = logging.getLogger("gw")
 
@@ -84,7 +84,7 @@ def load_services(config: GatewayConfig, deep_check: str = "later", check_auth: 
                   loader: ServiceLoader | None = None) -> LoadResult:
     """Every configured spec, loaded; failures collected, one SpecError each. A reload leaves out the
     auth check (`check_auth`): settings do not change while running, only specs and stubs do, and brings
-    its own `loader` (gateway/reload_worker.py: read in a bounded worker process)."""
+    its own `loader` (gateway/runtime/reload_worker.py: read in a bounded worker process)."""
     result = LoadResult()
     if check_auth:
         result.errors += auth_errors(config)  # unreadable keys, unset ${ENV} tokens: one line each, at start
@@ -147,7 +147,7 @@ class GatewayApp:
         # the read model the admin API, the dashboard and detailed health answer from; it follows each assembly
         self.gateway_state = GatewayState(config.services, {n: str(path) for n, path in spec_paths.items()},
                                           self.modes, self.forwarder.instances, self.stubs, self.chaos.summary)
-        self.admin_api = AdminApi(self.gateway_state, AdminParts(  # /_gw/api/, described by gateway/admin/openapi.yaml
+        self.admin_api = AdminApi(self.gateway_state, AdminParts(  # /_gw/api/, described by gateway/operator/admin/openapi.yaml
             self.admin_access, self.modes, CircuitReset(self.forwarder.instances, self.forwarder.circuits), self.stubs,
             self.journal, self.chaos, self.callbacks, self.state, self.cluster, Bounds.of(config), self._redactor,
             lambda: self.simulation))

@@ -22,15 +22,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
-from .conformance.phases import PHASES
-from .console import make_console
+from .contract.conformance.phases import PHASES
+from .core.console import make_console
+from .core.wording import counted
 from .settings.config import MODES, SPEC_SUFFIXES, ConfigError, GatewayConfig
-from .wording import counted
 
 if TYPE_CHECKING:
     from .auth.setup import Auth
-    from .server import ServeArgs
-    from .specs import Service
+    from .server.runner import ServeArgs
+    from .spec.load import Service
     from .stubs import Stub, StubStore
     from .stubs.recorder import Recorded
 
@@ -68,8 +68,8 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def _args(given: list[str | Path] | list[str] | list[Path] | None, **flags: object) -> ServeArgs:
-    from .server import ServeArgs, is_gateway_config
-    from .spec_fetch import remote_cache
+    from .server.runner import ServeArgs, is_gateway_config
+    from .spec.fetch import remote_cache
 
     sources = [_local(source) for source in given or []]
     configs = [s for s in sources if is_gateway_config(s)]
@@ -92,8 +92,8 @@ def _args(given: list[str | Path] | list[str] | list[Path] | None, **flags: obje
 
 def _local(source: str | Path) -> Path:
     """A spec file as given, or the cached copy of a spec URL (fetched now when reachable)."""
-    from .spec_fetch import FetchError, fetch_spec, is_url
-    from .specs import read_document
+    from .spec.fetch import FetchError, fetch_spec, is_url
+    from .spec.load import read_document
 
     if isinstance(source, Path) or not is_url(source):
         return Path(source)
@@ -133,7 +133,7 @@ def _config(args: ServeArgs) -> GatewayConfig:
 
 def _check_port(config: GatewayConfig) -> None:
     """A port another process holds is one line and exit 2, before any banner."""
-    from .port_check import listen_problem
+    from .core.port_check import listen_problem
 
     problem = listen_problem(config.host, config.port)
     if problem:
@@ -172,10 +172,10 @@ def serve(
     """
     gc.disable()  # prepare_serving's pause, begun before the imports: ~250 collections there walked ~1,300 modules
     from .app import build_app, load_services
-    from .banner import log_start, report_warning
-    from .logs import json_logs, setup_logging
-    from .server import keep_loaded_specs, prepare_serving
-    from .server import serve as run_server
+    from .core.logs import json_logs, setup_logging
+    from .server.banner import log_start, report_warning
+    from .server.runner import keep_loaded_specs, prepare_serving
+    from .server.runner import serve as run_server
 
     args = _args(sources, mode=mode, upstream=upstream or [], timeout=timeout, retries=retries,
                  keep_going=keep_going, host=host, port=port, workers=workers, dynamic=dynamic)
@@ -219,7 +219,7 @@ def serve(
 
 
 def _banner(config: GatewayConfig, services: dict) -> None:
-    from .banner import operation_lines
+    from .server.banner import operation_lines
 
     table = Table(title=f"gw on http://{config.host}:{config.port}", title_justify="left", box=None)
     for column in ("service", "base path", "mode", "operations", "upstream"):
@@ -276,8 +276,8 @@ def routes(
 def _auth_for_listing(config: GatewayConfig) -> Auth:
     """What each operation asks of callers, worked out as the gateway would (keys read, nothing served)."""
     from .auth.setup import Auth
+    from .runtime.shared_state import SharedState
     from .settings.origin import SettingsOrigin
-    from .shared_state import SharedState
 
     try:
         return Auth.build(config.auth, config.services, SettingsOrigin.of(config), SharedState())
@@ -288,7 +288,7 @@ def _auth_for_listing(config: GatewayConfig) -> Auth:
 
 def _policy_lines(config: GatewayConfig) -> list[str]:
     """The gateway-wide policies in effect, one line each, for `gw lint`."""
-    from .policy_listing import policy_lines
+    from .policies.listing import policy_lines
 
     return policy_lines(config)
 
@@ -336,8 +336,8 @@ def record(
     """
     from .app import build_app, load_services
     from .core.events import StubRecorded
-    from .logs import setup_logging
-    from .server import serve as run_server
+    from .core.logs import setup_logging
+    from .server.runner import serve as run_server
     from .settings.config import record_flags
 
     args = _args([config_file] if config_file else None, host=host, port=port)
@@ -567,14 +567,14 @@ def contract(
 
     Example: gw contract specs/users.yaml --target http://localhost:9001
     """
-    from .conformance.phases import resolve_phases
-    from .conformance.report import RichProgress, print_failures, print_summary, print_verdict, to_json, write_junit
-    from .conformance.runner import Options as ContractOptions
-    from .conformance.runner import run_contract
-    from .conformance.target import ContractError
-    from .conformance.target import Target as ContractTarget
-    from .logs import setup_logging
-    from .spec_fetch import is_url
+    from .contract.conformance.phases import resolve_phases
+    from .contract.conformance.report import RichProgress, print_failures, print_summary, print_verdict, to_json, write_junit
+    from .contract.conformance.runner import Options as ContractOptions
+    from .contract.conformance.runner import run_contract
+    from .contract.conformance.target import ContractError
+    from .contract.conformance.target import Target as ContractTarget
+    from .core.logs import setup_logging
+    from .spec.fetch import is_url
 
     files: list[str | Path] = [i if is_url(i) else Path(i) for i in items or []
                                if is_url(i) or Path(i).suffix in SPEC_SUFFIXES or "/" in i]
@@ -611,7 +611,7 @@ def contract(
 
 
 def _headers(values: list[str]) -> dict[str, str]:
-    from .conformance.target import ContractError
+    from .contract.conformance.target import ContractError
 
     headers = {}
     for value in values:
@@ -734,8 +734,8 @@ def mode_command(
 
     Example: gw mode users stub --operation "GET /me"
     """
-    from .admin.client import AdminError
-    from .admin.commands import show_modes, switch_mode
+    from .operator.admin.client import AdminError
+    from .operator.admin.commands import show_modes, switch_mode
 
     try:
         if new_mode is None and (save or operation):
@@ -772,8 +772,8 @@ def chaos_command(
 
     Example: gw chaos orders --off                (back to gateway.yaml's chaos, if any)
     """
-    from .admin.client import AdminError
     from .chaos.commands import change_body, chaos, chaos_line
+    from .operator.admin.client import AdminError
 
     try:
         switching = any(v is not None for v in (delay, fault, fault_rate, status))
@@ -804,8 +804,8 @@ def journal(
 
     Example: gw journal --follow                  (new exchanges as they happen; Ctrl-C to stop)
     """
-    from .admin.client import AdminError
-    from .admin.commands import JOURNAL_COLUMNS, follow_journal, journal_rows
+    from .operator.admin.client import AdminError
+    from .operator.admin.commands import JOURNAL_COLUMNS, follow_journal, journal_rows
 
     try:
         rows, cursor = journal_rows(url, limit, port)

@@ -46,7 +46,7 @@ import pytest
 if TYPE_CHECKING:  # imported when used: loading the plugin (every pytest run where gw is installed) stays cheap
     import responses
 
-    from .admin.client import AdminClient
+    from .operator.admin.client import AdminClient
     from .stubs import Stub
 
 RESET_HOOKS: list[Callable[[Gw], None]] = []  # what else `gw.reset()` resets (features with state of their own add theirs)
@@ -94,7 +94,7 @@ def _extra_matcher(stub: Stub, regexes: dict[tuple[str, str], Any]) -> Callable[
             if not any(matcher["regex"].search(v) for v in values):
                 return False, f"{where} {name} does not match /{matcher['regex'].pattern}/"
         if stub.body:
-            from .json_limits import parse_json
+            from .core.json_limits import parse_json
 
             try:
                 document = parse_json(request.body or b"null")
@@ -192,8 +192,8 @@ def gw_gateway(request: pytest.FixtureRequest) -> Iterator[Callable[..., Running
 
 
 def _start_in_process(paths: list[Path], mode: str | None, upstreams: list[str], env: dict[str, str]) -> RunningGateway:
-    from .conformance import InProcessGateway
-    from .server import is_gateway_config
+    from .contract.conformance import InProcessGateway
+    from .server.runner import is_gateway_config
     from .settings.config import apply_overrides, config_for_specs, load_config
 
     configs = [path for path in paths if is_gateway_config(path)]
@@ -208,7 +208,7 @@ def _start_in_process(paths: list[Path], mode: str | None, upstreams: list[str],
 
 def _start_process(paths: list[Path], mode: str | None, upstreams: list[str], env: dict[str, str],
                    cwd: Path) -> RunningGateway:
-    from .conformance.process import GatewayProcess
+    from .contract.conformance.process import GatewayProcess
 
     args = [*map(str, paths), *(["--mode", mode] if mode else [])]
     for url in upstreams:
@@ -245,14 +245,14 @@ class Gw:
     @property
     def client(self) -> AdminClient:
         if self._client is None:
-            from .admin.client import AdminClient
+            from .operator.admin.client import AdminClient
 
             self._client = AdminClient(self.url, self.key)
         return self._client
 
     def service_url(self, service: str) -> str:
         """The gateway's URL plus the service's base path: where the code under test sends its calls."""
-        from .admin.client import segment
+        from .operator.admin.client import segment
 
         base = self._call(self.client.call, "GET", f"/services/{segment(service)}")["base_path"]
         return self.url + ("" if base == "/" else base)
@@ -289,7 +289,7 @@ class Gw:
 
     def cleanup(self) -> None:
         """The test is over: the stubs it created go (persisted ones' files too)."""
-        from .admin.client import AdminError
+        from .operator.admin.client import AdminError
 
         for stub_id in reversed(self.created):
             try:
@@ -314,7 +314,7 @@ class Gw:
 
     @staticmethod
     def _call(method: Callable[..., Any], *args: Any) -> Any:
-        from .admin.client import AdminError
+        from .operator.admin.client import AdminError
 
         try:
             return method(*args)

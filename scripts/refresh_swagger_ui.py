@@ -1,7 +1,7 @@
 """Refresh the Swagger UI files gw serves at /_gw/docs from npm's `swagger-ui-dist` package.
 
 The docs pages are served from the package, never from a CDN, so the files are vendored into
-`gateway/swagger_ui/`. Only what the page loads is kept (no source maps, no ES bundles) to keep
+`gateway/operator/swagger_ui/`. Only what the page loads is kept (no source maps, no ES bundles) to keep
 the wheel small, with the upstream licence files beside them.
 
 Usage: python scripts/refresh_swagger_ui.py [VERSION]     (default: the newest 5.x; needs `npm`)
@@ -16,7 +16,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-TARGET = Path(__file__).resolve().parent.parent / "gateway" / "swagger_ui"
+TARGET = Path(__file__).resolve().parent.parent / "gateway" / "operator" / "swagger_ui"
 KEEP = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-16x16.png", "favicon-32x32.png",
         "oauth2-redirect.html", "oauth2-redirect.js", "LICENSE", "NOTICE", "swagger-ui-bundle.js.LICENSE.txt")
 
@@ -34,7 +34,7 @@ def main(version: str = "5") -> None:
             shutil.copyfile(package / name, TARGET / name)
         exact = packed.removeprefix("swagger-ui-dist-").removesuffix(".tgz")
     (TARGET / "VERSION").write_text(exact + "\n")
-    print(f"gateway/swagger_ui: swagger-ui-dist {exact}")
+    print(f"gateway/operator/swagger_ui: swagger-ui-dist {exact}")
 
 
 if __name__ == "__main__":

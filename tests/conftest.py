@@ -19,10 +19,10 @@ import httpx
 import jwt
 import pytest
 
-from gw.conformance import InProcessGateway
-from gw.conformance.process import GatewayProcess as ServedGateway
-from gw.conformance.process import gw_command, stop_process_group
-from gw.port_check import free_port
+from gw.contract.conformance import InProcessGateway
+from gw.contract.conformance.process import GatewayProcess as ServedGateway
+from gw.contract.conformance.process import gw_command, stop_process_group
+from gw.core.port_check import free_port
 from gw.settings.config import GatewayConfig, build_config
 from tests.upstream import UpstreamServer
 
@@ -205,7 +205,7 @@ def run_cli(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> 
     from typer.testing import CliRunner
 
     from gw import cli
-    from gw.console import make_console
+    from gw.core.console import make_console
 
     saved = os.environ.copy()
     consoles = cli.out, cli.err

@@ -39,7 +39,7 @@ from bench.targets import (
     startup_verdicts,
     verdicts,
 )
-from gw.conformance import free_port
+from gw.contract.conformance import free_port
 from tests.conftest import SPECS, GatewayThread, gateway_config, threaded_server
 from tests.upstream import UpstreamServer
 

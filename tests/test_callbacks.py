@@ -20,9 +20,9 @@ import pytest
 from websockets.sync.client import connect
 
 from gw.callbacks.guard import AllowList, parse_entry
-from gw.callbacks.settings import CallbackSettings
 from gw.callbacks.step import Callbacks
-from gw.judge import compile_schema
+from gw.contract.judge import compile_schema
+from gw.settings.callbacks import CallbackSettings
 from gw.settings.config import ConfigError, build_config
 from tests.conftest import ROOT, SPECS, TEST_SPECS, GatewayThread, eventually, gateway_config, run_gw, threaded_server
 
@@ -522,8 +522,8 @@ def test_callbacks_beyond_max_pending_are_dropped_and_journaled_and_close_cancel
     from gw.callbacks.payload import Payload
     from gw.callbacks.plan import webhook_targets
     from gw.callbacks.sender import CallbackSender, Outgoing
-    from gw.journal import Journal
-    from gw.specs import load_service
+    from gw.operator.journal import Journal
+    from gw.spec.load import load_service
 
     service = load_service("orders", SPECS / "orders.yaml", "/orders")
     target = webhook_targets(service)["orderStatusChanged"][0]

@@ -20,11 +20,11 @@ from typing import Any
 import httpx
 import pytest
 
-from gw.chaos.settings import Delay, check_chaos
-from gw.contract import check_response
+from gw.contract.responses import check_response
+from gw.settings.chaos import Delay, check_chaos
 from gw.settings.config import ConfigError, build_config
 from gw.settings.policy_settings import SettingsError
-from gw.specs import load_service
+from gw.spec.load import load_service
 from gw.stubs.format import StubError, read_stub
 from tests.conftest import SPECS, GatewayProcess, RedisServer, eventually, run_gw, send_json, threaded_server
 

@@ -18,10 +18,10 @@ import httpx
 import pytest
 import yaml
 
-from gw import compiled_schema, judge
-from gw.judge import JudgeDisagreement, checker_factory, compile_schema, learn_schema_names
+from gw.contract import compiled_schema, judge
+from gw.contract.judge import JudgeDisagreement, checker_factory, compile_schema, learn_schema_names
 from gw.mocker.generator import Options, generate
-from gw.specs import Operation, load_service
+from gw.spec.load import Operation, load_service
 from tests.conftest import GatewayThread, gateway_config
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"

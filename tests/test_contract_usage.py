@@ -36,7 +36,7 @@ def test_an_unreachable_url_target_is_a_usage_error() -> None:
 
 def test_contract_settings_in_the_environment_reach_the_contracts_module(monkeypatch: pytest.MonkeyPatch) -> None:
     """GW_CONTRACT__STRICT (two underscores) is a gateway setting; GW_CONTRACT_SERVICES (one) configures contracts/."""
-    from gw.conformance.contracts import plan_from_env
+    from gw.contract.conformance.contracts import plan_from_env
 
     for name in ("GW_CONTRACT_TARGET", "GW_CONTRACT_CONFIG", "GW_CONTRACT_CHECKS"):
         monkeypatch.delenv(name, raising=False)

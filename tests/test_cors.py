@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gw.edge.cors import OriginMatcher
 from gw.settings.config import ConfigError, build_config, load_config
-from gw.steps.cors import OriginMatcher
 from tests.conftest import SPECS, TEST_SPECS, GatewayThread
 from tests.upstream import UpstreamServer
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from gw.endpoints.docs import HTTP_METHODS
-from gw.swagger_ui import VERSION
+from gw.operator.endpoints.docs import HTTP_METHODS
+from gw.operator.swagger_ui import VERSION
 from tests.browser import chromium
 from tests.conftest import ROOT, SPECS, GatewayThread, gateway_config
 

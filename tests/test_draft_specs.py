@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gw.specs import SpecError, load_service
+from gw.spec.load import SpecError, load_service
 from tests.conftest import TEST_SPECS, GatewayThread, eventually, gateway_config
 
 DRAFTS = TEST_SPECS / "draft"

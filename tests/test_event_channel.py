@@ -289,9 +289,10 @@ def test_with_metrics_off_and_nobody_watching_nothing_is_published() -> None:
 # --- publishers know the channel, never their listeners -------------------------------------------------------
 
 PUBLISHERS = ["gw.forwarder.proxy", "gw.forwarder.breaker", "gw.forwarder.health_checks", "gw.forwarder.shared_circuits",
-              "gw.forwarder.upstreams", "gw.forwarder.instances", "gw.forwarder.balancer", "gw.websockets",
+              "gw.forwarder.upstreams", "gw.forwarder.instances", "gw.forwarder.balancer", "gw.forwarder.websockets",
               "gw.runtime.modes", "gw.chaos.switches", "gw.callbacks.sender", "gw.stubs.recorder", "gw.edge.observe"]
-LISTENERS = ("gw.metrics", "gw.events", "gw.app", "gw.admin", "gw.endpoints", "gw.dashboard", "gw.operator")
+LISTENERS = ("gw.operator.metrics", "gw.operator.events", "gw.app", "gw.operator.admin", "gw.operator.endpoints",
+             "gw.operator.dashboard", "gw.operator.state")
 
 
 def gw_imports(module: str) -> set[str]:

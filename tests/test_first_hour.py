@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from gw import __version__
-from gw.wording import counted
+from gw.core.wording import counted
 from tests.conftest import SPECS, GatewayProcess, free_port, run_cli, run_gw
 
 CONFIG = f"""\

@@ -20,8 +20,8 @@ import httpx
 import pytest
 import yaml
 
-from gw.formats import INT_RANGES
-from gw.judge import compile_schema
+from gw.contract.formats import INT_RANGES
+from gw.contract.judge import compile_schema
 from gw.mocker.generator import generate
 from tests.conftest import GatewayThread, gateway_config
 

@@ -7,7 +7,7 @@ import gc
 from typing import Any
 
 from gw.app import build_app
-from gw.server import _served
+from gw.server.runner import _served
 from tests.conftest import ROOT, gateway_config
 
 

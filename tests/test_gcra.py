@@ -10,8 +10,8 @@ import asyncio
 
 import pytest
 
-from gw.shared_state import Allowance, SharedState, gcra
-from gw.steps.rate_limit import rate_limit_headers
+from gw.policies.rate_limit import rate_limit_headers
+from gw.runtime.shared_state import Allowance, SharedState, gcra
 
 
 class Clock:

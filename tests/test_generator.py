@@ -10,7 +10,7 @@ from openapi_schema_validator import OAS30ReadValidator, OAS31Validator, oas30_f
 
 from gw.mocker.generator import Options, generate
 from gw.mocker.mocker import generate_valid  # noqa: F401  (imported to pin the public seam)
-from gw.spec_refs import resolve_in_place
+from gw.spec.refs import resolve_in_place
 
 
 def valid31(schema: Any, value: Any) -> list[str]:

@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gw.port_check import free_port
+from gw.core.port_check import free_port
+from gw.edge.hardening import SECURITY_HEADERS
 from gw.settings.config import ConfigError, build_config
-from gw.steps.hardening import SECURITY_HEADERS
 from tests.conftest import SPECS, TEST_SPECS, GatewayThread
 from tests.upstream import UpstreamServer
 

@@ -7,7 +7,7 @@ import time
 import httpx
 
 from gw import __version__
-from gw.port_check import free_port
+from gw.core.port_check import free_port
 from tests.conftest import OUTSIDER, ROOT, TEST_SPECS
 from tests.upstream import UpstreamServer
 

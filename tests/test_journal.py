@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from gw.journal import Entry, Journal
+from gw.operator.journal import Entry, Journal
 from gw.stubs.redaction import Redactor
 from tests.conftest import SPECS, GatewayThread
 

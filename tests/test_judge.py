@@ -13,10 +13,10 @@ import httpx
 import pytest
 import yaml
 
-from gw.contract import check_response
-from gw.judge import compile_schema, schema_errors
+from gw.contract.judge import compile_schema, schema_errors
+from gw.contract.responses import check_response
 from gw.mocker.mocker import body_validator
-from gw.specs import Service, load_service
+from gw.spec.load import Service, load_service
 from tests.conftest import GatewayThread, gateway_config
 
 CARD = {"type": "object", "required": ["type", "number"],

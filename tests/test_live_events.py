@@ -13,8 +13,8 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from gw.endpoints.live_events import LiveEvents
-from gw.events import EventBus
+from gw.operator.endpoints.live_events import LiveEvents
+from gw.operator.events import EventBus
 from tests.conftest import SPECS, GatewayThread
 
 SAMPLES = {name: {"spec": str(SPECS / f"{name}.yaml"), "base_path": f"/{name}"} for name in ("users", "orders")}

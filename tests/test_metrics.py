@@ -22,8 +22,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
+from gw.core.port_check import free_port
 from gw.edge.observe import Observe
-from gw.port_check import free_port
 from tests.conftest import TEST_SPECS, GatewayThread, eventually, gateway_config
 from tests.test_websockets import SocketUpstream, ws_url
 from tests.upstream import UpstreamServer

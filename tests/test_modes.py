@@ -9,10 +9,10 @@ from collections.abc import Callable
 import httpx
 
 from gw.core.events import Channel
-from gw.events import EventBus
+from gw.operator.events import EventBus
 from gw.runtime.modes import ModeError, Modes
+from gw.runtime.shared_state import SharedState
 from gw.settings.config import ServiceConfig
-from gw.shared_state import SharedState
 from tests.conftest import SPECS, GatewayThread, eventually
 
 USERS = str(SPECS / "users.yaml")

@@ -15,10 +15,10 @@ from typing import Any
 import jsonschema_rs
 import pytest
 
-from gw import compiled_schema
-from gw.formats import format_error
-from gw.judge import compile_schema
-from gw.native_formats import PATTERNS
+from gw.contract import compiled_schema
+from gw.contract.formats import format_error
+from gw.contract.judge import compile_schema
+from gw.contract.native_formats import PATTERNS
 
 # per format: strings formats.py accepts in their plain form (the pattern must too), and tricky ones either way
 SAMPLES: dict[str, list[str]] = {

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from gw.app import build_app
+from gw.contract.step import ResponseContract
+from gw.edge.body_limit import BodyLimit
 from gw.edge.observe import Observe
-from gw.steps.body_limit import BodyLimit
-from gw.steps.response_contract import ResponseContract
 from tests.conftest import SPECS, GatewayProcess, GatewayThread, gateway_config
 
 USERS = {"users": {"spec": str(SPECS / "users.yaml"), "base_path": "/users"}}

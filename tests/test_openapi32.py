@@ -6,7 +6,7 @@ import json
 
 from httpx_sse import connect_sse
 
-from gw.specs import load_service
+from gw.spec.load import load_service
 from tests.conftest import TEST_SPECS, GatewayThread, gateway_config
 
 SPEC = TEST_SPECS / "openapi32_stream.yaml"

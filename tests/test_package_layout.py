@@ -25,8 +25,9 @@ pytest_plugins = ["pytester"]
 
 HEAVY = ("connexion", "schemathesis", "starlette", "jsonschema", "aiohttp", "uvicorn", "flask", "hypothesis", "httpx",
          "requests", "responses", "yaml", "rich", "typer")
-PACKAGE_DATA = ("gw/admin/openapi.yaml", "gw/dashboard/templates/dashboard.html", "gw/dashboard/static/dashboard.js",
-                "gw/swagger_ui/swagger-ui-bundle.js", "gw/swagger_ui/swagger-ui.css", "gw/swagger_ui/LICENSE")
+PACKAGE_DATA = ("gw/operator/admin/openapi.yaml", "gw/operator/dashboard/templates/dashboard.html",
+                "gw/operator/dashboard/static/dashboard.js", "gw/operator/swagger_ui/swagger-ui-bundle.js",
+                "gw/operator/swagger_ui/swagger-ui.css", "gw/operator/swagger_ui/LICENSE")
 OLD_NAME = re.compile(r"\bfrom\s+gateway(\.\w+)*\s+import\b|\bimport\s+gateway(\.\w+)*\s*($|[;,]|\s+as\b)"  # code in strings
                       r"|^gateway(\.(?!ya?ml$)[a-z_]+)+(:[a-z_]+)?$")  # a module's name: mock targets, uvicorn's app
 
@@ -155,6 +156,6 @@ def test_the_wheel_carries_the_package_data(wheel: zipfile.ZipFile) -> None:
     names = set(wheel.namelist())
     assert [name for name in PACKAGE_DATA if name not in names] == []
     static = {f"gw/{p.relative_to(ROOT / 'gateway').as_posix()}"
-              for folder in ("dashboard/templates", "dashboard/static", "swagger_ui")
+              for folder in ("operator/dashboard/templates", "operator/dashboard/static", "operator/swagger_ui")
               for p in (ROOT / "gateway" / folder).iterdir() if p.is_file() and p.suffix != ".pyc"}
     assert static - names == set()

@@ -18,10 +18,10 @@ import orjson
 import pytest
 import yaml
 
-import gw.json_limits
-from gw.conformance import free_port
-from gw.json_limits import JsonLimitError, JsonSettings, parse_json
-from gw.json_text import dump_json
+import gw.core.json_limits
+from gw.contract.conformance import free_port
+from gw.core.json_limits import JsonLimitError, JsonSettings, parse_json
+from gw.core.json_text import dump_json
 from tests.conftest import GatewayThread, gateway_config
 from tests.upstream import UpstreamServer
 
@@ -197,7 +197,7 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> collections.Counter[bytes]:
         seen[bytes(data) if not isinstance(data, str) else data.encode()] += 1
         return orjson.loads(data)
 
-    monkeypatch.setattr(gw.json_limits, "orjson", SimpleNamespace(loads=counting, JSONDecodeError=orjson.JSONDecodeError))
+    monkeypatch.setattr(gw.core.json_limits, "orjson", SimpleNamespace(loads=counting, JSONDecodeError=orjson.JSONDecodeError))
     return seen
 
 

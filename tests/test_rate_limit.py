@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from gw.exchange import Exchange, Identity
-from gw.port_check import free_port
-from gw.steps.rate_limit import RateLimitLevels, client_key, limit_for
+from gw.core.exchange import Exchange, Identity
+from gw.core.port_check import free_port
+from gw.policies.rate_limit import RateLimitLevels, client_key, limit_for
 from tests.conftest import SPECS, GatewayThread, RedisServer, gateway_config
 
 USERS_SPEC = str(SPECS / "users.yaml")

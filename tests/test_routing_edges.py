@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from gw.specs import Service, find_operation, load_service, path_specificity
+from gw.spec.load import Service, find_operation, load_service, path_specificity
 from tests.conftest import TEST_SPECS, GatewayThread, gateway_config
 
 

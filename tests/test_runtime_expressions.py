@@ -1,4 +1,4 @@
-"""OpenAPI runtime expressions: the ABNF's cases, parsed and evaluated (gateway/runtime_expressions.py)."""
+"""OpenAPI runtime expressions: the ABNF's cases, parsed and evaluated (gateway/callbacks/expressions.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gw.runtime_expressions import (
+from gw.callbacks.expressions import (
     Context,
     ExpressionError,
     Message,

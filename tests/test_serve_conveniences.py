@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gw.banner import operation_lines
-from gw.specs import load_service
+from gw.server.banner import operation_lines
+from gw.spec.load import load_service
 from tests.conftest import TEST_SPECS, GatewayProcess, GatewayThread, free_port, gateway_config, run_cli, run_gw
 
 DRAFTS = TEST_SPECS / "draft"

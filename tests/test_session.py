@@ -2,9 +2,9 @@
 
 import pytest
 
-from gw.exchange import Exchange
-from gw.problems import Problem
-from gw.session import DEFAULT, session_of
+from gw.core.exchange import Exchange
+from gw.core.problems import Problem
+from gw.runtime.session import DEFAULT, session_of
 
 
 def _exchange(headers: list[tuple[bytes, bytes]]) -> Exchange:

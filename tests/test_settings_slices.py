@@ -12,14 +12,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from gw.auth.setup import Auth
 from gw.auth.upstream import UpstreamIdentity
-from gw.endpoints.health_detailed import DetailedHealth
-from gw.reload import Reloader
+from gw.contract.step import ResponseContract
+from gw.operator.endpoints.health_detailed import DetailedHealth
+from gw.policies.rate_limit import RateLimit, RateLimitLevels, any_rate_limit, limit_for
+from gw.runtime.reload import Reloader
+from gw.runtime.shared_state import SharedState
 from gw.settings.config import ConfigError
 from gw.settings.origin import SettingsOrigin
-from gw.shared_state import SharedState
 from gw.simulation.simulator import Simulation
-from gw.steps.rate_limit import RateLimit, RateLimitLevels, any_rate_limit, limit_for
-from gw.steps.response_contract import ResponseContract
 from tests.conftest import TEST_SPECS, gateway_config
 
 SECURED = str(TEST_SPECS / "secured.yaml")

@@ -26,8 +26,8 @@ import httpx
 import pytest
 import yaml
 
-from gw.conformance.process import stop_process_group
-from gw.port_check import free_port
+from gw.contract.conformance.process import stop_process_group
+from gw.core.port_check import free_port
 from tests.conftest import ROOT, SPECS, TEST_SPECS, GatewayProcess, RedisServer, eventually
 
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gw.specs import SpecError, load_service
+from gw.spec.load import SpecError, load_service
 from tests.conftest import CORPUS, SPECS
 
 needs_corpus = pytest.mark.skipif(not CORPUS.exists(), reason="../shared/corpus is not beside the checkout")

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gw.specs import load_service
+from gw.spec.load import load_service
 from tests.conftest import GatewayThread, gateway_config
 
 DRAFTS = Path(__file__).resolve().parent / "specs" / "draft"

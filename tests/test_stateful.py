@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from gw.app import load_services
-from gw.problems import Problem
+from gw.core.problems import Problem
 from gw.settings.config import build_config
 from gw.settings.init_config import init
 from gw.simulation.inference import state_catalogs

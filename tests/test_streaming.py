@@ -20,10 +20,10 @@ from aiohttp import web
 from httpx_sse import EventSource, connect_sse
 from jsonschema import Draft202012Validator
 
+from gw.contract.streams import checked
+from gw.core.port_check import free_port
 from gw.mocker.streams import item_schema
-from gw.port_check import free_port
 from gw.settings.config import ConfigError
-from gw.stream_contract import checked
 from tests.conftest import TEST_SPECS, GatewayThread, eventually, gateway_config, run_cli
 
 STREAMS = TEST_SPECS / "streams.yaml"

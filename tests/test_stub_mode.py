@@ -7,7 +7,7 @@ import pytest
 import yaml
 from openapi_schema_validator import OAS30Validator, OAS31Validator, oas30_format_checker, oas31_format_checker
 
-from gw.specs import load_service
+from gw.spec.load import load_service
 from tests.conftest import SPECS
 
 

@@ -321,7 +321,7 @@ def test_gateways_on_other_databases_of_one_redis_are_other_gateways(redis_serve
 
 
 def test_an_unreachable_redis_is_a_503_never_a_partial_answer(tmp_path: Path) -> None:
-    from gw.port_check import free_port
+    from gw.core.port_check import free_port
 
     config = gateway_config(services(), stubs=str(tmp_path), redis_url=f"redis://127.0.0.1:{free_port()}/0", reload=False)
     with GatewayThread(config) as gateway, gateway.client(headers={"X-GW-Admin": "1"}) as http:
@@ -404,7 +404,7 @@ def test_loading_the_plugin_imports_nothing_heavy() -> None:
     import sys
 
     code = ("import sys; import gw.pytest_plugin; "
-            "print(sorted(m for m in ('responses', 'requests', 'httpx', 'gw.stubs', 'gw.admin.client', "
+            "print(sorted(m for m in ('responses', 'requests', 'httpx', 'gw.stubs', 'gw.operator.admin.client', "
             "'yaml', 'jsonschema') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"

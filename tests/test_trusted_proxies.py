@@ -14,11 +14,11 @@ import httpx
 import pytest
 
 from gw.app import build_app
+from gw.core.exchange import Exchange
+from gw.core.problems import Problem
+from gw.edge.client_address import TrustedProxies, parse_networks
 from gw.edge.observe import Observe
-from gw.exchange import Exchange
-from gw.problems import Problem
 from gw.settings.config import ConfigError, build_config, load_config
-from gw.steps.client_address import TrustedProxies, parse_networks
 from tests.conftest import OUTSIDER, SPECS, TEST_SPECS, GatewayThread, gateway_config
 from tests.upstream import UpstreamServer
 

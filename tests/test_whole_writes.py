@@ -14,9 +14,9 @@ from typing import Any
 import uvicorn
 from uvicorn.server import ServerState
 
-from gw.connections import GuardedHttpProtocol
+from gw.server.connections import GuardedHttpProtocol
+from gw.server.whole_writes import WHOLE_UP_TO
 from gw.settings.policy_settings import ServerSettings
-from gw.whole_writes import WHOLE_UP_TO
 
 
 class RecordingTransport(asyncio.Transport):

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..exchange import Exchange, Identity
-from ..problems import Problem
+from ..core.exchange import Exchange, Identity
+from ..core.problems import Problem
 from .problems import insufficient_scope, missing_credentials
 from .schemes import Missing, SchemeCheck, TokenScheme
 

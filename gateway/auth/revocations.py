@@ -11,7 +11,7 @@ import logging
 import time
 from typing import Any
 
-from ..shared_state import SharedState, StateUnavailable
+from ..runtime.shared_state import SharedState, StateUnavailable
 from .problems import invalid_token, store_unavailable
 from .sessions import revoked_key, session_revoked_key
 

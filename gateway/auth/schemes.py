@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any, Protocol
 
-from ..exchange import Exchange, Identity
-from ..problems import Problem
+from ..core.exchange import Exchange, Identity
+from ..core.problems import Problem
 from ..settings.policy_settings import AuthUser
 from . import passwords
 from .jwks import KeysUnavailable

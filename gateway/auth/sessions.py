@@ -16,9 +16,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..problems import Problem
+from ..core.problems import Problem
+from ..runtime.shared_state import SharedState, StateUnavailable
 from ..settings.policy_settings import AuthUser, LoginSettings
-from ..shared_state import SharedState, StateUnavailable
 from . import passwords
 from .problems import invalid_token, store_unavailable
 from .tokens import REFRESH, TokenIssuer, TokenRejected, TokenVerifier

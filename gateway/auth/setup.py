@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..runtime.shared_state import SharedState
 from ..settings.config import ConfigError, GatewayConfig, ServiceConfig
 from ..settings.origin import SettingsOrigin
 from ..settings.policy_settings import AuthSettings
-from ..shared_state import SharedState
-from ..specs import Operation, Service, SpecError
+from ..spec.load import Operation, Service, SpecError
 from .jwks import JwksKeys
 from .keys import KeyMaterialError, jwks_algorithms, signing_key, verifying_key
 from .requirements import Plan, plan

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ..exchange import Exchange
+from ..core.exchange import Exchange
 from ..settings.config import ConfigError, ServiceConfig
 from ..settings.env_refs import expand_env
 from ..settings.origin import SettingsOrigin

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from ..settings.config import GatewayConfig
-from ..specs import SpecError, load_spec
+from ..spec.load import SpecError, load_spec
 from .sender import CallbackSender, Outcome
 from .webhooks import WebhookError, webhook_request
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..judge import accepts, checker_factory, compile_schema
-from ..media_types import is_json
+from ..contract.judge import accepts, checker_factory, compile_schema
+from ..core.media_types import is_json
 from ..mocker.generator import Options, generate
 from ..mocker.media import content_type, encode, is_binary
 from ..mocker.negotiator import find_example
-from ..specs import Service
+from ..spec.load import Service
 
 ATTEMPTS = 8
 

@@ -7,9 +7,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ..runtime_expressions import Expression, ExpressionError, parse_template
-from ..spec_draft import HTTP_METHODS
-from ..specs import Operation, Service
+from ..spec.draft import HTTP_METHODS
+from ..spec.load import Operation, Service
+from .expressions import Expression, ExpressionError, parse_template
 
 log = logging.getLogger("gw.callbacks")
 

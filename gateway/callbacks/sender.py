@@ -18,15 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..contract import check_response
+from ..contract.responses import check_response
 from ..core.events import CallbackSent, Channel
 from ..forwarder import client
-from ..journal import Entry, Journal
-from ..specs import Service
+from ..operator.journal import Entry, Journal
+from ..settings.callbacks import CallbackSettings
+from ..spec.load import Service
 from .guard import AllowList
 from .payload import Payload
 from .plan import Target
-from .settings import CallbackSettings
 
 log = logging.getLogger("gw.callbacks")
 MAX_ANSWER = 1024 * 1024  # bytes of a receiver's answer read to judge it; the rest is not awaited

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from ..exchange import UPSTREAM_SOURCES, Exchange, Response
-from ..pipeline import Next
-from ..runtime_expressions import Context, Message, Unresolved, as_text, expand
-from ..specs import Service
+from ..core.exchange import UPSTREAM_SOURCES, Exchange, Response
+from ..core.pipeline import Next
+from ..spec.load import Service
+from .expressions import Context, Message, Unresolved, as_text, expand
 from .payload import request_payload
 from .plan import Target, service_callbacks
 from .sender import CallbackSender, Outgoing

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from ..specs import Service
+from ..spec.load import Service
 from .payload import request_payload
 from .plan import webhook_targets
 from .sender import CallbackSender, Outcome, Outgoing

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..exchange import Exchange, Response
-from ..problems import Problem
+from ..core.exchange import Exchange, Response
+from ..core.problems import Problem
+from ..runtime.shared_state import StateUnavailable
+from ..settings.chaos import check_chaos
 from ..settings.policy_settings import SettingsError
-from ..shared_state import StateUnavailable
-from .settings import check_chaos
 from .step import Chaos, configured_levels
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from ..admin.targets import Targets
+    from ..operator.admin.targets import Targets
 
 
 class ChaosApi:

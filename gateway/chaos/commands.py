@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..admin.client import AdminError, segment
-from ..admin.commands import client
+from ..operator.admin.client import AdminError, segment
+from ..operator.admin.commands import client
+from ..settings.chaos import check_chaos
 from ..settings.policy_settings import SettingsError
-from .settings import check_chaos
 
 
 def chaos_path(service: str, operation: str | None) -> str:

@@ -1,7 +1,7 @@
 """How each fault reaches the client.
 
 Socket faults happen below HTTP, where ASGI has no words: the answer becomes a `SocketFault`, whose
-`send` works on the request's connection (`gw.connection` in the scope, set by gateway/connections.py)
+`send` works on the request's connection (`gw.connection` in the scope, set by gateway/server/connections.py)
 instead of writing an HTTP answer:
 
 * `connection_reset`: a TCP RST (linger 0, then close): the client's read fails with ECONNRESET;
@@ -26,15 +26,15 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from ..connections import CONNECTION_EXTENSION
-from ..error_answers import documented_status
-from ..exchange import ASGIReceive, ASGISend, Exchange, Response
+from ..core.exchange import ASGIReceive, ASGISend, Exchange, Response
+from ..core.problems import Problem
+from ..mocker.error_answers import documented_status
 from ..mocker.mocker import build_answer
 from ..mocker.negotiator import Preferences
 from ..mocker.streams import EventStream, Pacing
-from ..problems import Problem
-from ..specs import Operation
-from .settings import SOCKET_FAULTS, Fault
+from ..server.connections import CONNECTION_EXTENSION
+from ..settings.chaos import SOCKET_FAULTS, Fault
+from ..spec.load import Operation
 
 log = logging.getLogger("gw.chaos")
 

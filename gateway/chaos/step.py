@@ -21,16 +21,16 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from ..exchange import Exchange, Response
-from ..fork_safe import own_random
+from ..core.exchange import Exchange, Response
+from ..core.fork_safe import own_random
+from ..core.pipeline import Next
+from ..core.problems import Problem
 from ..mocker.negotiator import parse_prefer
 from ..mocker.streams import Pacing, stream_kind
-from ..pipeline import Next
-from ..problems import Problem
+from ..settings.chaos import ChaosLimits, ChaosSettings, Delay, Fault, parse_fault
 from ..settings.config import ServiceConfig
 from ..settings.policy_settings import SettingsError, StreamSettings
 from .faults import SOCKET_FAULTS_SET, socket_fault, status_fault
-from .settings import ChaosLimits, ChaosSettings, Delay, Fault, parse_fault
 from .switches import ChaosSwitches
 
 STUB_CHAOS = "stub_chaos"  # exchange.notes: the chaos of the stub file that answered (stubs/replay.py)

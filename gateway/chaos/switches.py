@@ -2,7 +2,7 @@
 
 The switches live here, in runtime state, never in the settings objects: gateway.yaml's chaos stays
 what the file says, and a cleared switch gives it back. With `redis_url` they are one shared document
-(`gw:chaos`) that every process follows within half a second (gateway/shared_document.py).
+(`gw:chaos`) that every process follows within half a second (gateway/runtime/shared_document.py).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from collections.abc import Collection
 from typing import Any
 
 from ..core.events import Channel, ChaosSwitched
+from ..runtime.shared_document import Document, SharedDocument
+from ..runtime.shared_state import SharedState
+from ..settings.chaos import ChaosSettings, check_chaos
 from ..settings.policy_settings import SettingsError
-from ..shared_document import Document, SharedDocument
-from ..shared_state import SharedState
-from .settings import ChaosSettings, check_chaos
 
 log = logging.getLogger("gw.chaos")
 

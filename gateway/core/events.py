@@ -38,7 +38,7 @@ class Event:
 
 
 class Journaled(Protocol):
-    """A journal entry (gateway/journal.py): the live feed shows `event()`."""
+    """A journal entry (gateway/operator/journal.py): the live feed shows `event()`."""
 
     def event(self) -> dict[str, Any]: ...
 

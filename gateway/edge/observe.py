@@ -1,11 +1,11 @@
 """The one step that sees each request first and its answer last: what the gateway observes of an exchange.
 
 Every request gets its id here (the client's X-Request-ID when it sent a sane one, so one id follows a
-request across services), and, once its answer is made, is counted for Prometheus (gateway/metrics.py
+request across services), and, once its answer is made, is counted for Prometheus (gateway/operator/metrics.py
 says what), written as one access log line, and kept in the request journal and sent on the live event
 feed. It sits outside problem+json, so it sees every answer as the client gets it: a refused request
 (400, 401, 429) as much as a stub or an upstream answer. A request whose client left mid-body never
-finishes: it is logged and counted as aborted (gateway/aborted.py), nothing else. With `trusted_proxies`
+finishes: it is logged and counted as aborted (gateway/edge/aborted.py), nothing else. With `trusted_proxies`
 it first resolves the client address behind them (steps/client_address.py), so every later step and
 every observer sees the real client.
 
@@ -24,13 +24,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..aborted import ClientAborted
 from ..core.events import Channel, ExchangeFinished
-from ..exchange import Exchange, Response
-from ..journal import Entry, Journal
-from ..logs import access_log
-from ..pipeline import Next
-from ..steps.client_address import ClientAddress
+from ..core.exchange import Exchange, Response
+from ..core.logs import access_log
+from ..core.pipeline import Next
+from ..operator.journal import Entry, Journal
+from .aborted import ClientAborted
+from .client_address import ClientAddress
 
 log = logging.getLogger("gw")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, Protocol
 
-from ..fork_safe import own_random
+from ..core.fork_safe import own_random
 
 if TYPE_CHECKING:
     from .instances import Instance

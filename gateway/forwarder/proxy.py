@@ -16,10 +16,10 @@ from urllib.parse import unquote
 from yarl import URL
 
 from ..core.events import Channel, UpstreamAnswered, UpstreamFailed
-from ..exchange import Exchange, Response
-from ..problems import Problem
+from ..core.exchange import Exchange, Response
+from ..core.problems import Problem
+from ..runtime.shared_state import SharedState
 from ..settings.config import ServiceConfig, mount_prefix
-from ..shared_state import SharedState
 from . import client
 from .health_checks import HealthChecks
 from .instances import Instance

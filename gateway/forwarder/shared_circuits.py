@@ -27,7 +27,7 @@ from collections.abc import Coroutine, Iterable
 from typing import Any
 
 from ..core.events import Channel, CircuitFailureCounted, CircuitOpened
-from ..shared_state import SharedState, StateUnavailable
+from ..runtime.shared_state import SharedState, StateUnavailable
 from .breaker import OPEN, Breaker
 
 log = logging.getLogger("gw.upstream")

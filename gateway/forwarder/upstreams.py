@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from yarl import URL
 
 from ..core.events import Channel
-from ..problems import Problem
+from ..core.problems import Problem
 from ..settings.config import ServiceConfig
 from . import client
 from .balancer import Balancer, make_balancer

@@ -14,8 +14,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..judge import accepts, compile_schema
-from ..specs import Operation
+from ..contract.judge import accepts, compile_schema
+from ..spec.load import Operation
 from ..validation.serialization import branches, declared_types, merged_properties
 
 MAX_DROPS = 32

@@ -22,9 +22,9 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
-from ..formats import INT_RANGES
-from ..judge import accepts, checker_factory
-from ..spec_slips import LITERAL_MARK
+from ..contract.formats import INT_RANGES
+from ..contract.judge import accepts, checker_factory
+from ..spec.slips import LITERAL_MARK
 from .regex import matching_string
 
 OPTIONAL_DEPTH = 3  # below this depth only required properties and minimum array lengths are filled

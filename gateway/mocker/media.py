@@ -9,7 +9,7 @@ from xml.sax.saxutils import escape
 
 import yaml
 
-from ..media_types import base_type, is_json
+from ..core.media_types import base_type, is_json
 from ..validation.serialization import declared_types
 
 # Small but valid files, for binary responses without an example.

@@ -15,12 +15,12 @@ import os
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
-from ..contract import body_validator as contract_body_validator
-from ..exchange import Exchange, Response
-from ..judge import accepts, checker_factory, explain, schema_place
-from ..media_types import is_json
-from ..problems import Problem
-from ..specs import Operation, Service, below_base
+from ..contract.judge import accepts, checker_factory, explain, schema_place
+from ..contract.responses import body_validator as contract_body_validator
+from ..core.exchange import Exchange, Response
+from ..core.media_types import is_json
+from ..core.problems import Problem
+from ..spec.load import Operation, Service, below_base
 from ..validation.serialization import coerce_text, declared_types
 from .dynamic import dynamic_by_default
 from .exclusive import exclusive, exclusive_checker

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..problems import Problem
-from ..spec_media_headers import ACCEPT_LISTED
-from ..specs import Operation
+from ..core.problems import Problem
+from ..spec.load import Operation
+from ..spec.media_headers import ACCEPT_LISTED
 from .generator import schema_example
 
 

@@ -16,7 +16,7 @@ from re import _constants as c  # type: ignore[attr-defined]
 from re import _parser as parser  # type: ignore[attr-defined]
 from typing import Any
 
-from ..ecma_regex import for_generation, search
+from ..contract.ecma_regex import for_generation, search
 
 _CATEGORIES = {
     c.CATEGORY_DIGIT: string.digits,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..judge import accepts
+from ..contract.judge import accepts
 from ..validation.serialization import declared_types
 
 STATUS_NAMES = frozenset({"status", "statuscode", "httpstatus", "httpstatuscode", "httpcode"})  # field_name() spelling

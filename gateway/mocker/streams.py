@@ -24,12 +24,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..exchange import Exchange
-from ..judge import compile_schema
-from ..media_types import base_type
+from ..contract.judge import compile_schema
+from ..core.exchange import Exchange
+from ..core.media_types import base_type
 
 if TYPE_CHECKING:
-    from ..specs import Operation, Service
+    from ..spec.load import Operation, Service
 
 # media type -> framing: sse (event blocks), lines (one JSON value a line), seq (RFC 7464: RS value LF)
 STREAM_TYPES = {

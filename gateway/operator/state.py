@@ -19,7 +19,7 @@ from ..settings.config import ServiceConfig, mount_prefix
 
 if TYPE_CHECKING:
     from ..forwarder.instances import Instance
-    from ..specs import Service
+    from ..spec.load import Service
     from ..stubs import Stub
 
 # where a mode in effect comes from
@@ -29,7 +29,7 @@ FROM_SERVICE = "service"  # an operation without a mode of its own follows its s
 
 
 class ModeTable(Protocol):
-    """The modes in effect (gateway/modes.py `Modes`)."""
+    """The modes in effect (gateway/runtime/modes.py `Modes`)."""
 
     def effective(self, service: str, operation: str | None = None) -> tuple[str, str]: ...
 

@@ -21,12 +21,12 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
-from ..exchange import Exchange, Response
-from ..pipeline import Next, Pipeline, Step
-from ..problems import Problem
+from ..core.exchange import Exchange, Response
+from ..core.pipeline import Next, Pipeline, Step
+from ..core.problems import Problem
 from ..settings.config import mount_prefix
+from ..spec.load import Operation, Service, route_order
 from ..spec.operations import OperationModel
-from ..specs import Operation, Service, route_order
 from ..validation.request import OperationValidator
 from .paths import as_declared, decode, routing_path
 from .table import MethodNotAllowed, RouteTable, route_path

@@ -8,7 +8,7 @@ every request (two dict lookups, as before), a switch updates those objects in p
 With `redis_url` set, every switch is also written to one shared document (`gw:modes`) of
 overrides on top of each process's gateway.yaml, and a background task reads it every
 SYNC_INTERVAL and applies what another process changed: all processes follow within half a
-second, and a request never waits on Redis (gateway/shared_document.py). A process started later
+second, and a request never waits on Redis (gateway/runtime/shared_document.py). A process started later
 adopts the overrides too. Each change (local or adopted) is published on the event bus as a `mode` event.
 """
 
@@ -20,8 +20,8 @@ from typing import Any
 
 from ..core.events import Channel, ModeSwitched
 from ..settings.config import MODES, ServiceConfig
-from ..shared_document import Document, SharedDocument
-from ..shared_state import SharedState
+from .shared_document import Document, SharedDocument
+from .shared_state import SharedState
 
 log = logging.getLogger("gw.modes")
 

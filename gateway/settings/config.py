@@ -20,10 +20,9 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from ..callbacks.settings import CallbackSettings
-from ..chaos.settings import ChaosLimits, ChaosSettings, check_chaos
-from ..json_limits import JsonSettings
-from ..simulation.settings import StateSettings, check_state
+from ..core.json_limits import JsonSettings
+from .callbacks import CallbackSettings
+from .chaos import ChaosLimits, ChaosSettings, check_chaos
 from .errors import ConfigError, SettingsError, config_error, unknown
 from .operations import MODES, PROXIED_MODES, OperationOverride
 from .policy_settings import (
@@ -42,6 +41,7 @@ from .policy_settings import (
     check_roles,
     check_upstream_auth,
 )
+from .simulation import StateSettings, check_state
 from .sources import EnvironmentSource, FileSource, Inputs, environment_settings, loading, read_yaml
 from .types import BLOCK_CONFIG, Block, ByteSize, Duration, Strings, Text, at_least, one_of, parsed_by
 
@@ -367,9 +367,9 @@ class GatewayConfig(BaseSettings):
         return path if path.is_absolute() else Path(self.root) / path
 
     def spec_path(self, service: ServiceConfig) -> Path:
-        """The spec's file; for a spec URL, its cached copy (the loader fetches it: `gateway/spec_fetch.py`)."""
+        """The spec's file; for a spec URL, its cached copy (the loader fetches it: `gateway/spec/fetch.py`)."""
         if service.spec.startswith(("http://", "https://")):
-            from ..spec_fetch import cached_path  # spec_fetch imports this module: imported where needed
+            from ..spec.fetch import cached_path  # spec_fetch imports this module: imported where needed
             return cached_path(service.spec)
         path = Path(service.spec)
         return path if path.is_absolute() else Path(self.root) / path

@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
-from ..callbacks.settings import INIT_EXAMPLE as CALLBACKS_EXAMPLE
-from ..specs import HTTP_METHODS, SpecError, read_document
-from ..wording import counted
+from ..core.wording import counted
+from ..spec.load import HTTP_METHODS, SpecError, read_document
+from .callbacks import INIT_EXAMPLE as CALLBACKS_EXAMPLE
 from .config import SPEC_SUFFIXES, ConfigError, build_config, service_name
 
 DEFAULT_FOLDER = "specs"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from ..chaos.settings import ChaosSettings, check_chaos
+from .chaos import ChaosSettings, check_chaos
 from .policy_settings import RateLimitSettings, check_roles
 from .types import Block, parsed_by
 

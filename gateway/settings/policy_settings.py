@@ -280,7 +280,7 @@ class RecordSettings(Block):
 
 
 class ServerSettings(Block):
-    """How long and how much one client connection may hold the server (gateway/connections.py applies them).
+    """How long and how much one client connection may hold the server (gateway/server/connections.py applies them).
 
     Without them an idle, half-sent or dribbling connection stays open forever and a huge header costs
     seconds of CPU: a few hundred such sockets exhaust the process's file descriptors."""

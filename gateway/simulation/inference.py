@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..media_types import is_json
+from ..core.media_types import is_json
 from ..mocker.status_fields import properties as properties_of
-from ..specs import Operation, Service
+from ..settings.simulation import CollectionSetting, StateSettings
+from ..spec.load import Operation, Service
 from ..validation.serialization import declared_types
-from .settings import CollectionSetting, StateSettings
 
 _PARAM = re.compile(r"^\{([^{}]+)\}$")
 SUCCESS = ("200", "201", "202", "203", "204", "2XX", "2xx")

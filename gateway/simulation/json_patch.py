@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..problems import Problem
+from ..core.problems import Problem
 
 OPERATIONS = frozenset({"add", "remove", "replace", "move", "copy", "test"})
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from ..core.problems import Problem
 from ..mocker.status_fields import Edit, apply_edits
 from ..mocker.status_fields import properties as properties_of
-from ..problems import Problem
 from ..validation.serialization import declared_types
 from .resources import norm
 

@@ -13,7 +13,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from ..judge import accepts
+from ..contract.judge import accepts
 from ..mocker.generator import Options, generate
 from ..mocker.status_fields import Edit, apply_edits
 from ..mocker.status_fields import properties as properties_of

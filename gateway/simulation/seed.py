@@ -22,9 +22,9 @@ from typing import Any
 
 import yaml
 
-from ..judge import compile_schema, explain, pointer
+from ..contract.judge import compile_schema, explain, pointer
 from ..settings.config import ConfigError
-from ..specs import Service
+from ..spec.load import Service
 from .inference import Catalog, Collection
 from .store import Scope, Seed
 

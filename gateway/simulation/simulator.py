@@ -16,20 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..contract import body_validator, check_response, mark_violation, report_violations
-from ..error_answers import documented_refusal, documented_status, problem_line
-from ..exchange import Exchange, Response
-from ..judge import accepts
-from ..media_types import base_type, is_json
+from ..contract.judge import accepts
+from ..contract.responses import body_validator, check_response, mark_violation, report_violations
+from ..core.exchange import Exchange, Response
+from ..core.media_types import base_type, is_json
+from ..core.problems import Problem
+from ..mocker.error_answers import documented_refusal, documented_status, problem_line
 from ..mocker.media import encode
 from ..mocker.mocker import StubSource, concrete_media, generate_valid, response_headers
 from ..mocker.negotiator import parse_prefer
 from ..mocker.status_fields import properties as properties_of
-from ..problems import Problem
-from ..session import session_of
+from ..runtime.session import session_of
+from ..runtime.shared_state import SharedState, StateUnavailable
 from ..settings.config import ServiceConfig, mount_prefix
-from ..shared_state import SharedState, StateUnavailable
-from ..specs import Operation, Service
+from ..spec.load import Operation, Service
 from ..validation.serialization import declared_types
 from .inference import Catalog, Collection, json_entry, state_catalogs, success_status
 from .json_patch import apply_patch

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote
 
-from ..shared_state import SharedState
+from ..runtime.shared_state import SharedState
 
 Scope = tuple[tuple[str, str], ...]  # (parent parameter, its value as text), in path order
 

@@ -109,7 +109,7 @@ class OperationModel:
 
 def operation_models(specification: Specification) -> list[OperationModel]:
     """Every operation of the document, in the document's order."""
-    from ..spec_draft import operations_of  # the draft module reads documents; imported where it is used
+    from .draft import operations_of  # the draft module reads documents; imported where it is used
 
     return [OperationModel(specification, path, method) for path, method, _ in operations_of(specification.spec)]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..spec_copy import plain_copy
-from ..spec_refs import resolve_in_place
+from .plain_copy import plain_copy
+from .refs import resolve_in_place
 
 
 class Specification:

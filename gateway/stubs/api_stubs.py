@@ -6,7 +6,7 @@ accepts (stream_contract.response_violations); what is wrong is listed, never ha
 
 All of them live in one shared document (`gw:api-stubs` in the shared state: this process's memory, or
 Redis), like runtime modes: the process that takes a change writes it there, then asks every process
-(gateway/cluster.py) to apply it before answering, so a stub created through one worker answers
+(gateway/operator/cluster.py) to apply it before answering, so a stub created through one worker answers
 through all of them at once; a process started later, or one that missed the question, reads the
 document at start and every SYNC_INTERVAL after. Each process pins the stubs in its StubStore, where
 they stay across reloads and win ties with the files. With `persist: true` a stub is also written as a
@@ -25,12 +25,12 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from ..background import Loop, follow
-from ..cluster import Cluster
-from ..media_types import is_json
-from ..shared_state import SharedState, StateUnavailable
-from ..specs import Service
-from ..stream_contract import response_violations
+from ..contract.streams import response_violations
+from ..core.media_types import is_json
+from ..operator.cluster import Cluster
+from ..runtime.background import Loop, follow
+from ..runtime.shared_state import SharedState, StateUnavailable
+from ..spec.load import Service
 from .deletion import Deletion
 from .format import Stub, StubError, stub_from_data
 from .persister import dump_yaml, write_atomic

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..spec_yaml import safe_load
+from ..spec.safe_yaml import safe_load
 from .format import Stub, body_file_path
 from .persister import sync_folder
 

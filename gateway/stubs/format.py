@@ -13,7 +13,7 @@ response:
   headers: {Content-Type: application/json}
   body: {id: 1, username: alice}   # JSON, or text; or body_file: a file beside this one
   template: false             # true: body and headers are Jinja2 templates (templates.py)
-  delay: 100ms..2s            # optional chaos (gateway/chaos/settings.py): a delay before this answer,
+  delay: 100ms..2s            # optional chaos (gateway/settings/chaos.py): a delay before this answer,
   fault: {kind: connection_reset, rate: 0.1}   # and a fault in its place at a rate
 scenario: job                 # optional (scenarios.py): answer only while scenario `job` is in
 state: Started                #   this state, then move it to
@@ -31,9 +31,9 @@ from typing import Any
 
 import yaml
 
-from ..chaos.settings import ChaosSettings, check_chaos
+from ..settings.chaos import ChaosSettings, check_chaos
 from ..settings.policy_settings import SettingsError
-from ..spec_yaml import safe_load
+from ..spec.safe_yaml import safe_load
 from .errors import StubError
 
 STUB_CHAOS_KEYS = ("delay", "fault")

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from ..contract.streams import response_violations
 from ..settings.config import ConfigError
-from ..specs import Service, find_operation
-from ..stream_contract import response_violations
+from ..spec.load import Service, find_operation
 from .recorder import Captured, Recorded, Recorder
 
 

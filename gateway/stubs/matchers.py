@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..json_once import JsonOnce
+from ..core.json_once import JsonOnce
 from .format import Stub
 from .scenarios import STARTED
 

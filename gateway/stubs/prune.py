@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..specs import Service
+from ..spec.load import Service
 from .deletion import Deletion
 from .format import Stub
 from .store import StubStore, stub_operation

@@ -20,11 +20,11 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from ..core.events import Channel, StubRecorded
-from ..exchange import Exchange
-from ..json_limits import json_depth
-from ..json_once import JsonOnce
+from ..core.exchange import Exchange
+from ..core.json_limits import json_depth
+from ..core.json_once import JsonOnce
 from ..settings.config import mount_prefix
-from ..specs import Operation, Service
+from ..spec.load import Operation, Service
 from .format import read_stub
 from .persister import dump_yaml, write_atomic
 from .redaction import Redactor

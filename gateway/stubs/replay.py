@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-from ..exchange import Exchange, Response
+from ..core.exchange import Exchange, Response
 from ..mocker.streams import replay_events, stream_kind
-from ..session import session_of
+from ..runtime.session import session_of
+from ..runtime.shared_state import SharedState
 from ..settings.config import mount_prefix
 from ..settings.policy_settings import TemplateSettings
-from ..shared_state import SharedState
 from .format import Stub
 from .matchers import RequestView
 from .scenarios import Scenarios

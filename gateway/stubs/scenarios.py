@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..problems import Problem
-from ..shared_state import SharedState, StateUnavailable
+from ..core.problems import Problem
+from ..runtime.shared_state import SharedState, StateUnavailable
 from .errors import StubError
 
 STARTED = "Started"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..settings.config import mount_prefix
-from ..specs import Operation, Service, find_operation
+from ..spec.load import Operation, Service, find_operation
 from .deletion import Deletion, delete_stubs
 from .format import Stub, StubError, read_stub
 from .matchers import RequestView, Verdict, judge

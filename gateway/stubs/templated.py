@@ -18,10 +18,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..contract import check_response, mark_violation, report_violations
-from ..exchange import Exchange, Response
-from ..media_types import base_type, is_json
-from ..problems import Problem
+from ..contract.responses import check_response, mark_violation, report_violations
+from ..core.exchange import Exchange, Response
+from ..core.media_types import base_type, is_json
+from ..core.problems import Problem
 from ..settings.policy_settings import TemplateSettings
 from ..validation.request import parse_form
 from .format import Stub

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..specs import Service
-from ..stream_contract import response_violations
+from ..contract.streams import response_violations
+from ..spec.load import Service
 from .format import Stub
 from .store import stub_operation
 

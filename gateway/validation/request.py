@@ -14,11 +14,11 @@ from urllib.parse import parse_qsl  # form bodies
 from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartParser
 
-from ..exchange import PARAMETERS, READ_BODY
-from ..json_once import JsonOnce
-from ..judge import accepts, compile_schema, schema_errors
-from ..media_types import base_type, is_json
-from ..problems import Problem, validation_problem
+from ..contract.judge import accepts, compile_schema, schema_errors
+from ..core.exchange import PARAMETERS, READ_BODY
+from ..core.json_once import JsonOnce
+from ..core.media_types import base_type, is_json
+from ..core.problems import Problem, validation_problem
 from ..spec.operations import OperationModel
 from .serialization import (
     DecodeError,
@@ -36,7 +36,7 @@ from .serialization import (
 )
 
 if TYPE_CHECKING:
-    from ..exchange import Exchange
+    from ..core.exchange import Exchange
 
 Error = dict[str, Any]
 __all__ = ["OperationValidator", "parse_form", "split_content_type"]

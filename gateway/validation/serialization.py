@@ -22,8 +22,8 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import cookie_parser
 
-from ..json_limits import parse_json
-from ..media_types import base_type
+from ..core.json_limits import parse_json
+from ..core.media_types import base_type
 
 Pairs = list[tuple[str, Any]]
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gw.aborted import BodyGuard, ClientAborted
-from gw.logs import SERVER_LOGGERS, setup_logging
-from gw.port_check import free_port
+from gw.core.logs import SERVER_LOGGERS, setup_logging
+from gw.core.port_check import free_port
+from gw.edge.aborted import BodyGuard, ClientAborted
 from tests.conftest import ROOT, GatewayProcess
 
 SPEC = ROOT / "tests" / "specs" / "uploads.yaml"

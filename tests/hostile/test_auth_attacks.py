@@ -20,8 +20,8 @@ import httpx
 import pytest
 import yaml
 
-from gw.admin.client import AdminClient
-from gw.shared_state import RedisState, SharedState
+from gw.operator.admin.client import AdminClient
+from gw.runtime.shared_state import RedisState, SharedState
 from tests.conftest import TEST_SPECS, GatewayProcess, RedisServer, bearer, free_port, mint_token, run_gw
 from tests.test_websockets import SocketUpstream
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gw.connections import GuardedHttpProtocol, uvicorn_limits
+from gw.server.connections import GuardedHttpProtocol, uvicorn_limits
 from gw.settings.config import ConfigError, load_config
 from gw.settings.policy_settings import ServerSettings
 from tests.conftest import ROOT, TEST_SPECS, GatewayProcess, eventually
@@ -327,7 +327,7 @@ def test_server_settings_read_from_gateway_yaml_and_environment(tmp_path) -> Non
 
 
 def test_uvicorn_internals_this_module_relies_on() -> None:
-    """gateway/connections.py reads and sets a few uvicorn internals: this fails loudly if a release moves them."""
+    """gateway/server/connections.py reads and sets a few uvicorn internals: this fails loudly if a release moves them."""
     from uvicorn.config import Config
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
     from uvicorn.server import ServerState
@@ -366,7 +366,7 @@ def test_the_limits_reach_worker_processes() -> None:
 def test_the_open_file_limit_is_raised_for_max_connections() -> None:
     """With the common soft limit of 1,024 the default cap of 1,000 connections would run out of descriptors
     (a proxied request holds two): serving raises the soft limit as far as the hard one allows."""
-    script = ("import resource; from gw.connections import make_room_for_connections as room; "
+    script = ("import resource; from gw.server.connections import make_room_for_connections as room; "
               "hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]; "
               "resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard)); room(1000); "
               "print(resource.getrlimit(resource.RLIMIT_NOFILE)[0], hard)")

@@ -1,5 +1,5 @@
-"""The bounded JSON parser (gateway/json_limits.py), the `json:` settings, and in-place schema loops
-(gateway/spec_loops.py), without a server."""
+"""The bounded JSON parser (gateway/core/json_limits.py), the `json:` settings, and in-place schema loops
+(gateway/spec/loops.py), without a server."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from gw.json_limits import JsonLimitError, JsonSettings, json_depth, parse_json
+from gw.core.json_limits import JsonLimitError, JsonSettings, json_depth, parse_json
 from gw.settings.config import ConfigError, build_config, load_config
-from gw.spec_loops import break_schema_loops
-from gw.spec_refs import resolve_in_place
+from gw.spec.loops import break_schema_loops
+from gw.spec.refs import resolve_in_place
 
 TIGHT = JsonSettings(max_depth=4, max_number_digits=5)
 

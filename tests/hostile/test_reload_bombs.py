@@ -239,8 +239,8 @@ def test_a_reload_past_its_memory_cap_is_refused(tmp_path: Path) -> None:
     write(small, spec_json("/small"))
     script = f"""
 from gw.settings.config import build_config
-from gw.reload_worker import Bounds, trial
-from gw.specs import SpecError
+from gw.runtime.reload_worker import Bounds, trial
+from gw.spec.load import SpecError
 bounds = Bounds(timeout=20, max_spec_size=2**30, max_memory=32 * 2**20)
 config = build_config({{"services": {{"j": {{"spec": {str(spec)!r}}}, "s": {{"spec": {str(small)!r}}}}}}}, "test")
 try:

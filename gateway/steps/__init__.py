@@ -1,1 +1,0 @@
-"""The pipeline's steps, one concern each, in the order a request meets them (see app.py)."""
