@@ -69,7 +69,7 @@ def fail(message: str, code: int = 2) -> None:
 
 def _args(given: list[str | Path] | list[str] | list[Path] | None, **flags: object) -> ServeArgs:
     from .server.runner import ServeArgs, is_gateway_config
-    from .spec.fetch import remote_cache
+    from .settings.spec_cache import remote_cache
 
     sources = [_local(source) for source in given or []]
     configs = [s for s in sources if is_gateway_config(s)]

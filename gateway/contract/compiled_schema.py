@@ -26,7 +26,7 @@ from typing import Any
 
 import jsonschema_rs
 
-from . import ecma_regex
+from . import ecma_regex, unions
 from .formats import CHECKED, INT_RANGES, format_error
 from .native_formats import PATTERNS as NATIVE_FORMATS
 
@@ -144,7 +144,7 @@ class _Translator:
     def __init__(self, openapi31: bool, direction: str, rules: Any) -> None:
         self.openapi31 = openapi31
         self.direction = direction
-        self.rules = rules  # judge.py: its discriminator table and pinned-tag readers, one reading for both paths
+        self.rules = rules  # unions.py: the discriminator table and pinned-tag readers the rules read too
         self.defs_key = "$defs" if openapi31 else "definitions"
         self.seen: dict[int, int] = {}
         self.names: dict[tuple[int, str], str] = {}
@@ -512,9 +512,8 @@ _HANDLERS_30, _HANDLERS_31 = _handlers()
 
 def translate(schema: Any, openapi31: bool, direction: str) -> dict[str, Any] | None:
     """The schema as plain JSON Schema (Draft 4 for 3.0, 2020-12 for 3.1), or None where no exact translation is known."""
-    from . import judge  # imported here: judge.py imports this module
     try:
-        return _Translator(openapi31, direction, judge).run(schema)
+        return _Translator(openapi31, direction, unions).run(schema)
     except (Untranslatable, RecursionError):
         return None
 

@@ -43,6 +43,7 @@ from .policy_settings import (
 )
 from .simulation import StateSettings, check_state
 from .sources import EnvironmentSource, FileSource, Inputs, environment_settings, loading, read_yaml
+from .spec_cache import cached_path
 from .types import BLOCK_CONFIG, Block, ByteSize, Duration, Strings, Text, at_least, one_of, parsed_by
 
 __all__ = ["MODES", "PROXIED_MODES", "SPEC_SUFFIXES", "ConfigError", "GatewayConfig", "ServiceConfig", "apply_overrides",
@@ -369,7 +370,6 @@ class GatewayConfig(BaseSettings):
     def spec_path(self, service: ServiceConfig) -> Path:
         """The spec's file; for a spec URL, its cached copy (the loader fetches it: `gateway/spec/fetch.py`)."""
         if service.spec.startswith(("http://", "https://")):
-            from ..spec.fetch import cached_path  # spec_fetch imports this module: imported where needed
             return cached_path(service.spec)
         path = Path(service.spec)
         return path if path.is_absolute() else Path(self.root) / path

@@ -7,14 +7,14 @@ a restart without network serves the last copy.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from ..settings.config import ConfigError
+from ..settings.spec_cache import mirror_path, url_root
 
 MAX_BYTES = 64 * 1024 * 1024  # one document; a spec larger than this is not a spec
 MAX_FILES = 200  # files reached through relative references
@@ -33,8 +33,8 @@ def fetch_spec(url: str, timeout: float = 10.0, read: Any = None) -> tuple[Path,
     cached copy is served because the URL could not be reached; FetchError when there is neither.
     `read` parses a fetched file (the spec loader's reader) so its relative references can be followed."""
 
-    root = _root(url)
-    target = _mirror_path(root, url)
+    root = url_root(url)
+    target = mirror_path(root, url)
     try:
         _download(url, target, timeout)
     except (OSError, FetchError) as exc:
@@ -46,16 +46,6 @@ def fetch_spec(url: str, timeout: float = 10.0, read: Any = None) -> tuple[Path,
     if read is not None:
         _fetch_references(url, target, root, timeout, read)
     return target, None
-
-
-def cached_path(url: str) -> Path:
-    """Where the copy of the spec at `url` is kept (whether or not it was fetched yet)."""
-    return _mirror_path(_root(url), url)
-
-
-def _root(url: str) -> Path:
-    """One folder per spec URL: the document and the files it refers to, mirrored by URL path."""
-    return remote_cache() / hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
 def _fetch_references(url: str, target: Path, root: Path, timeout: float, read: Any) -> None:
@@ -74,7 +64,7 @@ def _fetch_references(url: str, target: Path, root: Path, timeout: float, read: 
             if other in done or urlsplit(other).netloc != urlsplit(url).netloc:
                 continue
             done.add(other)
-            local = _mirror_path(root, other)
+            local = mirror_path(root, other)
             try:
                 _download(other, local, timeout)
             except (OSError, FetchError):
@@ -120,22 +110,6 @@ def _download(url: str, target: Path, timeout: float) -> None:
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     temporary.write_bytes(bytes(body))
     os.replace(temporary, target)
-
-
-def _mirror_path(root: Path, url: str) -> Path:
-    """Where `url` is kept: its host and path below `root` (the path's last segment is the file
-    name, so relative references between mirrored files resolve as they do on the server)."""
-    parts = urlsplit(url)
-    segments = [unquote(s) for s in parts.path.split("/") if s not in ("", ".", "..")]
-    if not segments or parts.path.endswith("/"):
-        segments.append("openapi")
-    host = parts.netloc.replace(":", "_") or "host"
-    return root.joinpath(host, *[s.replace(os.sep, "_") for s in segments])
-
-
-def remote_cache() -> Path:
-    """Where fetched specs are kept."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gw" / "remote"
 
 
 def _reason(exc: Exception) -> str:
