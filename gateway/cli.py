@@ -772,7 +772,7 @@ def chaos_command(
 
     Example: gw chaos orders --off                (back to gateway.yaml's chaos, if any)
     """
-    from .chaos.commands import change_body, chaos, chaos_line
+    from .operator.admin.chaos_commands import change_body, chaos, chaos_line
     from .operator.admin.client import AdminError
 
     try:

@@ -26,13 +26,12 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from ..core.exchange import ASGIReceive, ASGISend, Exchange, Response
+from ..core.exchange import CONNECTION_EXTENSION, ASGIReceive, ASGISend, Exchange, Response
 from ..core.problems import Problem
 from ..mocker.error_answers import documented_status
 from ..mocker.mocker import build_answer
 from ..mocker.negotiator import Preferences
 from ..mocker.streams import EventStream, Pacing
-from ..server.connections import CONNECTION_EXTENSION
 from ..settings.chaos import SOCKET_FAULTS, Fault
 from ..spec.load import Operation
 

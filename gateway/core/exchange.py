@@ -23,6 +23,7 @@ ASGIReceive = Callable[[], Awaitable[dict[str, Any]]]
 CLIENT_IP = "gw.client_ip"  # scope key: the client address resolved through trusted proxies
 READ_BODY = "read_body"  # note: the body as request validation read it (and replayed it to the next step)
 PARAMETERS = "gw.parameters"  # scope key: {location: {name: value}} as validation decoded them (serialization.py)
+CONNECTION_EXTENSION = "gw.connection"  # scope["extensions"][...]: the request's RawConnection (server/connections.py)
 
 
 @dataclass

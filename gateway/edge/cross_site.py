@@ -20,11 +20,11 @@ Anything else is a 403 problem+json naming what to send.
 
 from __future__ import annotations
 
+from ..core.admin_headers import ADMIN_HEADER
 from ..core.exchange import Exchange, Response
 from ..core.media_types import base_type
 from ..core.pipeline import Next
 from ..core.problems import Problem
-from ..operator.admin.headers import ADMIN_HEADER
 from .hardening import OwnPages
 
 ADMIN_PREFIX = "/_gw/api/"

@@ -36,6 +36,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from ..core.exchange import CONNECTION_EXTENSION
 from ..core.problems import PROBLEM_JSON, Problem
 from ..settings.policy_settings import ServerSettings
 from .whole_writes import WholeWrites
@@ -44,7 +45,6 @@ log = logging.getLogger("gw.connections")
 
 LINGER = 2.0  # after a refusal, how long the client's remaining bytes are read and dropped before closing
 HEAD_SLACK = 64  # the method, the version and the line ends around the target and the header lines
-CONNECTION_EXTENSION = "gw.connection"  # scope["extensions"][...]: the request's RawConnection
 
 
 def uvicorn_limits(settings: ServerSettings) -> dict[str, Any]:

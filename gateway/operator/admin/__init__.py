@@ -1,7 +1,7 @@
 """The operator surface's guard: who may use /_gw/api, /_gw/ui and /_gw/ws.
 
 `AdminAccess` is imported on first use (PEP 562): the CLI's admin client (`gw mode`, `gw journal`) imports
-`gw.operator.admin.client` and `gw.operator.admin.headers` without the gateway's auth stack behind the guard.
+`gw.operator.admin.client` and `gw.core.admin_headers` without the gateway's auth stack behind the guard.
 """
 
 from __future__ import annotations

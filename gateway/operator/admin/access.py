@@ -12,12 +12,12 @@ import hmac
 
 from ...auth.schemes import Missing
 from ...auth.setup import Auth
+from ...core.admin_headers import KEY_HEADER
 from ...core.exchange import Exchange
 from ...core.problems import Problem
 from ...edge.client_address import parse_address, parse_networks
 from ...settings.env_refs import expand_env
 from ...settings.policy_settings import AdminSettings
-from .headers import KEY_HEADER
 
 ADMIN_ROLE = "admin"
 

@@ -19,9 +19,9 @@ from urllib.parse import quote
 
 import requests
 
+from ...core.admin_headers import ADMIN_HEADER, KEY_HEADER
 from ...settings.config import ConfigError, load_config_here
 from ...settings.env_refs import expand_env
-from .headers import ADMIN_HEADER, KEY_HEADER
 
 DEFAULT_CONFIG = Path("gateway.yaml")
 TIMEOUT = 5.0

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..operator.admin.client import AdminError, segment
-from ..operator.admin.commands import client
-from ..settings.chaos import check_chaos
-from ..settings.policy_settings import SettingsError
+from ...settings.chaos import check_chaos
+from ...settings.policy_settings import SettingsError
+from .client import AdminError, segment
+from .commands import client
 
 
 def chaos_path(service: str, operation: str | None) -> str:
