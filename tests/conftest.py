@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import socket
@@ -54,6 +55,25 @@ def eventually(read: Callable[[], T], done: Callable[[T], object] = bool, timeou
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout}s; last value: {value!r}")
         time.sleep(step)
+
+
+@contextlib.contextmanager
+def log_records(name: str, level: int | None = None, at_least: int = logging.NOTSET) -> Iterator[list[logging.LogRecord]]:
+    """The records of `at_least` that a gw logger emits while the block runs (gw's loggers may not propagate to
+    pytest's caplog); `level`: the logger's level meanwhile (setLevel, which clears its cached isEnabledFor)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(at_least)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger(name)
+    before = logger.level
+    if level is not None:
+        logger.setLevel(level)
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(before)
 
 
 def mint_token(secret: Any, *, algorithm: str = "HS256", headers: dict[str, Any] | None = None, **claims: Any) -> str:

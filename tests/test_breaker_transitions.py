@@ -17,6 +17,7 @@ from gw.forwarder.breaker import CLOSED, HALF_OPEN, OPEN, Breaker
 from gw.forwarder.instances import Instance
 from gw.forwarder.upstreams import UpstreamPool
 from gw.settings.policy_settings import CircuitBreakerSettings
+from tests.conftest import log_records
 
 
 class Clock:
@@ -164,16 +165,8 @@ def test_another_process_verdict_opens_for_its_own_time_and_an_operator_reset_cl
 
 @pytest.fixture
 def circuit_log() -> Iterator[list[logging.LogRecord]]:
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
-    logger = logging.getLogger("gw.upstream")
-    logger.addHandler(handler)
-    level = logger.level
-    logger.setLevel(logging.INFO)  # setLevel, not `.level =`: it clears the logger's cached isEnabledFor
-    yield records
-    logger.removeHandler(handler)
-    logger.setLevel(level)
+    with log_records("gw.upstream", logging.INFO) as records:
+        yield records
 
 
 def test_every_transition_is_told_to_listeners_and_logged_once(clock: Clock, circuit_log: list[logging.LogRecord]) -> None:

@@ -36,7 +36,17 @@ from gw.core.events import (
     UpstreamFailed,
     WebSocketsChanged,
 )
-from tests.conftest import SPECS, TEST_SPECS, GatewayThread, eventually, free_port, gateway_config, send_json, threaded_server
+from tests.conftest import (
+    SPECS,
+    TEST_SPECS,
+    GatewayThread,
+    eventually,
+    free_port,
+    gateway_config,
+    log_records,
+    send_json,
+    threaded_server,
+)
 from tests.test_websockets import SocketUpstream, ws_url
 from tests.upstream import UpstreamServer
 
@@ -218,13 +228,8 @@ def plain(upstreams: dict[str, UpstreamServer]) -> Iterator[GatewayThread]:
 
 @pytest.fixture
 def events_log() -> Iterator[list[logging.LogRecord]]:
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
-    logger = logging.getLogger("gw.events")
-    logger.addHandler(handler)
-    yield records
-    logger.removeHandler(handler)
+    with log_records("gw.events") as records:
+        yield records
 
 
 def test_a_subscriber_that_raises_fails_no_request_and_the_others_still_hear(plain: GatewayThread,

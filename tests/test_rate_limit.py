@@ -13,7 +13,7 @@ import pytest
 from gw.core.exchange import Exchange, Identity
 from gw.core.port_check import free_port
 from gw.policies.rate_limit import RateLimitLevels, client_key, limit_for
-from tests.conftest import SPECS, GatewayThread, RedisServer, gateway_config
+from tests.conftest import SPECS, GatewayThread, RedisServer, gateway_config, log_records
 
 USERS_SPEC = str(SPECS / "users.yaml")
 KEYED = {"key": "header:X-API-Key"}
@@ -35,13 +35,8 @@ def rate_headers(response: httpx.Response) -> tuple[str, str, str]:
 @pytest.fixture
 def rate_limit_log() -> Iterator[list[logging.LogRecord]]:
     """The gateway's rate-limit warnings (its `gw` logger may not propagate to pytest's capture)."""
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler(logging.WARNING)
-    handler.emit = records.append  # type: ignore[method-assign]
-    logger = logging.getLogger("gw.rate_limit")
-    logger.addHandler(handler)
-    yield records
-    logger.removeHandler(handler)
+    with log_records("gw.rate_limit", at_least=logging.WARNING) as records:
+        yield records
 
 
 def test_limit_is_reached_exactly_at_n(start_gateway: Callable[..., GatewayThread]) -> None:
