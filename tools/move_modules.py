@@ -19,6 +19,8 @@ What it does, in order:
    (`gw.specs`, `gw.contract`, `gw.reload`...) and the scope key `gw.exchange` are left alone: they are outside names.
 4. Rewrites the text files (README.md and every other *.md, pyproject.toml): module paths and names; pyproject's
    `packages` list is recomputed from the folders and its `package-data` keys follow their packages.
+(The import contracts of the new layout and tests/test_import_layers.py, which this script wrote when it was
+applied, now live in pyproject.toml and tests/.)
 5. Sorts the imports it touched (`ruff check --select I --fix`) and checks that every `gw` import in the tree
    resolves; what does not is listed (exit status 1).
 
@@ -225,104 +227,6 @@ LITERAL_EDITS: list[tuple[str, str, str]] = [
      "`operator/` (admin API, dashboard, journal, metrics, events); then `runtime/`, `server/` and `core/`.\n"
      '`app.py` assembles the pipeline, `cli.py` is the `gw` command.\n"""'),
 ]
-
-# The import contracts of the new layout (#17 item 3), written into pyproject.toml by this script when it has none:
-# their names only exist once the modules are moved. tests/test_import_layers.py runs `lint-imports` on them.
-IMPORT_CONTRACTS = """\
-# Import contracts: `lint-imports` (tests/test_import_layers.py runs it). The folders are the request's walk; the
-# layers below are what the modules really import, top to bottom. `A : B` is one layer whose parts may import each
-# other; a module named in parentheses may be missing. Imports named under a type checker (`if TYPE_CHECKING:`) are
-# annotations, not dependencies. Each ignored import is a named exception, with its reason; none is silent.
-[tool.importlinter]
-root_package = "gw"
-exclude_type_checking_imports = true
-
-[[tool.importlinter.contracts]]
-id = "walk"
-name = "The request's walk is layered: spec below routing below policies below dispatch (below the operator surface)"
-type = "layers"
-unmatched_ignore_imports_alerting = "warn"  # an exception that disappears is a warning: then delete its line
-layers = [
-    "gw.dispatch",
-    "gw.contract.step : gw.callbacks : gw.chaos",  # act on the answer as it leaves dispatch
-    "(gw.operator.verification) : (gw.runtime.reload_worker)",  # read stubs and specs
-    "gw.forwarder : gw.edge",  # one layer until the metrics <-> forwarder circle is gone (#17 item 3)
-    "(gw.operator.journal)",
-    "gw.simulation",
-    "gw.stubs",
-    "gw.mocker : gw.contract.responses : gw.contract.streams",  # the mocker checks its answers; the contract reads its streams
-    "gw.policies",
-    "gw.auth",
-    "gw.routing",
-    "gw.validation",  # validators are built from the spec's operation model
-    "gw.spec",
-    "gw.contract.judge : gw.contract.compiled_schema : gw.contract.formats : gw.contract.native_formats : gw.contract.ecma_regex",
-    "(gw.operator.cluster)",
-    "(gw.runtime.modes)",
-    "(gw.runtime.shared_document)",
-    "(gw.runtime.background)",
-    "(gw.runtime.shared_state) | (gw.runtime.session)",
-    "(gw.operator.events)",  # the live feed's bus (imports nothing of gw)
-    "gw.settings : gw.core",  # the floor: core's JSON limits raise settings' SettingsError; settings read those limits
-]
-ignore_imports = [
-    "gw.spec.trial -> gw.validation.request",  # a draft's build trial: each operation's validators built once, to serve
-    "gw.spec.load -> gw.routing.paths",  # operations are indexed under the paths the router normalises (paths imports nothing)
-    "gw.settings.config -> gw.spec.fetch",  # a spec given by URL is read from its cache path (imported where used)
-    "gw.settings.init_config -> gw.spec.load",  # `gw init` reads the specs it writes a gateway.yaml for
-    "gw.settings.callbacks -> gw.callbacks.guard",  # callbacks.allow entries are parsed by the guard that enforces them
-    "gw.edge.cross_site -> gw.operator.admin.headers",  # two header names shared with the CLI's client (imports nothing)
-    "gw.chaos.faults -> gw.server.connections",  # the scope key our uvicorn protocol puts the connection under
-    "gw.chaos.commands -> gw.operator.admin.client",  # `gw chaos`: the CLI's side, a client of the admin API
-    "gw.chaos.commands -> gw.operator.admin.commands",
-    "gw.callbacks.command -> gw.app",  # `gw webhook`: the CLI's side, loads a spec the way `gw serve` does
-]
-
-[[tool.importlinter.contracts]]
-id = "app-on-top"
-name = "Only the CLI, the server, the pytest plugin and contract testing import the app that assembles the gateway"
-type = "forbidden"
-# every module below the app; runtime/reload.py joins them once the app <-> reload circle is gone (#17 item 3)
-source_modules = ["gw.spec", "gw.settings", "gw.edge", "gw.routing", "gw.validation", "gw.policies", "gw.auth",
-                  "gw.dispatch", "gw.mocker", "gw.stubs", "gw.simulation", "gw.forwarder", "gw.callbacks", "gw.chaos",
-                  "gw.contract.judge", "gw.contract.responses", "gw.contract.streams", "gw.contract.step", "gw.operator",
-                  "gw.core", "gw.runtime.modes", "gw.runtime.shared_state", "gw.runtime.shared_document",
-                  "gw.runtime.session", "gw.runtime.background", "gw.runtime.reload_worker"]
-forbidden_modules = ["gw.app", "gw.cli", "gw.server.runner", "gw.server.workers", "gw.pytest_plugin", "gw.contract.conformance"]
-ignore_imports = ["gw.callbacks.command -> gw.app"]  # `gw webhook`, as above
-unmatched_ignore_imports_alerting = "warn"
-
-[[tool.importlinter.contracts]]
-id = "cli-on-top"
-name = "Nothing imports the CLI"
-type = "forbidden"
-source_modules = ["gw.app", "gw.server", "gw.pytest_plugin", "gw.spec", "gw.settings", "gw.edge", "gw.routing",
-                  "gw.validation", "gw.policies", "gw.auth", "gw.dispatch", "gw.mocker", "gw.stubs", "gw.simulation",
-                  "gw.forwarder", "gw.callbacks", "gw.chaos", "gw.contract", "gw.operator", "gw.runtime", "gw.core"]
-forbidden_modules = ["gw.cli"]
-"""
-
-LAYERS_TEST = '''"""The import contracts in pyproject.toml ([tool.importlinter]) hold: `lint-imports`, run the way CI runs it.
-
-The folders of gateway/ are a request's walk; the contracts say which way the imports between them may go (the
-comments there say why each exception exists). A broken contract names the import that breaks it.
-"""
-
-from __future__ import annotations
-
-import subprocess
-import sys
-from pathlib import Path
-
-from tests.conftest import ROOT
-
-
-def test_every_import_contract_is_kept() -> None:
-    lint_imports = Path(sys.executable).with_name("lint-imports")  # the venv's console script (import-linter)
-    done = subprocess.run([str(lint_imports), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
-    assert "0 broken" in done.stdout
-'''
 
 DOTTED = re.compile(r"(?<![\w.])gw(?:\.[A-Za-z_]\w*)+")
 PATH = re.compile(r"(?<![\w./-])(gateway|gw)/([A-Za-z_][\w./-]*)")
@@ -830,21 +734,6 @@ def rewrite_pyproject(tree: Tree, text: str) -> str:
         line += piece
     lines.append(line)
     text = text[:match.start()] + "\n".join(lines) + text[match.end():]
-    return with_import_contracts(text)
-
-
-def with_import_contracts(text: str) -> str:
-    """import-linter in the test extra and the contracts of the new layout, unless pyproject.toml has them."""
-    extra = re.search(r"^test = \[[^\]]*\]", text, flags=re.MULTILINE)
-    if extra and "import-linter" not in extra.group(0):
-        why = ("# import-linter: `lint-imports` checks the import contracts below ([tool.importlinter]), run by\n"
-               "# tests/test_import_layers.py: the folders' layers and no module importing the app that assembles them\n")
-        listed = extra.group(0)[:-1].rstrip() + ', "import-linter>=2.1"]'
-        text = text[:extra.start()] + why + listed + text[extra.end():]
-    if not re.search(r"^\[tool\.importlinter\]", text, flags=re.MULTILINE):
-        anchor = text.find("\n[tool.ruff]")
-        anchor = len(text) if anchor < 0 else anchor + 1
-        text = text[:anchor] + IMPORT_CONTRACTS + "\n" + text[anchor:]
     return text
 
 
@@ -954,11 +843,6 @@ def run(root: Path, dry_run: bool, fix_imports: bool) -> int:
         if new_text != text:
             path.write_text(new_text, encoding="utf-8")
             changed.append(path)
-    layers_test = root / "tests" / "test_import_layers.py"
-    if not layers_test.exists() and (root / "tests").is_dir():
-        layers_test.write_text(LAYERS_TEST, encoding="utf-8")
-        git(root, "add", str(layers_test))
-        changed.append(layers_test)
     changed = list(dict.fromkeys(changed))
     print(f"rewrote {len(changed)} files")
     python_changed = [str(p) for p in changed if p.suffix == ".py"]
