@@ -137,8 +137,9 @@ class GatewayApp:
         origins = self.origins.allows if config.cors.enabled else None
         self.websockets = WebSocketPassThrough(config.services, self.forwarder, self._admit_socket, origins, self.modes)
         spec_paths = {name: config.spec_path(s) for name, s in config.services.items()}
-        self.reloader = Reloader(self.stubs, partial(_reload_specs, config), lambda: self.services, self.reassemble,
-                                 config.reload_interval, Bounds.of(config), spec_paths)
+        bounds = Bounds.of(config)  # what one reload may cost: the hot reloader's and the admin API's
+        self.reloader = Reloader(self.stubs, partial(_reload_specs, config, bounds), lambda: self.services, self.reassemble,
+                                 config.reload_interval, bounds, spec_paths)
         self.journal = Journal(config.admin.journal_size)  # the last exchanges, for /_gw/api/journal
         self.cluster = Cluster(self.state, config.workers)  # questions every gateway process answers (admin API)
         self.callbacks = CallbackSender(config.callbacks, self.journal, self.channel)  # callbacks and webhooks gw sends
@@ -149,7 +150,7 @@ class GatewayApp:
                                           self.modes, self.forwarder.instances, self.stubs, self.chaos.summary)
         self.admin_api = AdminApi(self.gateway_state, AdminParts(  # /_gw/api/, described by gateway/operator/admin/openapi.yaml
             self.admin_access, self.modes, CircuitReset(self.forwarder.instances, self.forwarder.circuits), self.stubs,
-            self.journal, self.chaos, self.callbacks, self.state, self.cluster, Bounds.of(config), self._redactor,
+            self.journal, self.chaos, self.callbacks, self.state, self.cluster, bounds, self._redactor,
             lambda: self.simulation))
         self.admin_service = self.admin_api.service  # that document as a Service (name gw-admin), for Swagger UI
         self.allowed_hosts = AllowedHosts(config.allowed_hosts) if config.allowed_hosts else None  # HTTP and sockets
@@ -334,9 +335,9 @@ class GatewayApp:
                 return
 
 
-def _reload_specs(config: GatewayConfig) -> LoadResult:
+def _reload_specs(config: GatewayConfig, bounds: Bounds) -> LoadResult:
     """A reload's load: the specs only (settings do not change while running), each read in a bounded worker."""
-    return load_services(config, deep_check="cached", check_auth=False, loader=bounded_loader(config, Bounds.of(config)))
+    return load_services(config, deep_check="cached", check_auth=False, loader=bounded_loader(config, bounds))
 
 
 def _freeze_start_up_objects() -> None:

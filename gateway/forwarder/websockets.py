@@ -51,9 +51,8 @@ class WebSocketPassThrough:
     """
 
     def __init__(self, services: Mapping[str, ServiceConfig], forwarder: Forwarder, admit: Admit,
-                 origin_allowed: OriginCheck | None = None, modes: Modes | None = None,
-                 events: Channel | None = None) -> None:
-        self.modes = modes  # the modes now; None: as configured
+                 origin_allowed: OriginCheck | None, modes: Modes, events: Channel | None = None) -> None:
+        self.modes = modes  # the modes now (runtime switches included)
         self.forwarder = forwarder
         self.admit = admit
         self.origin_allowed = origin_allowed
@@ -83,7 +82,7 @@ class WebSocketPassThrough:
         origin = exchange.headers.get("origin")
         if origin and self.origin_allowed is not None and not self.origin_allowed(origin):
             raise Problem(403, detail=f"origin {origin} may not open WebSockets here", slug="origin-refused")
-        mode = self.modes.mode_of(settings.name) if self.modes is not None else settings.mode
+        mode = self.modes.mode_of(settings.name)
         if mode not in PROXIED_MODES:
             raise Problem(409, detail=f"service {settings.name} is in {mode} mode; WebSockets pass only "
                                       "in live, record, fallback and spy", slug="websocket-not-proxied")
