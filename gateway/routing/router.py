@@ -19,8 +19,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from starlette.exceptions import HTTPException
-
 from ..core.exchange import Exchange, Response
 from ..core.pipeline import Next, Pipeline, Step
 from ..core.problems import Problem
@@ -31,13 +29,14 @@ from ..validation.request import OperationValidator
 from .paths import as_declared, decode, routing_path
 from .table import MethodNotAllowed, RouteTable, route_path
 
+_ROUTED = "routed"  # exchange.notes key: (routed scope, the operation's validator, the rest of the walk)
+
 
 class Router:
     """Pipeline step: the route table finds the operation, the policy steps run, the operation's validator checks
     the request, then the rest of the pipeline runs."""
 
     def __init__(self, services: dict[str, Service], policies: Sequence[Step] = ()) -> None:
-        self.services = services
         self.mounts = {mount_prefix(s.base_path) for s in services.values()} - {""}
         self.operations: dict[str, tuple[Service, Operation]] = {}
         self.validators: dict[str, OperationValidator] = {}
@@ -46,7 +45,7 @@ class Router:
             routes = self._add_service(service)
             mounts.append((mount_prefix(service.base_path), routes))
         self.table = RouteTable(mounts)
-        self.policies = list(policies)
+        self.gate = Pipeline(policies, self._validated).handler  # the policies chained once, the validator last
 
     def _add_service(self, service: Service) -> list[tuple[str, dict[str, str]]]:
         """The service's operations and validators; its routes (template, {METHOD: operation id}) in the order
@@ -78,31 +77,22 @@ class Router:
         scope["path"] = as_declared(decode(path), operation.path)
         params = {**scope["path_params"], **routed.path_params} if "path_params" in scope else routed.path_params
         scope["path_params"] = {name: decode(value) if isinstance(value, str) else value for name, value in params.items()}
-        validator = self.validators[routed.operation_id]  # type: ignore[index]
-
-        async def validated(exchange: Exchange) -> Response:
-            """After the policies: the request checked (a problem raised on failure), then the rest of the walk
-            with the routed scope (and the body validation read, replayed)."""
-            exchange.receive = await validator(scope, exchange.receive, exchange)
-            exchange.scope = scope
-            return await call_next(exchange)
-
+        # what `_validated` needs once the policies let the request through; never left behind (it holds the body)
+        exchange.notes[_ROUTED] = (scope, self.validators[routed.operation_id], call_next)  # type: ignore[index]
         try:
-            if not self.policies:
-                return await validated(exchange)
-            return await Pipeline(self.policies, validated)(exchange)
-        except HTTPException as exc:  # Starlette's parsers' refusals (a request's own mistake), in our shape
-            raise Problem(exc.status_code, detail=_http_detail(exc, exchange), headers=dict(exc.headers or {})) from None
+            return await self.gate(exchange)
+        finally:
+            exchange.notes.pop(_ROUTED, None)
+
+    @staticmethod
+    async def _validated(exchange: Exchange) -> Response:
+        """After the policies: the request checked (a problem raised on failure), then the rest of the walk with
+        the routed scope (and the body validation read, replayed)."""
+        scope, validator, call_next = exchange.notes.pop(_ROUTED)
+        exchange.receive = await validator(scope, exchange.receive, exchange)
+        exchange.scope = scope
+        return await call_next(exchange)
 
     def _routing_path(self, scope: dict[str, Any]) -> str:
         path = routing_path(scope)
         return path + "/" if path in self.mounts else path  # `/api` is the root (`/`) of the service mounted there
-
-
-def _http_detail(exc: HTTPException, exchange: Exchange) -> str:
-    if exc.status_code == 405:
-        allowed = (exc.headers or {}).get("Allow", "")
-        return f"{exchange.method} is not allowed on {exchange.path}; allowed: {allowed}"
-    if exc.status_code == 404:
-        return f"No operation of any service matches {exchange.path}"
-    return str(exc.detail)
