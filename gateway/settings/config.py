@@ -47,7 +47,7 @@ from .spec_cache import cached_path
 from .types import BLOCK_CONFIG, Block, ByteSize, Duration, Strings, Text, at_least, one_of, parsed_by
 
 __all__ = ["MODES", "PROXIED_MODES", "SPEC_SUFFIXES", "ConfigError", "GatewayConfig", "ServiceConfig", "apply_overrides",
-           "build_config", "config_for_specs", "load_config", "load_config_here", "mount_prefix", "parse_upstreams",
+           "build_config", "config_for_specs", "load_config", "load_config_here", "mount_prefix",
            "parse_weighted_upstreams", "service_name"]
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
@@ -62,11 +62,6 @@ _INTERNAL = {"internal": True}  # a field the loader fills, never a key of gatew
 def mount_prefix(base_path: str) -> str:
     """What a service's paths are prefixed with: its base path, or nothing when it is mounted at `/`."""
     return "" if base_path == "/" else base_path
-
-
-def parse_upstreams(value: Any, source: str, dotted: str = "") -> list[str]:
-    """One URL, a list, or a list of {url, weight}: the http(s) URLs, without trailing slashes."""
-    return list(parse_weighted_upstreams(value, source, dotted))
 
 
 def parse_weighted_upstreams(value: Any, source: str, dotted: str = "") -> dict[str, int]:
@@ -170,9 +165,6 @@ class ServiceConfig(Block):
     def weights(self) -> dict[str, int]:
         """URL -> weight (1 unless `{url, weight}` said otherwise); the balancer reads it."""
         return self.instances
-
-    def override(self, operation_key: str) -> OperationOverride | None:
-        return self.operations.get(operation_key)
 
     def mode_for(self, operation_key: str) -> str:
         """The configured mode of an operation (runtime switches: gateway/runtime/modes.py)."""

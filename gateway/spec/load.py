@@ -162,7 +162,7 @@ def _load_service(name: str, spec_file: Path, base_path: str, deep_check: str, b
         # the background check reads the document as served before references resolve: the specification keeps
         # such a copy (`raw`), unless a draft's unbuildable operations are taken out of it below (then its own copy)
         unchecked = plain_copy(served) if to_check and warnings else None
-        specification = _specification(served, spec_file)
+        specification = Specification(served)
         if warnings:  # a draft: an operation that cannot be built is left out, not the whole spec
             unbuildable = _unbuildable(specification, spec_file)
             warnings += unbuildable
@@ -210,10 +210,6 @@ def _index_operations(service: Service) -> None:
                                     f"{operation.key!r} is used twice; this one is {operation.label}")
             operation.key = operation.label
         service.operations[operation.key] = operation
-
-
-def _specification(raw: dict[str, Any], spec_file: Path) -> Specification:
-    return Specification(raw, base_uri=spec_file.resolve().as_uri())
 
 
 def path_specificity(path: str) -> tuple[tuple[int, ...], ...]:

@@ -45,13 +45,10 @@ class OperationModel:
         self._request_body: dict[str, Any] | None = None
         if self.swagger2:
             self.consumes = list(definition.get("consumes", specification.consumes) or [])
-            self.produces = list(definition.get("produces", specification.produces) or [])
         else:
             body = definition.get("requestBody") or {}
             self._request_body = body
             self.consumes = list((body.get("content") or {}).keys())
-            self.produces = list(dict.fromkeys(media for response in self.responses.values() if isinstance(response, dict)
-                                               for media in response.get("content") or {}))
 
     @property
     def request_body(self) -> dict[str, Any]:
@@ -105,13 +102,6 @@ class OperationModel:
                 if isinstance(scheme, dict) and scheme.get("type") == "apiKey" and scheme.get("in") == "query":
                     names.append(str(scheme.get("name")))
         return names
-
-
-def operation_models(specification: Specification) -> list[OperationModel]:
-    """Every operation of the document, in the document's order."""
-    from .draft import operations_of  # the draft module reads documents; imported where it is used
-
-    return [OperationModel(specification, path, method) for path, method, _ in operations_of(specification.spec)]
 
 
 def _swagger2_body(parameters: list[dict[str, Any]], label: str) -> dict[str, Any]:

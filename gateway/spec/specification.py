@@ -18,13 +18,12 @@ class Specification:
     """`raw`: the document as written (before defaults); `spec`: defaults set and local references resolved in
     place; `version`: the `openapi`/`swagger` field as a tuple of ints (`3.1.0` is (3, 1, 0))."""
 
-    def __init__(self, raw_spec: dict[str, Any], *, base_uri: str = "") -> None:
+    def __init__(self, raw_spec: dict[str, Any]) -> None:
         """`raw_spec` is resolved in place (it becomes `spec`); `raw` keeps a copy as written."""
         self.raw = plain_copy(raw_spec)
         self.swagger2 = str(raw_spec.get("swagger", "")) == "2.0"
         _set_defaults(raw_spec, self.swagger2)
         self.spec = resolve_in_place(raw_spec)
-        self.base_uri = base_uri
         self.version = version_tuple(self.spec)
 
     @property
@@ -43,11 +42,6 @@ class Specification:
     def consumes(self) -> list[str]:
         """Swagger 2.0: the media types operations take unless they say otherwise ([] for 3.x)."""
         return list(self.spec.get("consumes") or []) if self.swagger2 else []
-
-    @property
-    def produces(self) -> list[str]:
-        """Swagger 2.0: the media types operations answer unless they say otherwise ([] for 3.x)."""
-        return list(self.spec.get("produces") or []) if self.swagger2 else []
 
     def path_parameters(self, path: str) -> list[dict[str, Any]]:
         """The parameters a path item declares for all its operations."""
