@@ -29,21 +29,9 @@ class JsonOnce:
         self._value: Any = _UNPARSED
         self._error: ValueError | LookupError | None = None
 
-    @classmethod
-    def of(cls, body: bytes, value: Any) -> JsonOnce:
-        """A body whose JSON value is known already (parsed elsewhere from these bytes): nobody parses it again."""
-        once = cls(body)
-        once._value = value
-        return once
-
     def holds(self, body: bytes) -> bool:
         """Whether this is `body`'s parse (the same bytes; a replaced body is parsed anew)."""
         return self.body is body or self.body == body
-
-    @property
-    def parsed(self) -> bool:
-        """Whether a reader has parsed it already (nobody pays for a parse here)."""
-        return self._value is not _UNPARSED or self._error is not None
 
     def value(self) -> Any:
         """The JSON value; ValueError (or LookupError: an unknown charset) as the first parse raised it."""

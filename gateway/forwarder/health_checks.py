@@ -69,7 +69,7 @@ class HealthChecks:
             await asyncio.sleep(hc.interval)
 
     async def _probe(self, instance: Instance, hc: HealthCheckSettings) -> tuple[bool, str]:
-        url = str(instance.url).rstrip("/") + hc.path
+        url = instance.base + hc.path
         timeout = client.ClientTimeout(total=hc.timeout)
         try:
             async with self._session().get(url, timeout=timeout, allow_redirects=False,
@@ -91,7 +91,7 @@ def mark(service: str, instance: Instance, ok: bool, detail: str, events: Channe
     if before != health and not (ok and before == UNCHECKED):  # starting healthy is no news
         level = logging.INFO if ok else logging.WARNING
         log.log(level, "upstream %s: %s %s (%s)", health, service, instance.url, detail,
-                extra={"fields": {"event": "health", "service": service, "instance": str(instance.url),
+                extra={"fields": {"event": "health", "service": service, "instance": instance.text,
                                   "from": before, "to": health, "detail": detail}})
         if events is not None:
             events.publish(InstanceHealthChanged(service, instance.text, before, health, detail))

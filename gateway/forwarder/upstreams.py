@@ -60,7 +60,7 @@ class UpstreamPool:
         return problem
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
-        return {str(i.url): i.snapshot() for i in self.instances}
+        return {i.text: i.snapshot() for i in self.instances}
 
 
 def new_session(limit_per_host: int = 256) -> aiohttp.ClientSession:

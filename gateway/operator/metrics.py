@@ -183,7 +183,7 @@ class GatewayMetrics:
             for instance in pool.instances:
                 breaker = instance.breaker
                 self._breakers.append(breaker)
-                self.circuit_state.labels(pool.service, instance_label(str(instance.url))).set(
+                self.circuit_state.labels(pool.service, instance_label(instance.text)).set(
                     CIRCUIT_VALUES[breaker.state])
 
     def close(self) -> None:

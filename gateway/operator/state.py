@@ -15,18 +15,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..runtime.modes import FROM_SERVICE
 from ..settings.config import ServiceConfig, mount_prefix
 
 if TYPE_CHECKING:
     from ..forwarder.instances import Instance
     from ..spec.load import Service
     from ..stubs import Stub
-
-# where a mode in effect comes from
-FROM_RUNTIME = "runtime"  # switched while running (admin API, dashboard, `gw mode`), in this process or another
-FROM_SETTINGS = "gateway.yaml"  # as the settings say
-FROM_SERVICE = "service"  # an operation without a mode of its own follows its service's
-
 
 class ModeTable(Protocol):
     """The modes in effect (gateway/runtime/modes.py `Modes`)."""
@@ -109,6 +104,12 @@ class ServiceView:
     def operation_modes(self) -> dict[str, str]:
         """The operations with a mode of their own, and that mode."""
         return {op.key: op.mode for op in self.operations if op.override}
+
+    def to_json(self) -> dict[str, Any]:
+        """What every operator surface shows of a service (the admin API and the dashboard add their own fields)."""
+        return {"name": self.name, "base_path": self.base_path, "mode": self.mode, "mode_from": self.mode_from,
+                "operations": [op.to_json() for op in self.operations],
+                "instances": [i.to_json() for i in self.instances], "stubs": self.stubs}
 
 
 class GatewayState:

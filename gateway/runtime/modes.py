@@ -29,6 +29,12 @@ KEY = "modes"
 SYNC_INTERVAL = 0.5
 
 
+# where a mode in effect comes from (`Modes.effective`)
+FROM_RUNTIME = "runtime"  # switched while running (admin API, dashboard, `gw mode`), in this process or another
+FROM_SETTINGS = "gateway.yaml"  # as the settings say
+FROM_SERVICE = "service"  # an operation without a mode of its own follows its service's
+
+
 class ModeError(Exception):
     """An unknown service, operation or mode: the admin API answers 404 or 400 with this message."""
 
@@ -80,7 +86,6 @@ class Modes:
         self.overrides = Overrides()
         self.document = SharedDocument(state, KEY, lambda document: self.apply(Overrides(document)), "modes",
                                        SYNC_INTERVAL)
-        self.shared = self.document.shared
 
     # -- switching -----------------------------------------------------------------------------
 
@@ -152,11 +157,11 @@ class Modes:
         `gateway.yaml`, or `service` (an operation without a mode of its own follows its service's)."""
         now = self.now[service]
         if operation is None:
-            return now.mode, "runtime" if service in self.overrides.services else "gateway.yaml"
+            return now.mode, FROM_RUNTIME if service in self.overrides.services else FROM_SETTINGS
         if not now.has_own(operation):
-            return now.mode, "service"
+            return now.mode, FROM_SERVICE
         switched = self.overrides.operations.get(service, {}).get(operation) is not None
-        return now.mode_for(operation), "runtime" if switched else "gateway.yaml"
+        return now.mode_for(operation), FROM_RUNTIME if switched else FROM_SETTINGS
 
     def _announce(self, before: dict[tuple[str, str | None], str], after: dict[tuple[str, str | None], str]) -> None:
         for service, operation in sorted(set(before) | set(after), key=lambda k: (k[0], k[1] or "")):

@@ -206,9 +206,7 @@ class AdminApi:
 
 def service_json(view: ServiceView) -> dict[str, Any]:
     """A service as `GET /_gw/api/services[/{service}]` answers it."""
-    return {"name": view.name, "base_path": view.base_path, "mode": view.mode, "mode_from": view.mode_from,
-            "spec": view.spec, "operations": [op.to_json() for op in view.operations],
-            "instances": [i.to_json() for i in view.instances], "stubs": view.stubs}
+    return {**view.to_json(), "spec": view.spec}
 
 
 

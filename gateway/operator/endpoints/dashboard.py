@@ -60,7 +60,5 @@ def services_snapshot(state: GatewayState) -> list[dict[str, Any]]:
     loaded, the upstreams as configured, the chaos in effect in one line), so the page and the `hello`
     frame of `/_gw/ws` agree with what the dashboard later fetches.
     """
-    return [{"name": view.name, "base_path": view.base_path, "mode": view.mode, "mode_from": view.mode_from,
-             "title": view.title, "loaded": view.loaded, "upstream": list(view.upstream),
-             "operations": [op.to_json() for op in view.operations], "instances": [i.to_json() for i in view.instances],
-             "stubs": view.stubs, "chaos": view.chaos} for view in state.services()]
+    return [{**view.to_json(), "title": view.title, "loaded": view.loaded, "upstream": list(view.upstream),
+             "chaos": view.chaos} for view in state.services()]

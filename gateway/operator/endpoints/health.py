@@ -71,7 +71,7 @@ class GatewayEndpoints:
             instances = pool.instances
             state["instances"] = pool.snapshot()
             verdicts = await asyncio.gather(*(_available(i) for i in instances))
-            state["upstreams"] = {str(i.url): ok for i, (ok, _) in zip(instances, verdicts, strict=True)}
+            state["upstreams"] = {i.text: ok for i, (ok, _) in zip(instances, verdicts, strict=True)}
             if not any(ok for ok, _ in verdicts):
                 state.update(ready=False, reason=_not_ready_reason(instances, [why for _, why in verdicts]))
         return service.name, state
@@ -83,7 +83,7 @@ async def _available(instance: Instance) -> tuple[bool, str]:
         return False, instance.unavailable_because()
     if instance.health == HEALTHY:
         return True, ""
-    return (True, "") if await _reachable(str(instance.url)) else (False, "unreachable")
+    return (True, "") if await _reachable(instance.text) else (False, "unreachable")
 
 
 def _not_ready_reason(instances: list[Instance], why: list[str]) -> str:
