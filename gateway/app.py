@@ -316,6 +316,8 @@ class GatewayApp:
                 self.chaos.switches.start()
                 if self.config.reload:
                     self.reloader.start()
+                if self.freeze_objects and not gc.get_freeze_count():  # `gw serve` froze it before serving (server.py)
+                    _freeze_start_up_objects()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.reloader.stop()
