@@ -64,6 +64,7 @@ from bench.routes import (
     refuses_invalid,
     validation_proxy_problem,
 )
+from bench.summary import markdown
 from bench.targets import (
     BARE_HOP,
     DIRECT,
@@ -216,6 +217,11 @@ def measure_rounds(run: Run, wrk: Wrk, section: str, cells: list[Cell], rounds: 
                 take(run, wrk, cell, round_no, post_script)
         run.loads.append(round(os.getloadavg()[0], 2))
         console.print(f"  {section} round {round_no}/{rounds} done (load average {run.loads[-1]:.1f})", highlight=False)
+    for cell in cells:  # and once after the last round: a server that went wrong under load is caught too
+        if not cell.measurement.problem and (problem := check_route(cell.route, cell.server.base)[1]):
+            cell.measurement.problem = f"route check after the last round: {problem}"
+            run.fail(f"{cell.server.name} {cell.route.scenario} at {cell.connections} connections: "
+                     f"{cell.measurement.problem}")
 
 
 def run_section(run: Run, wrk: Wrk, section: str, plans: list[Plan], rounds: int, post_script: Path,
@@ -480,9 +486,10 @@ def write_json(run: Run, found: list[Verdict], meta: dict[str, Any]) -> Path:
         "failures": run.failures,
     }
     path = RESULTS / f"{meta['when'].replace(':', '').replace('+0000', 'Z')}.json"
-    text = json.dumps(data, indent=2) + "\n"
-    path.write_text(text, encoding="utf-8")
-    (RESULTS / "latest.json").write_text(text, encoding="utf-8")
+    text, tables = json.dumps(data, indent=2) + "\n", markdown(data)
+    for target in (path, RESULTS / "latest.json"):
+        target.write_text(text, encoding="utf-8")
+        target.with_suffix(".md").write_text(tables, encoding="utf-8")
     return path
 
 
@@ -588,7 +595,8 @@ def main(argv: list[str] | None = None) -> int:
     report(run, found, args.connections, loads)
     meta = {**metadata_for(args, wrk, loads, run), "took_s": round(time.monotonic() - started)}
     path = write_json(run, found, meta)
-    console.print(f"results: {path.relative_to(REPO)} (the run took {meta['took_s'] // 60} min {meta['took_s'] % 60} s)")
+    console.print(f"results: {path.relative_to(REPO)}, the README's tables in {path.with_suffix('.md').relative_to(REPO)} "
+                  f"(the run took {meta['took_s'] // 60} min {meta['took_s'] % 60} s)")
     if run.failures:
         console.print(f"server logs kept in {logs}")
     else:

@@ -176,3 +176,13 @@ def test_round_order_puts_the_servers_a_ratio_compares_back_to_back(flaky: str) 
     assert [(c.server.name, c.route.scenario) for c in by_route(made)] == [
         ("gw 2w", "example"), ("wiremock", "example"), ("gw 2w", "generated"), ("wiremock", "generated"),
         (DIRECT, "example")]
+
+
+def test_a_route_that_went_wrong_during_the_last_round_is_caught_by_the_check_after_it(flaky: str) -> None:
+    wrk = RecordingWrk("wrk", duration=1, warmup=0, server_warmup=3, connections=32, break_after=[2])
+    run = Run()
+    only = cell(flaky, "gw 2w")
+    measure_rounds(run, wrk, "stub", [only], 2, Path("post.lua"))
+    assert len(wrk.calls) == 2 and not only.measurement.ok
+    assert run.failures == ["gw 2w example at 32 connections: route check after the last round: GET /users/1: status 404, "
+                            "expected 200: b'{\"detail\": \"gone\"}'"]
