@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -97,6 +97,7 @@ class Run:
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     loads: list[float] = field(default_factory=list)  # the 1-minute load average after each round
+    took: dict[str, int] = field(default_factory=dict)  # seconds per section
 
     def fail(self, message: str) -> None:
         self.failures.append(message)
@@ -505,6 +506,7 @@ def metadata_for(args: argparse.Namespace, wrk: Wrk, loads: tuple[tuple[float, .
         "server_warmup_s": args.server_warmup, "connections": args.connections,
         "sections": sorted(args.only), "cpus": os.cpu_count(), "machine": platform.platform(),
         "loadavg_before": loads[0], "loadavg_after": loads[1], "loadavg_rounds": run.loads,
+        "took_s_by_section": run.took,
         "python": platform.python_version(), "gw": metadata.version("gw"), "commit": commit.stdout.strip() or None,
         "wrk": peers.tool_version([wrk.path, "-v"]),
         "prism": peers.tool_version([str(prism), "--version"]) if prism.exists() else None,
@@ -565,13 +567,26 @@ def measure_all(args: argparse.Namespace, run: Run, wrk: Wrk, logs: Path) -> Non
         try:
             with running(upstream) as up:
                 if "stub" in args.only:
-                    run_stub(run, wrk, logs, post_script, up.base, args.rounds)
+                    with timed(run, "stub"):
+                        run_stub(run, wrk, logs, post_script, up.base, args.rounds)
                 if "live" in args.only:
-                    run_live(run, wrk, logs, post_script, up, args.rounds)
+                    with timed(run, "live"):
+                        run_live(run, wrk, logs, post_script, up, args.rounds)
         except NotReady as exc:
             run.fail(str(exc))
     if "startup" in args.only:
-        run_startup(run, args.startup_timeout)
+        with timed(run, "startup"):
+            run_startup(run, args.startup_timeout)
+
+
+@contextlib.contextmanager
+def timed(run: Run, section: str) -> Iterator[None]:
+    """Seconds each section took (installs, start-ups and warm-ups included): where a run's length goes."""
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        run.took[section] = round(time.monotonic() - started)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -596,7 +611,8 @@ def main(argv: list[str] | None = None) -> int:
     meta = {**metadata_for(args, wrk, loads, run), "took_s": round(time.monotonic() - started)}
     path = write_json(run, found, meta)
     console.print(f"results: {path.relative_to(REPO)}, the README's tables in {path.with_suffix('.md').relative_to(REPO)} "
-                  f"(the run took {meta['took_s'] // 60} min {meta['took_s'] % 60} s)")
+                  f"(the run took {meta['took_s'] // 60} min {meta['took_s'] % 60} s: "
+                  f"{', '.join(f'{name} {seconds} s' for name, seconds in run.took.items())})")
     if run.failures:
         console.print(f"server logs kept in {logs}")
     else:
