@@ -83,6 +83,10 @@ SECTIONS = ("stub", "live", "startup")
 STARTUP_SPECS = ("--only", "github", "--only", "kubernetes")
 NOT_MEASURED_STARTUP = "start-up: not measured (bench/scale.py --json missing)"
 
+# A JIT peer's extra warm-up (settle): seconds of load per route and pass, the most extra seconds, and "settled": a
+# pass whose CPU per request is at least this share of the previous pass's (it fell by less than 10%).
+SETTLE_PASS_S, SETTLE_MAX_S, SETTLED = 2, 60, 0.9
+
 # Wide enough for the tables when piped to a file; a terminal keeps its own width.
 console = Console(width=None if sys.stdout.isatty() else 180)
 
@@ -98,6 +102,7 @@ class Run:
     warnings: list[str] = field(default_factory=list)
     loads: list[float] = field(default_factory=list)  # the 1-minute load average after each round
     took: dict[str, int] = field(default_factory=dict)  # seconds per section
+    settling: dict[str, list[float]] = field(default_factory=dict)  # a JIT peer's CPU µs/request, pass by pass
 
     def fail(self, message: str) -> None:
         self.failures.append(message)
@@ -188,6 +193,8 @@ def start_all(run: Run, stack: contextlib.ExitStack, wrk: Wrk, section: str, pla
         made = prepare(run, section, served, ready.proc.pid, plan.load)
         if made:
             warm_up(wrk, served, [cell.route for cell in made], post_script)
+            if served.warmup:
+                run.settling[served.name] = settle(wrk, served, ready.proc.pid, [cell.route for cell in made], post_script)
         cells += made
     return cells
 
@@ -250,6 +257,27 @@ def warm_up(wrk: Wrk, server: Server, routes: list[Route], post_script: Path) ->
         plan = [(distinct[0], wrk.server_warmup)]
     for route, seconds in plan:
         wrk.warm(server.base + route.path, seconds, post_script if route.method == "POST" else None)
+
+
+def settle(wrk: Wrk, server: Server, group: int, routes: list[Route], post_script: Path) -> list[float]:
+    """A JIT's warm-up past its fixed seconds until it is done: short loads over every route while the server's CPU
+    per request still falls (by more than SETTLED) from one pass to the next, at most SETTLE_MAX_S more.
+
+    Why: a fixed warm-up is a fixed number of requests only on a quiet box. On a loaded one WireMock's CPU per request
+    was still falling 4x across the measured rounds after its 45 s (1,049 then 540, 535, 233, 258 µs), so its median
+    round understated it. Returns each pass's CPU µs per request, summed over the routes (the first is the baseline).
+    """
+    passes: list[float] = []
+    distinct = list({route.scenario: route for route in routes}.values())
+    while len(passes) * len(distinct) * SETTLE_PASS_S < SETTLE_MAX_S:
+        samples = [wrk.sample(server.base + route.path, wrk.connections, SETTLE_PASS_S, group, 0,
+                              post_script if route.method == "POST" else None) for route in distinct]
+        passes.append(round(sum(sample.server_cpu_us or 0.0 for sample in samples), 1))
+        if len(passes) > 1 and passes[-1] >= passes[-2] * SETTLED:
+            break
+    console.print(f"  {server.name}: CPU µs per request over its routes, pass by pass: "
+                  f"{', '.join(f'{cost:,.0f}' for cost in passes)}", highlight=False)
+    return passes
 
 
 def plain(route: Route) -> Route:
@@ -506,7 +534,7 @@ def metadata_for(args: argparse.Namespace, wrk: Wrk, loads: tuple[tuple[float, .
         "server_warmup_s": args.server_warmup, "connections": args.connections,
         "sections": sorted(args.only), "cpus": os.cpu_count(), "machine": platform.platform(),
         "loadavg_before": loads[0], "loadavg_after": loads[1], "loadavg_rounds": run.loads,
-        "took_s_by_section": run.took,
+        "took_s_by_section": run.took, "settling_cpu_us": run.settling,
         "python": platform.python_version(), "gw": metadata.version("gw"), "commit": commit.stdout.strip() or None,
         "wrk": peers.tool_version([wrk.path, "-v"]),
         "prism": peers.tool_version([str(prism), "--version"]) if prism.exists() else None,

@@ -14,7 +14,18 @@ import pytest
 from bench.load import Measurement, Sample, Wrk
 from bench.peers import Server
 from bench.routes import EXAMPLE, GENERATED, example_user
-from bench.run import Cell, Run, by_route, measure_rounds, parse_args, plain, round_seconds
+from bench.run import (
+    SETTLE_MAX_S,
+    SETTLE_PASS_S,
+    Cell,
+    Run,
+    by_route,
+    measure_rounds,
+    parse_args,
+    plain,
+    round_seconds,
+    settle,
+)
 from bench.targets import DIRECT, GW_2W, GW_LIVE, WIREMOCK, verdicts
 from tests.conftest import threaded_server
 
@@ -186,3 +197,36 @@ def test_a_route_that_went_wrong_during_the_last_round_is_caught_by_the_check_af
     assert len(wrk.calls) == 2 and not only.measurement.ok
     assert run.failures == ["gw 2w example at 32 connections: route check after the last round: GET /users/1: status 404, "
                             "expected 200: b'{\"detail\": \"gone\"}'"]
+
+
+# ---------------------------------------------------------------------------------------------
+# A JIT peer's warm-up runs on until its CPU per request stops falling
+
+
+@dataclass(frozen=True)
+class JitWrk(Wrk):
+    """wrk against a server whose CPU per request falls pass by pass as `costs` says (one cost per route load)."""
+
+    costs: list[float] = field(default_factory=list)
+    calls: list[tuple[str, int]] = field(default_factory=list)
+
+    def sample(self, url: str, connections: int, seconds: int, group: int, round_no: int,
+               script: Path | None = None) -> Sample:
+        self.calls.append((url.rsplit("/", 1)[-1], seconds))
+        cost = self.costs[min(len(self.calls) - 1, len(self.costs) - 1)]
+        return Sample(round_no, rps=1000.0, requests=1000, server_cpu_us=cost)
+
+
+def test_a_jit_peer_is_loaded_on_until_its_cpu_per_request_stops_falling(tmp_path: Path) -> None:
+    wrk = JitWrk("wrk", duration=1, warmup=0, server_warmup=3, connections=32,
+                 costs=[600, 400, 300, 200, 250, 250, 250, 250])  # two routes: passes cost 1,000, 500, 500
+    server = Server("wiremock", [], 1, "/", tmp_path / "log", warmup=45)
+    assert settle(wrk, server, 0, [EXAMPLE, GENERATED], Path("post.lua")) == [1000, 500, 500]
+    assert wrk.calls == [("1", SETTLE_PASS_S), ("users?limit=5", SETTLE_PASS_S)] * 3
+
+
+def test_a_peer_that_keeps_getting_cheaper_is_warmed_at_most_settle_max_more_seconds(tmp_path: Path) -> None:
+    wrk = JitWrk("wrk", duration=1, warmup=0, server_warmup=3, connections=32,
+                 costs=[1000.0 * 0.8 ** n for n in range(100)])
+    passes = settle(wrk, Server("prism", [], 1, "/", tmp_path / "log", warmup=30), 0, [EXAMPLE], Path("post.lua"))
+    assert len(passes) == SETTLE_MAX_S // SETTLE_PASS_S and len(wrk.calls) * SETTLE_PASS_S == SETTLE_MAX_S
