@@ -70,15 +70,16 @@ class AccessLogWriter:
     def __init__(self, stream: Any = None, json_lines: bool = True) -> None:
         self.stream = stream or sys.stderr
         self.json_lines = json_lines
-        self._pending: list[str] = []
+        self._pending: list[Any] = []  # JSON lines as bytes (decoded once per write), text lines as str
         self._scheduled = False
 
-    def write(self, fields: dict[str, Any]) -> None:
-        if self.json_lines:
-            line = dump_json({"ts": _now(), "level": "info", "logger": "gw.access", **fields}).decode()
+    def write(self, fields: dict[str, Any], now: float | None = None) -> None:
+        """One line of `fields` (never empty, never naming ts, level or logger: the line's head) at `now` (a
+        time.time() the caller already has, or now)."""
+        if self.json_lines:  # the head, then the fields' object without its `{`: no dict merged per line
+            self._pending.append(_json_head(time.time() if now is None else now) + dump_json(fields)[1:])
         else:
-            line = _text_line(fields)
-        self._pending.append(line)
+            self._pending.append(_text_line(fields))
         if not self._scheduled:
             self._scheduled = True
             try:
@@ -90,16 +91,25 @@ class AccessLogWriter:
         self._scheduled = False
         if self._pending:
             lines, self._pending = self._pending, []
+            text = b"\n".join(lines).decode() if self.json_lines else "\n".join(lines)
             try:
-                self.stream.write("\n".join(lines) + "\n")
+                self.stream.write(text + "\n")
                 self.stream.flush()
             except (OSError, ValueError):
                 pass
 
 
-def _now() -> str:
-    now = time.time()
-    return _second(int(now)) + f".{int(now % 1 * 1000):03d}Z"
+_head: tuple[int, int, bytes] = (-1, -1, b"")  # the last millisecond's line head: busy gateways write several in one
+
+
+def _json_head(now: float) -> bytes:
+    """`{"ts":"<now, UTC, to the millisecond>Z","level":"info","logger":"gw.access",` as the access lines start."""
+    global _head
+    second, milli = int(now), int(now % 1 * 1000)
+    if _head[0] != second or _head[1] != milli:
+        ts = f"{_second(second)}.{milli:03d}Z"
+        _head = (second, milli, dump_json({"ts": ts, "level": "info", "logger": "gw.access"})[:-1] + b",")
+    return _head[2]
 
 
 _seconds: tuple[int, str] = (-1, "")  # the last second formatted: an access line per request formats it once
