@@ -72,12 +72,20 @@ class AccessLogWriter:
         self.json_lines = json_lines
         self._pending: list[Any] = []  # JSON lines as bytes (decoded once per write), text lines as str
         self._scheduled = False
+        self._millisecond = -1  # the millisecond of the last JSON line, and its head: busy gateways write several in one
+        self._head = b""
 
     def write(self, fields: dict[str, Any], now: float | None = None) -> None:
         """One line of `fields` (never empty, never naming ts, level or logger: the line's head) at `now` (a
         time.time() the caller already has, or now)."""
         if self.json_lines:  # the head, then the fields' object without its `{`: no dict merged per line
-            self._pending.append(_json_head(time.time() if now is None else now) + dump_json(fields)[1:])
+            if now is None:
+                now = time.time()
+            second = int(now)
+            millisecond = second * 1000 + int(now % 1 * 1000)
+            if millisecond != self._millisecond:
+                self._millisecond, self._head = millisecond, _json_head(second, millisecond - second * 1000)
+            self._pending.append(self._head + dump_json(fields)[1:])
         else:
             self._pending.append(_text_line(fields))
         if not self._scheduled:
@@ -99,17 +107,10 @@ class AccessLogWriter:
                 pass
 
 
-_head: tuple[int, int, bytes] = (-1, -1, b"")  # the last millisecond's line head: busy gateways write several in one
-
-
-def _json_head(now: float) -> bytes:
-    """`{"ts":"<now, UTC, to the millisecond>Z","level":"info","logger":"gw.access",` as the access lines start."""
-    global _head
-    second, milli = int(now), int(now % 1 * 1000)
-    if _head[0] != second or _head[1] != milli:
-        ts = f"{_second(second)}.{milli:03d}Z"
-        _head = (second, milli, dump_json({"ts": ts, "level": "info", "logger": "gw.access"})[:-1] + b",")
-    return _head[2]
+def _json_head(second: int, millisecond: int) -> bytes:
+    """`{"ts":"<UTC time to the millisecond>Z","level":"info","logger":"gw.access",`: how every access line starts."""
+    ts = f"{_second(second)}.{millisecond:03d}Z"
+    return dump_json({"ts": ts, "level": "info", "logger": "gw.access"})[:-1] + b","
 
 
 _seconds: tuple[int, str] = (-1, "")  # the last second formatted: an access line per request formats it once

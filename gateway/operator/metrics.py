@@ -207,19 +207,22 @@ class GatewayMetrics:
         else:
             labels = (exchange.service.name if exchange.service is not None else "", "", exchange.mode, status,
                       exchange.source)
-        series = self._series.get(labels) or self._bind(labels)
+        series = self._series.get(labels)
+        if series is None:
+            series = self._bind(labels)
         series.requests.inc()
         series.duration.observe(seconds)
         if exchange.notes:
-            self._observe_notes(exchange, series.key, series.service)
+            self._observe_notes(exchange, series)
 
     def aborted(self, service: str) -> None:
         """A request cut short by its client (gateway/edge/aborted.py): counted here, never as answered."""
         self.aborted_requests.labels(service).inc()
 
-    def _observe_notes(self, exchange: Exchange, key: tuple[str, str], service: _ServiceSeries) -> None:
+    def _observe_notes(self, exchange: Exchange, series: _Series) -> None:
         """What the steps noted on the way: stub match or near misses, retries, a 429, a contract breach."""
         notes = exchange.notes
+        service = series.service
         if exchange.source == RECORDED_SOURCE or notes.get("stub_source") == RECORDED_SOURCE:
             service.stub_matches.inc()
         elif "near_misses" in notes:
@@ -229,9 +232,9 @@ class GatewayMetrics:
         if notes.get("problem") == "rate-limited":
             service.rate_limited.inc()
         if "contract" in notes:
-            self.contract_violations.labels(*key).inc()
+            self.contract_violations.labels(*series.key).inc()
         if "chaos" in notes:
-            self._observe_chaos(key, notes["chaos"])
+            self._observe_chaos(series.key, notes["chaos"])
 
     def _observe_chaos(self, key: tuple[str, str], injected: dict[str, Any]) -> None:
         """A delay or a fault injected on purpose (gateway/chaos/step.py): rare enough to resolve labels here."""
