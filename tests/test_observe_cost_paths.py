@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import threading
 
 import pytest
 from prometheus_client.exposition import generate_latest
@@ -26,6 +27,22 @@ def test_pooled_request_ids_are_distinct_uuid4s_across_refills() -> None:
     ids = [observe.new_request_id() for _ in range(3 * observe.POOLED_IDS + 7)]
     assert all(UUID4_HEX.match(made) for made in ids), [made for made in ids if not UUID4_HEX.match(made)][:3]
     assert len(set(ids)) == len(ids)
+
+
+def test_gateways_in_threads_of_one_process_draw_distinct_ids_from_the_one_pool() -> None:
+    drawn: list[list[str]] = [[] for _ in range(4)]
+
+    def draw(into: list[str]) -> None:
+        into.extend(observe.new_request_id() for _ in range(5 * observe.POOLED_IDS))
+
+    threads = [threading.Thread(target=draw, args=(into,)) for into in drawn]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = [made for into in drawn for made in into]
+    assert len(ids) == 20 * observe.POOLED_IDS and len(set(ids)) == len(ids)
+    assert all(UUID4_HEX.match(made) for made in ids)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="workers are forked only where fork exists")

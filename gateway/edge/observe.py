@@ -61,7 +61,10 @@ os.register_at_fork(after_in_child=_ids.clear)
 def new_request_id() -> str:
     """A random UUID (version 4) as 32 hex digits, what `uuid.uuid4().hex` gives, taken from a pool made
     POOLED_IDS at a time: per request a list pop, not a urandom syscall and 128-bit integer arithmetic."""
-    return _ids.pop() if _ids else _refill()
+    try:
+        return _ids.pop()  # atomic: gateways in threads of one process (tests) never get the same id
+    except IndexError:
+        return _refill()
 
 
 def _refill() -> str:
