@@ -14,6 +14,7 @@ from ..core.exchange import Exchange, Response
 from ..core.pipeline import Next, Pipeline, Step
 
 OWN_ROOT = "/_gw"
+OWN_PREFIX = OWN_ROOT + "/"  # what every path under it starts with
 
 
 class OwnPaths:
@@ -24,6 +25,6 @@ class OwnPaths:
 
     async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
         path = exchange.path
-        if path != OWN_ROOT and not path.startswith(OWN_ROOT + "/"):
+        if path != OWN_ROOT and not path.startswith(OWN_PREFIX):
             return await call_next(exchange)
         return await Pipeline(self.steps, call_next)(exchange)  # chained per request: the gateway's own pages only
