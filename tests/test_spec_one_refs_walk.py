@@ -1,4 +1,4 @@
-"""One walk over the document finds every local `$ref` (spec/refs.local_refs): the schema-loop breaker and the
+"""One walk over the document finds every local `$ref` (spec/walk.survey): the schema-loop breaker and the
 search for references that lead nowhere both read it, and a load still breaks loops, leaves out the operations
 that need a missing reference and warns of both, as when each walked the document itself."""
 
@@ -11,7 +11,7 @@ import pytest
 from gw.spec import load as spec_load
 from gw.spec.checks import broken_refs
 from gw.spec.loops import break_schema_loops
-from gw.spec.refs import local_refs
+from gw.spec.walk import survey
 
 SPEC = """openapi: 3.0.3
 info: {title: t, version: '1'}
@@ -39,7 +39,7 @@ def test_a_load_walks_for_references_once_and_finds_loops_and_missing_targets(tm
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     walks: list[int] = []
-    monkeypatch.setattr(spec_load, "local_refs", lambda document: walks.append(1) or local_refs(document))
+    monkeypatch.setattr(spec_load, "survey", lambda document: walks.append(1) or survey(document))
     spec = tmp_path / "api.yaml"
     spec.write_text(SPEC)
     service = spec_load.load_service("api", spec, "/", deep_check="cached")
@@ -54,7 +54,7 @@ def test_the_found_references_give_what_each_walk_gave_and_a_dropped_one_no_long
     document = {"components": {"schemas": {
         "A": {"allOf": [{"$ref": "#/components/schemas/A"}]},  # contains itself in place: the breaker drops it
         "B": {"properties": {"x": {"$ref": "#/nowhere"}}}}}}
-    refs = local_refs(document)
+    refs = survey(document).refs
     assert [ref for ref, _node, _chain in refs] == ["#/nowhere", "#/components/schemas/A"]  # the walk's order
     assert len(break_schema_loops(document, "spec.yaml", refs)) == 1
     assert [(place, reason) for place, _node, reason in broken_refs(document, [], refs)] == \

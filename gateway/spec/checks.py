@@ -22,7 +22,8 @@ import orjson
 
 from ..settings.config import ConfigError
 from ..settings.spec_cache import cache_root
-from .refs import UNRESOLVED, LocalRefs, RefError, local_refs, pointer_target
+from .refs import UNRESOLVED, RefError, pointer_target
+from .walk import LocalRefs, spelled, survey
 
 log = logging.getLogger("gw.specs")
 
@@ -166,26 +167,17 @@ def broken_refs(document: dict[str, Any], unresolved: list[tuple[str, str]],
                 refs: LocalRefs | None = None) -> list[tuple[str, dict[str, Any], str]]:
     """Every local `$ref` that leads nowhere, as (place, the node holding it, reason); references the
     bundler could not bring in (`unresolved`) count, named at the place they were written. `refs`: the
-    document's `local_refs`, when the loader found them already (a `$ref` dropped since, as the loop breaker
-    drops one, no longer counts)."""
+    document's local references (`survey`), when the loader found them already (a `$ref` dropped since, as the
+    loop breaker drops one, no longer counts)."""
     found: list[tuple[str, dict[str, Any], str]] = []
     judged: dict[str, tuple[str, str] | None] = {}  # each reference followed once (Kubernetes': 5,667 uses of ~600)
-    for ref, node, chain in local_refs(document) if refs is None else refs:
+    for ref, node, chain in survey(document).refs if refs is None else refs:
         if node.get("$ref") != ref:
             continue
         problem = judged[ref] if ref in judged else judged.setdefault(ref, _ref_problem(document, ref, unresolved))
         if problem is not None:
-            found.append((problem[0] or _spelled(chain), node, problem[1]))
+            found.append((problem[0] or spelled(chain), node, problem[1]))
     return sorted(found, key=lambda item: item[0])
-
-
-def _spelled(chain: Any) -> str:
-    """`paths./a.get.parameters[0]` from a walk's (parent, key) chain: spelled out only where a finding needs it."""
-    parts: list[str] = []
-    while chain:
-        chain, key = chain
-        parts.append(f"[{key}]" if isinstance(key, int) else f".{key}")
-    return "".join(reversed(parts)).lstrip(".")
 
 
 def _ref_problem(document: dict[str, Any], ref: str, unresolved: list[tuple[str, str]]) -> tuple[str, str] | None:

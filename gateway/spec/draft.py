@@ -13,8 +13,9 @@ from typing import Any
 
 from .checks import broken_refs
 from .plain_copy import plain_copy
-from .refs import LocalRefs, RefError, pointer_target
+from .refs import RefError, pointer_target
 from .structure import Finding
+from .walk import LocalRefs
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 PARAMETER_PLACES = {"query", "header", "path", "cookie", "body", "formData"}
@@ -27,7 +28,7 @@ def servable(raw: dict[str, Any], spec_file: Path, unresolved: list[tuple[str, s
 
     `findings`: where the document breaks the OpenAPI structure; in the copy, a value of the wrong
     type or outside its allowed set is dropped (the default applies, as for a key not written).
-    `refs`: `raw`'s `local_refs`, when the loader found them already.
+    `refs`: `raw`'s local references (`survey`), when the loader found them already.
     """
     broken = broken_refs(raw, unresolved, refs)
     if not broken and not findings:

@@ -32,12 +32,13 @@ from .loops import break_schema_loops
 from .media_headers import media_header_types
 from .nullable import nullable_as_31
 from .plain_copy import plain_copy
-from .refs import RefError, bundle, local_refs
+from .refs import RefError, bundle
 from .safe_yaml import AliasBomb, load_yaml
 from .slips import schema_slips
 from .specification import Specification
 from .structure import finding_lines, structural_findings
 from .trial import leave_out_unbuildable
+from .walk import survey
 
 __all__ = ["Bundled", "Operation", "Service", "SpecError", "below_base", "bundle_spec", "find_operation", "load_service",
            "path_specificity", "path_template", "read_document", "route_order"]
@@ -148,16 +149,18 @@ def _load_service(name: str, spec_file: Path, base_path: str, deep_check: str, b
     try:
         _check_version(raw, spec_file)
         raw, keywords = _as_31(raw)
-        raw, nullables = nullable_as_31(raw, spec_file)
+        as_written = raw
+        walked = survey(raw)  # one walk for every step below (again only when a step serves a changed copy)
+        raw, nullables = nullable_as_31(raw, spec_file, walked.marked)
         raw, media_headers = media_header_types(raw, spec_file)
-        refs = local_refs(raw)  # one walk: the loop breaker and the broken-reference search both read it
-        loops = break_schema_loops(raw, spec_file, refs)  # before anything resolves or walks the schemas
+        walked = walked if raw is as_written else survey(raw)
+        loops = break_schema_loops(raw, spec_file, walked.refs)  # before anything resolves or walks the schemas
         key = ContentKey(raw)  # the document's text hashed once: the structure and deep checks' caches share it
         findings = [f for f in structural_findings(raw, key) if not (f[0] and f[0][-1] in keywords)]
         warnings = finding_lines(findings, spec_file) + loops + nullables + media_headers
         had_paths = bool(raw.get("paths"))
-        served, left_out = servable(raw, spec_file, unresolved, findings, refs)
-        served, slips = schema_slips(served, spec_file)
+        served, left_out = servable(raw, spec_file, unresolved, findings, walked.refs)
+        served, slips = schema_slips(served, spec_file, walked.marked if served is raw else None)
         warnings += left_out + slips
         key = key if served is raw else ContentKey(served)  # a draft serves a patched copy: its own key
         deep = semantic_warnings(served, spec_file, key) if deep_check == "now" else cached_warnings(key, spec_file)

@@ -13,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .refs import LocalRefs, RefError, local_refs, pointer_target
+from .refs import RefError, pointer_target
+from .walk import LocalRefs, survey
 
 _TRUE_IN = ("allOf", "if", "then", "else")  # a dropped branch here is `{}`: it allows anything
 _FALSE_IN = ("anyOf", "oneOf", "not")  # here `{not: {}}`: a branch nothing takes (under `not`: no constraint)
@@ -23,9 +24,9 @@ Edge = tuple[dict[str, Any], str, str, str]  # the {$ref} object, its keyword, i
 
 def break_schema_loops(document: dict[str, Any], spec_file: Path | str, refs: LocalRefs | None = None) -> list[str]:
     """Drop each `$ref` that closes an in-place loop (in `document`, not yet resolved); a warning for each.
-    `refs`: the document's `local_refs`, when the loader found them already."""
+    `refs`: the document's local references (`survey`), when the loader found them already."""
     edges: dict[str, list[Edge]] = {}
-    for pointer in _local_targets(local_refs(document) if refs is None else refs):
+    for pointer in _local_targets(survey(document).refs if refs is None else refs):
         try:
             edges[pointer] = _in_place_refs(pointer_target(document, pointer), pointer)
         except RefError:

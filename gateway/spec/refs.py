@@ -22,26 +22,6 @@ class RefError(ConfigError):
 
 
 UNRESOLVED = "#/x-gw-unresolved"  # what a reference that could not be brought in points at instead
-LocalRefs = list[tuple[str, dict[str, Any], Any]]  # ($ref, the mapping holding it, its place as a (parent, key) chain)
-
-
-def local_refs(document: dict[str, Any]) -> LocalRefs:
-    """Every mapping holding a local `$ref` (`#...`), data included, with its place: one walk over the whole
-    document serves the schema-loop breaker (spec/loops.py) and the search for references that lead nowhere
-    (spec/checks.py), which each walked it before. The place is a (parent chain, key) pair, spelled out only
-    where a finding needs it; the order is the walk's (a mapping's last child first), which both rely on."""
-    found: LocalRefs = []
-    stack: list[tuple[Any, Any]] = [(document, None)]
-    while stack:
-        node, chain = stack.pop()
-        if type(node) is dict:
-            ref = node.get("$ref")
-            if type(ref) is str and ref.startswith("#"):
-                found.append((ref, node, chain))
-            stack.extend((v, (chain, k)) for k, v in node.items() if type(v) is dict or type(v) is list)
-        elif type(node) is list:
-            stack.extend((v, (chain, i)) for i, v in enumerate(node) if type(v) is dict or type(v) is list)
-    return found
 
 
 def bundle(spec_file: Path, read: Any, unresolved: list[tuple[str, str]] | None = None) -> dict[str, Any]:
