@@ -56,53 +56,60 @@ def survey(document: dict[str, Any]) -> Survey:
 def schema_nodes(document: dict[str, Any], found: Found) -> Found:
     """Those of `found` (from `survey`) that are schemas, as a walk over the schemas alone meets them: in document
     order, each once at the first place it is reached; never inside data (`example`, `default`, `enum` ...) or as
-    a map of names (`properties`); nor below a mapping already met at another place (YAML anchors)."""
-    positions: dict[int, dict[Any, int]] = {}
-    ordered = sorted(((_keys(chain), chain, node) for chain, node in found), key=lambda kcn: _order(document, kcn[0], positions))
-    met: dict[int, tuple[Any, ...]] = {id(document): ()}
-    return [(chain, node) for keys, chain, node in ordered if _reached(document, keys, met)]
+    a map of names (`properties`); nor below a mapping already met at another place (YAML anchors). Each place on
+    the way is worked out once, however many of `found` lie below it (a deep document costs no more than a walk)."""
+    places = _Places(document)
+    ordered = sorted(found, key=lambda chain_node: places.step(chain_node[0])[0])
+    return [(chain, node) for chain, node in ordered if places.reached(chain)]
 
 
-def _keys(chain: Any) -> tuple[Any, ...]:
-    parts: list[Any] = []
-    while chain:
-        chain, key = chain
-        parts.append(key)
-    return tuple(reversed(parts))
+class _Places:
+    """What `schema_nodes` knows of each place chain: its document order and container (`step`), and whether the
+    schema walk goes there (`reached`, asked in document order: a container is met at the first place reaching it)."""
 
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+        self.steps: dict[int, tuple[tuple[int, ...], Any]] = {}  # id(chain) -> (document order, the container there)
+        self.positions: dict[int, dict[Any, int]] = {}  # id(mapping) -> each key's position
+        self.walked: dict[int, tuple[bool, bool]] = {}  # id(chain) -> (the schema walk goes there, a map of names)
+        self.met: dict[int, Any] = {}  # id(container) -> the chain it was first met at
 
-def _order(document: dict[str, Any], keys: tuple[Any, ...], positions: dict[int, dict[Any, int]]) -> tuple[int, ...]:
-    """Document order: each step's position among its parent's children."""
-    node: Any = document
-    order = []
-    for key in keys:
-        if type(node) is dict:
-            known = positions.get(id(node))
-            if known is None:
-                known = positions[id(node)] = {k: i for i, k in enumerate(node)}
-            order.append(known[key])
-        else:
-            order.append(key)
-        node = node[key]
-    return tuple(order)
+    def step(self, chain: Any) -> tuple[tuple[int, ...], Any]:
+        pending = []
+        while chain is not None and id(chain) not in self.steps:
+            pending.append(chain)
+            chain = chain[0]
+        order, node = self.steps[id(chain)] if chain is not None else ((), self.document)
+        for link in reversed(pending):
+            key = link[1]
+            if type(node) is dict:
+                known = self.positions.get(id(node))
+                if known is None:
+                    known = self.positions[id(node)] = {k: i for i, k in enumerate(node)}
+                order = (*order, known[key])
+            else:
+                order = (*order, key)
+            node = node[key]
+            self.steps[id(link)] = (order, node)
+        return order, node
 
-
-def _reached(document: dict[str, Any], keys: tuple[Any, ...], met: dict[int, tuple[Any, ...]]) -> bool:
-    """Whether a schema walk yields the mapping at `keys` there; records each container on the way as met at this
-    place (call in document order)."""
-    node: Any = document
-    named = False  # a map of names to schemas (`properties`): its keys are names, its values schemas
-    for depth, key in enumerate(keys, 1):
-        if type(node) is dict:
-            if not named and key in VALUES:
-                return False
-            named = key in NAMES and not named
-        else:
-            named = False
-        node = node[key]
-        if met.setdefault(id(node), keys[:depth]) != keys[:depth]:
-            return False  # met before at another place: the schema walk does not go in again
-    return not named
+    def reached(self, chain: Any) -> bool:
+        pending = []
+        while chain is not None and id(chain) not in self.walked:
+            pending.append(chain)
+            chain = chain[0]
+        goes, named = self.walked[id(chain)] if chain is not None else (True, False)
+        parent = self.steps[id(chain)][1] if chain is not None else self.document
+        for link in reversed(pending):
+            key, node = link[1], self.steps[id(link)][1]
+            if goes and type(parent) is dict and not named and key in VALUES:
+                goes = False  # data: the schema walk does not go in
+            named = goes and type(parent) is dict and key in NAMES and not named
+            if goes and self.met.setdefault(id(node), link) is not link:
+                goes = False  # met before at another place: the schema walk does not go in again
+            self.walked[id(link)] = (goes, named)
+            parent = node
+        return goes and not named
 
 
 def spelled(chain: Any, last: str = "") -> str:
