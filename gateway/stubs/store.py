@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,7 +51,9 @@ class Match:
 class StubStore:
     """Stub files under `root/<service>/`; a broken file is reported and skipped, never fatal."""
 
-    def __init__(self, root: Path, services: list[str]) -> None:
+    def __init__(self, root: Path, services: list[str], reading: Callable[[Path], None] | None = None) -> None:
+        """`reading`: told each file before it is read (a reload's worker tells the gateway, so a file past the
+        reload's deadline is named: gateway/runtime/reload_worker.py)."""
         self.root = root
         self.services = services
         self.stubs: dict[str, list[Stub]] = {}
@@ -59,9 +62,9 @@ class StubStore:
         swept = sweep_leftovers(root)  # temp files of recordings killed mid-write, from an earlier run
         if swept:
             log.info("removed %d temp file(s) left by interrupted recordings in %s", swept, root)
-        self.load()
+        self.load(reading)
 
-    def load(self) -> None:
+    def load(self, reading: Callable[[Path], None] | None = None) -> None:
         stubs: dict[str, list[Stub]] = {name: [] for name in self.services}
         errors: list[StubError] = []
         for service in self.services:
@@ -70,6 +73,8 @@ class StubStore:
                 continue
             files = sorted(p for p in folder.iterdir() if p.suffix in SUFFIXES and not p.name.startswith("."))
             for file in files:
+                if reading is not None:
+                    reading(file)
                 try:
                     stub = read_stub(file, service)
                 except StubError as exc:
