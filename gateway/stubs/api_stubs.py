@@ -270,9 +270,7 @@ class ApiStubs:
         return True
 
     async def _forget_topic(self, payload: dict[str, Any]) -> bool:
-        service, file = str(payload.get("service")), Path(str(payload.get("file")))
-        stubs = self.store.stubs
-        stubs[service] = [s for s in stubs.get(service, []) if s.file != file]
+        self.store.forget(str(payload.get("service")), Path(str(payload.get("file"))))
         return True
 
     # -- following other processes -------------------------------------------------------------------
