@@ -85,7 +85,7 @@ def checked_stub(service: Service, document: dict[str, Any], file: Path) -> dict
         response = kept["response"]
         kept["response"] = {**response, "headers": {**(response.get("headers") or {}), "Content-Type": media}}
         stub = _read(kept, file, service.name)
-    content_type = next((v for k, v in stub.response_headers.items() if k.lower() == "content-type"), "")
+    content_type = stub.content_type or ""
     violations = response_violations(service, operation, stub.status, content_type, stub.response_body,
                                      stub.response_headers)
     if violations:

@@ -31,7 +31,7 @@ class Replay:
         candidates, named = self.store.for_operation(service.name, operation.key)
         if not candidates:
             return None
-        request = await request_view(exchange, service.base_path)
+        request = request_view(exchange, service.base_path, await exchange.body() if has_body(exchange) else b"")
         session = session_of(exchange) if named else ""
         if named:
             request.scenarios = await self.scenarios.current(session, named)
@@ -60,23 +60,20 @@ class Replay:
 
 def _fixed(stub: Stub) -> Response:
     """The stub's answer as written; a recorded SSE / JSON Lines answer goes out event by event again."""
-    headers = list(stub.response_headers.items())
-    content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
-    kind = stream_kind(content_type)
+    kind = stream_kind(stub.content_type)
     body = replay_events(kind, stub.response_body) if kind and stub.response_body else stub.response_body
-    return Response(stub.status, headers, body)
+    return Response(stub.status, list(stub.response_headers.items()), body)
 
 
-async def request_view(exchange: Exchange, base_path: str) -> RequestView:
-    """The request as stubs' matchers see it: the path below the service's base path; the query and headers
-    parsed when a matcher reads them; the body, when the request has one, read once for every reader."""
+def request_view(exchange: Exchange, base_path: str, body: bytes = b"") -> RequestView:
+    """The request as stubs' matchers see it: the path below the service's base path, the query and headers
+    parsed when a matcher reads them, and its `body` (read by the caller when `has_body`)."""
     base = mount_prefix(base_path)
     path = exchange.path[len(base):] if exchange.path.startswith(base) else exchange.path
     scope = exchange.scope
     operation = exchange.operation
     # HEAD is answered by the GET operation: it gets the GET stub's answer (the edge drops the body)
     method = "GET" if exchange.method == "HEAD" and operation is not None and operation.method == "GET" else exchange.method
-    body = await exchange.body() if has_body(exchange) else b""
     return RequestView(method, path or "/", body=body, parsed=exchange.request_json(body) if body else None,
                        query_string=scope.get("query_string", b""), raw_headers=scope["headers"])
 
