@@ -70,13 +70,16 @@ class Verdict:
     reasons: list[str]  # the constraints that failed
 
 
-def judge(stub: Stub, request: RequestView) -> Verdict:
-    """Each constraint checked in turn; a failed one's reason is worded only when it failed (a near miss)."""
-    score, total, reasons = 0, 1, []
+def judge(stub: Stub, request: RequestView, explain: bool = True) -> Verdict:
+    """Each constraint checked in turn; a failed one's reason is worded only when it failed, and only when
+    `explain`: a lookup among many stubs words only the nearest misses it reports."""
+    score, total, failed, reasons = 0, 1, 0, []
     if stub.method == request.method:
         score += 1
     else:
-        reasons.append(f"method: expected {stub.method}, got {request.method}")
+        failed += 1
+        if explain:
+            reasons.append(f"method: expected {stub.method}, got {request.method}")
     scenario = stub.scenario
     if scenario is not None:  # its state counts as an exact constraint: it beats the same stub without one
         total += 1
@@ -84,13 +87,17 @@ def judge(stub: Stub, request: RequestView) -> Verdict:
         if current == scenario.state:
             score += 2
         else:
-            reasons.append(f"scenario {scenario.name}: in state {current}, this stub answers in {scenario.state}")
+            failed += 1
+            if explain:
+                reasons.append(f"scenario {scenario.name}: in state {current}, this stub answers in {scenario.state}")
     if stub.path is not None:
         total += 1
         if _text_matches(stub.path, request.path):
             score += _weight(stub.path)
         else:
-            reasons.append(f"path: expected {_show(stub.path)}, got {request.path}")
+            failed += 1
+            if explain:
+                reasons.append(f"path: expected {_show(stub.path)}, got {request.path}")
     if stub.query:
         query = request.query
         for name, expected in stub.query.items():
@@ -99,7 +106,9 @@ def judge(stub: Stub, request: RequestView) -> Verdict:
             if any(_text_matches(expected, v) for v in values):
                 score += _weight(expected)
             else:
-                reasons.append(f"query {name}: expected {_show(expected)}, got {_show_values(values)}")
+                failed += 1
+                if explain:
+                    reasons.append(f"query {name}: expected {_show(expected)}, got {_show_values(values)}")
     if stub.headers:
         headers = request.headers
         for name, expected in stub.headers.items():
@@ -108,8 +117,10 @@ def judge(stub: Stub, request: RequestView) -> Verdict:
             if value is not None and _text_matches(expected, value):
                 score += _weight(expected)
             else:
-                reasons.append(f"header {name}: expected {_show(expected)}, "
-                               f"got {_show_values([value] if value is not None else [])}")
+                failed += 1
+                if explain:
+                    reasons.append(f"header {name}: expected {_show(expected)}, "
+                                   f"got {_show_values([value] if value is not None else [])}")
     if stub.body:
         from .json_paths import values as selected  # loaded with the first stub that matches bodies (compiled by format.py)
 
@@ -120,8 +131,10 @@ def judge(stub: Stub, request: RequestView) -> Verdict:
             if any(value_matches(expected, v) for v in found):
                 score += _weight(expected)
             else:
-                reasons.append(f"body {path}: expected {_show(expected)}, got {_show_values(found)}")
-    return Verdict(not reasons, score, total, reasons)
+                failed += 1
+                if explain:
+                    reasons.append(f"body {path}: expected {_show(expected)}, got {_show_values(found)}")
+    return Verdict(not failed, score, total, reasons)
 
 
 def specificity(stub: Stub) -> int:

@@ -28,10 +28,11 @@ class Replay:
     async def answer(self, exchange: Exchange) -> Response | None:
         service, operation = exchange.service, exchange.operation
         assert service is not None and operation is not None
-        candidates, named = self.store.for_operation(service.name, operation.key)
-        if not candidates:
+        candidates = self.store.for_operation(service.name, operation.key)
+        if not candidates.stubs:
             return None
         request = request_view(exchange, service.base_path, await exchange.body() if has_body(exchange) else b"")
+        named = candidates.scenarios
         session = session_of(exchange) if named else ""
         if named:
             request.scenarios = await self.scenarios.current(session, named)

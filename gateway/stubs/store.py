@@ -41,8 +41,21 @@ class NearMiss:
 
 
 class Candidates(NamedTuple):
-    stubs: list[Stub]  # the stubs that could answer an operation, in the store's order
+    """The stubs that could answer an operation, indexed once per change of the stubs."""
+
+    stubs: list[Stub]  # in the store's order
     scenarios: frozenset[str]  # the scenarios they take part in: a request reads its states only for these
+    exact: dict[tuple[str, str], list[Stub]]  # those with an exact path, by (method, path): a request can match only its own
+    loose: list[Stub]  # those with a regex or no path: any request may match them
+
+    @classmethod
+    def of(cls, stubs: list[Stub]) -> Candidates:
+        exact: dict[tuple[str, str], list[Stub]] = {}
+        for stub in stubs:
+            if isinstance(stub.path, str):
+                exact.setdefault((stub.method, stub.path), []).append(stub)
+        return cls(stubs, frozenset(s.scenario.name for s in stubs if s.scenario is not None), exact,
+                   [s for s in stubs if not isinstance(s.path, str)])
 
 
 @dataclass(slots=True)
@@ -159,26 +172,38 @@ class StubStore:
         found = self._candidates.get((service, operation))
         if found is None:
             stubs = [s for s in self._stubs.get(service, []) if not (operation and s.operation and s.operation != operation)]
-            found = Candidates(stubs, frozenset(s.scenario.name for s in stubs if s.scenario is not None))
-            self._candidates[(service, operation)] = found
+            found = self._candidates[(service, operation)] = Candidates.of(stubs)
         return found
 
     def lookup(self, service: str, request: RequestView, operation: str | None = None,
-               candidates: list[Stub] | None = None) -> Match:
-        """The most specific matching stub (ties: file order), else the nearest misses with reasons."""
+               candidates: Candidates | None = None) -> Match:
+        """The most specific matching stub (ties: file order), else the nearest misses with reasons. Only the stubs
+        that can match are judged first (an exact path other than the request's never does); the rest only when
+        none matched, for the near misses."""
+        index = self.for_operation(service, operation) if candidates is None else candidates
+        key = (request.method, request.path)
+        explain = len(index.stubs) <= NEAR_MISSES  # few stubs: each miss is reported, so worded as it is judged
         best: tuple[int, int] | None = None
         chosen: Stub | None = None
         misses: list[tuple[float, Stub, Verdict]] = []
-        for stub in self.candidates(service, operation) if candidates is None else candidates:
-            verdict = judge(stub, request)
-            if verdict.matched:
-                rank = (verdict.score, -stub.order)
-                if best is None or rank > best:
-                    best, chosen = rank, stub
-            elif stub.method == request.method or verdict.total > 1:
-                misses.append((verdict.score / verdict.total, stub, verdict))
+        for group in (index.exact.get(key, ()), index.loose):
+            for stub in group:
+                verdict = judge(stub, request, explain)
+                if verdict.matched:
+                    rank = (verdict.score, -stub.order)
+                    if best is None or rank > best:
+                        best, chosen = rank, stub
+                elif stub.method == request.method or verdict.total > 1:
+                    misses.append((verdict.score / verdict.total, stub, verdict))
         if chosen is not None:
             return Match(chosen)
+        for other, stubs in index.exact.items():
+            if other != key:
+                for stub in stubs:
+                    verdict = judge(stub, request, explain)  # its path differs: never a match
+                    if stub.method == request.method or verdict.total > 1:
+                        misses.append((verdict.score / verdict.total, stub, verdict))
         if len(misses) > 1:
             misses.sort(key=lambda item: (-item[0], item[1].order))
-        return Match(None, [NearMiss(stub, verdict.reasons) for _, stub, verdict in misses[:NEAR_MISSES]])
+        return Match(None, [NearMiss(stub, (verdict if explain else judge(stub, request)).reasons)
+                            for _, stub, verdict in misses[:NEAR_MISSES]])
