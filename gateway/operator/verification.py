@@ -34,7 +34,7 @@ def entry_request(entry: Entry, base_path: str) -> RequestView:
 
 def matching(journal: Journal, service: Service, matcher: Stub) -> Iterator[Entry]:
     for entry in list(journal.entries):
-        if entry.service == service.name and judge(matcher, entry_request(entry, service.base_path)).matched:
+        if entry.service == service.name and judge(matcher, entry_request(entry, service.base_path), explain=False).matched:
             yield entry
 
 
