@@ -69,13 +69,14 @@ def _fixed(stub: Stub) -> Response:
 def request_view(exchange: Exchange, base_path: str, body: bytes = b"") -> RequestView:
     """The request as stubs' matchers see it: the path below the service's base path, the query and headers
     parsed when a matcher reads them, and its `body` (read by the caller when `has_body`)."""
-    base = mount_prefix(base_path)
-    path = exchange.path[len(base):] if exchange.path.startswith(base) else exchange.path
     scope = exchange.scope
+    base, path, method = mount_prefix(base_path), scope["path"], scope["method"]
+    if path.startswith(base):
+        path = path[len(base):]
     operation = exchange.operation
-    # HEAD is answered by the GET operation: it gets the GET stub's answer (the edge drops the body)
-    method = "GET" if exchange.method == "HEAD" and operation is not None and operation.method == "GET" else exchange.method
-    return RequestView(method, path or "/", body=body, parsed=exchange.request_json(body) if body else None,
+    if method == "HEAD" and operation is not None and operation.method == "GET":
+        method = "GET"  # HEAD is answered by the GET operation: it gets the GET stub's answer (the edge drops the body)
+    return RequestView(method, path or "/", None, None, body, None, exchange.request_json(body) if body else None,
                        query_string=scope.get("query_string", b""), raw_headers=scope["headers"])
 
 
