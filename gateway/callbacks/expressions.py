@@ -91,8 +91,7 @@ class Message:
         if self.body is None:
             raise Unresolved(f"{expression.text}: there is no body to read")
         if self._parsed is None:
-            shared = self.shared if self.shared is not None and self.shared.holds(self.body) else JsonOnce(self.body)
-            self._parsed = (_parse_body(shared, self.media_type),)
+            self._parsed = (_parse_body(JsonOnce.reuse(self.shared, self.body), self.media_type),)
         return self._parsed[0]
 
 

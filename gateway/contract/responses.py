@@ -55,7 +55,7 @@ def check_response(service: Service, operation: Operation, status: int, content_
     elif json_body and body and not body.isspace():
         if validator is _UNBUILT:  # its schema raised when compiled: raised here again, as on every such answer
             validator = _validator(service, operation, key, media, quiet=False)
-        found += _body_violations(validator, parsed if parsed is not None and parsed.holds(body) else JsonOnce(body))
+        found += _body_violations(validator, JsonOnce.reuse(parsed, body))
     if (declared[key] or {}).get("headers"):
         pairs = headers.items() if isinstance(headers, Mapping) else headers or ()
         found += _header_violations(service, operation, key, {k.lower(): v for k, v in pairs})

@@ -33,6 +33,12 @@ class JsonOnce:
         """Whether this is `body`'s parse (the same bytes; a replaced body is parsed anew)."""
         return self.body is body or self.body == body
 
+    @classmethod
+    def reuse(cls, previous: JsonOnce | None, body: bytes, encoding: str | None = None) -> JsonOnce:
+        """`previous` when it is `body`'s parse, else a new one: how every holder of a body's JSON keeps it
+        (a body replaced on the way, by a template or a redaction, is parsed anew)."""
+        return previous if previous is not None and previous.holds(body) else cls(body, encoding)
+
     def value(self) -> Any:
         """The JSON value; ValueError (or LookupError: an unknown charset) as the first parse raised it."""
         if self._value is _UNPARSED:

@@ -57,8 +57,7 @@ class RequestView:
         """The body as JSON (parsed once), or None: no body, not JSON, or beyond the gateway's JSON limits."""
         if not self.body:
             return None
-        if self.parsed is None or not self.parsed.holds(self.body):
-            self.parsed = JsonOnce(self.body)
+        self.parsed = JsonOnce.reuse(self.parsed, self.body)
         return self.parsed.value_or(None)
 
 

@@ -59,14 +59,12 @@ class Captured:
 
     def request_json(self) -> JsonOnce:
         """The request body's JSON, parsed once (with request validation and stub matching, when live)."""
-        if self.parsed is None or not self.parsed.holds(self.body):
-            self.parsed = JsonOnce(self.body)
+        self.parsed = JsonOnce.reuse(self.parsed, self.body)
         return self.parsed
 
     def response_json(self, body: bytes) -> JsonOnce:
         """The answer's JSON (`body`: as recorded, decompressed), parsed once (with the validation proxy)."""
-        if self.response_parsed is None or not self.response_parsed.holds(body):
-            self.response_parsed = JsonOnce(body)
+        self.response_parsed = JsonOnce.reuse(self.response_parsed, body)
         return self.response_parsed
 
     def header(self, name: str) -> str:
