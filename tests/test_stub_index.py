@@ -139,3 +139,36 @@ def test_a_stub_created_over_http_answers_at_once_after_the_example_was_cached(g
         assert gone.content == before.content
         assert "x-gw-near-miss" not in gone.headers
 
+
+
+def test_a_stub_added_after_a_deletion_loses_a_tie_to_an_older_one(tmp_path: Path) -> None:
+    """An added stub takes an order after every stub held, not the list's length: after a deletion the length is
+    an order a survivor already holds, and the tie would go to whichever group the index judged first."""
+    store = StubStore(tmp_path, ["users"])
+    first = stub_from_data({"request": {"method": "GET", "path": "/users/1"}, "response": {"status": 200}},
+                           tmp_path / "users" / "a.yaml", "users")
+    older = stub_from_data({"request": {"method": "GET", "path": {"regex": r"^/users/\d+$"}, "query": {"v": "1"}},
+                            "response": {"status": 200}}, tmp_path / "users" / "b.yaml", "users")
+    store.add(first)
+    store.add(older)
+    store.forget("users", first.file)
+    newer = stub_from_data({"request": {"method": "GET", "path": "/users/7"},
+                            "response": {"status": 200}}, tmp_path / "users" / "c.yaml", "users")
+    store.add(newer)
+    assert newer.order > older.order
+    view = RequestView("GET", "/users/7", query_string=b"v=1")
+    assert store.lookup("users", view).stub is older
+    assert judged_one_by_one(store.all("users"), view)[0] == older.id
+
+
+def test_candidates_made_while_a_reload_swaps_the_stubs_are_not_kept_for_the_new_ones(tmp_path: Path) -> None:
+    """A reload's thread replaces the stubs while a lookup works out an operation's candidates from the old ones:
+    what that lookup files belongs to the old stubs and is never served for the new."""
+    store = StubStore(tmp_path, ["users"])
+    old = make(0, {"method": "GET", "path": "/users/1"})
+    new = make(1, {"method": "GET", "path": "/users/1"})
+    store.replace({"users": [old]}, [])
+    every, candidates = store._indexed  # noqa: SLF001 - the lookup's two reads, split by a swap in between
+    store.replace({"users": [new]}, [])
+    candidates[("users", None)] = type(store.for_operation("users", None)).of(every["users"])
+    assert store.lookup("users", RequestView("GET", "/users/1")).stub is new

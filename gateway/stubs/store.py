@@ -75,8 +75,9 @@ class StubStore:
         reload's deadline is named: gateway/runtime/reload_worker.py)."""
         self.root = root
         self.services = services
-        self._stubs: dict[str, list[Stub]] = {}
-        self._candidates: dict[tuple[str, str | None], Candidates] = {}  # made once per change of the stubs
+        # the stubs and their candidates per operation (made once per change), one value: a reload's thread swaps
+        # both at once, so a lookup never files candidates of the old stubs under the new ones
+        self._indexed: tuple[dict[str, list[Stub]], dict[tuple[str, str | None], Candidates]] = ({}, {})
         self.errors: list[StubError] = []
         self.pinned: list[Stub] = []  # kept in memory, not read from files: stubs created over the admin API
         swept = sweep_leftovers(root)  # temp files of recordings killed mid-write, from an earlier run
@@ -88,12 +89,11 @@ class StubStore:
     def stubs(self) -> dict[str, list[Stub]]:
         """Each service's stubs. Changed only through this store's methods (or by setting it whole): the
         candidates of each operation are worked out once per change, not per request."""
-        return self._stubs
+        return self._indexed[0]
 
     @stubs.setter
     def stubs(self, stubs: dict[str, list[Stub]]) -> None:
-        self._stubs = stubs
-        self._candidates = {}
+        self._indexed = (stubs, {})
 
     def load(self, reading: Callable[[Path], None] | None = None) -> None:
         stubs: dict[str, list[Stub]] = {name: [] for name in self.services}
@@ -143,11 +143,11 @@ class StubStore:
             if existing.file == stub.file:
                 stub.order = existing.order
                 stubs[index] = stub
-                self._candidates = {}
+                self.stubs = self.stubs  # its candidates worked out anew
                 return
-        stub.order = len(stubs)
+        stub.order = max((s.order for s in stubs), default=-1) + 1  # after a deletion too: ties go to the older stub
         stubs.append(stub)
-        self._candidates = {}
+        self.stubs = self.stubs
 
     def forget(self, service: str, file: Path) -> None:
         """Stop serving the stub of this file (deleted by another process)."""
@@ -168,16 +168,13 @@ class StubStore:
     def find(self, stub_id: str) -> Stub | None:
         return next((s for s in self.all() if s.id == stub_id or f"{s.service}/{s.id}" == stub_id), None)
 
-    def candidates(self, service: str, operation: str | None) -> list[Stub]:
-        """The stubs that could answer this operation: its own, and those bound to none (not to be changed)."""
-        return self.for_operation(service, operation).stubs
-
     def for_operation(self, service: str, operation: str | None) -> Candidates:
         """The operation's candidates, and the scenarios they take part in; worked out once per change."""
-        found = self._candidates.get((service, operation))
+        every, candidates = self._indexed
+        found = candidates.get((service, operation))
         if found is None:
-            stubs = [s for s in self._stubs.get(service, []) if not (operation and s.operation and s.operation != operation)]
-            found = self._candidates[(service, operation)] = Candidates.of(stubs)
+            stubs = [s for s in every.get(service, []) if not (operation and s.operation and s.operation != operation)]
+            found = candidates[(service, operation)] = Candidates.of(stubs)
         return found
 
     def lookup(self, service: str, request: RequestView, operation: str | None = None,
