@@ -258,7 +258,7 @@ class GatewayApp:
             await self._other(scope, receive, send)
             return
         guard = scope[GUARD] = BodyGuard(scope, receive)
-        exchange = Exchange(scope, guard)
+        exchange = Exchange(scope, guard, bodyless=guard.complete)  # complete from the start: no body declared
         try:
             response = await self.pipeline.handler(exchange)
             await send_answer(response, send, receive, head_only=scope["method"] == "HEAD")

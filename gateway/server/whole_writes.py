@@ -29,6 +29,7 @@ class WholeWrites:
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self.real = transport
         self._loop = loop
+        self.is_closing = transport.is_closing  # asked several times a request (uvicorn, the guard): no __getattr__ detour
         self._pending: list[bytes] = []
         self._size = 0
 
