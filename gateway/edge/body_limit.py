@@ -36,7 +36,7 @@ class BodyLimit:
                 raise Problem(400, detail="Content-Length is not a number")
             if int(declared) > limit:
                 raise _too_large(limit)
-        elif exchange.headers.get("transfer-encoding"):
+        elif not exchange.bodyless and exchange.headers.get("transfer-encoding"):  # bodyless: it has none
             exchange.receive = _counting(exchange.receive, limit)
         if exchange.bodyless:
             return call_next(exchange)

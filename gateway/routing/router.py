@@ -75,8 +75,12 @@ class Router:
         exchange.service, operation, validator = target
         exchange.operation = operation
         # routed with `%2F` kept encoded and a stray trailing slash (paths.py); from here on, as declared
-        scope["path"] = as_declared(decode(path), operation.path)
-        scope["path_params"] = _path_params(scope, routed.path_params, "%" in path)
+        escaped = "%" in path
+        scope["path"] = as_declared(decode(path) if escaped else path, operation.path)
+        if escaped or "path_params" in scope:
+            scope["path_params"] = _path_params(scope, routed.path_params)
+        else:
+            scope["path_params"] = routed.path_params  # nothing to decode: the table's own dict, as it is
         # what `_validated` needs once the policies let the request through; never left behind (it holds the body)
         exchange.notes[_ROUTED] = (scope, validator, call_next)
         try:
@@ -97,10 +101,7 @@ class Router:
         return await call_next(exchange)
 
 
-def _path_params(scope: dict[str, Any], routed: dict[str, Any], escaped: bool) -> dict[str, Any]:
-    """The path parameters as the client meant them (`a%2Fb` is `a/b`), over any a step before set. A path
-    without a `%` holds nothing to decode: the table's own dict is used as it is."""
-    if "path_params" not in scope and not escaped:
-        return routed
+def _path_params(scope: dict[str, Any], routed: dict[str, Any]) -> dict[str, Any]:
+    """The path parameters as the client meant them (`a%2Fb` is `a/b`), over any a step before set."""
     params = {**scope["path_params"], **routed} if "path_params" in scope else routed
     return {name: decode(value) if isinstance(value, str) else value for name, value in params.items()}

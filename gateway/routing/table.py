@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import partial
 from typing import Any, NamedTuple
 
 from ..spec.load import path_template
@@ -31,6 +32,9 @@ class Routed(NamedTuple):
     operation_id: str | None
     path_params: dict[str, Any]
     base_path: str
+
+
+_routed = partial(tuple.__new__, Routed)  # Routed(...) as NamedTuple's own __new__ makes it, without its Python frame
 
 
 class MethodNotAllowed(Exception):
@@ -108,8 +112,8 @@ class _Mount:
                 continue
             operation = entry.operations.get(method)
             if operation is not None:
-                return Routed(operation, dict(zip(entry.names, match.groups(), strict=True)) if entry.names else {},
-                              base_path)
+                params = dict(zip(entry.names, match.groups(), strict=True)) if entry.names else {}
+                return _routed((operation, params, base_path))
             partial = partial or entry
         if partial is not None:
             raise MethodNotAllowed(partial.allow)
