@@ -266,10 +266,9 @@ class GatewayApp:
             pass  # nobody to answer: the observe step logged and counted it (edge/observe.py)
         except OSError:
             log.info("client went away", extra={"fields": {"request_id": exchange.request_id}})
-        finally:  # the scopes (routing's is a copy) hold them and they hold a scope: unlinked, a request's objects
-            for held in (scope, exchange.scope):  # are freed at once, not piled up for the collector's pauses
-                held.pop(GUARD, None)
-                held.pop("gw.exchange", None)
+        finally:  # the scopes (routing's is a copy) hold the guard and it holds a scope: unlinked, a request's objects
+            scope.pop(GUARD, None)  # are freed at once, not piled up for the collector's pauses
+            exchange.scope.pop(GUARD, None)
 
     async def _other(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """The lifespan, and WebSockets (gw's live feed, or a service's socket passed through)."""
