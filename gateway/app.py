@@ -28,7 +28,7 @@ from .core.exchange import Exchange
 from .core.pipeline import Pipeline
 from .core.streaming import send_answer
 from .dispatch.step import ModeDispatch
-from .edge.aborted import GUARD, BodyGuard, ClientAborted
+from .edge.aborted import GUARD, BodyGuard, ClientAborted, declared_length
 from .edge.body_limit import BodyLimit
 from .edge.client_address import ClientAddress
 from .edge.cors import Cors, OriginMatcher
@@ -257,8 +257,11 @@ class GatewayApp:
         if scope["type"] != "http":
             await self._other(scope, receive, send)
             return
-        guard = scope[GUARD] = BodyGuard(scope, receive)
-        exchange = Exchange(scope, guard, bodyless=guard.complete)  # complete from the start: no body declared
+        if declared_length(scope)[0]:  # a body: read through its guard (an upload cut short is never answered as whole)
+            exchange = Exchange(scope, BodyGuard(scope, receive))
+            scope[GUARD] = exchange.receive
+        else:
+            exchange = Exchange(scope, receive, bodyless=True)  # no body: nothing to guard, nothing to wait for
         try:
             response = await self.pipeline.handler(exchange)
             await send_answer(response, send, receive, head_only=scope["method"] == "HEAD")
@@ -267,8 +270,9 @@ class GatewayApp:
         except OSError:
             log.info("client went away", extra={"fields": {"request_id": exchange.request_id}})
         finally:  # the scopes (routing's is a copy) hold the guard and it holds a scope: unlinked, a request's objects
-            scope.pop(GUARD, None)  # are freed at once, not piled up for the collector's pauses
-            exchange.scope.pop(GUARD, None)
+            if not exchange.bodyless:  # are freed at once, not piled up for the collector's pauses
+                scope.pop(GUARD, None)
+                exchange.scope.pop(GUARD, None)
 
     async def _other(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """The lifespan, and WebSockets (gw's live feed, or a service's socket passed through)."""

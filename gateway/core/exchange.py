@@ -144,31 +144,27 @@ async def _maybe_await(value: Any) -> None:
 
 
 class RequestHeaders(Headers):
-    """A request's headers, looked up by name through a table made on the first lookup: a stub request asks
-    for five to ten of them (request id, origin, prefer, accept, content-length...), and starlette's Headers
-    scans and re-encodes the whole list for each. The first value of a repeated header wins, as there."""
+    """A request's headers, looked up by name through a table: a stub request asks for five to ten of them
+    (request id, origin, prefer, accept, content-length...), and starlette's Headers scans and re-encodes the
+    whole list for each. Made when the exchange's headers are first read, table and all (`Exchange.headers`).
+    The first value of a repeated header wins, as there."""
 
     def __init__(self, scope: dict[str, Any]) -> None:
         super().__init__(scope=scope)
-        self._pairs: list[tuple[bytes, bytes]] = scope["headers"]  # the list Headers reads (made a list above)
-        self._first: dict[str, str] | None = None
-
-    def _table(self) -> dict[str, str]:
-        if self._first is None:
-            self._first = {key.decode("latin-1"): value.decode("latin-1") for key, value in reversed(self._pairs)}
-        return self._first
+        pairs: list[tuple[bytes, bytes]] = scope["headers"]  # the list Headers reads (made a list above)
+        self._first = {key.decode("latin-1"): value.decode("latin-1") for key, value in reversed(pairs)}
 
     def __getitem__(self, key: str) -> str:
         try:
-            return (self._first if self._first is not None else self._table())[key.lower()]
+            return self._first[key.lower()]
         except KeyError:
             raise KeyError(key) from None
 
     def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
-        return (self._first if self._first is not None else self._table()).get(key.lower(), default)
+        return self._first.get(key.lower(), default)
 
     def __contains__(self, key: Any) -> bool:
-        return key.lower() in (self._first if self._first is not None else self._table())
+        return key.lower() in self._first
 
 
 class _made_on_first_use:  # a decorator, named as functools.cached_property is
