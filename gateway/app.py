@@ -257,8 +257,9 @@ class GatewayApp:
         if scope["type"] != "http":
             await self._other(scope, receive, send)
             return
-        if declared_length(scope)[0]:  # a body: read through its guard (an upload cut short is never answered as whole)
-            exchange = Exchange(scope, BodyGuard(scope, receive))
+        declared = declared_length(scope)
+        if declared[0]:  # a body: read through its guard (an upload cut short is never answered as whole)
+            exchange = Exchange(scope, BodyGuard(scope, receive, declared))
             scope[GUARD] = exchange.receive
         else:
             exchange = Exchange(scope, receive, bodyless=True)  # no body: nothing to guard, nothing to wait for
