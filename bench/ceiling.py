@@ -24,7 +24,6 @@ import argparse
 import importlib.util
 import json
 import os
-import resource
 import statistics
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as `python bench/ceiling.py`: make the bench package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.load import Measurement, Wrk
+from bench.load import Measurement, Wrk, children_cpu, group_cpu
 from bench.peers import Server, gw_stub, running
 from bench.routes import example_user
 from bench.run import ensure_wrk
@@ -103,26 +102,6 @@ def servers(folder: Path, workers: list[int], with_gw: bool) -> list[Server]:
         if with_gw:
             made.append(gw_stub(count, folder))
     return made
-
-
-def group_cpu(group: int) -> float:
-    """CPU seconds spent so far by the live processes of a process group (a server and its workers)."""
-    ticks = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()  # after `(comm)`: state, ppid, pgrp, ...
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == group:
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 @dataclass

@@ -8,6 +8,7 @@ request (load-proof). The variants are measured interleaved, each round in a fre
 
     python bench/hop.py                           # CPU µs per request: gw (contract on / off) and the bare hop
     python bench/hop.py --calls                   # function calls per request per variant
+    python bench/hop.py --instructions --requests 300 --repo /tmp/gw-base --repo .  # CPU instructions per request
     python bench/hop.py --profile gw              # cProfile of one variant, top functions
     python bench/hop.py --repo /tmp/gw-base --repo .  # two checkouts of gw, interleaved
     python bench/hop.py --wrk --duration 3        # real servers (uvicorn) under wrk: p50 at 1 connection, req/s at 32
@@ -23,6 +24,7 @@ import json
 import os
 import pstats
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -150,7 +152,7 @@ def upstream(folder: Path) -> tuple[Spawned, str]:
 # The child: one variant, one process, raw ASGI calls
 
 
-def gw_app(repo: Path, upstream_url: str, check: bool) -> Any:
+def gw_app(repo: Path, upstream_url: str, check: bool, reload: bool = True) -> Any:
     from gw.app import build_app
 
     if (repo / "gateway" / "settings").is_dir():
@@ -160,7 +162,7 @@ def gw_app(repo: Path, upstream_url: str, check: bool) -> Any:
 
     data = {"services": {"users": {"spec": str(repo / "specs" / "users.yaml"), "base_path": "/", "mode": "live",
                                    "upstream": [upstream_url]}},
-            "contract": {"check": check}}
+            "contract": {"check": check}, "reload": reload}
     return build_app(rooted(build_config(data, "hop"), repo))
 
 
@@ -172,8 +174,11 @@ def bare_app(upstream_url: str) -> Any:
 
 
 async def measure(variant: str, repo: Path, upstream_url: str, requests: int, warmup: int,
-                  profile: Path | None) -> dict[str, float]:
-    app = bare_app(upstream_url) if variant == "bare" else gw_app(repo, upstream_url, check=variant == "gw")
+                  profile: Path | None, count_instructions: bool = False) -> dict[str, float]:
+    # counting instructions, the reloader's once-a-second scan of stubs/ stays off: under valgrind a second is a
+    # few requests, so its scans would be counted as the requests' work
+    app = bare_app(upstream_url) if variant == "bare" else gw_app(repo, upstream_url, check=variant == "gw",
+                                                                  reload=not count_instructions)
     driver = AsgiDriver(app)
     await driver.start()
     status, headers, body = await driver.request("GET", "/users/1", headers=HEADERS)
@@ -188,10 +193,14 @@ async def measure(variant: str, repo: Path, upstream_url: str, requests: int, wa
     profiler = cProfile.Profile() if profile is not None else None
     if profiler is not None:
         profiler.enable()
+    if count_instructions:
+        instrument(True)
     cpu, wall = time.process_time(), time.perf_counter()
     for _ in range(requests):
         await driver.request("GET", "/users/1", headers=HEADERS)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    if count_instructions:
+        instrument(False)
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(str(profile))
@@ -207,24 +216,38 @@ def child(args: argparse.Namespace) -> None:
     if args.variant[0] != "bare":
         load_checkout(repo)
     profile = Path(args.profile_out) if args.profile_out else None
-    print(json.dumps(asyncio.run(measure(args.variant[0], repo, args.upstream, args.requests, args.warmup, profile))))
+    print(json.dumps(asyncio.run(measure(args.variant[0], repo, args.upstream, args.requests, args.warmup, profile,
+                                         args.instructions))))
+
+
+def instrument(on: bool) -> None:
+    """Switch valgrind's instrumentation of this process on or off: only the timed requests are counted."""
+    subprocess.run(["callgrind_control", "--instr=" + ("on" if on else "off"), str(os.getpid())], check=True,
+                   capture_output=True)
 
 
 # ---------------------------------------------------------------------------------------------
 # The parent
 
 
-def run_child(repo: Path, variant: str, upstream_url: str, args: argparse.Namespace, profile_out: str = "") -> dict[str, float]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--repo", str(repo), "--variant", variant,
+def run_child(repo: Path, variant: str, upstream_url: str, args: argparse.Namespace, profile_out: str = "",
+              prefix: tuple[str, ...] = ()) -> dict[str, float]:
+    cmd = [*prefix, sys.executable, str(Path(__file__).resolve()), "--child", "--repo", str(repo), "--variant", variant,
            "--upstream", upstream_url, "--requests", str(args.requests), "--warmup", str(args.warmup)]
     if profile_out:
         cmd.append(f"--profile-out={profile_out}")
+    if prefix:
+        cmd.append("--instructions")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GW_")}
     env["PYTHONPATH"] = str(repo)
     done = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"error: {repo} {variant}: the measuring process failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    collected = re.search(r"Collected : (\d+)", done.stderr)
+    if collected:
+        figures["instructions"] = int(collected.group(1)) / args.requests
+    return figures
 
 
 def columns(args: argparse.Namespace) -> list[tuple[str, Path, str]]:
@@ -269,6 +292,20 @@ def calls(args: argparse.Namespace, upstream_url: str) -> None:
         total = pstats.Stats(str(out)).total_calls / args.requests  # type: ignore[attr-defined]
         out.unlink()
         print(f"{name:<22}{total:>10.1f}")
+
+
+def instructions(args: argparse.Namespace, upstream_url: str) -> None:
+    """CPU instructions per request (valgrind's callgrind, user space): as load-proof as call counts, and it
+    weighs each call by its work (a Rust validation, a parse). Slow: a few minutes per variant for 300 requests."""
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        raise SystemExit("error: --instructions needs valgrind (callgrind) on the PATH")
+    print(f"instructions per live request (callgrind, {args.requests} requests after {args.warmup} uncounted)")
+    for name, repo, variant in columns(args):
+        out = Path(tempfile.gettempdir()) / f"hop-callgrind-{os.getpid()}-{variant}.out"
+        figures = run_child(repo, variant, upstream_url, args, prefix=(
+            "valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"))
+        out.unlink(missing_ok=True)
+        print(f"{name:<22}{figures['instructions'] / 1000:>10.1f} k")
 
 
 def profile(args: argparse.Namespace, upstream_url: str) -> None:
@@ -352,6 +389,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="timed requests per round")
     parser.add_argument("--warmup", type=int, default=200, help="untimed requests first")
     parser.add_argument("--calls", action="store_true", help="count function calls per request instead of timing")
+    parser.add_argument("--instructions", action="store_true",
+                        help="count CPU instructions per request under valgrind (use --requests 300)")
     parser.add_argument("--profile", choices=VARIANTS, help="cProfile one variant instead of comparing")
     parser.add_argument("--top", type=int, default=35, help="functions listed per profile ordering")
     parser.add_argument("--wrk", action="store_true", help="real servers under wrk instead of in-process calls")
@@ -372,6 +411,8 @@ def main() -> None:
                 real(args, Path(tmp), url)
             elif args.profile:
                 profile(args, url)
+            elif args.instructions:
+                instructions(args, url)
             elif args.calls:
                 calls(args, url)
             else:

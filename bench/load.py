@@ -1,14 +1,23 @@
-"""wrk, the one load tool every server in bench/run.py is measured with, and how its report is read.
+"""wrk, the one load tool every server in bench/run.py is measured with, how its report is read, and what
+the load cost in CPU.
 
 A measurement whose report cannot be read, or that saw non-2xx answers or socket errors, is a
 broken measurement, never a figure: `Measurement.problem` says why and the run fails on it.
+
+req/s moves with the neighbours' load on a shared box; CPU seconds per request hardly does. So each
+sample also reads the CPU time the server's processes (its whole process group) and wrk spent on it.
+A measurement is several short samples taken in interleaved rounds (bench/run.py): its figures are
+the median of its rounds, `rounds` keeps each one, so ratios can be taken round by round.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import resource
+import statistics
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -18,8 +27,33 @@ TIMEOUT_S = 10
 
 
 @dataclass
+class Sample:
+    """One round's wrk run on a cell: its figures, the CPU it cost per request, or why it is not a figure."""
+
+    round: int
+    rps: float | None = None
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    requests: int | None = None
+    non_2xx: int = 0
+    socket_errors: int = 0
+    server_cpu_us: float | None = None  # CPU per request, every process of the server's group
+    wrk_cpu_us: float | None = None  # CPU per request of the load generator
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem and self.rps is not None
+
+
+def median(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(statistics.median(known), 3) if known else None
+
+
+@dataclass
 class Measurement:
-    """One wrk run against one server and route (or the reason it was not run)."""
+    """One server and route at one concurrency: one wrk run, or the median of its rounds (or why it was not run)."""
 
     section: str  # "stub" or "live"
     scenario: str
@@ -35,10 +69,51 @@ class Measurement:
     checked: str = ""  # what the route check saw before the load
     validates: bool | None = None
     problem: str = ""
+    server_cpu_us: float | None = None
+    wrk_cpu_us: float | None = None
+    rounds: list[Sample] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problem and self.rps is not None
+
+    def add(self, sample: Sample) -> None:
+        """Keep one round; the figures become the median of the good rounds, the counts their sums."""
+        self.rounds.append(sample)
+        good = [s for s in self.rounds if s.ok]
+        for name in ("rps", "p50_ms", "p99_ms", "server_cpu_us", "wrk_cpu_us"):
+            setattr(self, name, median([getattr(s, name) for s in good]))
+        self.requests = sum(s.requests or 0 for s in self.rounds) or None
+        self.non_2xx = sum(s.non_2xx for s in self.rounds)
+        self.socket_errors = sum(s.socket_errors for s in self.rounds)
+        if sample.problem and not self.problem:
+            self.problem = f"round {sample.round}: {sample.problem}"
+
+    def spread(self, name: str = "rps") -> tuple[float, float] | None:
+        """(min, max) of a figure over the good rounds; None with fewer than two."""
+        values = [v for s in self.rounds if s.ok and (v := getattr(s, name)) is not None]
+        return (min(values), max(values)) if len(values) > 1 else None
+
+
+def group_cpu(group: int) -> float:
+    """CPU seconds spent so far by the live processes of a process group (a server and its workers)."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()  # after `(comm)`: state, ppid, pgrp, ...
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == group:
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's finished children (wrk runs are waited for, servers are not until stopped)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def parse_wrk(text: str) -> dict[str, float | int | None]:
@@ -114,3 +189,17 @@ class Wrk:
         for key, value in parsed.items():
             setattr(measurement, key, value)
         measurement.problem = load_problem(done.returncode, parsed, done.stderr or done.stdout)
+
+    def sample(self, url: str, connections: int, seconds: int, group: int, round_no: int,
+               script: Path | None = None) -> Sample:
+        """One round on a warm server: `seconds` of load, no warm-up, and the CPU the server's group and wrk spent."""
+        server_before, wrk_before = group_cpu(group), children_cpu()
+        done = subprocess.run(self.command(url, connections, seconds, script), capture_output=True, text=True)
+        server_cpu, wrk_cpu = group_cpu(group) - server_before, children_cpu() - wrk_before
+        parsed = parse_wrk(done.stdout)
+        sample = Sample(round_no, **parsed)  # type: ignore[arg-type]
+        sample.problem = load_problem(done.returncode, parsed, done.stderr or done.stdout)
+        if sample.requests:
+            sample.server_cpu_us = round(server_cpu / sample.requests * 1e6, 1)
+            sample.wrk_cpu_us = round(wrk_cpu / sample.requests * 1e6, 1)
+        return sample

@@ -2,12 +2,15 @@
 
 Pure: measurements and start-up rows in, verdicts out. Only ratios within one run are judged
 (absolute figures move with the box); a target whose figures are missing is NOT MEASURED, never
-a pass.
+a pass. When both sides were measured in the same interleaved rounds, the ratio is taken round by
+round (a neighbour's burst hits both sides of a round alike) and the median of the rounds is judged,
+its spread (min-max) shown beside it.
 """
 
 from __future__ import annotations
 
 import re
+import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -27,6 +30,8 @@ class Verdict:
     target: str
     measured: str
     passed: bool | None  # None: not measured
+    value: float | None = None  # the figure judged (a ratio, or ms): the median of the rounds
+    spread: tuple[float, float] | None = None  # its min and max over the rounds
 
     @property
     def label(self) -> str:
@@ -39,12 +44,36 @@ def find(measurements: Iterable[Measurement], server: str, scenario: str, connec
                  and m.ok), None)
 
 
+def paired(ours: Measurement, theirs: Measurement, name: str) -> list[tuple[float, float]]:
+    """A figure of both sides, round by round, for the rounds both measured well."""
+    by_round = {s.round: v for s in theirs.rounds if s.ok and (v := getattr(s, name)) is not None}
+    return [(v, by_round[s.round]) for s in ours.rounds
+            if s.ok and s.round in by_round and (v := getattr(s, name)) is not None]
+
+
+def per_round(ours: Measurement, theirs: Measurement, name: str, combine: Callable[[float, float], float],
+              whole: float) -> tuple[float, tuple[float, float] | None, str]:
+    """(the median over paired rounds, its (min, max), how to say the spread); `whole` with fewer than two rounds."""
+    values = [combine(a, b) for a, b in paired(ours, theirs, name) if b]
+    if len(values) < 2:
+        return whole, None, ""
+    return statistics.median(values), (min(values), max(values)), f"{len(values)} rounds"
+
+
+def cpu_note(ours: Measurement, theirs: Measurement) -> str:
+    if ours.server_cpu_us is None or theirs.server_cpu_us is None:
+        return ""
+    return f"; server CPU {ours.server_cpu_us:,.0f} vs {theirs.server_cpu_us:,.0f} µs/req"
+
+
 def ratio_verdict(target: str, ours: Measurement | None, theirs: Measurement | None, at_least: float) -> Verdict:
-    """ours.rps / theirs.rps >= at_least."""
+    """ours.rps / theirs.rps >= at_least: the median of the per-round ratios when both were measured in rounds."""
     if ours is None or theirs is None or not ours.rps or not theirs.rps:
         return Verdict(target, "-", None)
-    ratio = ours.rps / theirs.rps
-    return Verdict(target, f"{ratio:.2f}x ({ours.rps:,.0f} vs {theirs.rps:,.0f} req/s)", ratio >= at_least)
+    ratio, spread, rounds = per_round(ours, theirs, "rps", lambda a, b: a / b, ours.rps / theirs.rps)
+    among = f"{spread[0]:.2f}-{spread[1]:.2f}x over {rounds}; " if spread else ""
+    return Verdict(target, f"{ratio:.2f}x ({among}{ours.rps:,.0f} vs {theirs.rps:,.0f} req/s{cpu_note(ours, theirs)})",
+                   ratio >= at_least, round(ratio, 3), spread and (round(spread[0], 3), round(spread[1], 3)))
 
 
 def stub_verdicts(ms: list[Measurement], connections: int) -> list[Verdict]:
@@ -72,8 +101,11 @@ def live_verdicts(ms: list[Measurement], connections: int) -> list[Verdict]:
     gw_one, direct_one = find(ms, GW_LIVE, "live", 1), find(ms, DIRECT, "live", 1)
     target = "live hop added p50 <= 0.5 ms at 1 connection (validation on)"
     if gw_one and direct_one and gw_one.p50_ms is not None and direct_one.p50_ms is not None:
-        added = gw_one.p50_ms - direct_one.p50_ms
-        hop = Verdict(target, f"{added:+.2f} ms ({gw_one.p50_ms:.2f} vs {direct_one.p50_ms:.2f} direct)", added <= 0.5)
+        added, spread, rounds = per_round(gw_one, direct_one, "p50_ms", lambda a, b: a - b,
+                                          gw_one.p50_ms - direct_one.p50_ms)
+        among = f"{spread[0]:+.2f} to {spread[1]:+.2f} ms over {rounds}; " if spread else ""
+        hop = Verdict(target, f"{added:+.2f} ms ({among}{gw_one.p50_ms:.2f} vs {direct_one.p50_ms:.2f} direct)",
+                      added <= 0.5, round(added, 3), spread and (round(spread[0], 3), round(spread[1], 3)))
     else:
         hop = Verdict(target, "-", None)
     throughput = ratio_verdict(f"live throughput >= 80% of the bare hop ({connections} connections)",

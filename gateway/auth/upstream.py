@@ -46,6 +46,10 @@ class UpstreamIdentity:
                 self.modes[name] = setting
         self._minted: dict[tuple[str, str, tuple[str, ...]], tuple[str, float]] = {}
 
+    def rewrites(self, service: str) -> bool:
+        """Whether the service's setting changes the Authorization header at all (`forward` leaves it)."""
+        return self.modes.get(service, "forward") != "forward"
+
     def apply(self, exchange: Exchange, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """`headers` (bound upstream) with the Authorization header the service's setting asks for."""
         assert exchange.service is not None

@@ -11,7 +11,7 @@ chaos run is for: the work was done, the client never heard. Delays are cut to `
 On a streamed operation `Prefer: delay` keeps its meaning of a pause between events (mocker/streams.py).
 
 Cheap when unused: the step is always in the pipeline (a runtime switch may arrive at any time), and a
-request on a gateway with no chaos configured or switched pays one scan of its header names and four flag checks
+request on a gateway with no chaos configured or switched pays one lookup in its header table and four flag checks
 (measured: ~1 µs, well under 1 % of a stub GET).
 """
 
@@ -52,12 +52,8 @@ class Chaos:
                               for s in services.values())
 
     async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
-        asked = None
-        if self.limits.prefer:
-            for name, _ in exchange.scope["headers"]:  # a plain scan: on almost every request there is no Prefer
-                if name == b"prefer":
-                    asked = self._asked(exchange)
-                    break
+        # the request's header table (made by the edge's first lookup): on almost every request there is no Prefer
+        asked = self._asked(exchange) if self.limits.prefer and "prefer" in exchange.headers else None
         response = await call_next(exchange)
         stub = exchange.notes.get(STUB_CHAOS)
         if asked is None and stub is None and not self.switches.active and not self.configured:

@@ -44,7 +44,7 @@ def check_response(service: Service, operation: Operation, status: int, content_
     mapping or the answer's (name, value) pairs, read only where the spec declares response headers. `parsed`:
     the body's JSON as other readers share it (Response.body_json), so it is parsed once."""
     declared = operation.responses
-    key, mimetype, content, media, json_body = _declared(operation, status, content_type)
+    key, mimetype, content, media, json_body, validator = _declared(service, operation, status, content_type)
     if key is None:
         listed = ", ".join(sorted(declared)) or "none"
         return [Violation("status", f"status {status} is not declared (declared: {listed})")]
@@ -53,28 +53,47 @@ def check_response(service: Service, operation: Operation, status: int, content_
         found.append(Violation("content-type", f"content type {mimetype or '(none)'} is not declared for {status} "
                                                f"(declared: {', '.join(content)})"))
     elif json_body and body and not body.isspace():
-        shared = parsed if parsed is not None and parsed.holds(body) else JsonOnce(body)
-        found += _body_violations(service, operation, key, media, shared)
+        if validator is _UNBUILT:  # its schema raised when compiled: raised here again, as on every such answer
+            validator = _validator(service, operation, key, media, quiet=False)
+        found += _body_violations(validator, parsed if parsed is not None and parsed.holds(body) else JsonOnce(body))
     if (declared[key] or {}).get("headers"):
         pairs = headers.items() if isinstance(headers, Mapping) else headers or ()
         found += _header_violations(service, operation, key, {k.lower(): v for k, v in pairs})
     return found[:MAX_REPORTED]
 
 
-def _declared(operation: Operation, status: int, content_type: str) -> tuple[str | None, str, dict[str, Any], str | None, bool]:
+def _declared(service: Service, operation: Operation, status: int,
+              content_type: str) -> tuple[str | None, str, dict[str, Any], str | None, bool, Any]:
     """What the operation declares for this status and media type: the response's key, the received media type
-    without parameters, the declared content, the declared media type it falls under, and whether a body of it is
-    judged as JSON. Worked out once per status and Content-Type (an upstream sends the same few), not per answer."""
+    without parameters, the declared content, the declared media type it falls under, whether a body of it is
+    judged as JSON, and the validator judging it (None: no schema; the body must still parse). Worked out once
+    per status and Content-Type (an upstream sends the same few), not per answer."""
     found = operation.cache.get(("declared", status, content_type))
     if found is None:
         key = _declared_status(operation.responses, status)
         mimetype = base_type(content_type) if content_type else ""
         content = ((operation.responses.get(key) or {}).get("content") or {}) if key is not None else {}
         media = _declared_media(content, mimetype)
-        found = (key, mimetype, content, media, media is not None and is_json(mimetype or "application/json"))
+        json_body = media is not None and is_json(mimetype or "application/json")
+        validator = _validator(service, operation, key, media) if json_body else None
+        found = (key, mimetype, content, media, json_body, validator)
         if len(operation.cache) < 4096:  # a bound: Content-Type is the upstream's to choose
             operation.cache[("declared", status, content_type)] = found
     return found
+
+
+def _validator(service: Service, operation: Operation, status: Any, media: Any, quiet: bool = True) -> Any:
+    """The body validator for a declared JSON media type (`body_validator`); `_UNBUILT` when its schema cannot be
+    compiled and `quiet` (the cache is built before any body needs it: only a body to judge raises)."""
+    try:
+        return body_validator(service, operation, status, media, any_media=not is_json(media))
+    except Exception:
+        if not quiet:
+            raise
+        return _UNBUILT
+
+
+_UNBUILT = object()
 
 
 def body_validator(service: Service, operation: Operation, status: str, media: str, any_media: bool = False) -> Any:
@@ -89,9 +108,9 @@ def body_validator(service: Service, operation: Operation, status: str, media: s
     return operation.cache[key]
 
 
-def _body_violations(service: Service, operation: Operation, status: str, media: str, body: JsonOnce) -> list[Violation]:
-    """A JSON body judged by its media type's schema (a range's such as `*/*` too: it still describes the JSON)."""
-    validator = body_validator(service, operation, status, media, any_media=not is_json(media))
+def _body_violations(validator: Any, body: JsonOnce) -> list[Violation]:
+    """A JSON body judged by its media type's schema (a range's such as `*/*` too: it still describes the JSON);
+    without a schema it must still be JSON."""
     try:
         document = body.value()
     except JsonLimitError as exc:  # nothing can walk it: the answer cannot be checked (a 502 on the proxy)

@@ -70,15 +70,24 @@ class AccessLogWriter:
     def __init__(self, stream: Any = None, json_lines: bool = True) -> None:
         self.stream = stream or sys.stderr
         self.json_lines = json_lines
-        self._pending: list[str] = []
+        self._pending: list[Any] = []  # JSON lines as bytes (decoded once per write), text lines as str
         self._scheduled = False
+        self._millisecond = -1  # the millisecond of the last JSON line, and its head: busy gateways write several in one
+        self._head = b""
 
-    def write(self, fields: dict[str, Any]) -> None:
-        if self.json_lines:
-            line = dump_json({"ts": _now(), "level": "info", "logger": "gw.access", **fields}).decode()
+    def write(self, fields: dict[str, Any], now: float | None = None) -> None:
+        """One line of `fields` (never empty, never naming ts, level or logger: the line's head) at `now` (a
+        time.time() the caller already has, or now)."""
+        if self.json_lines:  # the head, then the fields' object without its `{`: no dict merged per line
+            if now is None:
+                now = time.time()
+            second = int(now)
+            millisecond = second * 1000 + int(now % 1 * 1000)
+            if millisecond != self._millisecond:
+                self._millisecond, self._head = millisecond, _json_head(second, millisecond - second * 1000)
+            self._pending.append(self._head + dump_json(fields)[1:])
         else:
-            line = _text_line(fields)
-        self._pending.append(line)
+            self._pending.append(_text_line(fields))
         if not self._scheduled:
             self._scheduled = True
             try:
@@ -90,16 +99,18 @@ class AccessLogWriter:
         self._scheduled = False
         if self._pending:
             lines, self._pending = self._pending, []
+            text = b"\n".join(lines).decode() if self.json_lines else "\n".join(lines)
             try:
-                self.stream.write("\n".join(lines) + "\n")
+                self.stream.write(text + "\n")
                 self.stream.flush()
             except (OSError, ValueError):
                 pass
 
 
-def _now() -> str:
-    now = time.time()
-    return _second(int(now)) + f".{int(now % 1 * 1000):03d}Z"
+def _json_head(second: int, millisecond: int) -> bytes:
+    """`{"ts":"<UTC time to the millisecond>Z","level":"info","logger":"gw.access",`: how every access line starts."""
+    ts = f"{_second(second)}.{millisecond:03d}Z"
+    return dump_json({"ts": ts, "level": "info", "logger": "gw.access"})[:-1] + b","
 
 
 _seconds: tuple[int, str] = (-1, "")  # the last second formatted: an access line per request formats it once

@@ -31,29 +31,49 @@ from ..core.pipeline import Next
 from ..operator.journal import Entry, Journal
 from .aborted import ClientAborted
 from .client_address import ClientAddress
+from .own_paths import OWN_PREFIX
 
 log = logging.getLogger("gw")
 
 _SANE = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")
-Count = Callable[[Exchange, int], None]  # the metrics' count of a finished exchange and its status
+# the metrics' count of a finished exchange: its status, seconds to its answer, and whether it was for /_gw/
+Count = Callable[[Exchange, int, float, bool], None]
 CountAborted = Callable[[str], None]  # the metrics' count of a request its client cut short, by service
-OWN_PREFIX = "/_gw/"  # the gateway's own endpoints: not journaled (the dashboard polling them would fill it)
 KEEP_PARSED = 8 * 1024  # request bodies up to this size keep their parsed JSON in the journal (parsed values take ~10x)
 LOGGED_NOTES = ("upstream", "retries", "problem", "stub", "near_misses", "fallback_reason", "contract", "chaos")
 
 
 def request_id_for(exchange: Exchange) -> str:
     """The client's id when it is sane (so one id follows a request across services), else a new one."""
-    given = exchange.headers.get("x-request-id", "")
-    return given if _SANE.match(given) else new_request_id()
+    given = exchange.headers.get("x-request-id")
+    return given if given is not None and _SANE.match(given) else new_request_id()
+
+
+POOLED_IDS = 256  # request ids made per read of the system's randomness: one syscall per 256 requests, not one each
+_UUID_BYTES = 16
+# RFC 4122 over every 16 bytes of a pool at once: version 4 in byte 6's high nibble, variant 10 in byte 8's top bits
+_KEEP_BITS = int.from_bytes((b"\xff" * 6 + b"\x0f\xff\x3f" + b"\xff" * 7) * POOLED_IDS, "big")
+_SET_BITS = int.from_bytes((b"\x00" * 6 + b"\x40\x00\x80" + b"\x00" * 7) * POOLED_IDS, "big")
+_ids: list[str] = []  # made, not yet handed out; emptied in a forked child (workers never share one)
+os.register_at_fork(after_in_child=_ids.clear)
 
 
 def new_request_id() -> str:
-    """A random UUID (version 4) as 32 hex digits, what `uuid.uuid4().hex` gives, without making the UUID
-    object each request pays for."""
-    value = int.from_bytes(os.urandom(16), "big")
-    value = (value & ~(0xC000 << 48) | 0x8000 << 48) & ~(0xF000 << 64) | 0x4000 << 64  # RFC 4122 variant, version 4
-    return f"{value:032x}"
+    """A random UUID (version 4) as 32 hex digits, what `uuid.uuid4().hex` gives, taken from a pool made
+    POOLED_IDS at a time: per request a list pop, not a urandom syscall and 128-bit integer arithmetic."""
+    try:
+        return _ids.pop()  # atomic: gateways in threads of one process (tests) never get the same id
+    except IndexError:
+        return _refill()
+
+
+def _refill() -> str:
+    """POOLED_IDS new ids from one urandom read, version and variant bits set in one pass; returns one of them."""
+    size = _UUID_BYTES * POOLED_IDS
+    text = ((int.from_bytes(os.urandom(size), "big") & _KEEP_BITS) | _SET_BITS).to_bytes(size, "big").hex()
+    width = 2 * _UUID_BYTES
+    _ids[:] = [text[start:start + width] for start in range(width, len(text), width)]
+    return text[:width]
 
 
 class Observe:
@@ -77,18 +97,23 @@ class Observe:
         except ClientAborted as aborted:
             self.aborted(exchange, aborted)
             raise
+        status = response.status
+        seconds = time.perf_counter() - exchange.started
+        own = exchange.scope["path"].startswith(OWN_PREFIX)  # not traffic, not journaled (the dashboard's polling would fill it)
         if self.count is not None:
-            self.count(exchange, response.status)
-        duration_ms = round((time.perf_counter() - exchange.started) * 1000, 2)
+            self.count(exchange, status, seconds, own)
+        duration_ms = round(seconds * 1000, 2)
+        now = time.time()  # one instant for the access line and the journal entry
+        client = exchange.client_ip
         writer = access_log()
         if writer is not None:
-            writer.write(access_fields(exchange, response.status, duration_ms))
-        if not exchange.scope["path"].startswith(OWN_PREFIX):
-            self.keep(exchange, response, duration_ms)
+            writer.write(access_fields(exchange, status, duration_ms, client), now)
+        if not own:
+            self.keep(exchange, response, duration_ms, now, client)
         response.headers.append(("x-request-id", request_id))  # the journal holds this list: it shows there too
         return response
 
-    def keep(self, exchange: Exchange, response: Response, duration_ms: float) -> None:
+    def keep(self, exchange: Exchange, response: Response, duration_ms: float, now: float, client: str) -> None:
         """Into the request journal, and onto the live feed when someone listens. References only: JSON is built
         when the journal is read."""
         scope = exchange.scope
@@ -97,8 +122,8 @@ class Observe:
         if body is not None and len(body) > self.max_body:
             body = None
         parsed = exchange.request_json(body) if body and len(body) <= KEEP_PARSED else None  # verification reads it
-        entry = Entry(self.journal.next_cursor(), exchange.request_id, time.time(), scope["method"], scope["path"],
-                      scope.get("query_string", b""), scope["headers"], exchange.client_ip, response.status,
+        entry = Entry(self.journal.next_cursor(), exchange.request_id, now, scope["method"], scope["path"],
+                      scope.get("query_string", b""), scope["headers"], client, response.status,
                       response.headers, operation.service if operation else None, operation.key if operation else None,
                       exchange.mode, exchange.source, duration_ms, exchange.notes, body, parsed)
         self.journal.add(entry)
@@ -117,21 +142,20 @@ class Observe:
             self.count_aborted(service)
 
 
-def access_fields(exchange: Exchange, status: int, duration_ms: float) -> dict[str, Any]:
+def access_fields(exchange: Exchange, status: int, duration_ms: float, client: str) -> dict[str, Any]:
     """One access log line's fields, tied to everything else by the request id."""
-    fields: dict[str, Any] = {
-        "request_id": exchange.request_id,
-        "method": exchange.method,
-        "path": exchange.path,
-        "status": status,
-        "duration_ms": duration_ms,
-        "client": exchange.client_ip,
-    }
-    if exchange.operation is not None:
-        fields.update(service=exchange.operation.service, operation=exchange.operation.key,
-                      mode=exchange.mode, source=exchange.source)
+    scope = exchange.scope
+    fields: dict[str, Any] = {"request_id": exchange.request_id, "method": scope["method"], "path": scope["path"],
+                              "status": status, "duration_ms": duration_ms, "client": client}
+    operation = exchange.operation
+    if operation is not None:
+        fields["service"] = operation.service
+        fields["operation"] = operation.key
+        fields["mode"] = exchange.mode
+        fields["source"] = exchange.source
     notes = exchange.notes
-    for key in LOGGED_NOTES:
-        if key in notes:
-            fields[key] = notes[key]
+    if notes:
+        for key in LOGGED_NOTES:
+            if key in notes:
+                fields[key] = notes[key]
     return fields

@@ -14,6 +14,7 @@ from ..core.exchange import Exchange, Response
 from ..core.pipeline import Next, Pipeline, Step
 
 OWN_ROOT = "/_gw"
+OWN_PREFIX = OWN_ROOT + "/"  # what every path under it starts with
 
 
 class OwnPaths:
@@ -25,6 +26,6 @@ class OwnPaths:
     def __call__(self, exchange: Exchange, call_next: Next) -> Awaitable[Response]:
         """A branch only: the awaitable of the way taken (no frame of its own in a request's walk)."""
         path = exchange.path
-        if path != OWN_ROOT and not path.startswith(OWN_ROOT + "/"):
+        if path != OWN_ROOT and not path.startswith(OWN_PREFIX):
             return call_next(exchange)
         return Pipeline(self.steps, call_next).handler(exchange)  # chained per request: the gateway's own pages only

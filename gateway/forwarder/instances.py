@@ -40,6 +40,11 @@ class Instance:
         self.in_flight = 0
         self.current_weight = 0
 
+    def named(self, url: str) -> bool:
+        """Whether `url` names this instance: as configured or as parsed, a trailing slash either way."""
+        wanted = url.rstrip("/")
+        return wanted in ((self.breaker.url or self.text).rstrip("/"), self.text.rstrip("/"))
+
     def taking_requests(self) -> bool:
         """Healthy, and its circuit closed, half-open, or due to half-open (for readiness, not the hot path)."""
         return self.healthy and self.breaker.seconds_left() == 0

@@ -55,7 +55,6 @@ class Forwarder:
         self.upstream_identity = identity
         self.pools = {name: UpstreamPool.for_service(s, events) for name, s in services.items()}
         self.policies = {name: RetryPolicy(s.retries, s.backoff, s.backoff_max) for name, s in services.items()}
-        self._timeouts: dict[str, aiohttp.ClientTimeout] = {}  # per service, made with the client (`_timeout`)
         self._session: aiohttp.ClientSession | None = None
         # aiohttp is imported at start only where a service has an upstream to reach (forwarder/client.py): one
         # that has none answers 502 without the client, and a stub-only gateway never loads it
@@ -66,6 +65,7 @@ class Forwarder:
                                    events)
         breakers = [i.breaker for pool in self.pools.values() for i in pool.instances]
         self.circuits = SharedCircuits(state, breakers, events) if state is not None and state.kind != "memory" else None
+        self.hops = {name: ServiceHop(s, self.pools[name], self.policies[name], identity) for name, s in services.items()}
 
     async def start(self) -> None:
         if self._session is None and self.reaches_upstreams:  # otherwise made on first use (a runtime switch)
@@ -96,31 +96,30 @@ class Forwarder:
     async def forward(self, exchange: Exchange) -> Response:
         service, operation = exchange.service, exchange.operation
         assert service is not None and operation is not None
-        settings = self.settings[service.name]
-        pool = self.pools[service.name]
+        hop = self.hops[service.name]
+        pool = hop.pool
         if not pool.instances:
             raise Problem(502, detail=f"service {service.name} is in {exchange.mode} mode but has no upstream configured",
                           title="No upstream configured", slug="no-upstream")
-        suffix = request_target(exchange, service.base_path)
+        method = exchange.method
+        suffix = request_target(exchange, hop.prefix)
         body = await exchange.body()
-        headers = forward_headers(exchange, self.upstream_identity)
-        policy = self.policies[service.name]
-        retryable = may_retry(exchange.method, operation.idempotent or operation.key in settings.idempotent)
-        attempts = 1 + (policy.retries if retryable else 0)
+        headers = forward_headers(exchange, hop.identity)
+        attempts = hop.attempts(method, operation.idempotent or operation.key in hop.settings.idempotent)
         failure: Problem | None = None
         tried: tuple[Instance, ...] = ()  # a retry goes elsewhere while another instance is left
         for attempt in range(attempts):
             if attempt:
-                await asyncio.sleep(policy.delay(attempt))
+                await asyncio.sleep(hop.policy.delay(attempt))
                 exchange.notes["retries"] = attempt
             upstream = pool.pick(tried)
             if upstream is None:
                 raise failure or pool.unavailable()
             url = target_url(upstream, suffix)
             try:
-                response = await self._try(upstream, exchange.method, url, headers, body, settings)
+                response = await self._try(upstream, method, url, headers, body, hop)
             except TimeoutError:
-                failure = Problem(504, detail=f"{service.name} upstream did not answer within {settings.timeout:g}s",
+                failure = Problem(504, detail=f"{service.name} upstream did not answer within {hop.settings.timeout:g}s",
                                   title="Upstream timed out", slug="upstream-timeout")
                 tried = (*tried, upstream)
                 continue
@@ -138,7 +137,7 @@ class Forwarder:
                 continue
             exchange.notes["upstream"] = upstream.text
             try:
-                return await _answer(response, exchange.method == "HEAD", upstream)
+                return await _answer(response, method == "HEAD", upstream)
             except (client.ClientError, TimeoutError):
                 upstream.breaker.failed(probe=False)
                 if UpstreamFailed in self.events.listened:
@@ -148,7 +147,7 @@ class Forwarder:
         raise failure
 
     async def _try(self, upstream: Instance, method: str, url: URL, headers: list[tuple[str, str]], body: bytes,
-                   settings: ServiceConfig) -> aiohttp.ClientResponse:
+                   hop: ServiceHop) -> aiohttp.ClientResponse:
         """One attempt on one instance; its circuit learns how it went. The instance counts the
         request as in flight until `_answer` is done with the response (or it is released)."""
         breaker = upstream.breaker
@@ -157,13 +156,13 @@ class Forwarder:
         started = time.perf_counter()
         try:  # `timeout` bounds every wait on the upstream (for its answer, and between two reads of a streamed
             # body), as nginx's proxy_read_timeout does; one timer per request, not two
-            response = await self.session.request(method, url, headers=headers, data=body or None, allow_redirects=False,
-                                                  timeout=self._timeouts.get(settings.name) or self._timeout(settings))
+            response = await (self._session or self.session).request(method, url, headers=headers, data=body or None,
+                                                                     allow_redirects=False, timeout=hop.timeout())
         except (TimeoutError, client.ClientError) as exc:
             upstream.in_flight -= 1
             breaker.failed(probe)
             if UpstreamFailed in self.events.listened:
-                self.events.publish(UpstreamFailed(settings.name, upstream.text, time.perf_counter() - started,
+                self.events.publish(UpstreamFailed(hop.name, upstream.text, time.perf_counter() - started,
                                                    failure_kind(exc)))
             raise
         except asyncio.CancelledError:
@@ -175,14 +174,37 @@ class Forwarder:
         else:
             breaker.succeeded(probe)
         if UpstreamAnswered in self.events.listened:
-            self.events.publish(UpstreamAnswered(settings.name, upstream.text, time.perf_counter() - started,
+            self.events.publish(UpstreamAnswered(hop.name, upstream.text, time.perf_counter() - started,
                                                  response.status))
         return response
 
 
-    def _timeout(self, settings: ServiceConfig) -> aiohttp.ClientTimeout:
-        timeout = self._timeouts[settings.name] = client.ClientTimeout(total=None, sock_connect=settings.connect_timeout,
-                                                                       sock_read=settings.timeout)
+class ServiceHop:
+    """What forwarding to one service needs, worked out once at start rather than on every request: its pool,
+    retry policy, mount prefix, the upstream identity when it changes anything, and the client timeout."""
+
+    __slots__ = ("_timeout", "identity", "name", "policy", "pool", "prefix", "settings")
+
+    def __init__(self, settings: ServiceConfig, pool: UpstreamPool, policy: RetryPolicy,
+                 identity: UpstreamIdentity | None) -> None:
+        self.name = settings.name
+        self.settings = settings
+        self.pool = pool
+        self.policy = policy
+        self.prefix = mount_prefix(settings.base_path)
+        self.identity = identity if identity is not None and identity.rewrites(settings.name) else None
+        self._timeout: aiohttp.ClientTimeout | None = None  # made on first use: aiohttp is loaded by then
+
+    def attempts(self, method: str, marked_idempotent: bool) -> int:
+        """1, plus the policy's retries for a request that is safe to send twice."""
+        retries = self.policy.retries
+        return 1 + retries if retries and may_retry(method, marked_idempotent) else 1
+
+    def timeout(self) -> aiohttp.ClientTimeout:
+        timeout = self._timeout
+        if timeout is None:
+            timeout = self._timeout = client.ClientTimeout(total=None, sock_connect=self.settings.connect_timeout,
+                                                           sock_read=self.settings.timeout)
         return timeout
 
 
@@ -192,20 +214,21 @@ def broke_off(service: str) -> Problem:
                    slug="upstream-incomplete")
 
 
-def request_target(exchange: Exchange, base_path: str) -> str:
-    """The path and query below the service's base path, exactly as the client encoded them."""
-    raw = exchange.scope.get("raw_path") or exchange.path.encode()
+def request_target(exchange: Exchange, prefix: str) -> str:
+    """The path and query below the service's mount prefix (`mount_prefix`), exactly as the client encoded them."""
+    scope = exchange.scope
+    raw = scope.get("raw_path") or exchange.path.encode()
     path = raw.decode("latin-1").split("?", 1)[0]
-    base = mount_prefix(base_path)
-    if base and not path.startswith(base):
+    if prefix and not path.startswith(prefix):
         path = exchange.path  # the server decoded something odd; fall back to the routed path
-    path = path[len(base):] or "/"
-    for segment in unquote(path).split("/"):
-        if segment in (".", "..") or "\\" in segment or "\x00" in segment:
-            raise Problem(400, detail="paths with dot segments, backslashes or NUL are not forwarded",
-                          title="Unsafe path", slug="unsafe-path")
-    query = exchange.scope.get("query_string", b"").decode("latin-1")
-    return f"{path}?{query}" if query else path
+    path = path[len(prefix):] or "/"
+    if "%" in path or "." in path or "\\" in path or "\x00" in path:  # otherwise no segment can be unsafe
+        for segment in unquote(path).split("/"):
+            if segment in (".", "..") or "\\" in segment or "\x00" in segment:
+                raise Problem(400, detail="paths with dot segments, backslashes or NUL are not forwarded",
+                              title="Unsafe path", slug="unsafe-path")
+    query = scope.get("query_string")
+    return f"{path}?{query.decode('latin-1')}" if query else path
 
 
 def target_url(upstream: Instance, suffix: str) -> URL:

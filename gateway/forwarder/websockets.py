@@ -91,7 +91,7 @@ class WebSocketPassThrough:
         instance = pool.pick()
         if instance is None:
             raise pool.unavailable()
-        url = target_url(instance, request_target(exchange, settings.base_path))
+        url = target_url(instance, request_target(exchange, self.forwarder.hops[settings.name].prefix))
         headers = [(k, v) for k, v in forward_headers(exchange, self.forwarder.upstream_identity)
                    if k.lower() not in SOCKET_HEADERS]
         protocols = [p.strip() for p in exchange.headers.get("sec-websocket-protocol", "").split(",") if p.strip()]

@@ -38,6 +38,7 @@ from .streams import (
     stream_headers,
     stream_kind,
     streamed_accept,
+    streamed_media,
 )
 
 log = logging.getLogger("gw.mocker")
@@ -70,11 +71,13 @@ class Mocker:
                 return recorded
         operation, service = exchange.operation, exchange.service
         assert operation is not None and service is not None
-        prefs = parse_prefer(exchange.headers.get("prefer"))
+        headers = exchange.headers
+        prefs = parse_prefer(headers.get("prefer"))
         if service.name in self.dynamic:
-            prefs = dynamic_by_default(prefs, exchange.headers.get("prefer"))
-        accept = exchange.headers.get("accept")
-        accept = await streamed_accept(exchange) or accept  # `"stream": true` in the body, as OpenAI-style APIs read it
+            prefs = dynamic_by_default(prefs, headers.get("prefer"))
+        accept = headers.get("accept")
+        if streamed_media(operation):  # `"stream": true` in the body, as OpenAI-style APIs read it
+            accept = await streamed_accept(exchange) or accept
         cache_key = (prefs.code, prefs.example, accept)
         request_key = None
         if not prefs.dynamic:

@@ -128,7 +128,7 @@ async def streamed_accept(exchange: Exchange) -> str | None:
     operation = exchange.operation
     if operation is None or "json" not in (exchange.headers.get("content-type") or ""):
         return None
-    declared = _streamed_media(operation)
+    declared = streamed_media(operation)
     if not declared:
         return None
     body = await exchange.body()
@@ -141,7 +141,7 @@ async def streamed_accept(exchange: Exchange) -> str | None:
     return declared[0] if isinstance(document, dict) and document.get("stream") is True else None
 
 
-def _streamed_media(operation: Operation) -> list[str]:
+def streamed_media(operation: Operation) -> list[str]:
     """The streaming media types the operation's 2xx answers document, worked out once per operation."""
     key = ("validator", "streamed media")  # kept with the validators when the mocker drops old answers
     found = operation.cache.get(key)

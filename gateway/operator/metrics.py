@@ -19,7 +19,6 @@ import os
 import platform
 import shutil
 import tempfile
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -52,6 +51,7 @@ MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 CIRCUIT_VALUES = {CircuitClosed.after: 0, CircuitHalfOpened.after: 1, CircuitOpened.after: 2}
 # From a cached stub answer (well under a millisecond) to a slow upstream (tens of seconds).
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+SERIES_KEPT = 4096  # label combinations whose children the hot path keeps at hand
 RECORDED_SOURCE = "recorded"  # a stub file answered (stub and spy modes; fallback notes it as stub_source)
 
 
@@ -91,13 +91,16 @@ def instance_label(url: str) -> str:
     return str(parsed.with_user(None)) if parsed.user or parsed.password else url
 
 
-@dataclass
-class _OperationSeries:
-    """The children one (service, operation) uses on every request, bound once."""
+class _Series:
+    """The children one finished exchange's labels count into, bound once per label combination."""
 
-    duration: Any
-    requests: dict[tuple[str, int, str], Any]
-    service: _ServiceSeries
+    __slots__ = ("duration", "key", "requests", "service")
+
+    def __init__(self, key: tuple[str, str], requests: Any, duration: Any, service: _ServiceSeries) -> None:
+        self.key = key  # (service, operation): the labels of the rarer counts (contract breaches, chaos)
+        self.requests = requests
+        self.duration = duration
+        self.service = service
 
 
 @dataclass
@@ -165,7 +168,7 @@ class GatewayMetrics:
             own.register(_BuildInfo())
             ProcessCollector(registry=own)  # this process's CPU, memory, open files, start time
             PlatformCollector(registry=own)
-        self._operations: dict[tuple[str, str], _OperationSeries] = {}
+        self._series: dict[tuple[str, str, str, int, str], _Series] = {}  # at most SERIES_KEPT
         self._services: dict[str, _ServiceSeries] = {}
         self._upstreams: dict[tuple[str, str], tuple[Any, str]] = {}
         self._breakers: list[Breaker] = []
@@ -193,32 +196,33 @@ class GatewayMetrics:
 
     # --- the hot path -------------------------------------------------------------------------
 
-    def observe(self, exchange: Exchange, status: int) -> None:
-        """Count one finished exchange. Requests to the gateway's own /_gw/ endpoints are not traffic."""
+    def observe(self, exchange: Exchange, status: int, seconds: float, own: bool) -> None:
+        """Count one finished exchange that took `seconds`. Requests to the gateway's own /_gw/ endpoints (`own`)
+        are not traffic."""
         operation = exchange.operation
         if operation is not None:
-            key = (operation.service, operation.key)
-        elif exchange.source == "gateway" or exchange.path.startswith("/_gw/"):
+            labels = (operation.service, operation.key, exchange.mode, status, exchange.source)
+        elif own or exchange.source == "gateway":
             return  # the admin API, dashboard, docs, health, metrics: whichever step answered them
         else:
-            key = (exchange.service.name if exchange.service is not None else "", "")
-        series = self._operations.get(key) or self._bind(key)
-        labels = (exchange.mode, status, exchange.source)
-        counter = series.requests.get(labels)
-        if counter is None:
-            counter = series.requests[labels] = self.requests.labels(*key, labels[0], str(status), labels[2])
-        counter.inc()
-        series.duration.observe(time.perf_counter() - exchange.started)
+            labels = (exchange.service.name if exchange.service is not None else "", "", exchange.mode, status,
+                      exchange.source)
+        series = self._series.get(labels)
+        if series is None:
+            series = self._bind(labels)
+        series.requests.inc()
+        series.duration.observe(seconds)
         if exchange.notes:
-            self._observe_notes(exchange, key, series.service)
+            self._observe_notes(exchange, series)
 
     def aborted(self, service: str) -> None:
         """A request cut short by its client (gateway/edge/aborted.py): counted here, never as answered."""
         self.aborted_requests.labels(service).inc()
 
-    def _observe_notes(self, exchange: Exchange, key: tuple[str, str], service: _ServiceSeries) -> None:
+    def _observe_notes(self, exchange: Exchange, series: _Series) -> None:
         """What the steps noted on the way: stub match or near misses, retries, a 429, a contract breach."""
         notes = exchange.notes
+        service = series.service
         if exchange.source == RECORDED_SOURCE or notes.get("stub_source") == RECORDED_SOURCE:
             service.stub_matches.inc()
         elif "near_misses" in notes:
@@ -228,9 +232,9 @@ class GatewayMetrics:
         if notes.get("problem") == "rate-limited":
             service.rate_limited.inc()
         if "contract" in notes:
-            self.contract_violations.labels(*key).inc()
+            self.contract_violations.labels(*series.key).inc()
         if "chaos" in notes:
-            self._observe_chaos(key, notes["chaos"])
+            self._observe_chaos(series.key, notes["chaos"])
 
     def _observe_chaos(self, key: tuple[str, str], injected: dict[str, Any]) -> None:
         """A delay or a fault injected on purpose (gateway/chaos/step.py): rare enough to resolve labels here."""
@@ -239,14 +243,19 @@ class GatewayMetrics:
         if "fault" in injected:
             self.injected_faults.labels(*key, injected["fault"]).inc()
 
-    def _bind(self, key: tuple[str, str]) -> _OperationSeries:
-        service = self._services.get(key[0])
+    def _bind(self, labels: tuple[str, str, str, int, str]) -> _Series:
+        """The children of one label combination, through prometheus_client's `labels()`; kept for the next request
+        while fewer than SERIES_KEPT are (an upstream answering ever new status codes cannot grow it without end)."""
+        name, operation, mode, status, source = labels
+        service = self._services.get(name)
         if service is None:
-            name = key[0]
             service = self._services[name] = _ServiceSeries(
                 self.rate_limited.labels(name), self.stub_matches.labels(name), self.near_misses.labels(name),
                 self.retries.labels(name))
-        series = self._operations[key] = _OperationSeries(self.request_duration.labels(*key), {}, service)
+        series = _Series((name, operation), self.requests.labels(name, operation, mode, str(status), source),
+                         self.request_duration.labels(name, operation), service)
+        if len(self._series) < SERIES_KEPT:
+            self._series[labels] = series
         return series
 
     def upstream_answered(self, event: UpstreamAnswered) -> None:

@@ -174,12 +174,12 @@ class GatewayState:
         return self._operation(name, key, bound)
 
     def instances(self, name: str) -> list[InstanceView]:
-        return [InstanceView(i.breaker.url or i.text, i.text, i.snapshot(), i.checked_at) for i in self._instances(name)]
+        return [self.view(i) for i in self._instances(name)]
 
-    def instance(self, name: str, url: str) -> InstanceView | None:
-        """The instance named by its URL as configured or as parsed, a trailing slash either way."""
-        wanted = url.rstrip("/")
-        return next((i for i in self.instances(name) if wanted in (i.url.rstrip("/"), i.address.rstrip("/"))), None)
+    @staticmethod
+    def view(instance: Instance) -> InstanceView:
+        """One instance as it is now."""
+        return InstanceView(instance.breaker.url or instance.text, instance.text, instance.snapshot(), instance.checked_at)
 
     # -- building views ----------------------------------------------------------------------------
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import parse_qs
 
 from ..settings.config import mount_prefix
 from ..spec.load import Service
@@ -29,14 +28,13 @@ def entry_request(entry: Entry, base_path: str) -> RequestView:
     """A journaled exchange as the stubs' matchers see a live request."""
     base = mount_prefix(base_path)
     path = entry.path[len(base):] if entry.path.startswith(base) else entry.path
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in entry.request_headers}
-    query = parse_qs(entry.query.decode("latin-1"), keep_blank_values=True)
-    return RequestView(entry.method, path or "/", query, headers, entry.body or b"", parsed=entry.parsed)
+    return RequestView(entry.method, path or "/", body=entry.body or b"", parsed=entry.parsed, query_string=entry.query,
+                       raw_headers=entry.request_headers)
 
 
 def matching(journal: Journal, service: Service, matcher: Stub) -> Iterator[Entry]:
     for entry in list(journal.entries):
-        if entry.service == service.name and judge(matcher, entry_request(entry, service.base_path)).matched:
+        if entry.service == service.name and judge(matcher, entry_request(entry, service.base_path), explain=False).matched:
             yield entry
 
 

@@ -20,6 +20,7 @@ import os
 import pickle
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,15 +79,28 @@ def trial(config: GatewayConfig, settings: ServiceConfig, bounds: Bounds) -> tup
 
 
 class Refused(Exception):
-    """The worker went past a bound (time, memory) or died: one line saying which."""
+    """The worker went past a bound (time, memory) or died: one line saying which; `file`: the file it was reading
+    when the deadline passed, where it said (`reading`)."""
+
+    def __init__(self, reason: str, file: str | None = None) -> None:
+        super().__init__(reason)
+        self.file = file
+
+
+READING = "reading"  # a worker's note before each file it reads: ("reading", path), then its one answer
+
+
+def reading(sender: Any) -> Callable[[Path], None]:
+    """For a worker that reads many files: tell the gateway each one before it is read (`Refused.file`)."""
+    return lambda file: sender.send_bytes(pickle.dumps((READING, str(file)), protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def run_bounded(target: Any, args: tuple[Any, ...], bounds: Bounds) -> Any:
     """`target(sender, *args)` in a worker process; what it sent (pickled), or Refused when it took longer than
-    `bounds.timeout` (it is killed: nothing of it keeps running) or stopped without an answer. Blocks: call it
-    from a thread (`asyncio.to_thread`), never on the event loop. One worker at a time (the poller and the admin
-    API may both reload): memory stays within one `reload_max_memory`, and multiprocessing's child list is not
-    thread-safe."""
+    `bounds.timeout` (it is killed: nothing of it keeps running; the file it said it was `reading` is named) or
+    stopped without an answer. Blocks: call it from a thread (`asyncio.to_thread`), never on the event loop. One
+    worker at a time (the poller and the admin API may both reload): memory stays within one `reload_max_memory`,
+    and multiprocessing's child list is not thread-safe."""
     with _ONE_AT_A_TIME:
         return _run(target, args, bounds)
 
@@ -100,14 +114,20 @@ def _run(target: Any, args: tuple[Any, ...], bounds: Bounds) -> Any:
     worker = context.Process(target=target, args=(sender, *args), name="gw reload", daemon=True)
     worker.start()
     sender.close()
+    deadline = time.monotonic() + bounds.timeout
+    file = None
     try:
-        if not receiver.poll(bounds.timeout):
-            raise Refused(f"loading took longer than reload_timeout ({bounds.timeout:g} s)")
-        try:
-            return pickle.loads(receiver.recv_bytes())
-        except (EOFError, OSError):
-            worker.join(1)
-            raise Refused(_died(worker.exitcode, bounds)) from None
+        while True:
+            if not receiver.poll(max(0.0, deadline - time.monotonic())):
+                raise Refused(f"loading took longer than reload_timeout ({bounds.timeout:g} s)", file)
+            try:
+                message = pickle.loads(receiver.recv_bytes())
+            except (EOFError, OSError):
+                worker.join(1)
+                raise Refused(_died(worker.exitcode, bounds)) from None
+            if message[0] != READING:
+                return message
+            file = message[1]
     finally:
         receiver.close()
         if worker.is_alive():
@@ -134,10 +154,12 @@ def reload_stubs(store: StubStore, bounds: Bounds) -> str | None:
     try:
         outcome, payload = run_bounded(_stubs_work, (store.root, store.services, bounds), bounds)
     except Refused as exc:
-        outcome, payload = "error", str(exc)
+        outcome, payload, where = "error", str(exc), exc.file or store.root  # the file past the deadline, named
+    else:
+        where = store.root
     if outcome == "error":
-        log.error("stubs not reloaded, keeping the ones loaded before: %s: %s", store.root, payload)
-        return f"{store.root}: {payload}"
+        log.error("stubs not reloaded, keeping the ones loaded before: %s: %s", where, payload)
+        return f"{where}: {payload}"
     stubs, errors = payload
     store.replace(stubs, [StubError(*error) for error in errors])
     for error in store.errors:
@@ -178,7 +200,7 @@ def _stubs_work(sender: Any, root: Path, services: list[str], bounds: Bounds) ->
     """Read every stub file as the gateway would; send back the stubs and the broken files' errors."""
     _in_worker(bounds)
     try:
-        store = StubStore(root, services)
+        store = StubStore(root, services, reading(sender))
         message: tuple[str, Any] = ("ok", (store.stubs, [(e.source, e.key, e.reason) for e in store.errors]))
         sender.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
     except (MemoryError, RecursionError) as exc:

@@ -113,7 +113,10 @@ class ChaosLimits(Block):
 
 
 def check_chaos(value: Any) -> ChaosSettings:
-    """A `chaos:` block (service, operation, runtime switch): {delay, fault, rate, status}; SettingsError if wrong."""
+    """A `chaos:` block (service, operation, runtime switch): {delay, fault, rate, status}; SettingsError if wrong.
+    One already read (settings built again from settings) is taken as it is."""
+    if isinstance(value, ChaosSettings):
+        return value
     if not isinstance(value, dict):
         raise SettingsError("", "expected a mapping such as {delay: 300ms, fault: connection_reset, rate: 0.05}")
     unknown = sorted(set(value) - set(CHAOS_KEYS))

@@ -44,7 +44,19 @@ from .policy_settings import (
 from .simulation import StateSettings, check_state
 from .sources import EnvironmentSource, FileSource, Inputs, environment_settings, loading, read_yaml
 from .spec_cache import cached_path
-from .types import BLOCK_CONFIG, Block, ByteSize, Duration, Strings, Text, at_least, one_of, parsed_by
+from .types import (
+    BLOCK_CONFIG,
+    Block,
+    ByteSize,
+    Duration,
+    Strings,
+    Text,
+    at_least,
+    comma_separated,
+    one_of,
+    parsed_by,
+    string_list,
+)
 
 __all__ = ["MODES", "PROXIED_MODES", "SPEC_SUFFIXES", "ConfigError", "GatewayConfig", "ServiceConfig", "apply_overrides",
            "build_config", "config_for_specs", "load_config", "load_config_here", "mount_prefix",
@@ -93,22 +105,6 @@ def weighted_upstreams(value: Any) -> dict[str, int]:
     return weighted
 
 
-def _upstream_auth(value: Any) -> Any:
-    return check_upstream_auth(value)
-
-
-def _state(value: Any) -> StateSettings | None:
-    return value if isinstance(value, StateSettings) else check_state(value)
-
-
-def _chaos(value: Any) -> ChaosSettings | None:
-    return value if isinstance(value, ChaosSettings) else check_chaos(value)
-
-
-def _roles(value: Any) -> dict[str, list[str]]:
-    return check_roles(value)
-
-
 class ServiceConfig(Block):
     """One downstream service: its contract, where it lives, and how the gateway treats it."""
 
@@ -131,12 +127,12 @@ class ServiceConfig(Block):
     circuit_breaker: CircuitBreakerSettings = Field(default_factory=CircuitBreakerSettings)
     health_check: HealthCheckSettings = Field(default_factory=HealthCheckSettings)
     rate_limit: RateLimitSettings | None = None  # None: the gateway-wide limit
-    upstream_auth: Annotated[Any, parsed_by(_upstream_auth)] = "forward"  # forward | strip | mint | {bearer: TOKEN}
-    roles: Annotated[dict[str, list[str]], parsed_by(_roles)] = Field(default_factory=dict)  # {"*" or opKey: [roles]}
+    upstream_auth: Annotated[Any, parsed_by(check_upstream_auth)] = "forward"  # forward | strip | mint | {bearer: TOKEN}
+    roles: Annotated[dict[str, list[str]], parsed_by(check_roles)] = Field(default_factory=dict)  # {"*" or opKey: [roles]}
     websockets: Strings = Field(default_factory=list)  # paths (below base_path) passed through as WebSockets
     contract: ContractSettings | None = None  # None: the gateway-wide setting
-    state: Annotated[StateSettings | None, parsed_by(_state)] = None  # stateful resources (gateway/simulation/)
-    chaos: Annotated[ChaosSettings | None, parsed_by(_chaos)] = None  # delay and faults on purpose (chaos/settings.py)
+    state: Annotated[StateSettings | None, parsed_by(check_state)] = None  # stateful resources (gateway/simulation/)
+    chaos: Annotated[ChaosSettings | None, parsed_by(check_chaos)] = None  # delay and faults on purpose (chaos/settings.py)
     brackets: bool = False  # read `a[b][0]=x`, `a[]=x` as nested in queries and forms where the spec does not say deepObject
 
     @model_validator(mode="before")
@@ -179,16 +175,7 @@ class ServiceConfig(Block):
         return self.roles.get(operation_key, self.roles.get("*", []))
 
 
-def _redact_list(value: Any) -> Any:
-    """`headers: a, b` as `[a, b]` (the redact lists always read commas)."""
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    raise SettingsError("", "expected a list of strings")
-
-
-RedactList = Annotated[list[str], BeforeValidator(_redact_list)]
+RedactList = string_list(comma_separated)  # `headers: a, b` as `[a, b]` (the redact lists always read commas)
 
 
 class RedactSettings(Block):

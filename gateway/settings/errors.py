@@ -101,20 +101,31 @@ def block_at(model: type[BaseModel], loc: list[Any]) -> type[BaseModel] | None:
     """The block a place names: fields into their model, mapping values and list items into theirs."""
     from pydantic import BaseModel
 
+    current = type_at(model, loc)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def type_at(model: type[BaseModel], keys: list[Any], items: bool = True) -> Any:
+    """The type (unwrapped) of the setting a place names, walked down from `model`: a field into its annotation,
+    a mapping's key into its values' type and (with `items`) a list position into its items'; None when some
+    key names no field, or steps into what holds no settings."""
+    from pydantic import BaseModel
+
     current: Any = model
-    for part in loc:
+    for part in keys:
         current = _unwrap(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
             info = _field(current, str(part))
             if info is None:
                 return None
             current = info.annotation
-        elif get_origin(current) in (dict, list, tuple):
-            current = get_args(current)[-1] if get_origin(current) is dict else (get_args(current) or (None,))[0]
+        elif get_origin(current) is dict:
+            current = get_args(current)[-1]
+        elif items and get_origin(current) in (list, tuple):
+            current = (get_args(current) or (None,))[0]
         else:
             return None
-    current = _unwrap(current)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+    return _unwrap(current)
 
 
 def _field(model: type[BaseModel], key: str) -> Any:

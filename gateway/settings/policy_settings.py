@@ -8,11 +8,11 @@ unknown keys are refused, and a block's `check()` adds the rules a type cannot s
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
-from .types import Block, ByteSize, Duration, SettingsError, Strings, Text
+from .types import Block, ByteSize, Duration, SettingsError, Strings, Text, string_list
 
 LOCAL_ORIGINS = ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"]
 LOAD_BALANCING = ("round_robin", "weighted_round_robin", "least_connections", "random")
@@ -108,13 +108,7 @@ class LoginSettings(Block):
     window: Duration = 300.0
 
 
-def _keys(value: Any) -> Any:
-    if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
-        raise SettingsError("", "expected a list of keys")
-    return value
-
-
-Keys = Annotated[list[str], BeforeValidator(_keys)]
+Keys = string_list(reason="expected a list of keys")
 
 
 class AuthSettings(Block):

@@ -13,14 +13,14 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Any, get_origin
 
 import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_settings import PydanticBaseSettingsSource
 
-from .errors import ConfigError, _field, _unwrap
+from .errors import ConfigError, type_at
 
 NOT_SETTINGS = {"GW_URL", "GW_CONFIG", "GW_SERVE_ARGS", "GW_JUDGE_CROSSCHECK"}  # the last: judge.py's debugging switch
 
@@ -103,20 +103,8 @@ def _value(raw: str, listed: bool) -> Any:
 
 def is_list(model: type[BaseModel], keys: list[str]) -> bool:
     """Whether the field at `keys` holds a list (by its type): mapping values and models are walked into."""
-    current: Any = model
-    for key in keys:
-        current = _unwrap(current)
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            info = _field(current, key)
-            if info is None:
-                return False
-            current = info.annotation
-        elif get_origin(current) is dict:
-            current = get_args(current)[1]
-        else:
-            return False
-    current = _unwrap(current)
-    return get_origin(current) in (list, tuple) or current in (list, tuple)
+    current = type_at(model, keys, items=False)
+    return current is not None and (get_origin(current) in (list, tuple) or current in (list, tuple))
 
 
 def read_yaml(path: Path) -> dict[str, Any]:

@@ -1,7 +1,9 @@
-"""Where a spec given by URL is kept on disk: a pure function of the URL.
+"""Where gw keeps files between starts (`$XDG_CACHE_HOME/gw`, else `~/.cache/gw`), and where a spec given by URL
+is kept on disk: a pure function of the URL.
 
 Settings name a spec's file (`GatewayConfig.spec_path`), and for a URL that file is its cached copy;
-`spec/fetch.py` writes the copies. Both read the place from here, so neither imports the other.
+`spec/fetch.py` writes the copies. Both read the place from here, so neither imports the other; the spec checks'
+findings (`spec/checks.py`) are kept below the same root.
 """
 
 from __future__ import annotations
@@ -12,9 +14,14 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 
+def cache_root() -> Path:
+    """gw's cache folder: `$XDG_CACHE_HOME/gw`, else `~/.cache/gw` (read each time: tests and users may set it)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gw"
+
+
 def remote_cache() -> Path:
     """Where fetched specs are kept."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gw" / "remote"
+    return cache_root() / "remote"
 
 
 def url_root(url: str) -> Path:

@@ -63,29 +63,47 @@ def _text(value: Any) -> Any:
     return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
-def _one_or_many(value: Any) -> Any:
-    """`origins: http://a` as `origins: [http://a]`."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    raise SettingsError("", "expected a list of strings")
+def string_list(from_text: Callable[[str], list[str]] | None = None, reason: str = "expected a list of strings") -> Any:
+    """A list of strings; a single string is read by `from_text` (None: refused), anything else refused with `reason`."""
+    def read(value: Any) -> Any:
+        if isinstance(value, str) and from_text is not None:
+            return from_text(value)
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return value
+        raise SettingsError("", reason)
+
+    return Annotated[list[str], BeforeValidator(read)]
+
+
+def comma_separated(text: str) -> list[str]:
+    """`a, b` as `[a, b]`."""
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 ByteSize = Annotated[int, BeforeValidator(parse_size)]
 Text = Annotated[str, BeforeValidator(_text)]
-Strings = Annotated[list[str], BeforeValidator(_one_or_many)]
+Strings = string_list(lambda text: [text])  # `origins: http://a` as `origins: [http://a]`
 
 
-def one_of(*choices: str) -> Any:
-    """A string type that is one of `choices` (the message lists them)."""
-    def check(value: str) -> str:
+def choice(*choices: str) -> Callable[[Any], str]:
+    """A check that a value is one of `choices` (the message lists them)."""
+    def check(value: Any) -> str:
         if value not in choices:
             raise SettingsError("", f"must be one of {', '.join(choices)}, got {value!r}")
         return value
 
-    return Annotated[str, AfterValidator(check)]
+    return check
+
+
+def one_of(*choices: str) -> Any:
+    """A string type that is one of `choices`."""
+    return Annotated[str, AfterValidator(choice(*choices))]
+
+
+def optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`parse`, with null (None) read as "not set" (a per-operation part that follows its service)."""
+    return lambda value: None if value is None else parse(value)
 
 
 def at_least(low: int, reason: str | None = None) -> Any:

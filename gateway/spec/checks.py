@@ -21,7 +21,9 @@ from typing import Any
 import orjson
 
 from ..settings.config import ConfigError
+from ..settings.spec_cache import cache_root
 from .refs import UNRESOLVED, RefError, pointer_target
+from .walk import LocalRefs, spelled, survey
 
 log = logging.getLogger("gw.specs")
 
@@ -53,38 +55,39 @@ def merge_warnings(precise: list[str], deep: list[str]) -> list[str]:
     return list(dict.fromkeys([*precise, *(line for line in deep if line not in vague)]))
 
 
-def semantic_warnings(raw: dict[str, Any], spec_file: Path) -> list[str]:
+def semantic_warnings(raw: dict[str, Any], spec_file: Path, key: ContentKey | None = None) -> list[str]:
     """What openapi-spec-validator finds beyond structure (examples, defaults that break their
-    schemas...), as located warnings; saved in the cache for the next start."""
+    schemas...), as located warnings; saved in the cache for the next start (under `key`, the document's
+    `ContentKey` when the loader already worked it out)."""
     try:
         warnings = _semantic_warnings(raw, spec_file, checker_for(raw))
     except Exception as exc:  # the checker's own failure must not stop a servable spec
         warnings = [f"{spec_file}: could not finish checking the document ({type(exc).__name__}: {short(str(exc))})"]
-    _save(raw, [w.replace(str(spec_file), "{spec}", 1) for w in warnings])
+    save_cached((key or ContentKey(raw)).file(), [w.replace(str(spec_file), "{spec}", 1) for w in warnings])
     return warnings
 
 
-def cached_warnings(raw: dict[str, Any], spec_file: Path, cache: Path | None = None) -> list[str] | None:
-    """The warnings of an earlier check of exactly this document (whose cache file may be known), if any."""
+def cached_warnings(key: ContentKey, spec_file: Path) -> list[str] | None:
+    """The warnings of an earlier check of exactly this document (by its `ContentKey`), if any."""
     try:
-        data = json.loads((cache or cache_file(raw)).read_text())
+        data = json.loads(key.file().read_text())
     except (OSError, ValueError):
         return None
     return [w.replace("{spec}", str(spec_file)) for w in data] if isinstance(data, list) else None
 
 
-def check_in_background(raw: dict[str, Any], spec_file: Path, into: list[str]) -> None:
+def check_in_background(raw: dict[str, Any], spec_file: Path, into: list[str], key: ContentKey) -> None:
     """Work the warnings out in a thread, log them, and add them to `into` (the service's list); in a process
-    about to fork its workers, later, in them (`defer_background_checks`)."""
+    about to fork its workers, later, in them (`defer_background_checks`). `key`: the document's `ContentKey`."""
     if _deferred is not None:
-        _deferred.append((raw, spec_file, into))
+        _deferred.append((raw, spec_file, into, key))
         return
-    threading.Thread(target=_check, args=(raw, spec_file, into), name=f"check {spec_file.name}", daemon=True).start()
+    threading.Thread(target=_check, args=(raw, spec_file, into, key), name=f"check {spec_file.name}", daemon=True).start()
 
 
-def _check(raw: dict[str, Any], spec_file: Path, into: list[str]) -> None:
+def _check(raw: dict[str, Any], spec_file: Path, into: list[str], key: ContentKey) -> None:
     known = list(into)
-    warnings = [line for line in merge_warnings(known, semantic_warnings(raw, spec_file)) if line not in known]
+    warnings = [line for line in merge_warnings(known, semantic_warnings(raw, spec_file, key)) if line not in known]
     into.extend(warnings)
     for warning in warnings[:5]:
         log.warning("%s", warning)
@@ -92,7 +95,7 @@ def _check(raw: dict[str, Any], spec_file: Path, into: list[str]) -> None:
         log.warning("%s more warnings for %s: see `gw lint`", len(warnings) - 5, spec_file)
 
 
-_deferred: list[tuple[dict[str, Any], Path, list[str]]] | None = None  # checks held for the workers
+_deferred: list[tuple[dict[str, Any], Path, list[str], ContentKey]] | None = None  # checks held for the workers
 FOLLOW_INTERVAL = 1.0  # seconds between a worker's looks for the first worker's results
 
 
@@ -109,27 +112,34 @@ def start_deferred_checks(leader: bool) -> None:
     they find; other workers wait for its results in the cache, so the checks run once, not once per worker."""
     global _deferred
     held, _deferred = _deferred or [], None  # from now on (a hot reload), checks start at once again
-    for raw, spec_file, into in held:
+    for raw, spec_file, into, key in held:
         target = _check if leader else _follow
-        threading.Thread(target=target, args=(raw, spec_file, into), name=f"check {spec_file.name}", daemon=True).start()
+        threading.Thread(target=target, args=(raw, spec_file, into, key), name=f"check {spec_file.name}", daemon=True).start()
 
 
-def _follow(raw: dict[str, Any], spec_file: Path, into: list[str]) -> None:
+def _follow(_raw: dict[str, Any], spec_file: Path, into: list[str], key: ContentKey) -> None:
     """The leader's warnings for this document, once its check has saved them, added to `into` without logging."""
     time.sleep(FOLLOW_INTERVAL)  # the worker's own start first: the leader's check takes longer than this anyway
-    cache = cache_file(raw)
-    while not cache.exists():
+    while not key.file().exists():
         time.sleep(FOLLOW_INTERVAL)
-    found = cached_warnings(raw, spec_file, cache)
+    found = cached_warnings(key, spec_file)
     known = list(into)
     into.extend(line for line in merge_warnings(known, found or []) if line not in known)
 
 
-def cache_file(raw: dict[str, Any], kind: str = "") -> Path:
-    """Where what a check found in this document is kept: by content, and by `kind` of check (`.structure`)."""
-    digest = hashlib.sha256(_canonical(raw) + kind.encode()).hexdigest()[:32]
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gw" / "checks"
-    return root / f"{digest}{kind}.json"
+class ContentKey:
+    """A document's key in the check caches: its whole text, hashed. A large spec's text takes a while to write and
+    hash (GitHub's: ~0.06 s), so the loader works it out once and hands it to every check that keeps findings."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self._hash = hashlib.sha256(_canonical(document))
+
+    def file(self, kind: str = "") -> Path:
+        """Where what a check found in this document is kept, by `kind` of check (`.structure-...`): the text's hash
+        carried on over the kind (the text is not hashed again; the names are those earlier versions used)."""
+        digest = self._hash.copy()
+        digest.update(kind.encode())
+        return cache_root() / "checks" / f"{digest.hexdigest()[:32]}{kind}.json"
 
 
 def _canonical(raw: dict[str, Any]) -> bytes:
@@ -140,10 +150,6 @@ def _canonical(raw: dict[str, Any]) -> bytes:
         return orjson.dumps(raw, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
     except orjson.JSONEncodeError:
         return json.dumps(raw, sort_keys=True, default=str).encode()
-
-
-def _save(raw: dict[str, Any], warnings: list[str]) -> None:
-    save_cached(cache_file(raw), warnings)
 
 
 def save_cached(target: Path, found: Any) -> None:
@@ -157,33 +163,21 @@ def save_cached(target: Path, found: Any) -> None:
         pass  # a read-only home only costs the next start the check again
 
 
-def broken_refs(document: dict[str, Any], unresolved: list[tuple[str, str]]) -> list[tuple[str, dict[str, Any], str]]:
+def broken_refs(document: dict[str, Any], unresolved: list[tuple[str, str]],
+                refs: LocalRefs | None = None) -> list[tuple[str, dict[str, Any], str]]:
     """Every local `$ref` that leads nowhere, as (place, the node holding it, reason); references the
-    bundler could not bring in (`unresolved`) count, named at the place they were written."""
+    bundler could not bring in (`unresolved`) count, named at the place they were written. `refs`: the
+    document's local references (`survey`), when the loader found them already (a `$ref` dropped since, as the
+    loop breaker drops one, no longer counts)."""
     found: list[tuple[str, dict[str, Any], str]] = []
     judged: dict[str, tuple[str, str] | None] = {}  # each reference followed once (Kubernetes': 5,667 uses of ~600)
-    stack: list[tuple[Any, Any]] = [(document, None)]  # (node, its place as a (parent place, key) chain)
-    while stack:
-        node, chain = stack.pop()
-        if type(node) is dict:
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#"):
-                problem = judged[ref] if ref in judged else judged.setdefault(ref, _ref_problem(document, ref, unresolved))
-                if problem is not None:
-                    found.append((problem[0] or _spelled(chain), node, problem[1]))
-            stack.extend((v, (chain, k)) for k, v in node.items() if type(v) is dict or type(v) is list)
-        elif type(node) is list:
-            stack.extend((v, (chain, i)) for i, v in enumerate(node) if type(v) is dict or type(v) is list)
+    for ref, node, chain in survey(document).refs if refs is None else refs:
+        if node.get("$ref") != ref:
+            continue
+        problem = judged[ref] if ref in judged else judged.setdefault(ref, _ref_problem(document, ref, unresolved))
+        if problem is not None:
+            found.append((problem[0] or spelled(chain), node, problem[1]))
     return sorted(found, key=lambda item: item[0])
-
-
-def _spelled(chain: Any) -> str:
-    """`paths./a.get.parameters[0]` from a walk's (parent, key) chain: spelled out only where a finding needs it."""
-    parts: list[str] = []
-    while chain:
-        chain, key = chain
-        parts.append(f"[{key}]" if isinstance(key, int) else f".{key}")
-    return "".join(reversed(parts)).lstrip(".")
 
 
 def _ref_problem(document: dict[str, Any], ref: str, unresolved: list[tuple[str, str]]) -> tuple[str, str] | None:

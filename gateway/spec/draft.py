@@ -15,6 +15,7 @@ from .checks import broken_refs
 from .plain_copy import plain_copy
 from .refs import RefError, pointer_target
 from .structure import Finding
+from .walk import LocalRefs
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 PARAMETER_PLACES = {"query", "header", "path", "cookie", "body", "formData"}
@@ -22,13 +23,14 @@ Broken = list[tuple[str, dict[str, Any], str]]
 
 
 def servable(raw: dict[str, Any], spec_file: Path, unresolved: list[tuple[str, str]],
-             findings: list[Finding]) -> tuple[dict[str, Any], list[str]]:
+             findings: list[Finding], refs: LocalRefs | None = None) -> tuple[dict[str, Any], list[str]]:
     """The document to serve (`raw` itself when it is sound) and a warning per thing left out.
 
     `findings`: where the document breaks the OpenAPI structure; in the copy, a value of the wrong
     type or outside its allowed set is dropped (the default applies, as for a key not written).
+    `refs`: `raw`'s local references (`survey`), when the loader found them already.
     """
-    broken = broken_refs(raw, unresolved)
+    broken = broken_refs(raw, unresolved, refs)
     if not broken and not findings:
         return raw, []
     served = plain_copy(raw)

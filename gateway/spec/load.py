@@ -25,7 +25,7 @@ from ..contract.judge import learn_schema_names
 from ..core.wording import counted
 from ..routing.paths import collapse, slash_twin
 from ..settings.config import ConfigError, GatewayConfig, ServiceConfig, mount_prefix
-from .checks import SpecError, cached_warnings, check_in_background, merge_warnings, semantic_warnings
+from .checks import ContentKey, SpecError, cached_warnings, check_in_background, merge_warnings, semantic_warnings
 from .draft import HTTP_METHODS, operations_of, servable
 from .fetch import fetch_spec, is_url
 from .loops import break_schema_loops
@@ -38,6 +38,7 @@ from .slips import schema_slips
 from .specification import Specification
 from .structure import finding_lines, structural_findings
 from .trial import leave_out_unbuildable
+from .walk import survey
 
 __all__ = ["Bundled", "Operation", "Service", "SpecError", "below_base", "bundle_spec", "find_operation", "load_service",
            "path_specificity", "path_template", "read_document", "route_order"]
@@ -148,16 +149,21 @@ def _load_service(name: str, spec_file: Path, base_path: str, deep_check: str, b
     try:
         _check_version(raw, spec_file)
         raw, keywords = _as_31(raw)
-        raw, nullables = nullable_as_31(raw, spec_file)
+        as_written = raw
+        walked = survey(raw)  # one walk for every step below (again only when a step serves a changed copy)
+        raw, nullables = nullable_as_31(raw, spec_file, walked.marked)
         raw, media_headers = media_header_types(raw, spec_file)
-        loops = break_schema_loops(raw, spec_file)  # before anything resolves or walks the schemas
-        findings = [f for f in structural_findings(raw) if not (f[0] and f[0][-1] in keywords)]
+        walked = walked if raw is as_written else survey(raw)
+        loops = break_schema_loops(raw, spec_file, walked.refs)  # before anything resolves or walks the schemas
+        key = ContentKey(raw)  # the document's text hashed once: the structure and deep checks' caches share it
+        findings = [f for f in structural_findings(raw, key) if not (f[0] and f[0][-1] in keywords)]
         warnings = finding_lines(findings, spec_file) + loops + nullables + media_headers
         had_paths = bool(raw.get("paths"))
-        served, left_out = servable(raw, spec_file, unresolved, findings)
-        served, slips = schema_slips(served, spec_file)
+        served, left_out = servable(raw, spec_file, unresolved, findings, walked.refs)
+        served, slips = schema_slips(served, spec_file, walked.marked if served is raw else None)
         warnings += left_out + slips
-        deep = semantic_warnings(served, spec_file) if deep_check == "now" else cached_warnings(served, spec_file)
+        key = key if served is raw else ContentKey(served)  # a draft serves a patched copy: its own key
+        deep = semantic_warnings(served, spec_file, key) if deep_check == "now" else cached_warnings(key, spec_file)
         to_check = deep_check == "later" and deep is None
         # the background check reads the document as served before references resolve: the specification keeps
         # such a copy (`raw`), unless a draft's unbuildable operations are taken out of it below (then its own copy)
@@ -176,7 +182,7 @@ def _load_service(name: str, spec_file: Path, base_path: str, deep_check: str, b
                       warnings=merge_warnings(warnings, deep or []), schema_names=_schema_names(specification.spec))
     learn_schema_names(specification.spec)
     if to_check:
-        check_in_background(specification.raw if unchecked is None else unchecked, spec_file, service.warnings)
+        check_in_background(specification.raw if unchecked is None else unchecked, spec_file, service.warnings, key)
     _index_operations(service)
     service.left_out = {_key(path, method, operation) for path, method, operation in operations_of(raw)} - set(service.operations)
     log.debug("%s: loaded %s in %.2f s", spec_file, counted(len(service.operations), "operation"), time.perf_counter() - started)

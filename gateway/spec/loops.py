@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .refs import RefError, pointer_target
+from .walk import LocalRefs, survey
 
 _TRUE_IN = ("allOf", "if", "then", "else")  # a dropped branch here is `{}`: it allows anything
 _FALSE_IN = ("anyOf", "oneOf", "not")  # here `{not: {}}`: a branch nothing takes (under `not`: no constraint)
@@ -21,10 +22,11 @@ _FALSE_IN = ("anyOf", "oneOf", "not")  # here `{not: {}}`: a branch nothing take
 Edge = tuple[dict[str, Any], str, str, str]  # the {$ref} object, its keyword, its place, the target pointer
 
 
-def break_schema_loops(document: dict[str, Any], spec_file: Path | str) -> list[str]:
-    """Drop each `$ref` that closes an in-place loop (in `document`, not yet resolved); a warning for each."""
+def break_schema_loops(document: dict[str, Any], spec_file: Path | str, refs: LocalRefs | None = None) -> list[str]:
+    """Drop each `$ref` that closes an in-place loop (in `document`, not yet resolved); a warning for each.
+    `refs`: the document's local references (`survey`), when the loader found them already."""
     edges: dict[str, list[Edge]] = {}
-    for pointer in _local_targets(document):
+    for pointer in _local_targets(survey(document).refs if refs is None else refs):
         try:
             edges[pointer] = _in_place_refs(pointer_target(document, pointer), pointer)
         except RefError:
@@ -54,20 +56,9 @@ def break_schema_loops(document: dict[str, Any], spec_file: Path | str) -> list[
     return warnings
 
 
-def _local_targets(document: dict[str, Any]) -> list[str]:
-    """Every local pointer a `$ref` names, in document order."""
-    found: dict[str, None] = {}
-    stack: list[Any] = [document]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/"):
-                found[ref[1:]] = None
-            stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
-        elif isinstance(node, list):
-            stack.extend(v for v in node if isinstance(v, (dict, list)))
-    return list(found)
+def _local_targets(refs: LocalRefs) -> list[str]:
+    """Every local pointer a `$ref` names, each once, in the walk's order."""
+    return list(dict.fromkeys(ref[1:] for ref, _node, _chain in refs if ref.startswith("#/")))
 
 
 def _in_place_refs(schema: Any, pointer: str) -> list[Edge]:

@@ -13,46 +13,44 @@ from pathlib import Path
 from typing import Any
 
 from .plain_copy import plain_copy
+from .walk import Found, schema_nodes, spelled, survey
 
 REASON = "nullable is an OpenAPI 3.0 keyword; read as allowing null in 3.1"
-_VALUES = frozenset({"example", "examples", "default", "enum", "const"})  # data, not schemas: never patched
-_NAMES = frozenset({"properties", "patternProperties", "$defs", "definitions", "schemas", "dependentSchemas"})
 _BUILT = ("$ref", "allOf", "oneOf", "anyOf", "not", "const", "if")  # a `type` beside these would not admit null
 
 
-def nullable_as_31(raw: dict[str, Any], spec_file: Path, limit: int = 50) -> tuple[dict[str, Any], list[str]]:
+def nullable_as_31(raw: dict[str, Any], spec_file: Path, marked: Found | None = None,
+                   limit: int = 50) -> tuple[dict[str, Any], list[str]]:
     """The document with every 3.1 schema's `nullable: true` read as allowing null (`raw` itself when
-    none is written or the document is not 3.1), and a warning per place (at most `limit`, then a count)."""
-    if not str(raw.get("openapi", "")).startswith("3.1") or not _places(raw):
+    none is written or the document is not 3.1), and a warning per place (at most `limit`, then a count).
+    `marked`: `raw`'s marked mappings (`survey`), when the loader walked it already. Data (examples,
+    defaults) is never patched."""
+    if not str(raw.get("openapi", "")).startswith("3.1"):
+        return raw, []
+    marked = survey(raw).marked if marked is None else marked
+    places = schema_nodes(raw, [(chain, node) for chain, node in marked if node.get("nullable") is True])
+    if not places:
         return raw, []
     served = plain_copy(raw)
-    places = _places(served)
-    for _place, node in places:
+    copies = [_at(served, chain) for chain, _node in places]  # all found before any is rewritten (one may hold another)
+    for node in copies:
         _admit_null(node)
-    warnings = [f"{spec_file}: {place}: {REASON}" if place else f"{spec_file}: {REASON}" for place, _node in places[:limit]]
+    texts = [spelled(chain) for chain, _node in places[:limit]]
+    warnings = [f"{spec_file}: {place}: {REASON}" if place else f"{spec_file}: {REASON}" for place in texts]
     if len(places) > limit:
         warnings.append(f"{spec_file}: {len(places) - limit} more schemas write nullable: {REASON}")
     return served, warnings
 
 
-def _places(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(place, schema) for each mapping that says `nullable: true`, in document order."""
-    found: list[tuple[str, dict[str, Any]]] = []
-    stack: list[tuple[Any, str, bool]] = [(document, "", False)]
-    seen: set[int] = set()
-    while stack:
-        node, place, named = stack.pop()  # named: a map of names to schemas (`properties`), where any key is a name
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, dict):
-            if node.get("nullable") is True and not named:
-                found.append((place, node))
-            stack.extend((v, f"{place}.{k}" if place else str(k), k in _NAMES and not named) for k, v in reversed(node.items())
-                         if isinstance(v, (dict, list)) and (named or k not in _VALUES))
-        elif isinstance(node, list):
-            stack.extend((v, f"{place}[{i}]", False) for i, v in reversed(list(enumerate(node))) if isinstance(v, (dict, list)))
-    return found
+def _at(document: Any, chain: Any) -> Any:
+    """The node at a walk's place chain."""
+    keys = []
+    while chain:
+        chain, key = chain
+        keys.append(key)
+    for key in reversed(keys):
+        document = document[key]
+    return document
 
 
 def _admit_null(node: dict[str, Any]) -> None:

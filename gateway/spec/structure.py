@@ -15,21 +15,22 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .checks import cache_file, checker_for, save_cached, short
+from .checks import ContentKey, checker_for, save_cached, short
 
 Finding = tuple[tuple[Any, ...], str]  # (place in the document, reason)
 
 
-def structural_findings(raw: dict[str, Any]) -> list[Finding]:
+def structural_findings(raw: dict[str, Any], key: ContentKey) -> list[Finding]:
     """Every place where the document breaks the OpenAPI structure, with the reason.
 
     A draft spec (no `info`, a response without `description`, an unknown key) is still served,
     so these become warnings; the fast checker finds them, and where it only says "none of the oneOf
     alternatives", the reference checker is asked which rule of the closest alternative broke.
-    Kept by content (as the deep check's warnings are, spec_checks.py), with gw's and the checker's versions:
-    a start on a document checked before imports no checker (openapi-spec-validator and jsonschema, ~0.2 s).
+    Kept by content (`key`: the document's `ContentKey`, as the deep check's warnings are, spec/checks.py), with
+    gw's and the checker's versions: a start on a document checked before imports no checker (openapi-spec-validator
+    and jsonschema, ~0.2 s).
     """
-    cache = cache_file(raw, f".structure-{_checker_version()}")
+    cache = key.file(f".structure-{_checker_version()}")
     cached = _cached(cache)
     if cached is not None:
         return cached

@@ -85,7 +85,7 @@ def checked_stub(service: Service, document: dict[str, Any], file: Path) -> dict
         response = kept["response"]
         kept["response"] = {**response, "headers": {**(response.get("headers") or {}), "Content-Type": media}}
         stub = _read(kept, file, service.name)
-    content_type = next((v for k, v in stub.response_headers.items() if k.lower() == "content-type"), "")
+    content_type = stub.content_type or ""
     violations = response_violations(service, operation, stub.status, content_type, stub.response_body,
                                      stub.response_headers)
     if violations:
@@ -270,9 +270,7 @@ class ApiStubs:
         return True
 
     async def _forget_topic(self, payload: dict[str, Any]) -> bool:
-        service, file = str(payload.get("service")), Path(str(payload.get("file")))
-        stubs = self.store.stubs
-        stubs[service] = [s for s in stubs.get(service, []) if s.file != file]
+        self.store.forget(str(payload.get("service")), Path(str(payload.get("file"))))
         return True
 
     # -- following other processes -------------------------------------------------------------------

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,11 @@ class Stub:
     @property
     def operation(self) -> str | None:
         return self.meta.get("operation")
+
+    @cached_property
+    def content_type(self) -> str | None:
+        """The answer's Content-Type as the file gives it: looked up once, not on every answer."""
+        return next((v for k, v in self.response_headers.items() if k.lower() == "content-type"), None)
 
 
 def read_stub(file: Path, service: str) -> Stub:

@@ -7,25 +7,51 @@ most specific stub wins; a stub that did not match says which constraints failed
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
+from urllib.parse import parse_qs
 
 from ..core.json_once import JsonOnce
 from .format import Stub
 from .scenarios import STARTED
 
 
-@dataclass
 class RequestView:
-    """The parts of a request a stub can constrain, in the shapes matchers compare."""
+    """The parts of a request a stub can constrain, in the shapes matchers compare. The query and the headers
+    may be given raw (`query_string`, `raw_headers`): parsed on first use, as most stubs constrain the path
+    alone and most requests then never pay for parsing either."""
 
-    method: str
-    path: str  # below the service's base path
-    query: dict[str, list[str]]
-    headers: dict[str, str]  # lower-case names
-    body: bytes = b""
-    scenarios: dict[str, str] = field(default_factory=dict)  # scenario -> its state in the request's session
-    parsed: JsonOnce | None = field(default=None, repr=False)  # the body's JSON, shared with the exchange's other readers
+    __slots__ = ("_headers", "_query", "_raw_headers", "_raw_query", "body", "method", "parsed", "path", "scenarios")
+
+    def __init__(self, method: str, path: str, query: dict[str, list[str]] | None = None,
+                 headers: dict[str, str] | None = None, body: bytes = b"", scenarios: dict[str, str] | None = None,
+                 parsed: JsonOnce | None = None, *, query_string: bytes = b"",
+                 raw_headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+        self.method = method
+        self.path = path  # below the service's base path
+        self._query = query
+        self._headers = headers  # lower-case names
+        self._raw_query = query_string  # read when `query` was not given, on first use
+        self._raw_headers = raw_headers  # read when `headers` was not given (ASGI's pairs), on first use
+        self.body = body
+        self.scenarios = {} if scenarios is None else scenarios  # scenario -> its state in the request's session
+        self.parsed = parsed  # the body's JSON, shared with the exchange's other readers
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        if self._query is None:
+            raw = self._raw_query
+            self._query = parse_qs(raw.decode("latin-1"), keep_blank_values=True) if raw else {}
+        return self._query
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Lower-case names; a repeated header's last value."""
+        if self._headers is None:
+            self._headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in self._raw_headers}
+        return self._headers
 
     def json(self) -> Any:
         """The body as JSON (parsed once), or None: no body, not JSON, or beyond the gateway's JSON limits."""
@@ -36,7 +62,7 @@ class RequestView:
         return self.parsed.value_or(None)
 
 
-@dataclass
+@dataclass(slots=True)
 class Verdict:
     matched: bool
     score: int  # specificity of a match; for a miss, how many constraints held
@@ -44,42 +70,71 @@ class Verdict:
     reasons: list[str]  # the constraints that failed
 
 
-def judge(stub: Stub, request: RequestView) -> Verdict:
-    score, total, reasons = 0, 0, []
-
-    def check(ok: bool, weight: int, reason: str) -> None:
-        nonlocal score, total
+def judge(stub: Stub, request: RequestView, explain: bool = True) -> Verdict:
+    """Each constraint checked in turn; a failed one's reason is worded only when it failed, and only when
+    `explain`: a lookup among many stubs words only the nearest misses it reports."""
+    score, total, failed, reasons = 0, 1, 0, []
+    if stub.method == request.method:
+        score += 1
+    else:
+        failed += 1
+        if explain:
+            reasons.append(f"method: expected {stub.method}, got {request.method}")
+    scenario = stub.scenario
+    if scenario is not None:  # its state counts as an exact constraint: it beats the same stub without one
         total += 1
-        if ok:
-            score += weight
+        current = request.scenarios.get(scenario.name, STARTED)
+        if current == scenario.state:
+            score += 2
         else:
-            reasons.append(reason)
-
-    check(stub.method == request.method, 1, f"method: expected {stub.method}, got {request.method}")
-    if stub.scenario is not None:  # its state counts as an exact constraint: it beats the same stub without one
-        current = request.scenarios.get(stub.scenario.name, STARTED)
-        check(current == stub.scenario.state, 2,
-              f"scenario {stub.scenario.name}: in state {current}, this stub answers in {stub.scenario.state}")
+            failed += 1
+            if explain:
+                reasons.append(f"scenario {scenario.name}: in state {current}, this stub answers in {scenario.state}")
     if stub.path is not None:
-        check(_text_matches(stub.path, request.path), _weight(stub.path),
-              f"path: expected {_show(stub.path)}, got {request.path}")
-    for name, expected in stub.query.items():
-        values = request.query.get(name, [])
-        check(any(_text_matches(expected, v) for v in values), _weight(expected),
-              f"query {name}: expected {_show(expected)}, got {_show_values(values)}")
-    for name, expected in stub.headers.items():
-        value = request.headers.get(name)
-        check(value is not None and _text_matches(expected, value), _weight(expected),
-              f"header {name}: expected {_show(expected)}, got {_show_values([value] if value is not None else [])}")
+        total += 1
+        if _text_matches(stub.path, request.path):
+            score += _weight(stub.path)
+        else:
+            failed += 1
+            if explain:
+                reasons.append(f"path: expected {_show(stub.path)}, got {request.path}")
+    if stub.query:
+        query = request.query
+        for name, expected in stub.query.items():
+            total += 1
+            values = query.get(name, [])
+            if any(_text_matches(expected, v) for v in values):
+                score += _weight(expected)
+            else:
+                failed += 1
+                if explain:
+                    reasons.append(f"query {name}: expected {_show(expected)}, got {_show_values(values)}")
+    if stub.headers:
+        headers = request.headers
+        for name, expected in stub.headers.items():
+            total += 1
+            value = headers.get(name)
+            if value is not None and _text_matches(expected, value):
+                score += _weight(expected)
+            else:
+                failed += 1
+                if explain:
+                    reasons.append(f"header {name}: expected {_show(expected)}, "
+                                   f"got {_show_values([value] if value is not None else [])}")
     if stub.body:
         from .json_paths import values as selected  # loaded with the first stub that matches bodies (compiled by format.py)
 
         document = request.json()
         for path, expected in stub.body.items():
+            total += 1
             found = selected(expected["query"], document)
-            check(any(value_matches(expected, v) for v in found), _weight(expected),
-                  f"body {path}: expected {_show(expected)}, got {_show_values(found)}")
-    return Verdict(not reasons, score, total, reasons)
+            if any(value_matches(expected, v) for v in found):
+                score += _weight(expected)
+            else:
+                failed += 1
+                if explain:
+                    reasons.append(f"body {path}: expected {_show(expected)}, got {_show_values(found)}")
+    return Verdict(not failed, score, total, reasons)
 
 
 def specificity(stub: Stub) -> int:
@@ -109,7 +164,13 @@ def _show(matcher: Any) -> str:
         if "regex" in matcher:
             return f"/{matcher['regex'].pattern}/"
         return json.dumps(matcher["equals"])
-    return json.dumps(matcher)
+    return _quoted(matcher) if type(matcher) is str else json.dumps(matcher)
+
+
+@lru_cache(maxsize=1024)
+def _quoted(text: str) -> str:
+    """An exact matcher as a near miss shows it, worded once per matcher (a stub's near miss recurs per request)."""
+    return json.dumps(text)
 
 
 def _show_values(values: list[Any]) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs
-
 from ..core.exchange import Exchange, Response
 from ..mocker.streams import replay_events, stream_kind
 from ..runtime.session import session_of
@@ -30,11 +28,11 @@ class Replay:
     async def answer(self, exchange: Exchange) -> Response | None:
         service, operation = exchange.service, exchange.operation
         assert service is not None and operation is not None
-        candidates = self.store.candidates(service.name, operation.key)
-        if not candidates:
+        candidates = self.store.for_operation(service.name, operation.key)
+        if not candidates.stubs:
             return None
-        request = await request_view(exchange, service.base_path)
-        named = {s.scenario.name for s in candidates if s.scenario is not None}
+        request = request_view(exchange, service.base_path, await exchange.body() if has_body(exchange) else b"")
+        named = candidates.scenarios
         session = session_of(exchange) if named else ""
         if named:
             request.scenarios = await self.scenarios.current(session, named)
@@ -63,26 +61,34 @@ class Replay:
 
 def _fixed(stub: Stub) -> Response:
     """The stub's answer as written; a recorded SSE / JSON Lines answer goes out event by event again."""
-    headers = list(stub.response_headers.items())
-    content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
-    kind = stream_kind(content_type)
+    kind = stream_kind(stub.content_type)
     body = replay_events(kind, stub.response_body) if kind and stub.response_body else stub.response_body
-    return Response(stub.status, headers, body)
+    return Response(stub.status, list(stub.response_headers.items()), body)
 
 
-async def request_view(exchange: Exchange, base_path: str) -> RequestView:
-    base = mount_prefix(base_path)
-    path = exchange.path[len(base):] if exchange.path.startswith(base) else exchange.path
-    query_string = exchange.scope.get("query_string", b"")
-    query = parse_qs(query_string.decode("latin-1"), keep_blank_values=True) if query_string else {}
-    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in exchange.scope["headers"]}
+def request_view(exchange: Exchange, base_path: str, body: bytes = b"") -> RequestView:
+    """The request as stubs' matchers see it: the path below the service's base path, the query and headers
+    parsed when a matcher reads them, and its `body` (read by the caller when `has_body`)."""
+    scope = exchange.scope
+    base, path, method = mount_prefix(base_path), scope["path"], scope["method"]
+    if path.startswith(base):
+        path = path[len(base):]
     operation = exchange.operation
-    # HEAD is answered by the GET operation: it gets the GET stub's answer (the edge drops the body)
-    method = "GET" if exchange.method == "HEAD" and operation is not None and operation.method == "GET" else exchange.method
-    body = await exchange.body()
-    return RequestView(method, path or "/", query, headers, body, parsed=exchange.request_json(body))
+    if method == "HEAD" and operation is not None and operation.method == "GET":
+        method = "GET"  # HEAD is answered by the GET operation: it gets the GET stub's answer (the edge drops the body)
+    return RequestView(method, path or "/", None, None, body, None, exchange.request_json(body) if body else None,
+                       query_string=scope.get("query_string", b""), raw_headers=scope["headers"])
+
+
+def has_body(exchange: Exchange) -> bool:
+    """HTTP/1.1: a request without Content-Length (or with 0) and without Transfer-Encoding has no body to read."""
+    headers = exchange.headers
+    return headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
 
 
 def near_miss_header(lines: list[str]) -> str:
-    text = " | ".join(lines).encode("ascii", "replace").decode().replace("\r", " ").replace("\n", " ")
+    text = " | ".join(lines)
+    if not text.isascii():
+        text = text.encode("ascii", "replace").decode()
+    text = text.replace("\r", " ").replace("\n", " ")
     return text if len(text) <= HEADER_LIMIT else text[: HEADER_LIMIT - 3] + "..."

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from ..settings.config import mount_prefix
 from ..spec.load import Operation, Service, find_operation
@@ -30,7 +32,7 @@ SUFFIXES = (".yaml", ".yml", ".json")
 NEAR_MISSES = 3
 
 
-@dataclass
+@dataclass(slots=True)
 class NearMiss:
     stub: Stub
     reasons: list[str]
@@ -39,7 +41,25 @@ class NearMiss:
         return f"{self.stub.id}: {'; '.join(self.reasons)}"
 
 
-@dataclass
+class Candidates(NamedTuple):
+    """The stubs that could answer an operation, indexed once per change of the stubs."""
+
+    stubs: list[Stub]  # in the store's order
+    scenarios: frozenset[str]  # the scenarios they take part in: a request reads its states only for these
+    exact: dict[tuple[str, str], list[Stub]]  # those with an exact path, by (method, path): a request can match only its own
+    loose: list[Stub]  # those with a regex or no path: any request may match them
+
+    @classmethod
+    def of(cls, stubs: list[Stub]) -> Candidates:
+        exact: dict[tuple[str, str], list[Stub]] = {}
+        for stub in stubs:
+            if isinstance(stub.path, str):
+                exact.setdefault((stub.method, stub.path), []).append(stub)
+        return cls(stubs, frozenset(s.scenario.name for s in stubs if s.scenario is not None), exact,
+                   [s for s in stubs if not isinstance(s.path, str)])
+
+
+@dataclass(slots=True)
 class Match:
     """The outcome of looking a request up: the stub that answers, or the nearest that did not."""
 
@@ -50,18 +70,32 @@ class Match:
 class StubStore:
     """Stub files under `root/<service>/`; a broken file is reported and skipped, never fatal."""
 
-    def __init__(self, root: Path, services: list[str]) -> None:
+    def __init__(self, root: Path, services: list[str], reading: Callable[[Path], None] | None = None) -> None:
+        """`reading`: told each file before it is read (a reload's worker tells the gateway, so a file past the
+        reload's deadline is named: gateway/runtime/reload_worker.py)."""
         self.root = root
         self.services = services
-        self.stubs: dict[str, list[Stub]] = {}
+        self._stubs: dict[str, list[Stub]] = {}
+        self._candidates: dict[tuple[str, str | None], Candidates] = {}  # made once per change of the stubs
         self.errors: list[StubError] = []
         self.pinned: list[Stub] = []  # kept in memory, not read from files: stubs created over the admin API
         swept = sweep_leftovers(root)  # temp files of recordings killed mid-write, from an earlier run
         if swept:
             log.info("removed %d temp file(s) left by interrupted recordings in %s", swept, root)
-        self.load()
+        self.load(reading)
 
-    def load(self) -> None:
+    @property
+    def stubs(self) -> dict[str, list[Stub]]:
+        """Each service's stubs. Changed only through this store's methods (or by setting it whole): the
+        candidates of each operation are worked out once per change, not per request."""
+        return self._stubs
+
+    @stubs.setter
+    def stubs(self, stubs: dict[str, list[Stub]]) -> None:
+        self._stubs = stubs
+        self._candidates = {}
+
+    def load(self, reading: Callable[[Path], None] | None = None) -> None:
         stubs: dict[str, list[Stub]] = {name: [] for name in self.services}
         errors: list[StubError] = []
         for service in self.services:
@@ -70,6 +104,8 @@ class StubStore:
                 continue
             files = sorted(p for p in folder.iterdir() if p.suffix in SUFFIXES and not p.name.startswith("."))
             for file in files:
+                if reading is not None:
+                    reading(file)
                 try:
                     stub = read_stub(file, service)
                 except StubError as exc:
@@ -107,9 +143,15 @@ class StubStore:
             if existing.file == stub.file:
                 stub.order = existing.order
                 stubs[index] = stub
+                self._candidates = {}
                 return
         stub.order = len(stubs)
         stubs.append(stub)
+        self._candidates = {}
+
+    def forget(self, service: str, file: Path) -> None:
+        """Stop serving the stub of this file (deleted by another process)."""
+        self.stubs = {**self.stubs, service: [s for s in self.stubs.get(service, []) if s.file != file]}
 
     def delete(self, *stubs: Stub) -> list[Deletion]:
         """Remove these stub files and their side files (stubs/deletion.py says which stay, and why); this
@@ -127,23 +169,46 @@ class StubStore:
         return next((s for s in self.all() if s.id == stub_id or f"{s.service}/{s.id}" == stub_id), None)
 
     def candidates(self, service: str, operation: str | None) -> list[Stub]:
-        """The stubs that could answer this operation: its own, and those bound to none."""
-        return [s for s in self.stubs.get(service, []) if not (operation and s.operation and s.operation != operation)]
+        """The stubs that could answer this operation: its own, and those bound to none (not to be changed)."""
+        return self.for_operation(service, operation).stubs
+
+    def for_operation(self, service: str, operation: str | None) -> Candidates:
+        """The operation's candidates, and the scenarios they take part in; worked out once per change."""
+        found = self._candidates.get((service, operation))
+        if found is None:
+            stubs = [s for s in self._stubs.get(service, []) if not (operation and s.operation and s.operation != operation)]
+            found = self._candidates[(service, operation)] = Candidates.of(stubs)
+        return found
 
     def lookup(self, service: str, request: RequestView, operation: str | None = None,
-               candidates: list[Stub] | None = None) -> Match:
-        """The most specific matching stub (ties: file order), else the nearest misses with reasons."""
-        best: tuple[int, int, Stub] | None = None
+               candidates: Candidates | None = None) -> Match:
+        """The most specific matching stub (ties: file order), else the nearest misses with reasons. Only the stubs
+        that can match are judged first (an exact path other than the request's never does); the rest only when
+        none matched, for the near misses."""
+        index = self.for_operation(service, operation) if candidates is None else candidates
+        key = (request.method, request.path)
+        explain = len(index.stubs) <= NEAR_MISSES  # few stubs: each miss is reported, so worded as it is judged
+        best: tuple[int, int] | None = None
+        chosen: Stub | None = None
         misses: list[tuple[float, Stub, Verdict]] = []
-        for stub in self.candidates(service, operation) if candidates is None else candidates:
-            verdict = judge(stub, request)
-            if verdict.matched:
-                rank = (verdict.score, -stub.order)
-                if best is None or rank > (best[0], best[1]):
-                    best = (rank[0], rank[1], stub)
-            elif stub.method == request.method or verdict.total > 1:
-                misses.append((verdict.score / max(verdict.total, 1), stub, verdict))
-        if best is not None:
-            return Match(best[2])
-        misses.sort(key=lambda item: (-item[0], item[1].order))
-        return Match(None, [NearMiss(stub, verdict.reasons) for _, stub, verdict in misses[:NEAR_MISSES]])
+        for group in (index.exact.get(key, ()), index.loose):
+            for stub in group:
+                verdict = judge(stub, request, explain)
+                if verdict.matched:
+                    rank = (verdict.score, -stub.order)
+                    if best is None or rank > best:
+                        best, chosen = rank, stub
+                elif stub.method == request.method or verdict.total > 1:
+                    misses.append((verdict.score / verdict.total, stub, verdict))
+        if chosen is not None:
+            return Match(chosen)
+        for other, stubs in index.exact.items():
+            if other != key:
+                for stub in stubs:
+                    verdict = judge(stub, request, explain)  # its path differs: never a match
+                    if stub.method == request.method or verdict.total > 1:
+                        misses.append((verdict.score / verdict.total, stub, verdict))
+        if len(misses) > 1:
+            misses.sort(key=lambda item: (-item[0], item[1].order))
+        return Match(None, [NearMiss(stub, (verdict if explain else judge(stub, request)).reasons)
+                            for _, stub, verdict in misses[:NEAR_MISSES]])

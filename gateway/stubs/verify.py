@@ -15,7 +15,7 @@ def stub_problems(stub: Stub, service: Service) -> list[str]:
     operation = stub_operation(stub, service)
     if operation is None:
         return [f"no operation {stub_target(stub)} in {service.spec_file.name}"]
-    content_type = next((v for k, v in stub.response_headers.items() if k.lower() == "content-type"), "")
+    content_type = stub.content_type or ""
     rendered = stub.template is not None and stub.template.body is not None  # its body is judged as each request renders it
     return response_violations(service, operation, stub.status, content_type, None if rendered else stub.response_body)
 

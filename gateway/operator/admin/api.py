@@ -130,17 +130,16 @@ class AdminApi:
 
     async def reset_circuit(self, exchange: Exchange) -> Response:
         name = self.targets.service(exchange)
-        wanted = param(exchange, "instance").rstrip("/")
-        found = self.state.instance(name, wanted)
-        if found is None:
-            known = ", ".join(i.url for i in self.state.instances(name)) or "none"
-            raise Problem(404, detail=f"service {name} has no upstream instance {wanted!r}; instances: {known}")
+        wanted = param(exchange, "instance")
         try:
-            await self.parts.circuits.reset(name, found.url)
+            found = await self.parts.circuits.reset(name, wanted)  # the one look-up: the instance it closed
         except StateUnavailable as exc:
             raise Problem(503, detail=f"closed here, but not in the shared state: {exc}",
                           slug="state-unavailable") from None
-        return Response.json(200, (self.state.instance(name, found.url) or found).to_json())
+        if found is None:
+            known = ", ".join(i.url for i in self.state.instances(name)) or "none"
+            raise Problem(404, detail=f"service {name} has no upstream instance {wanted.rstrip('/')!r}; instances: {known}")
+        return Response.json(200, self.state.view(found).to_json())
 
     # -- stubs ---------------------------------------------------------------------------------
 

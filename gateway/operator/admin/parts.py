@@ -34,16 +34,16 @@ class CircuitReset:
         self.instances = instances
         self.shared = shared
 
-    async def reset(self, service: str, url: str) -> bool:
-        """False when the service has no instance of that URL (as configured); raises StateUnavailable when
-        closed here but not in the shared state."""
-        found = next((i for i in self.instances(service) if (i.breaker.url or i.text) == url), None)
+    async def reset(self, service: str, url: str) -> Instance | None:
+        """The instance `url` names (`Instance.named`), its circuit closed; None when the service has none such.
+        Raises StateUnavailable when closed here but not in the shared state."""
+        found = next((i for i in self.instances(service) if i.named(url)), None)
         if found is None:
-            return False
+            return None
         found.breaker.reset()
         if self.shared is not None:
             await self.shared.reset(found.breaker)
-        return True
+        return found
 
 
 @dataclass(frozen=True)
