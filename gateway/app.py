@@ -28,7 +28,7 @@ from .core.exchange import Exchange
 from .core.pipeline import Pipeline
 from .core.streaming import send_answer
 from .dispatch.step import ModeDispatch
-from .edge.aborted import GUARD, BodyGuard, ClientAborted
+from .edge.aborted import GUARD, BodyGuard, ClientAborted, declared_length
 from .edge.body_limit import BodyLimit
 from .edge.client_address import ClientAddress
 from .edge.cors import Cors, OriginMatcher
@@ -257,8 +257,12 @@ class GatewayApp:
         if scope["type"] != "http":
             await self._other(scope, receive, send)
             return
-        guard = scope[GUARD] = BodyGuard(scope, receive)
-        exchange = Exchange(scope, guard)
+        declared = declared_length(scope)
+        if declared[0]:  # a body: read through its guard (an upload cut short is never answered as whole)
+            exchange = Exchange(scope, BodyGuard(scope, receive, declared))
+            scope[GUARD] = exchange.receive
+        else:
+            exchange = Exchange(scope, receive, bodyless=True)  # no body: nothing to guard, nothing to wait for
         try:
             response = await self.pipeline.handler(exchange)
             await send_answer(response, send, receive, head_only=scope["method"] == "HEAD")
@@ -266,10 +270,10 @@ class GatewayApp:
             pass  # nobody to answer: the observe step logged and counted it (edge/observe.py)
         except OSError:
             log.info("client went away", extra={"fields": {"request_id": exchange.request_id}})
-        finally:  # the scopes (routing's is a copy) hold them and they hold a scope: unlinked, a request's objects
-            for held in (scope, exchange.scope):  # are freed at once, not piled up for the collector's pauses
-                held.pop(GUARD, None)
-                held.pop("gw.exchange", None)
+        finally:  # the scopes (routing's is a copy) hold the guard and it holds a scope: unlinked, a request's objects
+            if not exchange.bodyless:  # are freed at once, not piled up for the collector's pauses
+                scope.pop(GUARD, None)
+                exchange.scope.pop(GUARD, None)
 
     async def _other(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """The lifespan, and WebSockets (gw's live feed, or a service's socket passed through)."""

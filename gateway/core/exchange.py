@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import Headers, QueryParams
@@ -85,10 +84,17 @@ class Response:
         body = self.body
         headers = []
         has_length = False
-        for key, value in self.headers:  # one pass: every answer takes it
-            name = _WIRE_NAMES.get(key) or wire_name(key)
-            has_length = has_length or name == b"content-length"
-            headers.append((name, value.encode("latin-1")))
+        for pair in self.headers:  # one pass: every answer takes it
+            try:
+                wire = _WIRE_PAIRS.get(pair)
+            except TypeError:  # a pair given as a list
+                wire = None
+            if wire is None:
+                name = _WIRE_NAMES.get(pair[0]) or wire_name(pair[0])
+                if name == b"content-length":
+                    has_length = True
+                wire = (name, pair[1].encode("latin-1"))
+            headers.append(wire)
         if isinstance(body, bytes) and self.status not in (204, 304) and self.status >= 200 and not has_length:
             headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
@@ -109,6 +115,9 @@ _WIRE_NAMES: dict[str, bytes] = {}  # header name -> as sent (lower case, bytes)
 _WIRE_NAMES_KEPT = 1024  # names remembered; more (an upstream inventing names) are encoded each time
 
 
+_WIRE_PAIRS: dict[tuple[str, str], tuple[bytes, bytes]] = {}  # (name, value) -> as sent, for pairs many answers carry
+
+
 def wire_name(name: str) -> bytes:
     """A header's name as ASGI sends it: lower case, latin-1 bytes."""
     wire = name.lower().encode("latin-1")
@@ -117,37 +126,61 @@ def wire_name(name: str) -> bytes:
     return wire
 
 
+def constant_headers(pairs: Iterable[tuple[str, str]]) -> None:
+    """Header pairs that many answers carry as they are (the security headers, `vary: Origin`, a content type):
+    encoded for the wire once, at assembly, rather than on each answer. Never a content-length (`send` counts
+    the ones it encodes)."""
+    for name, value in pairs:
+        if name.lower() != "content-length":
+            _WIRE_PAIRS[(name, value)] = (wire_name(name), value.encode("latin-1"))
+
+
+constant_headers([("content-type", "application/json"), ("content-type", PROBLEM_JSON)])
+
+
 async def _maybe_await(value: Any) -> None:
     if hasattr(value, "__await__"):
         await value
 
 
 class RequestHeaders(Headers):
-    """A request's headers, looked up by name through a table made on the first lookup: a stub request asks
-    for five to ten of them (request id, origin, prefer, accept, content-length...), and starlette's Headers
-    scans and re-encodes the whole list for each. The first value of a repeated header wins, as there."""
+    """A request's headers, looked up by name through a table: a stub request asks for five to ten of them
+    (request id, origin, prefer, accept, content-length...), and starlette's Headers scans and re-encodes the
+    whole list for each. Made when the exchange's headers are first read, table and all (`Exchange.headers`).
+    The first value of a repeated header wins, as there."""
 
     def __init__(self, scope: dict[str, Any]) -> None:
         super().__init__(scope=scope)
-        self._pairs: list[tuple[bytes, bytes]] = scope["headers"]  # the list Headers reads (made a list above)
-        self._first: dict[str, str] | None = None
-
-    def _table(self) -> dict[str, str]:
-        if self._first is None:
-            self._first = {key.decode("latin-1"): value.decode("latin-1") for key, value in reversed(self._pairs)}
-        return self._first
+        pairs: list[tuple[bytes, bytes]] = scope["headers"]  # the list Headers reads (made a list above)
+        self._first = {key.decode("latin-1"): value.decode("latin-1") for key, value in reversed(pairs)}
 
     def __getitem__(self, key: str) -> str:
         try:
-            return (self._first if self._first is not None else self._table())[key.lower()]
+            return self._first[key.lower()]
         except KeyError:
             raise KeyError(key) from None
 
     def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
-        return (self._first if self._first is not None else self._table()).get(key.lower(), default)
+        return self._first.get(key.lower(), default)
 
     def __contains__(self, key: Any) -> bool:
-        return key.lower() in (self._first if self._first is not None else self._table())
+        return key.lower() in self._first
+
+
+class _made_on_first_use:  # a decorator, named as functools.cached_property is
+    """functools.cached_property without its lock (Python 3.11 takes an RLock on each first use, ~1 µs a request):
+    an exchange is one request's, read by one task."""
+
+    def __init__(self, make: Callable[[Any], Any]) -> None:
+        self.make = make
+        self.name = make.__name__
+        self.__doc__ = make.__doc__
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.make(instance)
+        return value
 
 
 UPSTREAM_SOURCES = frozenset({"live", "live-recorded"})  # answers that came from the upstream as they were
@@ -179,6 +212,7 @@ class Exchange:
     identity: Identity | None = None  # the verified caller, once the auth step has seen a credential
     contract_violations: list[Any] | None = None  # an upstream answer already judged (record mode), not to judge twice
     notes: dict[str, Any] = field(default_factory=dict)
+    bodyless: bool = False  # the request declares no body (no Content-Length above 0, no Transfer-Encoding): none is read
     _body: bytes | None = None
     _json: JsonOnce | None = field(default=None, init=False, repr=False)  # request_json(): parsed once
 
@@ -190,7 +224,7 @@ class Exchange:
     def path(self) -> str:
         return self.scope["path"]
 
-    @cached_property
+    @_made_on_first_use
     def headers(self) -> Headers:
         """Made on first use, then an attribute: a stub request reads it five to ten times."""
         return RequestHeaders(self.scope)
@@ -239,6 +273,8 @@ class Exchange:
 
     async def body(self) -> bytes:
         """The whole request body, read once (the size limit step has already bounded it)."""
+        if self._body is None and self.bodyless:
+            self._body = b""  # what uvicorn's one message would hold: not awaited for
         if self._body is None:
             chunks = []
             while True:

@@ -3,7 +3,9 @@
 A step is an object with ``async def __call__(exchange, call_next) -> Response``. It may answer
 by itself (a health check, a CORS preflight, a rejected request), or call ``call_next`` and amend
 what comes back (add a header, log it). The pipeline knows none of them, as mitmproxy's core
-knows none of its addons.
+knows none of its addons. A step with nothing to do once the rest has answered (a branch, a check
+before) may be a plain ``def`` returning ``call_next(exchange)``'s awaitable: no frame of its own
+in the request's walk.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ Next = Callable[[Exchange], Awaitable[Response]]
 
 
 class Step(Protocol):
-    async def __call__(self, exchange: Exchange, call_next: Next) -> Response: ...
+    def __call__(self, exchange: Exchange, call_next: Next) -> Awaitable[Response]: ...
 
 
 class Pipeline:

@@ -12,18 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 from .exchange import ASGIReceive, ASGISend, Response
 
 log = logging.getLogger("gw")
 
 
-async def send_answer(response: Response, send: ASGISend, receive: ASGIReceive, head_only: bool = False) -> None:
-    """Send `response`; a streamed body is cut off (and released) as soon as the client disconnects."""
+def send_answer(response: Response, send: ASGISend, receive: ASGIReceive, head_only: bool = False) -> Awaitable[None]:
+    """Send `response`; a streamed body is cut off (and released) as soon as the client disconnects. A body at
+    hand is simply sent: its awaitable as it is, no frame of this function's own."""
     if isinstance(response.body, bytes):
-        await response.send(send, head_only)
-        return
+        return response.send(send, head_only)
+    return _send_stream(response, send, receive, head_only)
+
+
+async def _send_stream(response: Response, send: ASGISend, receive: ASGIReceive, head_only: bool) -> None:
     if head_only:  # the head of a stream, as GET would send it (no length); its body is never made
         await response.close()
         response.body = _nothing()

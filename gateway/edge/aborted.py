@@ -48,9 +48,10 @@ class BodyGuard:
     A request that declares no body is complete from the start: its disconnect is just the client
     going away, as the streaming answer's watcher expects to see it."""
 
-    def __init__(self, scope: dict[str, Any], receive: ASGIReceive) -> None:
+    def __init__(self, scope: dict[str, Any], receive: ASGIReceive, declared: tuple[bool, int | None] | None = None) -> None:
+        """`declared`: `declared_length(scope)` when the caller has read it already."""
         self._receive = receive
-        expected, self.declared = declared_length(scope)
+        expected, self.declared = declared or declared_length(scope)
         self.complete = not expected
         self.received = 0
 

@@ -3,6 +3,7 @@ success waits for its end (gateway/edge/aborted.py: an upload cut short is never
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from ..core.exchange import Exchange, Response
@@ -25,7 +26,9 @@ class BodyLimit:
                 return limit
         return self.default
 
-    async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
+    def __call__(self, exchange: Exchange, call_next: Next) -> Awaitable[Response]:
+        """The size checked; a request that declares no body (nearly every GET) has no end to wait for: the rest's
+        awaitable as it is, no frame of this step's own."""
         limit = self.limit_for(exchange.path) if self.per_base_path else self.default
         declared = exchange.headers.get("content-length")
         if declared is not None:
@@ -33,8 +36,14 @@ class BodyLimit:
                 raise Problem(400, detail="Content-Length is not a number")
             if int(declared) > limit:
                 raise _too_large(limit)
-        elif exchange.headers.get("transfer-encoding"):
+        elif not exchange.bodyless and exchange.headers.get("transfer-encoding"):  # bodyless: it has none
             exchange.receive = _counting(exchange.receive, limit)
+        if exchange.bodyless:
+            return call_next(exchange)
+        return self._to_the_end(exchange, call_next)
+
+    @staticmethod
+    async def _to_the_end(exchange: Exchange, call_next: Next) -> Response:
         response = await call_next(exchange)
         guard = exchange.scope.get(GUARD)
         if guard is not None and not guard.complete and response.status < 400:  # a success, its body unread

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ..core.exchange import Exchange, Response
+from ..core.exchange import Exchange, Response, constant_headers
 from ..core.pipeline import Next
 from ..core.problems import Problem
 from ..settings.policy_settings import CorsSettings
@@ -73,6 +73,7 @@ class Cors:
         self.allow_headers = ", ".join(h for h in settings.headers if h != "*")
         self.expose = ", ".join(settings.expose)
         self.max_age = str(int(settings.max_age))
+        constant_headers([("vary", "Origin")])  # on nearly every answer: encoded for the wire once
 
     async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
         origin = exchange.headers.get("origin")

@@ -13,7 +13,7 @@ import ipaddress
 from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
-from ..core.exchange import UPSTREAM_SOURCES, Exchange, Response
+from ..core.exchange import UPSTREAM_SOURCES, Exchange, Response, constant_headers
 from ..core.pipeline import Next
 from ..core.problems import Problem
 
@@ -110,6 +110,9 @@ def _bare_host(host: str) -> str:
 
 class SecurityHeaders:
     """Adds the security headers to gateway-made answers, never replacing one already set."""
+
+    def __init__(self) -> None:
+        constant_headers(SECURITY_HEADERS)  # encoded for the wire once
 
     async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
         response = await call_next(exchange)

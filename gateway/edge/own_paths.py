@@ -8,7 +8,7 @@ pays one prefix test, and a request under `/_gw` walks the same steps in the sam
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 
 from ..core.exchange import Exchange, Response
 from ..core.pipeline import Next, Pipeline, Step
@@ -23,8 +23,9 @@ class OwnPaths:
     def __init__(self, steps: Sequence[Step]) -> None:
         self.steps = list(steps)
 
-    async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
+    def __call__(self, exchange: Exchange, call_next: Next) -> Awaitable[Response]:
+        """A branch only: the awaitable of the way taken (no frame of its own in a request's walk)."""
         path = exchange.path
         if path != OWN_ROOT and not path.startswith(OWN_PREFIX):
-            return await call_next(exchange)
-        return await Pipeline(self.steps, call_next)(exchange)  # chained per request: the gateway's own pages only
+            return call_next(exchange)
+        return Pipeline(self.steps, call_next).handler(exchange)  # chained per request: the gateway's own pages only

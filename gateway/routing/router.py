@@ -38,8 +38,7 @@ class Router:
 
     def __init__(self, services: dict[str, Service], policies: Sequence[Step] = ()) -> None:
         self.mounts = {mount_prefix(s.base_path) for s in services.values()} - {""}
-        self.operations: dict[str, tuple[Service, Operation]] = {}
-        self.validators: dict[str, OperationValidator] = {}
+        self.targets: dict[str, tuple[Service, Operation, OperationValidator]] = {}  # by operation id: one lookup a request
         mounts = []
         for service in services.values():
             routes = self._add_service(service)
@@ -54,31 +53,36 @@ class Router:
         specification = service.specification
         for operation in service.operations.values():
             operation_id = f"{service.name}:{operation.key}"
-            self.operations[operation_id] = (service, operation)
             model = OperationModel(specification, operation.path, operation.method)
-            self.validators[operation_id] = OperationValidator(model, openapi31=service.openapi31, brackets=service.brackets)
+            validator = OperationValidator(model, openapi31=service.openapi31, brackets=service.brackets)
+            self.targets[operation_id] = (service, operation, validator)
             by_path.setdefault(operation.path, {})[operation.method] = operation_id
         return [(template, by_path[declared]) for template, declared in route_order(by_path)]
 
     async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
         scope = dict(exchange.scope)
-        path = self._routing_path(scope)
+        path = routing_path(scope)
+        if path in self.mounts:
+            path += "/"  # `/api` is the root (`/`) of the service mounted there
         try:
             routed = self.table.find(route_path(scope, path), scope["method"])
         except MethodNotAllowed as exc:
             raise Problem(405, detail=f"{exchange.method} is not allowed on {exchange.path}; allowed: {exc.allow}",
                           headers={"Allow": exc.allow}) from None
-        found = self.operations.get(routed.operation_id or "") if routed is not None else None
-        if routed is None or found is None:
+        target = self.targets.get(routed.operation_id or "") if routed is not None else None
+        if target is None:
             raise Problem(404, detail=f"No operation of any service matches {exchange.path}")
-        exchange.service, operation = found
+        exchange.service, operation, validator = target
         exchange.operation = operation
         # routed with `%2F` kept encoded and a stray trailing slash (paths.py); from here on, as declared
-        scope["path"] = as_declared(decode(path), operation.path)
-        params = {**scope["path_params"], **routed.path_params} if "path_params" in scope else routed.path_params
-        scope["path_params"] = {name: decode(value) if isinstance(value, str) else value for name, value in params.items()}
+        escaped = "%" in path
+        scope["path"] = as_declared(decode(path) if escaped else path, operation.path)
+        if escaped or "path_params" in scope:
+            scope["path_params"] = _path_params(scope, routed.path_params)
+        else:
+            scope["path_params"] = routed.path_params  # nothing to decode: the table's own dict, as it is
         # what `_validated` needs once the policies let the request through; never left behind (it holds the body)
-        exchange.notes[_ROUTED] = (scope, self.validators[routed.operation_id], call_next)  # type: ignore[index]
+        exchange.notes[_ROUTED] = (scope, validator, call_next)
         try:
             return await self.gate(exchange)
         finally:
@@ -89,10 +93,15 @@ class Router:
         """After the policies: the request checked (a problem raised on failure), then the rest of the walk with
         the routed scope (and the body validation read, replayed)."""
         scope, validator, call_next = exchange.notes.pop(_ROUTED)
-        exchange.receive = await validator(scope, exchange.receive, exchange)
+        if validator.expects_body:
+            exchange.receive = await validator(scope, exchange.receive, exchange)
+        else:
+            validator.check_parameters(scope)  # no body to read: no coroutine of its own
         exchange.scope = scope
         return await call_next(exchange)
 
-    def _routing_path(self, scope: dict[str, Any]) -> str:
-        path = routing_path(scope)
-        return path + "/" if path in self.mounts else path  # `/api` is the root (`/`) of the service mounted there
+
+def _path_params(scope: dict[str, Any], routed: dict[str, Any]) -> dict[str, Any]:
+    """The path parameters as the client meant them (`a%2Fb` is `a/b`), over any a step before set."""
+    params = {**scope["path_params"], **routed} if "path_params" in scope else routed
+    return {name: decode(value) if isinstance(value, str) else value for name, value in params.items()}

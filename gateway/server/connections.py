@@ -175,7 +175,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._done:
             return
         self._feed(data)
-        self._arm_timers()
+        if self._head_begun or self._body_open:  # a head or body still unfinished (nearly every request arrives whole)
+            self._arm_timers()
 
     def _feed(self, data: bytes) -> None:
         if not self._reading_head:
@@ -224,7 +225,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         if self._done:
             return
-        self._cancel_head_timer()
+        if self._head_timer is not None:
+            self._cancel_head_timer()
         self._reading_head = self._head_begun = False
         if self._over_capacity and _UvicornCycle.open_connections(self) > self.settings.max_connections:
             self._refuse(503, "Service Unavailable", "too-many-connections",
@@ -247,7 +249,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         if self._done:
             return
-        self._cancel_body_timer()
+        if self._body_timer is not None:
+            self._cancel_body_timer()
         self._body_open = False
         self._reading_head, self._head_bytes, self._url_bytes = True, 0, 0
         super().on_message_complete()

@@ -29,20 +29,22 @@ class WholeWrites:
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self.real = transport
         self._loop = loop
+        self.is_closing = transport.is_closing  # asked several times a request (uvicorn, the guard): no __getattr__ detour
         self._pending: list[bytes] = []
         self._size = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        if not data:
+        size = len(data)
+        if not size:
             return
-        if self._size + len(data) > WHOLE_UP_TO:  # too big to join: what is pending first, then this, now
+        if self._size + size > WHOLE_UP_TO:  # too big to join: what is pending first, then this, now
             self.flush()
             self.real.write(data)
             return
         if not self._pending:
             self._loop.call_soon(self.flush)
-        self._pending.append(bytes(data))
-        self._size += len(data)
+        self._pending.append(data if type(data) is bytes else bytes(data))  # a buffer the writer may reuse: copied
+        self._size += size
 
     def writelines(self, pieces: Any) -> None:
         self.write(b"".join(pieces))

@@ -271,9 +271,14 @@ def below_base(base_path: str, path: str) -> str | None:
 
 
 def path_template(path: str) -> re.Pattern[str]:
-    """A spec path template (`/rooms/{room}`) as a pattern: each parameter one segment."""
-    parts = re.split(r"(\{[^}]+\})", path)
-    return re.compile("".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts))
+    """A spec path template (`/rooms/{room}`) as a pattern to `fullmatch`: each parameter one segment (it never
+    spans a slash, it may hold any other character, an encoded newline too), captured in a group of its own.
+    The one reading of a template: the router's table (routing/table.py) and the WebSocket paths match with it."""
+    parts = _TEMPLATE_PARAMETER.split(path)
+    return re.compile("".join("([^/]+)" if index % 2 else re.escape(part) for index, part in enumerate(parts)))
+
+
+_TEMPLATE_PARAMETER = re.compile(r"{([^{}]+)}")  # the parameters of a path template, their names in the group
 
 
 def read_document(path: Path) -> dict[str, Any]:

@@ -158,11 +158,10 @@ class OperationValidator:
     async def __call__(self, scope: Any, receive: Any, exchange: Exchange | None = None) -> Any:
         """Check the request (`scope`: as routed); raise its problem, or give the `receive` the rest of the walk
         reads the body from (the body replayed when validation read it)."""
-        errors = self.parameter_errors(scope)
         if not self.expects_body:
-            if errors:
-                raise validation_problem(errors, self.failure_status(errors))
+            self.check_parameters(scope)
             return receive
+        errors = self.parameter_errors(scope)
         mime_type, encoding = self._content_type(scope, exchange)
         if self.checks_media and mime_type not in self._media_taken:
             self._check_media(mime_type)  # 415 when the operation does not take it
@@ -184,6 +183,13 @@ class OperationValidator:
         if errors:
             raise validation_problem(errors, self.failure_status(errors))
         return receive
+
+    def check_parameters(self, scope: Any) -> None:
+        """The whole check of an operation that takes no body (nothing to read, so nothing to await): raises
+        its problem."""
+        errors = self.parameter_errors(scope)
+        if errors:
+            raise validation_problem(errors, self.failure_status(errors))
 
     def _check_media(self, mime_type: str) -> None:
         """A 415 for a media type the operation does not take (the wording gw has always answered with)."""
