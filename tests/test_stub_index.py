@@ -168,7 +168,7 @@ def test_candidates_made_while_a_reload_swaps_the_stubs_are_not_kept_for_the_new
     old = make(0, {"method": "GET", "path": "/users/1"})
     new = make(1, {"method": "GET", "path": "/users/1"})
     store.replace({"users": [old]}, [])
-    every, candidates = store._indexed  # noqa: SLF001 - the lookup's two reads, split by a swap in between
+    every, candidates = store._indexed  # the lookup's two reads, split by a swap in between
     store.replace({"users": [new]}, [])
     candidates[("users", None)] = type(store.for_operation("users", None)).of(every["users"])
     assert store.lookup("users", RequestView("GET", "/users/1")).stub is new
