@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..settings.config import mount_prefix
 from ..spec.load import Service
 from ..stubs.api_stubs import Refused, request_matcher
 from ..stubs.format import Stub
@@ -26,10 +25,8 @@ FIND_LIMIT = 100  # exchanges `find` answers by default (the newest)
 
 def entry_request(entry: Entry, base_path: str) -> RequestView:
     """A journaled exchange as the stubs' matchers see a live request."""
-    base = mount_prefix(base_path)
-    path = entry.path[len(base):] if entry.path.startswith(base) else entry.path
-    return RequestView(entry.method, path or "/", body=entry.body or b"", parsed=entry.parsed, query_string=entry.query,
-                       raw_headers=entry.request_headers)
+    return RequestView.below(base_path, entry.method, entry.path, entry.query, entry.request_headers, entry.body or b"",
+                             entry.parsed)
 
 
 def matching(journal: Journal, service: Service, matcher: Stub) -> Iterator[Entry]:

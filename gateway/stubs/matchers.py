@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ..core.json_once import JsonOnce
+from ..settings.config import mount_prefix
 from .format import Stub
 from .scenarios import STARTED
 
@@ -38,6 +39,15 @@ class RequestView:
         self.body = body
         self.scenarios = {} if scenarios is None else scenarios  # scenario -> its state in the request's session
         self.parsed = parsed  # the body's JSON, shared with the exchange's other readers
+
+    @classmethod
+    def below(cls, base_path: str, method: str, path: str, query_string: bytes, raw_headers: Iterable[tuple[bytes, bytes]],
+              body: bytes = b"", parsed: JsonOnce | None = None) -> RequestView:
+        """A request (live, or journaled) as the stubs of the service at `base_path` see it: its path below it."""
+        base = mount_prefix(base_path)
+        if path.startswith(base):
+            path = path[len(base):]
+        return cls(method, path or "/", body=body, parsed=parsed, query_string=query_string, raw_headers=raw_headers)
 
     @property
     def query(self) -> dict[str, list[str]]:

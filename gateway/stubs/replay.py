@@ -6,7 +6,6 @@ from ..core.exchange import Exchange, Response
 from ..mocker.streams import replay_events, stream_kind
 from ..runtime.session import session_of
 from ..runtime.shared_state import SharedState
-from ..settings.config import mount_prefix
 from ..settings.policy_settings import TemplateSettings
 from .format import Stub
 from .matchers import RequestView
@@ -70,14 +69,12 @@ def request_view(exchange: Exchange, base_path: str, body: bytes = b"") -> Reque
     """The request as stubs' matchers see it: the path below the service's base path, the query and headers
     parsed when a matcher reads them, and its `body` (read by the caller when `has_body`)."""
     scope = exchange.scope
-    base, path, method = mount_prefix(base_path), scope["path"], scope["method"]
-    if path.startswith(base):
-        path = path[len(base):]
+    method = scope["method"]
     operation = exchange.operation
     if method == "HEAD" and operation is not None and operation.method == "GET":
         method = "GET"  # HEAD is answered by the GET operation: it gets the GET stub's answer (the edge drops the body)
-    return RequestView(method, path or "/", None, None, body, None, exchange.request_json(body) if body else None,
-                       query_string=scope.get("query_string", b""), raw_headers=scope["headers"])
+    return RequestView.below(base_path, method, scope["path"], scope.get("query_string", b""), scope["headers"], body,
+                             exchange.request_json(body) if body else None)
 
 
 def has_body(exchange: Exchange) -> bool:
