@@ -54,7 +54,12 @@ def paired(ours: Measurement, theirs: Measurement, name: str) -> list[tuple[floa
 def per_round(ours: Measurement, theirs: Measurement, name: str, combine: Callable[[float, float], float],
               whole: float) -> tuple[float, tuple[float, float] | None, str]:
     """(the median over paired rounds, its (min, max), how to say the spread); `whole` with fewer than two rounds."""
-    values = [combine(a, b) for a, b in paired(ours, theirs, name) if b]
+    values = []
+    for a, b in paired(ours, theirs, name):
+        try:
+            values.append(combine(a, b))
+        except ZeroDivisionError:  # a ratio over a round whose other side read 0 (a difference takes every round)
+            continue
     if len(values) < 2:
         return whole, None, ""
     return statistics.median(values), (min(values), max(values)), f"{len(values)} rounds"

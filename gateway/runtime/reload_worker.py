@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..settings.config import GatewayConfig, ServiceConfig
+from ..spec.checks import checker_for
 from ..spec.fetch import fetch_spec, is_url
 from ..spec.load import Bundled, Service, SpecError, bundle_spec, load_service, read_document
 from ..stubs import StubStore
@@ -67,6 +68,7 @@ def trial(config: GatewayConfig, settings: ServiceConfig, bounds: Bounds) -> tup
     """Load the spec in a worker process within `bounds`: the bundled document, its unresolved references
     and the fetch note on success; SpecError (one located line) when it failed or went past a bound."""
     spec_file = config.spec_path(settings)
+    checker_for({})  # imported here, once: the worker inherits it, so its deadline bounds this spec's load, not gw's imports
     try:
         outcome, payload = run_bounded(_work, (config, settings, bounds), bounds)
     except Refused as exc:
@@ -90,9 +92,11 @@ class Refused(Exception):
 READING = "reading"  # a worker's note before each file it reads: ("reading", path), then its one answer
 
 
-def reading(sender: Any) -> Callable[[Path], None]:
-    """For a worker that reads many files: tell the gateway each one before it is read (`Refused.file`)."""
-    return lambda file: sender.send_bytes(pickle.dumps((READING, str(file)), protocol=pickle.HIGHEST_PROTOCOL))
+def reading(sender: Any) -> Callable[[Path | None], None]:
+    """For a worker that reads many files: tell the gateway each one before it is read (`Refused.file`), and
+    None once every one is read (a deadline passed while the answer is put together names no file)."""
+    return lambda file: sender.send_bytes(pickle.dumps((READING, None if file is None else str(file)),
+                                                       protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def run_bounded(target: Any, args: tuple[Any, ...], bounds: Bounds) -> Any:
@@ -200,7 +204,9 @@ def _stubs_work(sender: Any, root: Path, services: list[str], bounds: Bounds) ->
     """Read every stub file as the gateway would; send back the stubs and the broken files' errors."""
     _in_worker(bounds)
     try:
-        store = StubStore(root, services, reading(sender))
+        tell = reading(sender)
+        store = StubStore(root, services, tell)
+        tell(None)
         message: tuple[str, Any] = ("ok", (store.stubs, [(e.source, e.key, e.reason) for e in store.errors]))
         sender.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
     except (MemoryError, RecursionError) as exc:

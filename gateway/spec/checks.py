@@ -55,15 +55,15 @@ def merge_warnings(precise: list[str], deep: list[str]) -> list[str]:
     return list(dict.fromkeys([*precise, *(line for line in deep if line not in vague)]))
 
 
-def semantic_warnings(raw: dict[str, Any], spec_file: Path, key: ContentKey | None = None) -> list[str]:
+def semantic_warnings(raw: dict[str, Any], spec_file: Path, key: ContentKey) -> list[str]:
     """What openapi-spec-validator finds beyond structure (examples, defaults that break their
-    schemas...), as located warnings; saved in the cache for the next start (under `key`, the document's
-    `ContentKey` when the loader already worked it out)."""
+    schemas...), as located warnings; saved in the cache for the next start under `key` (the document's
+    `ContentKey`, worked out once by the loader)."""
     try:
         warnings = _semantic_warnings(raw, spec_file, checker_for(raw))
     except Exception as exc:  # the checker's own failure must not stop a servable spec
         warnings = [f"{spec_file}: could not finish checking the document ({type(exc).__name__}: {short(str(exc))})"]
-    save_cached((key or ContentKey(raw)).file(), [w.replace(str(spec_file), "{spec}", 1) for w in warnings])
+    save_cached(key.file(), [w.replace(str(spec_file), "{spec}", 1) for w in warnings])
     return warnings
 
 
