@@ -30,7 +30,7 @@ class Replay:
         candidates = self.store.for_operation(service.name, operation.key)
         if not candidates.stubs:
             return None
-        request = request_view(exchange, service.base_path, await exchange.body() if has_body(exchange) else b"")
+        request = request_view(exchange, service.base_path, b"" if exchange.bodyless else await exchange.body())
         named = candidates.scenarios
         session = session_of(exchange) if named else ""
         if named:
@@ -67,7 +67,7 @@ def _fixed(stub: Stub) -> Response:
 
 def request_view(exchange: Exchange, base_path: str, body: bytes = b"") -> RequestView:
     """The request as stubs' matchers see it: the path below the service's base path, the query and headers
-    parsed when a matcher reads them, and its `body` (read by the caller when `has_body`)."""
+    parsed when a matcher reads them, and its `body` (read by the caller unless the request is `bodyless`)."""
     scope = exchange.scope
     method = scope["method"]
     operation = exchange.operation
@@ -75,12 +75,6 @@ def request_view(exchange: Exchange, base_path: str, body: bytes = b"") -> Reque
         method = "GET"  # HEAD is answered by the GET operation: it gets the GET stub's answer (the edge drops the body)
     return RequestView.below(base_path, method, scope["path"], scope.get("query_string", b""), scope["headers"], body,
                              exchange.request_json(body) if body else None)
-
-
-def has_body(exchange: Exchange) -> bool:
-    """HTTP/1.1: a request without Content-Length (or with 0) and without Transfer-Encoding has no body to read."""
-    headers = exchange.headers
-    return headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
 
 
 def near_miss_header(lines: list[str]) -> str:
