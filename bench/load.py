@@ -26,11 +26,10 @@ UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 TIMEOUT_S = 10
 
 
-@dataclass
-class Sample:
-    """One round's wrk run on a cell: its figures, the CPU it cost per request, or why it is not a figure."""
+@dataclass(kw_only=True)
+class Figures:
+    """What one wrk load gave: its figures, the CPU it cost per request, or why it is not a figure."""
 
-    round: int
     rps: float | None = None
     p50_ms: float | None = None
     p99_ms: float | None = None
@@ -46,13 +45,20 @@ class Sample:
         return not self.problem and self.rps is not None
 
 
+@dataclass
+class Sample(Figures):
+    """One round's wrk run on a cell."""
+
+    round: int
+
+
 def median(values: list[float | None]) -> float | None:
     known = [v for v in values if v is not None]
     return round(statistics.median(known), 3) if known else None
 
 
 @dataclass
-class Measurement:
+class Measurement(Figures):
     """One server and route at one concurrency: one wrk run, or the median of its rounds (or why it was not run)."""
 
     section: str  # "stub" or "live"
@@ -60,22 +66,9 @@ class Measurement:
     server: str
     connections: int
     url: str = ""
-    rps: float | None = None
-    p50_ms: float | None = None
-    p99_ms: float | None = None
-    requests: int | None = None
-    non_2xx: int = 0
-    socket_errors: int = 0
     checked: str = ""  # what the route check saw before the load
     validates: bool | None = None
-    problem: str = ""
-    server_cpu_us: float | None = None
-    wrk_cpu_us: float | None = None
     rounds: list[Sample] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problem and self.rps is not None
 
     def add(self, sample: Sample) -> None:
         """Keep one round; the figures become the median of the good rounds, the counts their sums."""
