@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .plain_copy import plain_copy
-from .walk import Found, schema_nodes, spelled, survey
+from .walk import Found, node_at, schema_nodes, spelled, survey
 
 REASON = "nullable is an OpenAPI 3.0 keyword; read as allowing null in 3.1"
 _BUILT = ("$ref", "allOf", "oneOf", "anyOf", "not", "const", "if")  # a `type` beside these would not admit null
@@ -32,7 +32,7 @@ def nullable_as_31(raw: dict[str, Any], spec_file: Path, marked: Found | None = 
     if not places:
         return raw, []
     served = plain_copy(raw)
-    copies = [_at(served, chain) for chain, _node in places]  # all found before any is rewritten (one may hold another)
+    copies = [node_at(served, chain) for chain, _node in places]  # all found before any is rewritten (one may hold another)
     for node in copies:
         _admit_null(node)
     texts = [spelled(chain) for chain, _node in places[:limit]]
@@ -40,17 +40,6 @@ def nullable_as_31(raw: dict[str, Any], spec_file: Path, marked: Found | None = 
     if len(places) > limit:
         warnings.append(f"{spec_file}: {len(places) - limit} more schemas write nullable: {REASON}")
     return served, warnings
-
-
-def _at(document: Any, chain: Any) -> Any:
-    """The node at a walk's place chain."""
-    keys = []
-    while chain:
-        chain, key = chain
-        keys.append(key)
-    for key in reversed(keys):
-        document = document[key]
-    return document
 
 
 def _admit_null(node: dict[str, Any]) -> None:

@@ -112,12 +112,25 @@ class _Places:
         return goes and not named
 
 
+def chain_keys(chain: Any) -> list[Any]:
+    """The keys from the document's root down to a walk's (parent, key) chain."""
+    keys: list[Any] = []
+    while chain:
+        chain, key = chain
+        keys.append(key)
+    keys.reverse()
+    return keys
+
+
+def node_at(document: Any, chain: Any) -> Any:
+    """The node at a walk's place chain, in `document` (the walked one, or a copy of it)."""
+    for key in chain_keys(chain):
+        document = document[key]
+    return document
+
+
 def spelled(chain: Any, last: str = "") -> str:
     """`paths./a.get.parameters[0]` from a walk's (parent, key) chain, with `last` appended: spelled out only where
     a finding needs it."""
-    parts: list[str] = []
-    while chain:
-        chain, key = chain
-        parts.append(f"[{key}]" if isinstance(key, int) else f".{key}")
-    text = "".join(reversed(parts)).lstrip(".")
+    text = "".join(f"[{key}]" if isinstance(key, int) else f".{key}" for key in chain_keys(chain)).lstrip(".")
     return f"{text}.{last}".lstrip(".") if last else text
