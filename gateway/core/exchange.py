@@ -55,8 +55,7 @@ class Response:
         body = self.body
         if not isinstance(body, bytes):
             return None
-        if self._json is None or not self._json.holds(body):
-            self._json = JsonOnce(body)
+        self._json = JsonOnce.reuse(self._json, body)
         return self._json
 
     async def close(self) -> None:
@@ -262,8 +261,7 @@ class Exchange:
     def request_json(self, body: bytes, encoding: str | None = None) -> JsonOnce:
         """The request body (`body`, as read) as JSON, parsed once for every reader: validation, stub matching,
         templates, recording, the journal. `encoding`: the charset the request declared."""
-        if self._json is None or not self._json.holds(body):
-            self._json = JsonOnce(body, encoding)
+        self._json = JsonOnce.reuse(self._json, body, encoding)
         return self._json
 
     async def json(self) -> Any:
