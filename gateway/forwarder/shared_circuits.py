@@ -78,7 +78,7 @@ class SharedCircuits:
 
     async def reset(self, breaker: Breaker) -> None:
         """Forget the shared open state and failure count, so no process adopts the circuit again."""
-        await self.state.delete(_key(breaker, "open"), _key(breaker, "failures"))
+        await self.state.patient().delete(_key(breaker, "open"), _key(breaker, "failures"))  # an operator's change
 
     def _adopt(self, breaker: Breaker, value: str) -> None:
         until_text, _, owner = value.partition(" ")

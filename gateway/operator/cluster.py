@@ -23,13 +23,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..runtime.background import Loop
-from ..runtime.shared_state import PREFIX, REDIS_TIMEOUT, SharedState, display_url
+from ..runtime.shared_state import OPERATOR, PREFIX, SharedState, display_url
 
 log = logging.getLogger("gw.cluster")
 
 CHANNEL = PREFIX + "cluster"
 ASK_TIMEOUT = 3.0  # seconds every process gets to answer one question
-RETRY_AFTER_FAILURE = 1.0
+FIRST_RETRY = 0.05  # seconds before listening again after a dropped subscription: deaf meanwhile, so soon
+RETRY_AFTER_FAILURE = 1.0  # ... doubling up to this while Redis stays away
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 
 
@@ -77,7 +78,7 @@ class Cluster:
         try:
             message = json.dumps({"id": question, "topic": topic, "payload": payload, "reply_to": self._replies})
             try:
-                heard = int(await asyncio.wait_for(self._client.publish(self._channel, message), REDIS_TIMEOUT * 4))
+                heard = int(await asyncio.wait_for(self._client.publish(self._channel, message), OPERATOR.bound))
             except Exception as exc:
                 raise ClusterUnavailable(f"redis at {display_url(self._url)}: {exc or type(exc).__name__}") from None
             answers.expect(heard)
@@ -126,17 +127,18 @@ class Cluster:
     async def _listen(self) -> None:
         import redis.asyncio as redis
 
-        # Its own connection, without the shared state's short read timeout: a subscription waits for messages.
-        self._client = redis.Redis.from_url(self._url, socket_connect_timeout=REDIS_TIMEOUT, decode_responses=True)
+        # Its own connection, without the shared state's short read timeout: a subscription waits for messages, and
+        # questions and answers are an operator's (they wait out a slow moment, as SharedState.patient does).
+        self._client = redis.Redis.from_url(self._url, socket_connect_timeout=OPERATOR.socket, decode_responses=True)
         # Gateways on other databases of the same Redis server are other gateways: they must not hear these questions.
         self._channel = f"{CHANNEL}:{self._client.connection_pool.connection_kwargs.get('db', 0)}"
-        warned = False
+        warned, pause = False, FIRST_RETRY
         while True:
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._channel, self._replies)
                 self._ready.set()
-                warned = False
+                warned, pause = False, FIRST_RETRY
                 async for message in pubsub.listen():
                     self._received(message)
             except asyncio.CancelledError:
@@ -151,7 +153,8 @@ class Cluster:
                 self._ready.clear()
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
-            await asyncio.sleep(RETRY_AFTER_FAILURE)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RETRY_AFTER_FAILURE)
 
     def _received(self, message: dict[str, Any]) -> None:
         try:
@@ -179,7 +182,7 @@ class Cluster:
             reply["error"] = f"{type(exc).__name__}: {exc}"
         try:
             text = json.dumps(reply, default=str)
-            await asyncio.wait_for(self._client.publish(str(data.get("reply_to")), text), REDIS_TIMEOUT * 4)
+            await asyncio.wait_for(self._client.publish(str(data.get("reply_to")), text), OPERATOR.bound)
         except Exception as exc:
             log.warning("could not answer another gateway process: %s", exc or type(exc).__name__)
 

@@ -28,7 +28,7 @@ class SharedDocument:
 
     def __init__(self, state: SharedState, key: str, apply: Callable[[Document], None], what: str,
                  interval: float = 0.5) -> None:
-        self.state = state
+        self.state = state.patient()  # changed by an operator, followed in the background: never on a request's path
         self.key = key
         self.apply = apply
         self.what = what  # for the one warning line when Redis is away

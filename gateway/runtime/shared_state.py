@@ -6,6 +6,11 @@ gateway, and one process without Redis needs nothing else running.
 
 Redis calls are bounded (short socket timeouts) and a failed Redis is not asked again for a
 second: callers get `StateUnavailable` at once and decide to fail open or closed. Nothing hangs.
+That is the request path's patience: a gateway must not wait on its bookkeeping. An operator's change
+(the admin API, following the shared documents) is rare and must be applied or refused truthfully:
+`state.patient()` is the same store on its own connections, waiting out a slow moment (PATIENT_TIMEOUT),
+never refused because a request's call failed just before, and sending a call that may be repeated once
+more after a timeout.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +29,7 @@ log = logging.getLogger("gw.state")
 PREFIX = "gw:"
 REDIS_TIMEOUT = 0.25  # seconds: a gateway must not wait on its bookkeeping
 RETRY_AFTER_FAILURE = 1.0
+PATIENT_TIMEOUT = 2.0  # seconds: an operator's change waits out a slow moment (a loaded box) rather than fail on it
 HASH_FIELDS = 100_000  # fields one in-memory hash keeps (sessions per scenario)
 
 
@@ -37,6 +43,21 @@ def display_url(url: str) -> str:
 
 class StateUnavailable(Exception):
     """The shared store cannot be reached now."""
+
+
+@dataclass(frozen=True)
+class Patience:
+    """How one RedisState waits: its socket timeout, the bound on one attempt, whether a failure refuses every
+    call at once for RETRY_AFTER_FAILURE, and how many more attempts a timed-out call that may be repeated gets."""
+
+    socket: float
+    bound: float
+    fast_fail: bool
+    retries: int
+
+
+REQUEST_PATH = Patience(REDIS_TIMEOUT, REDIS_TIMEOUT * 4, fast_fail=True, retries=0)
+OPERATOR = Patience(PATIENT_TIMEOUT, PATIENT_TIMEOUT * 1.5, fast_fail=False, retries=1)
 
 
 @dataclass(frozen=True)
@@ -231,6 +252,10 @@ class SharedState:
             self._sets.setdefault(index, set()).add(key)
         return True
 
+    def patient(self) -> SharedState:
+        """This store for an operator's change (see the module's docstring); in memory nothing ever waits."""
+        return self
+
     async def close(self) -> None:
         return None
 
@@ -328,13 +353,20 @@ class RedisState(SharedState):
 
     kind = "redis"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, patience: Patience = REQUEST_PATH) -> None:
         super().__init__()
         import redis.asyncio as redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import ExponentialWithJitterBackoff
+        from redis.exceptions import ConnectionError as RedisConnectionError
 
         self.url = url
-        self._client = redis.Redis.from_url(url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT,
-                                            decode_responses=True, health_check_interval=30)
+        self.patience = patience
+        # redis-py sends a command again after its own timeouts too, by default: a patient store does so itself,
+        # and only for calls that may be repeated (an INCR sent twice counts twice).
+        again = {} if patience.fast_fail else {"retry": Retry(ExponentialWithJitterBackoff(), 3, (RedisConnectionError,))}
+        self._client = redis.Redis.from_url(url, socket_timeout=patience.socket, socket_connect_timeout=patience.socket,
+                                            decode_responses=True, health_check_interval=30, **again)
         self._gcra = self._client.register_script(_GCRA_LUA)
         self._incr = self._client.register_script(_INCR_LUA)
         self._reserve = self._client.register_script(_RESERVE_LUA)
@@ -345,108 +377,142 @@ class RedisState(SharedState):
         self._counter = self._client.register_script(_COUNTER_LUA)
         self._fill_once = self._client.register_script(_FILL_ONCE_LUA)
         self._down_until = 0.0
+        self._patient: RedisState | None = None
 
-    async def _call(self, operation: Any) -> Any:
-        if time.monotonic() < self._down_until:
-            getattr(operation, "close", lambda: None)()  # never started: no "never awaited" warning
+    def patient(self) -> SharedState:
+        """The same Redis on connections of its own that wait PATIENT_TIMEOUT (made at the first use)."""
+        if not self.patience.fast_fail:
+            return self
+        if self._patient is None:
+            self._patient = RedisState(self.url, OPERATOR)
+        return self._patient
+
+    async def _call(self, send: Callable[[], Awaitable[Any]], repeatable: bool = False) -> Any:
+        """`send()`'s answer, within this store's patience; StateUnavailable when Redis does not give it."""
+        patience = self.patience
+        if patience.fast_fail and time.monotonic() < self._down_until:
             raise StateUnavailable(f"redis at {display_url(self.url)} is unreachable")
-        try:
-            return await asyncio.wait_for(operation, REDIS_TIMEOUT * 4)
-        except Exception as exc:  # redis' own errors, timeouts, refused connections
-            self._down_until = time.monotonic() + RETRY_AFTER_FAILURE
-            raise StateUnavailable(f"redis at {display_url(self.url)}: {exc or type(exc).__name__}") from exc
+        again = patience.retries if repeatable else 0
+        while True:
+            try:
+                return await asyncio.wait_for(send(), patience.bound)
+            except Exception as exc:  # redis' own errors, timeouts, refused connections
+                if again and _timed_out(exc):
+                    again -= 1
+                    continue
+                if patience.fast_fail:
+                    self._down_until = time.monotonic() + RETRY_AFTER_FAILURE
+                raise StateUnavailable(f"redis at {display_url(self.url)}: {exc or type(exc).__name__}") from exc
 
     async def get(self, key: str) -> str | None:
-        return await self._call(self._client.get(PREFIX + key))
+        return await self._call(lambda: self._client.get(PREFIX + key), repeatable=True)
 
     async def set(self, key: str, value: str, ttl: float | None = None) -> None:
-        await self._call(self._client.set(PREFIX + key, value, px=_millis(ttl)))
+        await self._call(lambda: self._client.set(PREFIX + key, value, px=_millis(ttl)), repeatable=True)
 
     async def set_if_absent(self, key: str, value: str, ttl: float | None = None) -> bool:
-        return bool(await self._call(self._client.set(PREFIX + key, value, px=_millis(ttl), nx=True)))
+        return bool(await self._call(lambda: self._client.set(PREFIX + key, value, px=_millis(ttl), nx=True)))
 
     async def delete(self, *keys: str) -> None:
         if keys:
-            await self._call(self._client.delete(*[PREFIX + k for k in keys]))
+            await self._call(lambda: self._client.delete(*[PREFIX + k for k in keys]), repeatable=True)
 
     async def incr(self, key: str, ttl: float) -> int:
-        return int(await self._call(self._incr(keys=[PREFIX + key], args=[_millis(ttl)])))
+        return int(await self._call(lambda: self._incr(keys=[PREFIX + key], args=[_millis(ttl)])))
 
     async def reserve(self, keys: list[str], limit: int, ttl: float) -> bool:
-        return bool(await self._call(self._reserve(keys=[PREFIX + k for k in keys], args=[limit, _millis(ttl)])))
+        names = [PREFIX + k for k in keys]
+        return bool(await self._call(lambda: self._reserve(keys=names, args=[limit, _millis(ttl)])))
 
     async def release(self, key: str) -> None:
-        await self._call(self._release(keys=[PREFIX + key]))
+        await self._call(lambda: self._release(keys=[PREFIX + key]))
 
     async def get_many(self, *keys: str) -> list[str | None]:
-        return list(await self._call(self._client.mget([PREFIX + k for k in keys]))) if keys else []
+        if not keys:
+            return []
+        return list(await self._call(lambda: self._client.mget([PREFIX + k for k in keys]), repeatable=True))
 
     async def hget_many(self, keys: list[str], name: str) -> list[str | None]:
         if not keys:
             return []
         if len(keys) == 1:
-            return [await self._call(self._client.hget(PREFIX + keys[0], name))]
+            return [await self._call(lambda: self._client.hget(PREFIX + keys[0], name), repeatable=True)]
+        return list(await self._call(lambda: self._hgets(keys, name), repeatable=True))
+
+    def _hgets(self, keys: list[str], name: str) -> Awaitable[list[str | None]]:
+        """One round trip for the field of several hashes (built again for each attempt)."""
         pipe = self._client.pipeline(transaction=False)
         for key in keys:
             pipe.hget(PREFIX + key, name)
-        return list(await self._call(pipe.execute()))
+        return pipe.execute()
 
     async def hset(self, key: str, name: str, value: str) -> None:
-        await self._call(self._client.hset(PREFIX + key, name, value))
+        await self._call(lambda: self._client.hset(PREFIX + key, name, value), repeatable=True)
 
     async def hswap(self, key: str, name: str, expected: str, value: str, unset: str) -> bool:
-        return bool(await self._call(self._hswap(keys=[PREFIX + key], args=[name, unset, expected, value])))
+        return bool(await self._call(lambda: self._hswap(keys=[PREFIX + key], args=[name, unset, expected, value])))
 
     async def hgetall(self, key: str) -> dict[str, str]:
-        return dict(await self._call(self._client.hgetall(PREFIX + key)))
+        return dict(await self._call(lambda: self._client.hgetall(PREFIX + key), repeatable=True))
 
     async def hdel(self, key: str, *names: str) -> None:
         if names:
-            await self._call(self._client.hdel(PREFIX + key, *names))
+            await self._call(lambda: self._client.hdel(PREFIX + key, *names), repeatable=True)
 
     async def take(self, key: str, limit: int, window: float, burst: int = 0) -> Allowance:
-        ok, capacity, remaining, reset, retry = await self._call(self._gcra(keys=[PREFIX + "rl:" + key],
-                                                                             args=[limit, window, burst]))
+        ok, capacity, remaining, reset, retry = await self._call(lambda: self._gcra(keys=[PREFIX + "rl:" + key],
+                                                                                     args=[limit, window, burst]))
         return Allowance(bool(ok), int(capacity), int(remaining), float(reset), float(retry))
 
     async def hash_get(self, key: str, field: str) -> str | None:
-        return await self._call(self._client.hget(PREFIX + key, field))
+        return await self._call(lambda: self._client.hget(PREFIX + key, field), repeatable=True)
 
     async def hash_all(self, key: str) -> dict[str, str]:
-        return dict(await self._call(self._client.hgetall(PREFIX + key)))
+        return dict(await self._call(lambda: self._client.hgetall(PREFIX + key), repeatable=True))
 
     async def hash_add(self, key: str, field: str, value: str, limit: int, index: str) -> bool:
-        return bool(await self._call(self._hash_add(keys=[PREFIX + key, PREFIX + index], args=[field, value, limit, key])))
+        keys = [PREFIX + key, PREFIX + index]
+        return bool(await self._call(lambda: self._hash_add(keys=keys, args=[field, value, limit, key]), repeatable=True))
 
     async def hash_replace(self, key: str, field: str, value: str) -> bool:
-        return bool(await self._call(self._hash_replace(keys=[PREFIX + key], args=[field, value])))
+        return bool(await self._call(lambda: self._hash_replace(keys=[PREFIX + key], args=[field, value]),
+                                     repeatable=True))
 
     async def hash_remove(self, key: str, field: str) -> bool:
-        return bool(await self._call(self._client.hdel(PREFIX + key, field)))
+        return bool(await self._call(lambda: self._client.hdel(PREFIX + key, field)))
 
     async def set_add(self, key: str, *members: str) -> None:
         if members:
-            await self._call(self._client.sadd(PREFIX + key, *members))
+            await self._call(lambda: self._client.sadd(PREFIX + key, *members), repeatable=True)
 
     async def set_members(self, key: str) -> set[str]:
-        return set(await self._call(self._client.smembers(PREFIX + key)))
+        return set(await self._call(lambda: self._client.smembers(PREFIX + key), repeatable=True))
 
     async def set_remove(self, key: str, *members: str) -> None:
         if members:
-            await self._call(self._client.srem(PREFIX + key, *members))
+            await self._call(lambda: self._client.srem(PREFIX + key, *members), repeatable=True)
 
     async def counter_next(self, key: str, floor: int = 0) -> int:
-        return int(await self._call(self._counter(keys=[PREFIX + key], args=[floor])))
+        return int(await self._call(lambda: self._counter(keys=[PREFIX + key], args=[floor])))
 
     async def fill_once(self, marker: str, hashes: dict[str, dict[str, str]], index: str) -> bool:
         keys = [PREFIX + marker, PREFIX + index, *(PREFIX + k for k in hashes)]
-        return bool(await self._call(self._fill_once(keys=keys, args=[json.dumps([[k, h] for k, h in hashes.items()])])))
+        text = json.dumps([[k, h] for k, h in hashes.items()])
+        return bool(await self._call(lambda: self._fill_once(keys=keys, args=[text])))
 
     async def ping(self) -> bool:
-        return bool(await self._call(self._client.ping()))
+        return bool(await self._call(self._client.ping, repeatable=True))
 
     async def close(self) -> None:
+        if self._patient is not None:
+            await self._patient.close()
         await self._client.aclose()
+
+
+def _timed_out(exc: BaseException) -> bool:
+    from redis.exceptions import TimeoutError as RedisTimeout
+
+    return isinstance(exc, (TimeoutError, RedisTimeout))
 
 
 def _millis(ttl: float | None) -> int | None:

@@ -155,7 +155,7 @@ class Simulation:
     # -- the operator's view -------------------------------------------------------------------------
 
     async def dump(self, service: str, session: str | None) -> dict[str, Any]:
-        store = self.stores[service]
+        store = self.stores[service].patient()
         sessions = [session] if session else (await store.sessions() or ["default"])
         for name in sessions:
             await store.enter(name)
@@ -163,7 +163,7 @@ class Simulation:
                 "sessions": {name: await store.dump(name) for name in sessions}}
 
     async def reset(self, service: str, session: str | None) -> list[str]:
-        store = self.stores[service]
+        store = self.stores[service].patient()
         sessions = [session] if session else sorted(set(await store.sessions()) | {"default"})
         for name in sessions:
             await store.reset(name)

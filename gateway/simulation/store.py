@@ -14,6 +14,7 @@ parent (`/users/{user_id}/orders`) keeps each parent's items apart. Keys, all be
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from dataclasses import dataclass, field
@@ -56,6 +57,12 @@ class ResourceStore:
         self.root = f"sim|{service}|"
         self._seeded = [(name, scope_text(scope), {id_text(i): _record(n, i, item) for n, (i, item) in enumerate(items)})
                         for (name, scope), items in seed.items.items()]  # serialized once, copied per session
+
+    def patient(self) -> ResourceStore:
+        """This store for an operator's dump or reset: waits out a slow moment of Redis (SharedState.patient)."""
+        store = copy.copy(self)
+        store.state = self.state.patient()
+        return store
 
     def _bucket(self, session: str, collection: str, scope: Scope) -> str:
         return f"{self.root}{session}|{collection}|{scope_text(scope)}"

@@ -122,7 +122,7 @@ class ApiStubs:
     def __init__(self, store: StubStore, state: SharedState, cluster: Cluster,
                  services: Callable[[], dict[str, Service]]) -> None:
         self.store = store
-        self.state = state
+        self.state = state.patient()  # an operator's changes, and following them: never failed by one slow moment
         self.cluster = cluster
         self.services = services  # the loaded specs now (a reload swaps them)
         self.entries: list[dict[str, Any]] = []  # {id, service, stub, persist}, oldest first, as applied here

@@ -32,7 +32,7 @@ class ScenarioAdmin:
 
     @property
     def scenarios(self) -> Scenarios:
-        return Scenarios(self.shared)
+        return Scenarios(self.shared.patient())  # an operator's change waits out a slow moment of Redis
 
     def known(self) -> dict[str, dict[str, Any]]:
         """Each scenario the stubs name: its states (in the order the stubs give them) and its stubs."""
