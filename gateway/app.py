@@ -25,6 +25,7 @@ from .contract.step import ResponseContract
 from .core import json_limits
 from .core.events import Channel
 from .core.exchange import Exchange
+from .core.logs import flush_access_log
 from .core.pipeline import Pipeline
 from .core.streaming import send_answer
 from .dispatch.step import ModeDispatch
@@ -335,6 +336,7 @@ class GatewayApp:
                 await self.state.close()
                 if self.metrics is not None:
                     self.metrics.close()  # multiprocess: this worker's live gauges leave the sums
+                flush_access_log()  # the last requests' lines, before the loop that would write them ends
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

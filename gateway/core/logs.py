@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import sys
 import time
@@ -43,6 +44,7 @@ SERVER_LOGGERS = ("uvicorn", "asyncio")
 
 def setup_logging(log_format: str = "auto", level: str = "info") -> None:
     global _access, _json
+    flush_access_log()  # a writer set up before (the CLI's, then serve's) leaves nothing behind
     use_json = _json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
     _access = AccessLogWriter(sys.stderr, use_json) if logging.getLevelName(level.upper()) <= logging.INFO else None
     handler = logging.StreamHandler(sys.stderr)
@@ -64,8 +66,14 @@ def json_logs() -> bool:
 
 class AccessLogWriter:
     """Writes the per-request lines without `logging`'s per-record machinery (it halved stub
-    throughput in the benchmark). Lines queue up and go out in one write per event-loop turn,
-    so a busy gateway does one syscall for many requests and an idle one flushes at once."""
+    throughput in the benchmark). The lines of one event-loop step (a busy worker ends several requests
+    in one) queue up and leave in one write when the step ends (`loop.call_soon`, as the answers do in
+    gateway/server/whole_writes.py): one syscall for many requests, and an idle gateway's line at once.
+    Outside a running loop (the CLI, a thread without one) a line is written at once.
+
+    Nothing is lost on the way out: the server's shutdown (the app's lifespan), a worker's exit (SIGTERM,
+    SIGINT: gateway/server/workers.py) and the interpreter's (atexit) flush what is queued. A process
+    killed outright (SIGKILL, OOM) loses at most the lines of the step it was killed in, never part of a line."""
 
     def __init__(self, stream: Any = None, json_lines: bool = True) -> None:
         self.stream = stream or sys.stderr
@@ -135,3 +143,12 @@ _json = False
 def access_log() -> AccessLogWriter | None:
     """The process's access log writer; None when the level is above info."""
     return _access
+
+
+def flush_access_log() -> None:
+    """Write the queued access lines now (on the way out: nothing may wait for a loop step that never comes)."""
+    if _access is not None:
+        _access.flush()
+
+
+atexit.register(flush_access_log)

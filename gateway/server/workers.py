@@ -28,6 +28,7 @@ from collections.abc import Callable
 import uvicorn
 from prometheus_client.multiprocess import mark_process_dead
 
+from ..core.logs import flush_access_log
 from ..operator.metrics import MULTIPROC_DIR
 
 log = logging.getLogger("gw")
@@ -162,6 +163,7 @@ class Supervisor:
         except BaseException:
             log.exception("worker %s failed", index)
         finally:
+            flush_access_log()  # os._exit runs no atexit hook: the last step's lines are written here
             os._exit(code)
 
     def _serve(self, index: int) -> int:
