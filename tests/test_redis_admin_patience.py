@@ -1,10 +1,12 @@
-"""An operator's change through the admin API waits out one slow moment of a real redis-server, where a
-request's bookkeeping (rate limits, counters) still gives up at once: CLIENT PAUSE stalls every Redis
-client for longer than the request path waits, and shorter than an operator's change does."""
+"""An operator's change through the admin API (stubs, modes, the journal, scenarios, simulated resources) waits
+out one slow moment of a real redis-server, where a request's bookkeeping (rate limits, counters) still gives up
+at once: CLIENT PAUSE stalls every Redis client for longer than the request path waits, and shorter than an
+operator's change does."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -106,3 +108,40 @@ def test_a_call_that_may_be_repeated_is_sent_once_more_after_a_timeout_one_that_
             await state.close()
 
     asyncio.run(run())
+
+
+def test_simulated_resources_dumped_and_reset_while_redis_stalls(redis_server: RedisServer, tmp_path: Any) -> None:
+    services = {"orders": {"spec": str(SPECS / "orders.yaml"), "base_path": "/orders", "state": True}}
+    config = gateway_config(services, stubs=str(tmp_path), redis_url=redis_server.url, reload=False)
+    with GatewayThread(config) as gateway, gateway.client(headers=ADMIN) as http:
+        assert http.get("/orders/orders", headers={"X-GW-Session": "ci-1"}).status_code == 200  # the session is seeded
+        stall(redis_server)
+        dumped = http.get("/_gw/api/services/orders/state")
+        assert dumped.status_code == 200, dumped.text
+        assert "ci-1" in dumped.json()["sessions"]
+        stall(redis_server)
+        reset = http.delete("/_gw/api/services/orders/state", params={"session": "ci-1"})
+        assert reset.status_code == 200, reset.text
+        assert reset.json()["reset"] == ["ci-1"]
+
+
+def test_a_scenario_set_listed_and_reset_while_redis_stalls(redis_server: RedisServer, tmp_path: Any) -> None:
+    folder = tmp_path / "users"
+    folder.mkdir()
+    for name, state, after in (("1-new.yaml", "Started", "known"), ("2-known.yaml", "known", None)):
+        stub = {"scenario": "signup", "state": state, **({"next_state": after} if after else {}),
+                "request": {"method": "GET", "path": "/users/7"},
+                "response": {"status": 200, "headers": {"Content-Type": "application/json"}, "body": ADA}}
+        (folder / name).write_text(json.dumps(stub))
+    services = {"users": {"spec": str(SPECS / "users.yaml"), "base_path": "/users"}}
+    config = gateway_config(services, stubs=str(tmp_path), redis_url=redis_server.url, reload=False)
+    with GatewayThread(config) as gateway, gateway.client(headers=ADMIN) as http:
+        stall(redis_server)
+        changed = http.put("/_gw/api/scenarios/signup", json={"state": "known", "session": "ci-1"})
+        assert changed.status_code == 200, changed.text
+        stall(redis_server)
+        listed = http.get("/_gw/api/scenarios")
+        assert listed.status_code == 200, listed.text
+        assert listed.json()["scenarios"][0]["sessions"]["ci-1"] == "known"
+        stall(redis_server)
+        assert http.delete("/_gw/api/scenarios").status_code == 204
