@@ -5,7 +5,8 @@ rather than a reset) and the ASGI conversation of each request on it (gateway/se
 uvicorn keeps the sockets, the workers, the lifespan, graceful shutdown and WebSockets (an upgrade is handed to
 its configured `ws_protocol_class`); the protocol is written on httptools' parser and asyncio's Protocol, and of
 uvicorn reads only what it hands every `http=` protocol: its Config and the server state (open connections,
-running tasks, default headers, the request count), pinned by tests/hostile/test_own_protocol.py.
+running tasks, default headers, the request count), pinned by tests/hostile/test_connections.py
+(test_what_uvicorn_hands_every_http_protocol); its behaviours by tests/test_http_protocol.py.
 
 uvicorn's own HttpToolsProtocol only closes idle keep-alive connections. A connection that never finishes its
 head, or dribbles a body a byte at a time, would stay open forever, and a few hundred of them exhaust the process's
