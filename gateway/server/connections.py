@@ -14,8 +14,8 @@ file descriptors. A huge head is worse: httptools joins a header's pieces with `
 of reads, so one 64 MB header cost ~15 s of CPU. This protocol counts the head's raw bytes before the parser sees
 them and refuses past the caps (parsing stays linear, memory bounded), and keeps two deadlines on the event
 loop's timers. It also answers for less than uvicorn's: the answer head is encoded and checked in one pass
-(answer_head.py), head and body leave in one write (whole_writes.py), and keep-alive is one timer per
-connection re-armed when it fires rather than one set and cancelled per answer.
+(answer_head.py), head and body leave in one write at the end of the loop's step (whole_writes.py), and
+keep-alive is one timer per connection re-armed when it fires rather than one set and cancelled per answer.
 
 Each request's ASGI scope also carries the connection itself as the extension `gw.connection`
 (`RawConnection`): chaos faults (gateway/chaos/faults.py) cut or garble it below HTTP, which ASGI
@@ -227,8 +227,10 @@ class GuardedHttpProtocol(asyncio.Protocol):
     def shutdown(self) -> None:
         """uvicorn's graceful shutdown: close when idle, else after the answer under way."""
         cycle = self.cycle
-        if cycle is None or cycle.complete:
+        if cycle is None:
             self.transport.close()
+        elif cycle.complete:
+            cycle.cut()
         else:
             cycle.framing.keep_alive = False
 
@@ -404,9 +406,15 @@ class GuardedHttpProtocol(asyncio.Protocol):
             self._defaults = (defaults, encode_defaults(defaults))
         return self._defaults[1]
 
+    def _flush_answer(self) -> None:
+        """Before the protocol writes or closes by itself: the answer gathered in this step goes first."""
+        if self.cycle is not None:
+            self.cycle.flush()
+
     def _send_400(self, msg: str) -> None:
         if self._done:  # after the guard's answer the parser may still trip on what follows: say nothing more
             return
+        self._flush_answer()
         body = msg.encode("ascii")
         self.transport.write(b"".join((STATUS_LINE[400], self.default_lines(), b"content-type: text/plain; charset=utf-8\r\n",
                                        b"content-length: %d\r\n" % len(body), b"connection: close\r\n\r\n", body)))
@@ -432,6 +440,7 @@ class GuardedHttpProtocol(asyncio.Protocol):
             return
         self._cancel_timers()  # the transport now belongs to the WebSocket protocol
         self._done = True  # and this protocol reads nothing more
+        self._flush_answer()
         self.connections.discard(self)
         output = [self.scope["method"].encode(), b" ", self.url, b" HTTP/1.1\r\n"]
         for name, value in self.scope["headers"]:
@@ -528,6 +537,7 @@ class GuardedHttpProtocol(asyncio.Protocol):
         (closing on unread data would reset the connection and the client might never see the answer)."""
         self._done = True
         self._cancel_timers()
+        self._flush_answer()
         peer = self.transport.get_extra_info("peername")
         client = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "")
         log.info("connection from %s refused: %s", client, detail,

@@ -3,7 +3,7 @@
 It keeps what uvicorn's own cycle promises an ASGI app (`http.request` with the body as it arrives, `100 Continue`
 when the app first reads, `http.disconnect` once the client is gone or the answer is done, a plain 500 for an app
 that never started its answer, the framing checks of content-length), with gw's costs in mind: the head is
-encoded in one pass (answer_head.py) and leaves with the body's first piece (whole_writes.py), and a `receive()`
+encoded in one pass (answer_head.py) and leaves with the body written in the same step (whole_writes.py), and a `receive()`
 waits on a future made only when it really has to wait.
 """
 
@@ -14,7 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from .answer_head import Framing, encode_head
-from .whole_writes import write_whole
+from .whole_writes import gather
 
 if TYPE_CHECKING:
     from .connections import GuardedHttpProtocol
@@ -30,7 +30,7 @@ _SERVER_ERROR_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"con
 class RequestCycle:
     """The request being answered (or queued behind a pipelined one) and its answer's progress."""
 
-    __slots__ = ("_head", "_ready", "_waiter", "body", "complete", "conn", "disconnected", "framing", "head_request",
+    __slots__ = ("_pending", "_ready", "_waiter", "body", "complete", "conn", "disconnected", "framing", "head_request",
                  "more_body", "scope", "started", "transport", "waiting_for_100_continue")
 
     def __init__(self, conn: GuardedHttpProtocol, scope: dict[str, Any], keep_alive: bool, expect_continue: bool) -> None:
@@ -47,7 +47,7 @@ class RequestCycle:
         self._waiter: asyncio.Future[None] | None = None
         self.started = False
         self.complete = False
-        self._head: bytes | None = None  # the encoded head, until the body's first piece or the end of the step
+        self._pending = b""  # the head and what followed it within this step of the loop, written at the step's end
 
     # the protocol's side
 
@@ -83,17 +83,22 @@ class RequestCycle:
             if not self.started:
                 await self._send_500()
             else:
-                self.transport.close()
+                self.cut()
         else:
             if result is not None:
                 log.error("ASGI callable should return None, but returned '%s'.", result)
-                self.transport.close()
+                self.cut()
             elif not self.started and not self.disconnected:
                 log.error("ASGI callable returned without starting response.")
                 await self._send_500()
             elif not self.complete and not self.disconnected:
                 log.error("ASGI callable returned without completing response.")
-                self.transport.close()
+                self.cut()
+
+    def cut(self) -> None:
+        """Close after what was gathered: a half-sent answer ends where the app stopped."""
+        self.flush()
+        self.transport.close()
 
     async def receive(self) -> dict[str, Any]:
         if self.waiting_for_100_continue and not self.transport.is_closing():
@@ -134,16 +139,17 @@ class RequestCycle:
     def _start(self, message: dict[str, Any]) -> None:
         self.started = True
         self.waiting_for_100_continue = False
-        self._head = encode_head(message["status"], message.get("headers", ()), self.conn.default_lines(),
-                                 self.head_request, self.framing)
-        self.conn.loop.call_soon(self._flush_head)  # a body that does not come within this step: the head goes alone
+        self._pending = encode_head(message["status"], message.get("headers", ()), self.conn.default_lines(),
+                                    self.head_request, self.framing)
+        self.conn.loop.call_soon(self.flush)  # the end of this step: head and body leave together (whole_writes.py)
 
-    def _flush_head(self) -> None:
-        head = self._head
-        if head is not None:
-            self._head = None
-            if not self.disconnected:
-                write_whole(self.transport, head, b"")
+    def flush(self) -> None:
+        """Write what this step of the loop gathered (the head, and the body if it came in the same step)."""
+        pending = self._pending
+        if pending:
+            self._pending = b""
+            if not self.disconnected and not self.transport.is_closing():
+                self.transport.write(pending)
 
     def _body(self, body: bytes, more_body: bool) -> None:
         framing = self.framing
@@ -159,10 +165,8 @@ class RequestCycle:
                 raise RuntimeError("Response content longer than Content-Length")
             framing.length -= len(body)
             data = body
-        head = self._head
-        if head is not None:
-            self._head = None
-            write_whole(self.transport, head, data)
+        if self._pending:
+            self._pending = gather(self._pending, data, self.transport)
         elif data:
             self.transport.write(data)
         if not more_body:
@@ -171,7 +175,7 @@ class RequestCycle:
             self.complete = True
             self.wake()
             if not framing.keep_alive:
-                self.transport.close()
+                self.cut()
             self.conn.answered(self)
 
     async def _send_500(self) -> None:

@@ -7,11 +7,11 @@ on another process, so the client gets a truncated answer (`peer closed connecti
 message body`). Killed before one whole write, the proxy sees a connection closed unanswered and retries
 (proxy_next_upstream); killed after, the kernel still delivers what was written.
 
-So gw's protocol (gateway/server/connections.py) holds the encoded head until the body's first piece and writes
-them together; if no piece comes within the loop's step (a stream waiting for its first event), the head leaves
-alone at the end of that step. A body larger than `WHOLE_UP_TO` is written after the head (joining it would copy
-it), as are a stream's later pieces, each as the app sends it: the promise is for answers that fit in one write,
-which is nearly every API answer.
+So gw's protocol (gateway/server/request_cycle.py) gathers the encoded head and what the app sends with it while
+the event loop runs one step of the app (for an answer whose body is at hand, head and body together) and hands
+them to the socket at the end of that step. A body larger than `WHOLE_UP_TO` is written as it comes (joining it
+would copy it), as are a stream's later pieces: the promise is for answers that fit in one write, which is nearly
+every API answer.
 """
 
 from __future__ import annotations
@@ -21,14 +21,13 @@ import asyncio
 WHOLE_UP_TO = 64 * 1024  # bytes: head and body up to this size leave in one write
 
 
-def write_whole(transport: asyncio.Transport, head: bytes, data: bytes) -> None:
-    """The head and the body's first piece: one write when together they fit, else the head, then the piece."""
-    if transport.is_closing():
-        return
-    if not data:
-        transport.write(head)
-    elif len(head) + len(data) <= WHOLE_UP_TO:
-        transport.write(head + data)
-    else:
-        transport.write(head)
-        transport.write(data)
+def gather(pending: bytes, data: bytes, transport: asyncio.Transport) -> bytes:
+    """`data` joined to what waits for the end of the step; when together they are too big to join, what waits is
+    written now, then `data`, and nothing waits any more."""
+    if len(pending) + len(data) <= WHOLE_UP_TO:
+        return pending + data
+    if not transport.is_closing():
+        transport.write(pending)
+        if data:
+            transport.write(data)
+    return b""
