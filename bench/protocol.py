@@ -3,9 +3,10 @@
 Why this exists: bench/micro.py drives the gateway with raw ASGI calls and never sees the server, and
 bench/ceiling.py's CPU per request moves with the neighbours' load on a shared box. This drives the connection
 protocol gw gives uvicorn (`uvicorn_limits(...)["http"]`) on uvloop with a transport that only records what it
-would send: keep-alive GETs, one after another, answered by a fixed ASGI app with the headers of gw's stub answer
-(11 of them, as `gw serve specs/users.yaml` sends for GET /users/1). What is left is the protocol's work: parsing,
-the scope, the ASGI cycle, encoding the head, timers, the writes. uvicorn's own HttpToolsProtocol is measured
+would send: keep-alive GETs on 32 connections, a request in flight on each (as wrk -c32), answered by a fixed
+ASGI app with the headers of gw's stub answer (11 of them, as `gw serve specs/users.yaml` sends for
+GET /users/1). What is left is the protocol's work: parsing, the scope, the ASGI cycle, encoding the head,
+timers, the writes. uvicorn's own HttpToolsProtocol is measured
 alongside as the reference. Checkouts run interleaved, each round in a fresh process; the table shows medians.
 
     python bench/protocol.py                                   # this checkout, 5 rounds
@@ -94,8 +95,10 @@ class RecordingTransport(asyncio.Transport):
         return True
 
 
-async def drive(factory: Any, requests: int) -> float:
-    """CPU µs per request over `requests` keep-alive GETs on one connection."""
+async def drive(factory: Any, requests: int, connections: int) -> float:
+    """CPU µs per request over `requests` keep-alive GETs spread over `connections` connections, each round one
+    request on every connection (as wrk -c N keeps N in flight), so the loop's iterations are shared as a loaded
+    server shares them."""
     import uvicorn
     from uvicorn.server import ServerState
 
@@ -103,23 +106,29 @@ async def drive(factory: Any, requests: int) -> float:
     config.load()
     state = ServerState()
     state.default_headers = [(b"date", b"Thu, 26 Nov 2026 14:22:58 GMT")]
-    protocol = factory(config=config, server_state=state, app_state={})
-    transport = RecordingTransport(keep=False)
-    protocol.connection_made(transport)
     loop = asyncio.get_running_loop()
+    pairs = []
+    for _ in range(connections):
+        protocol, transport = factory(config=config, server_state=state, app_state={}), RecordingTransport(keep=False)
+        protocol.connection_made(transport)
+        pairs.append((protocol, transport))
+    rounds = max(1, requests // connections)
     started = 0.0
-    for n in range(requests + requests // 5):
-        if n == requests // 5:  # the first fifth warms up
+    for n in range(rounds + rounds // 5):
+        if n == rounds // 5:  # the first fifth warms up
             started = time.process_time()
-        transport.answered = loop.create_future()
-        protocol.data_received(REQUEST)
-        await transport.answered
+        for protocol, transport in pairs:
+            transport.answered = loop.create_future()
+            protocol.data_received(REQUEST)
+        for _, transport in pairs:
+            await transport.answered  # type: ignore[misc]
     spent = time.process_time() - started
-    protocol.connection_lost(None)
-    return spent / requests * 1e6
+    for protocol, _ in pairs:
+        protocol.connection_lost(None)
+    return spent / (rounds * connections) * 1e6
 
 
-def child(repo: Path, requests: int) -> dict[str, float]:
+def child(repo: Path, requests: int, connections: int) -> dict[str, float]:
     load_checkout(repo)
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -132,7 +141,8 @@ def child(repo: Path, requests: int) -> dict[str, float]:
     except ImportError:
         runner = asyncio.run
     gw_factory = uvicorn_limits(ServerSettings())["http"]
-    return {"gw protocol": runner(drive(gw_factory, requests)), "uvicorn httptools": runner(drive(HttpToolsProtocol, requests))}
+    return {"gw protocol": runner(drive(gw_factory, requests, connections)),
+            "uvicorn httptools": runner(drive(HttpToolsProtocol, requests, connections))}
 
 
 def main() -> None:
@@ -140,22 +150,25 @@ def main() -> None:
     parser.add_argument("--repo", action="append", help="a checkout to measure (repeatable; default this one)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--connections", type=int, default=32, help="connections each with a request in flight")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(Path(args.repo[0]).resolve(), args.requests)))
+        print(json.dumps(child(Path(args.repo[0]).resolve(), args.requests, args.connections)))
         return
     repos = [Path(r).resolve() for r in (args.repo or [str(REPO)])]
     figures: dict[tuple[str, str], list[float]] = {}
     for _ in range(args.rounds):
         for repo in repos:
-            done = subprocess.run([sys.executable, __file__, "--child", "--repo", str(repo), "--requests", str(args.requests)],
-                                  cwd=repo, capture_output=True, text=True)
+            command = [sys.executable, __file__, "--child", "--repo", str(repo), "--requests", str(args.requests),
+                       "--connections", str(args.connections)]
+            done = subprocess.run(command, cwd=repo, capture_output=True, text=True)
             if done.returncode:
                 raise SystemExit(f"error: {repo}: {done.stderr[-3000:]}")
             for name, figure in json.loads(done.stdout).items():
                 figures.setdefault((str(repo), name), []).append(figure)
-    print(f"CPU µs per keep-alive GET, the protocol alone (median of {args.rounds} rounds x {args.requests} requests)")
+    print(f"CPU µs per keep-alive GET, the protocol alone, {args.connections} connections "
+          f"(median of {args.rounds} rounds x {args.requests} requests)")
     for (repo, name), values in figures.items():
         print(f"{repo:<32} {name:<20} {statistics.median(values):8.1f}")
 
