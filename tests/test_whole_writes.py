@@ -14,48 +14,10 @@ from typing import Any
 import uvicorn
 from uvicorn.server import ServerState
 
+from bench.protocol import RecordingTransport
 from gw.server.connections import GuardedHttpProtocol
 from gw.server.whole_writes import WHOLE_UP_TO
 from gw.settings.policy_settings import ServerSettings
-
-
-class RecordingTransport(asyncio.Transport):
-    """What the socket would be asked to send, one entry per write; closed on close()/abort()."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.writes: list[bytes] = []
-        self.closed = False
-
-    def write(self, data: Any) -> None:
-        self.writes.append(bytes(data))
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        self.closed = True
-
-    def abort(self) -> None:
-        self.closed = True
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(name, default)
-
-    def is_reading(self) -> bool:
-        return True
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def get_write_buffer_size(self) -> int:
-        return 0
-
-    def can_write_eof(self) -> bool:
-        return True
 
 
 def answered(body: bytes, chunks: int = 1) -> list[bytes]:

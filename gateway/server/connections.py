@@ -1,25 +1,25 @@
-"""What one client connection may hold: deadlines for the request head and body, a size cap on the head,
-and a cap on open connections answered with 503 rather than a reset.
+"""gw's HTTP/1.1 connection, given to uvicorn as its `http=` protocol: what one client connection may hold
+(deadlines for the request head and body, a size cap on the head, a cap on open connections answered with 503
+rather than a reset) and the ASGI conversation of each request on it (gateway/server/request_cycle.py).
 
-uvicorn's HttpToolsProtocol (chosen whenever httptools is installed, as `uvicorn[standard]` does) only
-closes idle keep-alive connections. A connection that never finishes its head, or dribbles a body a byte
-at a time, stays open forever, and a few hundred of them exhaust the process's file descriptors. A huge
-head is worse: httptools joins a header's pieces with `bytes +=` (uvicorn the URL's too), quadratic in the
-number of reads, so one 64 MB header cost ~15 s of CPU. This subclass, given to uvicorn as its `http=`
-option, counts the head's raw bytes before the parser sees them and refuses past the caps (parsing stays
-linear, memory bounded), and keeps two deadlines on the event loop's timers.
+uvicorn keeps the sockets, the workers, the lifespan, graceful shutdown and WebSockets (an upgrade is handed to
+its configured `ws_protocol_class`); the protocol is written on httptools' parser and asyncio's Protocol, and of
+uvicorn reads only what it hands every `http=` protocol: its Config and the server state (open connections,
+running tasks, default headers, the request count), pinned by tests/hostile/test_connections.py
+(test_what_uvicorn_hands_every_http_protocol); its behaviours by tests/test_http_protocol.py.
+
+uvicorn's own HttpToolsProtocol only closes idle keep-alive connections. A connection that never finishes its
+head, or dribbles a body a byte at a time, would stay open forever, and a few hundred of them exhaust the process's
+file descriptors. A huge head is worse: httptools joins a header's pieces with `bytes +=`, quadratic in the number
+of reads, so one 64 MB header cost ~15 s of CPU. This protocol counts the head's raw bytes before the parser sees
+them and refuses past the caps (parsing stays linear, memory bounded), and keeps two deadlines on the event
+loop's timers. It also answers for less than uvicorn's: the answer head is encoded and checked in one pass
+(answer_head.py), head and body leave in one write at the end of the loop's step (whole_writes.py), and
+keep-alive is one timer per connection re-armed when it fires rather than one set and cancelled per answer.
 
 Each request's ASGI scope also carries the connection itself as the extension `gw.connection`
 (`RawConnection`): chaos faults (gateway/chaos/faults.py) cut or garble it below HTTP, which ASGI
 cannot say.
-
-Beyond the parser callbacks and asyncio's Protocol methods that it overrides, it relies on uvicorn in four
-places, all in `_UvicornCycle` below: the server's set of open connections (`self.connections`), the
-current request's cycle (`self.cycle`: response started / complete, waiting for `100 Continue`),
-telling the app the client is gone (`cycle.disconnected`, `cycle.message_event`, as uvicorn's own
-`connection_lost` does) and the scope of the request being read (`self.scope`, for the extension).
-tests/hostile/test_connections.py::test_uvicorn_internals_this_module_relies_on fails loudly if a release
-moves them.
 """
 
 from __future__ import annotations
@@ -30,18 +30,25 @@ import functools
 import logging
 import socket
 import struct
+import urllib.parse
+from collections import deque
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+import httptools
 
 from ..core.exchange import CONNECTION_EXTENSION
 from ..core.problems import PROBLEM_JSON, Problem
 from ..settings.policy_settings import ServerSettings
-from .whole_writes import WholeWrites
+from .answer_head import STATUS_LINE, encode_defaults
+from .request_cycle import RequestCycle
+
+if TYPE_CHECKING:
+    from uvicorn import Config
 
 log = logging.getLogger("gw.connections")
+log_server = logging.getLogger("uvicorn.error")  # uvicorn's name for a server's own warnings: gw's log setup formats them
 
 LINGER = 2.0  # after a refusal, how long the client's remaining bytes are read and dropped before closing
 HEAD_SLACK = 64  # the method, the version and the line ends around the target and the header lines
@@ -77,42 +84,6 @@ def make_room_for_connections(max_connections: int) -> None:
                     "setting, or new connections fail before the cap answers 503", soft, max_connections)
 
 
-class _UvicornCycle:
-    """The few uvicorn internals the guard reads or sets, in one place (see the module docstring)."""
-
-    @staticmethod
-    def open_connections(protocol: HttpToolsProtocol) -> int:
-        return len(protocol.connections)
-
-    @staticmethod
-    def state(protocol: HttpToolsProtocol) -> str:
-        """`idle` (no request being answered), `waiting` (the app has not started its answer) or `sending`."""
-        cycle = protocol.cycle
-        if cycle is None or cycle.response_complete:
-            return "idle"
-        return "sending" if cycle.response_started else "waiting"
-
-    @staticmethod
-    def awaiting_continue(protocol: HttpToolsProtocol) -> bool:
-        """The client asked `Expect: 100-continue` and waits for the app to read before it sends the body."""
-        cycle = protocol.cycle
-        return cycle is not None and bool(cycle.waiting_for_100_continue)
-
-    @staticmethod
-    def client_gone(protocol: HttpToolsProtocol) -> None:
-        """The app's `receive()` now returns `http.disconnect` and its `send()` writes nothing, as after a
-        disconnect: the gateway answers the client itself."""
-        cycle = protocol.cycle
-        if cycle is not None:
-            cycle.disconnected = True
-            cycle.message_event.set()
-
-    @staticmethod
-    def scope(protocol: HttpToolsProtocol) -> dict[str, Any]:
-        """The ASGI scope of the request whose head is being read (made by uvicorn at its first byte)."""
-        return protocol.scope
-
-
 class RawConnection:
     """One client connection below HTTP, for faults on purpose: reset it, close it unanswered, or write
     bytes no HTTP server would and close. Afterwards the protocol reads nothing more from it."""
@@ -138,13 +109,45 @@ class RawConnection:
         self.transport.close()
 
 
-class GuardedHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with head/body deadlines, head size caps and a connection cap."""
+class GuardedHttpProtocol(asyncio.Protocol):
+    """gw's HTTP/1.1 connection: httptools parses, one RequestCycle per request talks ASGI to the app, and the
+    guard keeps head/body deadlines, head size caps and the connection cap."""
 
-    def __init__(self, *args: Any, settings: ServerSettings, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, config: Config, server_state: Any, app_state: dict[str, Any],
+                 _loop: asyncio.AbstractEventLoop | None = None, *, settings: ServerSettings) -> None:
+        if not config.loaded:
+            config.load()
+        self.config = config
+        self.app = config.loaded_app
         self.settings = settings
-        self._clock: asyncio.AbstractEventLoop = None  # type: ignore[assignment]  # set once connected
+        self.server_state = server_state  # uvicorn's: open connections, running tasks, default headers, request count
+        self.connections: set[Any] = server_state.connections
+        self.tasks: set[asyncio.Task[None]] = server_state.tasks
+        self.app_state = app_state
+        self.loop: asyncio.AbstractEventLoop = _loop or asyncio.get_event_loop()
+        self.ws_protocol_class = config.ws_protocol_class
+        self.root_path: str = config.root_path
+        self.keep_alive_timeout: float = config.timeout_keep_alive
+        self._asgi = {"version": config.asgi_version, "spec_version": "2.3"}
+        self.parser = httptools.HttpRequestParser(self)
+        with contextlib.suppress(AttributeError):  # httptools < 0.6.3: a pipelined request after `close` is refused
+            self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]  # set once connected
+        self._raw: RawConnection = None  # type: ignore[assignment]
+        self.server: tuple[str, int | None] | None = None
+        self.client: tuple[str, int] | None = None
+        self.scheme = "http"
+        self.cycle: RequestCycle | None = None
+        self.pipeline: deque[RequestCycle] = deque()  # requests read while an earlier one is answered
+        self.scope: dict[str, Any] = None  # type: ignore[assignment]  # of the request whose head is being read
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.url = b""
+        self._expect_continue = False
+        self._defaults: tuple[Any, bytes] = (None, b"")  # uvicorn's default headers (the date) and their encoding
+        self.read_paused = self.write_paused = False
+        self._writable: asyncio.Future[None] | None = None
+        self._idle_since = 0.0  # when the last answer completed (keep-alive counts from there)
+        self._keep_alive_timer: asyncio.TimerHandle | None = None
         self._head_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
         self._head_since = 0.0  # when the head being read began (its deadline counts from there)
@@ -161,15 +164,33 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     # asyncio.Protocol
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        self._clock = asyncio.get_running_loop()
-        super().connection_made(WholeWrites(transport, self._clock))  # type: ignore[arg-type]  # head+body: one write
-        self._over_capacity = _UvicornCycle.open_connections(self) > self.settings.max_connections
-        self._head_timer = self._clock.call_later(self.settings.header_timeout, self._head_timed_out)
+        self.connections.add(self)
+        self.transport = transport
+        self.server = _local_address(transport)
+        self.client = _peer_address(transport)
+        self.scheme = "https" if transport.get_extra_info("sslcontext") else "http"
+        self._over_capacity = len(self.connections) > self.settings.max_connections
+        self._head_timer = self.loop.call_later(self.settings.header_timeout, self._head_timed_out)
         self._raw = RawConnection(transport, self._cut)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.connections.discard(self)
         self._cancel_timers()
-        super().connection_lost(exc)
+        if self._keep_alive_timer is not None:
+            self._keep_alive_timer.cancel()
+            self._keep_alive_timer = None
+        cycle = self.cycle
+        if cycle is not None:
+            if not cycle.complete:
+                cycle.disconnected = True
+            cycle.wake()
+        self.resume_writing()
+        if exc is None:
+            self.transport.close()
+        self.parser = None  # type: ignore[assignment]
+
+    def eof_received(self) -> None:
+        pass  # the transport closes: a client that stops sending is gone (as uvicorn's protocol has it)
 
     def data_received(self, data: bytes) -> None:
         if self._done:
@@ -178,9 +199,44 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._head_begun or self._body_open:  # a head or body still unfinished (nearly every request arrives whole)
             self._arm_timers()
 
+    def pause_writing(self) -> None:
+        """The transport's buffer is over its high-water mark: the app's next send() waits."""
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        writable, self._writable = self._writable, None
+        if writable is not None and not writable.done():
+            writable.set_result(None)
+
+    async def drain(self) -> None:
+        if self._writable is None:
+            self._writable = self.loop.create_future()
+        await asyncio.shield(self._writable)
+
+    def pause_reading(self) -> None:
+        if not self.read_paused:
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.read_paused:
+            self.read_paused = False
+            self.transport.resume_reading()
+
+    def shutdown(self) -> None:
+        """uvicorn's graceful shutdown: close when idle, else after the answer under way."""
+        cycle = self.cycle
+        if cycle is None:
+            self.transport.close()
+        elif cycle.complete:
+            cycle.cut()
+        else:
+            cycle.framing.keep_alive = False
+
     def _feed(self, data: bytes) -> None:
         if not self._reading_head:
-            super().data_received(data)
+            self._parse(data)
             return
         while data:  # the head is fed only as far as its caps allow, so no parser sees more
             room = self.settings.max_header_size + HEAD_SLACK + self._url_bytes - self._head_bytes
@@ -191,7 +247,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                 return
             piece, data = data[:room], data[room:]
             self._head_bytes += len(piece)
-            super().data_received(piece)
+            self._parse(piece)
             if self._done or self.transport.is_closing():
                 return
             if not self._reading_head:
@@ -199,15 +255,31 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                     self._feed(data)
                 return
 
+    def _parse(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            log_server.warning("Invalid HTTP request received.")
+            self._send_400("Invalid HTTP request received.")
+        except httptools.HttpParserUpgrade:
+            if self._upgrading():
+                self._hand_to_websocket()
+            else:
+                log_server.warning("Unsupported upgrade request.")
+
     # httptools parser callbacks
 
     def on_message_begin(self) -> None:
         if self._done:
             return
         self._head_begun = True
-        self._head_since = self._clock.time()  # its timer is armed only if the head is still unfinished (_arm_timers)
-        super().on_message_begin()
-        _UvicornCycle.scope(self).setdefault("extensions", {})[CONNECTION_EXTENSION] = self._raw
+        self._head_since = self.loop.time()  # its timer is armed only if the head is still unfinished (_arm_timers)
+        self.url = b""
+        self._expect_continue = False
+        self.headers = []
+        self.scope = {"type": "http", "asgi": self._asgi, "http_version": "1.1", "server": self.server,
+                      "client": self.client, "scheme": self.scheme, "root_path": self.root_path, "headers": self.headers,
+                      "state": self.app_state.copy(), "extensions": {CONNECTION_EXTENSION: self._raw}}
 
     def on_url(self, url: bytes) -> None:
         if self._done:
@@ -217,10 +289,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._refuse(414, "URI Too Long", "request-line-too-long",
                          f"the request target exceeds {self.settings.max_request_line} bytes (server.max_request_line)")
             return
-        super().on_url(url)
+        self.url += url
 
-    # on_header is uvicorn's own (no frame of ours per header line): once the guard has answered, the lines the parser
-    # still reads land in the refused request's list, which no app ever sees
+    def on_header(self, name: bytes, value: bytes) -> None:
+        name = name.lower()
+        if name == b"expect" and value.lower() == b"100-continue":
+            self._expect_continue = True
+        self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         if self._done:
@@ -228,23 +303,47 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._head_timer is not None:
             self._cancel_head_timer()
         self._reading_head = self._head_begun = False
-        if self._over_capacity and _UvicornCycle.open_connections(self) > self.settings.max_connections:
+        if self._over_capacity and len(self.connections) > self.settings.max_connections:
             self._refuse(503, "Service Unavailable", "too-many-connections",
                          f"the gateway holds its limit of {self.settings.max_connections} open connections "
                          "(server.max_connections); try again shortly", retry_after=1)
             return
         self._over_capacity = False
-        self._body_since = self._body_last = self._clock.time()
+        self._body_since = self._body_last = self.loop.time()
         self._body_bytes = 0
         self._body_open = True  # its timer is armed only if the body is still unfinished (_arm_timers)
-        super().on_headers_complete()
+        parser, scope = self.parser, self.scope
+        version = parser.get_http_version()
+        scope["method"] = parser.get_method().decode("ascii")
+        if version != "1.1":
+            scope["http_version"] = version
+        if parser.should_upgrade() and self._upgrading():
+            return
+        url = httptools.parse_url(self.url)
+        raw_path = url.path
+        path = raw_path.decode("ascii")
+        if "%" in path:
+            path = urllib.parse.unquote(path)
+        scope["path"] = self.root_path + path
+        scope["raw_path"] = self.root_path.encode("ascii") + raw_path if self.root_path else raw_path
+        scope["query_string"] = url.query or b""
+        cycle = RequestCycle(self, scope, version != "1.0" and parser.should_keep_alive(), self._expect_continue)
+        current = self.cycle
+        if current is None or current.complete:
+            self.cycle = cycle
+            self._start(cycle)
+        else:  # pipelined: answered after the one under way
+            self.pause_reading()
+            self.pipeline.append(cycle)
 
     def on_body(self, body: bytes) -> None:
         if self._done:
             return
         self._body_bytes += len(body)
-        self._body_last = self._clock.time()
-        super().on_body(body)
+        self._body_last = self.loop.time()
+        cycle = self._reading()
+        if cycle is not None:
+            cycle.arrived(body)
 
     def on_message_complete(self) -> None:
         if self._done:
@@ -253,28 +352,117 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._cancel_body_timer()
         self._body_open = False
         self._reading_head, self._head_bytes, self._url_bytes = True, 0, 0
-        super().on_message_complete()
+        cycle = self._reading()
+        if cycle is not None:
+            cycle.ended()
 
-    # uvicorn's own answers and hand-overs
+    def _reading(self) -> RequestCycle | None:
+        """The cycle whose body the parser is reading (the newest), unless it is already answered or upgrading."""
+        cycle = self.pipeline[-1] if self.pipeline else self.cycle
+        if cycle is None or cycle.complete or (self.parser.should_upgrade() and self._upgrading()):
+            return None
+        return cycle
 
-    def send_400_response(self, msg: str) -> None:
-        if not self._done:  # after the guard's answer the parser may still trip on what follows: say nothing more
-            super().send_400_response(msg)
+    # requests and answers
 
-    def handle_websocket_upgrade(self) -> None:
+    def _start(self, cycle: RequestCycle) -> None:
+        task = self.loop.create_task(cycle.run(self.app))
+        task.add_done_callback(self.tasks.discard)
+        self.tasks.add(task)
+
+    def answered(self, cycle: RequestCycle) -> None:
+        """The cycle's answer is complete: the next pipelined request starts, or the connection waits idle."""
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.resume_reading()
+        if self.pipeline:
+            self.cycle = self.pipeline.popleft()
+            self._start(self.cycle)
+            return
+        self._idle_since = self.loop.time()
+        if self._keep_alive_timer is None:
+            self._keep_alive_timer = self.loop.call_at(self._idle_since + self.keep_alive_timeout, self._keep_alive_check)
+
+    def _keep_alive_check(self) -> None:
+        """One timer per connection, re-armed only when it fires: an idle connection is closed `timeout_keep_alive`
+        after its last answer, and a busy one is not touched (no timer set and cancelled per answer)."""
+        self._keep_alive_timer = None
+        if self.transport.is_closing() or self._done:
+            return
+        cycle = self.cycle
+        if self._head_begun or self._body_open or (cycle is not None and not cycle.complete):
+            return  # a request is under way: its answer re-arms the timer
+        deadline = self._idle_since + self.keep_alive_timeout
+        if self.loop.time() >= deadline:
+            self.transport.close()
+        else:
+            self._keep_alive_timer = self.loop.call_at(deadline, self._keep_alive_check)
+
+    def default_lines(self) -> bytes:
+        """uvicorn's default headers (the `date`, refreshed each second by the server) as encoded lines."""
+        defaults = self.server_state.default_headers
+        if self._defaults[0] is not defaults:
+            self._defaults = (defaults, encode_defaults(defaults))
+        return self._defaults[1]
+
+    def _flush_answer(self) -> None:
+        """Before the protocol writes or closes by itself: the answer gathered in this step goes first."""
+        if self.cycle is not None:
+            self.cycle.flush()
+
+    def _send_400(self, msg: str) -> None:
+        if self._done:  # after the guard's answer the parser may still trip on what follows: say nothing more
+            return
+        self._flush_answer()
+        body = msg.encode("ascii")
+        self.transport.write(b"".join((STATUS_LINE[400], self.default_lines(), b"content-type: text/plain; charset=utf-8\r\n",
+                                       b"content-length: %d\r\n" % len(body), b"connection: close\r\n\r\n", body)))
+        self.transport.close()
+
+    # WebSockets: handed to uvicorn's configured protocol
+
+    def _upgrading(self) -> bool:
+        """The request asks `Connection: upgrade` to `websocket` and a WebSocket protocol is configured."""
+        if self.ws_protocol_class is None:
+            return False
+        connection: list[bytes] = []
+        upgrade = None
+        for name, value in self.headers:
+            if name == b"connection":
+                connection = [token.lower().strip() for token in value.split(b",")]
+            elif name == b"upgrade":
+                upgrade = value.lower()
+        return b"upgrade" in connection and upgrade == b"websocket"
+
+    def _hand_to_websocket(self) -> None:
         if self._done:
             return
         self._cancel_timers()  # the transport now belongs to the WebSocket protocol
         self._done = True  # and this protocol reads nothing more
-        if isinstance(self.transport, WholeWrites):  # the WebSocket protocol gets the socket's own transport
-            self.transport.flush()
-            self.transport = self.transport.real
-        super().handle_websocket_upgrade()
+        self._flush_answer()
+        self.connections.discard(self)
+        output = [self.scope["method"].encode(), b" ", self.url, b" HTTP/1.1\r\n"]
+        for name, value in self.scope["headers"]:
+            output += [name, b": ", value, b"\r\n"]
+        output.append(b"\r\n")
+        protocol = self.ws_protocol_class(config=self.config, server_state=self.server_state,  # type: ignore[call-arg]
+                                          app_state=self.app_state)
+        protocol.connection_made(self.transport)
+        protocol.data_received(b"".join(output))
+        self.transport.set_protocol(protocol)
 
     def _cut(self) -> None:
         """The connection is being cut on purpose (RawConnection): nothing more is read or answered."""
         self._done = True
         self._cancel_timers()
+
+    def _state(self) -> str:
+        """`idle` (no request being answered), `waiting` (the app has not started its answer) or `sending`."""
+        cycle = self.cycle
+        if cycle is None or cycle.complete:
+            return "idle"
+        return "sending" if cycle.started else "waiting"
 
     # deadlines
 
@@ -285,16 +473,16 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._done or self.transport.is_closing():
             return
         if self._reading_head and self._head_begun and self._head_timer is None:
-            self._head_timer = self._clock.call_at(self._head_since + self.settings.header_timeout, self._head_timed_out)
+            self._head_timer = self.loop.call_at(self._head_since + self.settings.header_timeout, self._head_timed_out)
         elif self._body_open and self._body_timer is None:
-            self._body_timer = self._clock.call_at(self._body_deadline(), self._body_check)
+            self._body_timer = self.loop.call_at(self._body_deadline(), self._body_check)
 
     def _head_timed_out(self) -> None:
         self._head_timer = None
         if self._done or self.transport.is_closing():
             return
-        if _UvicornCycle.state(self) != "idle":  # a pipelined head while an answer is under way: wait for it
-            self._head_timer = self._clock.call_later(self.settings.header_timeout, self._head_timed_out)
+        if self._state() != "idle":  # a pipelined head while an answer is under way: wait for it
+            self._head_timer = self.loop.call_later(self.settings.header_timeout, self._head_timed_out)
             return
         if not self._head_begun:
             self.transport.close()  # never said a word: nothing to answer
@@ -315,13 +503,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._body_timer = None
         if self._done or self.transport.is_closing():
             return
-        now = self._clock.time()
-        if not self.transport.is_reading() or _UvicornCycle.awaiting_continue(self):  # the app holds it back, not the client
+        now = self.loop.time()
+        held = not self.transport.is_reading() or (self.cycle is not None and self.cycle.waiting_for_100_continue)
+        if held:  # the app holds it back, not the client
             self._body_since = self._body_last = now
             self._body_bytes = 0
         deadline = self._body_deadline()
         if now < deadline:
-            self._body_timer = self._clock.call_later(deadline - now, self._body_check)
+            self._body_timer = self.loop.call_later(deadline - now, self._body_check)
             return
         self._refuse(408, "Request Timeout", "request-body-timeout",
                      f"the request body stalled: no progress for {self.settings.body_timeout:g}s or slower than "
@@ -348,20 +537,44 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         (closing on unread data would reset the connection and the client might never see the answer)."""
         self._done = True
         self._cancel_timers()
+        self._flush_answer()
         peer = self.transport.get_extra_info("peername")
         client = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "")
         log.info("connection from %s refused: %s", client, detail,
                  extra={"fields": {"client": client, "status": status, "reason": slug}})
-        state = _UvicornCycle.state(self)
+        state = self._state()
         if state == "sending":  # an answer is half written: no room for another, only the cut
             self.transport.close()
             return
-        if state == "waiting":
-            _UvicornCycle.client_gone(self)
+        if state == "waiting" and self.cycle is not None:  # the gateway answers the client itself
+            self.cycle.client_gone()
         self.transport.write(_answer(status, title, slug, detail, retry_after))
         if self.transport.can_write_eof():
             self.transport.write_eof()
-        self._clock.call_later(LINGER, self.transport.close)
+        self.loop.call_later(LINGER, self.transport.close)
+
+
+
+def _peer_address(transport: asyncio.Transport) -> tuple[str, int] | None:
+    """The client's (host, port) for the scope, as uvicorn gives it (the socket first: uvloop's peername can lag)."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            info = sock.getpeername()
+        except OSError:
+            return None
+        return (str(info[0]), int(info[1])) if isinstance(info, tuple) else None
+    info = transport.get_extra_info("peername")
+    return (str(info[0]), int(info[1])) if isinstance(info, list | tuple) and len(info) == 2 else None
+
+
+def _local_address(transport: asyncio.Transport) -> tuple[str, int | None] | None:
+    """The server's (host, port) for the scope; a Unix socket's path with no port."""
+    sock = transport.get_extra_info("socket")
+    info = sock.getsockname() if sock is not None else transport.get_extra_info("sockname")
+    if isinstance(info, list | tuple) and len(info) >= 2:
+        return (str(info[0]), int(info[1]))
+    return (info, None) if isinstance(info, str) else None
 
 
 def _answer(status: int, title: str, slug: str, detail: str, retry_after: int | None) -> bytes:

@@ -71,7 +71,7 @@ def uvicorn_options(config: GatewayConfig) -> dict:
     """How uvicorn runs the gateway; tests use the same. Our own access log replaces uvicorn's, and
     X-Forwarded-* from clients is not trusted (the forwarder appends the peer it really saw). uvicorn's
     loggers write through gw's handler (`setup_logging`), not a logging config of uvicorn's own. Connections
-    are bounded by `server:` (gateway/server/connections.py), whose protocol is uvicorn's httptools one; the event
+    are bounded by `server:` (gateway/server/connections.py, gw's own HTTP/1.1 protocol on httptools); the event
     loop is uvloop's (`event_loop`)."""
     return dict(host=config.host, port=config.port, log_level="warning", access_log=False, log_config=None,
                 server_header=False, proxy_headers=False, lifespan="on", loop=event_loop(),

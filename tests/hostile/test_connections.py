@@ -326,33 +326,28 @@ def test_server_settings_read_from_gateway_yaml_and_environment(tmp_path) -> Non
         load_config(path, env={"GW_SERVER__HEADER_TIMEOUT": "soon"})
 
 
-def test_uvicorn_internals_this_module_relies_on() -> None:
-    """gateway/server/connections.py reads and sets a few uvicorn internals: this fails loudly if a release moves them."""
-    from uvicorn.config import Config
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+def test_what_uvicorn_hands_every_http_protocol() -> None:
+    """gateway/server/connections.py is a protocol of its own and reads of uvicorn only what uvicorn hands any `http=`
+    protocol: its Config and the server state. This fails loudly if a release moves them."""
+    from uvicorn import Config
     from uvicorn.server import ServerState
 
     async def app(scope: dict, receive: object, send: object) -> None:
         pass
 
+    config = Config(app, lifespan="off", root_path="/api", timeout_keep_alive=7)
+    config.load()
+    assert config.loaded and config.loaded_app is not None and config.ws_protocol_class is not None
+    assert (config.root_path, config.timeout_keep_alive, config.asgi_version) == ("/api", 7, "3.0")
+    state = ServerState()
+    assert isinstance(state.connections, set) and isinstance(state.tasks, set)
+    assert state.default_headers == [] and state.total_requests == 0
     loop = asyncio.new_event_loop()
     try:
-        state = ServerState()
-        protocol = HttpToolsProtocol(config=Config(app, lifespan="off"), server_state=state, app_state={}, _loop=loop)
-        assert protocol.connections is state.connections and protocol.cycle is None
-        protocol.on_message_begin()  # makes the scope the guard adds its `gw.connection` extension to
-        assert protocol.scope["type"] == "http" and isinstance(protocol.scope, dict)
+        protocol = GuardedHttpProtocol(config=config, server_state=state, app_state={}, _loop=loop, settings=ServerSettings())
+        assert protocol.connections is state.connections and callable(protocol.shutdown)
     finally:
         loop.close()
-    for name in ("on_message_begin", "on_url", "on_header", "on_headers_complete", "on_body", "on_message_complete",
-                 "send_400_response", "handle_websocket_upgrade", "data_received", "connection_made", "connection_lost"):
-        assert callable(getattr(HttpToolsProtocol, name, None)), name
-    cycle = RequestResponseCycle(scope={}, transport=None, flow=None, logger=None, access_logger=None, access_log=False,
-                                 default_headers=[], message_event=asyncio.Event(), expect_100_continue=False,
-                                 keep_alive=True, on_response=lambda: None)
-    assert (cycle.disconnected, cycle.response_started, cycle.response_complete) == (False, False, False)
-    assert cycle.waiting_for_100_continue is False
-    assert isinstance(cycle.message_event, asyncio.Event)
 
 
 def test_the_limits_reach_worker_processes() -> None:
