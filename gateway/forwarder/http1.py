@@ -85,8 +85,11 @@ class Connection(asyncio.Protocol):
     def send(self, data: bytes, timeout: float, head_only: bool) -> Answer:
         """Write a request; its answer is read from here on."""
         answer = self.answer = Answer(self, timeout, head_only)
-        assert self.transport is not None
-        self.transport.write(data)
+        if self.closed:  # lost between its pick and this write: as if the upstream had closed it unanswered
+            answer.lost()
+        else:
+            assert self.transport is not None
+            self.transport.write(data)
         return answer
 
     def finished(self, reusable: bool) -> None:
