@@ -4,7 +4,11 @@ servers that answer byte by byte as each test needs: well-behaved, stale, slow, 
 from __future__ import annotations
 
 import asyncio
+import datetime
+import ipaddress
+import ssl
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -437,3 +441,52 @@ def test_idle_connections_are_closed_after_the_keep_alive_idle_time(monkeypatch:
         return upstream.closed_by_client, origin.open
 
     assert run(lambda u: answering(OK, upstream=u), scenario) == (1, 0)
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by itself, and its key (PEM files in `folder`)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+def test_an_https_upstream_is_verified_a_certificate_nobody_vouches_for_is_refused(tmp_path: Path) -> None:
+    cert_file, key_file = self_signed(tmp_path)
+    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_side.load_cert_chain(cert_file, key_file)
+    trusting = ssl.create_default_context(cafile=str(cert_file))
+
+    async def main() -> tuple[bytes, bool]:
+        holder: list[Upstream] = []
+        upstream = Upstream(answering(OK, upstream=holder))
+        holder.append(upstream)
+        upstream.server = await asyncio.start_server(upstream._connected, "127.0.0.1", 0, ssl=server_side)
+        url = URL(f"https://127.0.0.1:{upstream.server.sockets[0].getsockname()[1]}")
+        try:
+            default = HttpClient()  # the system's CAs: the self-signed certificate is refused
+            with pytest.raises(ConnectFailed) as failed:
+                await get(default, default.origin(url))
+            trusted = HttpClient(tls=trusting)
+            _, body = await get(trusted, trusted.origin(url))
+            trusted.close()
+            return body, isinstance(failed.value.os_error, ssl.SSLCertVerificationError)
+        finally:
+            upstream.server.close()
+
+    assert asyncio.run(main()) == (b"ok", True)

@@ -154,10 +154,10 @@ class Origin:
 class HttpClient:
     """The gateway's HTTP/1.1 client for upstreams: one pool per origin, TLS verified against the system's CAs."""
 
-    def __init__(self, limit_per_origin: int = LIMIT_PER_ORIGIN) -> None:
+    def __init__(self, limit_per_origin: int = LIMIT_PER_ORIGIN, tls: ssl.SSLContext | None = None) -> None:
         self.limit = limit_per_origin
         self._origins: dict[tuple[str, str, int | None], Origin] = {}
-        self._tls: ssl.SSLContext | None = None
+        self._tls = tls  # for https origins; by default made on first use from the system's CAs
 
     def origin(self, url: URL) -> Origin:
         """The pool for `url`'s origin (made on first use)."""
