@@ -38,15 +38,22 @@ class Origin:
         self.closed = False
         self._sweep: asyncio.TimerHandle | None = None
 
+    def take_idle(self) -> Connection | None:
+        """The newest idle connection, if one is open (the usual case: no wait)."""
+        idle = self.idle
+        while idle:
+            connection = idle.pop()
+            connection.idle = False
+            if not connection.closed:
+                return connection
+        return None
+
     async def acquire(self, connect_timeout: float) -> tuple[Connection, bool]:
         """A connection for one request, and whether it was used before (a pooled one may have gone stale)."""
         while True:
-            idle = self.idle
-            while idle:
-                connection = idle.pop()
-                connection.idle = False
-                if not connection.closed:
-                    return connection, True
+            connection = self.take_idle()
+            if connection is not None:
+                return connection, True
             if self.open < self.limit:
                 return await self.connect(connect_timeout), False
             handed = await self._wait()
@@ -177,7 +184,10 @@ class HttpClient:
         no head within `timeout`), UnsafeRequest (nothing sent)."""
         data = encode_request(method, target, origin.host_header, headers, body)
         head_only = method == "HEAD"
-        connection, reused = await origin.acquire(connect_timeout)
+        connection = origin.take_idle()
+        reused = connection is not None
+        if connection is None:
+            connection, reused = await origin.acquire(connect_timeout)
         answer = None
         try:
             answer = connection.send(data, timeout, head_only)

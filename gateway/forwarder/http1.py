@@ -51,6 +51,8 @@ def encode_request(method: str, target: str, host: str, headers: list[tuple[str,
 class Connection(asyncio.Protocol):
     """A connection to one origin: idle in its pool, or carrying one request and its answer."""
 
+    __slots__ = ("answer", "closed", "idle", "idle_since", "loop", "origin", "transport")
+
     def __init__(self, loop: asyncio.AbstractEventLoop, origin: Origin) -> None:
         self.loop = loop
         self.origin = origin
@@ -121,6 +123,10 @@ class Answer:
     Fed by its connection and parsed by its own httptools parser (these methods are the parser's callbacks).
     `release()` hands the connection back, or closes it when the answer was not read to its end.
     """
+
+    __slots__ = ("_body", "_buffered", "_connection", "_head_size", "_head_wire", "_informational", "_last", "_loop",
+                 "_parser", "_raw", "_released", "_timeout", "_timer", "_until_close", "_waiter", "complete", "error",
+                 "head_only", "headers", "keep_alive", "length", "paused", "received", "status")
 
     def __init__(self, connection: Connection, timeout: float, head_only: bool) -> None:
         loop = self._loop = connection.loop
@@ -249,7 +255,8 @@ class Answer:
         while not self.status:
             if self.error is not None:
                 raise self.error
-            await self._wait()
+            waiter = self._waiter = self._loop.create_future()
+            await waiter
 
     async def read(self) -> bytes:
         """The whole body (for small answers: a streamed one is read with `chunks`)."""
@@ -274,7 +281,8 @@ class Answer:
             elif self.error is not None:
                 raise self.error
             else:
-                await self._wait()
+                waiter = self._waiter = self._loop.create_future()
+                await waiter
 
     def release(self) -> None:
         """Done with the answer, however far it was read."""
@@ -284,10 +292,6 @@ class Answer:
             self._connection.finished(self.complete and self.keep_alive and self.error is None)
 
     # -- inside ------------------------------------------------------------------------------------------------
-
-    async def _wait(self) -> None:
-        waiter = self._waiter = self._loop.create_future()
-        await waiter
 
     def _wake(self) -> None:
         waiter = self._waiter
