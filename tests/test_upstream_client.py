@@ -490,3 +490,33 @@ def test_an_https_upstream_is_verified_a_certificate_nobody_vouches_for_is_refus
             upstream.server.close()
 
     assert asyncio.run(main()) == (b"ok", True)
+
+
+def test_a_large_request_body_the_upstream_keeps_reading_is_not_a_timeout_one_it_stops_reading_is() -> None:
+    body = b"u" * (32 * 1024 * 1024)  # beyond what the kernel's socket buffers take at once
+
+    async def reads_slowly(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        left, since_pause = len(body), 0
+        while left:  # 2 MiB, then a pause of 0.05 s: the whole upload takes longer than the read timeout
+            read = len(await reader.read(left))
+            left, since_pause = left - read, since_pause + read
+            if since_pause >= 2 * 1024 * 1024:
+                since_pause = 0
+                await asyncio.sleep(0.05)
+        writer.write(OK)
+        await writer.drain()
+
+    async def never_reads(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(10)
+
+    async def upload(client: HttpClient, origin: Origin, upstream: Upstream) -> bytes:
+        return (await get(client, origin, "PUT", body, timeout=0.3))[1]
+
+    async def stuck(client: HttpClient, origin: Origin, upstream: Upstream) -> None:
+        with pytest.raises(TimeoutError):
+            await get(client, origin, "PUT", body, timeout=0.3)
+
+    assert run(lambda u: reads_slowly, upload) == b"ok"
+    run(lambda u: never_reads, stuck)

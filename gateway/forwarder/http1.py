@@ -75,6 +75,11 @@ class Connection(asyncio.Protocol):
             return
         answer.feed(data)
 
+    def resume_writing(self) -> None:
+        answer = self.answer
+        if answer is not None:  # a large request body has (nearly) all gone out: the wait for the answer starts now
+            answer.sent()
+
     def eof_received(self) -> bool:
         return False  # the transport closes; connection_lost says what it meant
 
@@ -125,7 +130,7 @@ class Answer:
     """
 
     __slots__ = ("_body", "_buffered", "_connection", "_head_size", "_head_wire", "_informational", "_last", "_loop",
-                 "_parser", "_raw", "_released", "_timeout", "_timer", "_until_close", "_waiter", "complete", "error",
+                 "_parser", "_raw", "_released", "_timeout", "_timer", "_unsent", "_until_close", "_waiter", "complete", "error",
                  "head_only", "headers", "keep_alive", "length", "paused", "received", "status")
 
     def __init__(self, connection: Connection, timeout: float, head_only: bool) -> None:
@@ -142,6 +147,7 @@ class Answer:
         self._informational = False  # inside a 1xx answer (100 Continue, 103 Early Hints): the final one follows
         self._until_close = False  # no length, not chunked: the body ends when the upstream closes
         self._released = False
+        self._unsent = 0  # the request's bytes not yet sent when the timer last looked
         self._timeout = timeout
         self._last = loop.time()
         self._timer: asyncio.TimerHandle | None = loop.call_at(self._last + timeout, self._check_time)
@@ -176,6 +182,9 @@ class Answer:
         else:
             if not self.status and self._head_wire > MAX_HEAD and self.error is None:
                 self._fail(InvalidAnswer(f"an answer head over {MAX_HEAD // 1024} KiB"))
+
+    def sent(self) -> None:
+        self._last = self._loop.time()
 
     def lost(self) -> None:
         """The connection closed under this answer."""
@@ -314,8 +323,13 @@ class Answer:
         self._timer = None
         if self.complete or self.error is not None or self._released or self.paused:
             return  # a paused answer waits on its consumer, not on the upstream: resuming re-arms
+        now = self._loop.time()
+        transport = self._connection.transport
+        unsent = transport.get_write_buffer_size() if transport is not None and not self.received else 0
+        if unsent and unsent != self._unsent:  # a large request body still going out, and moving: the upstream reads
+            self._unsent, self._last = unsent, now
         due = self._last + self._timeout
-        if self._loop.time() < due:
+        if now < due:
             self._timer = self._loop.call_at(due, self._check_time)
         else:
             self._fail(TimeoutError(f"no answer within {self._timeout:g}s"))
