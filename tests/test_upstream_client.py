@@ -360,17 +360,18 @@ def test_garbage_is_an_invalid_answer() -> None:
     run(lambda u: answering(b"SMTP ready\r\n\r\n", upstream=u), scenario)
 
 
-def test_a_refused_connection_is_connect_failed() -> None:
+def test_a_refused_connection_is_connect_failed_by_address_or_by_name() -> None:
     async def main() -> None:
         server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         server.close()
         await server.wait_closed()
         client = HttpClient()
-        with pytest.raises(ConnectFailed) as failed:
-            await client.request(client.origin(URL(f"http://127.0.0.1:{port}")), "GET", "/", [], b"", 5, 5)
-        assert isinstance(failed.value.os_error, ConnectionRefusedError)
-        assert client.origin(URL(f"http://127.0.0.1:{port}")).open == 0
+        for host in ("127.0.0.1", "localhost"):  # an address, and a name tried address by address
+            with pytest.raises(ConnectFailed) as failed:
+                await client.request(client.origin(URL(f"http://{host}:{port}")), "GET", "/", [], b"", 5, 5)
+            assert isinstance(failed.value.os_error, ConnectionRefusedError)
+            assert client.origin(URL(f"http://{host}:{port}")).open == 0
 
     asyncio.run(main())
 

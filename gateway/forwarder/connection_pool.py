@@ -9,6 +9,8 @@ connection when no byte of an answer came back and sending it twice is safe, as 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 import ssl
 from collections import deque
 
@@ -27,6 +29,7 @@ class Origin:
 
     def __init__(self, url: URL, limit: int, tls: ssl.SSLContext | None) -> None:
         self.host = url.raw_host or ""
+        self.named = not _is_address(self.host)  # a name is resolved per new connection, each address tried in turn
         self.port = url.port or (443 if url.scheme == "https" else 80)
         self.tls = tls
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -66,9 +69,7 @@ class Origin:
         self.open += 1
         try:
             async with asyncio.timeout(connect_timeout):
-                _, connection = await loop.create_connection(
-                    lambda: Connection(loop, self), self.host, self.port, ssl=self.tls,
-                    server_hostname=self.host if self.tls is not None else None)
+                connection = await self._open(loop)
         except TimeoutError:
             self._freed()
             raise
@@ -79,6 +80,27 @@ class Origin:
             self._freed()
             raise
         return connection
+
+    async def _open(self, loop: asyncio.AbstractEventLoop) -> Connection:
+        """Connect to the origin's first address that takes it; the last refusal otherwise (not one error merging
+        every address's, as asyncio's own loop over them gives: "connection refused" stays "connection refused")."""
+        if self.named:
+            found = await loop.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
+            addresses = [(info[4][0], info[4][1]) for info in found]
+        else:
+            addresses = [(self.host, self.port)]
+        error: OSError | None = None
+        for host, port in addresses:
+            try:
+                _, connection = await loop.create_connection(
+                    lambda: Connection(loop, self), host, port, ssl=self.tls,
+                    server_hostname=self.host if self.tls is not None else None)
+                return connection
+            except OSError as exc:
+                if isinstance(exc, TimeoutError):
+                    raise
+                error = exc
+        raise error or OSError(f"{self.host} resolves to no address")
 
     def put(self, connection: Connection) -> None:
         """A connection whose answer was read to its end: to a waiting request, else idle."""
@@ -212,3 +234,11 @@ class HttpClient:
         for origin in self._origins.values():
             origin.close()
         self._origins.clear()
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
