@@ -100,3 +100,16 @@ def test_a_small_answer_cut_short_is_the_broke_off_502(gateway: GatewayThread) -
     assert answer.status_code == 502
     assert answer.json()["detail"] == "echo upstream broke off its answer"
     assert again.status_code == 200
+
+
+def test_a_configured_header_with_a_line_break_is_never_sent_upstream(
+        start_gateway: Callable[..., GatewayThread], upstream: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    RawUpstream.connections.clear()
+    monkeypatch.setenv("GW_TEST_SMUGGLING_TOKEN", "abc\r\nX-Smuggled: 1")  # a token file read with its line break
+    gateway = start_gateway({"echo": {"spec": ECHO, "mode": "live", "upstream": [upstream], "retries": 0,
+                                      "upstream_auth": {"bearer": "${GW_TEST_SMUGGLING_TOKEN}"}}})
+    with gateway.client() as client:
+        answer = client.get("/echo/items/1")
+    assert answer.status_code == 502
+    assert answer.json()["detail"] == "echo upstream request not sent: CR, LF or NUL in its target or headers"
+    assert RawUpstream.connections == []  # nothing reached the upstream

@@ -124,9 +124,9 @@ class Forwarder:
             target = upstream.path + suffix if suffix.startswith("/") else target_url(upstream, suffix).raw_path_qs
             try:
                 response = await self._try(upstream, method, target, headers, body, hop)
-            except UnsafeRequest:
-                raise Problem(400, detail="CR, LF or NUL in the request's target or headers are not forwarded",
-                              title="Unsafe request", slug="unsafe-request") from None
+            except UnsafeRequest:  # a header gw adds itself (an upstream_auth token with a line break): never sent
+                raise Problem(502, detail=f"{service.name} upstream request not sent: CR, LF or NUL in its target or "
+                              "headers", title="Unsafe upstream request", slug="unsafe-upstream-request") from None
             except TimeoutError:
                 failure = Problem(504, detail=f"{service.name} upstream did not answer within {hop.settings.timeout:g}s",
                                   title="Upstream timed out", slug="upstream-timeout")
