@@ -10,8 +10,9 @@ from ..contract.responses import check_response
 from ..core.exchange import Exchange, Response
 from ..core.json_once import JsonOnce
 from ..core.problems import Problem
-from ..forwarder import Forwarder, client
+from ..forwarder import Forwarder
 from ..forwarder.proxy import broke_off
+from ..forwarder.upstream_errors import UpstreamError
 from ..mocker import Mocker
 from ..mocker.streams import stream_kind
 from ..runtime.modes import ServiceModes
@@ -71,7 +72,7 @@ class ModeDispatch:
         assert service is not None and operation is not None
         try:
             chunks, rest = await read_capped(response, self.recorder.max_body)  # never more than record.max_body held
-        except (client.ClientError, TimeoutError):  # cut by the upstream: a 502, nothing recorded
+        except (UpstreamError, TimeoutError):  # cut by the upstream: a 502, nothing recorded
             raise broke_off(service.name) from None
         if rest is not None:
             return await self._record_oversized(exchange, response, chunks, rest, self.recorder)

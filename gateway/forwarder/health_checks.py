@@ -12,30 +12,26 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from ..core.events import Channel, InstanceHealthChanged
 from ..settings.policy_settings import HealthCheckSettings
-from . import client
+from .connection_pool import HttpClient
 from .instances import HEALTHY, UNCHECKED, UNHEALTHY, Instance
+from .upstream_errors import UpstreamError
 from .upstreams import UpstreamPool
-
-if TYPE_CHECKING:
-    import aiohttp
 
 log = logging.getLogger("gw.upstream")
 
-PROBE_HEADERS = {"User-Agent": "gw-health-check"}
+PROBE_HEADERS = [("User-Agent", "gw-health-check")]
 
 
 class HealthChecks:
     """One background task per service with a `health_check.path`, for the app's lifetime."""
 
     def __init__(self, pools: dict[str, UpstreamPool], settings: dict[str, HealthCheckSettings],
-                 session: Callable[[], aiohttp.ClientSession], events: Channel | None = None) -> None:
+                 http: HttpClient, events: Channel | None = None) -> None:
         self.checked = {name: (pools[name], hc) for name, hc in settings.items() if hc.path and pools[name].instances}
-        self._session = session
+        self.http = http  # the forwarder's client: a probe reuses the pool's connections as requests do
         self.events = events  # told of every instance turning healthy or unhealthy
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -69,16 +65,18 @@ class HealthChecks:
             await asyncio.sleep(hc.interval)
 
     async def _probe(self, instance: Instance, hc: HealthCheckSettings) -> tuple[bool, str]:
-        url = instance.base + hc.path
-        timeout = client.ClientTimeout(total=hc.timeout)
         try:
-            async with self._session().get(url, timeout=timeout, allow_redirects=False,
-                                           headers=PROBE_HEADERS) as response:
-                await response.read()
-                return 200 <= response.status < 300, f"GET {hc.path}: {response.status}"
+            async with asyncio.timeout(hc.timeout):  # the whole probe, connecting and reading included
+                answer = await self.http.request(self.http.origin(instance.url), "GET", instance.path + hc.path,
+                                                 PROBE_HEADERS, b"", hc.timeout, hc.timeout)
+                try:
+                    await answer.read()
+                finally:
+                    answer.release()
+                return 200 <= answer.status < 300, f"GET {hc.path}: {answer.status}"
         except TimeoutError:
             return False, f"GET {hc.path}: no answer within {hc.timeout:g}s"
-        except client.ClientError as exc:
+        except (UpstreamError, ValueError) as exc:  # ValueError: a path with CR or LF in it (UnsafeRequest)
             return False, f"GET {hc.path}: {type(exc).__name__}"
 
 

@@ -24,13 +24,14 @@ class Instance:
     """
 
     __slots__ = ("base", "breaker", "checked_at", "current_weight", "health", "health_detail", "healthy", "in_flight",
-                 "origin", "text", "url", "weight")
+                 "origin", "path", "text", "url", "weight")
 
     def __init__(self, url: URL, weight: int = 1, breaker: Breaker | None = None) -> None:
         self.url = url
         self.text = str(url)  # as the journal, the logs and the metrics name it (worked out once, not per request)
         self.base = self.text.rstrip("/")  # what a request's path below the service's base path is appended to
         self.origin = url.origin()
+        self.path = url.raw_path.rstrip("/")  # the request target's start: a request's path below the base path follows
         self.weight = weight
         self.breaker = breaker or Breaker("", str(url), CircuitBreakerSettings(failures=0))
         self.healthy = True  # False only while the active health check fails

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
@@ -21,10 +21,13 @@ from ..core.problems import Problem
 from ..runtime.shared_state import SharedState
 from ..settings.config import ServiceConfig, mount_prefix
 from . import client
+from .connection_pool import HttpClient, Origin
 from .health_checks import HealthChecks
+from .http1 import Answer
 from .instances import Instance
 from .retry import RETRYABLE_STATUSES, RetryPolicy, may_retry
 from .shared_circuits import SharedCircuits
+from .upstream_errors import ConnectFailed, Disconnected, UnsafeRequest, UpstreamError
 from .upstreams import UpstreamPool, new_session
 
 if TYPE_CHECKING:
@@ -40,7 +43,8 @@ CHUNK = 64 * 1024
 
 
 class Forwarder:
-    """Sends exchanges to upstreams with timeouts, retries and streaming; one client for all.
+    """Sends exchanges to upstreams with timeouts, retries and streaming; one client for all (forwarder/http1.py,
+    pooled by forwarder/connection_pool.py; aiohttp's session only for WebSocket pass-through).
 
     Per service it keeps the instance pool (load balancing, a circuit breaker per instance) and,
     for the app's lifetime, the active health checks and, with a shared store, the circuit sync.
@@ -55,21 +59,21 @@ class Forwarder:
         self.upstream_identity = identity
         self.pools = {name: UpstreamPool.for_service(s, events) for name, s in services.items()}
         self.policies = {name: RetryPolicy(s.retries, s.backoff, s.backoff_max) for name, s in services.items()}
-        self._session: aiohttp.ClientSession | None = None
+        self.http = HttpClient()
+        # each instance's connection pool, made now (an https one's TLS context loads the CAs: never on a request)
+        self._origins: dict[Instance, Origin] = {i: self.http.origin(i.url) for p in self.pools.values() for i in p.instances}
+        self._session: aiohttp.ClientSession | None = None  # WebSocket pass-through's (forwarder/websockets.py)
         # aiohttp is imported at start only where a service has an upstream to reach (forwarder/client.py): one
         # that has none answers 502 without the client, and a stub-only gateway never loads it
         self.reaches_upstreams = any(pool.instances for pool in self.pools.values())
         if self.reaches_upstreams:
-            client.load()  # now, before serving (and before `--workers N` forks): no request pays for the import
-        self.health = HealthChecks(self.pools, {n: s.health_check for n, s in services.items()}, lambda: self.session,
-                                   events)
+            client.load()  # now, before serving (and before `--workers N` forks): no WebSocket pays for the import
+        self.health = HealthChecks(self.pools, {n: s.health_check for n, s in services.items()}, self.http, events)
         breakers = [i.breaker for pool in self.pools.values() for i in pool.instances]
         self.circuits = SharedCircuits(state, breakers, events) if state is not None and state.kind != "memory" else None
         self.hops = {name: ServiceHop(s, self.pools[name], self.policies[name], identity) for name, s in services.items()}
 
     async def start(self) -> None:
-        if self._session is None and self.reaches_upstreams:  # otherwise made on first use (a runtime switch)
-            self._session = new_session()
         self.health.start()
         if self.circuits is not None:
             self.circuits.start()
@@ -78,12 +82,14 @@ class Forwarder:
         await self.health.stop()
         if self.circuits is not None:
             await self.circuits.stop()
+        self.http.close()
         if self._session is not None:
             await self._session.close()
             self._session = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
+        """aiohttp's client, for WebSocket pass-through only: made on first use."""
         if self._session is None:
             self._session = new_session()
         return self._session
@@ -115,15 +121,18 @@ class Forwarder:
             upstream = pool.pick(tried)
             if upstream is None:
                 raise failure or pool.unavailable()
-            url = target_url(upstream, suffix)
+            target = upstream.path + suffix if suffix.startswith("/") else target_url(upstream, suffix).raw_path_qs
             try:
-                response = await self._try(upstream, method, url, headers, body, hop)
+                response = await self._try(upstream, method, target, headers, body, hop)
+            except UnsafeRequest:  # a header gw adds itself (an upstream_auth token with a line break): never sent
+                raise Problem(502, detail=f"{service.name} upstream request not sent: CR, LF or NUL in its target or "
+                              "headers", title="Unsafe upstream request", slug="unsafe-upstream-request") from None
             except TimeoutError:
                 failure = Problem(504, detail=f"{service.name} upstream did not answer within {hop.settings.timeout:g}s",
                                   title="Upstream timed out", slug="upstream-timeout")
                 tried = (*tried, upstream)
                 continue
-            except client.ClientError as exc:
+            except UpstreamError as exc:
                 failure = Problem(502, detail=f"{service.name} upstream could not be reached: {_reason(exc)}",
                                   title="Upstream unreachable", slug="upstream-unreachable")
                 tried = (*tried, upstream)
@@ -137,8 +146,8 @@ class Forwarder:
                 continue
             exchange.notes["upstream"] = upstream.text
             try:
-                return await _answer(response, method == "HEAD", upstream)
-            except (client.ClientError, TimeoutError):
+                return await _answer(response, upstream)
+            except (UpstreamError, TimeoutError):
                 upstream.breaker.failed(probe=False)
                 if UpstreamFailed in self.events.listened:
                     self.events.publish(UpstreamFailed(service.name, upstream.text, None, "incomplete"))
@@ -146,19 +155,27 @@ class Forwarder:
         assert failure is not None
         raise failure
 
-    async def _try(self, upstream: Instance, method: str, url: URL, headers: list[tuple[str, str]], body: bytes,
-                   hop: ServiceHop) -> aiohttp.ClientResponse:
+    async def _try(self, upstream: Instance, method: str, target: str, headers: list[tuple[str, str]], body: bytes,
+                   hop: ServiceHop) -> Answer:
         """One attempt on one instance; its circuit learns how it went. The instance counts the
         request as in flight until `_answer` is done with the response (or it is released)."""
         breaker = upstream.breaker
         probe = breaker.acquire()
         upstream.in_flight += 1
         started = time.perf_counter()
+        origin = self._origins.get(upstream)
+        if origin is None:
+            origin = self._origins[upstream] = self.http.origin(upstream.url)
+        settings = hop.settings
         try:  # `timeout` bounds every wait on the upstream (for its answer, and between two reads of a streamed
             # body), as nginx's proxy_read_timeout does; one timer per request, not two
-            response = await (self._session or self.session).request(method, url, headers=headers, data=body or None,
-                                                                     allow_redirects=False, timeout=hop.timeout())
-        except (TimeoutError, client.ClientError) as exc:
+            response = await self.http.request(origin, method, target, headers, body, settings.timeout,
+                                               settings.connect_timeout)
+        except UnsafeRequest:
+            upstream.in_flight -= 1
+            breaker.abandoned(probe)
+            raise
+        except (TimeoutError, UpstreamError) as exc:
             upstream.in_flight -= 1
             breaker.failed(probe)
             if UpstreamFailed in self.events.listened:
@@ -181,9 +198,9 @@ class Forwarder:
 
 class ServiceHop:
     """What forwarding to one service needs, worked out once at start rather than on every request: its pool,
-    retry policy, mount prefix, the upstream identity when it changes anything, and the client timeout."""
+    retry policy, mount prefix, and the upstream identity when it changes anything."""
 
-    __slots__ = ("_timeout", "identity", "name", "policy", "pool", "prefix", "settings")
+    __slots__ = ("identity", "name", "policy", "pool", "prefix", "settings")
 
     def __init__(self, settings: ServiceConfig, pool: UpstreamPool, policy: RetryPolicy,
                  identity: UpstreamIdentity | None) -> None:
@@ -193,19 +210,11 @@ class ServiceHop:
         self.policy = policy
         self.prefix = mount_prefix(settings.base_path)
         self.identity = identity if identity is not None and identity.rewrites(settings.name) else None
-        self._timeout: aiohttp.ClientTimeout | None = None  # made on first use: aiohttp is loaded by then
 
     def attempts(self, method: str, marked_idempotent: bool) -> int:
         """1, plus the policy's retries for a request that is safe to send twice."""
         retries = self.policy.retries
         return 1 + retries if retries and may_retry(method, marked_idempotent) else 1
-
-    def timeout(self) -> aiohttp.ClientTimeout:
-        timeout = self._timeout
-        if timeout is None:
-            timeout = self._timeout = client.ClientTimeout(total=None, sock_connect=self.settings.connect_timeout,
-                                                           sock_read=self.settings.timeout)
-        return timeout
 
 
 def broke_off(service: str) -> Problem:
@@ -277,23 +286,32 @@ def forward_headers(exchange: Exchange, identity: UpstreamIdentity | None = None
     return identity.apply(exchange, headers) if identity is not None else headers
 
 
-async def _answer(upstream: aiohttp.ClientResponse, head_only: bool, instance: Instance) -> Response:
+async def _answer(upstream: Answer, instance: Instance) -> Response:
     """The upstream's answer: small bodies read whole (one write), large or unsized ones streamed."""
-    connection = upstream.headers.get("Connection")
-    drop = HOP_BY_HOP | {t.strip().lower() for t in connection.split(",")} if connection else HOP_BY_HOP
-    headers = [(k, v) for k, v in upstream.headers.items() if k.lower() not in drop]
-    length = upstream.content_length
-    if head_only or (length is not None and length <= CHUNK):
+    headers: list[tuple[str, str]] = []
+    connection = None
+    for pair in upstream.headers:  # one pass; names as the upstream spelled them
+        lowered = pair[0].lower()
+        if lowered not in HOP_BY_HOP:
+            headers.append(pair)
+        elif lowered == "connection":
+            connection = pair[1]
+    if connection:  # what the upstream's Connection header names is hop-by-hop too
+        named = {t.strip().lower() for t in connection.split(",")} - HOP_BY_HOP
+        if named:
+            headers = [pair for pair in headers if pair[0].lower() not in named]
+    length = upstream.length
+    if upstream.head_only or (length is not None and length <= CHUNK):
         try:
-            body = b"" if head_only else await upstream.read()
+            body = b"" if upstream.head_only else await upstream.read()
         finally:
             upstream.release()
             instance.in_flight -= 1
         return Response(upstream.status, headers, body)
-    return Response(upstream.status, headers, _chunks(upstream), on_close=_closer(upstream, instance))
+    return Response(upstream.status, headers, upstream.chunks(), on_close=_closer(upstream, instance))
 
 
-def _closer(upstream: aiohttp.ClientResponse, instance: Instance) -> Callable[[], None]:
+def _closer(upstream: Answer, instance: Instance) -> Callable[[], None]:
     """Releases the connection and ends the instance's in-flight count, once, however often called."""
     done = False
 
@@ -307,25 +325,20 @@ def _closer(upstream: aiohttp.ClientResponse, instance: Instance) -> Callable[[]
     return close
 
 
-async def _chunks(upstream: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
-    async for chunk in upstream.content.iter_chunked(CHUNK):
-        yield chunk
-
-
 def failure_kind(error: BaseException) -> str:
     """One word per way an attempt fails without an answer: a bounded `kind` (the metrics' label)."""
     if isinstance(error, TimeoutError):
         return "timeout"
-    if isinstance(error, client.ClientConnectorError):
+    if isinstance(error, ConnectFailed):
         return "connect"
-    if isinstance(error, client.ServerDisconnectedError):
+    if isinstance(error, Disconnected):
         return "disconnected"
     return "other"
 
 
-def _reason(exc: aiohttp.ClientError) -> str:
-    if isinstance(exc, client.ClientConnectorError):
+def _reason(exc: UpstreamError) -> str:
+    if isinstance(exc, ConnectFailed):
         return "connection refused" if isinstance(exc.os_error, ConnectionRefusedError) else "cannot connect"
-    if isinstance(exc, client.ServerDisconnectedError):
+    if isinstance(exc, Disconnected):
         return "connection closed before an answer"
     return type(exc).__name__

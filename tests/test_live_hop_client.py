@@ -1,0 +1,115 @@
+"""The live hop over gw's own upstream client (forwarder/http1.py), end to end: a real gateway forwarding to a raw
+loopback upstream that answers byte by byte (kept connections, repeated headers, 1xx, garbage, a body cut short)."""
+
+from __future__ import annotations
+
+import socketserver
+import threading
+from collections.abc import Callable, Iterator
+from typing import ClassVar
+
+import pytest
+
+from tests.conftest import TEST_SPECS, GatewayThread
+
+ECHO = str(TEST_SPECS / "echo.yaml")
+JSON = b'{"ok": true}'
+ANSWERS = {
+    b"/items/1": (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n"
+                  b"Content-Length: %d\r\n\r\n%s" % (len(JSON), JSON)),
+    b"/items/2": b"SMTP ready\r\n\r\n",
+    b"/items/3": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"cut\": ",
+    b"/items/4": (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n%s" % (len(JSON), JSON)),
+}
+CLOSE_AFTER = {b"/items/2", b"/items/3"}
+
+
+class RawUpstream(socketserver.BaseRequestHandler):
+    """Answers each request on a connection by its path (ANSWERS); counts connections and keeps the Host seen."""
+
+    connections: ClassVar[list[int]] = []
+    hosts: ClassVar[list[str]] = []
+
+    def handle(self) -> None:
+        self.connections.append(1)
+        buffered = b""
+        while True:
+            while b"\r\n\r\n" not in buffered:
+                data = self.request.recv(65536)
+                if not data:
+                    return
+                buffered += data
+            head, _, buffered = buffered.partition(b"\r\n\r\n")
+            lines = head.split(b"\r\n")
+            path = lines[0].split(b" ")[1]
+            self.hosts.extend(line.split(b":", 1)[1].strip().decode() for line in lines if line.lower().startswith(b"host:"))
+            self.request.sendall(ANSWERS[path])
+            if path in CLOSE_AFTER:
+                return
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[str]:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), RawUpstream)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def gateway(start_gateway: Callable[..., GatewayThread], upstream: str) -> GatewayThread:
+    RawUpstream.connections.clear()
+    RawUpstream.hosts.clear()
+    return start_gateway({"echo": {"spec": ECHO, "mode": "live", "upstream": [upstream], "retries": 0}})
+
+
+def test_answers_keep_repeated_headers_and_requests_share_one_kept_upstream_connection(
+        gateway: GatewayThread, upstream: str) -> None:
+    with gateway.client() as client:
+        answers = [client.get("/echo/items/1", headers={"Host": "client.example"}) for _ in range(5)]
+    assert [a.status_code for a in answers] == [200] * 5
+    assert answers[0].headers.get_list("set-cookie") == ["a=1", "b=2"]
+    assert answers[0].json() == {"ok": True}
+    assert len(RawUpstream.connections) == 1  # kept alive and reused
+    assert RawUpstream.hosts == [upstream.removeprefix("http://")] * 5  # the upstream's Host, never the client's
+
+
+def test_an_informational_answer_is_skipped_for_the_final_one(gateway: GatewayThread) -> None:
+    with gateway.client() as client:
+        answer = client.get("/echo/items/4")
+    assert answer.status_code == 200 and answer.json() == {"ok": True}
+
+
+def test_an_answer_that_is_not_http_is_a_502_problem(gateway: GatewayThread) -> None:
+    with gateway.client() as client:
+        answer = client.get("/echo/items/2")
+    assert answer.status_code == 502
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["detail"] == "echo upstream could not be reached: InvalidAnswer"
+
+
+def test_a_small_answer_cut_short_is_the_broke_off_502(gateway: GatewayThread) -> None:
+    with gateway.client() as client:
+        answer = client.get("/echo/items/3")
+        again = client.get("/echo/items/1")  # the gateway is fine, and so is the next request
+    assert answer.status_code == 502
+    assert answer.json()["detail"] == "echo upstream broke off its answer"
+    assert again.status_code == 200
+
+
+def test_a_configured_header_with_a_line_break_is_never_sent_upstream(
+        start_gateway: Callable[..., GatewayThread], upstream: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    RawUpstream.connections.clear()
+    monkeypatch.setenv("GW_TEST_SMUGGLING_TOKEN", "abc\r\nX-Smuggled: 1")  # a token file read with its line break
+    gateway = start_gateway({"echo": {"spec": ECHO, "mode": "live", "upstream": [upstream], "retries": 0,
+                                      "upstream_auth": {"bearer": "${GW_TEST_SMUGGLING_TOKEN}"}}})
+    with gateway.client() as client:
+        answer = client.get("/echo/items/1")
+    assert answer.status_code == 502
+    assert answer.json()["detail"] == "echo upstream request not sent: CR, LF or NUL in its target or headers"
+    assert RawUpstream.connections == []  # nothing reached the upstream
