@@ -3,6 +3,7 @@ loopback upstream that answers byte by byte (kept connections, repeated headers,
 
 from __future__ import annotations
 
+import base64
 import socketserver
 import threading
 from collections.abc import Callable, Iterator
@@ -30,6 +31,7 @@ class RawUpstream(socketserver.BaseRequestHandler):
 
     connections: ClassVar[list[int]] = []
     hosts: ClassVar[list[str]] = []
+    authorizations: ClassVar[list[str]] = []
 
     def handle(self) -> None:
         self.connections.append(1)
@@ -44,6 +46,8 @@ class RawUpstream(socketserver.BaseRequestHandler):
             lines = head.split(b"\r\n")
             path = lines[0].split(b" ")[1]
             self.hosts.extend(line.split(b":", 1)[1].strip().decode() for line in lines if line.lower().startswith(b"host:"))
+            self.authorizations.extend(line.split(b":", 1)[1].strip().decode() for line in lines
+                                       if line.lower().startswith(b"authorization:"))
             self.request.sendall(ANSWERS[path])
             if path in CLOSE_AFTER:
                 return
@@ -113,3 +117,20 @@ def test_a_configured_header_with_a_line_break_is_never_sent_upstream(
     assert answer.status_code == 502
     assert answer.json()["detail"] == "echo upstream request not sent: CR, LF or NUL in its target or headers"
     assert RawUpstream.connections == []  # nothing reached the upstream
+
+
+def test_credentials_in_an_upstream_url_are_sent_as_basic_auth_and_shown_nowhere(
+        start_gateway: Callable[..., GatewayThread], upstream: str) -> None:
+    """`http://user:pass@host` authenticates the gateway to that instance (as curl sends it), in place of the
+    client's own Authorization; the password never appears where the instance is named (readiness, metrics)."""
+    RawUpstream.authorizations.clear()
+    with_credentials = upstream.replace("http://", "http://ada:s%3Ecret@")
+    gateway = start_gateway({"echo": {"spec": ECHO, "mode": "live", "upstream": [with_credentials], "retries": 0}})
+    with gateway.client() as client:
+        answer = client.get("/echo/items/1", headers={"Authorization": "Bearer the-clients-own"})
+        ready = client.get("/_gw/ready").text
+        metrics = client.get("/_gw/metrics").text
+    assert answer.status_code == 200
+    assert RawUpstream.authorizations == ["Basic " + base64.b64encode(b"ada:s>cret").decode()]
+    assert "ada:***@" in ready
+    assert not [text for text in (ready, metrics) if "cret" in text]

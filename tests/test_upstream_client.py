@@ -231,7 +231,8 @@ def test_a_stale_pooled_connection_is_retried_once_on_a_fresh_one_for_a_get() ->
     assert run(lambda u: closes_on_second_request, scenario) == (b"ok", b"ok", 2)
 
 
-def test_a_post_with_a_body_is_never_sent_twice() -> None:
+@pytest.mark.parametrize("body", [b"charge once", b""], ids=["with a body", "without"])
+def test_a_post_is_never_sent_twice(body: bytes) -> None:
     async def closes_on_second_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
         writer.write(OK)
@@ -241,7 +242,7 @@ def test_a_post_with_a_body_is_never_sent_twice() -> None:
     async def scenario(client: HttpClient, origin: Origin, upstream: Upstream) -> int:
         await get(client, origin)
         with pytest.raises(Disconnected):
-            await get(client, origin, "POST", b"charge once")
+            await get(client, origin, "POST", body)
         return upstream.connections
 
     assert run(lambda u: closes_on_second_request, scenario) == 1
@@ -521,3 +522,18 @@ def test_a_large_request_body_the_upstream_keeps_reading_is_not_a_timeout_one_it
 
     assert run(lambda u: reads_slowly, upload) == b"ok"
     run(lambda u: never_reads, stuck)
+
+
+def test_a_post_carrying_an_idempotency_key_is_sent_again_on_a_fresh_connection() -> None:
+    async def closes_on_second_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(OK)
+        await writer.drain()
+        await reader.readuntil(b"\r\n\r\n")
+
+    async def scenario(client: HttpClient, origin: Origin, upstream: Upstream) -> tuple[bytes, int]:
+        await get(client, origin)
+        _, body = await get(client, origin, "POST", b"", headers=[("Idempotency-Key", "k-1")])
+        return body, upstream.connections
+
+    assert run(lambda u: closes_on_second_request, scenario) == (b"ok", 2)

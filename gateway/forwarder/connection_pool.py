@@ -3,7 +3,8 @@
 Per origin (scheme, host, port): idle connections reused newest first, at most `limit` open (a request beyond
 waits for one), an idle one closed after KEEP_ALIVE_IDLE seconds or as soon as the upstream closes it. A request
 that finds its pooled connection closed under it (the upstream's FIN raced our write) is sent once more on a fresh
-connection when no byte of an answer came back and sending it twice is safe, as Go's net/http and aiohttp do.
+connection when no byte of an answer came back and sending it twice is safe (an idempotent method, or a request
+carrying an Idempotency-Key), as Go's net/http does: a POST, even without a body, is never sent twice.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .upstream_errors import ConnectFailed, Disconnected
 KEEP_ALIVE_IDLE = 60.0  # seconds an idle connection is kept for the next request
 LIMIT_PER_ORIGIN = 256  # connections open at once to one origin (aiohttp's limit_per_host before)
 RESENDABLE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})  # idempotent (RFC 9110 9.2.2)
+IDEMPOTENCY_KEYS = frozenset({"idempotency-key", "x-idempotency-key"})  # a request its client made safe to repeat
 
 
 class Origin:
@@ -216,7 +218,7 @@ class HttpClient:
             await answer.head()
             return answer
         except Disconnected:
-            if not reused or answer is None or answer.received or (body and method not in RESENDABLE):
+            if not reused or answer is None or answer.received or not resendable(method, headers):
                 raise
         except BaseException:  # failed (closed already), or the request went away (cancelled): never pooled
             connection.close()
@@ -234,6 +236,11 @@ class HttpClient:
         for origin in self._origins.values():
             origin.close()
         self._origins.clear()
+
+
+def resendable(method: str, headers: list[tuple[str, str]]) -> bool:
+    """Whether a request may go out twice: an idempotent method (RFC 9110 9.2.2), or one the client marked so."""
+    return method in RESENDABLE or any(name.lower() in IDEMPOTENCY_KEYS for name, _ in headers)
 
 
 def _is_address(host: str) -> bool:

@@ -25,6 +25,12 @@ log = logging.getLogger("gw.upstream")
 PROBE_HEADERS = [("User-Agent", "gw-health-check")]
 
 
+def probe_headers(instance: Instance) -> list[tuple[str, str]]:
+    """A probe's headers: credentials written into the instance's URL go with it, as with every request."""
+    auth = instance.authorization
+    return PROBE_HEADERS if auth is None else [*PROBE_HEADERS, ("Authorization", auth)]
+
+
 class HealthChecks:
     """One background task per service with a `health_check.path`, for the app's lifetime."""
 
@@ -68,7 +74,7 @@ class HealthChecks:
         try:
             async with asyncio.timeout(hc.timeout):  # the whole probe, connecting and reading included
                 answer = await self.http.request(self.http.origin(instance.url), "GET", instance.path + hc.path,
-                                                 PROBE_HEADERS, b"", hc.timeout, hc.timeout)
+                                                 probe_headers(instance), b"", hc.timeout, hc.timeout)
                 try:
                     await answer.read()
                 finally:

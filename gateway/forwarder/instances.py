@@ -6,6 +6,7 @@ service's instances is gateway/forwarder/upstreams.py.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from yarl import URL
@@ -23,17 +24,18 @@ class Instance:
     circuit, the requests in flight, and the smooth weighted round robin's running weight.
     """
 
-    __slots__ = ("base", "breaker", "checked_at", "current_weight", "health", "health_detail", "healthy", "in_flight",
-                 "origin", "path", "text", "url", "weight")
+    __slots__ = ("authorization", "base", "breaker", "checked_at", "current_weight", "health", "health_detail", "healthy",
+                 "in_flight", "origin", "path", "text", "url", "weight")
 
     def __init__(self, url: URL, weight: int = 1, breaker: Breaker | None = None) -> None:
         self.url = url
-        self.text = str(url)  # as the journal, the logs and the metrics name it (worked out once, not per request)
-        self.base = self.text.rstrip("/")  # what a request's path below the service's base path is appended to
+        self.text = shown(url)  # as the journal, the logs and the metrics name it (worked out once, not per request)
+        self.base = str(url.with_user(None)).rstrip("/")  # what a request's path below the service's base path is appended to
+        self.authorization = basic_authorization(url)  # credentials in the URL: sent to this instance, shown nowhere
         self.origin = url.origin()
         self.path = url.raw_path.rstrip("/")  # the request target's start: a request's path below the base path follows
         self.weight = weight
-        self.breaker = breaker or Breaker("", str(url), CircuitBreakerSettings(failures=0))
+        self.breaker = breaker or Breaker("", self.text, CircuitBreakerSettings(failures=0))
         self.healthy = True  # False only while the active health check fails
         self.health = UNCHECKED
         self.health_detail = ""
@@ -44,7 +46,7 @@ class Instance:
     def named(self, url: str) -> bool:
         """Whether `url` names this instance: as configured or as parsed, a trailing slash either way."""
         wanted = url.rstrip("/")
-        return wanted in ((self.breaker.url or self.text).rstrip("/"), self.text.rstrip("/"))
+        return wanted in ((self.breaker.url or self.text).rstrip("/"), self.text.rstrip("/"), str(self.url).rstrip("/"))
 
     def taking_requests(self) -> bool:
         """Healthy, and its circuit closed, half-open, or due to half-open (for readiness, not the hot path)."""
@@ -64,3 +66,16 @@ class Instance:
         if self.health_detail:
             view["health_detail"] = self.health_detail
         return view
+
+
+def shown(url: URL) -> str:
+    """The instance's URL as logs, metrics, the journal and the admin API show it: a password in it masked."""
+    return str(url.with_password("***")) if url.password is not None else str(url)
+
+
+def basic_authorization(url: URL) -> str | None:
+    """`Authorization: Basic` for credentials written into an upstream URL (`http://user:pass@host`), as curl and
+    aiohttp send them; None without."""
+    if url.user is None:
+        return None
+    return "Basic " + base64.b64encode(f"{url.user}:{url.password or ''}".encode()).decode()

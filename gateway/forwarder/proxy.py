@@ -15,6 +15,7 @@ from urllib.parse import unquote
 
 from yarl import URL
 
+from ..auth.upstream import rewrite
 from ..core.events import Channel, UpstreamAnswered, UpstreamFailed
 from ..core.exchange import Exchange, Response
 from ..core.problems import Problem
@@ -167,6 +168,8 @@ class Forwarder:
         if origin is None:
             origin = self._origins[upstream] = self.http.origin(upstream.url)
         settings = hop.settings
+        if upstream.authorization is not None:  # credentials in the instance's URL win over the client's
+            headers = rewrite(headers, upstream.authorization)
         try:  # `timeout` bounds every wait on the upstream (for its answer, and between two reads of a streamed
             # body), as nginx's proxy_read_timeout does; one timer per request, not two
             response = await self.http.request(origin, method, target, headers, body, settings.timeout,
