@@ -36,27 +36,37 @@ STATUS_LINE = {status: _status_line(status) for status in range(100, 600)}
 class Framing:
     """How the answer's body goes on the wire, read from its headers."""
 
-    __slots__ = ("chunked", "keep_alive", "length")
+    __slots__ = ("chunkable", "chunked", "keep_alive", "length")
 
-    def __init__(self, keep_alive: bool) -> None:
+    def __init__(self, keep_alive: bool, chunkable: bool = True) -> None:
         self.chunked: bool | None = None  # None: neither content-length nor transfer-encoding given
-        self.length = 0  # bytes of body still expected (content-length)
+        self.length = 0  # bytes of body still expected (content-length); UNTIL_CLOSE: the close ends the body
         self.keep_alive = keep_alive
+        self.chunkable = chunkable  # False for an HTTP/1.0 request: it never gets transfer-encoding (RFC 9112 6.1)
+
+
+UNTIL_CLOSE = -1  # Framing.length of an unsized answer to HTTP/1.0: the body is written as it comes, the close ends it
 
 
 def encode_head(status: int, headers: Iterable[tuple[bytes, bytes]], defaults: bytes, head_request: bool,
                 framing: Framing) -> bytes:
     """The head of an answer: status line, the server's default lines (`defaults`, already encoded), the app's
-    headers and what framing needs (`connection: close`, `transfer-encoding: chunked`). Fills `framing`."""
+    headers and what framing needs (`connection: close`, `transfer-encoding: chunked`). Fills `framing`.
+    Framing headers that contradict each other (two lengths, a length and a transfer-encoding, a length that is
+    not a number) are refused, as a value with CR/LF is: a cache or proxy in front could read two answers in one.
+    A 1xx, 204 or 304 has no body whatever its headers say; 1xx and 204 lose any length line (RFC 9110 8.6)."""
     parts: list[bytes] = []
     closing = False
     names = _names
+    bodiless = status < 200 or status == 204 or status == 304
     for name, value in headers:
         wire = names.get(name)
         if wire is None:
             wire = _checked_name(name)
         if wire in FRAMING:
             closing = _read_framing(wire, value, framing) or closing
+            if bodiless and status != 304 and wire != b"connection":
+                continue
         parts += (wire, SEP, value, CRLF)
     lines = b"".join(parts)
     if lines.translate(None, NOT_CONTROL) != CRLF * (len(parts) >> 2):  # a CR, LF or other control inside a value
@@ -64,9 +74,17 @@ def encode_head(status: int, headers: Iterable[tuple[bytes, bytes]], defaults: b
     head = [STATUS_LINE[status], defaults, lines]
     if not framing.keep_alive and not closing:
         head.append(b"connection: close\r\n")
-    if framing.chunked is None and not head_request and status not in (204, 304):
-        framing.chunked = True
-        head.append(b"transfer-encoding: chunked\r\n")
+    if bodiless:
+        framing.chunked, framing.length = False, 0
+    elif framing.chunked is None and not head_request:
+        if framing.chunkable:
+            framing.chunked = True
+            head.append(b"transfer-encoding: chunked\r\n")
+        else:  # HTTP/1.0: no chunks; the close delimits the body
+            framing.chunked, framing.length = False, UNTIL_CLOSE
+            if framing.keep_alive:
+                framing.keep_alive = False
+                head.append(b"connection: close\r\n")
     head.append(CRLF)
     return b"".join(head)
 
@@ -86,15 +104,18 @@ def _checked_name(name: bytes) -> bytes:
 
 
 def _read_framing(name: bytes, value: bytes, framing: Framing) -> bool:
-    """Apply one framing header to `framing`; True when it is `connection: close`."""
+    """Apply one framing header to `framing`; True when it is `connection: close`. A second length or encoding,
+    a length beside an encoding, a length that is not all digits, an encoding not ending in chunked: refused."""
     if name == b"content-length":
-        if framing.chunked is None:
-            framing.length = int(value.decode())
-            framing.chunked = False
+        if framing.chunked is not None or not value.isdigit():
+            raise RuntimeError("Invalid HTTP header value.")
+        framing.length = int(value)
+        framing.chunked = False
     elif name == b"transfer-encoding":
-        if value.lower() == b"chunked":
-            framing.length = 0
-            framing.chunked = True
+        if framing.chunked is not None or value.rsplit(b",", 1)[-1].strip().lower() != b"chunked":
+            raise RuntimeError("Invalid HTTP header value.")
+        framing.length = 0
+        framing.chunked = True
     elif b"close" in [token.lower().strip() for token in value.split(b",")]:
         framing.keep_alive = False
         return True

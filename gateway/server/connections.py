@@ -32,8 +32,6 @@ import socket
 import struct
 import urllib.parse
 from collections import deque
-from email.utils import formatdate
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 import httptools
@@ -52,6 +50,8 @@ log_server = logging.getLogger("uvicorn.error")  # uvicorn's name for a server's
 
 LINGER = 2.0  # after a refusal, how long the client's remaining bytes are read and dropped before closing
 HEAD_SLACK = 64  # the method, the version and the line ends around the target and the header lines
+MAX_QUEUED = 16  # pipelined requests read ahead of the one being answered; past it the client's bytes wait unparsed
+PIECE = 4096  # a read is parsed this much at a time while requests queue, so the queue stops near MAX_QUEUED
 
 
 def uvicorn_limits(settings: ServerSettings) -> dict[str, Any]:
@@ -129,9 +129,7 @@ class GuardedHttpProtocol(asyncio.Protocol):
         self.root_path: str = config.root_path
         self.keep_alive_timeout: float = config.timeout_keep_alive
         self._asgi = {"version": config.asgi_version, "spec_version": "2.3"}
-        self.parser = httptools.HttpRequestParser(self)
-        with contextlib.suppress(AttributeError):  # httptools < 0.6.3: a pipelined request after `close` is refused
-            self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
+        self.parser = self._new_parser()
         self.transport: asyncio.Transport = None  # type: ignore[assignment]  # set once connected
         self._raw: RawConnection = None  # type: ignore[assignment]
         self.server: tuple[str, int | None] | None = None
@@ -143,6 +141,10 @@ class GuardedHttpProtocol(asyncio.Protocol):
         self.headers: list[tuple[bytes, bytes]] = []
         self.url = b""
         self._expect_continue = False
+        self._hosts = 0  # Host lines in the head being read (HTTP/1.1 needs exactly one)
+        self._trailer_bytes = 0  # of the chunked body's trailers, counted against the head cap and then dropped
+        self._held = b""  # bytes read past MAX_QUEUED pipelined requests, parsed once the queue has drained
+        self._refusal = b""  # a later pipelined request's refusal, written once the answers before it are out
         self._defaults: tuple[Any, bytes] = (None, b"")  # uvicorn's default headers (the date) and their encoding
         self.read_paused = self.write_paused = False
         self._writable: asyncio.Future[None] | None = None
@@ -195,7 +197,20 @@ class GuardedHttpProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._done:
             return
-        self._feed(data)
+        if self._held or len(self.pipeline) >= MAX_QUEUED:  # the queue is full: these bytes wait, unparsed
+            self._held += data
+            self.pause_reading()
+            return
+        if len(data) > PIECE and self._reading_head:  # maybe many pipelined requests: parse a piece at a time
+            for start in range(0, len(data), PIECE):
+                self._feed(data[start:start + PIECE])
+                if self._done or len(self.pipeline) >= MAX_QUEUED:
+                    if not self._done:
+                        self._held = data[start + PIECE:]
+                        self.pause_reading()
+                    break
+        else:
+            self._feed(data)
         if self._head_begun or self._body_open:  # a head or body still unfinished (nearly every request arrives whole)
             self._arm_timers()
 
@@ -243,11 +258,14 @@ class GuardedHttpProtocol(asyncio.Protocol):
             if room <= 0:
                 self._refuse(431, "Request Header Fields Too Large", "request-headers-too-large",
                              f"the request's header lines exceed {self.settings.max_header_size} bytes "
-                             "(server.max_header_size)")
+                             "(server.max_header_size)", behind=self._answering())
                 return
             piece, data = data[:room], data[room:]
             self._head_bytes += len(piece)
-            self._parse(piece)
+            rest = self._parse(piece)
+            if rest:  # an unsupported upgrade: what followed it is read as ordinary requests
+                data = rest + data
+                self._head_bytes = 0
             if self._done or self.transport.is_closing():
                 return
             if not self._reading_head:
@@ -255,17 +273,31 @@ class GuardedHttpProtocol(asyncio.Protocol):
                     self._feed(data)
                 return
 
-    def _parse(self, data: bytes) -> None:
+    def _new_parser(self) -> httptools.HttpRequestParser:
+        parser = httptools.HttpRequestParser(self)
+        with contextlib.suppress(AttributeError):  # httptools < 0.6.3: a pipelined request after `close` is refused
+            parser.set_dangerous_leniencies(lenient_data_after_close=True)
+        return parser
+
+    def _parse(self, data: bytes) -> bytes:
+        """Feed the parser; returns the bytes after an unsupported upgrade (h2c...), for the caller to go on with."""
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError:
             log_server.warning("Invalid HTTP request received.")
-            self._send_400("Invalid HTTP request received.")
-        except httptools.HttpParserUpgrade:
-            if self._upgrading():
-                self._hand_to_websocket()
-            else:
+            self._refuse_400("Invalid HTTP request received.", behind=self._reading_head and self._answering())
+        except httptools.HttpParserUpgrade as upgrade:
+            if not self._upgrading():
                 log_server.warning("Unsupported upgrade request.")
+                self.parser = self._new_parser()  # the request was answered as a plain one; the parser stopped at it
+                self._reading_head, self._head_begun = True, False
+                return data[upgrade.args[0]:] if upgrade.args else b""
+            if self._answering():  # an earlier answer is still going out: it must not end up inside the WebSocket
+                self._refuse(400, "Bad Request", "pipelined-upgrade",
+                             "a WebSocket upgrade may not be pipelined behind a request being answered", behind=True)
+            else:
+                self._hand_to_websocket()
+        return b""
 
     # httptools parser callbacks
 
@@ -276,6 +308,7 @@ class GuardedHttpProtocol(asyncio.Protocol):
         self._head_since = self.loop.time()  # its timer is armed only if the head is still unfinished (_arm_timers)
         self.url = b""
         self._expect_continue = False
+        self._hosts = self._trailer_bytes = 0
         self.headers = []
         self.scope = {"type": "http", "asgi": self._asgi, "http_version": "1.1", "server": self.server,
                       "client": self.client, "scheme": self.scheme, "root_path": self.root_path, "headers": self.headers,
@@ -287,14 +320,24 @@ class GuardedHttpProtocol(asyncio.Protocol):
         self._url_bytes += len(url)
         if self._url_bytes > self.settings.max_request_line:
             self._refuse(414, "URI Too Long", "request-line-too-long",
-                         f"the request target exceeds {self.settings.max_request_line} bytes (server.max_request_line)")
+                         f"the request target exceeds {self.settings.max_request_line} bytes (server.max_request_line)",
+                         behind=self._answering())
             return
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if not self._reading_head:  # a chunked body's trailers: never in the scope (nothing checked them), capped
+            self._trailer_bytes += len(name) + len(value) + 4
+            if self._trailer_bytes > self.settings.max_header_size:
+                self._refuse(431, "Request Header Fields Too Large", "request-headers-too-large",
+                             f"the request's trailer lines exceed {self.settings.max_header_size} bytes "
+                             "(server.max_header_size)")
+            return
         name = name.lower()
         if name == b"expect" and value.lower() == b"100-continue":
             self._expect_continue = True
+        elif name == b"host":
+            self._hosts += 1
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
@@ -317,6 +360,10 @@ class GuardedHttpProtocol(asyncio.Protocol):
         scope["method"] = parser.get_method().decode("ascii")
         if version != "1.1":
             scope["http_version"] = version
+        elif self._hosts != 1:  # RFC 9112 3.2: readers in front and behind could take different hosts
+            self._refuse(400, "Bad Request", "bad-host", "an HTTP/1.1 request needs exactly one Host header (RFC 9112 3.2)",
+                         behind=self._answering())
+            return
         if parser.should_upgrade() and self._upgrading():
             return
         url = httptools.parse_url(self.url)
@@ -332,7 +379,7 @@ class GuardedHttpProtocol(asyncio.Protocol):
         if current is None or current.complete:
             self.cycle = cycle
             self._start(cycle)
-        else:  # pipelined: answered after the one under way
+        else:  # pipelined: answered after the one under way; reading goes on once the queue has drained
             self.pause_reading()
             self.pipeline.append(cycle)
 
@@ -375,11 +422,19 @@ class GuardedHttpProtocol(asyncio.Protocol):
         self.server_state.total_requests += 1
         if self.transport.is_closing():
             return
-        self.resume_reading()
         if self.pipeline:
             self.cycle = self.pipeline.popleft()
             self._start(self.cycle)
             return
+        if self._refusal:  # a later request's refusal waited for the answers before it
+            self._write_refusal()
+            return
+        self.resume_reading()
+        if self._held:
+            held, self._held = self._held, b""
+            self.data_received(held)
+            if self._held or self.pipeline or self.transport.is_closing():
+                return
         self._idle_since = self.loop.time()
         if self._keep_alive_timer is None:
             self._keep_alive_timer = self.loop.call_at(self._idle_since + self.keep_alive_timeout, self._keep_alive_check)
@@ -411,14 +466,9 @@ class GuardedHttpProtocol(asyncio.Protocol):
         if self.cycle is not None:
             self.cycle.flush()
 
-    def _send_400(self, msg: str) -> None:
-        if self._done:  # after the guard's answer the parser may still trip on what follows: say nothing more
-            return
-        self._flush_answer()
-        body = msg.encode("ascii")
-        self.transport.write(b"".join((STATUS_LINE[400], self.default_lines(), b"content-type: text/plain; charset=utf-8\r\n",
-                                       b"content-length: %d\r\n" % len(body), b"connection: close\r\n\r\n", body)))
-        self.transport.close()
+    def _answering(self) -> bool:
+        """An earlier request is being answered or waits its turn: a refusal now must come after its answer."""
+        return bool(self.pipeline) or self._state() != "idle"
 
     # WebSockets: handed to uvicorn's configured protocol
 
@@ -532,23 +582,68 @@ class GuardedHttpProtocol(asyncio.Protocol):
 
     # the guard's answer
 
-    def _refuse(self, status: int, title: str, slug: str, detail: str, retry_after: int | None = None) -> None:
+    def _refuse(self, status: int, title: str, slug: str, detail: str, retry_after: int | None = None, *,
+                behind: bool = False) -> None:
         """Answer problem+json and close gently: the client's remaining bytes are read and dropped for a moment
-        (closing on unread data would reset the connection and the client might never see the answer)."""
+        (closing on unread data would reset the connection and the client might never see the answer). `behind`:
+        the refusal is for a later pipelined request, so it waits for the answers before it (nothing more is read)."""
         self._done = True
         self._cancel_timers()
         self._flush_answer()
+        extra = b"cache-control: no-store\r\nx-content-type-options: nosniff\r\n"
+        if retry_after is not None:
+            extra += b"retry-after: %d\r\n" % retry_after
+        answer = self._own_answer(status, PROBLEM_JSON.encode(), Problem(status, detail=detail, title=title, slug=slug).body(),
+                                  extra)
         peer = self.transport.get_extra_info("peername")
         client = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "")
         log.info("connection from %s refused: %s", client, detail,
                  extra={"fields": {"client": client, "status": status, "reason": slug}})
+        if behind:
+            self._wait_turn(answer)
+            return
         state = self._state()
         if state == "sending":  # an answer is half written: no room for another, only the cut
             self.transport.close()
             return
         if state == "waiting" and self.cycle is not None:  # the gateway answers the client itself
             self.cycle.client_gone()
-        self.transport.write(_answer(status, title, slug, detail, retry_after))
+        self.transport.write(answer)
+        self._close_gently()
+
+    def _refuse_400(self, message: str, *, behind: bool) -> None:
+        """A request the parser cannot read: a plain 400 (as uvicorn's), after the answers before it if `behind`."""
+        if self._done:  # after the guard's answer the parser may still trip on what follows: say nothing more
+            return
+        self._flush_answer()
+        answer = self._own_answer(400, b"text/plain; charset=utf-8", message.encode("ascii"), b"")
+        if behind:
+            self._done = True
+            self._cancel_timers()
+            self._wait_turn(answer)
+            return
+        self.transport.write(answer)
+        self.transport.close()
+
+    def _own_answer(self, status: int, content_type: bytes, body: bytes, extra: bytes) -> bytes:
+        """The one builder of the protocol's own answers (refusals, 400s): they all close the connection."""
+        return b"".join((STATUS_LINE[status], self.default_lines(), b"content-type: %s\r\n" % content_type,
+                         b"content-length: %d\r\nconnection: close\r\n" % len(body), extra, b"\r\n", body))
+
+    def _wait_turn(self, answer: bytes) -> None:
+        """Hold a later request's refusal until the answers before it are out (answered() writes it)."""
+        self._refusal = answer
+        self._held = b""
+        self.pause_reading()
+
+    def _write_refusal(self) -> None:
+        self._flush_answer()
+        answer, self._refusal = self._refusal, b""
+        self.transport.write(answer)
+        self.resume_reading()  # what the client still sends is read and dropped until the close
+        self._close_gently()
+
+    def _close_gently(self) -> None:
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.loop.call_later(LINGER, self.transport.close)
@@ -575,13 +670,3 @@ def _local_address(transport: asyncio.Transport) -> tuple[str, int | None] | Non
     if isinstance(info, list | tuple) and len(info) >= 2:
         return (str(info[0]), int(info[1]))
     return (info, None) if isinstance(info, str) else None
-
-
-def _answer(status: int, title: str, slug: str, detail: str, retry_after: int | None) -> bytes:
-    body = Problem(status, detail=detail, title=title, slug=slug).body()
-    headers = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", f"date: {formatdate(usegmt=True)}",
-               f"content-type: {PROBLEM_JSON}", f"content-length: {len(body)}", "connection: close",
-               "cache-control: no-store", "x-content-type-options: nosniff"]
-    if retry_after is not None:
-        headers.append(f"retry-after: {retry_after}")
-    return ("\r\n".join(headers) + "\r\n\r\n").encode("ascii") + body

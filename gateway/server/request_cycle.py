@@ -13,7 +13,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .answer_head import Framing, encode_head
+from .answer_head import UNTIL_CLOSE, Framing, encode_head
 from .whole_writes import gather
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ class RequestCycle:
         self.transport = conn.transport
         self.scope = scope
         self.head_request = scope["method"] == "HEAD"
-        self.framing = Framing(keep_alive)
+        self.framing = Framing(keep_alive, scope["http_version"] != "1.0")
         self.waiting_for_100_continue = expect_continue
         self.disconnected = False
         self.body = b""  # request body arrived and not yet handed to the app
@@ -160,6 +160,8 @@ class RequestCycle:
             data = b"%x\r\n%s\r\n" % (len(body), body) if body else b""
             if not more_body:
                 data += b"0\r\n\r\n"
+        elif framing.length == UNTIL_CLOSE:
+            data = body
         else:
             if len(body) > framing.length:
                 raise RuntimeError("Response content longer than Content-Length")
@@ -170,7 +172,7 @@ class RequestCycle:
         elif data:
             self.transport.write(data)
         if not more_body:
-            if framing.length != 0:
+            if framing.length > 0:
                 raise RuntimeError("Response content shorter than Content-Length")
             self.complete = True
             self.wake()
