@@ -198,3 +198,11 @@ def test_requests_after_an_unsupported_upgrade_in_the_same_read_are_answered(por
     got = exchange(port, get("/x", b"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n")
                    + get("/x", CLOSE))
     assert got.count(b"HTTP/1.1 200 OK") == 2, got
+
+
+
+def test_the_body_of_an_unsupported_upgrade_is_never_read_as_a_request(port: int) -> None:
+    smuggled = get("/smuggled")
+    got = exchange(port, b"POST /x HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: %d\r\n\r\n%s"
+                   % (len(smuggled), smuggled))
+    assert got.count(b"HTTP/1.1 ") == 1 and got.startswith(b"HTTP/1.1 200 OK") and b"connection: close" in got, got

@@ -251,7 +251,9 @@ class GuardedHttpProtocol(asyncio.Protocol):
 
     def _feed(self, data: bytes) -> None:
         if not self._reading_head:
-            self._parse(data)
+            rest = self._parse(data)
+            if rest:  # an unsupported upgrade whose head came in an earlier read
+                self._feed(rest)
             return
         while data:  # the head is fed only as far as its caps allow, so no parser sees more
             room = self.settings.max_header_size + HEAD_SLACK + self._url_bytes - self._head_bytes
@@ -289,6 +291,9 @@ class GuardedHttpProtocol(asyncio.Protocol):
         except httptools.HttpParserUpgrade as upgrade:
             if not self._upgrading():
                 log_server.warning("Unsupported upgrade request.")
+                if any(name in (b"content-length", b"transfer-encoding") for name, _ in self.headers):
+                    self._close_after(self.pipeline[-1] if self.pipeline else self.cycle)
+                    return b""
                 self.parser = self._new_parser()  # the request was answered as a plain one; the parser stopped at it
                 self._reading_head, self._head_begun = True, False
                 return data[upgrade.args[0]:] if upgrade.args else b""
@@ -465,6 +470,16 @@ class GuardedHttpProtocol(asyncio.Protocol):
         """Before the protocol writes or closes by itself: the answer gathered in this step goes first."""
         if self.cycle is not None:
             self.cycle.flush()
+
+    def _close_after(self, cycle: RequestCycle | None) -> None:
+        """An upgrade request with a body: the parser leaves the body to the protocol upgraded to, so those bytes
+        must never be read as requests (smuggling). Its answer goes out with `connection: close`; nothing more is read."""
+        self._done = True
+        self._cancel_timers()
+        if cycle is None or cycle.complete:
+            self.transport.close()
+        else:
+            cycle.framing.keep_alive = False
 
     def _answering(self) -> bool:
         """An earlier request is being answered or waits its turn: a refusal now must come after its answer."""
