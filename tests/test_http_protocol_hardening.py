@@ -152,6 +152,40 @@ def test_trailers_count_against_the_head_cap(port: int) -> None:
     assert b"application/problem+json" in got and b"trailer" in got
 
 
+
+def test_one_endless_trailer_line_is_refused_once_past_the_head_cap(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"POST /headers HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nX-T: ")
+        got = b""
+        try:
+            for _ in range(64):  # 64 x 1 KB of one line, a read at a time; the cap is 4 KB
+                sock.sendall(b"a" * 1024)
+                time.sleep(0.01)
+        except OSError:
+            pass
+        try:
+            while chunk := sock.recv(65536):
+                got += chunk
+        except (TimeoutError, OSError):
+            pass
+    assert got.startswith(b"HTTP/1.1 431 "), got[:200]
+
+
+
+def test_a_chunked_body_dribbled_chunk_by_chunk_is_not_taken_for_trailers(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(b"POST /headers HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nc8\r\n")
+        for _ in range(40):  # each read ends just after a size line: 40 x ~200 bytes, more than the 4 KB cap in all
+            time.sleep(0.005)
+            sock.sendall(b"a" * 200 + b"\r\nc8\r\n")
+        sock.sendall(b"a" * 200 + b"\r\n0\r\n\r\n")
+        got = b""
+        while chunk := sock.recv(65536):
+            got += chunk
+    assert got.startswith(b"HTTP/1.1 200 OK"), got[:200]
+
+
 def test_pipelined_requests_queue_in_bounded_numbers_and_are_all_answered(served: tuple[int, uvicorn.Server]) -> None:
     port, server = served
     count = 2000

@@ -143,6 +143,8 @@ class GuardedHttpProtocol(asyncio.Protocol):
         self._expect_continue = False
         self._hosts = 0  # Host lines in the head being read (HTTP/1.1 needs exactly one)
         self._trailer_bytes = 0  # of the chunked body's trailers, counted against the head cap and then dropped
+        self._chunk_open = False  # a chunk's size line was read and none of its data yet: maybe the last, trailers next
+        self._trailer_fed = 0  # bytes read while so, over reads (a trailer line httptools holds until its end)
         self._held = b""  # bytes read past MAX_QUEUED pipelined requests, parsed once the queue has drained
         self._refusal = b""  # a later pipelined request's refusal, written once the answers before it are out
         self._defaults: tuple[Any, bytes] = (None, b"")  # uvicorn's default headers (the date) and their encoding
@@ -254,6 +256,10 @@ class GuardedHttpProtocol(asyncio.Protocol):
             rest = self._parse(data)
             if rest:  # an unsupported upgrade whose head came in an earlier read
                 self._feed(rest)
+            elif self._chunk_open and not self._done:
+                self._trailer_fed += len(data)
+                if self._trailer_fed > self.settings.max_header_size + HEAD_SLACK:
+                    self._refuse_trailers()
             return
         while data:  # the head is fed only as far as its caps allow, so no parser sees more
             room = self.settings.max_header_size + HEAD_SLACK + self._url_bytes - self._head_bytes
@@ -334,9 +340,7 @@ class GuardedHttpProtocol(asyncio.Protocol):
         if not self._reading_head:  # a chunked body's trailers: never in the scope (nothing checked them), capped
             self._trailer_bytes += len(name) + len(value) + 4
             if self._trailer_bytes > self.settings.max_header_size:
-                self._refuse(431, "Request Header Fields Too Large", "request-headers-too-large",
-                             f"the request's trailer lines exceed {self.settings.max_header_size} bytes "
-                             "(server.max_header_size)")
+                self._refuse_trailers()
             return
         name = name.lower()
         if name == b"expect" and value.lower() == b"100-continue":
@@ -388,7 +392,16 @@ class GuardedHttpProtocol(asyncio.Protocol):
             self.pause_reading()
             self.pipeline.append(cycle)
 
+    def _refuse_trailers(self) -> None:
+        self._refuse(431, "Request Header Fields Too Large", "request-headers-too-large",
+                     f"the request's trailer lines exceed {self.settings.max_header_size} bytes (server.max_header_size)")
+
+    def on_chunk_header(self) -> None:
+        self._chunk_open = True
+        self._trailer_fed = 0
+
     def on_body(self, body: bytes) -> None:
+        self._chunk_open = False
         if self._done:
             return
         self._body_bytes += len(body)
@@ -402,8 +415,8 @@ class GuardedHttpProtocol(asyncio.Protocol):
             return
         if self._body_timer is not None:
             self._cancel_body_timer()
-        self._body_open = False
-        self._reading_head, self._head_bytes, self._url_bytes = True, 0, 0
+        self._body_open = self._chunk_open = False
+        self._reading_head, self._head_bytes, self._url_bytes, self._trailer_fed = True, 0, 0, 0
         cycle = self._reading()
         if cycle is not None:
             cycle.ended()
