@@ -17,6 +17,10 @@ loop's timers. It also answers for less than uvicorn's: the answer head is encod
 (answer_head.py), head and body leave in one write at the end of the loop's step (whole_writes.py), and
 keep-alive is one timer per connection re-armed when it fires rather than one set and cancelled per answer.
 
+Pipelined requests queue at most MAX_QUEUED deep (the rest of the client's bytes wait unparsed), each is answered
+in order, and a later request's refusal waits behind the answers before it; trailers never reach the scope and
+count against the head cap (tests/test_http_protocol_hardening.py).
+
 Each request's ASGI scope also carries the connection itself as the extension `gw.connection`
 (`RawConnection`): chaos faults (gateway/chaos/faults.py) cut or garble it below HTTP, which ASGI
 cannot say.
