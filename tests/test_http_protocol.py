@@ -68,7 +68,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 @pytest.fixture(scope="module")
 def port() -> Iterator[int]:
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", access_log=False, lifespan="off",
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off",
                             root_path="/api", **uvicorn_limits(ServerSettings(keep_alive=30)))
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -189,7 +189,7 @@ def test_a_bad_header_is_refused(name: bytes, value: bytes, error: str) -> None:
 def test_an_idle_keep_alive_connection_is_closed_and_a_busy_one_is_not() -> None:
     async def run() -> None:
         port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", access_log=False,
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
                                 lifespan="off", **uvicorn_limits(ServerSettings(keep_alive=0.5)))
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())

@@ -76,7 +76,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[int, uvicorn.Server]]:
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", access_log=False, lifespan="off",
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off",
                             **uvicorn_limits(ServerSettings(keep_alive=30, max_header_size=MAX_HEADER_SIZE)))
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
