@@ -22,6 +22,9 @@ ANSWERS = {
     b"/items/3": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"cut\": ",
     b"/items/4": (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                   b"Content-Length: %d\r\n\r\n%s" % (len(JSON), JSON)),
+    b"/items/5": (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                  b"HTTP/1.1 500 Evil\r\nSet-Cookie: injected=1\r\nContent-Length: 0\r\n\r\n" % (len(JSON), JSON)),
+    b"/items/6": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
 }
 CLOSE_AFTER = {b"/items/2", b"/items/3"}
 
@@ -134,3 +137,19 @@ def test_credentials_in_an_upstream_url_are_sent_as_basic_auth_and_shown_nowhere
     assert RawUpstream.authorizations == ["Basic " + base64.b64encode(b"ada:s>cret").decode()]
     assert "ada:***@" in ready
     assert not [text for text in (ready, metrics) if "cret" in text]
+
+
+def test_a_second_answer_sent_with_the_first_never_reaches_the_client(gateway: GatewayThread) -> None:
+    with gateway.client() as client:
+        answers = [client.get("/echo/items/5") for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert [a.headers.get_list("content-length") for a in answers] == [[str(len(JSON))]] * 2
+    assert [a.headers.get_list("set-cookie") for a in answers] == [[], []]
+    assert len(RawUpstream.connections) == 2  # the connection that carried two answers was closed, not reused
+
+
+def test_a_transfer_coding_gw_cannot_undo_is_a_502_problem(gateway: GatewayThread) -> None:
+    with gateway.client() as client:
+        answer = client.get("/echo/items/6")
+    assert answer.status_code == 502
+    assert answer.json()["detail"] == "echo upstream could not be reached: InvalidAnswer"

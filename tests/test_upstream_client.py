@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ipaddress
+import socket
 import ssl
+import struct
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -537,3 +539,76 @@ def test_a_post_carrying_an_idempotency_key_is_sent_again_on_a_fresh_connection(
         return body, upstream.connections
 
     assert run(lambda u: closes_on_second_request, scenario) == (b"ok", 2)
+
+
+def test_a_second_answer_in_the_same_read_reaches_nothing_and_the_connection_is_not_reused() -> None:
+    split = OK + b"HTTP/1.1 500 Evil\r\nSet-Cookie: injected=1\r\nContent-Length: 0\r\n\r\n"  # response splitting
+
+    async def scenario(client: HttpClient, origin: Origin, upstream: Upstream) -> list[tuple[Any, ...]]:
+        answers = [await get(client, origin) for _ in range(2)]
+        return [(a.status, a.headers, body, a.keep_alive) for a, body in answers] + [(upstream.connections,)]
+
+    first, second, connections = run(lambda u: answering(split, upstream=u), scenario)
+    assert first == second == (200, [("Content-Length", "2")], b"ok", False)
+    assert connections == (2,)  # each answer's connection closed, never pooled
+
+
+def test_a_reset_in_the_middle_of_a_body_that_ends_with_the_close_is_broke_off() -> None:
+    head_read = asyncio.Event()
+
+    async def resets(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{"partial": ')
+        await writer.drain()
+        await head_read.wait()
+        writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()  # RST, not FIN
+
+    async def scenario(client: HttpClient, origin: Origin, upstream: Upstream) -> list[bytes]:
+        answer = await client.request(origin, "GET", "/x", [], b"", 5, 5)
+        seen = []
+        with pytest.raises(BrokeOff):
+            async for chunk in answer.chunks():
+                seen.append(chunk)
+                head_read.set()
+        answer.release()
+        assert not answer.complete
+        return seen
+
+    assert run(lambda u: resets, scenario) == [b'{"partial": ']
+
+
+@pytest.mark.parametrize("coding", [b"gzip", b"gzip, chunked", b"chunked, gzip", b"chunked\r\nTransfer-Encoding: chunked"])
+def test_a_transfer_coding_other_than_chunked_alone_is_an_invalid_answer(coding: bytes) -> None:
+    coded = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: " + coding + b"\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+
+    async def scenario(client: HttpClient, origin: Origin, upstream: Upstream) -> str:
+        with pytest.raises(InvalidAnswer) as refused:
+            await get(client, origin)
+        return str(refused.value)
+
+    assert run(lambda u: answering(coded, upstream=u), scenario) == "a transfer coding other than chunked alone"
+
+
+def test_trailers_are_not_kept_and_count_toward_the_head_cap() -> None:
+    small = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-Trailer: t\r\n\r\n"
+    endless = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n" + b"X-T: " + b"t" * 1000 + b"\r\n"
+
+    async def flood(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(endless)
+        for _ in range(200):  # 200 KB of trailer lines, never ending
+            writer.write(b"X-T: " + b"t" * 1000 + b"\r\n")
+            await writer.drain()
+        await reader.read()
+
+    async def kept(client: HttpClient, origin: Origin, upstream: Upstream) -> tuple[Any, ...]:
+        answer, body = await get(client, origin)
+        return answer.headers, body
+
+    async def capped(client: HttpClient, origin: Origin, upstream: Upstream) -> None:
+        with pytest.raises(InvalidAnswer, match="trailers over 64 KiB"):
+            await get(client, origin)
+
+    assert run(lambda u: answering(small, upstream=u), kept) == ([("Transfer-Encoding", "chunked")], b"ok")
+    run(lambda u: flood, capped)

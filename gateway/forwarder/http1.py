@@ -88,7 +88,7 @@ class Connection(asyncio.Protocol):
         self._forget()
         answer = self.answer
         if answer is not None:
-            answer.lost()
+            answer.lost(exc)
 
     def send(self, data: bytes, timeout: float, head_only: bool) -> Answer:
         """Write a request; its answer is read from here on."""
@@ -177,7 +177,9 @@ class Answer:
             self._fail(InvalidAnswer("the upstream switched protocols"))
         except httptools.HttpParserError as exc:
             if self.complete:
-                self.keep_alive = False  # garbage after a whole answer
+                self.keep_alive = False  # garbage or a second answer after a whole one: none of it is read
+            elif isinstance(exc.__context__, InvalidAnswer):  # refused by a callback below
+                self._fail(exc.__context__)
             else:
                 self._fail(InvalidAnswer(f"not an HTTP answer: {exc}"))
         else:
@@ -187,24 +189,31 @@ class Answer:
     def sent(self) -> None:
         self._last = self._loop.time()
 
-    def lost(self) -> None:
-        """The connection closed under this answer."""
+    def lost(self, exc: Exception | None = None) -> None:
+        """The connection closed under this answer (`exc`: reset or failed rather than closed cleanly)."""
         if self.complete or self.error is not None or self._released:
             return
         if not self.status:
             self._fail(Disconnected("the upstream closed the connection before an answer"))
-        elif self._until_close:  # the close is the body's end
+        elif self._until_close and exc is None:  # a clean close is the body's end; a reset breaks it off
             self.complete = True
             self._stop_timer()
             self._wake()
         else:
             self._fail(BrokeOff("the upstream closed the connection in the middle of its answer"))
 
-    # -- httptools' callbacks -------------------------------------------------------------------------------------
+    # -- httptools' callbacks (raising InvalidAnswer refuses the answer) ------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self.status:  # a second answer in the same read (response splitting): the connection is done, none of it read
+            raise InvalidAnswer("bytes past the answer's end")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._raw.append((name, value))
         self._head_size += len(name) + len(value) + 4
+        if not self.status:
+            self._raw.append((name, value))
+        elif self._head_size > MAX_HEAD:  # trailers: not kept, but counted with the head so they cannot grow without end
+            raise InvalidAnswer(f"an answer head and trailers over {MAX_HEAD // 1024} KiB")
 
     def on_headers_complete(self) -> None:
         parser = self._parser
@@ -218,14 +227,16 @@ class Answer:
             return
         headers = self.headers
         length: int | None = None
-        chunked = False
+        chunked: bool | None = False  # None: a transfer coding gw does not read
         for name, value in raw:
             key, text = name.decode("latin-1"), value.decode("latin-1")
             headers.append((key, text))
             if len(name) == 14 and name.lower() == b"content-length":
                 length = int(text)  # the parser has checked it is one number
             elif len(name) == 17 and name.lower() == b"transfer-encoding":
-                chunked = True
+                chunked = _only_chunked(text) if chunked is False else None  # a second line: chunked twice at best
+        if chunked is None:
+            raise InvalidAnswer("a transfer coding other than chunked alone")
         self.length = length
         self.status = status
         if self.head_only:  # whatever length it declares, an answer to HEAD has no body
@@ -237,7 +248,8 @@ class Answer:
         self._wake()
 
     def on_body(self, body: bytes) -> None:
-        if self.complete:
+        if self.complete:  # past the end of an answer to HEAD: the connection cannot carry another request
+            self.keep_alive = False
             return
         self._body.append(body)
         self._buffered += len(body)
@@ -346,3 +358,11 @@ class Answer:
         self._stop_timer()
         self._connection.close()
         self._wake()
+
+
+
+def _only_chunked(coding: str) -> bool | None:
+    """True when chunked is the one transfer coding; None for any other: gw undoes chunked only, so another coding
+    would reach the client undone (the header is hop-by-hop), and without chunked last the body ends only with the
+    connection (RFC 9112 6.3): refused rather than guessed."""
+    return True if coding.strip().lower() == "chunked" else None
