@@ -612,3 +612,59 @@ def test_trailers_are_not_kept_and_count_toward_the_head_cap() -> None:
 
     assert run(lambda u: answering(small, upstream=u), kept) == ([("Transfer-Encoding", "chunked")], b"ok")
     run(lambda u: flood, capped)
+
+
+def test_waiting_for_a_connection_beyond_the_limit_is_bounded_by_the_connect_timeout() -> None:
+    go_on = asyncio.Event()
+
+    async def held(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await go_on.wait()
+        writer.write(OK)
+        await writer.drain()
+
+    async def scenario(client: HttpClient, origin: Origin, upstream: Upstream) -> tuple[Any, ...]:
+        busy = asyncio.create_task(get(client, origin))
+        while not upstream.connections:
+            await asyncio.sleep(0.01)
+        with pytest.raises(TimeoutError):
+            await client.request(origin, "GET", "/x", [], b"", 5, 0.2)
+        go_on.set()
+        _, body = await busy
+        return body, len(origin.waiters), origin.open, upstream.connections
+
+    assert run(lambda u: held, scenario, limit=1) == (b"ok", 0, 1, 1)
+
+
+def test_the_stale_connection_resend_waits_for_room_within_the_limit() -> None:
+    def first_goes_stale(upstream: list[Upstream]) -> Handler:
+        keeps = answering(OK, upstream=upstream)
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            if upstream[0].connections > 1:
+                return await keeps(reader, writer)
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(OK)
+            await writer.drain()
+            await reader.readuntil(b"\r\n\r\n")  # the kept connection's next request: closed unanswered
+
+        return handle
+
+    async def scenario(client: HttpClient, origin: Origin, upstream: Upstream) -> tuple[Any, ...]:
+        await get(client, origin)
+        most = 0
+
+        async def watch() -> None:
+            nonlocal most
+            while True:
+                most = max(most, origin.open)
+                await asyncio.sleep(0)
+
+        watcher = asyncio.create_task(watch())
+        bodies = await asyncio.gather(*(get(client, origin) for _ in range(3)))
+        watcher.cancel()
+        return [body for _, body in bodies], most
+
+    bodies, most = run(first_goes_stale, scenario, limit=1)
+    assert bodies == [b"ok"] * 3
+    assert most == 1

@@ -53,15 +53,24 @@ class Origin:
                 return connection
         return None
 
-    async def acquire(self, connect_timeout: float) -> tuple[Connection, bool]:
-        """A connection for one request, and whether it was used before (a pooled one may have gone stale)."""
+    async def acquire(self, connect_timeout: float, reuse: bool = True) -> tuple[Connection, bool]:
+        """A connection for one request, and whether it was used before (a pooled one may have gone stale); an idle
+        one only if `reuse`. Waiting for one while `limit` are open counts toward `connect_timeout` (TimeoutError),
+        as aiohttp's connect timeout did: busy connections that never free up cannot hold a request for ever."""
+        deadline = None
         while True:
-            connection = self.take_idle()
+            connection = self.take_idle() if reuse else None
             if connection is not None:
                 return connection, True
             if self.open < self.limit:
-                return await self.connect(connect_timeout), False
-            handed = await self._wait()
+                if deadline is None:
+                    return await self.connect(connect_timeout), False
+                async with asyncio.timeout_at(deadline):
+                    return await self.connect(connect_timeout), False
+            if deadline is None:
+                deadline = asyncio.get_running_loop().time() + connect_timeout
+            async with asyncio.timeout_at(deadline):
+                handed = await self._wait()
             if handed is not None and not handed.closed:
                 return handed, True
 
@@ -223,7 +232,7 @@ class HttpClient:
         except BaseException:  # failed (closed already), or the request went away (cancelled): never pooled
             connection.close()
             raise
-        connection = await origin.connect(connect_timeout)  # the pooled connection had gone stale: once more
+        connection, _ = await origin.acquire(connect_timeout, reuse=False)  # the pooled one had gone stale: once more
         try:
             answer = connection.send(data, timeout, head_only)
             await answer.head()
