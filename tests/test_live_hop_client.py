@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import pytest
 
-from tests.conftest import TEST_SPECS, GatewayThread
+from tests.conftest import TEST_SPECS, GatewayProcess, GatewayThread
 
 ECHO = str(TEST_SPECS / "echo.yaml")
 JSON = b'{"ok": true}'
@@ -153,3 +153,13 @@ def test_a_transfer_coding_gw_cannot_undo_is_a_502_problem(gateway: GatewayThrea
         answer = client.get("/echo/items/6")
     assert answer.status_code == 502
     assert answer.json()["detail"] == "echo upstream could not be reached: InvalidAnswer"
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_the_start_banner_masks_a_password_in_an_upstream_url(gw_process: Callable[..., GatewayProcess],
+                                                               log_format: str) -> None:
+    served = gw_process(ECHO, "--mode", "live", "--upstream", "http://u:p%40ss@127.0.0.1:9/base",
+                        env={"GW_LOG_FORMAT": log_format, "COLUMNS": "200"}).wait_ready()
+    banner = served.stop()
+    assert "u:***@127.0.0.1:9/base" in banner
+    assert "p%40ss" not in banner and "p@ss" not in banner
