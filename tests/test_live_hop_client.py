@@ -35,6 +35,7 @@ class RawUpstream(socketserver.BaseRequestHandler):
     connections: ClassVar[list[int]] = []
     hosts: ClassVar[list[str]] = []
     authorizations: ClassVar[list[str]] = []
+    expects: ClassVar[list[str]] = []
 
     def handle(self) -> None:
         self.connections.append(1)
@@ -51,6 +52,12 @@ class RawUpstream(socketserver.BaseRequestHandler):
             self.hosts.extend(line.split(b":", 1)[1].strip().decode() for line in lines if line.lower().startswith(b"host:"))
             self.authorizations.extend(line.split(b":", 1)[1].strip().decode() for line in lines
                                        if line.lower().startswith(b"authorization:"))
+            self.expects.extend(line.decode() for line in lines if line.lower().startswith(b"expect:"))
+            for line in lines:  # a body by its length (a POST), read whole before the answer
+                if line.lower().startswith(b"content-length:"):
+                    while len(buffered) < int(line.split(b":", 1)[1]):
+                        buffered += self.request.recv(65536)
+                    buffered = buffered[int(line.split(b":", 1)[1]):]
             self.request.sendall(ANSWERS[path])
             if path in CLOSE_AFTER:
                 return
@@ -163,3 +170,12 @@ def test_the_start_banner_masks_a_password_in_an_upstream_url(gw_process: Callab
     banner = served.stop()
     assert "u:***@127.0.0.1:9/base" in banner
     assert "p%40ss" not in banner and "p@ss" not in banner
+
+
+def test_expect_is_not_passed_on_the_body_goes_with_the_head(gateway: GatewayThread) -> None:
+    RawUpstream.expects.clear()
+    with gateway.client() as client:
+        answer = client.put("/echo/items/1", content=b'{"a": 1}',
+                             headers={"Expect": "100-continue", "Content-Type": "application/json"})
+    assert answer.status_code == 200
+    assert RawUpstream.expects == []

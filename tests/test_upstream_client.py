@@ -18,6 +18,7 @@ from yarl import URL
 
 from gw.forwarder import connection_pool
 from gw.forwarder.connection_pool import HttpClient, Origin
+from gw.forwarder.health_checks import drain
 from gw.forwarder.http1 import HIGH_WATER, Answer, encode_request
 from gw.forwarder.upstream_errors import BrokeOff, ConnectFailed, Disconnected, InvalidAnswer, UnsafeRequest
 
@@ -668,3 +669,41 @@ def test_the_stale_connection_resend_waits_for_room_within_the_limit() -> None:
     bodies, most = run(first_goes_stale, scenario, limit=1)
     assert bodies == [b"ok"] * 3
     assert most == 1
+
+
+def test_an_upstreams_shorter_keep_alive_timeout_is_honoured() -> None:
+    brief = b"HTTP/1.1 200 OK\r\nKeep-Alive: timeout=1, max=100\r\nContent-Length: 2\r\n\r\nok"  # gone within 1 s
+
+    async def scenario(client: HttpClient, origin: Origin, upstream: Upstream) -> tuple[int, int]:
+        await get(client, origin)
+        await get(client, origin)  # not within a second of its idle timeout: a fresh connection
+        return upstream.connections, origin.open
+
+    assert run(lambda u: answering(brief, upstream=u), scenario) == (2, 1)
+    assert connection_pool.KEEP_ALIVE_IDLE < 5  # below Node's and uvicorn's idle timeout
+
+
+def test_a_closed_client_makes_no_new_pool() -> None:
+    async def scenario(client: HttpClient, origin: Origin, upstream: Upstream) -> None:
+        client.close()
+        with pytest.raises(Disconnected):
+            client.origin(URL("http://127.0.0.1:9"))  # a late health probe's: refused, never a pool left open
+
+    run(lambda u: answering(OK, upstream=u), scenario)
+
+
+def test_a_health_probe_reads_a_large_body_only_so_far_and_closes_its_connection() -> None:
+    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n")
+        while True:
+            writer.write(b"x" * 65536)
+            await writer.drain()
+
+    async def scenario(client: HttpClient, origin: Origin, upstream: Upstream) -> tuple[bool, int]:
+        answer = await client.request(origin, "GET", "/health", [], b"", 5, 5)
+        await drain(answer)
+        answer.release()
+        return answer.complete, origin.open
+
+    assert run(lambda u: endless, scenario) == (False, 0)
