@@ -219,6 +219,7 @@ def serve(
 
 
 def _banner(config: GatewayConfig, services: dict) -> None:
+    from .forwarder.instances import shown_as_written
     from .server.banner import operation_lines
 
     table = Table(title=f"gw on http://{config.host}:{config.port}", title_justify="left", box=None)
@@ -227,7 +228,7 @@ def _banner(config: GatewayConfig, services: dict) -> None:
     for name, service in services.items():
         settings = config.services[name]
         table.add_row(name, service.base_path, settings.mode, str(len(service.operations)),
-                      ", ".join(settings.upstream) or "-")
+                      ", ".join(map(shown_as_written, settings.upstream)) or "-")
     err.print(table)
     for name, service in services.items():
         err.print(f"{name}:", highlight=False)

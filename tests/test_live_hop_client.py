@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import pytest
 
-from tests.conftest import TEST_SPECS, GatewayThread
+from tests.conftest import TEST_SPECS, GatewayProcess, GatewayThread
 
 ECHO = str(TEST_SPECS / "echo.yaml")
 JSON = b'{"ok": true}'
@@ -22,6 +22,9 @@ ANSWERS = {
     b"/items/3": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"cut\": ",
     b"/items/4": (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                   b"Content-Length: %d\r\n\r\n%s" % (len(JSON), JSON)),
+    b"/items/5": (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                  b"HTTP/1.1 500 Evil\r\nSet-Cookie: injected=1\r\nContent-Length: 0\r\n\r\n" % (len(JSON), JSON)),
+    b"/items/6": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
 }
 CLOSE_AFTER = {b"/items/2", b"/items/3"}
 
@@ -32,6 +35,7 @@ class RawUpstream(socketserver.BaseRequestHandler):
     connections: ClassVar[list[int]] = []
     hosts: ClassVar[list[str]] = []
     authorizations: ClassVar[list[str]] = []
+    expects: ClassVar[list[str]] = []
 
     def handle(self) -> None:
         self.connections.append(1)
@@ -48,6 +52,12 @@ class RawUpstream(socketserver.BaseRequestHandler):
             self.hosts.extend(line.split(b":", 1)[1].strip().decode() for line in lines if line.lower().startswith(b"host:"))
             self.authorizations.extend(line.split(b":", 1)[1].strip().decode() for line in lines
                                        if line.lower().startswith(b"authorization:"))
+            self.expects.extend(line.decode() for line in lines if line.lower().startswith(b"expect:"))
+            for line in lines:  # a body by its length (a POST), read whole before the answer
+                if line.lower().startswith(b"content-length:"):
+                    while len(buffered) < int(line.split(b":", 1)[1]):
+                        buffered += self.request.recv(65536)
+                    buffered = buffered[int(line.split(b":", 1)[1]):]
             self.request.sendall(ANSWERS[path])
             if path in CLOSE_AFTER:
                 return
@@ -134,3 +144,38 @@ def test_credentials_in_an_upstream_url_are_sent_as_basic_auth_and_shown_nowhere
     assert RawUpstream.authorizations == ["Basic " + base64.b64encode(b"ada:s>cret").decode()]
     assert "ada:***@" in ready
     assert not [text for text in (ready, metrics) if "cret" in text]
+
+
+def test_a_second_answer_sent_with_the_first_never_reaches_the_client(gateway: GatewayThread) -> None:
+    with gateway.client() as client:
+        answers = [client.get("/echo/items/5") for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert [a.headers.get_list("content-length") for a in answers] == [[str(len(JSON))]] * 2
+    assert [a.headers.get_list("set-cookie") for a in answers] == [[], []]
+    assert len(RawUpstream.connections) == 2  # the connection that carried two answers was closed, not reused
+
+
+def test_a_transfer_coding_gw_cannot_undo_is_a_502_problem(gateway: GatewayThread) -> None:
+    with gateway.client() as client:
+        answer = client.get("/echo/items/6")
+    assert answer.status_code == 502
+    assert answer.json()["detail"] == "echo upstream could not be reached: InvalidAnswer"
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_the_start_banner_masks_a_password_in_an_upstream_url(gw_process: Callable[..., GatewayProcess],
+                                                               log_format: str) -> None:
+    served = gw_process(ECHO, "--mode", "live", "--upstream", "http://u:p%40ss@127.0.0.1:9/base",
+                        env={"GW_LOG_FORMAT": log_format, "COLUMNS": "200"}).wait_ready()
+    banner = served.stop()
+    assert "u:***@127.0.0.1:9/base" in banner
+    assert "p%40ss" not in banner and "p@ss" not in banner
+
+
+def test_expect_is_not_passed_on_the_body_goes_with_the_head(gateway: GatewayThread) -> None:
+    RawUpstream.expects.clear()
+    with gateway.client() as client:
+        answer = client.put("/echo/items/1", content=b'{"a": 1}',
+                             headers={"Expect": "100-continue", "Content-Type": "application/json"})
+    assert answer.status_code == 200
+    assert RawUpstream.expects == []

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ipaddress
+import socket
 import ssl
+import struct
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from yarl import URL
 
 from gw.forwarder import connection_pool
 from gw.forwarder.connection_pool import HttpClient, Origin
+from gw.forwarder.health_checks import drain
 from gw.forwarder.http1 import HIGH_WATER, Answer, encode_request
 from gw.forwarder.upstream_errors import BrokeOff, ConnectFailed, Disconnected, InvalidAnswer, UnsafeRequest
 
@@ -537,3 +540,170 @@ def test_a_post_carrying_an_idempotency_key_is_sent_again_on_a_fresh_connection(
         return body, upstream.connections
 
     assert run(lambda u: closes_on_second_request, scenario) == (b"ok", 2)
+
+
+def test_a_second_answer_in_the_same_read_reaches_nothing_and_the_connection_is_not_reused() -> None:
+    split = OK + b"HTTP/1.1 500 Evil\r\nSet-Cookie: injected=1\r\nContent-Length: 0\r\n\r\n"  # response splitting
+
+    async def scenario(client: HttpClient, origin: Origin, upstream: Upstream) -> list[tuple[Any, ...]]:
+        answers = [await get(client, origin) for _ in range(2)]
+        return [(a.status, a.headers, body, a.keep_alive) for a, body in answers] + [(upstream.connections,)]
+
+    first, second, connections = run(lambda u: answering(split, upstream=u), scenario)
+    assert first == second == (200, [("Content-Length", "2")], b"ok", False)
+    assert connections == (2,)  # each answer's connection closed, never pooled
+
+
+def test_a_reset_in_the_middle_of_a_body_that_ends_with_the_close_is_broke_off() -> None:
+    head_read = asyncio.Event()
+
+    async def resets(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{"partial": ')
+        await writer.drain()
+        await head_read.wait()
+        writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()  # RST, not FIN
+
+    async def scenario(client: HttpClient, origin: Origin, upstream: Upstream) -> list[bytes]:
+        answer = await client.request(origin, "GET", "/x", [], b"", 5, 5)
+        seen = []
+        with pytest.raises(BrokeOff):
+            async for chunk in answer.chunks():
+                seen.append(chunk)
+                head_read.set()
+        answer.release()
+        assert not answer.complete
+        return seen
+
+    assert run(lambda u: resets, scenario) == [b'{"partial": ']
+
+
+@pytest.mark.parametrize("coding", [b"gzip", b"gzip, chunked", b"chunked, gzip", b"chunked\r\nTransfer-Encoding: chunked"])
+def test_a_transfer_coding_other_than_chunked_alone_is_an_invalid_answer(coding: bytes) -> None:
+    coded = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: " + coding + b"\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+
+    async def scenario(client: HttpClient, origin: Origin, upstream: Upstream) -> str:
+        with pytest.raises(InvalidAnswer) as refused:
+            await get(client, origin)
+        return str(refused.value)
+
+    assert run(lambda u: answering(coded, upstream=u), scenario) == "a transfer coding other than chunked alone"
+
+
+def test_trailers_are_not_kept_and_count_toward_the_head_cap() -> None:
+    small = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-Trailer: t\r\n\r\n"
+    endless = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n" + b"X-T: " + b"t" * 1000 + b"\r\n"
+
+    async def flood(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(endless)
+        for _ in range(200):  # 200 KB of trailer lines, never ending
+            writer.write(b"X-T: " + b"t" * 1000 + b"\r\n")
+            await writer.drain()
+        await reader.read()
+
+    async def kept(client: HttpClient, origin: Origin, upstream: Upstream) -> tuple[Any, ...]:
+        answer, body = await get(client, origin)
+        return answer.headers, body
+
+    async def capped(client: HttpClient, origin: Origin, upstream: Upstream) -> None:
+        with pytest.raises(InvalidAnswer, match="trailers over 64 KiB"):
+            await get(client, origin)
+
+    assert run(lambda u: answering(small, upstream=u), kept) == ([("Transfer-Encoding", "chunked")], b"ok")
+    run(lambda u: flood, capped)
+
+
+def test_waiting_for_a_connection_beyond_the_limit_is_bounded_by_the_connect_timeout() -> None:
+    go_on = asyncio.Event()
+
+    async def held(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await go_on.wait()
+        writer.write(OK)
+        await writer.drain()
+
+    async def scenario(client: HttpClient, origin: Origin, upstream: Upstream) -> tuple[Any, ...]:
+        busy = asyncio.create_task(get(client, origin))
+        while not upstream.connections:
+            await asyncio.sleep(0.01)
+        with pytest.raises(TimeoutError):
+            await client.request(origin, "GET", "/x", [], b"", 5, 0.2)
+        go_on.set()
+        _, body = await busy
+        return body, len(origin.waiters), origin.open, upstream.connections
+
+    assert run(lambda u: held, scenario, limit=1) == (b"ok", 0, 1, 1)
+
+
+def test_the_stale_connection_resend_waits_for_room_within_the_limit() -> None:
+    def first_goes_stale(upstream: list[Upstream]) -> Handler:
+        keeps = answering(OK, upstream=upstream)
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            if upstream[0].connections > 1:
+                return await keeps(reader, writer)
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(OK)
+            await writer.drain()
+            await reader.readuntil(b"\r\n\r\n")  # the kept connection's next request: closed unanswered
+
+        return handle
+
+    async def scenario(client: HttpClient, origin: Origin, upstream: Upstream) -> tuple[Any, ...]:
+        await get(client, origin)
+        most = 0
+
+        async def watch() -> None:
+            nonlocal most
+            while True:
+                most = max(most, origin.open)
+                await asyncio.sleep(0)
+
+        watcher = asyncio.create_task(watch())
+        bodies = await asyncio.gather(*(get(client, origin) for _ in range(3)))
+        watcher.cancel()
+        return [body for _, body in bodies], most
+
+    bodies, most = run(first_goes_stale, scenario, limit=1)
+    assert bodies == [b"ok"] * 3
+    assert most == 1
+
+
+def test_an_upstreams_shorter_keep_alive_timeout_is_honoured() -> None:
+    brief = b"HTTP/1.1 200 OK\r\nKeep-Alive: timeout=1, max=100\r\nContent-Length: 2\r\n\r\nok"  # gone within 1 s
+
+    async def scenario(client: HttpClient, origin: Origin, upstream: Upstream) -> tuple[int, int]:
+        await get(client, origin)
+        await get(client, origin)  # not within a second of its idle timeout: a fresh connection
+        return upstream.connections, origin.open
+
+    assert run(lambda u: answering(brief, upstream=u), scenario) == (2, 1)
+    assert connection_pool.KEEP_ALIVE_IDLE < 5  # below Node's and uvicorn's idle timeout
+
+
+def test_a_closed_client_makes_no_new_pool() -> None:
+    async def scenario(client: HttpClient, origin: Origin, upstream: Upstream) -> None:
+        client.close()
+        with pytest.raises(Disconnected):
+            client.origin(URL("http://127.0.0.1:9"))  # a late health probe's: refused, never a pool left open
+
+    run(lambda u: answering(OK, upstream=u), scenario)
+
+
+def test_a_health_probe_reads_a_large_body_only_so_far_and_closes_its_connection() -> None:
+    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n")
+        while True:
+            writer.write(b"x" * 65536)
+            await writer.drain()
+
+    async def scenario(client: HttpClient, origin: Origin, upstream: Upstream) -> tuple[bool, int]:
+        answer = await client.request(origin, "GET", "/health", [], b"", 5, 5)
+        await drain(answer)
+        answer.release()
+        return answer.complete, origin.open
+
+    assert run(lambda u: endless, scenario) == (False, 0)

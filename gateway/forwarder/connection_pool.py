@@ -18,11 +18,15 @@ from collections import deque
 from yarl import URL
 
 from .http1 import Answer, Connection, encode_request
+from .retry import may_retry
 from .upstream_errors import ConnectFailed, Disconnected
 
-KEEP_ALIVE_IDLE = 60.0  # seconds an idle connection is kept for the next request
+# Seconds an idle connection is kept for the next request: below the common upstream idle timeouts (Node's and
+# uvicorn's 5 s; aiohttp kept 15 s, gw 60 s before), so gw stops using a connection before the upstream closes it
+# and seldom writes into the upstream's FIN (that race costs a POST its answer: 502). A shorter `Keep-Alive:
+# timeout=N` from the upstream is honoured too (a connection is not reused within 1 s of N).
+KEEP_ALIVE_IDLE = 4.0
 LIMIT_PER_ORIGIN = 256  # connections open at once to one origin (aiohttp's limit_per_host before)
-RESENDABLE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})  # idempotent (RFC 9110 9.2.2)
 IDEMPOTENCY_KEYS = frozenset({"idempotency-key", "x-idempotency-key"})  # a request its client made safe to repeat
 
 
@@ -44,24 +48,38 @@ class Origin:
         self._sweep: asyncio.TimerHandle | None = None
 
     def take_idle(self) -> Connection | None:
-        """The newest idle connection, if one is open (the usual case: no wait)."""
+        """The newest idle connection, if one is open (the usual case: no wait) and not past the upstream's own
+        keep-alive timeout."""
         idle = self.idle
         while idle:
             connection = idle.pop()
             connection.idle = False
-            if not connection.closed:
-                return connection
+            if connection.closed:
+                continue
+            if connection.expires and connection.expires <= connection.loop.time():
+                connection.close()
+                continue
+            return connection
         return None
 
-    async def acquire(self, connect_timeout: float) -> tuple[Connection, bool]:
-        """A connection for one request, and whether it was used before (a pooled one may have gone stale)."""
+    async def acquire(self, connect_timeout: float, reuse: bool = True) -> tuple[Connection, bool]:
+        """A connection for one request, and whether it was used before (a pooled one may have gone stale); an idle
+        one only if `reuse`. Waiting for one while `limit` are open counts toward `connect_timeout` (TimeoutError),
+        as aiohttp's connect timeout did: busy connections that never free up cannot hold a request for ever."""
+        deadline = None
         while True:
-            connection = self.take_idle()
+            connection = self.take_idle() if reuse else None
             if connection is not None:
                 return connection, True
             if self.open < self.limit:
-                return await self.connect(connect_timeout), False
-            handed = await self._wait()
+                if deadline is None:
+                    return await self.connect(connect_timeout), False
+                async with asyncio.timeout_at(deadline):
+                    return await self.connect(connect_timeout), False
+            if deadline is None:
+                deadline = asyncio.get_running_loop().time() + connect_timeout
+            async with asyncio.timeout_at(deadline):
+                handed = await self._wait()
             if handed is not None and not handed.closed:
                 return handed, True
 
@@ -187,6 +205,7 @@ class HttpClient:
 
     def __init__(self, limit_per_origin: int = LIMIT_PER_ORIGIN, tls: ssl.SSLContext | None = None) -> None:
         self.limit = limit_per_origin
+        self.closed = False
         self._origins: dict[tuple[str, str, int | None], Origin] = {}
         self._tls = tls  # for https origins; by default made on first use from the system's CAs
 
@@ -195,6 +214,8 @@ class HttpClient:
         key = (url.scheme, url.raw_host or "", url.port)
         origin = self._origins.get(key)
         if origin is None:
+            if self.closed:  # a late caller (a health probe still running at shutdown): no new pool left open
+                raise Disconnected("the gateway's client closed")
             if url.scheme == "https" and self._tls is None:
                 self._tls = ssl.create_default_context()  # verifies the certificate and the host name
             origin = self._origins[key] = Origin(url, self.limit, self._tls if url.scheme == "https" else None)
@@ -218,12 +239,12 @@ class HttpClient:
             await answer.head()
             return answer
         except Disconnected:
-            if not reused or answer is None or answer.received or not resendable(method, headers):
+            if not reused or answer is None or answer.received or not may_retry(method, has_idempotency_key(headers)):
                 raise
         except BaseException:  # failed (closed already), or the request went away (cancelled): never pooled
             connection.close()
             raise
-        connection = await origin.connect(connect_timeout)  # the pooled connection had gone stale: once more
+        connection, _ = await origin.acquire(connect_timeout, reuse=False)  # the pooled one had gone stale: once more
         try:
             answer = connection.send(data, timeout, head_only)
             await answer.head()
@@ -233,14 +254,15 @@ class HttpClient:
         return answer
 
     def close(self) -> None:
+        self.closed = True
         for origin in self._origins.values():
             origin.close()
         self._origins.clear()
 
 
-def resendable(method: str, headers: list[tuple[str, str]]) -> bool:
-    """Whether a request may go out twice: an idempotent method (RFC 9110 9.2.2), or one the client marked so."""
-    return method in RESENDABLE or any(name.lower() in IDEMPOTENCY_KEYS for name, _ in headers)
+def has_idempotency_key(headers: list[tuple[str, str]]) -> bool:
+    """Whether the request's client made it safe to send twice (an idempotent method is `may_retry`'s to judge)."""
+    return any(name.lower() in IDEMPOTENCY_KEYS for name, _ in headers)
 
 
 def _is_address(host: str) -> bool:

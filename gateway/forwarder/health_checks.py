@@ -16,6 +16,7 @@ import time
 from ..core.events import Channel, InstanceHealthChanged
 from ..settings.policy_settings import HealthCheckSettings
 from .connection_pool import HttpClient
+from .http1 import Answer
 from .instances import HEALTHY, UNCHECKED, UNHEALTHY, Instance
 from .upstream_errors import UpstreamError
 from .upstreams import UpstreamPool
@@ -23,6 +24,8 @@ from .upstreams import UpstreamPool
 log = logging.getLogger("gw.upstream")
 
 PROBE_HEADERS = [("User-Agent", "gw-health-check")]
+PROBE_BODY_READ = 64 * 1024  # bytes of a probe's body read at most (only its status counts): a larger one is not
+#                              read to its end, and its connection is closed rather than kept
 
 
 def probe_headers(instance: Instance) -> list[tuple[str, str]]:
@@ -76,7 +79,7 @@ class HealthChecks:
                 answer = await self.http.request(self.http.origin(instance.url), "GET", instance.path + hc.path,
                                                  probe_headers(instance), b"", hc.timeout, hc.timeout)
                 try:
-                    await answer.read()
+                    await drain(answer)
                 finally:
                     answer.release()
                 return 200 <= answer.status < 300, f"GET {hc.path}: {answer.status}"
@@ -84,6 +87,16 @@ class HealthChecks:
             return False, f"GET {hc.path}: no answer within {hc.timeout:g}s"
         except (UpstreamError, ValueError) as exc:  # ValueError: a path with CR or LF in it (UnsafeRequest)
             return False, f"GET {hc.path}: {type(exc).__name__}"
+
+
+async def drain(answer: Answer) -> None:
+    """Read a probe's body so its connection can be kept, up to PROBE_BODY_READ bytes (then it is closed)."""
+    read = 0
+    async with contextlib.aclosing(answer.chunks()) as chunks:
+        async for chunk in chunks:
+            read += len(chunk)
+            if read > PROBE_BODY_READ:
+                return
 
 
 def mark(service: str, instance: Instance, ok: bool, detail: str, events: Channel | None = None) -> None:

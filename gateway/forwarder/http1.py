@@ -27,8 +27,7 @@ if TYPE_CHECKING:
     from .connection_pool import Origin
 
 MAX_HEAD = 64 * 1024  # bytes of an answer's head (status line and headers) read at most: beyond, a 502
-HIGH_WATER = 256 * 1024  # body bytes held for a consumer that lags before reading pauses...
-LOW_WATER = 64 * 1024  # ...and how far it must drain before reading resumes
+HIGH_WATER = 256 * 1024  # body bytes held for a consumer that lags before reading pauses (it resumes once all are read)
 BODY_LENGTH_REQUIRED = frozenset({"POST", "PUT", "PATCH"})  # sent `Content-Length: 0` without a body, as aiohttp did
 
 
@@ -52,7 +51,7 @@ def encode_request(method: str, target: str, host: str, headers: list[tuple[str,
 class Connection(asyncio.Protocol):
     """A connection to one origin: idle in its pool, or carrying one request and its answer."""
 
-    __slots__ = ("answer", "closed", "idle", "idle_since", "loop", "origin", "transport")
+    __slots__ = ("answer", "closed", "expires", "idle", "idle_since", "loop", "origin", "transport")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, origin: Origin) -> None:
         self.loop = loop
@@ -62,6 +61,7 @@ class Connection(asyncio.Protocol):
         self.closed = False
         self.idle = False  # in the pool's idle list
         self.idle_since = 0.0
+        self.expires = 0.0  # when the upstream's own keep-alive timeout (its `Keep-Alive` header) ends; 0: not given
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass of asyncio's
@@ -88,7 +88,7 @@ class Connection(asyncio.Protocol):
         self._forget()
         answer = self.answer
         if answer is not None:
-            answer.lost()
+            answer.lost(exc)
 
     def send(self, data: bytes, timeout: float, head_only: bool) -> Answer:
         """Write a request; its answer is read from here on."""
@@ -106,9 +106,12 @@ class Connection(asyncio.Protocol):
         if not reusable or self.closed:
             self.close()
             return
-        if answer is not None and answer.paused:
-            assert self.transport is not None
-            self.transport.resume_reading()  # an idle connection must see the upstream close it
+        if answer is not None:
+            if answer.paused:
+                assert self.transport is not None
+                self.transport.resume_reading()  # an idle connection must see the upstream close it
+            if answer.keep_for:  # not reused within a second of the upstream's idle timeout: its FIN may be on the way
+                self.expires = self.loop.time() + answer.keep_for - 1.0
         self.origin.put(self)
 
     def close(self) -> None:
@@ -132,7 +135,7 @@ class Answer:
 
     __slots__ = ("_body", "_buffered", "_connection", "_head_size", "_head_wire", "_informational", "_last", "_loop",
                  "_parser", "_raw", "_released", "_timeout", "_timer", "_unsent", "_until_close", "_waiter", "complete", "error",
-                 "head_only", "headers", "keep_alive", "length", "paused", "received", "status")
+                 "head_only", "headers", "keep_alive", "keep_for", "length", "paused", "received", "status")
 
     def __init__(self, connection: Connection, timeout: float, head_only: bool) -> None:
         loop = self._loop = connection.loop
@@ -158,6 +161,7 @@ class Answer:
         self.received = False  # any byte of the answer arrived (a stale connection's request is sent again only if not)
         self.complete = False
         self.keep_alive = False
+        self.keep_for = 0.0  # the upstream's `Keep-Alive: timeout=N`, when it says
         self.paused = False
         self.error: BaseException | None = None
 
@@ -177,7 +181,9 @@ class Answer:
             self._fail(InvalidAnswer("the upstream switched protocols"))
         except httptools.HttpParserError as exc:
             if self.complete:
-                self.keep_alive = False  # garbage after a whole answer
+                self.keep_alive = False  # garbage or a second answer after a whole one: none of it is read
+            elif isinstance(exc.__context__, InvalidAnswer):  # refused by a callback below
+                self._fail(exc.__context__)
             else:
                 self._fail(InvalidAnswer(f"not an HTTP answer: {exc}"))
         else:
@@ -187,26 +193,31 @@ class Answer:
     def sent(self) -> None:
         self._last = self._loop.time()
 
-    def lost(self) -> None:
-        """The connection closed under this answer."""
+    def lost(self, exc: Exception | None = None) -> None:
+        """The connection closed under this answer (`exc`: reset or failed rather than closed cleanly)."""
         if self.complete or self.error is not None or self._released:
             return
         if not self.status:
             self._fail(Disconnected("the upstream closed the connection before an answer"))
-        elif self._until_close:  # the close is the body's end
+        elif self._until_close and exc is None:  # a clean close is the body's end; a reset breaks it off
             self.complete = True
             self._stop_timer()
             self._wake()
         else:
             self._fail(BrokeOff("the upstream closed the connection in the middle of its answer"))
 
-    # -- httptools' callbacks -------------------------------------------------------------------------------------
+    # -- httptools' callbacks (raising InvalidAnswer refuses the answer) ------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._raw.append((name, value))
         self._head_size += len(name) + len(value) + 4
+        if not self.status:
+            self._raw.append((name, value))
+        elif self._head_size > MAX_HEAD:  # trailers (or a second answer's head): not kept, but counted with the head
+            raise InvalidAnswer(f"an answer head and trailers over {MAX_HEAD // 1024} KiB")
 
     def on_headers_complete(self) -> None:
+        if self.status:  # a second answer in the same read (response splitting): the connection is done, none of it read
+            raise InvalidAnswer("bytes past the answer's end")
         parser = self._parser
         status = parser.get_status_code()
         raw, self._raw = self._raw, []
@@ -218,14 +229,20 @@ class Answer:
             return
         headers = self.headers
         length: int | None = None
-        chunked = False
+        coding: str | None = None
         for name, value in raw:
             key, text = name.decode("latin-1"), value.decode("latin-1")
             headers.append((key, text))
-            if len(name) == 14 and name.lower() == b"content-length":
+            size = len(name)  # a cheap first test: most names are none of these three
+            if size == 14 and name.lower() == b"content-length":
                 length = int(text)  # the parser has checked it is one number
-            elif len(name) == 17 and name.lower() == b"transfer-encoding":
-                chunked = True
+            elif size == 10 and name.lower() == b"keep-alive":
+                self.keep_for = _keep_alive_timeout(text)
+            elif size == 17 and name.lower() == b"transfer-encoding":
+                coding = text if coding is None else f"{coding}, {text}"
+        chunked = coding is not None
+        if chunked and coding != "chunked" and not _only_chunked(coding):
+            raise InvalidAnswer("a transfer coding other than chunked alone")
         self.length = length
         self.status = status
         if self.head_only:  # whatever length it declares, an answer to HEAD has no body
@@ -237,7 +254,8 @@ class Answer:
         self._wake()
 
     def on_body(self, body: bytes) -> None:
-        if self.complete:
+        if self.complete:  # past the end of an answer to HEAD: the connection cannot carry another request
+            self.keep_alive = False
             return
         self._body.append(body)
         self._buffered += len(body)
@@ -346,3 +364,23 @@ class Answer:
         self._stop_timer()
         self._connection.close()
         self._wake()
+
+
+
+def _only_chunked(coding: str) -> bool:
+    """Whether chunked is the one transfer coding; any other is refused: gw undoes chunked only, so another coding
+    would reach the client undone (the header is hop-by-hop), and without chunked last the body ends only with the
+    connection (RFC 9112 6.3)."""
+    return coding.strip().lower() == "chunked"
+
+
+def _keep_alive_timeout(value: str) -> float:
+    """The seconds of `Keep-Alive: timeout=5, max=100` (how long the upstream keeps an idle connection); 0 unread."""
+    for part in value.split(","):
+        name, _, seconds = part.partition("=")
+        if name.strip().lower() == "timeout":
+            try:
+                return max(float(seconds.strip()), 0.001)
+            except ValueError:
+                return 0.0
+    return 0.0

@@ -73,6 +73,12 @@ def shown(url: URL) -> str:
     return str(url.with_password("***")) if url.password is not None else str(url)
 
 
+def shown_as_written(text: str) -> str:
+    """A configured upstream URL as written (the start banner, `gw serve`'s table), its password masked as `shown`."""
+    url = URL(text)
+    return shown(url) if url.password is not None else text
+
+
 def basic_authorization(url: URL) -> str | None:
     """`Authorization: Basic` for credentials written into an upstream URL (`http://user:pass@host`), as curl and
     aiohttp send them; None without."""

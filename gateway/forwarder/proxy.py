@@ -254,8 +254,9 @@ def target_url(upstream: Instance, suffix: str) -> URL:
 
 
 # Never passed on as the client sent them: hop-by-hop headers, and what the gateway sets itself.
+# Expect: gw has the whole body and sends it with the head, so an upstream's 100 Continue (or 417) has no use.
 _NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
-                               "x-request-id"}
+                               "x-request-id", "expect"}
 
 
 def forward_headers(exchange: Exchange, identity: UpstreamIdentity | None = None) -> list[tuple[str, str]]:

@@ -10,7 +10,7 @@ That is the request path's patience: a gateway must not wait on its bookkeeping.
 (the admin API, following the shared documents) is rare and must be applied or refused truthfully:
 `state.patient()` is the same store on its own connections, waiting out a slow moment (PATIENT_TIMEOUT),
 never refused because a request's call failed just before, and sending a call that may be repeated once
-more after a timeout.
+more after a timeout or a lost connection (never one that may not: no redis-py retry underneath).
 """
 
 from __future__ import annotations
@@ -357,14 +357,14 @@ class RedisState(SharedState):
         super().__init__()
         import redis.asyncio as redis
         from redis.asyncio.retry import Retry
-        from redis.backoff import ExponentialWithJitterBackoff
-        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.backoff import NoBackoff
 
         self.url = url
         self.patience = patience
-        # redis-py sends a command again after its own timeouts too, by default: a patient store does so itself,
-        # and only for calls that may be repeated (an INCR sent twice counts twice).
-        again = {} if patience.fast_fail else {"retry": Retry(ExponentialWithJitterBackoff(), 3, (RedisConnectionError,))}
+        # redis-py sends any command again after a lost connection or its own timeout, by default, whether or not
+        # it may be repeated: a patient store does so itself (`_call`), and only for calls that may be (a SET NX
+        # whose answer was lost, sent again, finds its own value and says "taken"; an INCR sent twice counts twice).
+        again = {} if patience.fast_fail else {"retry": Retry(NoBackoff(), 0)}
         self._client = redis.Redis.from_url(url, socket_timeout=patience.socket, socket_connect_timeout=patience.socket,
                                             decode_responses=True, health_check_interval=30, **again)
         self._gcra = self._client.register_script(_GCRA_LUA)
@@ -397,7 +397,7 @@ class RedisState(SharedState):
             try:
                 return await asyncio.wait_for(send(), patience.bound)
             except Exception as exc:  # redis' own errors, timeouts, refused connections
-                if again and _timed_out(exc):
+                if again and (_timed_out(exc) or _connection_lost(exc)):
                     again -= 1
                     continue
                 if patience.fast_fail:
@@ -513,6 +513,12 @@ def _timed_out(exc: BaseException) -> bool:
     from redis.exceptions import TimeoutError as RedisTimeout
 
     return isinstance(exc, (TimeoutError, RedisTimeout))
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    return isinstance(exc, RedisConnectionError)
 
 
 def _millis(ttl: float | None) -> int | None:

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from ..core.logs import json_logs
+from ..forwarder.instances import shown_as_written
 from ..settings.config import GatewayConfig, mount_prefix
 from ..spec.load import Service
 
@@ -32,7 +33,7 @@ def log_start(config: GatewayConfig, services: dict[str, Service]) -> None:
     """The banner as one JSON log line: where the gateway listens and what each service serves."""
     listed: list[dict[str, Any]] = [
         {"name": name, "base_path": service.base_path, "mode": config.services[name].mode,
-         "operations": len(service.operations), "upstream": list(config.services[name].upstream)}
+         "operations": len(service.operations), "upstream": [shown_as_written(u) for u in config.services[name].upstream]}
         for name, service in services.items()]
     log.info("gw serving on http://%s:%s", config.host, config.port, extra={"fields": {"services": listed}})
 
