@@ -174,6 +174,8 @@ class RequestCycle:
         if not more_body:
             if framing.length > 0:
                 raise RuntimeError("Response content shorter than Content-Length")
+            if len(self.conn.tasks) <= 1:  # the only request in flight: it leaves now, its bookkeeping after it
+                self.flush()
             self.complete = True
             self.wake()
             if not framing.keep_alive:

