@@ -89,17 +89,12 @@ class Origin:
         self.open += 1
         try:
             async with asyncio.timeout(connect_timeout):
-                connection = await self._open(loop)
-        except TimeoutError:
+                return await self._open(loop)
+        except BaseException as exc:
             self._freed()
+            if isinstance(exc, OSError) and not isinstance(exc, TimeoutError):  # refused, unreachable, unresolvable,
+                raise ConnectFailed(exc) from exc  # a certificate that does not verify
             raise
-        except OSError as exc:  # refused, unreachable, unresolvable, a certificate that does not verify
-            self._freed()
-            raise ConnectFailed(exc) from exc
-        except BaseException:
-            self._freed()
-            raise
-        return connection
 
     async def _open(self, loop: asyncio.AbstractEventLoop) -> Connection:
         """Connect to the origin's first address that takes it; the last refusal otherwise (not one error merging
@@ -127,12 +122,8 @@ class Origin:
         if self.closed:
             connection.close()
             return
-        waiters = self.waiters
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(connection)
-                return
+        if self._hand(connection):
+            return
         loop = connection.loop
         connection.idle, connection.idle_since = True, loop.time()
         self.idle.append(connection)
@@ -181,12 +172,17 @@ class Origin:
 
     def _pass_room(self) -> None:
         """Room to open a connection: the first request still waiting takes it."""
+        self._hand(None)
+
+    def _hand(self, connection: Connection | None) -> bool:
+        """Give the first request still waiting `connection` (None: room to open one); whether one was waiting."""
         waiters = self.waiters
         while waiters:
             waiter = waiters.popleft()
             if not waiter.done():
-                waiter.set_result(None)
-                return
+                waiter.set_result(connection)
+                return True
+        return False
 
     def _close_expired(self) -> None:
         self._sweep = None

@@ -366,7 +366,6 @@ class Answer:
         self._wake()
 
 
-
 def _only_chunked(coding: str) -> bool:
     """Whether chunked is the one transfer coding; any other is refused: gw undoes chunked only, so another coding
     would reach the client undone (the header is hop-by-hop), and without chunked last the body ends only with the

@@ -274,7 +274,7 @@ def forward_headers(exchange: Exchange, identity: UpstreamIdentity | None = None
         elif name == "host":
             host = value
         elif name == "connection":
-            named.update(token.strip().lower() for token in value.split(","))
+            named |= connection_tokens(value)
     if named:
         headers = [(name, value) for name, value in headers if name not in named]
     forwarded_for = ", ".join(forwarded)
@@ -301,7 +301,7 @@ async def _answer(upstream: Answer, instance: Instance) -> Response:
         elif lowered == "connection":
             connection = pair[1]
     if connection:  # what the upstream's Connection header names is hop-by-hop too
-        named = {t.strip().lower() for t in connection.split(",")} - HOP_BY_HOP
+        named = connection_tokens(connection) - HOP_BY_HOP
         if named:
             headers = [pair for pair in headers if pair[0].lower() not in named]
     length = upstream.length
@@ -327,6 +327,11 @@ def _closer(upstream: Answer, instance: Instance) -> Callable[[], None]:
             instance.in_flight -= 1
 
     return close
+
+
+def connection_tokens(value: str) -> set[str]:
+    """What a Connection header lists, lower case: header names that are hop-by-hop for this hop only (RFC 9110 7.6.1)."""
+    return {token.strip().lower() for token in value.split(",")}
 
 
 def failure_kind(error: BaseException) -> str:

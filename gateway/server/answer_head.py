@@ -103,6 +103,11 @@ def _checked_name(name: bytes) -> bytes:
     return wire
 
 
+def connection_tokens(value: bytes) -> list[bytes]:
+    """What a Connection header lists, lower case (`close`, `upgrade`, header names), a request's or an answer's."""
+    return [token.strip().lower() for token in value.split(b",")]
+
+
 def _read_framing(name: bytes, value: bytes, framing: Framing) -> bool:
     """Apply one framing header to `framing`; True when it is `connection: close`. A second length or encoding,
     a length beside an encoding, a length that is not all digits, an encoding not ending in chunked: refused."""
@@ -116,7 +121,7 @@ def _read_framing(name: bytes, value: bytes, framing: Framing) -> bool:
             raise RuntimeError("Invalid HTTP header value.")
         framing.length = 0
         framing.chunked = True
-    elif b"close" in [token.lower().strip() for token in value.split(b",")]:
+    elif b"close" in connection_tokens(value):
         framing.keep_alive = False
         return True
     return False

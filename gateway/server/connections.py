@@ -43,7 +43,7 @@ import httptools
 from ..core.exchange import CONNECTION_EXTENSION
 from ..core.problems import PROBLEM_JSON, Problem
 from ..settings.policy_settings import ServerSettings
-from .answer_head import STATUS_LINE, encode_defaults
+from .answer_head import STATUS_LINE, connection_tokens, encode_defaults
 from .request_cycle import RequestCycle
 
 if TYPE_CHECKING:
@@ -512,7 +512,7 @@ class GuardedHttpProtocol(asyncio.Protocol):
         upgrade = None
         for name, value in self.headers:
             if name == b"connection":
-                connection = [token.lower().strip() for token in value.split(b",")]
+                connection = connection_tokens(value)
             elif name == b"upgrade":
                 upgrade = value.lower()
         return b"upgrade" in connection and upgrade == b"websocket"
