@@ -19,7 +19,7 @@ from ..settings.config import ServiceConfig
 from . import client
 from .balancer import Balancer, make_balancer
 from .breaker import OPEN, Breaker
-from .instances import Instance, shown
+from .instances import Instance, shown_as_written
 
 if TYPE_CHECKING:
     import aiohttp
@@ -37,7 +37,7 @@ class UpstreamPool:
     def for_service(cls, settings: ServiceConfig, events: Channel | None = None) -> UpstreamPool:
         """The service's instances, each with its breaker; the breakers publish their changes on `events`."""
         instances = [Instance(URL(u), settings.weights.get(u, 1),
-                              Breaker(settings.name, shown(URL(u)), settings.circuit_breaker, events=events))
+                              Breaker(settings.name, shown_as_written(u), settings.circuit_breaker, events=events))
                      for u in settings.upstream]
         return cls(settings.name, instances, make_balancer(settings.load_balancing))
 
