@@ -174,7 +174,7 @@ class Forwarder:
             # body), as nginx's proxy_read_timeout does; one timer per request, not two
             response = await self.http.request(origin, method, target, headers, body, settings.timeout,
                                                settings.connect_timeout)
-        except UnsafeRequest:
+        except (UnsafeRequest, asyncio.CancelledError):  # nothing sent, or the client went away: no verdict on it
             upstream.in_flight -= 1
             breaker.abandoned(probe)
             raise
@@ -184,10 +184,6 @@ class Forwarder:
             if UpstreamFailed in self.events.listened:
                 self.events.publish(UpstreamFailed(hop.name, upstream.text, time.perf_counter() - started,
                                                    failure_kind(exc)))
-            raise
-        except asyncio.CancelledError:
-            upstream.in_flight -= 1
-            breaker.abandoned(probe)
             raise
         if response.status >= 500:
             breaker.failed(probe)

@@ -189,9 +189,10 @@ class GuardedHttpProtocol(asyncio.Protocol):
             self._keep_alive_timer = None
         cycle = self.cycle
         if cycle is not None:
-            if not cycle.complete:
-                cycle.disconnected = True
-            cycle.wake()
+            if cycle.complete:
+                cycle.wake()
+            else:
+                cycle.client_gone()
         self.resume_writing()
         if exc is None:
             self.transport.close()
