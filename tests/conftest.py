@@ -290,6 +290,28 @@ def send_json(handler: BaseHTTPRequestHandler, body: bytes, status: int = 200) -
 
 
 @contextlib.contextmanager
+def uvicorn_in_thread(app: Any, **options: Any) -> Iterator[tuple[int, Any]]:
+    """An ASGI app on a real uvicorn (its protocol and limits in `options`) on a free loopback port, served from a
+    thread: the port and the server. uvicorn leaves logging alone (`log_config=None`, as gw's runner has it)."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
+                                           lifespan="off", **options))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    try:
+        yield port, server
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@contextlib.contextmanager
 def threaded_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     """A stdlib HTTP server for `handler` on a free loopback port, in a thread; yields its base URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -23,6 +22,7 @@ from gw.core.port_check import free_port
 from gw.server.answer_head import Framing, encode_head
 from gw.server.connections import uvicorn_limits
 from gw.settings.policy_settings import ServerSettings
+from tests.conftest import uvicorn_in_thread
 
 SEEN: dict[str, Any] = {}  # what the app saw, by test
 
@@ -67,19 +67,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 @pytest.fixture(scope="module")
 def port() -> Iterator[int]:
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off",
-                            root_path="/api", **uvicorn_limits(ServerSettings(keep_alive=30)))
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    yield port
-    server.should_exit = True
-    thread.join(10)
+    with uvicorn_in_thread(app, root_path="/api", **uvicorn_limits(ServerSettings(keep_alive=30))) as (port, _):
+        yield port
 
 
 def exchange(port: int, data: bytes, *, until_close: bool = True, wait: float = 5.0) -> bytes:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -19,9 +18,9 @@ from typing import Any
 import pytest
 import uvicorn
 
-from gw.core.port_check import free_port
 from gw.server.connections import MAX_QUEUED, uvicorn_limits
 from gw.settings.policy_settings import ServerSettings
+from tests.conftest import uvicorn_in_thread
 
 MAX_HEADER_SIZE = 4096
 FRAMING: dict[str, list[tuple[bytes, bytes]]] = {
@@ -75,19 +74,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[int, uvicorn.Server]]:
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off",
-                            **uvicorn_limits(ServerSettings(keep_alive=30, max_header_size=MAX_HEADER_SIZE)))
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    yield port, server
-    server.should_exit = True
-    thread.join(10)
+    with uvicorn_in_thread(app, **uvicorn_limits(ServerSettings(keep_alive=30, max_header_size=MAX_HEADER_SIZE))) as served:
+        yield served
 
 
 @pytest.fixture
