@@ -19,7 +19,8 @@ keep-alive is one timer per connection re-armed when it fires rather than one se
 
 Pipelined requests queue at most MAX_QUEUED deep (the rest of the client's bytes wait unparsed), each is answered
 in order, and a later request's refusal waits behind the answers before it; trailers never reach the scope and
-count against the head cap (tests/test_http_protocol_hardening.py).
+count against the head cap (tests/test_http_protocol_hardening.py). A client that takes none of its answer for
+`server.send_timeout` is cut (send_deadline.py, tests/test_server_send_timeout.py).
 
 Each request's ASGI scope also carries the connection itself as the extension `gw.connection`
 (`RawConnection`): chaos faults (gateway/chaos/faults.py) cut or garble it below HTTP, which ASGI
@@ -45,6 +46,7 @@ from ..core.problems import PROBLEM_JSON, Problem
 from ..settings.policy_settings import ServerSettings
 from .answer_head import STATUS_LINE, connection_tokens, encode_defaults
 from .request_cycle import RequestCycle
+from .send_deadline import SendDeadline
 
 if TYPE_CHECKING:
     from uvicorn import Config
@@ -154,6 +156,7 @@ class GuardedHttpProtocol(asyncio.Protocol):
         self._defaults: tuple[Any, bytes] = (None, b"")  # uvicorn's default headers (the date) and their encoding
         self.read_paused = self.write_paused = False
         self._writable: asyncio.Future[None] | None = None
+        self._send_deadline: SendDeadline | None = None  # made the first time writing pauses (server.send_timeout)
         self._idle_since = 0.0  # when the last answer completed (keep-alive counts from there)
         self._keep_alive_timer: asyncio.TimerHandle | None = None
         self._head_timer: asyncio.TimerHandle | None = None
@@ -222,11 +225,17 @@ class GuardedHttpProtocol(asyncio.Protocol):
             self._arm_timers()
 
     def pause_writing(self) -> None:
-        """The transport's buffer is over its high-water mark: the app's next send() waits."""
+        """The transport's buffer is over its high-water mark: the app's next send() waits, and the client has
+        `server.send_timeout` to take some of what waits (send_deadline.py)."""
         self.write_paused = True
+        if self._send_deadline is None:
+            self._send_deadline = SendDeadline(self.loop, self.transport, self.settings.send_timeout, self._send_timed_out)
+        self._send_deadline.start()
 
     def resume_writing(self) -> None:
         self.write_paused = False
+        if self._send_deadline is not None:
+            self._send_deadline.stop()
         writable, self._writable = self._writable, None
         if writable is not None and not writable.done():
             writable.set_result(None)
@@ -522,6 +531,8 @@ class GuardedHttpProtocol(asyncio.Protocol):
         if self._done:
             return
         self._cancel_timers()  # the transport now belongs to the WebSocket protocol
+        if self._send_deadline is not None:
+            self._send_deadline.stop()
         self._done = True  # and this protocol reads nothing more
         self._flush_answer()
         self.connections.discard(self)
@@ -628,8 +639,7 @@ class GuardedHttpProtocol(asyncio.Protocol):
             extra += b"retry-after: %d\r\n" % retry_after
         answer = self._own_answer(status, PROBLEM_JSON.encode(), Problem(status, detail=detail, title=title, slug=slug).body(),
                                   extra)
-        peer = self.transport.get_extra_info("peername")
-        client = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "")
+        client = self._peer()
         log.info("connection from %s refused: %s", client, detail,
                  extra={"fields": {"client": client, "status": status, "reason": slug}})
         if behind:
@@ -643,6 +653,21 @@ class GuardedHttpProtocol(asyncio.Protocol):
             self.cycle.client_gone()
         self.transport.write(answer)
         self._close_gently()
+
+    def _send_timed_out(self) -> None:
+        """The client took none of its answer for `send_timeout`: cut, and the app hears it has gone
+        (connection_lost), so a stream stops and a live hop frees its upstream connection."""
+        client = self._peer()
+        log.info("connection from %s cut: it took none of its answer for %gs (server.send_timeout)", client,
+                 self.settings.send_timeout, extra={"fields": {"client": client, "reason": "send-timeout"}})
+        self._done = True
+        self._cancel_timers()
+        self.transport.abort()
+
+    def _peer(self) -> str:
+        """The client's address for a log line."""
+        peer = self.transport.get_extra_info("peername")
+        return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "")
 
     def _refuse_400(self, message: str, *, behind: bool) -> None:
         """A request the parser cannot read: a plain 400 (as uvicorn's), after the answers before it if `behind`."""

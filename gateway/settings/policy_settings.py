@@ -287,9 +287,13 @@ class ServerSettings(Block):
     max_request_line: ByteSize = 16 * 1024  # the request target (path and query); longer: 414
     max_header_size: ByteSize = 64 * 1024  # all header lines together; larger: 431
     drain_timeout: Duration = 20.0  # on SIGTERM: in-flight requests get this long to finish before the process ends
+    # a client that takes none of its answer for this long (gw's write buffer full, nothing acknowledged) is cut and
+    # the app hears it has gone. 30 s, as nginx's send_timeout and body_timeout here: far beyond any real client's
+    # stall (a phone switching networks), short enough that a stalled reader soon frees its upstream connection
+    send_timeout: Duration = 30.0
 
     def rules(self) -> None:
-        for name in ("keep_alive", "header_timeout", "body_timeout", "drain_timeout"):
+        for name in ("keep_alive", "header_timeout", "body_timeout", "send_timeout", "drain_timeout"):
             if getattr(self, name) <= 0:
                 raise SettingsError(name, "must be more than 0s")
         if self.max_connections < 1:
