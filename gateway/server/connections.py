@@ -157,6 +157,7 @@ class GuardedHttpProtocol(asyncio.Protocol):
         self.read_paused = self.write_paused = False
         self._writable: asyncio.Future[None] | None = None
         self._send_deadline: SendDeadline | None = None  # made the first time writing pauses (server.send_timeout)
+        self._eof = False  # the client shut its sending side and what it sent is being answered (server.half_close)
         self._idle_since = 0.0  # when the last answer completed (keep-alive counts from there)
         self._keep_alive_timer: asyncio.TimerHandle | None = None
         self._head_timer: asyncio.TimerHandle | None = None
@@ -201,8 +202,19 @@ class GuardedHttpProtocol(asyncio.Protocol):
             self.transport.close()
         self.parser = None  # type: ignore[assignment]
 
-    def eof_received(self) -> None:
-        pass  # the transport closes: a client that stops sending is gone (as uvicorn's protocol has it)
+    def eof_received(self) -> bool | None:
+        """The client shut its sending side (FIN). `server.half_close: close` (the default): it has gone, the
+        transport closes and the app hears so (as uvicorn and nginx have it). `answer`: the requests it sent whole
+        are answered, then the connection closes; a request cut short, or an idle connection, closes at once."""
+        if self.settings.half_close != "answer" or self._done or self._head_begun or self._body_open:
+            return None
+        if self._state() == "idle" and not self.pipeline and not self._held:
+            return None
+        self._eof = True
+        newest = self.pipeline[-1] if self.pipeline else self.cycle
+        if newest is not None and not self._held:  # the last request: its answer says `connection: close` and ends it
+            newest.framing.keep_alive = False
+        return True  # the write side stays open
 
     def data_received(self, data: bytes) -> None:
         if self._done:
@@ -253,7 +265,8 @@ class GuardedHttpProtocol(asyncio.Protocol):
     def resume_reading(self) -> None:
         if self.read_paused:
             self.read_paused = False
-            self.transport.resume_reading()
+            if not self._eof:  # after the client's FIN there is nothing more to read
+                self.transport.resume_reading()
 
     def shutdown(self) -> None:
         """uvicorn's graceful shutdown: close when idle, else after the answer under way."""
@@ -467,6 +480,9 @@ class GuardedHttpProtocol(asyncio.Protocol):
             self.data_received(held)
             if self._held or self.pipeline or self.transport.is_closing():
                 return
+        if self._eof:  # all the half-closed client sent is answered
+            self.transport.close()
+            return
         self._idle_since = self.loop.time()
         if self._keep_alive_timer is None:
             self._keep_alive_timer = self.loop.call_at(self._idle_since + self.keep_alive_timeout, self._keep_alive_check)

@@ -12,11 +12,13 @@ from typing import Any
 
 from pydantic import Field
 
-from .types import Block, ByteSize, Duration, SettingsError, Strings, Text, string_list
+from .types import Block, ByteSize, Duration, SettingsError, Strings, Text, one_of, string_list
 
 LOCAL_ORIGINS = ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"]
 LOAD_BALANCING = ("round_robin", "weighted_round_robin", "least_connections", "random")
 AUTH_REQUIRE = ("always", "spec", "none")
+HALF_CLOSE = ("close", "answer")  # server.half_close: what a client's FIN after its request means
+HalfClose = one_of(*HALF_CLOSE)
 # scheme://host[:port], where host may start with `*.` (any subdomain) and port may be `*` (any); or `*`, `null`
 ORIGIN_PATTERN = re.compile(r"\*|null|[a-z][a-z0-9+.-]*://(\*\.)?([a-z0-9-]+(\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(:(\d{1,5}|\*))?",
                             re.IGNORECASE)
@@ -291,6 +293,9 @@ class ServerSettings(Block):
     # the app hears it has gone. 30 s, as nginx's send_timeout and body_timeout here: far beyond any real client's
     # stall (a phone switching networks), short enough that a stalled reader soon frees its upstream connection
     send_timeout: Duration = 30.0
+    # `close`: a client that shuts its sending side (FIN) has gone, as nginx and uvicorn see it; `answer`: the
+    # request already received is still answered, then the connection closes (`nc -q`, some HTTP/1.0 tools)
+    half_close: HalfClose = "close"
 
     def rules(self) -> None:
         for name in ("keep_alive", "header_timeout", "body_timeout", "send_timeout", "drain_timeout"):
