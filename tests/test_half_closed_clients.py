@@ -41,6 +41,10 @@ class Late(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_PUT(self) -> None:
+        self.rfile.read(int(self.headers["content-length"]))
+        self.do_GET()
+
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[str]:
@@ -94,6 +98,8 @@ def test_half_close_answer_answers_what_was_sent_then_closes(served: Callable[[s
 def test_half_close_answer_answers_http_1_0_and_pipelined_requests_in_order(served: Callable[[str], int]) -> None:
     port = served("answer")
     assert half_closed(port, b"GET /echo/items/7 HTTP/1.0\r\n\r\n").endswith(b'{"item": 7}')
+    put = b'PUT /echo/items/5 HTTP/1.1\r\nHost: t\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}'
+    assert half_closed(port, put).endswith(b'{"item": 5}')  # a body sent whole is read after the FIN
     received = half_closed(port, REQUEST % 1 + REQUEST % 2 + REQUEST % 3)
     assert received.count(b"HTTP/1.1 200 OK\r\n") == 3
     assert received.index(b'{"item": 1}') < received.index(b'{"item": 2}') < received.index(b'{"item": 3}')

@@ -14,12 +14,14 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from gw.server.connections import uvicorn_limits
 from gw.settings.config import ConfigError, build_config
 from gw.settings.policy_settings import ServerSettings
-from tests.conftest import GatewayThread, eventually, gateway_config, log_records, threaded_server
+from tests.conftest import GatewayThread, eventually, gateway_config, log_records, threaded_server, uvicorn_in_thread
 
 SEND_TIMEOUT = 0.5
 SIZE = 256 << 20  # far more than the kernel's and gw's buffers hold: the answer never fits in flight
@@ -113,6 +115,32 @@ def test_a_slow_reader_that_keeps_reading_is_not_cut(gateway: GatewayThread) -> 
             time.sleep(0.1)
         assert not Upstream.ended.is_set()  # still being answered
         assert cut_lines(records) == []
+
+
+async def whole_answer(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """An answer at hand, sent whole at once: the app is done long before the client has it."""
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % (64 << 20))]})
+        await send({"type": "http.response.body", "body": b"x" * (64 << 20)})
+
+
+def test_an_answer_left_untaken_after_the_app_is_done_is_dropped_with_its_connection() -> None:
+    """Answered, idle past keep-alive, its close waiting for a buffer the client never takes: cut all the same."""
+    limits = uvicorn_limits(ServerSettings(send_timeout=SEND_TIMEOUT, keep_alive=0.2))
+    with (uvicorn_in_thread(whole_answer, **limits) as (port, _), log_records("gw.connections", logging.INFO) as records,
+          socket.socket() as sock):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        eventually(lambda: records, cut_lines, timeout=30)
+        sock.settimeout(30)
+        received = 0
+        try:
+            while piece := sock.recv(1 << 20):
+                received += len(piece)
+        except ConnectionResetError:
+            pass
+    assert 0 < received < 64 << 20
 
 
 def test_send_timeout_has_a_default_and_must_be_positive() -> None:
