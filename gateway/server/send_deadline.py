@@ -3,8 +3,10 @@
 A client that stops reading (its TCP window full) would otherwise hold its request, the answer's memory and, on a
 live hop, an upstream connection for as long as it stays connected. asyncio already says when the connection's
 write buffer is over its high-water mark (`pause_writing`) and when it drains (`resume_writing`); a deadline runs
-only between the two, so a client that keeps up costs nothing. When it expires the connection is cut only if the
-client took nothing meanwhile: a slow reader that keeps reading is never cut, however long its answer takes.
+only between the two, so a client that keeps up costs nothing. The connection is cut once the client has taken
+nothing for the whole `send_timeout`: a slow reader that keeps reading is never cut, however long its answer takes.
+It looks CHECKS times per `send_timeout`, so a stalled client is cut between one and 1 + 1/CHECKS `send_timeout`
+after the last bytes it took (the last of them often arrive just after writing pauses, as its window closes).
 
 What the client took is read off what is still unsent: the transport's buffer and, on Linux, the bytes the kernel
 holds unacknowledged (SIOCOUTQ). The kernel's buffer alone can hold megabytes and hands them to the transport only
@@ -26,12 +28,14 @@ try:
 except (ImportError, AttributeError):  # Windows
     OUTQ = None
 
+CHECKS = 4  # looks per send_timeout while writing is paused
+
 
 class SendDeadline:
-    """One connection's deadline while its writing is paused: re-armed as long as the client takes some of what
-    waits, `expired()` once a whole `seconds` passes without it."""
+    """One connection's deadline while its writing is paused: `expired()` once a whole `seconds` passes without the
+    client taking any of what waits."""
 
-    __slots__ = ("_timer", "_unsent", "expired", "loop", "seconds", "transport")
+    __slots__ = ("_since", "_timer", "_unsent", "expired", "loop", "seconds", "transport")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, transport: asyncio.Transport, seconds: float,
                  expired: Callable[[], None]) -> None:
@@ -41,11 +45,14 @@ class SendDeadline:
         self.expired = expired
         self._timer: asyncio.TimerHandle | None = None
         self._unsent = 0
+        self._since = 0.0  # when the client was last seen taking some
 
     def start(self) -> None:
         """Writing paused: one timer for the paused period."""
+        self.stop()
         self._unsent = unsent(self.transport)
-        self._timer = self.loop.call_later(self.seconds, self._check)
+        self._since = self.loop.time()
+        self._timer = self.loop.call_later(self.seconds / CHECKS, self._check)
 
     def stop(self) -> None:
         """Writing resumed (or the connection ended)."""
@@ -55,12 +62,14 @@ class SendDeadline:
 
     def _check(self) -> None:
         self._timer = None
-        now = unsent(self.transport)
-        if now < self._unsent:  # the client took some: another period to take more
-            self._unsent = now
-            self._timer = self.loop.call_later(self.seconds, self._check)
-        else:
+        left, now = unsent(self.transport), self.loop.time()
+        if left < self._unsent:  # the client took some: a whole send_timeout again to take more
+            self._since = now
+        elif now >= self._since + self.seconds:
             self.expired()
+            return
+        self._unsent = left  # (more than before: the app wrote while paused; the client's next bytes count from here)
+        self._timer = self.loop.call_later(min(self.seconds / CHECKS, self._since + self.seconds - now), self._check)
 
 
 def unsent(transport: asyncio.Transport) -> int:
