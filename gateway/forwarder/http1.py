@@ -17,6 +17,7 @@ import asyncio
 import socket
 from collections import deque
 from collections.abc import AsyncIterator
+from itertools import chain
 from typing import TYPE_CHECKING, cast
 
 import httptools
@@ -29,6 +30,18 @@ if TYPE_CHECKING:
 MAX_HEAD = 64 * 1024  # bytes of an answer's head (status line and headers) read at most: beyond, a 502
 HIGH_WATER = 256 * 1024  # body bytes held for a consumer that lags before reading pauses (it resumes once all are read)
 BODY_LENGTH_REQUIRED = frozenset({"POST", "PUT", "PATCH"})  # sent `Content-Length: 0` without a body, as aiohttp did
+
+# Fields for this hop only (RFC 9110 7.6.1), never passed on: the answer's (Answer.passed) nor the request's (proxy.py)
+HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
+    "transfer-encoding", "upgrade", "proxy-connection",
+})
+# The answer's fields its reader acts on, by lower-case name: its length, its framing, the upstream's keep-alive, and
+# the hop-by-hop ones. Most names have none of their lengths: only the others are lowered and looked up.
+_LENGTH, _CODING, _KEEP_ALIVE, _CONNECTION, _HOP = range(5)
+_NOTED = {name.encode(): _HOP for name in HOP_BY_HOP} | {
+    b"content-length": _LENGTH, b"transfer-encoding": _CODING, b"keep-alive": _KEEP_ALIVE, b"connection": _CONNECTION}
+_NOTED_SIZES = frozenset(map(len, _NOTED))
 
 
 def encode_request(method: str, target: str, host: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
@@ -51,7 +64,7 @@ def encode_request(method: str, target: str, host: str, headers: list[tuple[str,
 class Connection(asyncio.Protocol):
     """A connection to one origin: idle in its pool, or carrying one request and its answer."""
 
-    __slots__ = ("answer", "closed", "expires", "idle", "idle_since", "loop", "origin", "transport")
+    __slots__ = ("answer", "closed", "deadline", "expires", "idle", "idle_since", "loop", "origin", "timer", "transport")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, origin: Origin) -> None:
         self.loop = loop
@@ -62,6 +75,8 @@ class Connection(asyncio.Protocol):
         self.idle = False  # in the pool's idle list
         self.idle_since = 0.0
         self.expires = 0.0  # when the upstream's own keep-alive timeout (its `Keep-Alive` header) ends; 0: not given
+        self.timer: asyncio.TimerHandle | None = None  # the read timeout's one timer (`arm`), due at `deadline`
+        self.deadline = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass of asyncio's
@@ -92,13 +107,35 @@ class Connection(asyncio.Protocol):
 
     def send(self, data: bytes, timeout: float, head_only: bool) -> Answer:
         """Write a request; its answer is read from here on."""
-        answer = self.answer = Answer(self, timeout, head_only)
+        now = self.loop.time()
+        answer = self.answer = Answer(self, timeout, head_only, now)
         if self.closed:  # lost between its pick and this write: as if the upstream had closed it unanswered
             answer.lost()
         else:
             assert self.transport is not None
             self.transport.write(data)
+            self.arm(now + timeout)
         return answer
+
+    def arm(self, due: float) -> None:
+        """The read timeout's timer fires by `due` at the latest. One timer per connection, left running when an
+        answer ends and re-armed from the current answer's last read when it fires: requests one after another on
+        a kept connection schedule and cancel none (only a shorter timeout than the one armed moves it)."""
+        timer = self.timer
+        if timer is not None:
+            if self.deadline <= due:
+                return
+            timer.cancel()
+        self.deadline = due
+        self.timer = self.loop.call_at(due, self._check_time)
+
+    def _check_time(self) -> None:
+        self.timer = None
+        answer = self.answer
+        if answer is not None:
+            due = answer.waited(self.loop.time())
+            if due is not None:
+                self.arm(due)
 
     def finished(self, reusable: bool) -> None:
         """The answer is done with: back to the pool when it was read to its end and both sides keep alive."""
@@ -123,6 +160,9 @@ class Connection(asyncio.Protocol):
     def _forget(self) -> None:
         if not self.closed:
             self.closed = True
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
             self.origin.forget(self)
 
 
@@ -134,17 +174,17 @@ class Answer:
     """
 
     __slots__ = ("_body", "_buffered", "_connection", "_head_size", "_head_wire", "_informational", "_last", "_loop",
-                 "_parser", "_raw", "_released", "_timeout", "_timer", "_unsent", "_until_close", "_waiter", "complete", "error",
-                 "head_only", "headers", "keep_alive", "keep_for", "length", "paused", "received", "status")
+                 "_parser", "_raw", "_released", "_timeout", "_unsent", "_until_close", "_waiter", "complete", "error",
+                 "head_only", "headers", "keep_alive", "keep_for", "length", "passed", "paused", "received", "status")
 
-    def __init__(self, connection: Connection, timeout: float, head_only: bool) -> None:
-        loop = self._loop = connection.loop
+    def __init__(self, connection: Connection, timeout: float, head_only: bool, now: float) -> None:
+        self._loop = connection.loop
         self._connection = connection
         self._parser = httptools.HttpResponseParser(self)
         self.head_only = head_only
         self._raw: list[tuple[bytes, bytes]] = []
         self._head_wire = 0  # bytes read while the head was not yet whole
-        self._head_size = 0  # bytes of the header fields parsed
+        self._head_size = 0  # bytes of the header fields parsed (informational answers' and trailers' too)
         self._body: deque[bytes] = deque()
         self._buffered = 0
         self._waiter: asyncio.Future[None] | None = None
@@ -153,10 +193,10 @@ class Answer:
         self._released = False
         self._unsent = 0  # the request's bytes not yet sent when the timer last looked
         self._timeout = timeout
-        self._last = loop.time()
-        self._timer: asyncio.TimerHandle | None = loop.call_at(self._last + timeout, self._check_time)
+        self._last = now  # when the upstream was last heard from (or the request sent): the timeout counts from it
         self.status = 0  # 0 until the final answer's head is in
-        self.headers: list[tuple[str, str]] = []
+        self.headers: list[tuple[str, str]] = []  # every field, as the upstream spelled it
+        self.passed: list[tuple[str, str]] = []  # those passed on: hop-by-hop ones and what Connection names left out
         self.length: int | None = None
         self.received = False  # any byte of the answer arrived (a stale connection's request is sent again only if not)
         self.complete = False
@@ -172,7 +212,6 @@ class Answer:
             self.keep_alive = False
             return
         self.received = True
-        self._last = self._loop.time()
         if not self.status:
             self._head_wire += len(data)
         try:
@@ -189,6 +228,8 @@ class Answer:
         else:
             if not self.status and self._head_wire > MAX_HEAD and self.error is None:
                 self._fail(InvalidAnswer(f"an answer head over {MAX_HEAD // 1024} KiB"))
+        if not self.complete and self.error is None:  # still waited for: the timeout counts from this read
+            self._last = self._loop.time()
 
     def sent(self) -> None:
         self._last = self._loop.time()
@@ -201,18 +242,33 @@ class Answer:
             self._fail(Disconnected("the upstream closed the connection before an answer"))
         elif self._until_close and exc is None:  # a clean close is the body's end; a reset breaks it off
             self.complete = True
-            self._stop_timer()
             self._wake()
         else:
             self._fail(BrokeOff("the upstream closed the connection in the middle of its answer"))
 
+    def waited(self, now: float) -> float | None:
+        """Asked by the connection's timer: when the wait on the upstream ends (None: nothing waits on it now, a
+        paused answer waits on its consumer and re-arms when it resumes); the answer fails once that is past."""
+        if self.complete or self.error is not None or self._released or self.paused:
+            return None
+        transport = self._connection.transport
+        unsent = transport.get_write_buffer_size() if transport is not None and not self.received else 0
+        if unsent and unsent != self._unsent:  # a large request body still going out, and moving: the upstream reads
+            self._unsent, self._last = unsent, now
+        due = self._last + self._timeout
+        if now < due:
+            return due
+        self._fail(TimeoutError(f"no answer within {self._timeout:g}s"))
+        return None
+
     # -- httptools' callbacks (raising InvalidAnswer refuses the answer) ------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_size += len(name) + len(value) + 4
         if not self.status:
             self._raw.append((name, value))
-        elif self._head_size > MAX_HEAD:  # trailers (or a second answer's head): not kept, but counted with the head
+            return
+        self._head_size += len(name) + len(value) + 4  # a trailer (or a second answer's head): not kept, but counted
+        if self._head_size > MAX_HEAD:
             raise InvalidAnswer(f"an answer head and trailers over {MAX_HEAD // 1024} KiB")
 
     def on_headers_complete(self) -> None:
@@ -221,25 +277,36 @@ class Answer:
         parser = self._parser
         status = parser.get_status_code()
         raw, self._raw = self._raw, []
+        self._head_size += sum(map(len, chain.from_iterable(raw))) + 4 * len(raw)
         if status < 200:
             self._informational = True
             return
         if self._head_size > MAX_HEAD:
             self._head_wire = MAX_HEAD + 1  # failed once the parser returns (feed)
             return
-        headers = self.headers
+        headers, passed = self.headers, self.passed
         length: int | None = None
         coding: str | None = None
-        for name, value in raw:
-            key, text = name.decode("latin-1"), value.decode("latin-1")
-            headers.append((key, text))
-            size = len(name)  # a cheap first test: most names are none of these three
-            if size == 14 and name.lower() == b"content-length":
-                length = int(text)  # the parser has checked it is one number
-            elif size == 10 and name.lower() == b"keep-alive":
-                self.keep_for = _keep_alive_timeout(text)
-            elif size == 17 and name.lower() == b"transfer-encoding":
-                coding = text if coding is None else f"{coding}, {text}"
+        connection = ""
+        for name, value in raw:  # one pass: decoded, sorted into passed on or hop-by-hop, the framing read
+            pair = (name.decode("latin-1"), value.decode("latin-1"))
+            headers.append(pair)
+            kind = _NOTED.get(name.lower()) if len(name) in _NOTED_SIZES else None  # a cheap first test on the size
+            if kind is None:
+                passed.append(pair)
+            elif kind == _LENGTH:
+                length = int(pair[1])  # the parser has checked it is one number
+                passed.append(pair)
+            elif kind == _CODING:
+                coding = pair[1] if coding is None else f"{coding}, {pair[1]}"
+            elif kind == _KEEP_ALIVE:
+                self.keep_for = _keep_alive_timeout(pair[1])
+            elif kind == _CONNECTION:
+                connection = pair[1]
+        if connection:  # what the upstream's Connection header names is hop-by-hop too
+            named = connection_tokens(connection) - HOP_BY_HOP
+            if named:
+                self.passed = [pair for pair in passed if pair[0].lower() not in named]
         chunked = coding is not None
         if chunked and coding != "chunked" and not _only_chunked(coding):
             raise InvalidAnswer("a transfer coding other than chunked alone")
@@ -248,10 +315,10 @@ class Answer:
         if self.head_only:  # whatever length it declares, an answer to HEAD has no body
             self.complete = True
             self.keep_alive = parser.should_keep_alive()
-            self._stop_timer()
         else:
             self._until_close = length is None and not chunked and status not in (204, 304)
-        self._wake()
+        if self._waiter is not None:
+            self._wake()
 
     def on_body(self, body: bytes) -> None:
         if self.complete:  # past the end of an answer to HEAD: the connection cannot carry another request
@@ -263,7 +330,8 @@ class Answer:
             self.paused = True
             assert self._connection.transport is not None
             self._connection.transport.pause_reading()
-        self._wake()
+        if self._waiter is not None:
+            self._wake()
 
     def on_message_complete(self) -> None:
         if self._informational:
@@ -273,8 +341,8 @@ class Answer:
             return
         self.complete = True
         self.keep_alive = self._parser.should_keep_alive()
-        self._stop_timer()
-        self._wake()
+        if self._waiter is not None:
+            self._wake()
 
     # -- read by the forwarder ------------------------------------------------------------------------------------
 
@@ -316,7 +384,6 @@ class Answer:
         """Done with the answer, however far it was read."""
         if not self._released:
             self._released = True
-            self._stop_timer()
             self._connection.finished(self.complete and self.keep_alive and self.error is None)
 
     # -- inside ------------------------------------------------------------------------------------------------
@@ -332,36 +399,14 @@ class Answer:
         self.paused = False
         self._last = self._loop.time()  # the wait on the upstream starts again now
         transport = self._connection.transport
-        if transport is not None and not self._connection.closed:
+        connection = self._connection
+        if transport is not None and not connection.closed:
             transport.resume_reading()
-        if self._timer is None and not self.complete and self.error is None:
-            self._timer = self._loop.call_at(self._last + self._timeout, self._check_time)
-
-    def _check_time(self) -> None:
-        """The read timeout's one timer: re-armed from the last read rather than moved on each read."""
-        self._timer = None
-        if self.complete or self.error is not None or self._released or self.paused:
-            return  # a paused answer waits on its consumer, not on the upstream: resuming re-arms
-        now = self._loop.time()
-        transport = self._connection.transport
-        unsent = transport.get_write_buffer_size() if transport is not None and not self.received else 0
-        if unsent and unsent != self._unsent:  # a large request body still going out, and moving: the upstream reads
-            self._unsent, self._last = unsent, now
-        due = self._last + self._timeout
-        if now < due:
-            self._timer = self._loop.call_at(due, self._check_time)
-        else:
-            self._fail(TimeoutError(f"no answer within {self._timeout:g}s"))
-
-    def _stop_timer(self) -> None:
-        timer = self._timer
-        if timer is not None:
-            self._timer = None
-            timer.cancel()
+            if not self.complete and self.error is None:
+                connection.arm(self._last + self._timeout)
 
     def _fail(self, error: BaseException) -> None:
         self.error = error
-        self._stop_timer()
         self._connection.close()
         self._wake()
 
@@ -371,6 +416,11 @@ def _only_chunked(coding: str) -> bool:
     would reach the client undone (the header is hop-by-hop), and without chunked last the body ends only with the
     connection (RFC 9112 6.3)."""
     return coding.strip().lower() == "chunked"
+
+
+def connection_tokens(value: str) -> set[str]:
+    """What a Connection header lists, lower case: header names that are hop-by-hop for this hop only (RFC 9110 7.6.1)."""
+    return {token.strip().lower() for token in value.split(",")}
 
 
 def _keep_alive_timeout(value: str) -> float:

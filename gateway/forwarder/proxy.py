@@ -24,7 +24,7 @@ from ..settings.config import ServiceConfig, mount_prefix
 from . import client
 from .connection_pool import HttpClient, Origin
 from .health_checks import HealthChecks
-from .http1 import Answer
+from .http1 import HOP_BY_HOP, Answer, connection_tokens
 from .instances import Instance
 from .retry import RETRYABLE_STATUSES, RetryPolicy, may_retry
 from .shared_circuits import SharedCircuits
@@ -36,10 +36,6 @@ if TYPE_CHECKING:
 
     from ..auth.upstream import UpstreamIdentity
 
-HOP_BY_HOP = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
-    "transfer-encoding", "upgrade", "proxy-connection",
-})
 CHUNK = 64 * 1024
 
 
@@ -287,19 +283,9 @@ def forward_headers(exchange: Exchange, identity: UpstreamIdentity | None = None
 
 
 async def _answer(upstream: Answer, instance: Instance) -> Response:
-    """The upstream's answer: small bodies read whole (one write), large or unsized ones streamed."""
-    headers: list[tuple[str, str]] = []
-    connection = None
-    for pair in upstream.headers:  # one pass; names as the upstream spelled them
-        lowered = pair[0].lower()
-        if lowered not in HOP_BY_HOP:
-            headers.append(pair)
-        elif lowered == "connection":
-            connection = pair[1]
-    if connection:  # what the upstream's Connection header names is hop-by-hop too
-        named = connection_tokens(connection) - HOP_BY_HOP
-        if named:
-            headers = [pair for pair in headers if pair[0].lower() not in named]
+    """The upstream's answer: small bodies read whole (one write), large or unsized ones streamed; its headers as
+    the client gets them (hop-by-hop ones left out as the answer's head was read: Answer.passed)."""
+    headers = upstream.passed
     length = upstream.length
     if upstream.head_only or (length is not None and length <= CHUNK):
         try:
@@ -323,11 +309,6 @@ def _closer(upstream: Answer, instance: Instance) -> Callable[[], None]:
             instance.in_flight -= 1
 
     return close
-
-
-def connection_tokens(value: str) -> set[str]:
-    """What a Connection header lists, lower case: header names that are hop-by-hop for this hop only (RFC 9110 7.6.1)."""
-    return {token.strip().lower() for token in value.split(",")}
 
 
 def failure_kind(error: BaseException) -> str:
