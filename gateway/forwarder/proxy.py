@@ -60,10 +60,9 @@ class Forwarder:
         # each instance's connection pool, made now (an https one's TLS context loads the CAs: never on a request)
         self._origins: dict[Instance, Origin] = {i: self.http.origin(i.url) for p in self.pools.values() for i in p.instances}
         self._session: aiohttp.ClientSession | None = None  # WebSocket pass-through's (forwarder/websockets.py)
-        # aiohttp is imported at start only where a service has an upstream to reach (forwarder/client.py): one
-        # that has none answers 502 without the client, and a stub-only gateway never loads it
-        self.reaches_upstreams = any(pool.instances for pool in self.pools.values())
-        if self.reaches_upstreams:
+        # aiohttp is imported at start only where a service passes WebSockets to an upstream (forwarder/client.py):
+        # requests go over gw's own client, so a live service without `websockets` never loads it
+        if passes_websockets(services, self.pools):
             client.load()  # now, before serving (and before `--workers N` forks): no WebSocket pays for the import
         self.health = HealthChecks(self.pools, {n: s.health_check for n, s in services.items()}, self.http, events)
         breakers = [i.breaker for pool in self.pools.values() for i in pool.instances]
@@ -210,6 +209,12 @@ class ServiceHop:
         """1, plus the policy's retries for a request that is safe to send twice."""
         retries = self.policy.retries
         return 1 + retries if retries and may_retry(method, marked_idempotent) else 1
+
+
+def passes_websockets(services: dict[str, ServiceConfig], pools: dict[str, UpstreamPool]) -> bool:
+    """Whether some service passes WebSockets through to an upstream (in any mode: a service's mode can be switched
+    to live while serving): only then is aiohttp, their client, loaded at start."""
+    return any(settings.websockets and pools[name].instances for name, settings in services.items())
 
 
 def broke_off(service: str) -> Problem:
