@@ -52,3 +52,19 @@ def test_hop_by_hop_fields_and_those_connection_names_are_not_passed_on_but_kept
 
     assert run(lambda u: answering(answer_bytes, upstream=u), scenario) == (
         [("Content-Type", "text/plain"), ("Set-Cookie", "a=1"), ("Content-Length", "2")], 9, 9.0, 2, b"ok")
+
+
+@pytest.mark.parametrize("head_answer", [
+    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",  # the parser ends the message with its head
+    b"HTTP/1.1 204 No Content\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",  # a length with no body behind it
+])
+def test_after_an_answer_to_head_the_kept_connection_reads_the_next_answer_with_a_parser_of_its_own(
+        head_answer: bytes) -> None:
+    async def scenario(client: HttpClient, origin: Origin, upstream: Upstream) -> tuple[object, ...]:
+        head, head_body = await get(client, origin, "HEAD")
+        results = [(await get(client, origin))[1] for _ in range(2)]
+        return head.status, head_body, head.keep_alive, results, upstream.connections
+
+    status = int(head_answer.split()[1])
+    assert run(lambda u: answering(head_answer, OK, upstream=u), scenario) == (status, b"", True, [b"ok", b"ok"], 1)

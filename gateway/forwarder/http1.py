@@ -229,14 +229,16 @@ class Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         answer = self.answer
-        assert answer is not None and self.parser is not None
+        assert answer is not None
         if answer.informational:
             answer.informational = False
             return
-        if answer.complete:  # an answer to HEAD, whose head was its end
+        if answer.complete:  # an answer to HEAD, whose head was its end (its parser already let go of)
             return
+        parser = self.parser
+        assert parser is not None
         answer.complete = True
-        answer.keep_alive = self.parser.should_keep_alive()
+        answer.keep_alive = parser.should_keep_alive()
         if answer.waiter is not None:
             answer.wake()
 
