@@ -68,3 +68,14 @@ def test_after_an_answer_to_head_the_kept_connection_reads_the_next_answer_with_
 
     status = int(head_answer.split()[1])
     assert run(lambda u: answering(head_answer, OK, upstream=u), scenario) == (status, b"", True, [b"ok", b"ok"], 1)
+
+
+def test_a_second_answer_behind_an_answer_to_head_reaches_nothing_and_the_connection_is_not_reused() -> None:
+    split = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 500 Evil\r\nContent-Length: 0\r\n\r\n"
+
+    async def scenario(client: HttpClient, origin: Origin, upstream: Upstream) -> tuple[object, ...]:
+        head, _ = await get(client, origin, "HEAD")
+        after, body = await get(client, origin)
+        return head.status, head.keep_alive, after.status, body, upstream.connections
+
+    assert run(lambda u: answering(split, upstream=u), scenario) == (200, False, 200, b"", 2)  # each on a connection of its own

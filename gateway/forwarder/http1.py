@@ -162,10 +162,11 @@ class Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         answer = self.answer
-        assert answer is not None and self.parser is not None
+        assert answer is not None
         if answer.status:  # a second answer in the same read (response splitting): the connection is done, none of it read
             raise InvalidAnswer("bytes past the answer's end")
         parser = self.parser
+        assert parser is not None
         status = parser.get_status_code()
         raw, answer.raw = answer.raw, []
         answer.head_size += sum(map(len, chain.from_iterable(raw))) + 4 * len(raw)
