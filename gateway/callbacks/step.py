@@ -16,6 +16,7 @@ from typing import Any
 
 from ..core.exchange import UPSTREAM_SOURCES, Exchange, Response
 from ..core.pipeline import Next
+from ..forwarder import client
 from ..spec.load import Service
 from .expressions import Context, Message, Unresolved, as_text, expand
 from .payload import request_payload
@@ -48,7 +49,10 @@ def callback_step(services: dict[str, Service], sender: CallbackSender, enabled:
     """The step, when some operation documents callbacks (else nothing: a request pays nothing for it)."""
     plans = {(name, key): targets for name, service in services.items()
              for key, targets in service_callbacks(service).items()} if enabled else {}
-    return [Callbacks(plans, services, sender)] if plans else []
+    if not plans:
+        return []
+    client.load()  # aiohttp sends them: imported now, at start (before `--workers N` forks), not by the first callback
+    return [Callbacks(plans, services, sender)]
 
 
 def outgoing(service: Service, target: Target, context: Context, origin: str) -> Outgoing:

@@ -43,10 +43,10 @@ def check_response(service: Service, operation: Operation, status: int, content_
     """The violations of one response; `body=None` when it was streamed and not read (not checked). `headers`: a
     mapping or the answer's (name, value) pairs, read only where the spec declares response headers. `parsed`:
     the body's JSON as other readers share it (Response.body_json), so it is parsed once."""
-    declared = operation.responses
-    key, mimetype, content, media, json_body, validator = _declared(service, operation, status, content_type)
+    declared = operation.cache.get(("declared", status, content_type)) or _declared(service, operation, status, content_type)
+    key, mimetype, content, media, json_body, validator, headed = declared
     if key is None:
-        listed = ", ".join(sorted(declared)) or "none"
+        listed = ", ".join(sorted(operation.responses)) or "none"
         return [Violation("status", f"status {status} is not declared (declared: {listed})")]
     found: list[Violation] = []
     if content and body and media is None:
@@ -55,30 +55,30 @@ def check_response(service: Service, operation: Operation, status: int, content_
     elif json_body and body and not body.isspace():
         if validator is _UNBUILT:  # its schema raised when compiled: raised here again, as on every such answer
             validator = _validator(service, operation, key, media, quiet=False)
-        found += _body_violations(validator, JsonOnce.reuse(parsed, body))
-    if (declared[key] or {}).get("headers"):
+        found = _body_violations(validator, JsonOnce.reuse(parsed, body))
+    if headed:
         pairs = headers.items() if isinstance(headers, Mapping) else headers or ()
         found += _header_violations(service, operation, key, {k.lower(): v for k, v in pairs})
-    return found[:MAX_REPORTED]
+    return found[:MAX_REPORTED] if len(found) > MAX_REPORTED else found
 
 
 def _declared(service: Service, operation: Operation, status: int,
-              content_type: str) -> tuple[str | None, str, dict[str, Any], str | None, bool, Any]:
+              content_type: str) -> tuple[str | None, str, dict[str, Any], str | None, bool, Any, bool]:
     """What the operation declares for this status and media type: the response's key, the received media type
     without parameters, the declared content, the declared media type it falls under, whether a body of it is
-    judged as JSON, and the validator judging it (None: no schema; the body must still parse). Worked out once
-    per status and Content-Type (an upstream sends the same few), not per answer."""
-    found = operation.cache.get(("declared", status, content_type))
-    if found is None:
-        key = _declared_status(operation.responses, status)
-        mimetype = base_type(content_type) if content_type else ""
-        content = ((operation.responses.get(key) or {}).get("content") or {}) if key is not None else {}
-        media = _declared_media(content, mimetype)
-        json_body = media is not None and is_json(mimetype or "application/json")
-        validator = _validator(service, operation, key, media) if json_body else None
-        found = (key, mimetype, content, media, json_body, validator)
-        if len(operation.cache) < 4096:  # a bound: Content-Type is the upstream's to choose
-            operation.cache[("declared", status, content_type)] = found
+    judged as JSON, the validator judging it (None: no schema; the body must still parse), and whether the
+    response declares headers. Worked out once per status and Content-Type (an upstream sends the same few), kept
+    in the operation's cache, which `check_response` reads first."""
+    key = _declared_status(operation.responses, status)
+    mimetype = base_type(content_type) if content_type else ""
+    response = (operation.responses.get(key) or {}) if key is not None else {}
+    content = response.get("content") or {}
+    media = _declared_media(content, mimetype)
+    json_body = media is not None and is_json(mimetype or "application/json")
+    validator = _validator(service, operation, key, media) if json_body else None
+    found = (key, mimetype, content, media, json_body, validator, bool(response.get("headers")))
+    if len(operation.cache) < 4096:  # a bound: Content-Type is the upstream's to choose
+        operation.cache[("declared", status, content_type)] = found
     return found
 
 
@@ -121,8 +121,9 @@ def _body_violations(validator: Any, body: JsonOnce) -> list[Violation]:
         return []
     try:
         errors = validator.iter_errors(document)
-        if errors:
-            errors = explain(errors)
+        if not errors:  # the usual answer
+            return []
+        errors = explain(errors)
     except Exception as exc:  # a schema no validator can apply
         return [Violation("body", f"the schema cannot be applied: {exc}"[:200])]
     return [Violation("body" + pointer(e), e.message[:200]) for e in errors[:MAX_REPORTED]]

@@ -1,12 +1,13 @@
 """aiohttp, the client for WebSocket pass-through and callbacks, imported when first used (forwarded requests
 and health checks go over gw's own client: forwarder/http1.py).
 
-Importing aiohttp costs a quarter of a second of every start (it builds its TLS contexts as it loads), and a
-gateway that only serves stubs never sends a request. So gw's modules reach aiohttp through this one
-(`from ..forwarder import client`, then `client.ClientSession(...)`, `except client.ClientError`): the first name
-asked for imports it. A gateway configured to reach upstreams loads it at start (`load`, called by the
-forwarder), before serving and before `--workers N` forks, so no WebSocket pays for the import; a runtime switch
-to live mode on a gateway started without upstreams pays it once.
+Importing aiohttp costs a quarter of a second of every start (it builds its TLS contexts as it loads), and most
+gateways never use it: stubs send nothing, and a live service's requests go over gw's own client. So gw's modules
+reach aiohttp through this one (`from ..forwarder import client`, then `client.ClientSession(...)`, `except
+client.ClientError`): the first name asked for imports it. A gateway that can use it loads it at start (`load`),
+before serving and before `--workers N` forks, so no WebSocket or callback pays for the import: where a service
+passes WebSockets to an upstream (the forwarder) and where a loaded spec documents callbacks (their pipeline step).
+A webhook an operator sends (`gw webhook`), or a spec's callbacks added by a reload, pay it once.
 """
 
 from __future__ import annotations

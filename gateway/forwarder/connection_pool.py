@@ -122,7 +122,7 @@ class Origin:
         if self.closed:
             connection.close()
             return
-        if self._hand(connection):
+        if self.waiters and self._hand(connection):
             return
         loop = connection.loop
         connection.idle, connection.idle_since = True, loop.time()

@@ -5,10 +5,12 @@ request), aiohttp's ClientSession costs ~170-210 µs, this client ~50-60 µs, a 
 parser ~15 µs; the live hop spent a third of its time inside aiohttp. The pool of these connections per origin is
 forwarder/connection_pool.py.
 
-A request is written whole (head and body in one write); its answer is parsed by a parser of its own (so an answer
-to HEAD, whose declared length has no body behind it, never makes the next answer's head look like a body). One
-timer per request bounds every wait on the upstream: for the head, then between two reads of the body (nginx's
-proxy_read_timeout). A body the consumer does not keep up with pauses reading, so a huge answer is never held whole.
+A request is written whole (head and body in one write). The connection reads its answer: one parser per connection
+(llhttp starts on the next answer where the last one ended), made anew after an answer to HEAD, whose declared length
+has no body behind it (so it never makes the next answer's head look like a body); its callbacks fill in the Answer
+the forwarder reads. One timer per connection bounds every wait on the upstream: for the head, then between two reads
+of the body (nginx's proxy_read_timeout). A body the consumer does not keep up with pauses reading, so a huge answer
+is never held whole.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import asyncio
 import socket
 from collections import deque
 from collections.abc import AsyncIterator
+from itertools import chain
 from typing import TYPE_CHECKING, cast
 
 import httptools
@@ -30,15 +33,30 @@ MAX_HEAD = 64 * 1024  # bytes of an answer's head (status line and headers) read
 HIGH_WATER = 256 * 1024  # body bytes held for a consumer that lags before reading pauses (it resumes once all are read)
 BODY_LENGTH_REQUIRED = frozenset({"POST", "PUT", "PATCH"})  # sent `Content-Length: 0` without a body, as aiohttp did
 
+# Fields for this hop only (RFC 9110 7.6.1), never passed on: the answer's (Answer.passed) nor the request's (proxy.py)
+HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
+    "transfer-encoding", "upgrade", "proxy-connection",
+})
+# The answer's fields its reader acts on, by lower-case name: its length, its framing, the upstream's keep-alive, and
+# the hop-by-hop ones. Most names have none of their lengths: only the others are lowered and looked up.
+_LENGTH, _CODING, _KEEP_ALIVE, _CONNECTION, _HOP = range(5)
+_NOTED = {name.encode(): _HOP for name in HOP_BY_HOP} | {
+    b"content-length": _LENGTH, b"transfer-encoding": _CODING, b"keep-alive": _KEEP_ALIVE, b"connection": _CONNECTION}
+_NOTED_SIZES = frozenset(map(len, _NOTED))
+
 
 def encode_request(method: str, target: str, host: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
     """The request's head and body as written. Refuses CR, LF and NUL in the target, a header name or value:
     counted over the whole head at once (each line ends in exactly one CRLF), not searched field by field."""
-    lines = [f"{name}: {value}\r\n" for name, value in headers]
+    text = f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n"
+    breaks = len(headers) + 3
+    if headers:
+        text += "\r\n".join(map(": ".join, headers)) + "\r\n"
     if body or method in BODY_LENGTH_REQUIRED:
-        lines.append(f"Content-Length: {len(body)}\r\n")
-    text = f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n{''.join(lines)}\r\n"
-    breaks = len(lines) + 3
+        text += f"Content-Length: {len(body)}\r\n"
+        breaks += 1
+    text += "\r\n"
     if text.count("\n") != breaks or text.count("\r") != breaks or "\x00" in text:
         raise UnsafeRequest("CR, LF or NUL in the request's target or headers")
     try:
@@ -49,19 +67,24 @@ def encode_request(method: str, target: str, host: str, headers: list[tuple[str,
 
 
 class Connection(asyncio.Protocol):
-    """A connection to one origin: idle in its pool, or carrying one request and its answer."""
+    """A connection to one origin: idle in its pool, or carrying one request and reading its answer (the parser's
+    callbacks below fill the Answer in)."""
 
-    __slots__ = ("answer", "closed", "expires", "idle", "idle_since", "loop", "origin", "transport")
+    __slots__ = ("answer", "closed", "deadline", "expires", "idle", "idle_since", "loop", "origin", "parser", "timer",
+                 "transport")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, origin: Origin) -> None:
         self.loop = loop
         self.origin = origin
         self.transport: asyncio.Transport | None = None
         self.answer: Answer | None = None
+        self.parser: httptools.HttpResponseParser | None = None  # made on first use, and anew after an answer to HEAD
         self.closed = False
         self.idle = False  # in the pool's idle list
         self.idle_since = 0.0
         self.expires = 0.0  # when the upstream's own keep-alive timeout (its `Keep-Alive` header) ends; 0: not given
+        self.timer: asyncio.TimerHandle | None = None  # the read timeout's one timer (`arm`), due at `deadline`
+        self.deadline = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass of asyncio's
@@ -74,12 +97,33 @@ class Connection(asyncio.Protocol):
         if answer is None:  # bytes while idle, asked for by no request: the connection cannot be trusted
             self.close()
             return
-        answer.feed(data)
+        if answer.complete:  # bytes past the answer's end: the connection cannot carry another request
+            answer.keep_alive = False
+            return
+        answer.received = True
+        if not answer.status:
+            answer.head_wire += len(data)
+        try:
+            self.parser.feed_data(data)  # type: ignore[union-attr]  # made by `send`
+        except httptools.HttpParserUpgrade:
+            answer.fail(InvalidAnswer("the upstream switched protocols"))
+        except httptools.HttpParserError as exc:
+            if answer.complete:
+                answer.keep_alive = False  # garbage or a second answer after a whole one: none of it is read
+            elif isinstance(exc.__context__, InvalidAnswer):  # refused by a callback below
+                answer.fail(exc.__context__)
+            else:
+                answer.fail(InvalidAnswer(f"not an HTTP answer: {exc}"))
+        else:
+            if not answer.status and answer.head_wire > MAX_HEAD and answer.error is None:
+                answer.fail(InvalidAnswer(f"an answer head over {MAX_HEAD // 1024} KiB"))
+        if not answer.complete and answer.error is None:  # still waited for: the timeout counts from this read
+            answer.last = self.loop.time()
 
     def resume_writing(self) -> None:
         answer = self.answer
         if answer is not None:  # a large request body has (nearly) all gone out: the wait for the answer starts now
-            answer.sent()
+            answer.last = self.loop.time()
 
     def eof_received(self) -> bool:
         return False  # the transport closes; connection_lost says what it meant
@@ -92,13 +136,136 @@ class Connection(asyncio.Protocol):
 
     def send(self, data: bytes, timeout: float, head_only: bool) -> Answer:
         """Write a request; its answer is read from here on."""
-        answer = self.answer = Answer(self, timeout, head_only)
+        now = self.loop.time()
+        answer = self.answer = Answer(self, timeout, head_only, now)
         if self.closed:  # lost between its pick and this write: as if the upstream had closed it unanswered
             answer.lost()
-        else:
-            assert self.transport is not None
-            self.transport.write(data)
+            return answer
+        if self.parser is None:
+            self.parser = httptools.HttpResponseParser(self)
+        assert self.transport is not None
+        self.transport.write(data)
+        self.arm(now + timeout)
         return answer
+
+    # -- httptools' callbacks, filling in the answer being read (raising InvalidAnswer refuses it) --------------------
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        answer = self.answer
+        assert answer is not None
+        if not answer.status:
+            answer.raw.append((name, value))
+            return
+        answer.head_size += len(name) + len(value) + 4  # a trailer (or a second answer's head): not kept, but counted
+        if answer.head_size > MAX_HEAD:
+            raise InvalidAnswer(f"an answer head and trailers over {MAX_HEAD // 1024} KiB")
+
+    def on_headers_complete(self) -> None:
+        answer = self.answer
+        assert answer is not None
+        if answer.status:  # a second answer in the same read (response splitting): the connection is done, none of it read
+            raise InvalidAnswer("bytes past the answer's end")
+        parser = self.parser
+        assert parser is not None
+        status = parser.get_status_code()
+        raw, answer.raw = answer.raw, []
+        answer.head_size += sum(map(len, chain.from_iterable(raw))) + 4 * len(raw)
+        if status < 200:
+            answer.informational = True
+            return
+        if answer.head_size > MAX_HEAD:
+            answer.head_wire = MAX_HEAD + 1  # failed once the parser returns (data_received)
+            return
+        headers, passed = answer.headers, answer.passed
+        length: int | None = None
+        coding: str | None = None
+        connection = ""
+        for name, value in raw:  # one pass: decoded, sorted into passed on or hop-by-hop, the framing read
+            pair = (name.decode("latin-1"), value.decode("latin-1"))
+            headers.append(pair)
+            kind = _NOTED.get(name.lower()) if len(name) in _NOTED_SIZES else None  # a cheap first test on the size
+            if kind is None:
+                passed.append(pair)
+            elif kind == _LENGTH:
+                length = int(pair[1])  # the parser has checked it is one number
+                passed.append(pair)
+            elif kind == _CODING:
+                coding = pair[1] if coding is None else f"{coding}, {pair[1]}"
+            elif kind == _KEEP_ALIVE:
+                answer.keep_for = _keep_alive_timeout(pair[1])
+            elif kind == _CONNECTION:
+                connection = pair[1]
+        if connection:  # what the upstream's Connection header names is hop-by-hop too
+            named = connection_tokens(connection) - HOP_BY_HOP
+            if named:
+                answer.passed = [pair for pair in passed if pair[0].lower() not in named]
+        chunked = coding is not None
+        if chunked and coding != "chunked" and not _only_chunked(coding):
+            raise InvalidAnswer("a transfer coding other than chunked alone")
+        answer.length = length
+        answer.status = status
+        if answer.head_only:  # whatever length it declares, an answer to HEAD has no body
+            answer.complete = True
+            answer.keep_alive = parser.should_keep_alive()
+            self.parser = None  # this one waits for the declared body: the next answer gets a parser of its own
+        else:
+            answer.until_close = length is None and not chunked and status not in (204, 304)
+        if answer.waiter is not None:
+            answer.wake()
+
+    def on_body(self, body: bytes) -> None:
+        answer = self.answer
+        assert answer is not None
+        if answer.complete:  # past the end of an answer to HEAD: the connection cannot carry another request
+            answer.keep_alive = False
+            return
+        answer.body.append(body)
+        answer.buffered += len(body)
+        if answer.buffered > HIGH_WATER and not answer.paused:
+            answer.paused = True
+            assert self.transport is not None
+            self.transport.pause_reading()
+        if answer.waiter is not None:
+            answer.wake()
+
+    def on_message_complete(self) -> None:
+        answer = self.answer
+        assert answer is not None
+        if answer.informational:
+            answer.informational = False
+            return
+        if answer.complete:  # an answer to HEAD, whose head was its end (its parser already let go of)
+            return
+        parser = self.parser
+        assert parser is not None
+        answer.complete = True
+        answer.keep_alive = parser.should_keep_alive()
+        if answer.waiter is not None:
+            answer.wake()
+
+    # -- the read timeout -------------------------------------------------------------------------------------------
+
+    def arm(self, due: float) -> None:
+        """The read timeout's timer fires by `due` at the latest. One timer per connection, left running when an
+        answer ends and re-armed from the current answer's last read when it fires: requests one after another on
+        a kept connection schedule and cancel none (only a shorter timeout than the one armed moves it)."""
+        timer = self.timer
+        if timer is not None:
+            if self.deadline <= due:
+                return
+            timer.cancel()
+        self.deadline = due
+        self.timer = self.loop.call_at(due, self._check_time)
+
+    def _check_time(self) -> None:
+        self.timer = None
+        answer = self.answer
+        if answer is not None:
+            due = answer.waited(self.loop.time())
+            if due is not None:
+                self.arm(due)
+
+    # -- after the answer -----------------------------------------------------------------------------------------
 
     def finished(self, reusable: bool) -> None:
         """The answer is done with: back to the pool when it was read to its end and both sides keep alive."""
@@ -123,40 +290,34 @@ class Connection(asyncio.Protocol):
     def _forget(self) -> None:
         if not self.closed:
             self.closed = True
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
             self.origin.forget(self)
 
 
 class Answer:
     """The answer to one request: its head first (`head()`), then its body as it arrives (`chunks()`, `read()`).
 
-    Fed by its connection and parsed by its own httptools parser (these methods are the parser's callbacks).
-    `release()` hands the connection back, or closes it when the answer was not read to its end.
+    Filled in by its connection as it reads (Connection's parser callbacks). `release()` hands the connection
+    back, or closes it when the answer was not read to its end.
     """
 
-    __slots__ = ("_body", "_buffered", "_connection", "_head_size", "_head_wire", "_informational", "_last", "_loop",
-                 "_parser", "_raw", "_released", "_timeout", "_timer", "_unsent", "_until_close", "_waiter", "complete", "error",
-                 "head_only", "headers", "keep_alive", "keep_for", "length", "paused", "received", "status")
+    __slots__ = ("_connection", "_loop", "_released", "_timeout", "_unsent", "body", "buffered", "complete", "error",
+                 "head_only", "head_size", "head_wire", "headers", "informational", "keep_alive", "keep_for", "last",
+                 "length", "passed", "paused", "raw", "received", "status", "until_close", "waiter")
 
-    def __init__(self, connection: Connection, timeout: float, head_only: bool) -> None:
-        loop = self._loop = connection.loop
+    def __init__(self, connection: Connection, timeout: float, head_only: bool, now: float) -> None:
+        self._loop = connection.loop
         self._connection = connection
-        self._parser = httptools.HttpResponseParser(self)
-        self.head_only = head_only
-        self._raw: list[tuple[bytes, bytes]] = []
-        self._head_wire = 0  # bytes read while the head was not yet whole
-        self._head_size = 0  # bytes of the header fields parsed
-        self._body: deque[bytes] = deque()
-        self._buffered = 0
-        self._waiter: asyncio.Future[None] | None = None
-        self._informational = False  # inside a 1xx answer (100 Continue, 103 Early Hints): the final one follows
-        self._until_close = False  # no length, not chunked: the body ends when the upstream closes
         self._released = False
         self._unsent = 0  # the request's bytes not yet sent when the timer last looked
         self._timeout = timeout
-        self._last = loop.time()
-        self._timer: asyncio.TimerHandle | None = loop.call_at(self._last + timeout, self._check_time)
+        self.head_only = head_only
+        self.last = now  # when the upstream was last heard from (or the request sent): the timeout counts from it
         self.status = 0  # 0 until the final answer's head is in
-        self.headers: list[tuple[str, str]] = []
+        self.headers: list[tuple[str, str]] = []  # every field, as the upstream spelled it
+        self.passed: list[tuple[str, str]] = []  # those passed on: hop-by-hop ones and what Connection names left out
         self.length: int | None = None
         self.received = False  # any byte of the answer arrived (a stale connection's request is sent again only if not)
         self.complete = False
@@ -164,117 +325,15 @@ class Answer:
         self.keep_for = 0.0  # the upstream's `Keep-Alive: timeout=N`, when it says
         self.paused = False
         self.error: BaseException | None = None
-
-    # -- fed by the connection ----------------------------------------------------------------------------------
-
-    def feed(self, data: bytes) -> None:
-        if self.complete:  # bytes past the answer's end: the connection cannot carry another request
-            self.keep_alive = False
-            return
-        self.received = True
-        self._last = self._loop.time()
-        if not self.status:
-            self._head_wire += len(data)
-        try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._fail(InvalidAnswer("the upstream switched protocols"))
-        except httptools.HttpParserError as exc:
-            if self.complete:
-                self.keep_alive = False  # garbage or a second answer after a whole one: none of it is read
-            elif isinstance(exc.__context__, InvalidAnswer):  # refused by a callback below
-                self._fail(exc.__context__)
-            else:
-                self._fail(InvalidAnswer(f"not an HTTP answer: {exc}"))
-        else:
-            if not self.status and self._head_wire > MAX_HEAD and self.error is None:
-                self._fail(InvalidAnswer(f"an answer head over {MAX_HEAD // 1024} KiB"))
-
-    def sent(self) -> None:
-        self._last = self._loop.time()
-
-    def lost(self, exc: Exception | None = None) -> None:
-        """The connection closed under this answer (`exc`: reset or failed rather than closed cleanly)."""
-        if self.complete or self.error is not None or self._released:
-            return
-        if not self.status:
-            self._fail(Disconnected("the upstream closed the connection before an answer"))
-        elif self._until_close and exc is None:  # a clean close is the body's end; a reset breaks it off
-            self.complete = True
-            self._stop_timer()
-            self._wake()
-        else:
-            self._fail(BrokeOff("the upstream closed the connection in the middle of its answer"))
-
-    # -- httptools' callbacks (raising InvalidAnswer refuses the answer) ------------------------------------------
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_size += len(name) + len(value) + 4
-        if not self.status:
-            self._raw.append((name, value))
-        elif self._head_size > MAX_HEAD:  # trailers (or a second answer's head): not kept, but counted with the head
-            raise InvalidAnswer(f"an answer head and trailers over {MAX_HEAD // 1024} KiB")
-
-    def on_headers_complete(self) -> None:
-        if self.status:  # a second answer in the same read (response splitting): the connection is done, none of it read
-            raise InvalidAnswer("bytes past the answer's end")
-        parser = self._parser
-        status = parser.get_status_code()
-        raw, self._raw = self._raw, []
-        if status < 200:
-            self._informational = True
-            return
-        if self._head_size > MAX_HEAD:
-            self._head_wire = MAX_HEAD + 1  # failed once the parser returns (feed)
-            return
-        headers = self.headers
-        length: int | None = None
-        coding: str | None = None
-        for name, value in raw:
-            key, text = name.decode("latin-1"), value.decode("latin-1")
-            headers.append((key, text))
-            size = len(name)  # a cheap first test: most names are none of these three
-            if size == 14 and name.lower() == b"content-length":
-                length = int(text)  # the parser has checked it is one number
-            elif size == 10 and name.lower() == b"keep-alive":
-                self.keep_for = _keep_alive_timeout(text)
-            elif size == 17 and name.lower() == b"transfer-encoding":
-                coding = text if coding is None else f"{coding}, {text}"
-        chunked = coding is not None
-        if chunked and coding != "chunked" and not _only_chunked(coding):
-            raise InvalidAnswer("a transfer coding other than chunked alone")
-        self.length = length
-        self.status = status
-        if self.head_only:  # whatever length it declares, an answer to HEAD has no body
-            self.complete = True
-            self.keep_alive = parser.should_keep_alive()
-            self._stop_timer()
-        else:
-            self._until_close = length is None and not chunked and status not in (204, 304)
-        self._wake()
-
-    def on_body(self, body: bytes) -> None:
-        if self.complete:  # past the end of an answer to HEAD: the connection cannot carry another request
-            self.keep_alive = False
-            return
-        self._body.append(body)
-        self._buffered += len(body)
-        if self._buffered > HIGH_WATER and not self.paused:
-            self.paused = True
-            assert self._connection.transport is not None
-            self._connection.transport.pause_reading()
-        self._wake()
-
-    def on_message_complete(self) -> None:
-        if self._informational:
-            self._informational = False
-            return
-        if self.complete:  # an answer to HEAD, whose head was its end
-            return
-        self.complete = True
-        self.keep_alive = self._parser.should_keep_alive()
-        self._stop_timer()
-        self._wake()
+        # as the connection reads it
+        self.raw: list[tuple[bytes, bytes]] = []  # the head's fields as parsed, until it is whole
+        self.head_wire = 0  # bytes read while the head was not yet whole
+        self.head_size = 0  # bytes of the header fields parsed (informational answers' and trailers' too)
+        self.informational = False  # inside a 1xx answer (100 Continue, 103 Early Hints): the final one follows
+        self.until_close = False  # no length, not chunked: the body ends when the upstream closes
+        self.body: deque[bytes] = deque()
+        self.buffered = 0
+        self.waiter: asyncio.Future[None] | None = None
 
     # -- read by the forwarder ------------------------------------------------------------------------------------
 
@@ -283,24 +342,24 @@ class Answer:
         while not self.status:
             if self.error is not None:
                 raise self.error
-            waiter = self._waiter = self._loop.create_future()
+            waiter = self.waiter = self._loop.create_future()
             await waiter
 
     async def read(self) -> bytes:
         """The whole body (for small answers: a streamed one is read with `chunks`)."""
         if self.complete and self.error is None:  # the usual small answer: it came in with its head
-            body = self._body
+            body = self.body
             return body.popleft() if len(body) == 1 else b"".join(body)
         return b"".join([chunk async for chunk in self.chunks()])
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body as it arrives; raises BrokeOff, InvalidAnswer or TimeoutError when it does not come whole."""
-        body = self._body
+        body = self.body
         while True:
             if body:
                 chunk = body.popleft() if len(body) == 1 else b"".join(body)
                 body.clear()
-                self._buffered = 0
+                self.buffered = 0
                 if self.paused:
                     self._resume()
                 yield chunk
@@ -309,61 +368,66 @@ class Answer:
             elif self.error is not None:
                 raise self.error
             else:
-                waiter = self._waiter = self._loop.create_future()
+                waiter = self.waiter = self._loop.create_future()
                 await waiter
 
     def release(self) -> None:
         """Done with the answer, however far it was read."""
         if not self._released:
             self._released = True
-            self._stop_timer()
             self._connection.finished(self.complete and self.keep_alive and self.error is None)
 
-    # -- inside ------------------------------------------------------------------------------------------------
+    # -- told by the connection ---------------------------------------------------------------------------------
 
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+    def lost(self, exc: Exception | None = None) -> None:
+        """The connection closed under this answer (`exc`: reset or failed rather than closed cleanly)."""
+        if self.complete or self.error is not None or self._released:
+            return
+        if not self.status:
+            self.fail(Disconnected("the upstream closed the connection before an answer"))
+        elif self.until_close and exc is None:  # a clean close is the body's end; a reset breaks it off
+            self.complete = True
+            self.wake()
+        else:
+            self.fail(BrokeOff("the upstream closed the connection in the middle of its answer"))
 
-    def _resume(self) -> None:
-        self.paused = False
-        self._last = self._loop.time()  # the wait on the upstream starts again now
-        transport = self._connection.transport
-        if transport is not None and not self._connection.closed:
-            transport.resume_reading()
-        if self._timer is None and not self.complete and self.error is None:
-            self._timer = self._loop.call_at(self._last + self._timeout, self._check_time)
-
-    def _check_time(self) -> None:
-        """The read timeout's one timer: re-armed from the last read rather than moved on each read."""
-        self._timer = None
+    def waited(self, now: float) -> float | None:
+        """Asked by the connection's timer: when the wait on the upstream ends (None: nothing waits on it now, a
+        paused answer waits on its consumer and re-arms when it resumes); the answer fails once that is past."""
         if self.complete or self.error is not None or self._released or self.paused:
-            return  # a paused answer waits on its consumer, not on the upstream: resuming re-arms
-        now = self._loop.time()
+            return None
         transport = self._connection.transport
         unsent = transport.get_write_buffer_size() if transport is not None and not self.received else 0
         if unsent and unsent != self._unsent:  # a large request body still going out, and moving: the upstream reads
-            self._unsent, self._last = unsent, now
-        due = self._last + self._timeout
+            self._unsent, self.last = unsent, now
+        due = self.last + self._timeout
         if now < due:
-            self._timer = self._loop.call_at(due, self._check_time)
-        else:
-            self._fail(TimeoutError(f"no answer within {self._timeout:g}s"))
+            return due
+        self.fail(TimeoutError(f"no answer within {self._timeout:g}s"))
+        return None
 
-    def _stop_timer(self) -> None:
-        timer = self._timer
-        if timer is not None:
-            self._timer = None
-            timer.cancel()
+    def wake(self) -> None:
+        """Whoever waits for more of the answer (its head, a piece of its body) goes on."""
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
-    def _fail(self, error: BaseException) -> None:
+    def fail(self, error: BaseException) -> None:
         self.error = error
-        self._stop_timer()
         self._connection.close()
-        self._wake()
+        self.wake()
+
+    def _resume(self) -> None:
+        self.paused = False
+        self.last = self._loop.time()  # the wait on the upstream starts again now
+        connection = self._connection
+        transport = connection.transport
+        if transport is not None and not connection.closed:
+            transport.resume_reading()
+            if not self.complete and self.error is None:
+                connection.arm(self.last + self._timeout)
 
 
 def _only_chunked(coding: str) -> bool:
@@ -371,6 +435,11 @@ def _only_chunked(coding: str) -> bool:
     would reach the client undone (the header is hop-by-hop), and without chunked last the body ends only with the
     connection (RFC 9112 6.3)."""
     return coding.strip().lower() == "chunked"
+
+
+def connection_tokens(value: str) -> set[str]:
+    """What a Connection header lists, lower case: header names that are hop-by-hop for this hop only (RFC 9110 7.6.1)."""
+    return {token.strip().lower() for token in value.split(",")}
 
 
 def _keep_alive_timeout(value: str) -> float:

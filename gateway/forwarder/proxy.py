@@ -24,7 +24,7 @@ from ..settings.config import ServiceConfig, mount_prefix
 from . import client
 from .connection_pool import HttpClient, Origin
 from .health_checks import HealthChecks
-from .http1 import Answer
+from .http1 import HOP_BY_HOP, Answer, connection_tokens
 from .instances import Instance
 from .retry import RETRYABLE_STATUSES, RetryPolicy, may_retry
 from .shared_circuits import SharedCircuits
@@ -36,10 +36,6 @@ if TYPE_CHECKING:
 
     from ..auth.upstream import UpstreamIdentity
 
-HOP_BY_HOP = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
-    "transfer-encoding", "upgrade", "proxy-connection",
-})
 CHUNK = 64 * 1024
 
 
@@ -64,10 +60,9 @@ class Forwarder:
         # each instance's connection pool, made now (an https one's TLS context loads the CAs: never on a request)
         self._origins: dict[Instance, Origin] = {i: self.http.origin(i.url) for p in self.pools.values() for i in p.instances}
         self._session: aiohttp.ClientSession | None = None  # WebSocket pass-through's (forwarder/websockets.py)
-        # aiohttp is imported at start only where a service has an upstream to reach (forwarder/client.py): one
-        # that has none answers 502 without the client, and a stub-only gateway never loads it
-        self.reaches_upstreams = any(pool.instances for pool in self.pools.values())
-        if self.reaches_upstreams:
+        # aiohttp is imported at start only where a service passes WebSockets to an upstream (forwarder/client.py):
+        # requests go over gw's own client, so a live service without `websockets` never loads it
+        if passes_websockets(services, self.pools):
             client.load()  # now, before serving (and before `--workers N` forks): no WebSocket pays for the import
         self.health = HealthChecks(self.pools, {n: s.health_check for n, s in services.items()}, self.http, events)
         breakers = [i.breaker for pool in self.pools.values() for i in pool.instances]
@@ -216,6 +211,12 @@ class ServiceHop:
         return 1 + retries if retries and may_retry(method, marked_idempotent) else 1
 
 
+def passes_websockets(services: dict[str, ServiceConfig], pools: dict[str, UpstreamPool]) -> bool:
+    """Whether some service passes WebSockets through to an upstream (in any mode: a service's mode can be switched
+    to live while serving): only then is aiohttp, their client, loaded at start."""
+    return any(settings.websockets and pools[name].instances for name, settings in services.items())
+
+
 def broke_off(service: str) -> Problem:
     """The 502 for an upstream answer that ended before its end: never passed on, or recorded, as whole."""
     return Problem(502, detail=f"{service} upstream broke off its answer", title="Upstream answer incomplete",
@@ -287,19 +288,9 @@ def forward_headers(exchange: Exchange, identity: UpstreamIdentity | None = None
 
 
 async def _answer(upstream: Answer, instance: Instance) -> Response:
-    """The upstream's answer: small bodies read whole (one write), large or unsized ones streamed."""
-    headers: list[tuple[str, str]] = []
-    connection = None
-    for pair in upstream.headers:  # one pass; names as the upstream spelled them
-        lowered = pair[0].lower()
-        if lowered not in HOP_BY_HOP:
-            headers.append(pair)
-        elif lowered == "connection":
-            connection = pair[1]
-    if connection:  # what the upstream's Connection header names is hop-by-hop too
-        named = connection_tokens(connection) - HOP_BY_HOP
-        if named:
-            headers = [pair for pair in headers if pair[0].lower() not in named]
+    """The upstream's answer: small bodies read whole (one write), large or unsized ones streamed; its headers as
+    the client gets them (hop-by-hop ones left out as the answer's head was read: Answer.passed)."""
+    headers = upstream.passed
     length = upstream.length
     if upstream.head_only or (length is not None and length <= CHUNK):
         try:
@@ -323,11 +314,6 @@ def _closer(upstream: Answer, instance: Instance) -> Callable[[], None]:
             instance.in_flight -= 1
 
     return close
-
-
-def connection_tokens(value: str) -> set[str]:
-    """What a Connection header lists, lower case: header names that are hop-by-hop for this hop only (RFC 9110 7.6.1)."""
-    return {token.strip().lower() for token in value.split(",")}
 
 
 def failure_kind(error: BaseException) -> str:
