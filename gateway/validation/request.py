@@ -8,13 +8,14 @@ Schema 2020-12. Form bodies are parsed by Starlette's public parsers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl  # form bodies
 
 from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartParser
 
-from ..contract.judge import accepts, compile_schema, schema_errors
+from ..contract.judge import accepts, compile_schema, fast_accepts, schema_errors
 from ..core.exchange import PARAMETERS, READ_BODY
 from ..core.json_once import JsonOnce
 from ..core.media_types import base_type, is_json
@@ -29,6 +30,7 @@ from .serialization import (
     decode_form,
     decode_parameter,
     names_json,
+    route_key,
     style_of,
     text_readings,
     text_types,
@@ -45,8 +47,8 @@ __all__ = ["OperationValidator", "parse_form", "split_content_type"]
 class _Parameter:
     """One declared parameter: where it lives, how it is serialized, its schema and validator."""
 
-    __slots__ = ("allow_empty", "name", "nullable", "required", "schema", "several_scalars", "shapes", "style",
-                 "text_types", "validator", "where")
+    __slots__ = ("allow_empty", "name", "nullable", "reader", "required", "route_key", "schema", "several_scalars", "shapes",
+                 "style", "text_types", "validator", "where")
 
     def __init__(self, definition: dict[str, Any], openapi31: bool) -> None:
         self.name: str = definition["name"]
@@ -65,6 +67,30 @@ class _Parameter:
         clean = {k: v for k, v in schema.items() if k not in ("name", "in", "required", "description", "collectionFormat",
                                                                "allowEmptyValue")}
         self.validator = compile_schema(clean, openapi31, direction="parameter")
+        self.route_key = route_key(self.name)
+        self.reader = self._reader()
+
+    def _reader(self) -> Callable[[RequestText, frozenset[str], bool], Any]:
+        """How the request's value is found, chosen once: a plain scalar in the path (style simple) or the query
+        (any style: a scalar is the key's last value) straight from its place, the rest through its style's decoder."""
+        if self.shapes == ["scalar"] and not self.several_scalars:
+            if self.where == "path" and self.style.style == "simple":
+                return self._path_scalar
+            if self.where == "query":
+                return self._query_scalar
+        return self.read
+
+    def _path_scalar(self, sources: RequestText, claimed: frozenset[str], brackets: bool) -> Any:
+        """`read` for a scalar path parameter of style simple: its segment's text, typed."""
+        raw = sources.scope.get("path_params", _NONE).get(self.route_key)
+        if raw is None:
+            return MISSING
+        return coerce_text(raw, self.text_types) if type(raw) is str else typed(raw, self.schema)
+
+    def _query_scalar(self, sources: RequestText, claimed: frozenset[str], brackets: bool) -> Any:
+        """`read` for a scalar query parameter: the last value its name was sent with, typed."""
+        raw = sources.last_in_query().get(self.name)
+        return MISSING if raw is None else coerce_text(raw, self.text_types)
 
     def read(self, sources: RequestText, claimed: frozenset[str], brackets: bool) -> Any:
         """The request's value for this parameter, decoded as its style says and typed as its schema
@@ -93,6 +119,7 @@ class _Parameter:
 
 
 MISSING = object()  # a parameter the request does not carry
+_NONE: dict[str, Any] = {}
 
 
 def _parameter_schema(definition: dict[str, Any]) -> dict[str, Any]:
@@ -230,7 +257,7 @@ class OperationValidator:
         decoded: dict[str, dict[str, Any]] = {}
         for param in self.parameters:
             try:
-                value = param.read(sources, self.claimed.get(param.where, frozenset()), self.brackets)
+                value = param.reader(sources, self.claimed.get(param.where, _NO_KEYS), self.brackets)
             except DecodeError as exc:
                 errors.append({"in": param.where, "name": param.name, "pointer": "", "message": str(exc)})
                 continue
@@ -244,7 +271,8 @@ class OperationValidator:
             decoded.setdefault(param.where, {})[param.name] = value
             if (param.nullable and _is_null(value)) or (param.allow_empty and value == ""):
                 continue
-            errors += schema_errors(param.validator, value, param.where, param.name)
+            if not fast_accepts(param.validator, value):
+                errors += schema_errors(param.validator, value, param.where, param.name)
         scope[PARAMETERS] = decoded
         return errors
 
@@ -273,7 +301,7 @@ class OperationValidator:
             document = (parsed or JsonOnce(body, encoding or "utf-8")).value()
         except (ValueError, LookupError) as exc:  # malformed, undecodable, or beyond the gateway's json limits
             return [{"in": "body", "name": "", "pointer": "", "message": f"not valid JSON: {exc}"}]
-        if validator is None:
+        if validator is None or fast_accepts(validator, document):
             return []
         return schema_errors(validator, document, "body", "")
 
@@ -282,6 +310,7 @@ MEDIA_REMEMBERED = 32  # per operation: Content-Types a client sends are few; a 
 _IGNORED_HEADERS = {"accept", "content-type", "authorization"}
 _FORM_MEDIA = ("application/x-www-form-urlencoded", "multipart/form-data")
 _LOCATIONS = ("path", "query", "header", "cookie")
+_NO_KEYS: frozenset[str] = frozenset()
 
 
 async def parse_form(body: bytes, scope: Any, schema: Any, encoding: dict[str, Any] | None = None,

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 from starlette.requests import cookie_parser
 
@@ -309,6 +309,7 @@ class RequestText:
     def __init__(self, scope: dict[str, Any]) -> None:
         self.scope = scope
         self._query: Pairs | None = None
+        self._last: dict[str, str] | None = None
         self._headers: dict[str, list[str]] | None = None
         self._cookies: Pairs | None = None
 
@@ -319,8 +320,14 @@ class RequestText:
 
     def query(self) -> Pairs:
         if self._query is None:
-            self._query = parse_qsl(self.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+            self._query = query_pairs(self.scope.get("query_string", b"").decode("latin-1"))
         return self._query
+
+    def last_in_query(self) -> dict[str, str]:
+        """Each query key's last value: what a scalar parameter reads (made once, for every parameter)."""
+        if self._last is None:
+            self._last = dict(self.query())
+        return self._last
 
     def header(self, name: str) -> list[str]:
         if self._headers is None:
@@ -334,6 +341,23 @@ class RequestText:
             self._cookies = [pair for key, value in self.scope["headers"] if key.lower() == b"cookie"
                              for pair in cookie_pairs(value.decode("latin-1"))]
         return self._cookies
+
+
+def query_pairs(text: str) -> Pairs:
+    """A query's key/value pairs as `parse_qsl(text, keep_blank_values=True)` reads them (`+` a space, `%XX`
+    UTF-8 with replacement, a key without `=` an empty value, empty pieces skipped), without its per-piece calls
+    for the many keys that hold neither `+` nor `%`."""
+    pairs: Pairs = []
+    for piece in text.split("&") if text else ():
+        if not piece:
+            continue
+        name, _, value = piece.partition("=")
+        if "+" in name or "%" in name:
+            name = unquote(name.replace("+", " "))
+        if "+" in value or "%" in value:
+            value = unquote(value.replace("+", " "))
+        pairs.append((name, value))
+    return pairs
 
 
 @lru_cache(maxsize=4096)
