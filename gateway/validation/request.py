@@ -188,7 +188,7 @@ class OperationValidator:
         if not self.expects_body:
             self.check_parameters(scope)
             return receive
-        errors = self.parameter_errors(scope)
+        errors = self.parameter_errors(scope) if self.parameters else []
         mime_type, encoding = self._content_type(scope, exchange)
         if self.checks_media and mime_type not in self._media_taken:
             self._check_media(mime_type)  # 415 when the operation does not take it

@@ -603,7 +603,7 @@ def _number(text: str) -> int | float | None:
     """`5` as an int, `5.0`, `5e0` and `5.5` as floats; None for text that is no (finite) number."""
     if not _NUMBER.fullmatch(text):
         return None
-    if "." not in text and "e" not in text.lower():
+    if "." not in text and "e" not in text and "E" not in text:
         try:
             return int(text)
         except ValueError:  # more digits than Python converts (sys.int_info.str_digits_check_threshold)
