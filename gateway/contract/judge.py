@@ -337,11 +337,12 @@ def fast_accepts(validator: Lenient, value: Any) -> bool:
         return False
 
 
-def schema_errors(validator: Any, value: Any, where: str, name: str) -> list[Error]:
+def schema_errors(validator: Any, value: Any, where: str, name: str, fast_refused: bool = False) -> list[Error]:
     """Every way `value` breaks the schema, each as {in, name, pointer, message}; a union's failure
-    is told by its most relevant branch."""
+    is told by its most relevant branch. `fast_refused`: the caller's `fast_accepts` said no, so the rules
+    judge it at once (what `iter_errors` would do next)."""
     try:
-        found = explain(validator.iter_errors(value))
+        found = explain(validator.rule_errors(value) if fast_refused else validator.iter_errors(value))
     except JudgeDisagreement:
         raise
     except Exception as exc:

@@ -21,7 +21,7 @@ from ..core.media_types import is_json
 from ..core.problems import PROBLEM_JSON, Problem, failure_line
 from ..spec.load import Operation, Service
 from ..validation.serialization import declared_types
-from .media import encode, is_binary
+from .media import encode, encode_json, is_binary
 from .mocker import body_validator, concrete_media, generate_valid, response_headers, without_write_only
 from .negotiator import choose_media, find_example
 from .status_fields import (
@@ -81,8 +81,8 @@ def documented_refusal(exchange: Exchange, problem: Problem) -> Response | None:
     media = _media(content, exchange.headers.get("accept"), operation)
     plan = _plan(service, operation, key, media, content.get(media) or {})
     value = _value(service, operation, key, media, plan, _failure(problem, exchange.path), exchange)
-    headers.append(("content-type", concrete_media(media, value if value is not None else plan.schema)))
-    return Response(problem.status, headers, encode(value, media, plan.schema))
+    headers.append(("content-type", plan.content_type or concrete_media(media, value if value is not None else plan.schema)))
+    return Response(problem.status, headers, encode_json(value) if plan.json else encode(value, media, plan.schema))
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +96,7 @@ class _Plan:
     binary: bool  # is_binary(media, schema), for a dict schema
     json: bool  # is_json(media)
     problem_like: bool  # gw's own problem details may fit the schema as they are
+    content_type: str  # the answer's Content-Type; "" for a media range (`*/*`: it depends on the body)
 
 
 def _plan(service: Service, operation: Operation, key: str, media: str, entry: dict[str, Any]) -> _Plan:
@@ -106,7 +107,8 @@ def _plan(service: Service, operation: Operation, key: str, media: str, entry: d
         shaped = isinstance(schema, dict)
         plan = operation.cache[cache_key] = _Plan(
             schema, body_validator(service, operation, key, media), find_example(entry, None),
-            shaped and is_binary(media, schema), is_json(media), shaped and is_json(media) and problem_like(schema))
+            shaped and is_binary(media, schema), is_json(media), shaped and is_json(media) and problem_like(schema),
+            "" if "*" in media else concrete_media(media, None))
     return plan
 
 

@@ -41,7 +41,7 @@ def encode(value: Any, media: str, schema: Any = None) -> bytes:
     """The body for `value` as `media`: JSON, YAML, text, XML, or a small valid binary file (a string given
     for a YAML body whose schema is not a string is YAML text already)."""
     if is_json(media):
-        return _COMPACT.encode(value).encode()
+        return encode_json(value)
     base = base_type(media)
     if isinstance(value, bytes):
         return value
@@ -61,6 +61,11 @@ def encode(value: Any, media: str, schema: Any = None) -> bytes:
     if isinstance(value, str):
         return value.encode()
     return json.dumps(value, ensure_ascii=False).encode()
+
+
+def encode_json(value: Any) -> bytes:
+    """`value` as a JSON body: compact, UTF-8 (what `encode` writes for every JSON media type)."""
+    return _COMPACT.encode(value).encode()
 
 
 def is_yaml(media: str) -> bool:

@@ -173,6 +173,8 @@ class OperationValidator:
         self.checks_media = bool(operation.consumes and (self._json_validators or self._form_validators
                                                          or self.body_required))
         self._media_taken: set[str] = set()  # Content-Types already found acceptable (bounded: MEDIA_REMEMBERED)
+        declared = {str(code) for code in (operation.responses or {})}
+        self.answers_422 = "422" in declared and "400" not in declared  # a bad body's refusal is a 422 (failure_status)
 
     def _checked_schema(self, media: str) -> dict[str, Any] | None:
         """The schema a body of `media` is checked against; None when it is not checked. A 3.x media type declared
@@ -244,9 +246,10 @@ class OperationValidator:
 
     def failure_status(self, errors: list[Error]) -> int:
         """400, or 422 for a well-formed body the spec answers with 422 (and not 400)."""
-        declared = {str(code) for code in (self.operation.responses or {})}
+        if not self.answers_422:
+            return 400
         body_only = all(e["in"] == "body" and not e["message"].startswith("not valid JSON") for e in errors)
-        return 422 if body_only and "422" in declared and "400" not in declared else 400
+        return 422 if body_only else 400
 
     def parameter_errors(self, scope: Any) -> list[Error]:
         """Every parameter's failures; the decoded values go into the scope (`PARAMETERS`), for the mock to echo."""
@@ -271,8 +274,11 @@ class OperationValidator:
             decoded.setdefault(param.where, {})[param.name] = value
             if (param.nullable and _is_null(value)) or (param.allow_empty and value == ""):
                 continue
-            if not fast_accepts(param.validator, value):
-                errors += schema_errors(param.validator, value, param.where, param.name)
+            validator = param.validator
+            if validator.quick is None:  # not compiled yet (or no exact translation): the judge's full path
+                errors += schema_errors(validator, value, param.where, param.name)
+            elif not fast_accepts(validator, value):
+                errors += schema_errors(validator, value, param.where, param.name, fast_refused=True)
         scope[PARAMETERS] = decoded
         return errors
 
@@ -301,9 +307,11 @@ class OperationValidator:
             document = (parsed or JsonOnce(body, encoding or "utf-8")).value()
         except (ValueError, LookupError) as exc:  # malformed, undecodable, or beyond the gateway's json limits
             return [{"in": "body", "name": "", "pointer": "", "message": f"not valid JSON: {exc}"}]
-        if validator is None or fast_accepts(validator, document):
+        if validator is None:
             return []
-        return schema_errors(validator, document, "body", "")
+        if validator.quick is None:
+            return schema_errors(validator, document, "body", "")
+        return [] if fast_accepts(validator, document) else schema_errors(validator, document, "body", "", fast_refused=True)
 
 
 MEDIA_REMEMBERED = 32  # per operation: Content-Types a client sends are few; a stranger one is checked each time
