@@ -49,7 +49,7 @@ def test_a_scalar_path_parameter_reads_as_its_style_decoder_reads_it(value: Any,
     {"name": "id", "in": "path", "style": "label", "schema": {"type": "integer"}},
     {"name": "id", "in": "query", "schema": {"oneOf": [{"type": "integer"}, {"type": "string"}]}},
     {"name": "id", "in": "query", "content": {"application/json": {"schema": {"type": "object"}}}},
-    {"name": "X-Id", "in": "header", "schema": {"type": "integer"}},
+    {"name": "X-Ids", "in": "header", "schema": {"type": "array", "items": {"type": "integer"}}},
 ])
 def test_other_parameters_keep_their_style_decoders(definition: dict[str, Any]) -> None:
     param = _Parameter(definition, openapi31=False)
@@ -68,3 +68,14 @@ def test_the_fast_check_is_the_compiled_judge_once_it_is_made() -> None:
 
 def _same(a: Any, b: Any) -> bool:
     return a is b or (type(a) is type(b) and a == b)
+
+
+@pytest.mark.parametrize("headers", [[], [(b"x-id", b"5")], [(b"X-Id", b" 5 ")], [(b"x-id", b"5"), (b"x-id", b"6")],
+                                     [(b"x-id", b"abc")], [(b"x-id", b"")], [(b"x-other", b"1")]])
+@pytest.mark.parametrize("schema", [{"type": "integer"}, {"type": "string"}, {"type": "boolean", "nullable": True}])
+def test_a_scalar_header_reads_as_its_style_decoder_reads_it(headers: list[tuple[bytes, bytes]],
+                                                             schema: dict[str, Any]) -> None:
+    param = _Parameter({"name": "X-Id", "in": "header", "schema": schema}, openapi31=False)
+    assert param.reader != param.read
+    scope = {"headers": headers}
+    assert _same(param.reader(RequestText(scope), frozenset(), False), param.read(RequestText(scope), frozenset(), False))

@@ -28,6 +28,7 @@ from .serialization import (
     coerce_text,
     declared_types,
     decode_form,
+    decode_header,
     decode_parameter,
     names_json,
     route_key,
@@ -71,13 +72,15 @@ class _Parameter:
         self.reader = self._reader()
 
     def _reader(self) -> Callable[[RequestText, frozenset[str], bool], Any]:
-        """How the request's value is found, chosen once: a plain scalar in the path (style simple) or the query
-        (any style: a scalar is the key's last value) straight from its place, the rest through its style's decoder."""
+        """How the request's value is found, chosen once: a plain scalar in the path (style simple), the query (any
+        style: a scalar is the key's last value) or a header straight from its place; the rest through decode_parameter."""
         if self.shapes == ["scalar"] and not self.several_scalars:
             if self.where == "path" and self.style.style == "simple":
                 return self._path_scalar
             if self.where == "query":
                 return self._query_scalar
+            if self.where == "header":
+                return self._header_scalar
         return self.read
 
     def _path_scalar(self, sources: RequestText, claimed: frozenset[str], brackets: bool) -> Any:
@@ -91,6 +94,11 @@ class _Parameter:
         """`read` for a scalar query parameter: the last value its name was sent with, typed."""
         raw = sources.last_in_query().get(self.name)
         return MISSING if raw is None else coerce_text(raw, self.text_types)
+
+    def _header_scalar(self, sources: RequestText, claimed: frozenset[str], brackets: bool) -> Any:
+        """`read` for a scalar header: its lines as one value, typed."""
+        lines = sources.header(self.name)
+        return coerce_text(decode_header(lines, "scalar", self.style), self.text_types) if lines else MISSING
 
     def read(self, sources: RequestText, claimed: frozenset[str], brackets: bool) -> Any:
         """The request's value for this parameter, decoded as its style says and typed as its schema
