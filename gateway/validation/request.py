@@ -143,6 +143,7 @@ def _parameter_schema(definition: dict[str, Any]) -> dict[str, Any]:
 
 
 _WILDCARDS = ("*/*", "application/*")
+_Media = tuple[str, Any, Any, bool]  # (charset, JSON validator, form reading, body read as JSON)
 
 
 class OperationValidator:
@@ -180,7 +181,7 @@ class OperationValidator:
         # worked out here, not per request: whether the Content-Type is checked against what the operation takes
         self.checks_media = bool(operation.consumes and (self._json_validators or self._form_validators
                                                          or self.body_required))
-        self._media_taken: set[str] = set()  # Content-Types already found acceptable (bounded: MEDIA_REMEMBERED)
+        self._media: dict[str | None, _Media] = {}  # Content-Type header -> what it means here (`_media_for`)
         declared = {str(code) for code in (operation.responses or {})}
         self.answers_422 = "422" in declared and "400" not in declared  # a bad body's refusal is a 422 (failure_status)
 
@@ -199,14 +200,9 @@ class OperationValidator:
             self.check_parameters(scope)
             return receive
         errors = self.parameter_errors(scope) if self.parameters else []
-        mime_type, encoding = self._content_type(scope, exchange)
-        if self.checks_media and mime_type not in self._media_taken:
-            self._check_media(mime_type)  # 415 when the operation does not take it
-            if len(self._media_taken) < MEDIA_REMEMBERED:
-                self._media_taken.add(mime_type)
-        validator = self._json_validator(mime_type)
-        form = self._form_validators.get(base_type(mime_type)) if mime_type and self._form_validators else None
-        if validator is not None or (self.body_required and is_json(mime_type or "")):
+        header = exchange.headers.get("content-type") if exchange is not None else Headers(scope=scope).get("content-type")
+        encoding, validator, form, reads_json = self._media.get(header) or self._media_for(header)
+        if reads_json:
             body, receive = await _read_and_replay(receive)
             shared = exchange.request_json(body, encoding or "utf-8") if exchange is not None else None
             errors += self.body_errors(body, encoding, validator, shared)
@@ -233,14 +229,23 @@ class OperationValidator:
         if not self.operation.takes(mime_type):
             raise Problem(415, detail=f"Invalid Content-type ({mime_type}), expected {self.operation.consumes}")
 
-    def _content_type(self, scope: Any, exchange: Exchange | None) -> tuple[str, str]:
-        """The request's media type and charset; with no Content-Type, the first type the operation takes."""
-        header = exchange.headers.get("content-type") if exchange is not None else Headers(scope=scope).get("content-type")
+    def _media_for(self, header: str | None) -> _Media:
+        """What a Content-Type means for this operation's body: its charset, the JSON validator or form reading that
+        applies, whether the body is read as JSON; a 415 when the operation does not take it. Worked out once per
+        header value (bounded: MEDIA_REMEMBERED), as clients send few. With no Content-Type, the first type the
+        operation takes."""
         mime_type, encoding = split_content_type(header)
         if mime_type is None:
             consumes = self.operation.consumes
             mime_type = consumes[0] if consumes else "application/octet-stream"
-        return mime_type, encoding or "utf-8"
+        if self.checks_media:
+            self._check_media(mime_type)
+        validator = self._json_validator(mime_type)
+        form = self._form_validators.get(base_type(mime_type)) if mime_type and self._form_validators else None
+        media = (encoding or "utf-8", validator, form, validator is not None or (self.body_required and is_json(mime_type)))
+        if len(self._media) < MEDIA_REMEMBERED:
+            self._media[header] = media
+        return media
 
     def _json_validator(self, mime_type: str | None) -> Any:
         """The schema for a JSON body: its own media type's, else a wildcard's (`*/*` with a schema still
