@@ -79,3 +79,13 @@ def test_a_scalar_header_reads_as_its_style_decoder_reads_it(headers: list[tuple
     assert param.reader != param.read
     scope = {"headers": headers}
     assert _same(param.reader(RequestText(scope), frozenset(), False), param.read(RequestText(scope), frozenset(), False))
+
+
+@pytest.mark.parametrize("name", ["X-Id", "x-id", "Accept", "Größe", "x-\u00c0"])
+def test_a_header_is_found_among_the_pairs_case_blind_in_the_order_sent(name: str) -> None:
+    pairs = [(b"x-id", b"1"), (b"Accept", b"*/*"), (b"X-ID", b"2"), (b"gr\xd6\xdfe", b"3"), (b"GR\xf6\xdfE", b"4"),
+             (b"x-\xe0", b"5"), (b"x-\xc0", b"6"), (b"other", b"7")]
+    indexed: dict[str, list[str]] = {}  # what an index of every header (lowered as text) would give
+    for key, value in pairs:
+        indexed.setdefault(key.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+    assert RequestText({"headers": pairs}).header(name) == indexed.get(name.lower(), [])

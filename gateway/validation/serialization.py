@@ -310,7 +310,6 @@ class RequestText:
         self.scope = scope
         self._query: Pairs | None = None
         self._last: dict[str, str] | None = None
-        self._headers: dict[str, list[str]] | None = None
         self._cookies: Pairs | None = None
 
     def path(self, name: str) -> list[str]:
@@ -330,11 +329,15 @@ class RequestText:
         return self._last
 
     def header(self, name: str) -> list[str]:
-        if self._headers is None:
-            self._headers = {}
-            for key, value in self.scope["headers"]:
-                self._headers.setdefault(key.decode("latin-1").lower(), []).append(value.decode("latin-1"))
-        return self._headers.get(name.lower(), [])
+        """One header's lines, in the order sent (names compared case-blind). Found by one pass over the request's
+        pairs rather than an index of them all: an operation reads a header or two, a browser sends a dozen. An
+        ASCII name is compared as bytes (no header name with other bytes can equal it, lowered either way)."""
+        wanted = name.lower()
+        pairs = self.scope["headers"]
+        if wanted.isascii():
+            raw = wanted.encode()
+            return [value.decode("latin-1") for key, value in pairs if key.lower() == raw]
+        return [value.decode("latin-1") for key, value in pairs if key.decode("latin-1").lower() == wanted]
 
     def cookies(self) -> Pairs:
         if self._cookies is None:
