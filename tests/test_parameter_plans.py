@@ -20,6 +20,10 @@ def test_query_pairs_reads_every_query_as_parse_qsl_does() -> None:
     for _ in range(20000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14)))
         assert query_pairs(text) == parse_qsl(text, keep_blank_values=True), text
+    pieces = ["%", "C3", "A9", "E2", "82", "AC", "F0", "9F", "98", "ZZ", "2", "a", "é", "\xc3", "\x82", "\xff", "+", "=", "&"]
+    for _ in range(20000):  # escapes of partial and whole UTF-8 sequences beside characters of the text itself
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        assert query_pairs(text) == parse_qsl(text, keep_blank_values=True), text
 
 
 @pytest.mark.parametrize("query", ["", "limit=5", "limit=5&limit=7", "limit=", "limit", "limit=%35", "limit=+5",

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote_to_bytes
 
 from starlette.requests import cookie_parser
 
@@ -349,16 +349,17 @@ class RequestText:
 def query_pairs(text: str) -> Pairs:
     """A query's key/value pairs as `parse_qsl(text, keep_blank_values=True)` reads them (`+` a space, `%XX`
     UTF-8 with replacement, a key without `=` an empty value, empty pieces skipped), without its per-piece calls
-    for the many keys that hold neither `+` nor `%`."""
+    for the many keys that hold neither `+` nor `%`. A piece's escapes are decoded in one go (what `unquote` gives
+    run by run: a character of the text itself is whole UTF-8, so no run's bytes join the next's)."""
     pairs: Pairs = []
     for piece in text.split("&") if text else ():
         if not piece:
             continue
         name, _, value = piece.partition("=")
         if "+" in name or "%" in name:
-            name = unquote(name.replace("+", " "))
+            name = unquote_to_bytes(name.replace("+", " ")).decode("utf-8", "replace")
         if "+" in value or "%" in value:
-            value = unquote(value.replace("+", " "))
+            value = unquote_to_bytes(value.replace("+", " ")).decode("utf-8", "replace")
         pairs.append((name, value))
     return pairs
 
