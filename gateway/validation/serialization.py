@@ -592,8 +592,8 @@ def coerce_text(text: str, types: list[str]) -> Any:
     any number with a zero fractional part (`2`, `2.0`, `2e3`), as JSON Schema (draft 4 on) counts it."""
     number = _number(text) if ("integer" in types or "number" in types) else None
     for kind in types:
-        if kind == "integer" and number is not None and float(number).is_integer():
-            return int(number)
+        if kind == "integer" and number is not None and (type(number) is int or number.is_integer()):
+            return int(number)  # an int as it is (one beyond a float's range too: float() would raise)
         if kind == "number" and number is not None:
             return number
         if kind == "boolean" and text.lower() in _BOOLEANS:
