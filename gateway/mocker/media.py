@@ -68,6 +68,11 @@ def encode_json(value: Any) -> bytes:
     return _COMPACT.encode(value).encode()
 
 
+def json_text(value: Any) -> str:
+    """`value` as compact JSON text, non-ASCII characters as they are (a JSON body before it is encoded)."""
+    return _COMPACT.encode(value)
+
+
 def is_yaml(media: str) -> bool:
     """YAML by name: application/yaml, application/x-yaml, text/yaml, text/x-yaml or a `+yaml` type."""
     base = base_type(media)
