@@ -92,7 +92,8 @@ class _Parameter:
 
     def _query_scalar(self, sources: RequestText, claimed: frozenset[str], brackets: bool) -> Any:
         """`read` for a scalar query parameter: the last value its name was sent with, typed."""
-        raw = sources.last_in_query().get(self.name)
+        last = sources.last
+        raw = (sources.last_in_query() if last is None else last).get(self.name)
         return MISSING if raw is None else coerce_text(raw, self.text_types)
 
     def _header_scalar(self, sources: RequestText, claimed: frozenset[str], brackets: bool) -> Any:

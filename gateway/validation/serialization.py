@@ -309,7 +309,7 @@ class RequestText:
     def __init__(self, scope: dict[str, Any]) -> None:
         self.scope = scope
         self._query: Pairs | None = None
-        self._last: dict[str, str] | None = None
+        self.last: dict[str, str] | None = None  # last_in_query(), once made
         self._cookies: Pairs | None = None
 
     def path(self, name: str) -> list[str]:
@@ -323,10 +323,11 @@ class RequestText:
         return self._query
 
     def last_in_query(self) -> dict[str, str]:
-        """Each query key's last value: what a scalar parameter reads (made once, for every parameter)."""
-        if self._last is None:
-            self._last = dict(self.query())
-        return self._last
+        """Each query key's last value: what a scalar parameter reads. Made on the first call and kept as `last`,
+        which later readers take without a call."""
+        if self.last is None:
+            self.last = dict(self.query())
+        return self.last
 
     def header(self, name: str) -> list[str]:
         """One header's lines, in the order sent (names compared case-blind). Found by one pass over the request's
