@@ -142,6 +142,8 @@ def problem_line(problem: Problem) -> str:
 
 def _merged(documented: Iterable[tuple[str, str]], own: dict[str, str]) -> list[tuple[str, str]]:
     """The documented headers, with the refusal's real values (Retry-After, WWW-Authenticate...) winning."""
+    if not own:  # most refusals (a 400, a 404) carry no headers of their own
+        return list(documented)
     taken = {name.lower() for name in own}
     return [*((k, v) for k, v in documented if k.lower() not in taken), *own.items()]
 
