@@ -228,8 +228,11 @@ class Lenient:
         self._active: Any = None if _builds_safely(schema) else self._first()(schema)
         self._fast_key = fast
         self._fast: Any = _UNCOMPILED if fast is not None else None
+        self.quick: Callable[[Any], bool] | None = None  # the compiled validator's own check, once made (`fast_accepts`)
 
     def iter_errors(self, value: Any) -> list[ValidationError]:
+        if self.quick is not None:  # compiled, and not cross-checked: what it refuses, the rules judge
+            return [] if fast_accepts(self, value) else self.rule_errors(value)
         if self._fast is not None and self._fast_accepts(value):
             if _CROSSCHECK:
                 self._crosscheck(value)
@@ -263,7 +266,7 @@ class Lenient:
                 if not self.chain:
                     raise
             self._active = self.chain.pop(0)(self.schema)  # `active` made `chain`
-            self._fast = None  # translated for the first dialect's reading: no longer this validator's
+            self._fast = self.quick = None  # translated for the first dialect's reading: no longer this validator's
 
     def _fast_accepts(self, value: Any) -> bool:
         if self._fast is _UNCOMPILED:
@@ -271,6 +274,8 @@ class Lenient:
             self._fast = compiled_schema.validator(self.schema, *self._fast_key)
             if self._fast is None:
                 return False
+            if not _CROSSCHECK:  # a cross-checked verdict goes through iter_errors every time
+                self.quick = self._fast.is_valid
         try:
             return bool(self._fast.is_valid(value))
         except Exception:  # a value Rust cannot hold (a lone surrogate): the rules judge it
@@ -319,11 +324,25 @@ def accepts(checker: Any, value: Any) -> bool:
         return False
 
 
-def schema_errors(validator: Any, value: Any, where: str, name: str) -> list[Error]:
-    """Every way `value` breaks the schema, each as {in, name, pointer, message}; a union's failure
-    is told by its most relevant branch."""
+def fast_accepts(validator: Lenient, value: Any) -> bool:
+    """Whether the validator's compiled fast path (once made) accepts `value`, asked with no Python frame between:
+    for callers that judge on every request. False sends the value to `schema_errors` (or `iter_errors`), which
+    judge it in full: the same verdict, one judge."""
+    quick = validator.quick
+    if quick is None:
+        return False
     try:
-        found = explain(validator.iter_errors(value))
+        return quick(value)
+    except Exception:  # a value Rust cannot hold (a lone surrogate): the rules judge it
+        return False
+
+
+def schema_errors(validator: Any, value: Any, where: str, name: str, fast_refused: bool = False) -> list[Error]:
+    """Every way `value` breaks the schema, each as {in, name, pointer, message}; a union's failure
+    is told by its most relevant branch. `fast_refused`: the caller's `fast_accepts` said no, so the rules
+    judge it at once (what `iter_errors` would do next)."""
+    try:
+        found = explain(validator.rule_errors(value) if fast_refused else validator.iter_errors(value))
     except JudgeDisagreement:
         raise
     except Exception as exc:

@@ -11,6 +11,7 @@ gw's problem+json stays.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -20,7 +21,7 @@ from ..core.media_types import is_json
 from ..core.problems import PROBLEM_JSON, Problem, failure_line
 from ..spec.load import Operation, Service
 from ..validation.serialization import declared_types
-from .media import encode, is_binary
+from .media import encode, encode_json, is_binary
 from .mocker import body_validator, concrete_media, generate_valid, response_headers, without_write_only
 from .negotiator import choose_media, find_example
 from .status_fields import (
@@ -73,16 +74,53 @@ def documented_refusal(exchange: Exchange, problem: Problem) -> Response | None:
     if key is None:
         return None
     definition = operation.responses.get(key) or {}
-    headers = _merged(response_headers(service, operation, definition), problem.headers)
+    headers = _merged(_declared_headers(service, operation, key, definition), problem.headers)
     content = definition.get("content") or {}
     if not content:  # documented without a body: its status and headers, and gw's account of the failure as body
         return Response(problem.status, [("content-type", PROBLEM_JSON), *headers], problem.body(exchange.path))
     media = _media(content, exchange.headers.get("accept"), operation)
-    entry = content.get(media) or {}
-    schema = entry.get("schema")
-    value = _value(service, operation, key, media, entry, _failure(problem, exchange.path), exchange)
-    headers.append(("content-type", concrete_media(media, value if value is not None else schema)))
-    return Response(problem.status, headers, encode(value, media, schema))
+    plan = _plan(service, operation, key, media, content.get(media) or {})
+    value = _value(service, operation, key, media, plan, _failure(problem, exchange.path), exchange)
+    headers.append(("content-type", plan.content_type or concrete_media(media, value if value is not None else plan.schema)))
+    return Response(problem.status, headers, encode_json(value) if plan.json else encode(value, media, plan.schema))
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What a documented refusal's body takes from the spec alone (its status key and media type), worked out at
+    the first refusal of its kind rather than on each: a flood of 400s or 429s costs no schema reading."""
+
+    schema: Any
+    checker: Any
+    example: tuple[bool, Any]  # find_example's (found, value)
+    binary: bool  # is_binary(media, schema), for a dict schema
+    json: bool  # is_json(media)
+    problem_like: bool  # gw's own problem details may fit the schema as they are
+    content_type: str  # the answer's Content-Type; "" for a media range (`*/*`: it depends on the body)
+
+
+def _plan(service: Service, operation: Operation, key: str, media: str, entry: dict[str, Any]) -> _Plan:
+    cache_key = ("refusal plan", key, media)
+    plan = operation.cache.get(cache_key)
+    if plan is None:
+        schema = entry.get("schema")
+        shaped = isinstance(schema, dict)
+        plan = operation.cache[cache_key] = _Plan(
+            schema, body_validator(service, operation, key, media), find_example(entry, None),
+            shaped and is_binary(media, schema), is_json(media), shaped and is_json(media) and problem_like(schema),
+            "" if "*" in media else concrete_media(media, None))
+    return plan
+
+
+def _declared_headers(service: Service, operation: Operation, key: str,
+                      definition: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The refusal's declared headers (generated from their seeds where they have no example: the same each
+    time), made at the first refusal with this status key."""
+    cache_key = ("refusal headers", key)
+    headers = operation.cache.get(cache_key)
+    if headers is None:
+        headers = operation.cache[cache_key] = tuple(response_headers(service, operation, definition))
+    return headers
 
 
 def documented_status(operation: Operation, status: int) -> str | None:
@@ -102,8 +140,10 @@ def problem_line(problem: Problem) -> str:
     return text if len(text) <= HEADER_LIMIT else text[:HEADER_LIMIT - 3] + "..."
 
 
-def _merged(documented: list[tuple[str, str]], own: dict[str, str]) -> list[tuple[str, str]]:
+def _merged(documented: Iterable[tuple[str, str]], own: dict[str, str]) -> list[tuple[str, str]]:
     """The documented headers, with the refusal's real values (Retry-After, WWW-Authenticate...) winning."""
+    if not own:  # most refusals (a 400, a 404) carry no headers of their own
+        return list(documented)
     taken = {name.lower() for name in own}
     return [*((k, v) for k, v in documented if k.lower() not in taken), *own.items()]
 
@@ -125,23 +165,22 @@ def _failure(problem: Problem, instance: str) -> Failure:
                    tuple(problem.errors), own)
 
 
-def _value(service: Service, operation: Operation, key: str, media: str, entry: dict[str, Any], failure: Failure,
+def _value(service: Service, operation: Operation, key: str, media: str, plan: _Plan, failure: Failure,
            exchange: Exchange) -> Any:
     """The documented example (its status fields saying the real status), gw's own problem details where the
     schema takes them, else a body generated from the schema with the failure written into it."""
-    schema = entry.get("schema")
-    checker = body_validator(service, operation, key, media)
-    found, example = find_example(entry, None)
+    schema, checker = plan.schema, plan.checker
+    found, example = plan.example
     if found:  # as the mocker does: an example its own schema refuses is not sent
         stamped = _stamped_example(operation, key, media, failure.status, example, schema, checker)
         if stamped is not _UNFIT:
             return stamped
     own = failure.problem
     if not isinstance(schema, dict):
-        return own if is_json(media) else failure.detail
-    if is_binary(media, schema):
+        return own if plan.json else failure.detail
+    if plan.binary:
         return None
-    if is_json(media) and problem_like(schema) and passes(checker, own):
+    if plan.problem_like and passes(checker, own):
         return own
     cache_key = ("refusal", key, media, failure.slug)  # generated once per kind of refusal: a 429 flood costs no schema work
     value = operation.cache.get(cache_key)

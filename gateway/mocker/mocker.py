@@ -26,7 +26,7 @@ from .dynamic import dynamic_by_default
 from .exclusive import exclusive, exclusive_checker
 from .generator import Options, generate
 from .media import content_type, encode, is_binary
-from .negotiator import Preferences, choose_media, choose_status, find_example, parse_prefer, status_number
+from .negotiator import NO_PREFERENCES, Preferences, choose_media, choose_status, find_example, parse_prefer, status_number
 from .status_fields import stamp_status
 from .streams import (
     EventStream,
@@ -72,9 +72,10 @@ class Mocker:
         operation, service = exchange.operation, exchange.service
         assert operation is not None and service is not None
         headers = exchange.headers
-        prefs = parse_prefer(headers.get("prefer"))
+        prefer = headers.get("prefer")
+        prefs = parse_prefer(prefer) if prefer else NO_PREFERENCES
         if service.name in self.dynamic:
-            prefs = dynamic_by_default(prefs, headers.get("prefer"))
+            prefs = dynamic_by_default(prefs, prefer)
         accept = headers.get("accept")
         if streamed_media(operation):  # `"stream": true` in the body, as OpenAI-style APIs read it
             accept = await streamed_accept(exchange) or accept

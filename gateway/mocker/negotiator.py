@@ -95,8 +95,10 @@ def choose_media(content: dict[str, Any], accept: str | None, operation: Operati
     type, as Prism does. 406 only when no declared type is acceptable."""
     if not content:
         return None
+    if not accept or accept == "*/*":  # what most clients send: every type fits alike, the first wins
+        return next(iter(content))
     offered = list(content)
-    ranges = _accept_ranges(accept or "")
+    ranges = _accept_ranges(accept)
     if not ranges:
         return offered[0]
     best: tuple[float, tuple[int, int], int, int] | None = None

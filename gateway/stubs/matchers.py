@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ..core.json_once import JsonOnce
-from ..settings.config import mount_prefix
 from .format import Stub
 from .scenarios import STARTED
 
@@ -44,9 +43,8 @@ class RequestView:
     def below(cls, base_path: str, method: str, path: str, query_string: bytes, raw_headers: Iterable[tuple[bytes, bytes]],
               body: bytes = b"", parsed: JsonOnce | None = None) -> RequestView:
         """A request (live, or journaled) as the stubs of the service at `base_path` see it: its path below it."""
-        base = mount_prefix(base_path)
-        if path.startswith(base):
-            path = path[len(base):]
+        if base_path != "/" and path.startswith(base_path):  # a service mounted at `/` has no prefix (mount_prefix)
+            path = path[len(base_path):]
         return cls(method, path or "/", body=body, parsed=parsed, query_string=query_string, raw_headers=raw_headers)
 
     @property

@@ -81,5 +81,6 @@ def near_miss_header(lines: list[str]) -> str:
     text = " | ".join(lines)
     if not text.isascii():
         text = text.encode("ascii", "replace").decode()
-    text = text.replace("\r", " ").replace("\n", " ")
+    if "\r" in text or "\n" in text:
+        text = text.replace("\r", " ").replace("\n", " ")
     return text if len(text) <= HEADER_LIMIT else text[: HEADER_LIMIT - 3] + "..."

@@ -16,7 +16,7 @@ the stub author sees.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -118,6 +118,12 @@ class Sandbox(ImmutableSandboxedEnvironment):
     def __init__(self) -> None:
         super().__init__(autoescape=False, undefined=ChainableUndefined, keep_trailing_newline=True)
         self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        """A template's globals as one plain dict, the environment's overlaid by its own. Jinja's ChainMap is copied
+        key by key in Python into every render's context (~20 calls a templated string); gw sets the environment's
+        globals once, before any template compiles (templates.environment), so a copy made now misses nothing."""
+        return {**self.globals, **(d or {})}
 
     @staticmethod
     @trusted

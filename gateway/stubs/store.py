@@ -30,6 +30,9 @@ def stub_operation(stub: Stub, service: Service) -> Operation | None:
     return next((op for op in service.operations.values() if op.method == stub.method), None)
 SUFFIXES = (".yaml", ".yml", ".json")
 NEAR_MISSES = 3
+# up to this many candidates, every miss is worded as it is judged (a reason is one f-string): cheaper than judging
+# the nearest ones again to word them, as a lookup among many does
+WORDED_AS_JUDGED = 8
 
 
 @dataclass(slots=True)
@@ -48,6 +51,7 @@ class Candidates(NamedTuple):
     scenarios: frozenset[str]  # the scenarios they take part in: a request reads its states only for these
     exact: dict[tuple[str, str], list[Stub]]  # those with an exact path, by (method, path): a request can match only its own
     loose: list[Stub]  # those with a regex or no path: any request may match them
+    few: bool  # WORDED_AS_JUDGED or fewer: each miss is worded as it is judged (`lookup`)
 
     @classmethod
     def of(cls, stubs: list[Stub]) -> Candidates:
@@ -56,7 +60,7 @@ class Candidates(NamedTuple):
             if isinstance(stub.path, str):
                 exact.setdefault((stub.method, stub.path), []).append(stub)
         return cls(stubs, frozenset(s.scenario.name for s in stubs if s.scenario is not None), exact,
-                   [s for s in stubs if not isinstance(s.path, str)])
+                   [s for s in stubs if not isinstance(s.path, str)], len(stubs) <= WORDED_AS_JUDGED)
 
 
 @dataclass(slots=True)
@@ -184,7 +188,7 @@ class StubStore:
         none matched, for the near misses."""
         index = self.for_operation(service, operation) if candidates is None else candidates
         key = (request.method, request.path)
-        explain = len(index.stubs) <= NEAR_MISSES  # few stubs: each miss is reported, so worded as it is judged
+        explain = index.few  # few stubs: each miss worded as it is judged; among many, only the nearest, after
         best: tuple[int, int] | None = None
         chosen: Stub | None = None
         misses: list[tuple[float, Stub, Verdict]] = []

@@ -33,6 +33,7 @@ from typing import Any
 import yaml
 from jinja2 import TemplateSyntaxError, Undefined, nodes
 
+from ..mocker.media import json_text
 from .errors import StubError
 from .helpers import HELPERS
 from .sandbox import Budget, Sandbox, SecurityError, restore, spending
@@ -105,7 +106,7 @@ class AnswerTemplate:
             if self.body is None:
                 return headers, None
             value = _fill(self.body, variables)
-            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False) if self.structured else str(value)
+            text = json_text(value) if self.structured else str(value)
             if len(text) > limit.max_output:
                 raise RenderError("response.body", f"{len(text)} characters: beyond templates.max_output "
                                                    f"({limit.max_output})")
@@ -144,10 +145,14 @@ class _Compiler:
         self.pieces = 0
 
     def tree(self, value: Any, place: str, keys: tuple[Any, ...]) -> Any:
+        """The body with Pieces where strings are templated; a dict or list holding some is a _Dict / _List (what
+        `_fill` walks), one holding none stays as it is (rendered as it is, never walked per request)."""
         if isinstance(value, dict):
-            return {k: self.tree(v, f"{place}.{k}", (*keys, k)) for k, v in value.items()}
+            found = {k: self.tree(v, f"{place}.{k}", (*keys, k)) for k, v in value.items()}
+            return _Dict(found) if any(type(v) in _TEMPLATED for v in found.values()) else found
         if isinstance(value, list):
-            return [self.tree(v, f"{place}[{i}]", (*keys, i)) for i, v in enumerate(value)]
+            items = [self.tree(v, f"{place}[{i}]", (*keys, i)) for i, v in enumerate(value)]
+            return _List(items) if any(type(v) in _TEMPLATED for v in items) else items
         return self.piece(value, place, keys) if isinstance(value, str) else value
 
     def piece(self, value: str, place: str, keys: tuple[Any, ...], typed: bool = True) -> Any:
@@ -189,13 +194,26 @@ def _refuse_private_names(tree: nodes.Template) -> None:
                                       node.lineno)
 
 
+class _Dict(dict[str, Any]):
+    """A body object holding templated strings (at any depth)."""
+
+
+class _List(list[Any]):
+    """A body array holding templated strings (at any depth)."""
+
+
+_TEMPLATED = frozenset({Piece, _Dict, _List})
+
+
 def _fill(value: Any, variables: dict[str, Any]) -> Any:
-    if isinstance(value, Piece):
+    """The body rendered: each Piece's value in its place; what holds none is taken as it is."""
+    kind = type(value)
+    if kind is Piece:
         return value.render(variables)
-    if isinstance(value, dict):
-        return {k: _fill(v, variables) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_fill(v, variables) for v in value]
+    if kind is _Dict:
+        return {k: _fill(v, variables) if type(v) in _TEMPLATED else v for k, v in value.items()}
+    if kind is _List:
+        return [_fill(v, variables) if type(v) in _TEMPLATED else v for v in value]
     return value
 
 

@@ -8,13 +8,14 @@ Schema 2020-12. Form bodies are parsed by Starlette's public parsers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl  # form bodies
 
 from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartParser
 
-from ..contract.judge import accepts, compile_schema, schema_errors
+from ..contract.judge import accepts, compile_schema, fast_accepts, schema_errors
 from ..core.exchange import PARAMETERS, READ_BODY
 from ..core.json_once import JsonOnce
 from ..core.media_types import base_type, is_json
@@ -27,8 +28,10 @@ from .serialization import (
     coerce_text,
     declared_types,
     decode_form,
+    decode_header,
     decode_parameter,
     names_json,
+    route_key,
     style_of,
     text_readings,
     text_types,
@@ -45,8 +48,8 @@ __all__ = ["OperationValidator", "parse_form", "split_content_type"]
 class _Parameter:
     """One declared parameter: where it lives, how it is serialized, its schema and validator."""
 
-    __slots__ = ("allow_empty", "name", "nullable", "required", "schema", "several_scalars", "shapes", "style",
-                 "text_types", "validator", "where")
+    __slots__ = ("allow_empty", "name", "nullable", "reader", "required", "route_key", "schema", "several_scalars", "shapes",
+                 "style", "text_types", "validator", "where")
 
     def __init__(self, definition: dict[str, Any], openapi31: bool) -> None:
         self.name: str = definition["name"]
@@ -65,6 +68,38 @@ class _Parameter:
         clean = {k: v for k, v in schema.items() if k not in ("name", "in", "required", "description", "collectionFormat",
                                                                "allowEmptyValue")}
         self.validator = compile_schema(clean, openapi31, direction="parameter")
+        self.route_key = route_key(self.name)
+        self.reader = self._reader()
+
+    def _reader(self) -> Callable[[RequestText, frozenset[str], bool], Any]:
+        """How the request's value is found, chosen once: a plain scalar in the path (style simple), the query (any
+        style: a scalar is the key's last value) or a header straight from its place; the rest through decode_parameter."""
+        if self.shapes == ["scalar"] and not self.several_scalars:
+            if self.where == "path" and self.style.style == "simple":
+                return self._path_scalar
+            if self.where == "query":
+                return self._query_scalar
+            if self.where == "header":
+                return self._header_scalar
+        return self.read
+
+    def _path_scalar(self, sources: RequestText, claimed: frozenset[str], brackets: bool) -> Any:
+        """`read` for a scalar path parameter of style simple: its segment's text, typed."""
+        raw = sources.scope.get("path_params", _NONE).get(self.route_key)
+        if raw is None:
+            return MISSING
+        return coerce_text(raw, self.text_types) if type(raw) is str else typed(raw, self.schema)
+
+    def _query_scalar(self, sources: RequestText, claimed: frozenset[str], brackets: bool) -> Any:
+        """`read` for a scalar query parameter: the last value its name was sent with, typed."""
+        last = sources.last
+        raw = (sources.last_in_query() if last is None else last).get(self.name)
+        return MISSING if raw is None else coerce_text(raw, self.text_types)
+
+    def _header_scalar(self, sources: RequestText, claimed: frozenset[str], brackets: bool) -> Any:
+        """`read` for a scalar header: its lines as one value, typed."""
+        lines = sources.header(self.name)
+        return coerce_text(decode_header(lines, "scalar", self.style), self.text_types) if lines else MISSING
 
     def read(self, sources: RequestText, claimed: frozenset[str], brackets: bool) -> Any:
         """The request's value for this parameter, decoded as its style says and typed as its schema
@@ -93,6 +128,7 @@ class _Parameter:
 
 
 MISSING = object()  # a parameter the request does not carry
+_NONE: dict[str, Any] = {}
 
 
 def _parameter_schema(definition: dict[str, Any]) -> dict[str, Any]:
@@ -108,6 +144,7 @@ def _parameter_schema(definition: dict[str, Any]) -> dict[str, Any]:
 
 
 _WILDCARDS = ("*/*", "application/*")
+_Media = tuple[str, Any, Any, bool]  # (charset, JSON validator, form reading, body read as JSON)
 
 
 class OperationValidator:
@@ -145,7 +182,9 @@ class OperationValidator:
         # worked out here, not per request: whether the Content-Type is checked against what the operation takes
         self.checks_media = bool(operation.consumes and (self._json_validators or self._form_validators
                                                          or self.body_required))
-        self._media_taken: set[str] = set()  # Content-Types already found acceptable (bounded: MEDIA_REMEMBERED)
+        self._media: dict[str | None, _Media] = {}  # Content-Type header -> what it means here (`_media_for`)
+        declared = {str(code) for code in (operation.responses or {})}
+        self.answers_422 = "422" in declared and "400" not in declared  # a bad body's refusal is a 422 (failure_status)
 
     def _checked_schema(self, media: str) -> dict[str, Any] | None:
         """The schema a body of `media` is checked against; None when it is not checked. A 3.x media type declared
@@ -161,15 +200,10 @@ class OperationValidator:
         if not self.expects_body:
             self.check_parameters(scope)
             return receive
-        errors = self.parameter_errors(scope)
-        mime_type, encoding = self._content_type(scope, exchange)
-        if self.checks_media and mime_type not in self._media_taken:
-            self._check_media(mime_type)  # 415 when the operation does not take it
-            if len(self._media_taken) < MEDIA_REMEMBERED:
-                self._media_taken.add(mime_type)
-        validator = self._json_validator(mime_type)
-        form = self._form_validators.get(base_type(mime_type)) if mime_type and self._form_validators else None
-        if validator is not None or (self.body_required and is_json(mime_type or "")):
+        errors = self.parameter_errors(scope) if self.parameters else []
+        header = exchange.headers.get("content-type") if exchange is not None else Headers(scope=scope).get("content-type")
+        encoding, validator, form, reads_json = self._media.get(header) or self._media_for(header)
+        if reads_json:
             body, receive = await _read_and_replay(receive)
             shared = exchange.request_json(body, encoding or "utf-8") if exchange is not None else None
             errors += self.body_errors(body, encoding, validator, shared)
@@ -196,14 +230,23 @@ class OperationValidator:
         if not self.operation.takes(mime_type):
             raise Problem(415, detail=f"Invalid Content-type ({mime_type}), expected {self.operation.consumes}")
 
-    def _content_type(self, scope: Any, exchange: Exchange | None) -> tuple[str, str]:
-        """The request's media type and charset; with no Content-Type, the first type the operation takes."""
-        header = exchange.headers.get("content-type") if exchange is not None else Headers(scope=scope).get("content-type")
+    def _media_for(self, header: str | None) -> _Media:
+        """What a Content-Type means for this operation's body: its charset, the JSON validator or form reading that
+        applies, whether the body is read as JSON; a 415 when the operation does not take it. Worked out once per
+        header value (bounded: MEDIA_REMEMBERED), as clients send few. With no Content-Type, the first type the
+        operation takes."""
         mime_type, encoding = split_content_type(header)
         if mime_type is None:
             consumes = self.operation.consumes
             mime_type = consumes[0] if consumes else "application/octet-stream"
-        return mime_type, encoding or "utf-8"
+        if self.checks_media:
+            self._check_media(mime_type)
+        validator = self._json_validator(mime_type)
+        form = self._form_validators.get(base_type(mime_type)) if mime_type and self._form_validators else None
+        media = (encoding or "utf-8", validator, form, validator is not None or (self.body_required and is_json(mime_type)))
+        if len(self._media) < MEDIA_REMEMBERED:
+            self._media[header] = media
+        return media
 
     def _json_validator(self, mime_type: str | None) -> Any:
         """The schema for a JSON body: its own media type's, else a wildcard's (`*/*` with a schema still
@@ -217,9 +260,10 @@ class OperationValidator:
 
     def failure_status(self, errors: list[Error]) -> int:
         """400, or 422 for a well-formed body the spec answers with 422 (and not 400)."""
-        declared = {str(code) for code in (self.operation.responses or {})}
+        if not self.answers_422:
+            return 400
         body_only = all(e["in"] == "body" and not e["message"].startswith("not valid JSON") for e in errors)
-        return 422 if body_only and "422" in declared and "400" not in declared else 400
+        return 422 if body_only else 400
 
     def parameter_errors(self, scope: Any) -> list[Error]:
         """Every parameter's failures; the decoded values go into the scope (`PARAMETERS`), for the mock to echo."""
@@ -230,7 +274,7 @@ class OperationValidator:
         decoded: dict[str, dict[str, Any]] = {}
         for param in self.parameters:
             try:
-                value = param.read(sources, self.claimed.get(param.where, frozenset()), self.brackets)
+                value = param.reader(sources, self.claimed.get(param.where, _NO_KEYS), self.brackets)
             except DecodeError as exc:
                 errors.append({"in": param.where, "name": param.name, "pointer": "", "message": str(exc)})
                 continue
@@ -244,7 +288,11 @@ class OperationValidator:
             decoded.setdefault(param.where, {})[param.name] = value
             if (param.nullable and _is_null(value)) or (param.allow_empty and value == ""):
                 continue
-            errors += schema_errors(param.validator, value, param.where, param.name)
+            validator = param.validator
+            if validator.quick is None:  # not compiled yet (or no exact translation): the judge's full path
+                errors += schema_errors(validator, value, param.where, param.name)
+            elif not fast_accepts(validator, value):
+                errors += schema_errors(validator, value, param.where, param.name, fast_refused=True)
         scope[PARAMETERS] = decoded
         return errors
 
@@ -275,13 +323,16 @@ class OperationValidator:
             return [{"in": "body", "name": "", "pointer": "", "message": f"not valid JSON: {exc}"}]
         if validator is None:
             return []
-        return schema_errors(validator, document, "body", "")
+        if validator.quick is None:
+            return schema_errors(validator, document, "body", "")
+        return [] if fast_accepts(validator, document) else schema_errors(validator, document, "body", "", fast_refused=True)
 
 
 MEDIA_REMEMBERED = 32  # per operation: Content-Types a client sends are few; a stranger one is checked each time
 _IGNORED_HEADERS = {"accept", "content-type", "authorization"}
 _FORM_MEDIA = ("application/x-www-form-urlencoded", "multipart/form-data")
 _LOCATIONS = ("path", "query", "header", "cookie")
+_NO_KEYS: frozenset[str] = frozenset()
 
 
 async def parse_form(body: bytes, scope: Any, schema: Any, encoding: dict[str, Any] | None = None,

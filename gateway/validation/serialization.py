@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_to_bytes
 
 from starlette.requests import cookie_parser
 
@@ -309,7 +309,7 @@ class RequestText:
     def __init__(self, scope: dict[str, Any]) -> None:
         self.scope = scope
         self._query: Pairs | None = None
-        self._headers: dict[str, list[str]] | None = None
+        self.last: dict[str, str] | None = None  # last_in_query(), once made
         self._cookies: Pairs | None = None
 
     def path(self, name: str) -> list[str]:
@@ -319,21 +319,50 @@ class RequestText:
 
     def query(self) -> Pairs:
         if self._query is None:
-            self._query = parse_qsl(self.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+            self._query = query_pairs(self.scope.get("query_string", b"").decode("latin-1"))
         return self._query
 
+    def last_in_query(self) -> dict[str, str]:
+        """Each query key's last value: what a scalar parameter reads. Made on the first call and kept as `last`,
+        which later readers take without a call."""
+        if self.last is None:
+            self.last = dict(self.query())
+        return self.last
+
     def header(self, name: str) -> list[str]:
-        if self._headers is None:
-            self._headers = {}
-            for key, value in self.scope["headers"]:
-                self._headers.setdefault(key.decode("latin-1").lower(), []).append(value.decode("latin-1"))
-        return self._headers.get(name.lower(), [])
+        """One header's lines, in the order sent (names compared case-blind). Found by one pass over the request's
+        pairs rather than an index of them all: an operation reads a header or two, a browser sends a dozen. An
+        ASCII name is compared as bytes (no header name with other bytes can equal it, lowered either way)."""
+        wanted = name.lower()
+        pairs = self.scope["headers"]
+        if wanted.isascii():
+            raw = wanted.encode()
+            return [value.decode("latin-1") for key, value in pairs if key.lower() == raw]
+        return [value.decode("latin-1") for key, value in pairs if key.decode("latin-1").lower() == wanted]
 
     def cookies(self) -> Pairs:
         if self._cookies is None:
             self._cookies = [pair for key, value in self.scope["headers"] if key.lower() == b"cookie"
                              for pair in cookie_pairs(value.decode("latin-1"))]
         return self._cookies
+
+
+def query_pairs(text: str) -> Pairs:
+    """A query's key/value pairs as `parse_qsl(text, keep_blank_values=True)` reads them (`+` a space, `%XX`
+    UTF-8 with replacement, a key without `=` an empty value, empty pieces skipped), without its per-piece calls
+    for the many keys that hold neither `+` nor `%`. A piece's escapes are decoded in one go (what `unquote` gives
+    run by run: a character of the text itself is whole UTF-8, so no run's bytes join the next's)."""
+    pairs: Pairs = []
+    for piece in text.split("&") if text else ():
+        if not piece:
+            continue
+        name, _, value = piece.partition("=")
+        if "+" in name or "%" in name:
+            name = unquote_to_bytes(name.replace("+", " ")).decode("utf-8", "replace")
+        if "+" in value or "%" in value:
+            value = unquote_to_bytes(value.replace("+", " ")).decode("utf-8", "replace")
+        pairs.append((name, value))
+    return pairs
 
 
 @lru_cache(maxsize=4096)
@@ -564,8 +593,8 @@ def coerce_text(text: str, types: list[str]) -> Any:
     any number with a zero fractional part (`2`, `2.0`, `2e3`), as JSON Schema (draft 4 on) counts it."""
     number = _number(text) if ("integer" in types or "number" in types) else None
     for kind in types:
-        if kind == "integer" and number is not None and float(number).is_integer():
-            return int(number)
+        if kind == "integer" and number is not None and (type(number) is int or number.is_integer()):
+            return int(number)  # an int as it is (one beyond a float's range too: float() would raise)
         if kind == "number" and number is not None:
             return number
         if kind == "boolean" and text.lower() in _BOOLEANS:
@@ -579,7 +608,7 @@ def _number(text: str) -> int | float | None:
     """`5` as an int, `5.0`, `5e0` and `5.5` as floats; None for text that is no (finite) number."""
     if not _NUMBER.fullmatch(text):
         return None
-    if "." not in text and "e" not in text.lower():
+    if "." not in text and "e" not in text and "E" not in text:
         try:
             return int(text)
         except ValueError:  # more digits than Python converts (sys.int_info.str_digits_check_threshold)
