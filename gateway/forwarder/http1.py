@@ -150,6 +150,11 @@ class Connection(asyncio.Protocol):
 
     # -- httptools' callbacks, filling in the answer being read (raising InvalidAnswer refuses it) --------------------
 
+    def on_message_begin(self) -> None:
+        answer = self.answer
+        if answer is not None and answer.complete:  # a second answer begun in the read that ended the first: its bytes
+            answer.keep_alive = False  # stay in this connection's parser, so the connection never carries another request
+
     def on_header(self, name: bytes, value: bytes) -> None:
         answer = self.answer
         assert answer is not None
