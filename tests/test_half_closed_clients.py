@@ -121,3 +121,13 @@ def test_half_close_takes_close_or_answer() -> None:
     assert build_config({}, "test").server.half_close == "close"
     with pytest.raises(ConfigError, match=r"server.half_close: must be one of close, answer"):
         build_config({"server": {"half_close": "keep"}}, "test")
+
+
+@pytest.mark.parametrize("cut_short", [b"GET /echo/items/2 HT",
+                                       b"PUT /echo/items/2 HTTP/1.1\r\nHost: t\r\ncontent-length: 10\r\n\r\n{}"])
+def test_half_close_answer_answers_the_whole_requests_before_one_cut_short(served: Callable[[str], int],
+                                                                           cut_short: bytes) -> None:
+    received = half_closed(served("answer"), REQUEST % 1 + cut_short)
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")  # (its head may have gone out before the FIN: no `connection: close`)
+    assert body == b'{"item": 1}'  # the whole one, nothing for the one cut short, then the close (half_closed reads to it)

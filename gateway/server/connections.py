@@ -205,8 +205,11 @@ class GuardedHttpProtocol(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         """The client shut its sending side (FIN). `server.half_close: close` (the default): it has gone, the
         transport closes and the app hears so (as uvicorn and nginx have it). `answer`: the requests it sent whole
-        are answered, then the connection closes; a request cut short, or an idle connection, closes at once."""
-        if self.settings.half_close != "answer" or self._done or self._head_begun or self._body_open:
+        are answered, then the connection closes; a request cut short is never answered, and with nothing whole
+        before it (or on an idle connection) the connection closes at once."""
+        if self.settings.half_close != "answer" or self._done:
+            return None
+        if (self._head_begun or self._body_open) and not self._drop_cut_short():
             return None
         if self._state() == "idle" and not self.pipeline and not self._held:
             return None
@@ -215,6 +218,20 @@ class GuardedHttpProtocol(asyncio.Protocol):
         if newest is not None and not self._held:  # the last request: its answer says `connection: close` and ends it
             newest.framing.keep_alive = False
         return True  # the write side stays open
+
+    def _drop_cut_short(self) -> bool:
+        """The request the client's FIN cut short is dropped, its deadline stopped, so only the whole ones before it
+        are answered; False when it is the request under way (nothing whole to answer)."""
+        if self._body_open:
+            if not self.pipeline:
+                return False
+            self.pipeline.pop()  # queued behind the answers, never started
+            self._cancel_body_timer()
+            self._body_open = self._chunk_open = False
+        else:
+            self._cancel_head_timer()
+            self._head_begun = False
+        return True
 
     def data_received(self, data: bytes) -> None:
         if self._done:
