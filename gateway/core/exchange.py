@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import Headers, QueryParams
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from ..spec.load import Operation, Service
 
 Body = bytes | AsyncIterator[bytes]
+_NAME = itemgetter(0)  # a header pair's name
 ASGISend = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIReceive = Callable[[], Awaitable[dict[str, Any]]]
 CLIENT_IP = "gw.client_ip"  # scope key: the client address resolved through trusted proxies
@@ -39,11 +41,10 @@ class Response:
     _json: JsonOnce | None = field(default=None, init=False, repr=False, compare=False)  # body_json(): parsed once
 
     def header(self, name: str) -> str | None:
+        """The first value of header `name` (any case), lowered in one pass: every answer is asked a few."""
+        names = list(map(str.lower, map(_NAME, self.headers)))
         name = name.lower()
-        for key, value in self.headers:
-            if key.lower() == name:
-                return value
-        return None
+        return self.headers[names.index(name)][1] if name in names else None
 
     def set_header(self, name: str, value: str) -> None:
         lowered = name.lower()
@@ -83,17 +84,19 @@ class Response:
         body = self.body
         headers = []
         has_length = False
-        for pair in self.headers:  # one pass: every answer takes it
+        for pair in self.headers:  # one pass: every answer takes it (`in` and `[]`, not dict.get: no call per pair)
             try:
-                wire = _WIRE_PAIRS.get(pair)
+                constant = pair in _WIRE_PAIRS
             except TypeError:  # a pair given as a list
-                wire = None
-            if wire is None:
-                name = _WIRE_NAMES.get(pair[0]) or wire_name(pair[0])
-                if name == b"content-length":
-                    has_length = True
-                wire = (name, pair[1].encode("latin-1"))
-            headers.append(wire)
+                constant = False
+            if constant:
+                headers.append(_WIRE_PAIRS[pair])
+                continue
+            name = pair[0]
+            name = _WIRE_NAMES[name] if name in _WIRE_NAMES else wire_name(name)
+            if name == b"content-length":
+                has_length = True
+            headers.append((name, pair[1].encode("latin-1")))
         if isinstance(body, bytes) and self.status not in (204, 304) and self.status >= 200 and not has_length:
             headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
@@ -145,25 +148,44 @@ async def _maybe_await(value: Any) -> None:
 class RequestHeaders(Headers):
     """A request's headers, looked up by name through a table: a stub request asks for five to ten of them
     (request id, origin, prefer, accept, content-length...), and starlette's Headers scans and re-encodes the
-    whole list for each. Made when the exchange's headers are first read, table and all (`Exchange.headers`).
+    whole list for each. Made when the exchange's headers are first read (`Exchange.headers`): the table holds the
+    headers as the server gave them (ASGI's lower-case latin-1 names), and a value is decoded only when asked for.
     The first value of a repeated header wins, as there."""
 
     def __init__(self, scope: dict[str, Any]) -> None:
         super().__init__(scope=scope)
-        pairs: list[tuple[bytes, bytes]] = scope["headers"]  # the list Headers reads (made a list above)
-        self._first = {key.decode("latin-1"): value.decode("latin-1") for key, value in reversed(pairs)}
+        self._first: dict[bytes, bytes] = dict(reversed(scope["headers"]))  # the list Headers reads (made a list above)
 
     def __getitem__(self, key: str) -> str:
-        try:
-            return self._first[key.lower()]
-        except KeyError:
-            raise KeyError(key) from None
+        name = _ASKED[key] if key in _ASKED else _asked(key)
+        first = self._first
+        if name in first:
+            return first[name].decode("latin-1")
+        raise KeyError(key)
 
     def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
-        return self._first.get(key.lower(), default)
+        name = _ASKED[key] if key in _ASKED else _asked(key)
+        first = self._first
+        return first[name].decode("latin-1") if name in first else default
 
     def __contains__(self, key: Any) -> bool:
-        return key.lower() in self._first
+        return (_ASKED[key] if key in _ASKED else _asked(key)) in self._first
+
+
+_ASKED: dict[str, bytes] = {}  # a header name as code asks for it (any case) -> as a request carries it
+_ASKED_KEPT = 1024  # names remembered; more are lowered and encoded each time
+_NO_SUCH_NAME = b"\n"  # what a name latin-1 cannot hold is looked up as: no header's name holds a line break
+
+
+def _asked(key: str) -> bytes:
+    """A header name as ASGI gives it (lower case, latin-1 bytes), remembered for the next request that asks."""
+    try:
+        name = key.lower().encode("latin-1")
+    except UnicodeEncodeError:
+        name = _NO_SUCH_NAME
+    if len(_ASKED) < _ASKED_KEPT:
+        _ASKED[key] = name
+    return name
 
 
 class _made_on_first_use:  # a decorator, named as functools.cached_property is
@@ -251,7 +273,12 @@ class Exchange:
     @property
     def client_ip(self) -> str:
         """The client: the peer, or who trusted proxies say it is (steps/client_address.py)."""
-        return self.scope.get(CLIENT_IP) or self.peer_ip
+        scope = self.scope
+        resolved = scope.get(CLIENT_IP)
+        if resolved:
+            return resolved
+        client = scope.get("client")  # the peer (peer_ip), read here: every access line and journal entry asks
+        return client[0] if client else ""
 
     @property
     def body_if_read(self) -> bytes | None:
