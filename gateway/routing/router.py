@@ -69,7 +69,9 @@ class Router:
             by_path.setdefault(operation.path, {})[operation.method] = operation_id
         return [(template, by_path[declared]) for template, declared in route_order(by_path)]
 
-    async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
+    def __call__(self, exchange: Exchange, call_next: Next) -> Awaitable[Response]:
+        """Routed and checked here (a problem raised on failure); the rest's awaitable handed on: no frame of the
+        router's own in the request's walk, unless a policy applies to the operation."""
         scope = dict(exchange.scope)
         path = routing_path(scope)
         if path in self.mounts:
@@ -97,13 +99,8 @@ class Router:
         except KeyError:
             gate = self._gate(operation_id, target[0], operation)
         if gate is None:  # no policy applies to this operation: checked at once
-            return await _checked(exchange, scope, validator, call_next)
-        # what `_validated` needs once the policies let the request through; never left behind (it holds the body)
-        exchange.notes[_ROUTED] = (scope, validator, call_next)
-        try:
-            return await gate(exchange)
-        finally:
-            exchange.notes.pop(_ROUTED, None)
+            return _checked(exchange, scope, validator, call_next)
+        return _gated(gate, exchange, (scope, validator, call_next))
 
     def _gate(self, operation_id: str, service: Service, operation: Operation) -> Next | None:
         """The steps of the policies that apply to the operation chained once, the validator last; None when none do."""
@@ -116,6 +113,16 @@ class Router:
         """After the policies: the routed request checked, then the rest of the walk."""
         scope, validator, call_next = exchange.notes.pop(_ROUTED)
         return _checked(exchange, scope, validator, call_next)
+
+
+async def _gated(gate: Next, exchange: Exchange, routed: tuple[dict[str, Any], OperationValidator, Next]) -> Response:
+    """The operation's policies, then `Router._validated`: what it needs rides in the notes, never left behind there
+    (it holds the body)."""
+    exchange.notes[_ROUTED] = routed
+    try:
+        return await gate(exchange)
+    finally:
+        exchange.notes.pop(_ROUTED, None)
 
 
 def _checked(exchange: Exchange, scope: dict[str, Any], validator: OperationValidator, call_next: Next) -> Awaitable[Response]:
