@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import Headers, QueryParams
@@ -18,7 +17,6 @@ if TYPE_CHECKING:
     from ..spec.load import Operation, Service
 
 Body = bytes | AsyncIterator[bytes]
-_NAME = itemgetter(0)  # a header pair's name
 ASGISend = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIReceive = Callable[[], Awaitable[dict[str, Any]]]
 CLIENT_IP = "gw.client_ip"  # scope key: the client address resolved through trusted proxies
@@ -42,9 +40,11 @@ class Response:
 
     def header(self, name: str) -> str | None:
         """The first value of header `name` (any case), lowered in one pass: every answer is asked a few."""
-        names = list(map(str.lower, map(_NAME, self.headers)))
         name = name.lower()
-        return self.headers[names.index(name)][1] if name in names else None
+        for key, value in self.headers:
+            if key.lower() == name:
+                return value
+        return None
 
     def set_header(self, name: str, value: str) -> None:
         lowered = name.lower()
@@ -84,19 +84,17 @@ class Response:
         body = self.body
         headers = []
         has_length = False
-        for pair in self.headers:  # one pass: every answer takes it (`in` and `[]`, not dict.get: no call per pair)
+        for pair in self.headers:  # one pass: every answer takes it
             try:
-                constant = pair in _WIRE_PAIRS
+                wire = _WIRE_PAIRS.get(pair)
             except TypeError:  # a pair given as a list
-                constant = False
-            if constant:
-                headers.append(_WIRE_PAIRS[pair])
-                continue
-            name = pair[0]
-            name = _WIRE_NAMES[name] if name in _WIRE_NAMES else wire_name(name)
-            if name == b"content-length":
-                has_length = True
-            headers.append((name, pair[1].encode("latin-1")))
+                wire = None
+            if wire is None:
+                name = _WIRE_NAMES.get(pair[0]) or wire_name(pair[0])
+                if name == b"content-length":
+                    has_length = True
+                wire = (name, pair[1].encode("latin-1"))
+            headers.append(wire)
         if isinstance(body, bytes) and self.status not in (204, 304) and self.status >= 200 and not has_length:
             headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": self.status, "headers": headers})

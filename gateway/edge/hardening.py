@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 from collections.abc import Callable, Iterable
-from operator import itemgetter
 from urllib.parse import urlsplit
 
 from ..core.exchange import UPSTREAM_SOURCES, Exchange, Response, constant_headers
@@ -120,13 +119,13 @@ class SecurityHeaders:
         if exchange.source in UPSTREAM_SOURCES and "problem" not in exchange.notes:
             return response
         headers = response.headers
-        if _SECURITY_NAMES.isdisjoint(map(str.lower, map(_NAME, headers))):
-            headers.extend(SECURITY_HEADERS)  # the common case: none of them set yet, all four go on
-            return response
-        present = {name.lower() for name, _ in headers}  # one is set already (a stub file's own): only the missing go on
-        headers.extend((name, value) for name, value in SECURITY_HEADERS if name.lower() not in present)
+        for name, _ in headers:
+            if name.lower() in _SECURITY_NAMES:  # one is set already (a stub file's own): only the missing ones go on
+                present = {name.lower() for name, _ in headers}
+                headers.extend((name, value) for name, value in SECURITY_HEADERS if name.lower() not in present)
+                return response
+        headers.extend(SECURITY_HEADERS)  # the common case: none of them set yet, all four go on
         return response
 
 
 _SECURITY_NAMES = frozenset(name.lower() for name, _ in SECURITY_HEADERS)
-_NAME = itemgetter(0)  # a header pair's name

@@ -207,7 +207,9 @@ class GatewayMetrics:
         else:
             labels = (exchange.service.name if exchange.service is not None else "", "", exchange.mode, status,
                       exchange.source)
-        series = self._series[labels] if labels in self._series else self._bind(labels)
+        series = self._series.get(labels)
+        if series is None:
+            series = self._bind(labels)
         series.requests.inc()
         series.duration.observe(seconds)
         if exchange.notes:
