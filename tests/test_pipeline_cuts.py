@@ -1,6 +1,6 @@
 """What the shared pipeline's cuts (session 9) decided: policies are asked once per operation for the step it needs
-(an operation none applies to never calls one), request headers are read from the server's own pairs in any case,
-and an answer's headers are read in any case in one pass, the security headers' check too."""
+(an operation none applies to never calls one) and request headers are read from the server's own pairs in any
+case; an answer's headers and the security headers' check read names in any case, as they always have."""
 
 from __future__ import annotations
 
