@@ -39,6 +39,7 @@ class Response:
     _json: JsonOnce | None = field(default=None, init=False, repr=False, compare=False)  # body_json(): parsed once
 
     def header(self, name: str) -> str | None:
+        """The first value of header `name` (any case), lowered in one pass: every answer is asked a few."""
         name = name.lower()
         for key, value in self.headers:
             if key.lower() == name:
@@ -145,25 +146,44 @@ async def _maybe_await(value: Any) -> None:
 class RequestHeaders(Headers):
     """A request's headers, looked up by name through a table: a stub request asks for five to ten of them
     (request id, origin, prefer, accept, content-length...), and starlette's Headers scans and re-encodes the
-    whole list for each. Made when the exchange's headers are first read, table and all (`Exchange.headers`).
+    whole list for each. Made when the exchange's headers are first read (`Exchange.headers`): the table holds the
+    headers as the server gave them (ASGI's lower-case latin-1 names), and a value is decoded only when asked for.
     The first value of a repeated header wins, as there."""
 
     def __init__(self, scope: dict[str, Any]) -> None:
         super().__init__(scope=scope)
-        pairs: list[tuple[bytes, bytes]] = scope["headers"]  # the list Headers reads (made a list above)
-        self._first = {key.decode("latin-1"): value.decode("latin-1") for key, value in reversed(pairs)}
+        self._first: dict[bytes, bytes] = dict(reversed(scope["headers"]))  # the list Headers reads (made a list above)
 
     def __getitem__(self, key: str) -> str:
-        try:
-            return self._first[key.lower()]
-        except KeyError:
-            raise KeyError(key) from None
+        name = _ASKED[key] if key in _ASKED else _asked(key)
+        first = self._first
+        if name in first:
+            return first[name].decode("latin-1")
+        raise KeyError(key)
 
     def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
-        return self._first.get(key.lower(), default)
+        name = _ASKED[key] if key in _ASKED else _asked(key)
+        first = self._first
+        return first[name].decode("latin-1") if name in first else default
 
     def __contains__(self, key: Any) -> bool:
-        return key.lower() in self._first
+        return (_ASKED[key] if key in _ASKED else _asked(key)) in self._first
+
+
+_ASKED: dict[str, bytes] = {}  # a header name as code asks for it (any case) -> as a request carries it
+_ASKED_KEPT = 1024  # names remembered; more are lowered and encoded each time
+_NO_SUCH_NAME = b"\n"  # what a name latin-1 cannot hold is looked up as: no header's name holds a line break
+
+
+def _asked(key: str) -> bytes:
+    """A header name as ASGI gives it (lower case, latin-1 bytes), remembered for the next request that asks."""
+    try:
+        name = key.lower().encode("latin-1")
+    except UnicodeEncodeError:
+        name = _NO_SUCH_NAME
+    if len(_ASKED) < _ASKED_KEPT:
+        _ASKED[key] = name
+    return name
 
 
 class _made_on_first_use:  # a decorator, named as functools.cached_property is
@@ -251,7 +271,12 @@ class Exchange:
     @property
     def client_ip(self) -> str:
         """The client: the peer, or who trusted proxies say it is (steps/client_address.py)."""
-        return self.scope.get(CLIENT_IP) or self.peer_ip
+        scope = self.scope
+        resolved = scope.get(CLIENT_IP)
+        if resolved:
+            return resolved
+        client = scope.get("client")  # the peer (peer_ip), read here: every access line and journal entry asks
+        return client[0] if client else ""
 
     @property
     def body_if_read(self) -> bytes | None:

@@ -25,7 +25,7 @@ class OwnPaths:
 
     def __call__(self, exchange: Exchange, call_next: Next) -> Awaitable[Response]:
         """A branch only: the awaitable of the way taken (no frame of its own in a request's walk)."""
-        path = exchange.path
+        path = exchange.scope["path"]
         if path != OWN_ROOT and not path.startswith(OWN_PREFIX):
             return call_next(exchange)
         return Pipeline(self.steps, call_next).handler(exchange)  # chained per request: the gateway's own pages only

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -116,13 +116,11 @@ class Journal:
         self.entries: deque[Entry] = deque(maxlen=self.size)
         self._cursors = itertools.count(1)
         self.cursor = 0  # the last number handed out
+        self.add: Callable[[Entry], None] = self.entries.append  # an exchange's one write: the deque's own append
 
     def next_cursor(self) -> int:
         self.cursor = next(self._cursors)
         return self.cursor
-
-    def add(self, entry: Entry) -> None:
-        self.entries.append(entry)
 
     def clear(self) -> None:
         self.entries.clear()

@@ -1,19 +1,20 @@
-"""Authenticate: the policy step that admits a caller to the routed operation, or answers 401/403.
+"""Authenticate: the policy that admits a caller to the routed operation, or answers 401/403.
 
 It runs once the operation is known and before its request is validated (a caller without a
-token hears so before any word about its body). Each operation's plan is worked out on its first
-request and kept, so the hot path is a dict lookup plus the credential check itself.
+token hears so before any word about its body). The router asks it once per operation, on that
+operation's first request, for the step that operation needs: none for an operation open to all (its
+requests never call this policy at all), else the credential check of the operation's plan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from functools import partial
 
 from ..auth.requirements import Plan
 from ..auth.setup import Auth
 from ..core.exchange import Exchange, Response
-from ..core.pipeline import Next
-from ..spec.load import Operation
+from ..core.pipeline import Next, Step
+from ..spec.load import Operation, Service
 
 
 class Authenticate:
@@ -21,25 +22,13 @@ class Authenticate:
 
     def __init__(self, auth: Auth) -> None:
         self.auth = auth
-        self._plans: dict[int, tuple[Operation, Plan | None]] = {}
 
-    def __call__(self, exchange: Exchange, call_next: Next) -> Awaitable[Response]:
-        """An operation open to all (no plan) hands on the rest's awaitable: no frame of this step's own."""
-        known = self._plans.get(id(exchange.operation))
-        plan = known[1] if known is not None and known[0] is exchange.operation else self._plan(exchange)
-        if plan is None:
-            return call_next(exchange)
-        return self._admitted(plan, exchange, call_next)
-
-    @staticmethod
-    async def _admitted(plan: Plan, exchange: Exchange, call_next: Next) -> Response:
-        exchange.identity = await plan.admit(exchange)
-        return await call_next(exchange)
-
-    def _plan(self, exchange: Exchange) -> Plan | None:
-        """The operation's plan, worked out on its first request and kept."""
-        operation, service = exchange.operation, exchange.service
-        assert operation is not None and service is not None
+    def for_operation(self, service: Service, operation: Operation) -> Step | None:
+        """The operation's check, its plan bound; None when the operation is open to all."""
         plan = self.auth.plan_for(service, operation)
-        self._plans[id(operation)] = (operation, plan)
-        return plan
+        return None if plan is None else partial(_admitted, plan)
+
+
+async def _admitted(plan: Plan, exchange: Exchange, call_next: Next) -> Response:
+    exchange.identity = await plan.admit(exchange)
+    return await call_next(exchange)

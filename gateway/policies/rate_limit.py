@@ -18,14 +18,16 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 
 from ..core.exchange import Exchange, Response
-from ..core.pipeline import Next
+from ..core.pipeline import Next, Step
 from ..core.problems import Problem
 from ..core.wording import counted
 from ..runtime.shared_state import Allowance, SharedState, StateUnavailable
 from ..settings.config import GatewayConfig, ServiceConfig
 from ..settings.policy_settings import RateLimitSettings
+from ..spec.load import Operation, Service
 
 log = logging.getLogger("gw.rate_limit")
 
@@ -90,28 +92,22 @@ def client_key(limit: Limit, exchange: Exchange) -> str:
 
 
 class RateLimit:
-    """Pipeline step (a policy): count the request, add the RateLimit-* headers, refuse with 429 over it."""
+    """A policy: per limited operation, a step that counts the request, adds the RateLimit-* headers, refuses with
+    429 over it."""
 
     def __init__(self, levels: RateLimitLevels, state: SharedState) -> None:
         self.levels = levels
         self.state = state
-        self.limits: dict[tuple[str, str], Limit | None] = {}  # filled on first use: one lookup per request after
         self._warned_at = -math.inf
         self._degraded = False
 
-    def _limit(self, service: str, operation: str) -> Limit | None:
-        key = (service, operation)
-        try:
-            return self.limits[key]
-        except KeyError:
-            found = self.limits[key] = limit_for(self.levels, service, operation)
-            return found
+    def for_operation(self, service: Service, operation: Operation) -> Step | None:
+        """The operation's count, its effective limit bound (asked once per operation, on its first request, by the
+        router); None when no level limits it: its requests never call this policy."""
+        limit = limit_for(self.levels, service.name, operation.key)
+        return None if limit is None else partial(self._limited, limit)
 
-    async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
-        operation = exchange.operation
-        limit = self._limit(operation.service, operation.key) if operation is not None else None
-        if limit is None:
-            return await call_next(exchange)
+    async def _limited(self, limit: Limit, exchange: Exchange, call_next: Next) -> Response:
         allowance = await self._take(limit, exchange)
         if allowance is None:
             return await call_next(exchange)

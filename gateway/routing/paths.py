@@ -55,6 +55,6 @@ def decode(routed: str) -> str:
 def as_declared(path: str, template: str) -> str:
     """The routed path with its trailing slash as the operation's path template has it, so a stray
     slash changes nothing downstream (stub matching, generated data seeded by the path)."""
-    if path not in ("", "/") and path.endswith("/") != template.endswith("/"):
+    if path not in ("", "/") and (path[-1] == "/") != (template[-1:] == "/"):
         return slash_twin(path) or path
     return path

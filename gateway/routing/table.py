@@ -101,24 +101,6 @@ class _Mount:
         for template, operations in routes:
             self.buckets.setdefault(template.count("/"), _Bucket()).add(_Route(template, operations))
 
-    def find(self, path: str, method: str, base_path: str) -> Routed:
-        bucket = self.buckets.get(path.count("/"))
-        if bucket is None:
-            return Routed(None, {}, base_path)
-        partial: _Route | None = None
-        for entry in bucket.by_first.get(path.split("/", 2)[1], bucket.generic):  # written out: every request walks it
-            match = (entry.pattern or entry.compiled()).fullmatch(path)
-            if match is None:
-                continue
-            operation = entry.operations.get(method)
-            if operation is not None:
-                params = dict(zip(entry.names, match.groups(), strict=True)) if entry.names else {}
-                return _routed((operation, params, base_path))
-            partial = partial or entry
-        if partial is not None:
-            raise MethodNotAllowed(partial.allow)
-        return Routed(None, {}, base_path)
-
 
 class RouteTable:
     """Every service's mount (longest prefix first) and its routes."""
@@ -132,10 +114,27 @@ class RouteTable:
 
     def find(self, path: str, method: str) -> Routed | None:
         """The operation for this routing path (see paths.py) and method; None when no service's mount holds the
-        path. Raises MethodNotAllowed."""
-        for start, prefix, mount in self.mounts:
-            if path.startswith(start):
-                return mount.find(path[len(prefix):], method, prefix)
+        path. Raises MethodNotAllowed. One function for the mount and its routes: every request walks it."""
+        for start, base_path, mount in self.mounts:
+            if not path.startswith(start):
+                continue
+            below = path[len(base_path):]
+            bucket = mount.buckets.get(below.count("/"))
+            if bucket is None:
+                return _routed((None, {}, base_path))
+            partial: _Route | None = None
+            for entry in bucket.by_first.get(below.split("/", 2)[1], bucket.generic):
+                match = (entry.pattern or entry.compiled()).fullmatch(below)
+                if match is None:
+                    continue
+                operation = entry.operations.get(method)
+                if operation is not None:
+                    params = dict(zip(entry.names, match.groups(), strict=True)) if entry.names else {}
+                    return _routed((operation, params, base_path))
+                partial = partial or entry
+            if partial is not None:
+                raise MethodNotAllowed(partial.allow)
+            return _routed((None, {}, base_path))
         return None
 
 
