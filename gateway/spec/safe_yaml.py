@@ -1,4 +1,4 @@
-"""YAML for specs: safe, string keys, dates left as strings, and no alias bombs.
+"""YAML for specs and stub files: safe, string keys, dates left as strings, and no alias bombs.
 
 A YAML alias is a pointer, so a few lines ("billion laughs") can stand for 10^9 nodes: cheap to
 parse, but everything that walks the document after (bundling, checks, JSON) would never end.
@@ -47,11 +47,6 @@ _Loader, _FastLoader = _spec_loader(yaml.SafeLoader), _spec_loader(_FastSafeLoad
 def load_yaml(text: str, limit: int = MAX_EXPANDED) -> Any:
     """The document in `text`; AliasBomb when its aliases expand it past `limit` nodes or loop."""
     return _parsed(text, _FastLoader, _Loader, limit)
-
-
-def safe_load(text: str, limit: int = MAX_EXPANDED) -> Any:
-    """`yaml.safe_load` (its keys and dates as they are), with the same alias-bomb check: for stub files."""
-    return _parsed(text, _FastSafeLoader, yaml.SafeLoader, limit)
 
 
 def _parsed(text: str, fast: Any, exact: Any, limit: int) -> Any:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..spec.safe_yaml import safe_load
+from ..spec.safe_yaml import load_yaml
 from .format import Stub, body_file_path
 from .persister import sync_folder
 
@@ -98,7 +98,7 @@ def _named_body(file: Path) -> Path | None:
 def _read(file: Path) -> Any:
     try:
         text = file.read_text(encoding="utf-8")
-        return json.loads(text) if file.suffix == ".json" else safe_load(text)
+        return json.loads(text) if file.suffix == ".json" else load_yaml(text)
     except Exception:  # a file that cannot be read names no body: it is simply not a stub here
         return None
 

@@ -34,7 +34,7 @@ import yaml
 
 from ..settings.chaos import ChaosSettings, check_chaos
 from ..settings.policy_settings import SettingsError
-from ..spec.safe_yaml import safe_load
+from ..spec.safe_yaml import load_yaml
 from .errors import StubError
 
 STUB_CHAOS_KEYS = ("delay", "fault")
@@ -76,7 +76,7 @@ def read_stub(file: Path, service: str) -> Stub:
     """Parse one stub file; a StubError names the file, the place and the reason."""
     try:
         text = file.read_text(encoding="utf-8")
-        data = json.loads(text) if file.suffix == ".json" else safe_load(text)  # refuses YAML alias bombs
+        data = json.loads(text) if file.suffix == ".json" else load_yaml(text)  # dates as written; refuses alias bombs
     except OSError as exc:
         raise StubError(str(file), "", exc.strerror or str(exc)) from None
     except RecursionError:
@@ -200,7 +200,16 @@ def _body_matcher(path: Any, value: Any, file: Path) -> Any:
         raise StubError(str(file), f"request.body.{path}", f"not a JSONPath (RFC 9535): {exc}") from None
     if isinstance(value, dict) and set(value) == {"regex"}:
         return {**_matcher(value, file, f"request.body.{path}"), "query": query}
+    _json_value(value, file, f"request.body.{path}")
     return {"equals": value, "query": query}
+
+
+def _json_value(value: Any, file: Path, place: str) -> str:
+    """`value` as JSON text; a value JSON cannot hold (YAML's !!binary or !!set) fails the load where it is written."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise StubError(str(file), place, f"not a JSON value: {exc}") from None
 
 
 def body_file_path(file: Path, response: dict[str, Any]) -> Path:
@@ -223,4 +232,4 @@ def _response_body(response: dict[str, Any], headers: dict[str, str], file: Path
     content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "application/json")
     if "json" not in content_type and "*" not in content_type:
         raise StubError(str(file), "response.body", f"structured body for {content_type}: write it as text")
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return _json_value(body, file, "response.body").encode()
