@@ -54,6 +54,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("gw.connections")
 log_server = logging.getLogger("uvicorn.error")  # uvicorn's name for a server's own warnings: gw's log setup formats them
 
+
+def _not_the_denial_false_alarm(record: logging.LogRecord) -> bool:
+    """uvicorn's websockets-sansio protocol logs this ERROR after every handshake the app refused with an HTTP answer
+    (the `websocket.http.response` extension: gw's 401/403/404/409 problem+json), which it sent correctly: it never
+    marks such a handshake complete (uvicorn PR #3138, open as of 0.54; its wsproto protocol does). Dropped, so a
+    refused token does not page whoever alerts on ERROR lines. gw answers every handshake it is handed."""
+    return record.msg != "ASGI callable returned without completing handshake."
+
+
+log_server.addFilter(_not_the_denial_false_alarm)
+
 LINGER = 2.0  # after a refusal, how long the client's remaining bytes are read and dropped before closing
 HEAD_SLACK = 64  # the method, the version and the line ends around the target and the header lines
 MAX_QUEUED = 16  # pipelined requests read ahead of the one being answered; past it the client's bytes wait unparsed
