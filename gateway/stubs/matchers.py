@@ -97,14 +97,15 @@ def judge(stub: Stub, request: RequestView, explain: bool = True) -> Verdict:
             failed += 1
             if explain:
                 reasons.append(f"scenario {scenario.name}: in state {current}, this stub answers in {scenario.state}")
-    if stub.path is not None:
+    path = stub.path
+    if path is not None:
         total += 1
-        if _text_matches(stub.path, request.path):
-            score += _weight(stub.path)
+        if path == request.path if type(path) is str else _text_matches(path, request.path):  # most paths are exact
+            score += 2 if type(path) is str else _weight(path)
         else:
             failed += 1
             if explain:
-                reasons.append(f"path: expected {_show(stub.path)}, got {request.path}")
+                reasons.append(f"path: expected {_quoted(path) if type(path) is str else _show(path)}, got {request.path}")
     if stub.query:
         query = request.query
         for name, expected in stub.query.items():

@@ -30,7 +30,15 @@ class Replay:
         candidates = self.store.for_operation(service.name, operation.key)
         if not candidates.stubs:
             return None
-        request = request_view(exchange, service.base_path, b"" if exchange.bodyless else await exchange.body())
+        scope = exchange.scope
+        method = scope["method"]
+        if method == "HEAD" and operation.method == "GET":
+            method = "GET"  # HEAD is answered by the GET operation: it gets the GET stub's answer (the edge drops the body)
+        # the request as stubs' matchers see it: the path below the service's base path, the query and headers parsed
+        # when a matcher reads them, and the body unless the request is `bodyless`
+        body = b"" if exchange.bodyless else await exchange.body()
+        request = RequestView.below(service.base_path, method, scope["path"], scope.get("query_string", b""),
+                                    scope["headers"], body, exchange.request_json(body) if body else None)
         named = candidates.scenarios
         session = session_of(exchange) if named else ""
         if named:
@@ -48,7 +56,7 @@ class Replay:
                                              f"{stub.scenario.next_state or stub.scenario.state}"
             return response
         if match.near_misses:  # the access log line and the x-gw-near-miss header carry them
-            exchange.notes["near_misses"] = [miss.line() for miss in match.near_misses]
+            exchange.notes["near_misses"] = match.lines
             exchange.notes["near_miss_detail"] = match.near_misses  # each reason on its own, for the journal
         return None
 
@@ -63,18 +71,6 @@ def _fixed(stub: Stub) -> Response:
     kind = stream_kind(stub.content_type)
     body = replay_events(kind, stub.response_body) if kind and stub.response_body else stub.response_body
     return Response(stub.status, list(stub.response_headers.items()), body)
-
-
-def request_view(exchange: Exchange, base_path: str, body: bytes = b"") -> RequestView:
-    """The request as stubs' matchers see it: the path below the service's base path, the query and headers
-    parsed when a matcher reads them, and its `body` (read by the caller unless the request is `bodyless`)."""
-    scope = exchange.scope
-    method = scope["method"]
-    operation = exchange.operation
-    if method == "HEAD" and operation is not None and operation.method == "GET":
-        method = "GET"  # HEAD is answered by the GET operation: it gets the GET stub's answer (the edge drops the body)
-    return RequestView.below(base_path, method, scope["path"], scope.get("query_string", b""), scope["headers"], body,
-                             exchange.request_json(body) if body else None)
 
 
 def near_miss_header(lines: list[str]) -> str:

@@ -69,6 +69,7 @@ class Match:
 
     stub: Stub | None = None
     near_misses: list[NearMiss] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)  # each near miss's line(), as the header and the access log show them
 
 
 class StubStore:
@@ -211,5 +212,9 @@ class StubStore:
                         misses.append((verdict.score / verdict.total, stub, verdict))
         if len(misses) > 1:
             misses.sort(key=lambda item: (-item[0], item[1].order))
-        return Match(None, [NearMiss(stub, (verdict if explain else judge(stub, request)).reasons)
-                            for _, stub, verdict in misses[:NEAR_MISSES]])
+        match = Match()
+        for _, stub, verdict in misses[:NEAR_MISSES]:
+            miss = NearMiss(stub, (verdict if explain else judge(stub, request)).reasons)
+            match.near_misses.append(miss)
+            match.lines.append(miss.line())
+        return match
