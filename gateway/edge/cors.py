@@ -12,7 +12,7 @@ request gets the real answer (a 404 problem+json naming the path), which is what
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from ..core.exchange import Exchange, Response, constant_headers
 from ..core.pipeline import Next
@@ -62,7 +62,11 @@ def _pattern_regex(pattern: str) -> str:
 class Cors:
     """Pipeline step: preflights answered here; other answers to allowed origins marked readable."""
 
-    def __init__(self, settings: CorsSettings, origins: OriginMatcher | None = None) -> None:
+    def __init__(self, settings: CorsSettings, origins: OriginMatcher | None = None,
+                 then: Callable[[Exchange, Response], Response] | None = None) -> None:
+        """`then`: what the step just outside would do to every answer on its way out (the security headers),
+        done here in the same frame when nothing stands between the two (decided at assembly)."""
+        self.then = then
         self.origins = origins or OriginMatcher(settings.origins)  # the app's, shared with the WebSocket handshake
         self.methods = frozenset(m.upper() for m in settings.methods)
         self.any_method = "*" in settings.methods
@@ -80,15 +84,16 @@ class Cors:
         if origin is None:
             response = await call_next(exchange)
             add_vary(response, "Origin")
-            return response
-        if exchange.method == "OPTIONS" and "access-control-request-method" in exchange.headers:
-            return self.preflight(exchange, origin)
-        response = await call_next(exchange)
-        add_vary(response, "Origin")
-        _drop_cors_headers(response)  # the gateway is the one CORS authority: an upstream's own go
-        if self.origins.allows(origin):
-            self._mark_readable(response, origin)
-        return response
+        elif exchange.method == "OPTIONS" and "access-control-request-method" in exchange.headers:
+            response = self.preflight(exchange, origin)
+        else:
+            response = await call_next(exchange)
+            add_vary(response, "Origin")
+            _drop_cors_headers(response)  # the gateway is the one CORS authority: an upstream's own go
+            if self.origins.allows(origin):
+                self._mark_readable(response, origin)
+        then = self.then
+        return response if then is None else then(exchange, response)
 
     def preflight(self, exchange: Exchange, origin: str) -> Response:
         """204 with what the browser asked to use, or 403 problem+json (no CORS headers) saying why not."""
