@@ -45,3 +45,31 @@ def test_the_cors_step_alone_still_marks_answers_when_security_headers_are_off(
     assert answer.headers["vary"] == "Origin"
     assert answer.headers["access-control-allow-origin"] == "http://localhost:3000"
     assert "x-frame-options" not in answer.headers
+
+
+def test_vary_and_security_headers_see_an_answers_own_in_any_case_every_time() -> None:
+    from gw.core.exchange import Response
+    from gw.edge.cors import add_vary
+    from gw.edge.hardening import SecurityHeaders
+
+    for _ in range(2):  # the second time the names are remembered
+        plain = Response(200, [("Content-Type", "application/json")])
+        add_vary(plain, "Origin")
+        assert plain.headers == [("Content-Type", "application/json"), ("vary", "Origin")]
+        own = Response(200, [("VARY", "Accept"), ("x-FRAME-options", "SAMEORIGIN")])
+        add_vary(own, "Origin")
+        assert own.headers == [("x-FRAME-options", "SAMEORIGIN"), ("vary", "Accept, Origin")]
+        SecurityHeaders().amend(_Made(), own)
+        names = [name.lower() for name, _ in own.headers]
+        assert names.count("x-frame-options") == 1 and "referrer-policy" in names
+        starred = Response(200, [("Vary", "*")])
+        add_vary(starred, "Origin")
+        assert starred.headers == [("Vary", "*")]
+
+
+class _Made:
+    """An exchange whose answer the gateway made (not an upstream's)."""
+
+    def __init__(self) -> None:
+        self.source = "example"
+        self.notes: dict[str, str] = {}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from ..core.exchange import Exchange, Response, constant_headers
+from ..core.exchange import Exchange, NamesSeen, Response, constant_headers
 from ..core.pipeline import Next
 from ..core.problems import Problem
 from ..settings.policy_settings import CorsSettings
@@ -22,6 +22,8 @@ from ..settings.policy_settings import CorsSettings
 SAFELISTED_METHODS = frozenset({"GET", "HEAD", "POST"})  # browsers send these whatever Allow-Methods says
 _HOST_WILDCARD = r"[a-z0-9-]+(?:\.[a-z0-9-]+)*"
 _CACHE_SIZE = 1024
+VARY_ORIGIN = ("vary", "Origin")  # on nearly every answer: one tuple, encoded for the wire once
+_VARY = NamesSeen(["vary"])
 
 
 class OriginMatcher:
@@ -77,7 +79,7 @@ class Cors:
         self.allow_headers = ", ".join(h for h in settings.headers if h != "*")
         self.expose = ", ".join(settings.expose)
         self.max_age = str(int(settings.max_age))
-        constant_headers([("vary", "Origin")])  # on nearly every answer: encoded for the wire once
+        constant_headers([VARY_ORIGIN])  # on nearly every answer: encoded for the wire once
 
     async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
         origin = exchange.headers.get("origin")
@@ -153,8 +155,16 @@ def _drop_cors_headers(response: Response) -> None:
 
 def add_vary(response: Response, name: str) -> None:
     """Add `name` to the response's Vary, keeping what an upstream already listed."""
+    headers = response.headers
+    other = _VARY.other
+    for key, _ in headers:
+        if key not in other and _VARY.learn(key):
+            break
+    else:  # the common answer: no Vary yet, told by one set test per header
+        headers.append(VARY_ORIGIN if name == "Origin" else ("vary", name))
+        return
     current = response.header("vary")
     if current is None:
-        response.headers.append(("vary", name))
+        headers.append(("vary", name))
     elif current.strip() != "*" and name.lower() not in (v.strip().lower() for v in current.split(",")):
         response.set_header("vary", f"{current}, {name}")
