@@ -226,12 +226,16 @@ class GatewayApp:
         """Steps at the edge, each left out when its setting turns it off (a request pays nothing for it)."""
         config = self.config
         edge: list[Any] = []
-        if config.security_headers:
-            edge.append(SecurityHeaders())
+        security = SecurityHeaders() if config.security_headers else None
+        if security is not None:
+            edge.append(security)
         if self.allowed_hosts is not None:
             edge.append(self.allowed_hosts)
         if config.cors.enabled:
-            edge.append(Cors(config.cors, self.origins))
+            if edge and edge[-1] is security:  # next to each other: one frame puts both sets of headers on
+                edge[-1] = Cors(config.cors, self.origins, then=security.amend)
+            else:
+                edge.append(Cors(config.cors, self.origins))
         return edge
 
     def _contract_checked(self) -> bool:

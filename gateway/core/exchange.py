@@ -130,12 +130,33 @@ def constant_headers(pairs: Iterable[tuple[str, str]]) -> None:
     """Header pairs that many answers carry as they are (the security headers, `vary: Origin`, a content type):
     encoded for the wire once, at assembly, rather than on each answer. Never a content-length (`send` counts
     the ones it encodes)."""
-    for name, value in pairs:
-        if name.lower() != "content-length":
-            _WIRE_PAIRS[(name, value)] = (wire_name(name), value.encode("latin-1"))
+    for pair in pairs:
+        name, value = pair
+        if name.lower() != "content-length":  # keyed by the caller's own tuple: an answer carrying it is found by identity
+            _WIRE_PAIRS[pair] = (wire_name(name), value.encode("latin-1"))
 
 
 constant_headers([("content-type", "application/json"), ("content-type", PROBLEM_JSON)])
+
+
+class NamesSeen:
+    """Whether an answer carries one of a few header names, in any case, without lower-casing its names on every
+    answer: a name found to be none of them is remembered as given (the names an app sends are few and the same),
+    so the common answer costs one set test per header."""
+
+    __slots__ = ("names", "other")
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = frozenset(name.lower() for name in names)
+        self.other: set[str] = set()  # names as given that are none of `names`
+
+    def learn(self, name: str) -> bool:
+        """True when `name` (not in `other`) is one of the names; else it joins `other` (up to 1,024 names)."""
+        if name.lower() in self.names:
+            return True
+        if len(self.other) < _WIRE_NAMES_KEPT:
+            self.other.add(name)
+        return False
 
 
 async def _maybe_await(value: Any) -> None:

@@ -12,9 +12,9 @@ request gets the real answer (a 404 problem+json naming the path), which is what
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from ..core.exchange import Exchange, Response, constant_headers
+from ..core.exchange import Exchange, NamesSeen, Response, constant_headers
 from ..core.pipeline import Next
 from ..core.problems import Problem
 from ..settings.policy_settings import CorsSettings
@@ -22,6 +22,8 @@ from ..settings.policy_settings import CorsSettings
 SAFELISTED_METHODS = frozenset({"GET", "HEAD", "POST"})  # browsers send these whatever Allow-Methods says
 _HOST_WILDCARD = r"[a-z0-9-]+(?:\.[a-z0-9-]+)*"
 _CACHE_SIZE = 1024
+VARY_ORIGIN = ("vary", "Origin")  # on nearly every answer: one tuple, encoded for the wire once
+_VARY = NamesSeen(["vary"])
 
 
 class OriginMatcher:
@@ -62,7 +64,11 @@ def _pattern_regex(pattern: str) -> str:
 class Cors:
     """Pipeline step: preflights answered here; other answers to allowed origins marked readable."""
 
-    def __init__(self, settings: CorsSettings, origins: OriginMatcher | None = None) -> None:
+    def __init__(self, settings: CorsSettings, origins: OriginMatcher | None = None,
+                 then: Callable[[Exchange, Response], Response] | None = None) -> None:
+        """`then`: what the step just outside would do to every answer on its way out (the security headers),
+        done here in the same frame when nothing stands between the two (decided at assembly)."""
+        self.then = then
         self.origins = origins or OriginMatcher(settings.origins)  # the app's, shared with the WebSocket handshake
         self.methods = frozenset(m.upper() for m in settings.methods)
         self.any_method = "*" in settings.methods
@@ -73,22 +79,23 @@ class Cors:
         self.allow_headers = ", ".join(h for h in settings.headers if h != "*")
         self.expose = ", ".join(settings.expose)
         self.max_age = str(int(settings.max_age))
-        constant_headers([("vary", "Origin")])  # on nearly every answer: encoded for the wire once
+        constant_headers([VARY_ORIGIN])  # on nearly every answer: encoded for the wire once
 
     async def __call__(self, exchange: Exchange, call_next: Next) -> Response:
         origin = exchange.headers.get("origin")
         if origin is None:
             response = await call_next(exchange)
             add_vary(response, "Origin")
-            return response
-        if exchange.method == "OPTIONS" and "access-control-request-method" in exchange.headers:
-            return self.preflight(exchange, origin)
-        response = await call_next(exchange)
-        add_vary(response, "Origin")
-        _drop_cors_headers(response)  # the gateway is the one CORS authority: an upstream's own go
-        if self.origins.allows(origin):
-            self._mark_readable(response, origin)
-        return response
+        elif exchange.method == "OPTIONS" and "access-control-request-method" in exchange.headers:
+            response = self.preflight(exchange, origin)
+        else:
+            response = await call_next(exchange)
+            add_vary(response, "Origin")
+            _drop_cors_headers(response)  # the gateway is the one CORS authority: an upstream's own go
+            if self.origins.allows(origin):
+                self._mark_readable(response, origin)
+        then = self.then
+        return response if then is None else then(exchange, response)
 
     def preflight(self, exchange: Exchange, origin: str) -> Response:
         """204 with what the browser asked to use, or 403 problem+json (no CORS headers) saying why not."""
@@ -148,8 +155,16 @@ def _drop_cors_headers(response: Response) -> None:
 
 def add_vary(response: Response, name: str) -> None:
     """Add `name` to the response's Vary, keeping what an upstream already listed."""
+    headers = response.headers
+    other = _VARY.other
+    for key, _ in headers:
+        if key not in other and _VARY.learn(key):
+            break
+    else:  # the common answer: no Vary yet, told by one set test per header
+        headers.append(VARY_ORIGIN if name == "Origin" else ("vary", name))
+        return
     current = response.header("vary")
     if current is None:
-        response.headers.append(("vary", name))
+        headers.append(("vary", name))
     elif current.strip() != "*" and name.lower() not in (v.strip().lower() for v in current.split(",")):
         response.set_header("vary", f"{current}, {name}")
