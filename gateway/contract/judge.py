@@ -337,12 +337,15 @@ def fast_accepts(validator: Lenient, value: Any) -> bool:
         return False
 
 
-def schema_errors(validator: Any, value: Any, where: str, name: str, fast_refused: bool = False) -> list[Error]:
+def schema_errors(validator: Any, value: Any, where: str, name: str) -> list[Error]:
     """Every way `value` breaks the schema, each as {in, name, pointer, message}; a union's failure
-    is told by its most relevant branch. `fast_refused`: the caller's `fast_accepts` said no, so the rules
-    judge it at once (what `iter_errors` would do next)."""
+    is told by its most relevant branch. A value the compiled path accepts costs one Rust call (`fast_accepts`: the
+    request path judges every parameter and body here); one it refuses goes to the rules at once."""
+    quick = getattr(validator, "quick", None)
+    if quick is not None and fast_accepts(validator, value):
+        return []
     try:
-        found = explain(validator.rule_errors(value) if fast_refused else validator.iter_errors(value))
+        found = explain(validator.rule_errors(value) if quick is not None else validator.iter_errors(value))
     except JudgeDisagreement:
         raise
     except Exception as exc:

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl  # form bodies
 from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartParser
 
-from ..contract.judge import accepts, compile_schema, fast_accepts, schema_errors
+from ..contract.judge import accepts, compile_schema, schema_errors
 from ..core.exchange import PARAMETERS, READ_BODY
 from ..core.json_once import JsonOnce
 from ..core.media_types import base_type, is_json
@@ -288,11 +288,7 @@ class OperationValidator:
             decoded.setdefault(param.where, {})[param.name] = value
             if (param.nullable and _is_null(value)) or (param.allow_empty and value == ""):
                 continue
-            validator = param.validator
-            if validator.quick is None:  # not compiled yet (or no exact translation): the judge's full path
-                errors += schema_errors(validator, value, param.where, param.name)
-            elif not fast_accepts(validator, value):
-                errors += schema_errors(validator, value, param.where, param.name, fast_refused=True)
+            errors += schema_errors(param.validator, value, param.where, param.name)
         scope[PARAMETERS] = decoded
         return errors
 
@@ -323,9 +319,7 @@ class OperationValidator:
             return [{"in": "body", "name": "", "pointer": "", "message": f"not valid JSON: {exc}"}]
         if validator is None:
             return []
-        if validator.quick is None:
-            return schema_errors(validator, document, "body", "")
-        return [] if fast_accepts(validator, document) else schema_errors(validator, document, "body", "", fast_refused=True)
+        return schema_errors(validator, document, "body", "")
 
 
 MEDIA_REMEMBERED = 32  # per operation: Content-Types a client sends are few; a stranger one is checked each time
