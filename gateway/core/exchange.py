@@ -150,7 +150,15 @@ class NamesSeen:
         self.names = frozenset(name.lower() for name in names)
         self.other: set[str] = set()  # names as given that are none of `names`
 
-    def learn(self, name: str) -> bool:
+    def carried_by(self, headers: Iterable[tuple[str, str]]) -> bool:
+        """Whether `headers` (an answer's pairs) carry one of the names: one set test per name seen before."""
+        other = self.other
+        for name, _ in headers:  # noqa: SIM110 (a loop: any() over a generator costs a frame on every answer)
+            if name not in other and self._learn(name):
+                return True
+        return False
+
+    def _learn(self, name: str) -> bool:
         """True when `name` (not in `other`) is one of the names; else it joins `other` (up to 1,024 names)."""
         if name.lower() in self.names:
             return True

@@ -156,11 +156,7 @@ def _drop_cors_headers(response: Response) -> None:
 def add_vary(response: Response, name: str) -> None:
     """Add `name` to the response's Vary, keeping what an upstream already listed."""
     headers = response.headers
-    other = _VARY.other
-    for key, _ in headers:
-        if key not in other and _VARY.learn(key):
-            break
-    else:  # the common answer: no Vary yet, told by one set test per header
+    if not _VARY.carried_by(headers):  # the common answer: no Vary yet, told by one set test per header
         headers.append(VARY_ORIGIN if name == "Origin" else ("vary", name))
         return
     current = response.header("vary")

@@ -123,14 +123,11 @@ class SecurityHeaders:
         if exchange.source in UPSTREAM_SOURCES and "problem" not in exchange.notes:
             return response
         headers = response.headers
-        seen = _SECURITY_NAMES
-        other = seen.other  # names known to be none of them: one set test each
-        for name, _ in headers:
-            if name not in other and seen.learn(name):  # one is set already (a stub file's own): only the missing ones go on
-                present = {name.lower() for name, _ in headers}
-                headers.extend((name, value) for name, value in SECURITY_HEADERS if name.lower() not in present)
-                return response
-        headers.extend(SECURITY_HEADERS)  # the common case: none of them set yet, all four go on
+        if _SECURITY_NAMES.carried_by(headers):  # one is set already (a stub file's own): only the missing ones go on
+            present = {name.lower() for name, _ in headers}
+            headers.extend((name, value) for name, value in SECURITY_HEADERS if name.lower() not in present)
+        else:  # the common case: none of them set yet, all four go on
+            headers.extend(SECURITY_HEADERS)
         return response
 
 
