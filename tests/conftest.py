@@ -289,6 +289,16 @@ def send_json(handler: BaseHTTPRequestHandler, body: bytes, status: int = 200) -
     handler.wfile.write(body)
 
 
+async def whole_body(receive: Any) -> bytes:
+    """A test ASGI app's request body, read to its last message."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
 @contextlib.contextmanager
 def uvicorn_in_thread(app: Any, **options: Any) -> Iterator[tuple[int, Any]]:
     """An ASGI app on a real uvicorn (its protocol and limits in `options`) on a free loopback port, served from a

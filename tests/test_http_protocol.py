@@ -22,7 +22,7 @@ from gw.core.port_check import free_port
 from gw.server.answer_head import Framing, encode_head
 from gw.server.connections import uvicorn_limits
 from gw.settings.policy_settings import ServerSettings
-from tests.conftest import uvicorn_in_thread
+from tests.conftest import uvicorn_in_thread, whole_body
 
 SEEN: dict[str, Any] = {}  # what the app saw, by test
 
@@ -32,12 +32,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         return
     path = scope["path"]
     if path.endswith("/echo"):  # the body read whole, then answered with the scope's facts
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await whole_body(receive)
         facts = {"body": body.decode(), "client": scope["client"][0], "server": list(scope["server"]),
                  "root_path": scope["root_path"], "path": path, "raw_path": scope["raw_path"].decode(),
                  "query": scope["query_string"].decode(), "version": scope["http_version"], "scheme": scope["scheme"],

@@ -20,7 +20,7 @@ import uvicorn
 
 from gw.server.connections import MAX_QUEUED, uvicorn_limits
 from gw.settings.policy_settings import ServerSettings
-from tests.conftest import uvicorn_in_thread
+from tests.conftest import uvicorn_in_thread, whole_body
 
 MAX_HEADER_SIZE = 4096
 FRAMING: dict[str, list[tuple[bytes, bytes]]] = {
@@ -42,12 +42,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
     path = scope["path"]
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
+    await whole_body(receive)  # read to its end before any answer
     if path in FRAMING:
         await send({"type": "http.response.start", "status": 200, "headers": FRAMING[path]})
         await send({"type": "http.response.body", "body": b"{}"})
