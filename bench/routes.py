@@ -105,9 +105,11 @@ class Route:
 
 
 EXAMPLE = Route("example", "GET", "/users/1", 200, the_example_user, "example", invalid="/users/abc")
+# A stub file's answer (stubs/users/getUser-42.yaml): what WireMock's own stub match does, like for like.
+STUB_MATCH = Route("stub", "GET", "/users/42", 200, user_shape, "recorded", invalid="/users/abc")
 GENERATED = Route("generated", "GET", "/users?limit=5", 200, page_shape, "generated", invalid="/users?limit=abc")
 REGISTER = Route("register", "POST", "/register", 201, user_shape, "example", invalid="/register")
-STUB_ROUTES = (EXAMPLE, GENERATED, REGISTER)
+STUB_ROUTES = (EXAMPLE, STUB_MATCH, GENERATED, REGISTER)
 LIVE = Route("live", "GET", "/users/1", 200, the_example_user, "live", invalid="/users/abc")
 
 

@@ -286,7 +286,8 @@ def plain(route: Route) -> Route:
 
 
 def stub_plans(run: Run, logs: Path, upstream_url: str, connections: int) -> list[Plan]:
-    """gw at 2 and 1 workers, WireMock, Prism (every stub route), and nginx's static answer (GET only)."""
+    """gw at 2 and 1 workers, WireMock, Prism, gw at 2 workers as lean as WireMock runs (every stub route), and nginx's
+    static answer (GET only)."""
     every = [(route, connections) for route in STUB_ROUTES]
     peer_routes = [(replace(route, source=None), connections) for route in STUB_ROUTES]
     plans = [Plan(peers.gw_stub(2, logs), every)]
@@ -297,6 +298,7 @@ def stub_plans(run: Run, logs: Path, upstream_url: str, connections: int) -> lis
         except Missing as exc:
             run.fail(f"{name}: {exc}; its rows NOT measured")
     plans.append(Plan(peers.gw_stub(1, logs), every))
+    plans.append(Plan(peers.gw_stub(2, logs, lean=True), every))
     nginx = peers.nginx_bin()
     if nginx is None:
         run.warn("nginx is not installed (apt-get install nginx-light): its rows are skipped")

@@ -17,11 +17,13 @@ from typing import Any
 if __package__ in (None, ""):  # run as `python bench/summary.py`: make the bench package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.targets import BARE_HOP, DIRECT, GW_1W, GW_2W, GW_LIVE, GW_LIVE_NO_CHECK, NGINX_PROXY, PRISM, WIREMOCK
+from bench.targets import BARE_HOP, DIRECT, GW_1W, GW_2W, GW_2W_LEAN, GW_LIVE, GW_LIVE_NO_CHECK, NGINX_PROXY, PRISM, WIREMOCK
 
-STUB_ROWS = (("example", "spec example, `GET /users/1`"), ("generated", "generated, `GET /users?limit=5`"),
+STUB_ROWS = (("example", "spec example, `GET /users/1`"), ("stub", "stub file, `GET /users/42`"),
+             ("generated", "generated, `GET /users?limit=5`"),
              ("register", "`POST /register`, body validated"))
-STUB_SERVERS = ((GW_1W, "gw, 1 worker"), (GW_2W, "gw, 2 workers"), (WIREMOCK, "WireMock"), (PRISM, "Prism"))
+STUB_SERVERS = ((GW_1W, "gw, 1 worker"), (GW_2W, "gw, 2 workers"), (GW_2W_LEAN, "gw, 2 workers, lean"), (WIREMOCK, "WireMock"),
+                (PRISM, "Prism"))
 LIVE_ROWS = ((NGINX_PROXY, "nginx proxy"), (BARE_HOP, "bare Starlette + aiohttp hop"),
              (GW_LIVE, "gw live, every answer checked against the spec"), (GW_LIVE_NO_CHECK, "gw live, validation proxy off"))
 SPEC_NAMES = {"api.github.com": "GitHub's REST spec", "kubernetes": "Kubernetes"}

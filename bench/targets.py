@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.load import Measurement
 
-GW_1W, GW_2W = "gw 1w", "gw 2w"
+GW_1W, GW_2W, GW_2W_LEAN = "gw 1w", "gw 2w", "gw 2w lean"  # lean: journal, access log, metrics off
 WIREMOCK, PRISM, NGINX_STATIC = "wiremock", "prism", "nginx static"
 DIRECT, BARE_HOP, NGINX_PROXY = "upstream direct", "bare starlette+aiohttp hop", "nginx proxy"
 GW_LIVE, GW_LIVE_NO_CHECK = "gw live", "gw live, no check"

@@ -72,9 +72,9 @@ def wrk() -> RecordingWrk:
 
 
 def test_a_jit_peer_is_warmed_on_every_route_for_its_own_warm_up(wrk: RecordingWrk, tmp_path: Path) -> None:
-    server = peers.Server("wiremock", [], 1, "/", tmp_path / "log", warmup=45)
+    server = peers.Server("wiremock", [], 1, "/", tmp_path / "log", warmup=60)
     warm_up(wrk, server, list(STUB_ROUTES), tmp_path / "post.lua")
-    assert wrk.calls == [("1", 15, False), ("users?limit=5", 15, False), ("register", 15, True)]
+    assert wrk.calls == [("1", 15, False), ("42", 15, False), ("users?limit=5", 15, False), ("register", 15, True)]
 
 
 def test_other_servers_get_the_runs_server_warmup_on_their_first_route(wrk: RecordingWrk, tmp_path: Path) -> None:

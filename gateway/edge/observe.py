@@ -108,7 +108,7 @@ class Observe:
         writer = access_log()
         if writer is not None:
             writer.write(access_fields(exchange, status, duration_ms, client), now)
-        if not own:
+        if not own and (self.journal.size or ExchangeFinished in self.events.listened):  # journal off, no feed: no entry
             self.keep(exchange, response, duration_ms, now, client)
         response.headers.append(("x-request-id", request_id))  # the journal holds this list: it shows there too
         return response

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 from ..core.json_once import JsonOnce
 from ..stubs.redaction import PLACEHOLDER, Redactor
 
+JOURNAL_OFF = "the request journal is off (admin.journal_size: 0): nothing is kept to count, find or show"
 NOTE_KEYS = ("upstream", "retries", "problem", "problem_detail", "fallback_reason", "contract", "stub_source", "callback",
              "scenario", "chaos")
 
@@ -112,11 +113,15 @@ class Journal:
     """A bounded ring of the last `size` exchanges, oldest first; `cursor` numbers them for `since=`."""
 
     def __init__(self, size: int = 500) -> None:
-        self.size = max(1, size)
+        self.size = max(0, size)  # 0: off, as WireMock's --no-request-journal for load tests; nothing is kept
         self.entries: deque[Entry] = deque(maxlen=self.size)
         self._cursors = itertools.count(1)
         self.cursor = 0  # the last number handed out
         self.add: Callable[[Entry], None] = self.entries.append  # an exchange's one write: the deque's own append
+
+    @property
+    def off(self) -> bool:
+        return self.size == 0
 
     def next_cursor(self) -> int:
         self.cursor = next(self._cursors)

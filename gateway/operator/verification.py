@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ..core.problems import Problem
 from ..spec.load import Service
 from ..stubs.api_stubs import Refused, request_matcher
 from ..stubs.format import Stub
 from ..stubs.matchers import RequestView, judge
 from ..stubs.redaction import Redactor
 from .cluster import Cluster
-from .journal import Entry, Journal
+from .journal import JOURNAL_OFF, Entry, Journal
 
 FIND_LIMIT = 100  # exchanges `find` answers by default (the newest)
 
@@ -49,7 +50,10 @@ class Verification:
         cluster.on("clear-journal", self._clear)
 
     def check(self, service: str, request: Any) -> None:
-        """Refused before asking anyone: an unknown service, a request block the stub format does not read."""
+        """Refused before asking anyone: the journal off (a count of 0 would be a lie), an unknown service, a request
+        block the stub format does not read."""
+        if self.journal.off:
+            raise Problem(409, title="Journal off", detail=JOURNAL_OFF)
         self._matcher(service, request)
 
     async def count(self, service: str, request: Any) -> int:

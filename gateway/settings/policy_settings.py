@@ -194,7 +194,7 @@ class AdminSettings(Block):
 
     allow_from: Strings = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
     key: Text = ""  # sent as `X-GW-Admin-Key`; `${ENV}` is expanded
-    journal_size: int = 500  # exchanges kept in the request journal (memory, per process)
+    journal_size: int = 500  # exchanges kept in the request journal (memory, per process); 0: off
     journal_max_body: ByteSize = 64 * 1024  # request body bytes an entry keeps (for body matchers in counts); larger: none
 
     def rules(self) -> None:

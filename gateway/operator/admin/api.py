@@ -33,6 +33,7 @@ from ...runtime.reload_worker import reload_stubs
 from ...runtime.shared_state import StateUnavailable
 from ...spec.load import Service, load_service
 from ...stubs import Stub
+from ..journal import JOURNAL_OFF
 from ..state import GatewayState, ServiceView
 from .parts import AdminParts
 from .scenarios import ScenarioAdmin
@@ -199,7 +200,8 @@ class AdminApi:
         journal = self.parts.journal
         entry = journal.find(request_id)
         if entry is None:
-            raise Problem(404, detail=f"no exchange {request_id!r} in the journal (it keeps the last {journal.size})")
+            raise Problem(404, detail=JOURNAL_OFF if journal.off else
+                          f"no exchange {request_id!r} in the journal (it keeps the last {journal.size})")
         return Response.json(200, entry.detail(self.parts.redactor(entry.service)))
 
 

@@ -87,6 +87,8 @@ def operation_key(entry: dict[str, Any], given: str) -> str:
 def journal_rows(url: str | None, limit: int, port: int | None = None) -> tuple[list[dict[str, Any]], int]:
     """The newest `limit` exchanges as table rows, and the cursor to follow from."""
     answer = client(url, port=port).journal(limit)
+    if answer.get("size") == 0:
+        raise AdminError("that gateway keeps no journal (admin.journal_size: 0)")
     return [journal_row(e) for e in answer["entries"]], answer["cursor"]
 
 
