@@ -439,7 +439,7 @@ def print_stub(ms: list[Measurement]) -> None:
     for column in ("scenario", "server", *figures, "checked"):
         table.add_column(column, justify="right" if column in figures else "left", no_wrap=True)
     table.add_column("note", overflow="fold")
-    order = ("example", "generated", "register")
+    order = [route.scenario for route in STUB_ROUTES]
     for m in sorted(rows, key=lambda m: order.index(m.scenario)):
         table.add_row(m.scenario, m.server, fmt(m.rps, 0), rps_range(m), fmt(m.p50_ms), fmt(m.p99_ms),
                       fmt(m.server_cpu_us, 0), fmt(m.wrk_cpu_us, 0), escape(m.checked), note(m),

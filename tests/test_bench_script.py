@@ -96,7 +96,7 @@ def by_target(found: list) -> dict[str, str]:
 
 
 def test_targets_pass_when_every_ratio_of_the_run_holds() -> None:
-    ms = [stub(GW_2W, "example", 6000), stub(GW_2W, "generated", 5000), stub(GW_2W, "register", 4600),
+    ms = [stub(GW_2W, "example", 6000), stub(GW_2W, "stub", 6200), stub(GW_2W, "generated", 5000), stub(GW_2W, "register", 4600),
           stub(WIREMOCK, "example", 3900), stub(PRISM, "example", 1400),
           live(DIRECT, 1, 9000, 0.20), live(GW_LIVE, 1, 2500, 0.65), live(BARE_HOP, 32, 3000, 9.0),
           live(GW_LIVE, 32, 2500, 11.0)]
@@ -113,7 +113,8 @@ def test_targets_pass_when_every_ratio_of_the_run_holds() -> None:
 
 
 def test_targets_fail_on_a_missed_ratio_and_the_run_exits_3() -> None:
-    ms = [stub(GW_2W, "example", 5000, p99=12.5), stub(GW_2W, "generated", 3000), stub(GW_2W, "register", 3000),
+    ms = [stub(GW_2W, "example", 5000, p99=12.5), stub(GW_2W, "stub", 5200), stub(GW_2W, "generated", 3000),
+          stub(GW_2W, "register", 3000),
           stub(WIREMOCK, "example", 4200), stub(PRISM, "example", 1000),
           live(DIRECT, 1, 9000, 0.20), live(GW_LIVE, 1, 600, 2.2), live(BARE_HOP, 32, 3100, 9.0),
           live(GW_LIVE, 32, 633, 50.0)]
