@@ -637,9 +637,9 @@ def main(argv: list[str] | None = None) -> int:
         run.fail(str(exc))
     loads = (load_before, os.getloadavg())
     found = verdicts(run.measurements, run.startup, args.connections)
-    report(run, found, args.connections, loads)
     meta = {**metadata_for(args, wrk, loads, run), "took_s": round(time.monotonic() - started)}
-    path = write_json(run, found, meta)
+    path = write_json(run, found, meta)  # first: the figures are kept even if printing them fails
+    report(run, found, args.connections, loads)
     console.print(f"results: {path.relative_to(REPO)}, the README's tables in {path.with_suffix('.md').relative_to(REPO)} "
                   f"(the run took {meta['took_s'] // 60} min {meta['took_s'] % 60} s: "
                   f"{', '.join(f'{name} {seconds} s' for name, seconds in run.took.items())})")
