@@ -13,12 +13,12 @@ from gw.operator.journal import JOURNAL_OFF
 from tests.conftest import SPECS, GatewayProcess, GatewayThread, gateway_config, run_gw
 
 QUERY = {"service": "users", "request": {"method": "GET", "path": "/users/1"}}
+USERS = {"users": {"spec": str(SPECS / "users.yaml"), "base_path": "/"}}
 
 
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[GatewayThread]:
-    services = {"users": {"spec": str(SPECS / "users.yaml"), "base_path": "/"}}
-    with GatewayThread(gateway_config(services, admin={"journal_size": 0})) as served:
+    with GatewayThread(gateway_config(USERS, admin={"journal_size": 0})) as served:
         yield served
 
 
@@ -62,8 +62,7 @@ def test_an_entry_asked_by_id_is_missing_because_the_journal_is_off(client: http
 
 
 def test_a_journal_of_size_1_still_keeps_one_exchange() -> None:
-    services = {"users": {"spec": str(SPECS / "users.yaml"), "base_path": "/"}}
-    with GatewayThread(gateway_config(services, admin={"journal_size": 1})) as served, \
+    with GatewayThread(gateway_config(USERS, admin={"journal_size": 1})) as served, \
             served.client(headers={"X-GW-Admin": "1"}) as http:
         http.get("/users/1")
         http.get("/users/2")
