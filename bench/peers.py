@@ -74,31 +74,19 @@ class NotReady(Exception):
     """A server exited or did not answer in time; the message says which and holds its log's tail."""
 
 
-_given: set[int] = set()  # ports handed to this run's servers
-
-
-def fresh_port() -> int:
-    """A free port no other server of this run was given. The kernel may hand the same free port out twice while
-    neither server has bound it yet (Prism and gw 1w once shared one: gw's start failed and Prism's answers were
-    checked as gw's)."""
-    port = free_port()
-    while port in _given:
-        port = free_port()
-    _given.add(port)
-    return port
-
-
 def wait_ready(server: Server, timeout: float) -> str:
     """Poll until the server answers its ready path with a success: '' then, else why not. (Anything below 400: a
     404 is another server on that port, not this one ready.)"""
     assert server.proc is not None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            return f"exited with code {server.proc.returncode}"
+        answered = False
         with contextlib.suppress(OSError):
-            if request("GET", server.base + server.ready_path, timeout=2).status < 400:
-                return "" if server.proc.poll() is None else f"exited with code {server.proc.returncode}"
+            answered = request("GET", server.base + server.ready_path, timeout=2).status < 400
+        if server.proc.poll() is not None:  # asked after the answer: another server may hold the port
+            return f"exited with code {server.proc.returncode}"
+        if answered:
+            return ""
         time.sleep(0.2)
     return f"was not ready after {timeout:.0f}s"
 
@@ -203,7 +191,7 @@ GW_LEAN = {"GW_ADMIN__JOURNAL_SIZE": "0", "GW_LOG_LEVEL": "warning", "GW_METRICS
 
 def gw_stub(workers: int, logs: Path, lean: bool = False) -> Server:
     """gw serving the bundled stubs; `lean`: with GW_LEAN, as WireMock runs in this bench."""
-    port = fresh_port()
+    port = free_port()
     name = f"gw {workers}w" + (" lean" if lean else "")
     return Server(name, gw_command(port, "--workers", str(workers)), port, "/_gw/health",
                   logs / f"{name.replace(' ', '-')}.log", env=GW_LEAN if lean else None)
@@ -211,7 +199,7 @@ def gw_stub(workers: int, logs: Path, lean: bool = False) -> Server:
 
 def gw_live(upstream: str, check: bool, logs: Path) -> Server:
     """gw in live mode, 1 worker; `check=False` turns the validation proxy off (GW_CONTRACT__CHECK=false)."""
-    port = fresh_port()
+    port = free_port()
     name = "gw live" if check else "gw live, no check"
     return Server(name, gw_command(port, "--mode", "live", "--upstream", upstream, "--workers", "1"), port,
                   "/_gw/health", logs / f"{name.replace(' ', '-').replace(',', '')}.log",
@@ -221,21 +209,21 @@ def gw_live(upstream: str, check: bool, logs: Path) -> Server:
 def prism(binary: Path, logs: Path) -> Server:
     """Prism as its CLI offers it for speed: static examples (no --dynamic), no --errors, the HTTP server forked
     from the CLI (`--multiprocess`: "for faster log processing") and warnings only in its log."""
-    port = fresh_port()
+    port = free_port()
     return Server("prism", [str(binary), "mock", SPEC, "-p", str(port), "-h", "127.0.0.1", *PRISM_FAST], port,
                   "/users/1", logs / "prism.log", warmup=PRISM_WARMUP)
 
 
 def upstream(logs: Path) -> Server:
     """The tiny aiohttp upstream of the live hop: GET /users/1 answers the spec's example user."""
-    port = fresh_port()
+    port = free_port()
     return Server("upstream direct", [sys.executable, str(BENCH / "upstream_app.py"), str(port)], port, "/users/1",
                   logs / "upstream.log")
 
 
 def bare_hop(upstream_url: str, logs: Path) -> Server:
     """The baseline hop: Starlette + aiohttp ClientSession on uvicorn, 1 worker, nothing else."""
-    port = fresh_port()
+    port = free_port()
     return Server("bare starlette+aiohttp hop", [sys.executable, str(BENCH / "bare_hop.py"), str(port), upstream_url],
                   port, "/users/1", logs / "bare-hop.log")
 
@@ -273,7 +261,7 @@ def wiremock(jar: Path, logs: Path) -> Server:
     (root / "__files").mkdir(exist_ok=True)
     (root / "mappings" / "users.json").write_text(json.dumps({"mappings": wiremock_mappings()}, indent=1),
                                                   encoding="utf-8")
-    port = fresh_port()
+    port = free_port()
     cmd = ["java", "-jar", str(jar), "--port", str(port), "--bind-address", "127.0.0.1", "--root-dir", str(root),
            "--disable-banner", *WIREMOCK_FAST]
     return Server("wiremock", cmd, port, "/__admin/mappings", logs / "wiremock.log", warmup=WIREMOCK_WARMUP)
@@ -309,7 +297,7 @@ def nginx(binary: str, upstream_url: str, logs: Path) -> tuple[Server, int]:
     """nginx serving both rows from one process: (the server, ready on its proxy port; the static port)."""
     folder = logs / "nginx"
     folder.mkdir(exist_ok=True)
-    proxy_port, static_port = fresh_port(), fresh_port()
+    proxy_port, static_port = free_port(), free_port()
     (folder / "nginx.conf").write_text(nginx_config(folder, proxy_port, static_port, upstream_url), encoding="utf-8")
     cmd = [binary, "-p", str(folder), "-c", str(folder / "nginx.conf"), "-e", str(folder / "error.log")]
     return Server("nginx proxy", cmd, proxy_port, "/_ready", logs / "nginx.log"), static_port

@@ -1,5 +1,5 @@
-"""bench/peers.py: each server of a run gets a port of its own, and a server counts as ready only when it answers
-its ready path with a success (another server answering 404 on that port is not it)."""
+"""Each server started gets a port of its own (gw.core.port_check.free_port), and a benchmarked server counts as
+ready only when it answers its ready path with a success (another server answering 404 on that port is not it)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,46 @@ from pathlib import Path
 import pytest
 
 from bench import peers
+from gw.core import port_check
 from tests.conftest import threaded_server
 
 
-def test_a_port_the_kernel_hands_out_twice_goes_to_one_server_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    offered = iter([41001, 41001, 41001, 41002, 41003])
-    monkeypatch.setattr(peers, "free_port", lambda: next(offered))
-    monkeypatch.setattr(peers, "_given", set())
-    assert [peers.fresh_port(), peers.fresh_port(), peers.fresh_port()] == [41001, 41002, 41003]
+class OfferedPorts:
+    """A socket whose bind(0) is given the ports in `offered`, one per socket, as the kernel might choose them."""
+
+    def __init__(self, offered: list[int]) -> None:
+        self.offered = iter(offered)
+
+    def __call__(self) -> OfferedPorts:
+        self.port = next(self.offered)
+        return self
+
+    def __enter__(self) -> OfferedPorts:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def bind(self, address: tuple[str, int]) -> None:
+        pass
+
+    def getsockname(self) -> tuple[str, int]:
+        return ("127.0.0.1", self.port)
+
+
+def test_a_port_the_kernel_offers_twice_goes_to_one_server_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(port_check.socket, "socket", OfferedPorts([41001, 41001, 41001, 41002, 41003]))
+    monkeypatch.setattr(port_check, "_given", {})
+    assert [port_check.free_port(), port_check.free_port(), port_check.free_port()] == [41001, 41002, 41003]
+
+
+def test_only_the_last_ports_given_are_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    offered = list(range(42000, 42000 + port_check.GIVEN_KEPT + 1))
+    monkeypatch.setattr(port_check.socket, "socket", OfferedPorts([*offered, 42000]))
+    monkeypatch.setattr(port_check, "_given", {})
+    given = [port_check.free_port() for _ in offered]
+    assert given == offered
+    assert port_check.free_port() == 42000  # the oldest, forgotten: offered again, it is taken
 
 
 class NotFound(BaseHTTPRequestHandler):

@@ -16,14 +16,29 @@ from pathlib import Path
 PROC = Path("/proc")
 
 
+GIVEN_KEPT = 256  # ports this process handed out recently, never handed out again while remembered
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port free on `host` now (the kernel's choice), for a server about to start: tests, bench, `gw contract`.
+    Never one this process handed out among its last GIVEN_KEPT: the kernel may offer the same free port twice while
+    neither server has bound it yet (a benchmark once started Prism and gw on one port, and checked Prism as gw).
 
     The one copy: the test suite, the benchmarks and the in-process gateway all take their ports here.
     """
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+    while True:
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            port = sock.getsockname()[1]
+        if port not in _given:
+            break
+    _given[port] = None
+    if len(_given) > GIVEN_KEPT:
+        del _given[next(iter(_given))]  # the oldest: long bound by its server, or never used
+    return port
+
+
+_given: dict[int, None] = {}  # the ports handed out, oldest first
 
 
 def listen_problem(host: str, port: int) -> str | None:
